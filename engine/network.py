@@ -1,0 +1,128 @@
+"""One frame of a whole SDNN: encoder → (synapse → sigma → ReLU → delta → shift+delay)* → sigma output.
+
+:func:`network_step` strings the neuron step functions of :mod:`engine.neurons` together. The synapse —
+the only part whose cost depends on how it is computed — is passed in by the backend: dense matrix
+products (:mod:`engine.backends.dense`) or event-driven column sums (the sparse backend).
+
+The order inside a hidden block is lava-dl SLAYER's ``Dense`` block: synapse, sigma, ReLU, delta
+encoder, the 1-frame shift (``delay_shift``), then the per-neuron axonal delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.model import WEIGHT_SCALE, SDNNModel
+from engine.neurons import (
+    DelayParams,
+    DelayState,
+    DeltaParams,
+    DeltaState,
+    SigmaState,
+    delay_step,
+    delta_step,
+    quantize_input,
+    relu,
+    sigma_step,
+)
+
+Synapse = Callable[[int, np.ndarray], np.ndarray]
+"""``synapse(layer_index, spikes) -> input current`` of dense layer ``layer_index`` (0-based)."""
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    """Everything about a model the step needs, in the units the neurons compute in."""
+
+    offset: float
+    input_step: float
+    encoder: DeltaParams
+    hidden: tuple[DeltaParams, ...]
+    delays: tuple[DelayParams, ...]
+    sizes: tuple[int, ...]
+
+    @classmethod
+    def from_model(cls, model: SDNNModel) -> NetworkParams:
+        hidden = model.layers[:-1]
+        return cls(
+            offset=model.encoder.offset,
+            input_step=model.encoder.step,
+            encoder=DeltaParams(model.encoder.threshold_mant / WEIGHT_SCALE),
+            hidden=tuple(DeltaParams(layer.threshold_mant / WEIGHT_SCALE) for layer in hidden),
+            # +1: the 1-frame shift between blocks, then the learned axonal delay
+            delays=tuple(
+                DelayParams(1 + (layer.delays if layer.delays is not None
+                                 else np.zeros(layer.out_features, dtype=np.int32)).astype(np.int64))
+                for layer in hidden
+            ),
+            sizes=model.neuron_counts,
+        )
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """The whole network's memory between frames."""
+
+    encoder: DeltaState
+    sigma: tuple[SigmaState, ...]
+    delta: tuple[DeltaState, ...]
+    delay: tuple[DelayState, ...]
+
+    @classmethod
+    def zeros(cls, params: NetworkParams) -> NetworkState:
+        sizes = params.sizes
+        return cls(
+            encoder=DeltaState.zeros(sizes[0]),
+            sigma=tuple(SigmaState.zeros(n) for n in sizes[1:]),
+            delta=tuple(DeltaState.zeros(n) for n in sizes[1:-1]),
+            delay=tuple(DelayState.zeros(n, p) for n, p in zip(sizes[1:-1], params.delays)),
+        )
+
+
+@dataclass(frozen=True)
+class FrameActivity:
+    """What the network did in one frame.
+
+    Attributes:
+        emitted: graded spikes each encoding layer (input encoder, hidden layers) sent this frame.
+        delivered: the spikes each synapse layer received this frame (after shift and axonal delays);
+            ``delivered[l]`` is the input of dense layer ``l``.
+    """
+
+    emitted: tuple[np.ndarray, ...]
+    delivered: tuple[np.ndarray, ...]
+
+
+def network_step(
+    magnitude: np.ndarray, state: NetworkState, params: NetworkParams, synapse: Synapse
+) -> tuple[np.ndarray, NetworkState, FrameActivity]:
+    """Advance the network by one frame of |STFT|; return the output layer's value ``y``.
+
+    The denoising mask is ``relu(y + 1)`` (see :func:`mask_from_output`).
+    """
+    x = quantize_input(np.asarray(magnitude, dtype=np.float64) + params.offset, params.input_step)
+    spikes, encoder = delta_step(x, state.encoder, params.encoder)
+    emitted, delivered = [spikes], [spikes]
+    sigmas, deltas, delays = [], [], []
+    for index, (p_delta, p_delay) in enumerate(zip(params.hidden, params.delays)):
+        total, sigma = sigma_step(synapse(index, spikes), state.sigma[index])
+        out, delta = delta_step(relu(total), state.delta[index], p_delta)
+        spikes, delay = delay_step(out, state.delay[index], p_delay)
+        emitted.append(out)
+        delivered.append(spikes)
+        sigmas.append(sigma)
+        deltas.append(delta)
+        delays.append(delay)
+    last = len(params.hidden)
+    y, sigma = sigma_step(synapse(last, spikes), state.sigma[last])
+    sigmas.append(sigma)
+    new_state = NetworkState(encoder, tuple(sigmas), tuple(deltas), tuple(delays))
+    return y, new_state, FrameActivity(tuple(emitted), tuple(delivered))
+
+
+def mask_from_output(y: np.ndarray) -> np.ndarray:
+    """The N-DNS baseline's mask: ``relu(y + 1)``, applied to the noisy magnitude."""
+    return np.maximum(y + 1.0, 0.0)
