@@ -1,0 +1,36 @@
+"""Backends run a model frame by frame: ``prepare(model, name) -> runner``.
+
+Every runner has ``step(magnitude) -> (mask, FrameTelemetry)``, ``reset()``, ``name`` and ``model``,
+and gives identical masks for the same model and input.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from engine.errors import SpandexError
+from engine.model import SDNNModel
+from engine.telemetry import FrameTelemetry
+
+
+class Runner(Protocol):
+    name: str
+    model: SDNNModel
+
+    def step(self, magnitude: np.ndarray) -> tuple[np.ndarray, FrameTelemetry]: ...
+
+    def reset(self) -> None: ...
+
+
+BACKEND_NAMES = ("dense",)
+
+
+def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
+    """A fresh runner for ``model`` on the named backend."""
+    if backend == "dense":
+        from engine.backends.dense import DenseRunner
+
+        return DenseRunner(model)
+    raise SpandexError(f"unknown backend '{backend}'; available: {', '.join(BACKEND_NAMES)}")
