@@ -2,7 +2,8 @@
 
 :class:`StreamingDenoiser` takes one 128-sample hop at 16 kHz and returns one hop, 384 samples late
 (:data:`engine.stft.LATENCY_SAMPLES`). :func:`denoise` runs a whole signal through the same streaming
-path and returns it time-aligned, the same length as its input.
+path and returns it time-aligned, the same length as its input. Without a runner both only encode and
+decode (mask 1): what N-DNS calls the encoder+decoder baseline.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from engine.telemetry import FrameTelemetry, RunTotals
 class StreamingDenoiser:
     """One model's streaming denoiser. Not thread-safe: call it from one thread (the audio worker)."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner | None) -> None:
         self.runner = runner
         self.analysis = StreamingSTFT()
         self.synthesis = StreamingISTFT()
@@ -29,18 +30,19 @@ class StreamingDenoiser:
         """Start a new stream: clear the framing buffers and the network's state."""
         self.analysis.reset()
         self.synthesis.reset()
-        self.runner.reset()
+        if self.runner is not None:
+            self.runner.reset()
 
     def process(self, hop: np.ndarray) -> tuple[np.ndarray, FrameTelemetry | None]:
         """Denoise one hop of 128 samples; return 128 output samples and the frame's telemetry.
 
-        Telemetry is ``None`` on the stream's first hop, which completes no frame.
+        Telemetry is ``None`` on the stream's first hop, which completes no frame, and without a runner.
         """
         if hop.shape != (HOP,):
             raise ValueError(f"a hop is {HOP} samples, got shape {hop.shape}")
         spectrum = self.analysis.push(hop)
-        if spectrum is None:
-            return self.synthesis.push(None), None
+        if spectrum is None or self.runner is None:
+            return self.synthesis.push(spectrum), None
         mask, telemetry = self.runner.step(np.abs(spectrum))
         return self.synthesis.push(spectrum * mask), telemetry
 
@@ -59,17 +61,18 @@ class StreamingDenoiser:
 @dataclass
 class DenoiseResult:
     audio: np.ndarray
-    totals: RunTotals
+    totals: RunTotals | None
 
 
 def denoise(
     audio: np.ndarray,
-    runner: Runner,
+    runner: Runner | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DenoiseResult:
     """Denoise a whole 16 kHz mono signal through the streaming path, delay compensated.
 
-    ``progress(done_hops, total_hops)`` is called now and then for progress bars.
+    ``progress(done_hops, total_hops)`` is called now and then for progress bars. With ``runner`` None
+    the signal is only encoded and decoded, and ``totals`` is None.
     """
     audio = np.asarray(audio, dtype=np.float64)
     n = audio.shape[0]
@@ -78,16 +81,17 @@ def denoise(
     padded[:n] = audio
     denoiser = StreamingDenoiser(runner)
     denoiser.reset()
-    totals = RunTotals(layer_sizes=runner.model.neuron_counts[:-1])
+    totals = None if runner is None else RunTotals(layer_sizes=runner.model.neuron_counts[:-1])
     out = np.empty(n_hops * HOP + LATENCY_SAMPLES)
     for k in range(n_hops):
         out[k * HOP:(k + 1) * HOP], telemetry = denoiser.process(padded[k * HOP:(k + 1) * HOP])
-        if telemetry is not None:
+        if telemetry is not None and totals is not None:
             totals.add(telemetry)
         if progress is not None and (k % 64 == 0 or k == n_hops - 1):
             progress(k + 1, n_hops)
     tail, frames = denoiser.finish()
     out[n_hops * HOP:] = tail
     for telemetry in frames:
-        totals.add(telemetry)
+        if totals is not None:
+            totals.add(telemetry)
     return DenoiseResult(audio=out[LATENCY_SAMPLES:LATENCY_SAMPLES + n].astype(np.float32), totals=totals)

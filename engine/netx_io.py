@@ -14,11 +14,11 @@ chain, values a netx runtime would mangle) is reported as :class:`ModelFileError
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_file import atomic_output
 from engine.errors import ModelFileError
 from engine.model import MANTISSA_MAX, MANTISSA_MIN, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
 
@@ -116,36 +116,25 @@ def save_netx(model: SDNNModel, path: str | os.PathLike) -> Path:
     import h5py
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     text = h5py.string_dtype()
-    try:
-        with h5py.File(tmp_name, "w") as handle:
-            group = handle.create_group("layer")
-            first = group.create_group("0")
-            first.create_dataset("type", (1,), "S10", [b"input"])
-            first.create_dataset("shape", data=np.array([model.encoder.size], dtype=np.int64))
-            _write_neuron(first, model.encoder.threshold_mant, text)
-            for index, layer in enumerate(model.layers, start=1):
-                g = group.create_group(str(index))
-                g.create_dataset("type", (1,), "S10", [b"dense"])
-                g.create_dataset("shape", data=np.array([layer.out_features], dtype=np.int64))
-                g.create_dataset("inFeatures", data=np.int64(layer.in_features))
-                g.create_dataset("outFeatures", data=np.int64(layer.out_features))
-                g.create_dataset("weight", data=layer.weight_mant.astype(np.float32))
-                if layer.delays is not None:
-                    g.create_dataset("delay", data=layer.delays.astype(np.float32))
-                _write_neuron(g, layer.threshold_mant, text)
-                if layer.sigma_output:
-                    g.create_dataset("neuron/sigma_output", data=True)
-            handle.flush()
-        with open(tmp_name, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+        group = handle.create_group("layer")
+        first = group.create_group("0")
+        first.create_dataset("type", (1,), "S10", [b"input"])
+        first.create_dataset("shape", data=np.array([model.encoder.size], dtype=np.int64))
+        _write_neuron(first, model.encoder.threshold_mant, text)
+        for index, layer in enumerate(model.layers, start=1):
+            g = group.create_group(str(index))
+            g.create_dataset("type", (1,), "S10", [b"dense"])
+            g.create_dataset("shape", data=np.array([layer.out_features], dtype=np.int64))
+            g.create_dataset("inFeatures", data=np.int64(layer.in_features))
+            g.create_dataset("outFeatures", data=np.int64(layer.out_features))
+            g.create_dataset("weight", data=layer.weight_mant.astype(np.float32))
+            if layer.delays is not None:
+                g.create_dataset("delay", data=layer.delays.astype(np.float32))
+            _write_neuron(g, layer.threshold_mant, text)
+            if layer.sigma_output:
+                g.create_dataset("neuron/sigma_output", data=True)
     return path
 
 

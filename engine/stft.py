@@ -70,3 +70,6 @@ class StreamingISTFT:
         self.coverage[:-HOP] = self.coverage[HOP:]
         self.coverage[-HOP:] = 0.0
         return out
+
+ALGORITHMIC_LATENCY_S = (LATENCY_SAMPLES + HOP) / 16000
+"""32 ms: the 384-sample lag plus the hop of input that must be collected before it is processed."""

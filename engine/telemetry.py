@@ -6,8 +6,10 @@ Counts come from the frame's real activity (:class:`engine.network.FrameActivity
 - **SynOps** (SPANDEX's exact count): every spike a synapse layer *receives* this frame costs one
   operation per nonzero outgoing weight of its source neuron — pruned synapses cost nothing;
 - **dense SynOps** (N-DNS style): the same events times the layer's full fan-out, as if no weight were 0;
-- **NeuronOps**: the neurons updated this frame (every neuron of every layer, each frame);
-- **power proxy**: (SynOps + 10·NeuronOps) per 8 ms hop, in operations per second.
+- **NeuronOps**: neuron updates this frame — as N-DNS counts them, every neuron of every block but the
+  output block, each frame (257 + 512 + 512 for the baseline);
+- **power proxy**: (SynOps + 10·NeuronOps) per 8 ms hop, in operations per second
+  (:func:`engine.metrics.power_proxy_ops_per_s`).
 
 Computing it costs a few boolean reductions per frame, cheap enough to leave on.
 """
@@ -18,11 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.metrics import power_proxy_ops_per_s
 from engine.model import SDNNModel
-
-HOP_SECONDS = 128 / 16000
-NEURONOP_WEIGHT = 10
-"""N-DNS power proxy weighs one neuron update as ten synaptic operations."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,11 +45,6 @@ class FrameTelemetry:
     compute_ns: int
 
 
-def power_proxy_ops_per_s(synops: float, neuronops: float, hop_seconds: float = HOP_SECONDS) -> float:
-    """N-DNS power proxy: (SynOps + 10·NeuronOps) per hop, expressed per second."""
-    return (synops + NEURONOP_WEIGHT * neuronops) / hop_seconds
-
-
 class TelemetryMeter:
     """Turns a frame's activity into :class:`FrameTelemetry` for one model (fan-outs precomputed)."""
 
@@ -58,7 +52,7 @@ class TelemetryMeter:
         # fan_out[l][i]: nonzero weights leaving input neuron i of dense layer l
         self.fan_out = tuple(np.count_nonzero(l.weight_mant, axis=0).astype(np.int64) for l in model.layers)
         self.full_fan_out = tuple(l.out_features for l in model.layers)
-        self.neuronops = int(sum(model.neuron_counts))
+        self.neuronops = int(sum(model.neuron_counts[:-1]))
 
     def measure(self, emitted: tuple[np.ndarray, ...], delivered: tuple[np.ndarray, ...],
                 compute_ns: int) -> FrameTelemetry:
@@ -102,6 +96,15 @@ class RunTotals:
         self.synops_dense += frame.synops_dense
         self.neuronops += frame.neuronops
         self.compute_ns.append(frame.compute_ns)
+
+    def merge(self, other: RunTotals) -> None:
+        """Add another run's totals (e.g. the next file of an evaluation) to these."""
+        self.frames += other.frames
+        self.events += other.events
+        self.synops += other.synops
+        self.synops_dense += other.synops_dense
+        self.neuronops += other.neuronops
+        self.compute_ns.extend(other.compute_ns)
 
     def _per_frame(self, total: float) -> float:
         return total / self.frames if self.frames else 0.0

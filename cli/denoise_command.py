@@ -1,0 +1,57 @@
+"""``spandex denoise IN OUT``: denoise a file, report what the network did."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import soundfile as sf
+
+from cli.progress import ProgressBar
+from engine.audio_io import SAMPLE_RATE, is_silent, load_audio, write_wav
+from engine.backends import BACKEND_NAMES, prepare
+from engine.denoiser import denoise
+from engine.library import resolve_model
+from engine.report import run_report
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "denoise", help="denoise an audio file",
+        description="Denoise IN (any rate, any channels) into OUT: 16 kHz mono WAV, same duration as IN "
+                    "and time-aligned with it.")
+    parser.add_argument("input", metavar="IN", help="noisy audio file (WAV, FLAC, OGG)")
+    parser.add_argument("output", metavar="OUT", help="where to write the denoised 16 kHz WAV")
+    parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file "
+                        "(default: the shipped default model)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model)
+    audio = load_audio(args.input)
+    input_rate = sf.info(args.input).samplerate
+    warnings = []
+    if is_silent(audio):
+        warnings.append(f"{args.input} is silent (below -60 dBFS): there is nothing to denoise")
+    bar = ProgressBar(f"denoising {model.name}")
+    result = denoise(audio, prepare(model, args.backend), progress=bar.update)
+    bar.close()
+    write_wav(args.output, result.audio, SAMPLE_RATE)
+    report = {
+        "input": str(args.input), "output": str(args.output), "input_rate": input_rate,
+        "duration_s": len(audio) / SAMPLE_RATE, "model": model.name, "model_source": model.source,
+        "backend": args.backend, **run_report(model, result.totals), "warnings": warnings,
+    }
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} ({args.backend}); "
+              f"{report['synops_per_frame']:.0f} SynOps/frame, {report['power_proxy_mops']:.2f} M-Ops/s, "
+              f"{report['compute_us_per_frame']:.0f} µs/frame")
+    return 0

@@ -1,0 +1,99 @@
+"""``spandex eval``: score a model on folders of noisy and clean files, N-DNS style."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import warnings
+
+import yaml
+
+from cli.progress import ProgressBar
+from engine.atomic_file import write_text_atomic
+from engine.backends import BACKEND_NAMES
+from engine.evaluation import Evaluation, evaluate
+from engine.library import resolve_model
+from engine.pairing import UnpairedFilesWarning, pair_files
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="evaluate a model on noisy/clean folders",
+        description="Pair NOISY and CLEAN files by name (or N-DNS '_fileid_N'), denoise, and print "
+                    "per-file and mean SI-SNR, SI-SNRi, PESQ, STOI and the cost of the network.")
+    parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file")
+    parser.add_argument("--noisy", required=True, metavar="DIR")
+    parser.add_argument("--clean", required=True, metavar="DIR")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnpairedFilesWarning)
+        pairs = pair_files(args.noisy, args.clean)
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    bar = ProgressBar(f"evaluating {model.name} on {len(pairs)} files")
+    evaluation = evaluate(model, pairs, args.backend, progress=bar.update)
+    bar.close()
+    print(format_table(evaluation))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(as_json(evaluation), indent=2))
+    if args.yaml:
+        write_text_atomic(args.yaml, yaml.safe_dump([metricsboard_entry(evaluation)], sort_keys=False))
+    return 0
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(evaluation: Evaluation) -> str:
+    header = f"{'file':<28} {'SI-SNR':>7} {'SI-SNRi':>8} {'PESQ':>5} {'STOI':>5} {'SynOps/fr':>10} {'M-Ops/s':>8}"
+    r = evaluation.report
+    lines = [f"model {evaluation.model.name} ({evaluation.backend} backend)", header, "-" * len(header)]
+    for f in evaluation.files:
+        lines.append(f"{f.key[:28]:<28} {f.si_snr:7.2f} {f.si_snri:8.2f} {_fmt(f.pesq):>5} {_fmt(f.stoi):>5} "
+                     f"{f.synops_per_frame:10.0f} {f.power_proxy_mops:8.2f}" + (f"  ({f.note})" if f.note else ""))
+    lines.append("-" * len(header))
+    lines.append(f"{'mean':<28} {evaluation.mean('si_snr'):7.2f} {evaluation.mean('si_snri'):8.2f} "
+                 f"{_fmt(evaluation.mean('pesq')):>5} {_fmt(evaluation.mean('stoi')):>5} "
+                 f"{r['synops_per_frame']:10.0f} {r['power_proxy_mops']:8.2f}")
+    lines.append(
+        f"params {r['params']:,} ({r['nonzero_params']:,} nonzero, weight sparsity {r['weight_sparsity']:.1%}), "
+        f"size {r['size_kb']:.1f} KB, latency {r['latency_ms']:.3f} ms, PDP {r['pdp_proxy_mops']:.3f} M-Ops, "
+        f"noisy SI-SNR {evaluation.mean('si_snr_noisy'):.2f} dB")
+    return "\n".join(lines)
+
+
+def as_json(evaluation: Evaluation) -> dict:
+    return {
+        "model": evaluation.model.name, "model_source": evaluation.model.source, "backend": evaluation.backend,
+        "files": [{**vars(f), "si_snri": f.si_snri} for f in evaluation.files],
+        "mean": {k: evaluation.mean(k) for k in ("si_snr", "si_snri", "si_snr_noisy", "pesq", "stoi")},
+        **evaluation.report,
+    }
+
+
+def metricsboard_entry(evaluation: Evaluation) -> dict:
+    """One entry in the layout of the N-DNS challenge's metricsboard YAML (MOS columns not measured)."""
+    r = evaluation.report
+    si_snr = evaluation.mean("si_snr")
+    return {
+        "team": "SPANDEX",
+        "model": evaluation.model.name,
+        "date": datetime.date.today().isoformat(),
+        "SI-SNR": round(si_snr, 2),
+        "SI-SNRi_data": round(si_snr - evaluation.mean("si_snr_noisy"), 2),
+        "SI-SNRi_enc+dec": round(si_snr - evaluation.mean("si_snr_encdec"), 2),
+        "latency_total_ms": round(r["latency_ms"], 3),
+        "power_proxy_Ops/s": round(r["power_proxy_mops"] * 1e6),
+        "PDP_proxy_Ops": round(r["pdp_proxy_mops"] * 1e6),
+        "params": r["params"],
+        "size_kilobytes": round(r["size_kb"], 1),
+    }

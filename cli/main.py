@@ -1,0 +1,43 @@
+"""The ``spandex`` command: the app (no arguments) or one of its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli import denoise_command, eval_command, models_command
+from engine.errors import SpandexError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app.")
+    subparsers = parser.add_subparsers(metavar="COMMAND")
+    for command in (denoise_command, eval_command, models_command):
+        command.add_parser(subparsers)
+    return parser
+
+
+def start_app() -> int:
+    print("spandex: the live window (microphone -> spiking denoiser -> speaker) is not built yet.\n"
+          "Until it is, use the command line: spandex denoise IN OUT --model PATH, spandex eval, "
+          "spandex models (see spandex --help).", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not hasattr(args, "run"):
+            return start_app()
+        return args.run(args)
+    except SpandexError as exc:
+        print(f"spandex: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spandex: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

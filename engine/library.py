@@ -1,0 +1,97 @@
+"""The model library: models shipped in ``assets/models`` and the user's own, found by name or path.
+
+Each model is a netx file ``NAME.net`` with an optional model card ``NAME.json`` beside it (data, recipe,
+metrics). The shipped default is the card whose ``"default"`` is true. User models live in
+``$SPANDEX_MODELS_DIR``, else ``$XDG_DATA_HOME/spandex/models``, else ``~/.local/share/spandex/models``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import ModelFileError, SpandexError
+from engine.model import SDNNModel
+from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
+
+
+def user_models_dir() -> Path:
+    """Where the user's models (pruned, fine-tuned, imported) are kept."""
+    if os.environ.get("SPANDEX_MODELS_DIR"):
+        return Path(os.environ["SPANDEX_MODELS_DIR"])
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "spandex" / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model file in the library and what its card says about it."""
+
+    name: str
+    path: Path
+    origin: str  # "shipped" or "user"
+    card: dict = field(default_factory=dict)
+    card_problem: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.origin == "shipped" and bool(self.card.get("default"))
+
+
+def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:
+    """Every model in the library, shipped first, each group sorted by name."""
+    entries = []
+    for origin, folder in (("shipped", shipped_dir), ("user", user_dir or user_models_dir())):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in NETX_SUFFIXES and path.is_file():
+                card, problem = _read_card(path.with_suffix(".json"))
+                entries.append(ModelEntry(path.stem, path, origin, card, problem))
+    return entries
+
+
+def default_model(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
+    """The shipped model the app and CLI use when none is named, or None if none is shipped."""
+    for entry in entries if entries is not None else list_models():
+        if entry.is_default:
+            return entry
+    return None
+
+
+def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
+    """Load a model named by library name, by file path, or (``None``) the shipped default."""
+    if spec is None:
+        entry = default_model()
+        if entry is None:
+            raise SpandexError(
+                "no default model is shipped yet (assets/models has none): pass --model with a netx "
+                "file, e.g. --model ../shared/reference_models/ndns_baseline.net")
+        return load_model(entry.path)
+    text = str(spec)
+    path = Path(text).expanduser()
+    looks_like_path = path.suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in text
+    if looks_like_path or path.is_file():
+        return load_model(path)
+    entries = list_models()
+    for entry in entries:
+        if entry.name == text:
+            return load_model(entry.path)
+    known = ", ".join(e.name for e in entries) or "none"
+    raise ModelFileError(f"no model named '{text}' in the library (known: {known}) and no such file")
+
+
+def _read_card(path: Path) -> tuple[dict, str | None]:
+    if not path.is_file():
+        return {}, None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"unreadable model card {path.name}: {exc}"
+    if not isinstance(card, dict):
+        return {}, f"model card {path.name} is not a JSON object"
+    return card, None
