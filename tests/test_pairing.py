@@ -1,0 +1,94 @@
+"""engine.pairing on real WAV/FLAC files in temporary folders."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.errors import SpandexError
+from engine.pairing import Pair, UnpairedFilesWarning, pair_files
+
+
+def make(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tone = (0.1 * np.sin(np.arange(1600) * 0.3)).astype(np.float32)
+    for name in names:
+        fmt = "FLAC" if name.lower().endswith(".flac") else "WAV"
+        sf.write(folder / name, tone, 16000, format=fmt)
+
+
+def test_pairs_by_identical_name(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "b.wav", "a.flac")
+    make(tmp_path / "clean", "a.flac", "b.wav")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert pairs == [
+        Pair(tmp_path / "noisy" / "a.flac", tmp_path / "clean" / "a.flac", "a"),
+        Pair(tmp_path / "noisy" / "b.wav", tmp_path / "clean" / "b.wav", "b"),
+    ]
+    noisy, clean, key = pairs[0]  # unpacks as a plain tuple
+    assert key == "a"
+
+
+def test_pairs_ndns_names_by_fileid_in_numeric_order(tmp_path: Path) -> None:
+    make(
+        tmp_path / "noisy",
+        "book_07_door_snr5_tl-25_fileid_10.wav",
+        "reader_12_fan_snr-3_tl-31_fileid_2.wav",
+        "x_y_snr20_tl-15_fileid_0.wav",
+    )
+    make(tmp_path / "clean", "clean_fileid_0.wav", "clean_fileid_2.wav", "clean_fileid_10.wav")
+    pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert [p.key for p in pairs] == ["0", "2", "10"]
+    assert pairs[2].noisy.name.startswith("book_07") and pairs[2].clean.name == "clean_fileid_10.wav"
+
+
+def test_unpaired_files_are_reported_not_dropped_silently(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "a.wav", "lonely.wav", "n_snr0_tl-20_fileid_3.wav")
+    make(tmp_path / "clean", "a.wav", "clean_fileid_3.wav", "clean_fileid_4.WAV")
+    (tmp_path / "clean" / "notes.txt").write_text("not audio")
+    with pytest.warns(UnpairedFilesWarning, match="2 file") as record:
+        pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert [p.key for p in pairs] == ["3", "a"]
+    message = str(record[0].message)
+    assert "lonely.wav" in message and "clean_fileid_4.WAV" in message and "notes.txt" not in message
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    make(tmp_path / "clean", "a.wav")
+    with pytest.raises(SpandexError, match="noisy folder .* does not exist"):
+        pair_files(tmp_path / "nope", tmp_path / "clean")
+
+
+def test_folder_that_is_a_file(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "a.wav")
+    with pytest.raises(SpandexError, match="clean folder .* is not a folder"):
+        pair_files(tmp_path / "noisy", tmp_path / "noisy" / "a.wav")
+
+
+def test_folder_without_audio(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "a.wav")
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "readme.txt").write_text("nothing here")
+    with pytest.raises(SpandexError, match="clean folder .* holds no WAV or FLAC"):
+        pair_files(tmp_path / "noisy", tmp_path / "clean")
+
+
+def test_nothing_pairs(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "take1.wav")
+    make(tmp_path / "clean", "reference.wav")
+    with pytest.raises(SpandexError, match="no file .* pairs") as info:
+        pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert "take1.wav" in str(info.value) and "reference.wav" in str(info.value)
+
+
+def test_duplicate_fileid_is_ambiguous(tmp_path: Path) -> None:
+    make(tmp_path / "noisy", "a_snr0_fileid_7.wav", "b_snr5_fileid_07.wav")
+    make(tmp_path / "clean", "clean_fileid_7.wav")
+    with pytest.raises(SpandexError, match="id 7 appears twice"):
+        pair_files(tmp_path / "noisy", tmp_path / "clean")
