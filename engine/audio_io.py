@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +21,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from engine.atomic_file import atomic_output
 from engine.errors import AudioInputError, SpandexError
 
 SAMPLE_RATE = 16000
@@ -104,8 +104,8 @@ def write_wav(
     """Write ``audio`` (frames, or frames x channels) as a WAV file, atomically.
 
     ``subtype`` "PCM_16" clips samples to [-1, 1]; "FLOAT" stores them as 32-bit float.
-    The WAV is encoded in memory, written to a temporary file in the destination folder
-    (created if missing), fsync'ed, then moved over ``path`` with one ``os.replace``: readers
+    The WAV is encoded in memory, then written through ``engine.atomic_file.atomic_output``
+    (temporary file beside ``path``, fsync, ``os.replace``; parent folders created): readers
     see the old file or the complete new one, never a partial one. A failed write (disk
     full, file too large, no permission) raises ``SpandexError`` and leaves no temporary
     file. Returns the path written.
@@ -123,32 +123,8 @@ def write_wav(
     encoded = io.BytesIO()
     sf.write(encoded, audio, int(rate), subtype=subtype, format="WAV")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(encoded.getbuffer())
     except OSError as exc:
         raise SpandexError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise SpandexError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-        raise
-    _fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
