@@ -17,7 +17,8 @@ Sources (IntelLabs/IntelNeuromorphicDNSChallenge):
 * Power and PDP proxies — the README's "Evaluation Metrics" list names "Power of the N-DNS
   network (proxy for Track 1)" and "Power Delay Product (PDP) of the N-DNS solution (proxy
   for Track 1)" and defers the definitions to ``baseline_solution/sdnn_delays/
-  evaluate_network.ipynb``, section "Computational Metrics", which says:
+  evaluate_network.ipynb``, section "Computational Metrics" (the repository stores that
+  notebook as a Git LFS pointer; quoted from a published script export of it), which says:
 
       Power proxy: To estimate proxy for the power of the N-DNS solution, we use the weighted
       sum of NeuronOPS and SynOPS which typically consume the majority of the power in a
