@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import soundfile as sf
 
 from cli.progress import ProgressBar
 from engine.audio_io import SAMPLE_RATE, is_silent, load_audio, write_wav
 from engine.backends import BACKEND_NAMES, prepare
+from engine.errors import AudioInputError, SpandexError
 from engine.denoiser import denoise
 from engine.library import resolve_model
 from engine.report import run_report
@@ -27,27 +29,39 @@ def add_parser(subparsers) -> None:
                         "(default: the shipped default model)")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
+    parser.add_argument("--allow-silence", action="store_true",
+                        help="denoise a silent input anyway instead of stopping with an error")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise SpandexError("OUT is the same file as IN: choose another name so the original is kept")
     model = resolve_model(args.model)
     audio = load_audio(args.input)
-    input_rate = sf.info(args.input).samplerate
-    warnings = []
+    info = sf.info(args.input)
+    notes = []
     if is_silent(audio):
-        warnings.append(f"{args.input} is silent (below -60 dBFS): there is nothing to denoise")
+        if not args.allow_silence:
+            raise AudioInputError(f"{args.input} is silent (below -60 dBFS): nothing to denoise. Wrong "
+                                  "file or recording device? (--allow-silence denoises it anyway)")
+        notes.append(f"{args.input} is silent (below -60 dBFS)")
+    if info.samplerate != SAMPLE_RATE or info.channels != 1:
+        notes.append(f"converted {info.samplerate} Hz, {info.channels} channel(s) to {SAMPLE_RATE} Hz mono")
+    if info.samplerate < SAMPLE_RATE:
+        notes.append(f"{info.samplerate} Hz input holds nothing above {info.samplerate // 2} Hz")
     bar = ProgressBar(f"denoising {model.name}")
     result = denoise(audio, prepare(model, args.backend), progress=bar.update)
     bar.close()
     write_wav(args.output, result.audio, SAMPLE_RATE)
     report = {
-        "input": str(args.input), "output": str(args.output), "input_rate": input_rate,
+        "input": str(args.input), "output": str(args.output), "input_rate": info.samplerate,
+        "input_channels": info.channels,
         "duration_s": len(audio) / SAMPLE_RATE, "model": model.name, "model_source": model.source,
-        "backend": args.backend, **run_report(model, result.totals), "warnings": warnings,
+        "backend": args.backend, **run_report(model, result.totals), "notes": notes,
     }
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(report))
     else:

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpandexError as exc:
         print(f"spandex: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # unwritable output folder, full disk, ...
+        print(f"spandex: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("spandex: interrupted", file=sys.stderr)
         return 130
