@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 from engine.backends import prepare  # noqa: E402
 from engine.netx_io import load_model  # noqa: E402
 from engine.stft import HOP, StreamingSTFT  # noqa: E402
+from engine.telemetry import RunTotals  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.slayer_reference import slayer_masks, slayer_network  # noqa: E402
 
@@ -40,18 +41,18 @@ def magnitudes(audio: np.ndarray) -> np.ndarray:
     return np.array(frames)
 
 
-def time_streaming(model, frames: np.ndarray) -> tuple[np.ndarray, float]:
+def time_streaming(model, frames: np.ndarray) -> tuple[np.ndarray, RunTotals]:
     runner = prepare(model, "dense")
     for frame in frames[:50]:  # warm up caches and BLAS
         runner.step(frame)
     runner.reset()
-    times, synops = np.empty(len(frames)), 0
+    times, totals = np.empty(len(frames)), RunTotals(layer_sizes=model.neuron_counts[:-1])
     for i, frame in enumerate(frames):
         start = time.perf_counter_ns()
         _, telemetry = runner.step(frame)
         times[i] = time.perf_counter_ns() - start
-        synops += telemetry.synops
-    return times / 1e3, synops / len(frames)
+        totals.add(telemetry)
+    return times / 1e3, totals
 
 
 def time_slayer(model, frames: np.ndarray, repeats: int = 3) -> float:
@@ -74,18 +75,21 @@ def main() -> None:
     noisy, _ = corpus.typing_noise_mix(speech, corpus.keyboard_files())
     frames = magnitudes(noisy)
     print(f"{len(frames)} frames of real noisy speech; torch threads {torch.get_num_threads()}\n")
-    header = (f"{'network':<18} {'weights=0':>9} {'SynOps/frame':>12} {'dense median µs':>15} "
-              f"{'dense p99 µs':>12} {'slayer batch µs':>15} {'dense/slayer':>12}")
+    header = (f"{'network':<18} {'weights=0':>9} {'SynOps/frame':>12} {'dense-style':>11} {'M-Ops/s':>7} "
+              f"{'dense median µs':>15} {'dense p99 µs':>12} {'slayer batch µs':>15} {'dense/slayer':>12}")
     print(header)
     print("-" * len(header))
     for name in NETS:
         model = load_model(REFERENCE_DIR / f"{name}.net")
-        times, synops = time_streaming(model, frames)
+        times, totals = time_streaming(model, frames)
         slayer_us = time_slayer(model, frames)
         median, p99 = np.median(times), np.percentile(times, 99)
-        print(f"{name:<18} {model.weight_sparsity:9.1%} {synops:12.0f} {median:15.1f} {p99:12.1f} "
+        print(f"{name:<18} {model.weight_sparsity:9.1%} {totals.synops_per_frame:12.0f} "
+              f"{totals.synops_dense_per_frame:11.0f} {totals.power_proxy_mops:7.2f} {median:15.1f} {p99:12.1f} "
               f"{slayer_us:15.1f} {median / slayer_us:12.2f}")
-    print("\ndense = the streaming engine, one frame per call (what live audio needs); slayer batch = lava-dl's "
+    print("\nSynOps = events x nonzero fan-out; dense-style = events x full fan-out (N-DNS count); "
+          "M-Ops/s = (SynOps + 10 NeuronOps) / 8 ms.")
+    print("dense = the streaming engine, one frame per call (what live audio needs); slayer batch = lava-dl's "
           "forward over the whole sequence at once, per frame (offline only).")
 
 
