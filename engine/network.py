@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.model import WEIGHT_SCALE, SDNNModel
+from engine.model import WEIGHT_SCALE, DenseLayer, SDNNModel
 from engine.neurons import (
     DelayParams,
     DelayState,
@@ -52,14 +52,15 @@ class NetworkParams:
             input_step=model.encoder.step,
             encoder=DeltaParams(model.encoder.threshold_mant / WEIGHT_SCALE),
             hidden=tuple(DeltaParams(layer.threshold_mant / WEIGHT_SCALE) for layer in hidden),
-            # +1: the 1-frame shift between blocks, then the learned axonal delay
-            delays=tuple(
-                DelayParams(1 + (layer.delays if layer.delays is not None
-                                 else np.zeros(layer.out_features, dtype=np.int32)).astype(np.int64))
-                for layer in hidden
-            ),
+            delays=tuple(DelayParams(1 + _axonal_delays(layer)) for layer in hidden),  # +1: the block shift
             sizes=model.neuron_counts,
         )
+
+
+def _axonal_delays(layer: DenseLayer) -> np.ndarray:
+    if layer.delays is None:
+        return np.zeros(layer.out_features, dtype=np.int64)
+    return layer.delays.astype(np.int64)
 
 
 @dataclass(frozen=True)
