@@ -101,6 +101,9 @@ install_python_packages() {
     say "pip: requirements/lava.txt with --no-deps --ignore-requires-python ($((SECONDS - STARTED)) s)"
     "${pip[@]}" --no-deps --ignore-requires-python -r requirements/lava.txt \
         || die "pip could not install requirements/lava.txt"
+    say "pip: requirements/baselines.txt with --no-deps ($((SECONDS - STARTED)) s)"
+    "${pip[@]}" --no-deps -r requirements/baselines.txt \
+        || die "pip could not install requirements/baselines.txt"
     say "pip: this project, editable ($((SECONDS - STARTED)) s)"
     "${pip[@]}" --no-deps -e . || die "pip could not install the project itself (pip install -e .)"
 }
