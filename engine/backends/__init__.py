@@ -24,7 +24,8 @@ class Runner(Protocol):
     def reset(self) -> None: ...
 
 
-BACKEND_NAMES = ("dense",)
+BACKEND_NAMES = ("dense", "sparse")
+"""The backends :func:`prepare` knows, in the order a picker should list them."""
 
 
 def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
@@ -33,4 +34,8 @@ def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
         from engine.backends.dense import DenseRunner
 
         return DenseRunner(model)
+    if backend == "sparse":
+        from engine.backends.sparse import SparseRunner
+
+        return SparseRunner(model)
     raise SpandexError(f"unknown backend '{backend}'; available: {', '.join(BACKEND_NAMES)}")
