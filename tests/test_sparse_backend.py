@@ -13,24 +13,14 @@ from engine.backends import BACKEND_NAMES, prepare
 from engine.errors import AudioInputError, ModelFileError, SpandexError
 from engine.model import DenseLayer, InputEncoder, SDNNModel
 from engine.netx_io import load_model
-from engine.stft import HOP, StreamingSTFT
+from engine.stft import streamed_magnitudes
 from tests.reference_models import REFERENCE_NETS, reference_path
-
-
-def magnitudes(audio: np.ndarray) -> np.ndarray:
-    """(frames, bins) |STFT| exactly as the streaming denoiser feeds the runner."""
-    stft, frames = StreamingSTFT(), []
-    for hop in audio[: len(audio) // HOP * HOP].reshape(-1, HOP):
-        spectrum = stft.push(hop)
-        if spectrum is not None:
-            frames.append(np.abs(spectrum))
-    return np.array(frames)
 
 
 @pytest.fixture(scope="module")
 def noisy_frames(noisy_speech) -> np.ndarray:
     """10 s of real speech in typing noise as |STFT| frames (1249 frames)."""
-    return magnitudes(noisy_speech[0])
+    return streamed_magnitudes(noisy_speech[0])
 
 
 def run(runner, frames: np.ndarray) -> tuple[np.ndarray, list]:
