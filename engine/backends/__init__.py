@@ -1,7 +1,9 @@
 """Backends run a model frame by frame: ``prepare(model, name) -> runner``.
 
 Every runner has ``step(magnitude) -> (mask, FrameTelemetry)``, ``reset()``, ``name`` and ``model``,
-and gives identical masks for the same model and input.
+and gives identical masks and telemetry for the same model and input. ``dense`` is the reference
+(matrix products, :mod:`engine.backends.dense`); ``sparse`` is event-driven, its cost following the
+SynOps (:mod:`engine.backends.sparse`).
 """
 
 from __future__ import annotations

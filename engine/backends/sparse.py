@@ -132,8 +132,8 @@ class EventState:
 class SparseRunner:
     """Runs one model frame by frame, event-driven; owns its state, so runners can run side by side.
 
-    ``step`` allocates only its outputs (the mask and the telemetry) and releases the GIL while the
-    kernel runs.
+    ``step`` allocates only its outputs (mask, telemetry) and the input check's small temporaries, and
+    releases the GIL while the kernel runs. One runner is for one thread at a time.
     """
 
     name = "sparse"
