@@ -6,6 +6,8 @@ spike flag and every count must be equal — on the real reference networks, on 
 0 to 95% weight sparsity, and on degenerate ones (a layer with no weights at all).
 """
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,14 @@ def test_every_listed_backend_prepares_a_runner_of_that_name():
         assert runner.name == name and runner.model is model
     with pytest.raises(SpandexError, match="unknown backend 'nope'; available: dense, sparse"):
         prepare(model, "nope")
+
+
+def test_missing_numba_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # what an environment without numba imports
+    for module in ("engine.backends.sparse", "engine.backends.sparse_kernel"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(SpandexError, match="the sparse backend needs numba.*make setup"):
+        prepare(load_model(reference_path("spandex_prune75.net")), "sparse")
 
 
 @pytest.mark.parametrize("backend", ["dense", "sparse"])

@@ -37,7 +37,10 @@ def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
 
         return DenseRunner(model)
     if backend == "sparse":
-        from engine.backends.sparse import SparseRunner
-
+        try:
+            from engine.backends.sparse import SparseRunner
+        except ImportError as exc:
+            raise SpandexError(f"the sparse backend needs numba, which did not import ({exc}): run `make "
+                               "setup` to install the pinned requirements, or use the dense backend") from exc
         return SparseRunner(model)
     raise SpandexError(f"unknown backend '{backend}'; available: {', '.join(BACKEND_NAMES)}")
