@@ -14,6 +14,7 @@ chain, values a netx runtime would mangle) is reported as :class:`ModelFileError
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,13 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
             )
         delays = None
         if "delay" in layer:
-            delays = _integers(np.asarray(layer["delay"][()]).reshape(-1), path, index, "delay")
+            delays = np.asarray(layer["delay"][()])
+            if delays.ndim == 2:
+                raise ModelFileError(
+                    f"{path.name}: layer {index} has one delay per synapse, as a Loihi 2 export that moved "
+                    "delays above 62 onto the next layer has (spandex export); SPANDEX models hold one "
+                    "axonal delay per neuron: load the model this file was exported from")
+            delays = _integers(delays.reshape(-1), path, index, "delay")
         sigma_output = "neuron/sigma_output" in layer and bool(layer["neuron/sigma_output"][()])
         layers.append(
             DenseLayer(
@@ -108,14 +115,22 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
     return SDNNModel(encoder=encoder, layers=tuple(layers), name=path.stem, source=str(path))
 
 
-def save_netx(model: SDNNModel, path: str | os.PathLike) -> Path:
+def save_netx(model: SDNNModel, path: str | os.PathLike,
+              netx_delays: Sequence[np.ndarray | None] | None = None) -> Path:
     """Write ``model`` as a netx HDF5 file, atomically (temp file in the same folder, then rename).
 
     The result loads in ``lava.lib.dl.netx.hdf5.Network`` with the same arrays as a lava-dl export.
+    ``netx_delays``, one entry per dense layer, replaces the model's delays with the ones netx should
+    read (``None``: no delay; shape ``(n_out,)``: per neuron; ``(n_out, n_in)``: per synapse) — see
+    :mod:`engine.loihi.export`, which uses it to fit delays into Loihi 2's range.
     """
     import h5py
 
     path = Path(path)
+    if netx_delays is None:
+        netx_delays = [layer.delays for layer in model.layers]
+    if len(netx_delays) != len(model.layers):
+        raise ValueError(f"netx_delays has {len(netx_delays)} entries for {len(model.layers)} dense layers")
     text = h5py.string_dtype()
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
         group = handle.create_group("layer")
@@ -123,15 +138,15 @@ def save_netx(model: SDNNModel, path: str | os.PathLike) -> Path:
         first.create_dataset("type", (1,), "S10", [b"input"])
         first.create_dataset("shape", data=np.array([model.encoder.size], dtype=np.int64))
         _write_neuron(first, model.encoder.threshold_mant, text)
-        for index, layer in enumerate(model.layers, start=1):
+        for index, (layer, delays) in enumerate(zip(model.layers, netx_delays), start=1):
             g = group.create_group(str(index))
             g.create_dataset("type", (1,), "S10", [b"dense"])
             g.create_dataset("shape", data=np.array([layer.out_features], dtype=np.int64))
             g.create_dataset("inFeatures", data=np.int64(layer.in_features))
             g.create_dataset("outFeatures", data=np.int64(layer.out_features))
             g.create_dataset("weight", data=layer.weight_mant.astype(np.float32))
-            if layer.delays is not None:
-                g.create_dataset("delay", data=layer.delays.astype(np.float32))
+            if delays is not None:
+                g.create_dataset("delay", data=np.asarray(delays).astype(np.float32))
             _write_neuron(g, layer.threshold_mant, text)
             if layer.sigma_output:
                 g.create_dataset("neuron/sigma_output", data=True)

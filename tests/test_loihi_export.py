@@ -1,0 +1,135 @@
+"""Export for Lava / Loihi 2: exact fixes, clear refusals, and files netx reads as the same network."""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from cli.main import main
+from engine.errors import ModelFileError
+from engine.loihi.export import (NETX_MAX_DELAY, LoihiExportError, export_netx, load_netx_network,
+                                 plan_export)
+from engine.model import DenseLayer, InputEncoder, SDNNModel
+from engine.netx_io import load_model, save_netx
+from tests.reference_models import REFERENCE_NETS, reference_path
+
+
+def tiny_model(first: np.ndarray, delays=None, last_delays=None, name: str = "tiny") -> SDNNModel:
+    """4 bins -> 3 hidden (weights ``first``) -> 4 outputs."""
+    rng = np.random.default_rng(1)
+    last = (rng.integers(-20, 20, size=(4, 3)) * 2).astype(np.int16)
+    return SDNNModel(InputEncoder(size=4, threshold_mant=6),
+                     (DenseLayer(first.astype(np.int16), 6, None if delays is None else np.asarray(delays, np.int32)),
+                      DenseLayer(last, 0, None if last_delays is None else np.asarray(last_delays, np.int32),
+                                 sigma_output=True)), name=name)
+
+
+MIXED = np.array([[10, -4, 0, 6], [2, 0, -8, 4], [-2, 12, 4, 0]])
+
+
+def test_the_baselines_delay_of_64_is_split_exactly_onto_the_next_layer() -> None:
+    model = load_model(reference_path("ndns_baseline.net"))
+    plan = plan_export(model)
+    layer2, layer3 = plan.netx_delays[1], plan.netx_delays[2]
+    assert layer2.shape == (512,) and layer2[225] == NETX_MAX_DELAY and layer2.max() == NETX_MAX_DELAY
+    np.testing.assert_array_equal(np.delete(layer2, 225), np.delete(model.layers[1].delays, 225))
+    assert layer3.shape == (257, 512)  # one delay per synapse: 2 frames on what leaves neuron 225
+    np.testing.assert_array_equal(layer3[:, 225], 2)
+    assert not np.delete(layer3, 225, axis=1).any()
+    np.testing.assert_array_equal(plan.netx_delays[0], model.layers[0].delays)
+    assert plan.moved_delays[1][225] == 2 and plan.moved_delays[1].sum() == 2
+    assert len(plan.notes) == 1 and "225 (64)" in plan.notes[0]
+
+
+@pytest.mark.parametrize("name", REFERENCE_NETS)
+def test_every_reference_net_exports_to_a_file_netx_reads_as_the_same_network(name, tmp_path) -> None:
+    model = load_model(reference_path(f"{name}.net"))
+    out = tmp_path / f"{name}.net"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # netx warns when it clamps a delay: it must have nothing to clamp
+        plan = export_netx(model, out)
+        network = load_netx_network(out)
+    for index, block in enumerate(network.layers[1:]):
+        # netx scales weights up to fill 8 bits and sets an exponent that scales the sums back down
+        weights, exponent = np.asarray(block.synapse.weights.init), block.synapse.proc_params["weight_exp"]
+        assert exponent <= 0
+        np.testing.assert_array_equal(weights, model.layers[index].weight_mant.astype(np.int64) << -exponent)
+        expected = plan.synapse_delays(index)
+        if expected is None:
+            assert not hasattr(block.synapse, "delays")
+        else:
+            np.testing.assert_array_equal(block.synapse.delays.init, expected)
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_a_layer_without_weights_is_refused_and_nothing_is_written(tmp_path) -> None:
+    out = tmp_path / "out.net"
+    with pytest.raises(LoihiExportError, match="layer 1 has no nonzero weight"):
+        export_netx(tiny_model(np.zeros((3, 4))), out)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_delays_that_cannot_fit_even_when_moved_are_refused(tmp_path) -> None:
+    # hidden neuron 0 needs 70 frames: 8 move onto layer 2, whose synapses from neuron 0 then need 8 -
+    # fine; but make layer 2 a hidden layer with its own delay of 60 and the sum is 68 > 62.
+    rng = np.random.default_rng(2)
+    hidden = DenseLayer(MIXED.astype(np.int16), 6, np.array([70, 0, 3], np.int32))
+    second = DenseLayer((rng.integers(-10, 10, size=(3, 3)) * 2 + 1).astype(np.int16), 6,
+                        np.array([60, 1, 2], np.int32))
+    last = DenseLayer(np.ones((4, 3), np.int16), 0, None, sigma_output=True)
+    model = SDNNModel(InputEncoder(size=4, threshold_mant=6), (hidden, second, last), name="deep")
+    with pytest.raises(LoihiExportError, match="would need a delay of 68"):
+        export_netx(model, tmp_path / "out.net")
+    assert not (tmp_path / "out.net").exists()
+
+
+def test_a_delay_moved_onto_the_output_layer_reads_back_through_netx(tmp_path) -> None:
+    model = tiny_model(MIXED, delays=[70, 0, 3])
+    plan = export_netx(model, tmp_path / "out.net")
+    assert plan.netx_delays[0].tolist() == [62, 0, 3]
+    np.testing.assert_array_equal(plan.netx_delays[1], np.tile([8, 0, 0], (4, 1)))
+    # SPANDEX models hold one delay per neuron: a file with per-synapse delays is named for what it is
+    with pytest.raises(ModelFileError, match="one delay per synapse"):
+        load_model(tmp_path / "out.net")
+
+
+def test_netx_weight_fitting_that_would_change_weights_is_refused(tmp_path) -> None:
+    # An all-negative layer whose largest magnitude is 128: netx scales it by 2 to -256, and the synapse
+    # model then clips -256 to -255 (inhibitory weights hold 8 magnitude bits) - a silent change.
+    inhibitory = np.array([[-128, -2, -4, -6], [-8, -10, -12, -14], [-16, -18, -20, -22]])
+    with pytest.raises(LoihiExportError, match="would change layer 1's weights"):
+        export_netx(tiny_model(inhibitory), tmp_path / "out.net")
+    assert not (tmp_path / "out.net").exists()
+
+
+def test_output_layer_delays_are_left_out_and_said_so(tmp_path) -> None:
+    plan = export_netx(tiny_model(MIXED, last_delays=[1, 2, 3, 4]), tmp_path / "out.net")
+    assert plan.netx_delays[1] is None
+    assert any("output-layer delays" in note for note in plan.notes)
+    with h5py.File(tmp_path / "out.net") as handle:
+        assert "delay" not in handle["layer/2"]
+
+
+def test_mantissas_outside_the_8_bit_range_are_refused_before_export(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.net"
+    save_netx(tiny_model(MIXED), bad)
+    with h5py.File(bad, "r+") as handle:
+        weight = handle["layer/1/weight"]
+        weight[0, 0] = 300.0  # what an unclamped fine-tuning step could leave
+    assert main(["export", str(bad), str(tmp_path / "out.net")]) == 1
+    assert "outside the 8-bit range [-256, 254]" in capsys.readouterr().err
+    assert not (tmp_path / "out.net").exists()
+
+
+def test_cli_export_writes_and_reports_the_fix(tmp_path, capsys) -> None:
+    out = tmp_path / "baseline-loihi.net"
+    assert main(["export", str(reference_path("ndns_baseline.net")), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "delays above 62" in printed and "checked through netx" in printed
+    assert out.is_file()
+    source = reference_path("spandex_prune75.net")
+    assert main(["export", str(source), str(source)]) == 1
+    assert "own file" in capsys.readouterr().err
