@@ -7,8 +7,6 @@ can be found (and killed) afterwards.
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 from engine import lava_compat
 from engine.errors import SpandexError
 from engine.lava_compat import LavaUnavailableError
+from tests.lava_session import run_in_own_session
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -152,22 +151,10 @@ def test_netx_loads_the_ndns_baseline(baseline_net: Path) -> None:
 def test_lava_runs_the_baseline_and_leaves_no_process_behind(baseline_net: Path, tmp_path: Path) -> None:
     """A few frames through the N-DNS baseline under Loihi2SimCfg('fixed_pt'), in a child session."""
     out_file = tmp_path / "lava_out.npz"
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from tests.test_lava_compat import _lava_run_main; _lava_run_main()",
-         str(baseline_net), str(out_file)],
-        cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        log, _ = child.communicate(timeout=LAVA_RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        log, _ = child.communicate()
-        pytest.fail(f"Lava run did not finish in {LAVA_RUN_TIMEOUT_S} s; killed its session.\n{log}")
-    finally:
-        leftovers = _wait_for_session_to_empty(child.pid, timeout_s=10.0)
-        for pid in leftovers:
-            _kill_quietly(pid)
-    assert child.returncode == 0, log
-    assert leftovers == [], f"Lava left processes behind: {leftovers}\n{log}"
+    run = run_in_own_session("from tests.test_lava_compat import _lava_run_main; _lava_run_main()",
+                             [str(baseline_net), str(out_file)], timeout_s=LAVA_RUN_TIMEOUT_S)
+    assert run.returncode == 0, run.output
+    assert run.leftovers == [], f"Lava left processes behind: {run.leftovers}\n{run.output}"
 
     result = np.load(out_file)
     inputs, outputs = result["inputs"], result["outputs"]
@@ -209,32 +196,3 @@ def _lava_run_main() -> None:
         sink.stop()
     print(f"lava: {LAVA_STEPS} steps in {time.perf_counter() - started:.2f} s (compile included)")
     np.savez(out_path, inputs=inputs, outputs=outputs)
-
-
-def _session_members(session_id: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
-        if fields[0] != "Z" and int(fields[3]) == session_id:
-            members.append(int(entry.name))
-    return members
-
-
-def _wait_for_session_to_empty(session_id: int, timeout_s: float) -> list[int]:
-    deadline = time.monotonic() + timeout_s
-    while (members := _session_members(session_id)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return members
-
-
-def _kill_quietly(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
