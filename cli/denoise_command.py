@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -53,14 +54,16 @@ def run(args: argparse.Namespace) -> int:
     if info.samplerate < SAMPLE_RATE:
         notes.append(f"{info.samplerate} Hz input holds nothing above {info.samplerate // 2} Hz")
     bar = ProgressBar(f"denoising {model.name}")
-    result = denoise(audio, prepare(model, args.backend), progress=bar.update)
+    with contextlib.closing(prepare(model, args.backend)) as runner:  # stops Lava's processes, always
+        notes.extend(getattr(runner, "notes", ()))
+        result = denoise(audio, runner, progress=bar.update)
     bar.close()
     write_wav(args.output, result.audio, SAMPLE_RATE)
     report = {
         "input": str(args.input), "output": str(args.output), "input_rate": info.samplerate,
         "input_channels": info.channels,
         "duration_s": len(audio) / SAMPLE_RATE, "model": model.name, "model_source": model.source,
-        "backend": args.backend, **run_report(model, result.totals), "notes": notes,
+        "backend": args.backend, **run_report(model, result.totals, runner.latency_frames), "notes": notes,
     }
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,31 +56,32 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Denoise every pair's noisy file (fresh state per file) and score it against its clean file."""
-    runner = prepare(model, backend)
     totals = RunTotals(layer_sizes=model.neuron_counts[:-1])
     scores = []
-    for done, pair in enumerate(pairs):
-        noisy, clean = load_audio(pair.noisy), load_audio(pair.clean)
-        note = ""
-        if len(noisy) != len(clean):
-            note = f"lengths differ ({len(noisy)} vs {len(clean)} samples): scored on the common part"
-            n = min(len(noisy), len(clean))
-            noisy, clean = noisy[:n], clean[:n]
-        result = denoise(noisy, runner)
-        encdec = denoise(noisy, None).audio
-        totals.merge(result.totals)
-        scores.append(FileScore(
-            key=pair.key,
-            si_snr=float(si_snr(clean, result.audio)),
-            si_snr_noisy=float(si_snr(clean, noisy)),
-            si_snr_encdec=float(si_snr(clean, encdec)),
-            pesq=pesq_wb(clean, result.audio),
-            stoi=stoi(clean, result.audio),
-            synops_per_frame=result.totals.synops_per_frame,
-            power_proxy_mops=result.totals.power_proxy_mops,
-            note=note,
-        ))
-        if progress is not None:
-            progress(done + 1, len(pairs))
-    return Evaluation(model, backend, scores, run_report(model, totals))
+    with contextlib.closing(prepare(model, backend)) as runner:  # the Lava backend owns processes
+        for done, pair in enumerate(pairs):
+            noisy, clean = load_audio(pair.noisy), load_audio(pair.clean)
+            note = ""
+            if len(noisy) != len(clean):
+                note = f"lengths differ ({len(noisy)} vs {len(clean)} samples): scored on the common part"
+                n = min(len(noisy), len(clean))
+                noisy, clean = noisy[:n], clean[:n]
+            result = denoise(noisy, runner)
+            encdec = denoise(noisy, None).audio
+            totals.merge(result.totals)
+            scores.append(FileScore(
+                key=pair.key,
+                si_snr=float(si_snr(clean, result.audio)),
+                si_snr_noisy=float(si_snr(clean, noisy)),
+                si_snr_encdec=float(si_snr(clean, encdec)),
+                pesq=pesq_wb(clean, result.audio),
+                stoi=stoi(clean, result.audio),
+                synops_per_frame=result.totals.synops_per_frame,
+                power_proxy_mops=result.totals.power_proxy_mops,
+                note=note,
+            ))
+            if progress is not None:
+                progress(done + 1, len(pairs))
+        latency_frames = runner.latency_frames
+    return Evaluation(model, backend, scores, run_report(model, totals, latency_frames))
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.audio_io import SAMPLE_RATE
 from engine.metrics import model_params, model_size_kb, pdp_proxy
 from engine.model import SDNNModel
-from engine.stft import ALGORITHMIC_LATENCY_S
+from engine.stft import ALGORITHMIC_LATENCY_S, HOP
 from engine.telemetry import RunTotals
 
 
@@ -20,9 +21,12 @@ def model_report(model: SDNNModel) -> dict:
     }
 
 
-def run_report(model: SDNNModel, totals: RunTotals) -> dict:
-    """Measured activity and cost of a run, plus :func:`model_report`."""
-    latency_s = ALGORITHMIC_LATENCY_S + totals.compute_us_per_frame / 1e6
+def run_report(model: SDNNModel, totals: RunTotals, latency_frames: int = 0) -> dict:
+    """Measured activity and cost of a run, plus :func:`model_report`.
+
+    ``latency_frames``: hops the backend answers late (the runner's ``latency_frames``; Lava: 1).
+    """
+    latency_s = ALGORITHMIC_LATENCY_S + latency_frames * HOP / SAMPLE_RATE + totals.compute_us_per_frame / 1e6
     return {
         "frames": totals.frames,
         "synops_per_frame": totals.synops_per_frame,

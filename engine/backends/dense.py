@@ -19,6 +19,7 @@ class DenseRunner:
     """Runs one model frame by frame; owns its state, so several runners can run side by side."""
 
     name = "dense"
+    latency_frames = 0
 
     def __init__(self, model: SDNNModel) -> None:
         self.model = model
@@ -30,6 +31,9 @@ class DenseRunner:
     def reset(self) -> None:
         """Forget everything: the next frame is processed as the first of a new stream."""
         self.state = NetworkState.zeros(self.params)
+
+    def close(self) -> None:
+        """Nothing to release (the protocol's ``close``; the Lava backend needs it)."""
 
     def _synapse(self, layer: int, spikes: np.ndarray) -> np.ndarray:
         return self.weights[layer] @ spikes

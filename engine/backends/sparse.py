@@ -137,6 +137,7 @@ class SparseRunner:
     """
 
     name = "sparse"
+    latency_frames = 0
 
     def __init__(self, model: SDNNModel) -> None:
         self.model = model
@@ -159,6 +160,9 @@ class SparseRunner:
     def reset(self) -> None:
         """Forget everything: the next frame is processed as the first of a new stream."""
         self.state = EventState.zeros(self.network)
+
+    def close(self) -> None:
+        """Nothing to release (the protocol's ``close``; the Lava backend needs it)."""
 
     def step(self, magnitude: np.ndarray) -> tuple[np.ndarray, FrameTelemetry]:
         """One |STFT| frame in (``n_bins`` values), its denoising mask and telemetry out."""

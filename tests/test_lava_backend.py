@@ -1,0 +1,294 @@
+"""The Lava backend: bit-exact with the engine on real speech, and a clean lifecycle.
+
+Every Lava run happens in a child process of its own session with a timeout (tests/lava_session.py):
+a hung runtime cannot hang the suite, and whatever a run leaves behind — processes, /dev/shm segments
+— is found. The expected masks come from the dense backend, computed here in the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.backends import prepare
+from engine.denoiser import denoise
+from engine.netx_io import load_model
+from tests.corpus import streaming_magnitudes
+from tests.lava_session import (REPO_ROOT, children_of, session_members, shared_memory_of,
+                                run_in_own_session, wait_for_no_children, wait_for_session_to_empty)
+from tests.reference_models import reference_path
+
+TIMEOUT_S = 480
+FRAMES = 300  # ≥ 200 frames (2.4 s) of real noisy speech
+STOCK_FRAMES = 20  # lava-nc's own DelayDense model costs ~0.3 s per step here
+EQUIVALENCE_NETS = ("ndns_baseline", "spandex_prune75")
+
+pytestmark = pytest.mark.slow
+
+
+def _dense_results(model, magnitude: np.ndarray):
+    runner = prepare(model, "dense")
+    masks, telemetry = zip(*(runner.step(frame) for frame in magnitude))
+    return np.array(masks), telemetry
+
+
+@pytest.fixture(scope="module")
+def lava_results(noisy_speech, tmp_path_factory) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run every Lava equivalence case once, in one child session; return (magnitudes, audio, results)."""
+    noisy, _ = noisy_speech
+    magnitude = streaming_magnitudes(noisy)[:FRAMES]
+    audio = noisy[: 16000 * 3 // 2]  # 1.5 s for the whole-file denoiser check
+    folder = tmp_path_factory.mktemp("lava")
+    np.savez(folder / "inputs.npz", magnitude=magnitude, audio=audio)
+    run = run_in_own_session("from tests.test_lava_backend import _equivalence_child; _equivalence_child()",
+                             [str(folder / "inputs.npz"), str(folder / "results.npz")], timeout_s=TIMEOUT_S)
+    assert run.returncode == 0, run.output
+    assert run.leftovers == [], f"Lava left processes behind: {run.leftovers}"
+    return magnitude, audio, dict(np.load(folder / "results.npz"))
+
+
+@pytest.mark.parametrize("name", EQUIVALENCE_NETS)
+def test_lava_masks_equal_the_engine_bit_for_bit(name, lava_results) -> None:
+    magnitude, _, results = lava_results
+    expected, telemetry = _dense_results(load_model(reference_path(f"{name}.net")), magnitude)
+    masks = results[f"{name}|masks"]
+    assert masks.shape == expected.shape == (FRAMES, 257)
+    np.testing.assert_array_equal(masks, expected)
+    assert np.std(expected) > 0.05  # the network really shaped the spectrum
+    # telemetry from Lava's own spikes: SynOps per frame as the engine counts them, input events too
+    np.testing.assert_array_equal(results[f"{name}|synops"], [t.synops for t in telemetry])
+    np.testing.assert_array_equal(results[f"{name}|input_events"], [t.events[0] for t in telemetry])
+    # hidden-layer spikes are counted when they arrive, after their axonal delay: the same spikes, later
+    lava_events, dense_events = results[f"{name}|events"], np.array([t.events for t in telemetry])
+    assert lava_events.sum() > 0
+    assert abs(int(lava_events.sum()) - int(dense_events.sum())) < 0.05 * dense_events.sum()
+
+
+def test_stock_and_fast_delay_dense_give_the_same_network_output(lava_results) -> None:
+    magnitude, _, results = lava_results
+    expected, _ = _dense_results(load_model(reference_path("ndns_baseline.net")), magnitude[:STOCK_FRAMES])
+    np.testing.assert_array_equal(results["stock|masks"], expected)
+    np.testing.assert_array_equal(results["stock|masks"], results["ndns_baseline|masks"][:STOCK_FRAMES])
+
+
+def test_reset_restarts_the_stream_exactly(lava_results) -> None:
+    _, _, results = lava_results
+    np.testing.assert_array_equal(results["reset|masks"], results["spandex_prune75|masks"][:50])
+
+
+def test_whole_file_denoising_equals_the_dense_backend(lava_results) -> None:
+    _, audio, results = lava_results
+    model = load_model(reference_path("spandex_prune50.net"))
+    dense = denoise(audio, prepare(model, "dense"))
+    np.testing.assert_array_equal(results["denoise|audio"], dense.audio)
+    assert int(results["denoise|frames"]) == dense.totals.frames
+    assert int(results["denoise|synops"]) == dense.totals.synops
+
+
+def _equivalence_child() -> None:
+    """Child process body: Lava masks and telemetry for every equivalence case."""
+    from engine.backends.lava import LavaRunner
+
+    inputs = np.load(sys.argv[1])
+    magnitude, audio = inputs["magnitude"], inputs["audio"]
+    results = {}
+
+    def stream(runner, frames) -> list:
+        answers = [runner.step(frame) for frame in frames]
+        answers.append(runner.step(np.zeros(frames.shape[1])))  # one more step brings the last frame out
+        assert answers[0] == (None, None)
+        return answers[1:]
+
+    for name in EQUIVALENCE_NETS:
+        with LavaRunner(load_model(reference_path(f"{name}.net"))) as runner:
+            answers = stream(runner, magnitude)
+            results[f"{name}|masks"] = np.array([mask for mask, _ in answers])
+            results[f"{name}|synops"] = np.array([t.synops for _, t in answers])
+            results[f"{name}|input_events"] = np.array([t.events[0] for _, t in answers])
+            results[f"{name}|events"] = np.array([t.events for _, t in answers])
+            if name == "spandex_prune75":
+                runner.reset()
+                results["reset|masks"] = np.array([mask for mask, _ in stream(runner, magnitude[:50])])
+    baseline = load_model(reference_path("ndns_baseline.net"))
+    with LavaRunner(baseline, process_models="stock") as runner:
+        results["stock|masks"] = np.array([mask for mask, _ in stream(runner, magnitude[:STOCK_FRAMES])])
+    with LavaRunner(load_model(reference_path("spandex_prune50.net"))) as runner:
+        denoised = denoise(audio, runner)
+    results["denoise|audio"] = denoised.audio
+    results["denoise|frames"] = np.array(denoised.totals.frames)
+    results["denoise|synops"] = np.array(denoised.totals.synops)
+    np.savez(sys.argv[2], **results)
+
+
+def test_runners_stop_their_processes_and_free_shared_memory(tmp_path: Path) -> None:
+    """Closed, left by an exception, fed bad input, a process killed, refused at export: nothing stays."""
+    out = tmp_path / "lifecycle.json"
+    run = run_in_own_session("from tests.test_lava_backend import _lifecycle_child; _lifecycle_child()",
+                             [str(out)], timeout_s=TIMEOUT_S)
+    assert run.returncode == 0, run.output
+    assert run.leftovers == []
+    report = json.loads(out.read_text())
+    for case in ("closed", "exception", "bad input", "killed child"):
+        facts = report[case]
+        assert facts["lava_processes"] >= 8, f"{case}: Lava did not start ({facts})"
+        assert facts["shared_memory"] > 0, f"{case}: no shared memory seen ({facts})"
+        assert facts["children_left"] == [], f"{case}: processes left behind"
+        assert facts["segments_left"] == [], f"{case}: shared memory left behind"
+    assert "a frame has 257 bins" in report["exception"]["error"]
+    assert "too large" in report["bad input"]["error"]
+    assert report["bad input"]["still_runs"] is True
+    assert "died" in report["killed child"]["error"]
+    assert "closed" in report["use after close"]
+    assert "no nonzero weight" in report["refused"]["error"] and report["refused"]["children"] == []
+
+
+def _lifecycle_child() -> None:
+    """Child process body: each way a runner ends, and what it leaves behind."""
+    from engine.backends.lava import LavaRunner, LavaRuntimeError
+    from engine.errors import SpandexError
+    from engine.model import DenseLayer, SDNNModel
+
+    model = load_model(reference_path("spandex_prune75.net"))
+    frame = np.full(257, 0.5)
+    me = os.getpid()
+    report = {}
+
+    def observe(runner) -> tuple[list[int], set[str]]:
+        children = children_of(me)
+        return children, shared_memory_of([me, *children])
+
+    def leftovers(segments: set[str]) -> dict:
+        return {"children_left": wait_for_no_children(me, timeout_s=10),
+                "segments_left": sorted(s for s in segments if Path(s).exists())}
+
+    runner = LavaRunner(model)
+    for _ in range(5):
+        runner.step(frame)
+    children, segments = observe(runner)
+    runner.close()
+    runner.close()  # twice is fine
+    report["closed"] = {"lava_processes": len(children), "shared_memory": len(segments), **leftovers(segments)}
+    try:
+        runner.step(frame)
+    except LavaRuntimeError as exc:
+        report["use after close"] = str(exc)
+
+    try:
+        with LavaRunner(model) as runner:
+            runner.step(frame)
+            children, segments = observe(runner)
+            runner.step(np.zeros(3))
+    except ValueError as exc:
+        report["exception"] = {"error": str(exc), "lava_processes": len(children),
+                               "shared_memory": len(segments), **leftovers(segments)}
+
+    with LavaRunner(model) as runner:
+        children, segments = observe(runner)
+        try:
+            runner.step(np.full(257, 1e6))
+        except SpandexError as exc:
+            error = str(exc)
+        runner.step(frame)
+        still_runs = runner.step(frame)[0] is not None
+    report["bad input"] = {"error": error, "still_runs": still_runs, "lava_processes": len(children),
+                           "shared_memory": len(segments), **leftovers(segments)}
+
+    runner = LavaRunner(model)
+    runner.step(frame)
+    children, segments = observe(runner)
+    os.kill(runner._actors()[3].pid, signal.SIGKILL)  # a Lava process dies (the OOM killer, a user)
+    time.sleep(0.5)
+    try:
+        runner.step(frame)
+    except LavaRuntimeError as exc:
+        report["killed child"] = {"error": str(exc), "lava_processes": len(children),
+                                  "shared_memory": len(segments), **leftovers(segments)}
+
+    empty = DenseLayer(np.zeros_like(model.layers[1].weight_mant), 6, model.layers[1].delays)
+    pruned_away = SDNNModel(model.encoder, (model.layers[0], empty, model.layers[2]), name="pruned-away")
+    try:
+        LavaRunner(pruned_away)
+    except SpandexError as exc:
+        report["refused"] = {"error": str(exc), "children": children_of(me)}
+    Path(sys.argv[1]).write_text(json.dumps(report))
+
+
+@pytest.fixture(scope="module")
+def speech_wav(real_speech, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wav") / "speech.wav"
+    sf.write(path, real_speech, 16000, subtype="FLOAT")
+    return path
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def test_cli_denoise_with_lava_writes_what_the_dense_backend_writes(speech_wav, tmp_path) -> None:
+    audio, _ = sf.read(speech_wav, dtype="float32")
+    short = tmp_path / "short.wav"
+    sf.write(short, audio[:16000], 16000, subtype="FLOAT")
+    model = str(reference_path("spandex_prune50.net"))
+    outputs = {}
+    for backend in ("dense", "lava"):
+        outputs[backend] = tmp_path / f"{backend}.wav"
+        code = "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))"
+        run = run_in_own_session(code, ["denoise", str(short), str(outputs[backend]), "--model", model,
+                                        "--backend", backend, "--json"], timeout_s=TIMEOUT_S)
+        assert run.returncode == 0, run.output
+        assert run.leftovers == []
+        if backend == "lava":
+            report = json.loads(run.output.strip().splitlines()[-1])
+            assert report["backend"] == "lava"
+            assert report["latency_ms"] >= 40.0  # 32 ms framing + 8 ms Loihi pipeline
+            assert any("Loihi 2 hardware: not available" in note for note in report["notes"])
+            assert any("delays above 62" in note for note in report["notes"])
+    np.testing.assert_array_equal(sf.read(outputs["lava"])[0], sf.read(outputs["dense"])[0])
+
+
+def _as_if_from_a_terminal() -> None:
+    """Undo an inherited SIG_IGN for SIGINT (as background jobs of a shell get): Ctrl-C must work."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_cli_interrupted_mid_run_stops_lava_cleanly(how, speech_wav, tmp_path) -> None:
+    """Ctrl-C reaches the whole process group (Lava's children too); SIGTERM only the main process."""
+    out = tmp_path / "out.wav"
+    child = subprocess.Popen(
+        _cli("denoise", str(speech_wav), str(out), "--model", str(reference_path("ndns_baseline.net")),
+             "--backend", "lava"), cwd=REPO_ROOT, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_as_if_from_a_terminal)
+    try:
+        deadline = time.monotonic() + 120
+        while len(session_members(child.pid)) < 8 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.5)  # let it denoise for a while
+        members = session_members(child.pid)
+        segments = shared_memory_of(members)
+        assert len(members) >= 8 and segments, "Lava did not start"
+        assert child.poll() is None, "finished before it could be interrupted"
+        if how == "ctrl-c":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            os.kill(child.pid, signal.SIGTERM)
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert wait_for_session_to_empty(child.pid, timeout_s=10) == []
+    assert [s for s in segments if Path(s).exists()] == []
+    assert not out.exists()
