@@ -255,6 +255,33 @@ def test_cli_denoise_with_lava_writes_what_the_dense_backend_writes(speech_wav, 
     np.testing.assert_array_equal(sf.read(outputs["lava"])[0], sf.read(outputs["dense"])[0])
 
 
+def test_cli_eval_with_lava_scores_what_the_dense_backend_scores(noisy_speech, tmp_path) -> None:
+    noisy, clean = noisy_speech
+    for folder in ("noisy", "clean"):
+        (tmp_path / folder).mkdir()
+    for i in range(2):  # two files of 0.75 s: a fresh stream (reset) for each
+        part = slice(i * 12000, (i + 1) * 12000)
+        sf.write(tmp_path / "noisy" / f"take_fileid_{i}.wav", noisy[part], 16000, subtype="FLOAT")
+        sf.write(tmp_path / "clean" / f"clean_fileid_{i}.wav", clean[part], 16000, subtype="FLOAT")
+    scores = {}
+    for backend in ("dense", "lava"):
+        out = tmp_path / f"{backend}.json"
+        code = "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))"
+        run = run_in_own_session(code, ["eval", "--model", str(reference_path("ndns_baseline.net")),
+                                        "--noisy", str(tmp_path / "noisy"), "--clean", str(tmp_path / "clean"),
+                                        "--backend", backend, "--json", str(out)], timeout_s=TIMEOUT_S)
+        assert run.returncode == 0, run.output
+        assert run.leftovers == []
+        scores[backend] = json.loads(out.read_text())
+    lava, dense = scores["lava"], scores["dense"]
+    assert lava["backend"] == "lava"
+    assert [f["si_snr"] for f in lava["files"]] == [f["si_snr"] for f in dense["files"]]
+    assert lava["synops_per_frame"] == dense["synops_per_frame"]
+    # 32 ms framing + 8 ms for Loihi's extra step + the measured compute per frame
+    assert lava["latency_ms"] == pytest.approx(40.0 + lava["compute_us_per_frame"] / 1000)
+    assert dense["latency_ms"] == pytest.approx(32.0 + dense["compute_us_per_frame"] / 1000)
+
+
 def _as_if_from_a_terminal() -> None:
     """Undo an inherited SIG_IGN for SIGINT (as background jobs of a shell get): Ctrl-C must work."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
