@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from cli import denoise_command, eval_command, models_command
+from cli import denoise_command, eval_command, export_command, loihi_report_command, models_command
 from engine.errors import SpandexError
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app.")
     subparsers = parser.add_subparsers(metavar="COMMAND")
-    for command in (denoise_command, eval_command, models_command):
+    for command in (denoise_command, eval_command, models_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
     return parser
 

@@ -1,0 +1,32 @@
+"""``spandex export MODEL OUT.net``: a netx file that Lava (and Loihi 2) runs as exactly this model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.errors import SpandexError
+from engine.library import resolve_model
+from engine.loihi.export import export_netx
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a model for Lava / Loihi 2 (netx HDF5)",
+        description="Write MODEL as a lava-dl netx file that netx.hdf5.Network builds into the same network, "
+                    "bit for bit: delays above 62 are moved exactly onto the next layer, anything netx would "
+                    "change is refused. The file is checked by loading it through netx before it is written.")
+    parser.add_argument("model", metavar="MODEL", help="library model name or netx/.pt file")
+    parser.add_argument("output", metavar="OUT", help="the netx file to write (.net)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model)
+    if model.source and Path(args.output).resolve() == Path(model.source).resolve():
+        raise SpandexError("OUT is the model's own file: choose another name so the original is kept")
+    plan = export_netx(model, args.output)
+    for note in plan.notes:
+        print(f"note: {note}")
+    print(f"{args.output}: {model.name} exported for Lava / Loihi 2 (netx HDF5), checked through netx")
+    return 0
