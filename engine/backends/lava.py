@@ -77,7 +77,7 @@ class LavaRunner:
     """Runs one model frame by frame as Lava processes (see the module docstring).
 
     Real-time rules: a step costs a few milliseconds of inter-process messaging (4-9 ms wall per step
-    on the 2-core development machine, see bench/lava.py); call :meth:`step` from a worker thread,
+    on the 2-core development machine, see bench/lava_backend.py); call :meth:`step` from a worker thread,
     never from the audio callback, and compare ``FrameTelemetry.compute_ns`` with the 8 ms hop.
 
     Attributes:
@@ -251,6 +251,11 @@ class LavaRunner:
             self.close()
             raise LavaRuntimeError(f"{len(dead)} Lava process(es) died (exit code {codes}); the runner "
                                    "was stopped: create a new one")
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """OS process ids of the runtime's processes (empty once closed): for monitoring and benchmarks."""
+        return tuple(actor.pid for actor in self._actors())
 
     def _actors(self) -> list:
         """The OS processes of the runtime (lava-nc keeps them in its message infrastructure)."""
