@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.backends.lava import LavaRunner  # noqa: E402
 from engine.netx_io import load_model  # noqa: E402
+from engine.stft import streamed_magnitudes  # noqa: E402
 from tests import corpus  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
@@ -69,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     speech = corpus.joined_speech(corpus.speech_files(), (args.frames + 10) * 0.008 + 0.1)
     noisy, _ = corpus.typing_noise_mix(speech, corpus.keyboard_files())
-    frames = corpus.streaming_magnitudes(noisy)
+    frames = streamed_magnitudes(noisy)
     load = os.getloadavg()[0]
     print(f"real noisy speech; {os.cpu_count()} CPUs, load average {load:.1f} before the run\n")
     header = (f"{'network':<16} {'DelayDense model':<18} {'frames':>6} {'median ms':>9} {'p90 ms':>7} "

@@ -30,7 +30,8 @@ def add_parser(subparsers) -> None:
                         "(default: the shipped default model)")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
                         help="how the network is computed; every backend gives the same result "
-                             "(sparse: event-driven, fastest on CPU)")
+                             "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
+                             "simulation through Lava, 8 ms more latency)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
     parser.add_argument("--allow-silence", action="store_true",
                         help="denoise a silent input anyway instead of stopping with an error")

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--clean", required=True, metavar="DIR")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
                         help="how the network is computed; every backend gives the same result "
-                             "(sparse: event-driven, fastest on CPU)")
+                             "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
+                             "simulation through Lava, 8 ms more latency)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
     parser.set_defaults(run=run)

@@ -82,15 +82,3 @@ def typing_noise_mix(speech: np.ndarray, keys: list[Path], snr_db: float = 5.0,
     noise = typing + 0.5 * pink_noise(n, rng)
     mix = mix_at_snr(speech, noise, snr_db)
     return mix.noisy, mix.clean
-
-
-def streaming_magnitudes(audio: np.ndarray) -> np.ndarray:
-    """(frames, bins) |STFT| of ``audio``, exactly as the streaming denoiser computes it."""
-    from engine.stft import HOP, StreamingSTFT
-
-    stft, frames = StreamingSTFT(), []
-    for hop in np.asarray(audio, dtype=np.float64)[: len(audio) // HOP * HOP].reshape(-1, HOP):
-        spectrum = stft.push(hop)
-        if spectrum is not None:
-            frames.append(np.abs(spectrum))
-    return np.array(frames)

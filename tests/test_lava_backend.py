@@ -7,6 +7,7 @@ a hung runtime cannot hang the suite, and whatever a run leaves behind — proce
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ import soundfile as sf
 from engine.backends import prepare
 from engine.denoiser import denoise
 from engine.netx_io import load_model
-from tests.corpus import streaming_magnitudes
+from engine.stft import streamed_magnitudes
 from tests.lava_session import (REPO_ROOT, children_of, session_members, shared_memory_of,
                                 run_in_own_session, wait_for_no_children, wait_for_session_to_empty)
 from tests.reference_models import reference_path
@@ -45,7 +46,7 @@ def _dense_results(model, magnitude: np.ndarray):
 def lava_results(noisy_speech, tmp_path_factory) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run every Lava equivalence case once, in one child session; return (magnitudes, audio, results)."""
     noisy, _ = noisy_speech
-    magnitude = streaming_magnitudes(noisy)[:FRAMES]
+    magnitude = streamed_magnitudes(noisy)[:FRAMES]
     audio = noisy[: 16000 * 3 // 2]  # 1.5 s for the whole-file denoiser check
     folder = tmp_path_factory.mktemp("lava")
     np.savez(folder / "inputs.npz", magnitude=magnitude, audio=audio)
@@ -137,13 +138,13 @@ def test_runners_stop_their_processes_and_free_shared_memory(tmp_path: Path) -> 
     assert run.returncode == 0, run.output
     assert run.leftovers == []
     report = json.loads(out.read_text())
-    for case in ("closed", "exception", "bad input", "killed child"):
+    for case in ("closed", "exception", "bad input", "killed child", "dropped"):
         facts = report[case]
         assert facts["lava_processes"] >= 8, f"{case}: Lava did not start ({facts})"
         assert facts["shared_memory"] > 0, f"{case}: no shared memory seen ({facts})"
         assert facts["children_left"] == [], f"{case}: processes left behind"
         assert facts["segments_left"] == [], f"{case}: shared memory left behind"
-    assert "a frame has 257 bins" in report["exception"]["error"]
+    assert "a frame is 257 |STFT| magnitudes" in report["exception"]["error"]
     assert "too large" in report["bad input"]["error"]
     assert report["bad input"]["still_runs"] is True
     assert "died" in report["killed child"]["error"]
@@ -170,7 +171,8 @@ def _lifecycle_child() -> None:
         return {"children_left": wait_for_no_children(me, timeout_s=10),
                 "segments_left": sorted(s for s in segments if Path(s).exists())}
 
-    runner = LavaRunner(model)
+    runner = prepare(model, "lava")
+    assert runner.name == "lava" and runner.model is model and runner.latency_frames == 1
     for _ in range(5):
         runner.step(frame)
     children, segments = observe(runner)
@@ -213,6 +215,13 @@ def _lifecycle_child() -> None:
         report["killed child"] = {"error": str(exc), "lava_processes": len(children),
                                   "shared_memory": len(segments), **leftovers(segments)}
 
+    runner = LavaRunner(model)  # dropped without close(): the garbage collector's finalizer stops it
+    runner.step(frame)
+    children, segments = observe(runner)
+    del runner
+    gc.collect()
+    report["dropped"] = {"lava_processes": len(children), "shared_memory": len(segments), **leftovers(segments)}
+
     empty = DenseLayer(np.zeros_like(model.layers[1].weight_mant), 6, model.layers[1].delays)
     pruned_away = SDNNModel(model.encoder, (model.layers[0], empty, model.layers[2]), name="pruned-away")
     try:
@@ -220,6 +229,22 @@ def _lifecycle_child() -> None:
     except SpandexError as exc:
         report["refused"] = {"error": str(exc), "children": children_of(me)}
     Path(sys.argv[1]).write_text(json.dumps(report))
+
+
+def test_a_runner_left_open_at_exit_is_stopped(tmp_path: Path) -> None:
+    """Exiting without close(): the runner's exit hook stops Lava before multiprocessing joins it."""
+    out = tmp_path / "segments.json"
+    code = ("import json, os, sys; from engine.backends.lava import LavaRunner; "
+            "from engine.netx_io import load_model; from tests.lava_session import children_of, shared_memory_of; "
+            f"runner = LavaRunner(load_model({str(reference_path('spandex_prune75.net'))!r})); "
+            "runner.step(__import__('numpy').ones(257)); "
+            "pids = [os.getpid(), *children_of(os.getpid())]; "
+            "open(sys.argv[1], 'w').write(json.dumps(sorted(shared_memory_of(pids))))")
+    run = run_in_own_session(code, [str(out)], timeout_s=TIMEOUT_S)
+    assert run.returncode == 0, run.output
+    assert run.leftovers == []
+    segments = json.loads(out.read_text())
+    assert segments and [s for s in segments if Path(s).exists()] == []
 
 
 @pytest.fixture(scope="module")

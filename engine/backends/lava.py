@@ -22,8 +22,8 @@ backend's frame by frame, while ``fired`` / ``events`` of hidden layers count sp
 emission (the input layer's are identical; run totals differ only by spikes still in flight).
 
 **Lifecycle.** Creating a runner starts ~12 OS processes (one per Lava process, the runtime service, the
-shared-memory manager). Always :meth:`LavaRunner.close` it — or use it as a context manager; it is also
-closed on interpreter exit. lava-nc's runtime protocol is a series of messages between those processes
+shared-memory manager). Always :meth:`LavaRunner.close` it — or use it as a context manager; one that
+is garbage-collected unclosed, or still open at interpreter exit, is closed then. lava-nc's runtime protocol is a series of messages between those processes
 and cannot be interrupted half-way (it would wait forever), so SIGINT and SIGTERM are held back while
 the runner talks to the runtime — a few milliseconds per step — and delivered right after; Lava's
 children inherit that and leave signals to this process, which stops them in order. A child that dies
@@ -51,7 +51,7 @@ from engine.loihi.export import (NETX_SPIKE_EXP, NETX_STATE_EXP, load_netx_netwo
                                  verify_netx_network, write_export)
 from engine.loihi.hardware import loihi2_hardware
 from engine.model import SPIKE_STEP, WEIGHT_SCALE, SDNNModel
-from engine.network import mask_from_output
+from engine.network import check_frame, mask_from_output
 from engine.neurons import DelayParams, DelayState, delay_step
 from engine.telemetry import FrameTelemetry, TelemetryMeter
 
@@ -109,18 +109,18 @@ class LavaRunner:
         self.target = "Loihi 2 fixed-point simulation on the CPU (Lava Loihi2SimCfg, fixed_pt)"
         self.plan = plan_export(model)
         self.meter = TelemetryMeter(model)
-        self._runtime = None
         self._closed = False
         self._previous_spikes: tuple[np.ndarray, ...] | None = None
         self._moved_delay_lines = self._fresh_delay_lines()
-        self._workdir = tempfile.TemporaryDirectory(prefix="spandex-lava-")
+        self._resources = _LavaResources()
+        # released by close(), or when the runner is garbage-collected unclosed, or at interpreter exit
+        self._release = weakref.finalize(self, self._resources.release)
         try:
             self._build()
             self._primed_step()
         except BaseException:
             self.close()
             raise
-        _open_runners.add(self)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -134,7 +134,7 @@ class LavaRunner:
 
         run_configs = import_lava("lava.magma.core.run_configs")
         run_conditions = import_lava("lava.magma.core.run_conditions")
-        path = write_export(self.plan, Path(self._workdir.name) / "model.net")
+        path = write_export(self.plan, Path(self._resources.workdir.name) / "model.net")
         network = load_netx_network(path)
         verify_netx_network(network, self.plan)
         encoding_sizes = self.model.neuron_counts[:-1]
@@ -156,9 +156,10 @@ class LavaRunner:
         self._state_vars = _state_vars(network)
         self._one_step = run_conditions.RunSteps(num_steps=1, blocking=True)
         executable = sink.compile(run_cfg)
+        _LavaResources.stop_all_at_exit()  # before multiprocessing's own exit hook joins Lava's children
         with _signals_held():  # the children fork in here and inherit the holding handlers
             sink.create_runtime(executable=executable)
-        self._runtime = sink.runtime
+        self._resources.runtime = sink.runtime
 
     def _primed_step(self) -> None:
         """Run one all-zero step: it changes no state (nothing spikes) and starts the runtime, so that
@@ -217,15 +218,13 @@ class LavaRunner:
         self._moved_delay_lines = self._fresh_delay_lines()
 
     def _input_mantissas(self, magnitude: np.ndarray) -> np.ndarray:
-        magnitude = np.asarray(magnitude, dtype=np.float64)
-        if magnitude.shape != (self.model.n_bins,):
-            raise ValueError(f"a frame has {self.model.n_bins} bins, got shape {magnitude.shape}")
+        magnitude = check_frame(magnitude, self.model.n_bins)
         encoder = self.model.encoder
         # the engine's quantised input (a multiple of step) as netx's input mantissa (in 1/64)
         mantissa = np.round((magnitude + encoder.offset) / encoder.step) * (encoder.step * WEIGHT_SCALE)
         if not np.all(np.abs(mantissa) < INPUT_LIMIT):
             raise AudioInputError(
-                "a spectrum magnitude is too large (or not finite) for Loihi's fixed-point input "
+                "a spectrum magnitude is too large for Loihi's fixed-point input "
                 f"(|STFT| must stay below {INPUT_LIMIT / WEIGHT_SCALE:.0f}): is the audio scaled to [-1, 1]?")
         return mantissa.astype(np.int32)
 
@@ -235,7 +234,7 @@ class LavaRunner:
         with _signals_held():
             try:
                 self._source.feed(frame)
-                self._runtime.start(self._one_step)
+                self._resources.runtime.start(self._one_step)
                 return self._sink.collect()
             except Exception as exc:  # a process model raised: lava-nc has stopped the runtime already
                 self.close()
@@ -258,38 +257,13 @@ class LavaRunner:
         return tuple(actor.pid for actor in self._actors())
 
     def _actors(self) -> list:
-        """The OS processes of the runtime (lava-nc keeps them in its message infrastructure)."""
-        return list(self._runtime._messaging_infrastructure.actors) if self._runtime is not None else []
+        return self._resources.actors()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
         """Stop every Lava process and free their shared memory. Safe to call twice."""
-        if self._closed:
-            return
         self._closed = True
-        _open_runners.discard(self)
-        try:
-            if self._runtime is not None:
-                with _signals_held():
-                    self._stop_runtime()
-        finally:
-            self._runtime = None
-            self._workdir.cleanup()
-
-    def _stop_runtime(self) -> None:
-        """lava-nc's orderly stop; if it cannot finish (a process died), kill the processes instead."""
-        actors = self._actors()
-        stopper = threading.Thread(target=self._runtime.stop, name="lava-stop", daemon=True)
-        stopper.start()
-        stopper.join(STOP_TIMEOUT_S)
-        if not stopper.is_alive():
-            return
-        for actor in actors:  # the stop is stuck waiting for an answer that will never come
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(actor.pid, signal.SIGKILL)
-        for actor in actors:
-            actor.join()  # reaps it (killed: returns at once)
-        self._runtime._messaging_infrastructure.smm.shutdown()  # unlinks the shared memory
+        self._release()
 
     def __enter__(self) -> LavaRunner:
         return self
@@ -334,11 +308,58 @@ def _signals_held() -> Iterator[None]:
             signal.raise_signal(sig)
 
 
-_open_runners: weakref.WeakSet[LavaRunner] = weakref.WeakSet()
+class _LavaResources:
+    """What a runner owns outside Python's memory: Lava's runtime (OS processes, shared memory) and a
+    folder. Kept apart from the runner so that a finalizer can release it once the runner is gone."""
 
+    _live: set[_LavaResources] = set()
+    _exit_hook = False
 
-@atexit.register
-def _close_open_runners() -> None:
-    for runner in list(_open_runners):
-        with contextlib.suppress(Exception):
-            runner.close()
+    def __init__(self) -> None:
+        self.runtime = None
+        self.workdir = tempfile.TemporaryDirectory(prefix="spandex-lava-")
+        self._live.add(self)
+
+    @classmethod
+    def stop_all_at_exit(cls) -> None:
+        """Make interpreter exit release every live runtime. Called once lava (and so multiprocessing) is
+        imported: atexit runs hooks last-in first-out, and multiprocessing's joins Lava's children, which
+        would wait forever for a runtime nobody stopped."""
+        if not cls._exit_hook:
+            atexit.register(cls._release_all)
+            cls._exit_hook = True
+
+    @classmethod
+    def _release_all(cls) -> None:
+        for resources in list(cls._live):
+            with contextlib.suppress(Exception):
+                resources.release()
+
+    def actors(self) -> list:
+        """The runtime's OS processes (lava-nc keeps them in its message infrastructure)."""
+        return [] if self.runtime is None else list(self.runtime._messaging_infrastructure.actors)
+
+    def release(self) -> None:
+        """Stop the runtime (in order if it can, by force if a process died) and remove the folder."""
+        self._live.discard(self)
+        try:
+            if self.runtime is not None:
+                with _signals_held():
+                    self._stop_runtime()
+        finally:
+            self.runtime = None
+            self.workdir.cleanup()
+
+    def _stop_runtime(self) -> None:
+        actors = self.actors()
+        stopper = threading.Thread(target=self.runtime.stop, name="lava-stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_TIMEOUT_S)
+        if not stopper.is_alive():
+            return
+        for actor in actors:  # the stop is stuck waiting for an answer that will never come
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(actor.pid, signal.SIGKILL)
+        for actor in actors:
+            actor.join()  # reaps it (killed: returns at once)
+        self.runtime._messaging_infrastructure.smm.shutdown()  # unlinks the shared memory
