@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import denoise_command, eval_command, models_command
+from cli import (data_command, denoise_command, eval_command, finetune_command, models_command, prune_command,
+                 train_command)
 from engine.errors import SpandexError
 
 
@@ -13,7 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app.")
     subparsers = parser.add_subparsers(metavar="COMMAND")
-    for command in (denoise_command, eval_command, models_command):
+    for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
+                    finetune_command):
         command.add_parser(subparsers)
     return parser
 
