@@ -27,7 +27,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("output", metavar="OUT", help="where to write the denoised 16 kHz WAV")
     parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file "
                         "(default: the shipped default model)")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
+                        help="how the network is computed; every backend gives the same result "
+                             "(sparse: event-driven, fastest on CPU)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
     parser.add_argument("--allow-silence", action="store_true",
                         help="denoise a silent input anyway instead of stopping with an error")

@@ -25,7 +25,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file")
     parser.add_argument("--noisy", required=True, metavar="DIR")
     parser.add_argument("--clean", required=True, metavar="DIR")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
+                        help="how the network is computed; every backend gives the same result "
+                             "(sparse: event-driven, fastest on CPU)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
     parser.set_defaults(run=run)

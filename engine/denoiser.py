@@ -85,13 +85,12 @@ def denoise(
     out = np.empty(n_hops * HOP + LATENCY_SAMPLES)
     for k in range(n_hops):
         out[k * HOP:(k + 1) * HOP], telemetry = denoiser.process(padded[k * HOP:(k + 1) * HOP])
-        if telemetry is not None and totals is not None:
+        if telemetry is not None:  # never without a runner, whose totals exist
             totals.add(telemetry)
         if progress is not None and (k % 64 == 0 or k == n_hops - 1):
             progress(k + 1, n_hops)
     tail, frames = denoiser.finish()
     out[n_hops * HOP:] = tail
     for telemetry in frames:
-        if totals is not None:
-            totals.add(telemetry)
+        totals.add(telemetry)
     return DenoiseResult(audio=out[LATENCY_SAMPLES:LATENCY_SAMPLES + n].astype(np.float32), totals=totals)

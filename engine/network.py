@@ -1,8 +1,9 @@
 """One frame of a whole SDNN: encoder → (synapse → sigma → ReLU → delta → shift+delay)* → sigma output.
 
 :func:`network_step` strings the neuron step functions of :mod:`engine.neurons` together. The synapse —
-the only part whose cost depends on how it is computed — is passed in by the backend: dense matrix
-products (:mod:`engine.backends.dense`) or event-driven column sums (the sparse backend).
+the only part whose cost depends on how it is computed — is passed in by the backend (dense matrix
+products: :mod:`engine.backends.dense`). The sparse backend (:mod:`engine.backends.sparse`) runs this same
+arithmetic fused into one compiled, event-driven call, and is tested equal to it.
 
 The order inside a hidden block is lava-dl SLAYER's ``Dense`` block: synapse, sigma, ReLU, delta
 encoder, the 1-frame shift (``delay_shift``), then the per-neuron axonal delay.
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.model import WEIGHT_SCALE, SDNNModel
+from engine.errors import AudioInputError
+from engine.model import WEIGHT_SCALE, DenseLayer, SDNNModel
 from engine.neurons import (
     DelayParams,
     DelayState,
@@ -52,14 +54,15 @@ class NetworkParams:
             input_step=model.encoder.step,
             encoder=DeltaParams(model.encoder.threshold_mant / WEIGHT_SCALE),
             hidden=tuple(DeltaParams(layer.threshold_mant / WEIGHT_SCALE) for layer in hidden),
-            # +1: the 1-frame shift between blocks, then the learned axonal delay
-            delays=tuple(
-                DelayParams(1 + (layer.delays if layer.delays is not None
-                                 else np.zeros(layer.out_features, dtype=np.int32)).astype(np.int64))
-                for layer in hidden
-            ),
+            delays=tuple(DelayParams(1 + _axonal_delays(layer)) for layer in hidden),  # +1: the block shift
             sizes=model.neuron_counts,
         )
+
+
+def _axonal_delays(layer: DenseLayer) -> np.ndarray:
+    if layer.delays is None:
+        return np.zeros(layer.out_features, dtype=np.int64)
+    return layer.delays.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,30 @@ class FrameActivity:
     delivered: tuple[np.ndarray, ...]
 
 
+def check_frame(magnitude: np.ndarray, n_bins: int) -> np.ndarray:
+    """``magnitude`` as a contiguous float64 vector of ``n_bins`` finite values, or a clear error.
+
+    Every backend's step checks its input with this: a NaN would otherwise stay in the network's state
+    for good, and a wrong length means the frame came from another STFT.
+    """
+    frame = np.ascontiguousarray(magnitude, dtype=np.float64)
+    if frame.shape != (n_bins,):
+        raise ValueError(f"a frame is {n_bins} |STFT| magnitudes, got an array of shape {frame.shape}")
+    if not np.isfinite(frame).all():
+        raise AudioInputError("the |STFT| frame holds NaN or infinite values: the audio it came from is "
+                              "not valid sound")
+    return frame
+
+
 def network_step(
     magnitude: np.ndarray, state: NetworkState, params: NetworkParams, synapse: Synapse
 ) -> tuple[np.ndarray, NetworkState, FrameActivity]:
     """Advance the network by one frame of |STFT|; return the output layer's value ``y``.
 
-    The denoising mask is ``relu(y + 1)`` (see :func:`mask_from_output`).
+    The denoising mask is ``relu(y + 1)`` (see :func:`mask_from_output`). Raises as
+    :func:`check_frame` for a frame of the wrong length or with non-finite values.
     """
-    x = quantize_input(np.asarray(magnitude, dtype=np.float64) + params.offset, params.input_step)
+    x = quantize_input(check_frame(magnitude, params.sizes[0]) + params.offset, params.input_step)
     spikes, encoder = delta_step(x, state.encoder, params.encoder)
     emitted, delivered = [spikes], [spikes]
     sigmas, deltas, delays = [], [], []

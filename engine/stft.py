@@ -47,6 +47,17 @@ class StreamingSTFT:
         return np.fft.rfft(self.window)
 
 
+def streamed_magnitudes(audio: np.ndarray) -> np.ndarray:
+    """|STFT| of a whole signal as ``(frames, N_BINS)``: the frames a runner gets when the signal streams
+    through :class:`StreamingSTFT` (whole hops only; no tail). For benchmarks and offline analysis."""
+    stft, frames = StreamingSTFT(), []
+    for hop in np.asarray(audio, dtype=np.float64)[: len(audio) // HOP * HOP].reshape(-1, HOP):
+        spectrum = stft.push(hop)
+        if spectrum is not None:
+            frames.append(np.abs(spectrum))
+    return np.array(frames).reshape(-1, N_BINS)
+
+
 class StreamingISTFT:
     """Synthesis: overlap-add frames, normalised by the number of frames that covered each sample."""
 

@@ -45,6 +45,11 @@ class FrameTelemetry:
     compute_ns: int
 
 
+def neuronops_per_frame(model: SDNNModel) -> int:
+    """NeuronOps per frame as N-DNS counts them: every neuron of every block but the output block."""
+    return int(sum(model.neuron_counts[:-1]))
+
+
 class TelemetryMeter:
     """Turns a frame's activity into :class:`FrameTelemetry` for one model (fan-outs precomputed)."""
 
@@ -52,7 +57,7 @@ class TelemetryMeter:
         # fan_out[l][i]: nonzero weights leaving input neuron i of dense layer l
         self.fan_out = tuple(np.count_nonzero(l.weight_mant, axis=0).astype(np.int64) for l in model.layers)
         self.full_fan_out = tuple(l.out_features for l in model.layers)
-        self.neuronops = int(sum(model.neuron_counts[:-1]))
+        self.neuronops = neuronops_per_frame(model)
 
     def measure(self, emitted: tuple[np.ndarray, ...], delivered: tuple[np.ndarray, ...],
                 compute_ns: int) -> FrameTelemetry:

@@ -1,5 +1,7 @@
 """Model files: lava-dl netx HDF5 and the N-DNS torch state dict, good and bad."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -91,35 +93,49 @@ def test_truncated_file(tmp_path):
         load_model(path)
 
 
-def test_shape_mismatch_between_layers(tmp_path):
+def tampered_copy(tmp_path, tamper) -> Path:
+    """A copy of the official baseline whose HDF5 content ``tamper(handle)`` has changed."""
     path = tmp_path / "bad.net"
     save_netx(load_model(reference_path("ndns_baseline.net")), path)
     with h5py.File(path, "r+") as handle:
+        tamper(handle)
+    return path
+
+
+def test_shape_mismatch_between_layers(tmp_path):
+    def tamper(handle):
         del handle["layer/2/weight"]
         handle["layer/2/weight"] = np.zeros((512, 500), dtype=np.float32)
         handle["layer/2/inFeatures"][()] = 500
+
     with pytest.raises(ModelFileError, match="layer 2 expects 500 inputs but the previous layer has 512"):
-        load_model(path)
+        load_model(tampered_copy(tmp_path, tamper))
 
 
 def test_declared_shape_disagrees_with_weight(tmp_path):
-    path = tmp_path / "bad.net"
-    save_netx(load_model(reference_path("ndns_baseline.net")), path)
-    with h5py.File(path, "r+") as handle:
+    def tamper(handle):
         handle["layer/1/outFeatures"][()] = 100
+
     with pytest.raises(ModelFileError, match="layer 1 weight has shape"):
-        load_model(path)
+        load_model(tampered_copy(tmp_path, tamper))
 
 
 def test_weights_outside_8_bit_range_are_refused(tmp_path):
-    path = tmp_path / "bad.net"
-    save_netx(load_model(reference_path("ndns_baseline.net")), path)
-    with h5py.File(path, "r+") as handle:
+    def tamper(handle):
         weight = handle["layer/3/weight"][()]
         weight[0, 0] = 300
         handle["layer/3/weight"][...] = weight
+
     with pytest.raises(ModelFileError, match="outside the 8-bit range"):
-        load_model(path)
+        load_model(tampered_copy(tmp_path, tamper))
+
+
+def test_missing_dataset_is_named(tmp_path):
+    def tamper(handle):
+        del handle["layer/2/neuron/vThMant"]
+
+    with pytest.raises(ModelFileError, match="layer 2 has no 'neuron/vThMant'"):
+        load_model(tampered_copy(tmp_path, tamper))
 
 
 def test_corrupt_state_dict(tmp_path):

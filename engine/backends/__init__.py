@@ -1,7 +1,9 @@
 """Backends run a model frame by frame: ``prepare(model, name) -> runner``.
 
 Every runner has ``step(magnitude) -> (mask, FrameTelemetry)``, ``reset()``, ``name`` and ``model``,
-and gives identical masks for the same model and input.
+and gives identical masks and telemetry for the same model and input. ``dense`` is the reference
+(matrix products, :mod:`engine.backends.dense`); ``sparse`` is event-driven, its cost following the
+SynOps (:mod:`engine.backends.sparse`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class Runner(Protocol):
     def reset(self) -> None: ...
 
 
-BACKEND_NAMES = ("dense",)
+BACKEND_NAMES = ("dense", "sparse")
+"""The backends :func:`prepare` knows, in the order a picker should list them."""
 
 
 def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
@@ -33,4 +36,11 @@ def prepare(model: SDNNModel, backend: str = "dense") -> Runner:
         from engine.backends.dense import DenseRunner
 
         return DenseRunner(model)
+    if backend == "sparse":
+        try:
+            from engine.backends.sparse import SparseRunner
+        except ImportError as exc:
+            raise SpandexError(f"the sparse backend needs numba, which did not import ({exc}): run `make "
+                               "setup` to install the pinned requirements, or use the dense backend") from exc
+        return SparseRunner(model)
     raise SpandexError(f"unknown backend '{backend}'; available: {', '.join(BACKEND_NAMES)}")

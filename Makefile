@@ -1,0 +1,54 @@
+# SPANDEX: `make run` starts the app, `make test` runs the whole test suite (both set up first).
+# Setup (scripts/setup.sh) installs Debian packages when some are missing and fills $(VENV); it returns
+# in well under a second when its stamp says the venv matches requirements/*.txt and pyproject.toml.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-k lava -x'
+PYTEST_ARGS ?=
+# The whole suite's limit in seconds: a hang fails with a message instead of eating CI's time.
+TEST_TIMEOUT ?= 2700
+
+.PHONY: help setup run test bench clean
+
+help:
+	@echo "make setup  install system packages (apt, when missing) and the venv $(VENV)"
+	@echo "make run    start the SPANDEX app on the shipped default model"
+	@echo "make test   run the whole test suite"
+	@echo "make bench  run every benchmark in bench/"
+	@echo "make clean  remove caches and build leftovers (keeps $(VENV); rm -rf $(VENV) to rebuild it)"
+
+setup:
+	@VENV='$(VENV)' bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/spandex
+
+# pytest exits 5 when it collected no test: that is a failure too, and says so.
+test: setup
+	@rc=0; timeout --foreground --kill-after=30 $(TEST_TIMEOUT) \
+	    $(PYTHON) -m pytest --durations=15 -o faulthandler_timeout=600 $(PYTEST_ARGS) || rc=$$?; \
+	case $$rc in \
+	    0) ;; \
+	    5) echo "make test: FAILED: pytest collected no tests" >&2 ;; \
+	    124|137) echo "make test: FAILED: the suite ran past TEST_TIMEOUT=$(TEST_TIMEOUT) s and was stopped" >&2 ;; \
+	    *) echo "make test: FAILED (pytest exit status $$rc)" >&2 ;; \
+	esac; \
+	exit $$rc
+
+bench: setup
+	@shopt -s nullglob; benches=(bench/*.py); failed=(); \
+	[ $${#benches[@]} -gt 0 ] || { echo "make bench: no benchmarks in bench/" >&2; exit 1; }; \
+	for bench in "$${benches[@]}"; do \
+	    echo "=== $$bench"; \
+	    $(PYTHON) "$$bench" || failed+=("$$bench"); \
+	done; \
+	[ $${#failed[@]} -eq 0 ] || { echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; }
+
+clean:
+	rm -rf build .pytest_cache test-artifacts *.egg-info
+	find . -path './$(VENV)' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
