@@ -27,6 +27,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
     group.add_argument("--threads", type=int, help="torch threads (default 2)")
     group.add_argument("--seed", type=int)
+    group.add_argument("--train-thresholds", action="store_const", const=True,
+                       help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
     reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")
@@ -40,7 +42,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
     keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
-            "threads", "seed", "name")
+            "threads", "seed", "name", "train_thresholds")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "reg_weight", None):
         values["regularizer"] = RegularizerConfig(weight=args.reg_weight, kind=args.reg, p=args.p)
@@ -58,6 +60,8 @@ def _fmt_time(seconds: float) -> str:
 
 def describe(event: ev.Event) -> str | None:
     """One line for a progress event (None: nothing worth a line)."""
+    if isinstance(event, ev.Loading):
+        return f"loading {event.split} clips: {event.total}" if event.done == event.total else None
     if isinstance(event, ev.Started):
         where = "resuming at step %d" % event.start_step if event.start_step else "starting"
         return (f"{where} of {event.total_steps}: {event.train_clips} training clips "

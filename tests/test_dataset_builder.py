@@ -11,7 +11,7 @@ from engine.audio_io import load_audio
 from engine.errors import SpandexError
 from engine.mixing import active_rms
 from engine.pairing import pair_files
-from engine.training.dataset import PairedClips, split_folder
+from engine.training.dataset import PairedClips, dataset_summary, split_folder
 from engine.training.dataset_builder import MixSpec
 from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
 from tests.training_data import CLIP_SECONDS
@@ -108,3 +108,12 @@ def test_bad_sources_are_refused_clearly(tmp_path, speech_corpus):
         MixSpec(snr_db=(20, -5))
     with pytest.raises(SpandexError, match="dataset folder"):
         split_folder(tmp_path / "nowhere", "train")
+
+
+def test_summary_for_a_dataset_picker(tiny_dataset, tmp_path):
+    summary = dataset_summary(tiny_dataset)
+    assert summary["train_pairs"] == 24 and summary["validation_pairs"] == 6
+    assert "talker3" in summary["sources"]["validation"]["speech_groups"]
+    (tmp_path / "noisy").mkdir()
+    with pytest.raises(SpandexError):
+        dataset_summary(tmp_path)

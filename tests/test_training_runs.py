@@ -36,6 +36,10 @@ def tiny_config(dataset: Path, **changes) -> TrainConfig:
     return TrainConfig(**settings)
 
 
+def started(events: list) -> ev.Started:
+    return next(e for e in events if isinstance(e, ev.Started))
+
+
 def collect(config: TrainConfig, run_dir: Path, **kwargs) -> list:
     events: list = []
     run_training(config, run_dir, emit=events.append, **kwargs)
@@ -56,7 +60,10 @@ def test_validation_equals_the_streaming_engine(tiny_dataset):
 
 def test_a_run_reports_trains_and_exports(tiny_dataset, tmp_path):
     events = collect(tiny_config(tiny_dataset), tmp_path / "run")
-    assert isinstance(events[0], ev.Started) and events[0].start_step == 0
+    loading = [e for e in events if isinstance(e, ev.Loading)]
+    assert (loading[-1].split, loading[-1].done, loading[-1].total) == ("validation", 6, 6)
+    assert events.index(loading[-1]) < events.index(started(events))  # data first, then the run
+    assert started(events).start_step == 0
     assert isinstance(events[-1], ev.Finished)
     steps = [e for e in events if isinstance(e, ev.StepReport)]
     assert [e.step for e in steps] == [5, 10, 15, 20]
@@ -167,7 +174,7 @@ def test_cancel_checkpoints_first_and_a_rerun_resumes(tiny_dataset, tmp_path):
     assert isinstance(events[-1], ev.Cancelled) and events[-1].step == 7
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 7  # nothing lost
     rest = collect(config, tmp_path / "run")
-    assert rest[0].start_step == 7 and isinstance(rest[-1], ev.Finished) and rest[-1].step == 30
+    assert started(rest).start_step == 7 and isinstance(rest[-1], ev.Finished) and rest[-1].step == 30
 
 
 def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):

@@ -120,3 +120,25 @@ class PairedClips:
                 pairs = [self.clip(i) for i in chunk]
                 yield chunk, torch.from_numpy(np.stack([p[0] for p in pairs])), \
                     torch.from_numpy(np.stack([p[1] for p in pairs]))
+
+
+def dataset_summary(dataset: str | os.PathLike) -> dict:
+    """What a dataset picker shows, without reading any audio: pairs per split, and the builder's sources.
+
+    Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
+    """
+    import json
+
+    summary: dict = {}
+    for split in SPLIT_NAMES:
+        folder = split_folder(dataset, split)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnpairedFilesWarning)
+            summary[f"{split}_pairs"] = len(pair_files(folder / "noisy", folder / "clean"))
+    manifest = Path(dataset) / "manifest.json"
+    if manifest.is_file():
+        try:
+            summary["sources"] = json.loads(manifest.read_text()).get("splits", {})
+        except (OSError, ValueError) as exc:
+            raise SpandexError(f"{manifest}: unreadable dataset manifest: {exc}") from None
+    return summary

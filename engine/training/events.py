@@ -1,6 +1,7 @@
 """What a training run reports, as small picklable records (they cross a process boundary in a queue).
 
-A run emits, in order: one :class:`Started`; then :class:`StepReport` every ``log_every`` steps,
+A run emits, in order: :class:`Loading` while it reads its data (a few per cent at a time), one
+:class:`Started`; then :class:`StepReport` every ``log_every`` steps,
 :class:`Pruned` at each pruning step, :class:`Evaluated` every ``eval_every`` steps (and at the end),
 :class:`Checkpointed` after each checkpoint; and exactly one of :class:`Finished`, :class:`Cancelled` or
 :class:`Failed` last.
@@ -9,6 +10,15 @@ A run emits, in order: one :class:`Started`; then :class:`StepReport` every ``lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loading:
+    """Reading the dataset into memory: ``done`` of ``total`` clips of ``split`` ("train", "validation")."""
+
+    split: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -86,5 +96,5 @@ class Failed:
     traceback: str = ""
 
 
-Event = Started | StepReport | Pruned | Evaluated | Checkpointed | Finished | Cancelled | Failed
+Event = Loading | Started | StepReport | Pruned | Evaluated | Checkpointed | Finished | Cancelled | Failed
 TERMINAL = (Finished, Cancelled, Failed)

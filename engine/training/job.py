@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
 import traceback
 from pathlib import Path
 
@@ -105,8 +106,6 @@ class TrainingJob:
 
     def wait(self, timeout: float | None = None) -> list[ev.Event]:
         """Block until the run ends (or ``timeout``); return the events meanwhile."""
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         out: list[ev.Event] = []
         while self.result is None and (deadline is None or time.monotonic() < deadline):

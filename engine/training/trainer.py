@@ -220,6 +220,14 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     return run_dir
 
 
+def _loading_reporter(split: str, emit: Emit) -> Callable[[int, int], None]:
+    """Emit :class:`Loading` about every 2 % of the clips (and at the end)."""
+    def report(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 50) == 0:
+            emit(ev.Loading(split, done, total))
+    return report
+
+
 def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = lambda e: None,
                  should_stop: Callable[[], bool] = lambda: False) -> ev.Event:
     """Train, reporting through ``emit``; returns (and emits) the final Finished or Cancelled event.
@@ -228,8 +236,10 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     """
     torch.set_num_threads(config.threads)
     run_dir = prepare_run_dir(config, run_dir)
-    train = PairedClips.load(split_folder(config.dataset, "train"), compact=True)
-    validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips)
+    train = PairedClips.load(split_folder(config.dataset, "train"), compact=True,
+                             progress=_loading_reporter("train", emit))
+    validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
+                                  progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     run = _Run(config, run_dir, emit)
     if run.checkpoint_path.is_file():
