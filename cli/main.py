@@ -9,7 +9,8 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from cli import denoise_command, eval_command, export_command, loihi_report_command, models_command
+from cli import (data_command, denoise_command, eval_command, export_command, finetune_command,
+                 loihi_report_command, models_command, prune_command, train_command)
 from engine.errors import SpandexError
 
 
@@ -17,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app.")
     subparsers = parser.add_subparsers(metavar="COMMAND")
-    for command in (denoise_command, eval_command, models_command, export_command, loihi_report_command):
+    for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
+                    finetune_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
     return parser
 

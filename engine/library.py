@@ -95,3 +95,25 @@ def _read_card(path: Path) -> tuple[dict, str | None]:
     if not isinstance(card, dict):
         return {}, f"model card {path.name} is not a JSON object"
     return card, None
+
+
+def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
+                  replace: bool = False) -> Path:
+    """Copy a model file (and its card) into the user's library, atomically; return the new path.
+
+    Refuses to replace a user model of the same name unless ``replace``.
+    """
+    from engine.atomic_file import atomic_output
+
+    folder = user_dir or user_models_dir()
+    target = folder / (model_path.stem + ".net")
+    if target.exists() and not replace:
+        raise SpandexError(f"the library already holds a model named '{model_path.stem}' ({target}); "
+                           f"choose another --name or remove it first")
+    load_model(model_path)  # refuse to install something that does not load
+    if card_path is not None:
+        with atomic_output(target.with_suffix(".json")) as tmp:
+            tmp.write_bytes(card_path.read_bytes())
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(model_path.read_bytes())
+    return target

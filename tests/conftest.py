@@ -44,3 +44,11 @@ def real_speech(speech_corpus: list[Path]) -> np.ndarray:
 def noisy_speech(real_speech: np.ndarray, keyboard_noise_files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """``real_speech`` mixed at 5 dB SNR with typing (real key sounds) plus pink noise: (noisy, clean)."""
     return corpus.typing_noise_mix(real_speech, keyboard_noise_files)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, speech_corpus: list[Path], keyboard_noise_files: list[Path]) -> Path:
+    """24 training and 6 validation clips of 2 s (N-DNS layout), built by engine.training.dataset_builder."""
+    from tests.training_data import build_tiny_dataset
+
+    return build_tiny_dataset(tmp_path_factory.mktemp("dataset"), speech_corpus, keyboard_noise_files)

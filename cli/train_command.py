@@ -1,0 +1,40 @@
+"""``spandex train CONFIG``: train a model from a recipe file (from scratch, or any run a config describes)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
+from engine.errors import SpandexError
+from engine.training.config import load_config
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model from a recipe (YAML config)",
+        description="Train from a recipe such as configs/ndns-scratch.yaml. The run folder keeps a checkpoint "
+                    "(atomic, every minute and at each validation): run the same command again, or "
+                    "`spandex train --resume RUN_DIR`, to continue after a crash, a kill or Ctrl-C.")
+    parser.add_argument("config", nargs="?", metavar="CONFIG", help="recipe file (YAML)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR with its own settings")
+    parser.add_argument("--install", action="store_true", help="add the finished model to the user library")
+    add_training_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.config:
+            raise SpandexError("give either CONFIG or --resume RUN_DIR, not both")
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
+        config = load_config(run_dir / "config.yaml")
+    elif args.config:
+        config = load_config(args.config, **overrides(args))
+        run_dir = run_dir_for(args, config)
+    else:
+        raise SpandexError("give a recipe file (e.g. configs/ndns-scratch.yaml) or --resume RUN_DIR")
+    require_dataset(config)
+    return run_foreground(config, run_dir, install=args.install)

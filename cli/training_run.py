@@ -1,0 +1,122 @@
+"""Shared by ``spandex train``, ``prune`` and ``finetune``: their common options, and running a job in the
+foreground with progress lines, Ctrl-C (SIGINT) or SIGTERM cancelling cleanly after a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from engine.errors import SpandexError
+from engine.library import install_model, user_models_dir
+from engine.training import events as ev
+from engine.training.config import RegularizerConfig, TrainConfig
+from engine.training.trainer import run_training
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Options every training command takes (they override the config's values)."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--dataset", metavar="DIR", help="dataset folder (training_set/, validation_set/)")
+    group.add_argument("--steps", type=int, help="optimizer steps in all")
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--segment-seconds", type=float, help="length of each training segment")
+    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (RAdam)")
+    group.add_argument("--eval-every", type=int, help="validate every N steps")
+    group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
+    group.add_argument("--threads", type=int, help="torch threads (default 2)")
+    group.add_argument("--seed", type=int)
+    group.add_argument("--train-thresholds", action="store_const", const=True,
+                       help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
+    reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
+    reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
+    reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")
+    reg.add_argument("--p", type=float, default=1.0, help="p of L_p (1, 0.5, 0.01, ...)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--name", help="name of the resulting model")
+    out.add_argument("--out", metavar="RUN_DIR", help="run folder: checkpoints, history, the exported model "
+                                                    "(default build/runs/NAME)")
+
+
+def overrides(args: argparse.Namespace) -> dict:
+    """The common options the user gave, as config settings."""
+    keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
+            "threads", "seed", "name", "train_thresholds")
+    values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if getattr(args, "reg_weight", None):
+        values["regularizer"] = RegularizerConfig(weight=args.reg_weight, kind=args.reg, p=args.p)
+    return values
+
+
+def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
+    return Path(args.out) if getattr(args, "out", None) else Path("build") / "runs" / config.name
+
+
+def _fmt_time(seconds: float) -> str:
+    minutes, s = divmod(int(seconds), 60)
+    return f"{minutes}m{s:02d}s"
+
+
+def describe(event: ev.Event) -> str | None:
+    """One line for a progress event (None: nothing worth a line)."""
+    if isinstance(event, ev.Loading):
+        return f"loading {event.split} clips: {event.total}" if event.done == event.total else None
+    if isinstance(event, ev.Started):
+        where = "resuming at step %d" % event.start_step if event.start_step else "starting"
+        return (f"{where} of {event.total_steps}: {event.train_clips} training clips "
+                f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
+                f"run folder {event.run_dir}")
+    if isinstance(event, ev.StepReport):
+        return (f"step {event.step}/{event.total_steps}  loss {event.loss:.3f}  batch SI-SNR {event.si_snr:.2f} dB"
+                + (f"  reg {event.regularization:.4f}" if event.regularization else "")
+                + f"  lr {event.learning_rate:.2e}  pruned {event.weight_sparsity:.1%}  "
+                f"{event.seconds_per_step:.2f} s/step  {_fmt_time(event.elapsed_s)}")
+    if isinstance(event, ev.Pruned):
+        layers = " / ".join(f"{s:.0%}" for s in event.layer_sparsity)
+        return f"pruned at step {event.step}: {event.weight_sparsity:.1%} of synapses (layers {layers})"
+    if isinstance(event, ev.Evaluated):
+        return (f"validation at step {event.step}: SI-SNR {event.si_snr:.2f} dB (SI-SNRi {event.si_snri:.2f}), "
+                f"{event.synops_per_frame:,.0f} SynOps/frame, {event.power_proxy_mops:.2f} M-Ops/s, "
+                f"weights {event.weight_sparsity:.1%} zero ({event.seconds:.0f} s)")
+    if isinstance(event, ev.Finished):
+        return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}"
+    if isinstance(event, ev.Cancelled):
+        return f"cancelled at step {event.step}; checkpoint {event.checkpoint} (resume with --resume)"
+    return None
+
+
+def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
+    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0/130."""
+    stop = {"requested": False}
+
+    def request_stop(signum, frame) -> None:
+        if stop["requested"]:  # a second Ctrl-C: stop now, the last checkpoint stays
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
+              file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = run_training(config, run_dir, emit=lambda e: _print(e), should_stop=lambda: stop["requested"])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if isinstance(result, ev.Cancelled):
+        return 130
+    if install:
+        path = install_model(Path(result.model_path), Path(result.card_path))
+        print(f"added to the model library: {path} (user models: {user_models_dir()})")
+    return 0
+
+
+def _print(event: ev.Event) -> None:
+    line = describe(event)
+    if line:
+        print(line, flush=True)
+
+
+def require_dataset(config: TrainConfig) -> None:
+    if not config.dataset:
+        raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")

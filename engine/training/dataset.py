@@ -1,0 +1,144 @@
+"""Noisy/clean pairs for training and validation, read from an N-DNS-style folder as it is.
+
+A *split* is a folder with ``noisy/`` and ``clean/`` (paired by name or N-DNS ``_fileid_N``, see
+:mod:`engine.pairing`). A *dataset* is a folder holding ``training_set/`` and ``validation_set/`` splits
+(what ``spandex data build`` writes and the N-DNS challenge ships).
+
+:class:`PairedClips` holds a whole split in memory (training clips as 16-bit integers with one scale per clip:
+5 h of pairs take about 1.2 GB) and draws random fixed-length segments for training batches.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.audio_io import load_audio
+from engine.errors import SpandexError
+from engine.pairing import UnpairedFilesWarning, pair_files
+from engine.stft import HOP
+
+SPLIT_NAMES = {"train": "training_set", "validation": "validation_set"}
+
+
+def split_folder(dataset: str | os.PathLike, split: str) -> Path:
+    """The folder of ``split`` ("train" or "validation") in ``dataset``; a split folder is its own split."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
+    if (root / "noisy").is_dir() and (root / "clean").is_dir():
+        return root
+    candidate = root / SPLIT_NAMES[split]
+    if not candidate.is_dir():
+        raise SpandexError(
+            f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
+    return candidate
+
+
+@dataclass
+class PairedClips:
+    """Every pair of a split, in memory, each clip cut to a whole number of hops."""
+
+    names: list[str]
+    noisy: list[np.ndarray]
+    clean: list[np.ndarray]
+    scales: np.ndarray | None = None  # int16 storage: value = sample * scale
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, compact: bool = False, limit: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> PairedClips:
+        """Read a split; ``compact`` stores 16-bit samples (training), else float32 (validation)."""
+        folder = Path(folder)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnpairedFilesWarning)  # N-DNS splits also hold noise/ files
+            pairs = pair_files(folder / "noisy", folder / "clean")
+        if limit is not None:
+            pairs = pairs[:limit]
+        names, noisy, clean, scales = [], [], [], []
+        for done, pair in enumerate(pairs):
+            x, s = load_audio(pair.noisy), load_audio(pair.clean)
+            n = min(x.size, s.size) // HOP * HOP
+            if n < 4 * HOP:
+                continue
+            x, s = x[:n], s[:n]
+            if compact:
+                peak = max(float(np.max(np.abs(x))), float(np.max(np.abs(s))), 1e-9)
+                scale = peak / 32767.0
+                x = np.round(x / scale).astype(np.int16)
+                s = np.round(s / scale).astype(np.int16)
+                scales.append(scale)
+            names.append(pair.key)
+            noisy.append(x)
+            clean.append(s)
+            if progress is not None:
+                progress(done + 1, len(pairs))
+        if not names:
+            raise SpandexError(f"{folder}: no usable pair (every clip is shorter than 4 hops)")
+        return cls(names, noisy, clean, np.array(scales) if compact else None)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def seconds(self) -> float:
+        return sum(x.size for x in self.noisy) / 16000
+
+    def clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Clip ``index`` as float32 (noisy, clean)."""
+        scale = 1.0 if self.scales is None else self.scales[index]
+        return (self.noisy[index] * np.float32(scale)).astype(np.float32), \
+            (self.clean[index] * np.float32(scale)).astype(np.float32)
+
+    def batch(self, rng: np.random.Generator, size: int, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``size`` random segments of ``samples`` (clips shorter than that are zero-padded)."""
+        noisy = np.zeros((size, samples), dtype=np.float32)
+        clean = np.zeros((size, samples), dtype=np.float32)
+        for row in range(size):
+            index = int(rng.integers(len(self)))
+            x, s = self.noisy[index], self.clean[index]
+            start = int(rng.integers(x.size - samples + 1)) if x.size > samples else 0
+            scale = 1.0 if self.scales is None else self.scales[index]
+            take = min(samples, x.size)
+            noisy[row, :take] = x[start:start + take] * scale
+            clean[row, :take] = s[start:start + take] * scale
+        return torch.from_numpy(noisy), torch.from_numpy(clean)
+
+    def batches_in_order(self, size: int) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+        """Every clip once, grouped ``size`` at a time by equal length: (indices, noisy, clean)."""
+        by_length: dict[int, list[int]] = {}
+        for index, x in enumerate(self.noisy):
+            by_length.setdefault(x.size, []).append(index)
+        for length, indices in sorted(by_length.items()):
+            for start in range(0, len(indices), size):
+                chunk = indices[start:start + size]
+                pairs = [self.clip(i) for i in chunk]
+                yield chunk, torch.from_numpy(np.stack([p[0] for p in pairs])), \
+                    torch.from_numpy(np.stack([p[1] for p in pairs]))
+
+
+def dataset_summary(dataset: str | os.PathLike) -> dict:
+    """What a dataset picker shows, without reading any audio: pairs per split, and the builder's sources.
+
+    Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
+    """
+    import json
+
+    summary: dict = {}
+    for split in SPLIT_NAMES:
+        folder = split_folder(dataset, split)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnpairedFilesWarning)
+            summary[f"{split}_pairs"] = len(pair_files(folder / "noisy", folder / "clean"))
+    manifest = Path(dataset) / "manifest.json"
+    if manifest.is_file():
+        try:
+            summary["sources"] = json.loads(manifest.read_text()).get("splits", {})
+        except (OSError, ValueError) as exc:
+            raise SpandexError(f"{manifest}: unreadable dataset manifest: {exc}") from None
+    return summary

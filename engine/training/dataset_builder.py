@@ -1,0 +1,222 @@
+"""Build noisy/clean training pairs from folders of clean speech and of noise, in the N-DNS layout.
+
+Output (what the N-DNS challenge's ``noisyspeech_synthesizer.py`` writes, so trainers read either)::
+
+    OUT/training_set/clean/clean_fileid_<N>.wav
+    OUT/training_set/noise/noise_fileid_<N>.wav
+    OUT/training_set/noisy/<speech group>_<noise group>_snr<S>_tl<L>_fileid_<N>.wav
+    OUT/validation_set/...                         (the same, from other speakers and noise recordings)
+    OUT/manifest.json                              (sources, settings, and every clip's ingredients)
+
+Mixing follows N-DNS: integer SNR uniform in [-5, 20] dB between active levels, target level uniform in
+[-35, -15] dBFS, clipping guarded (:func:`engine.mixing.mix_at_snr`); fixed-length clips (6 s by default,
+N-DNS uses 30 s). A clip's speech is one speaker's utterances joined with short pauses; speakers and noise
+groups are drawn uniformly by group, not by duration, so a large group (or music) does not dominate.
+Training noise can be mixed with generated noise (white, pink, brown, hum or fan, drawn as one group) and
+babble of other training speakers (another group).
+
+Each split is written to ``<split>.partial`` and renamed when complete: an interrupted build leaves no
+half-split behind, and a rerun skips splits that are complete with the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.atomic_file import write_text_atomic
+from engine.audio_io import SAMPLE_RATE, load_audio, write_wav
+from engine.errors import AudioInputError, SpandexError
+from engine.mixing import active_rms, mix_at_snr
+from engine.training.sources import AudioGroup
+from engine.training.synthetic_noise import GENERATORS
+
+SPLIT_DIRS = {"train": "training_set", "validation": "validation_set"}
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class MixSpec:
+    """How clips are mixed (N-DNS defaults, shorter clips)."""
+
+    clip_seconds: float = 6.0
+    snr_db: tuple[int, int] = (-5, 20)
+    level_dbfs: tuple[int, int] = (-35, -15)
+    pause_seconds: tuple[float, float] = (0.1, 0.6)
+
+    def __post_init__(self) -> None:
+        if self.clip_seconds < 1.0:
+            raise SpandexError(f"clips must be at least 1 s long, got {self.clip_seconds}")
+        for name in ("snr_db", "level_dbfs", "pause_seconds"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise SpandexError(f"{name}: the lower bound {low} is above the upper bound {high}")
+        if self.level_dbfs[1] > -1:
+            raise SpandexError(f"target levels must stay below full scale, got {self.level_dbfs}")
+
+
+@dataclass(frozen=True)
+class SplitSources:
+    """What one split is made of."""
+
+    speech: list[AudioGroup]
+    noise: list[AudioGroup]
+    clips: int
+    synthetic_noise: bool = False
+
+    def describe(self) -> dict:
+        files = "\n".join(str(p) for g in self.speech + self.noise for p in g.files)
+        return {
+            "clips": self.clips,
+            "synthetic_noise": self.synthetic_noise,
+            "speech_groups": {g.name: len(g.files) for g in self.speech},
+            "noise_groups": {g.name: len(g.files) for g in self.noise},
+            "files_sha1": hashlib.sha1(files.encode()).hexdigest(),
+        }
+
+
+@dataclass
+class ClipRecipe:
+    fileid: int
+    speech_group: str
+    speech_files: list[str]
+    noise_group: str
+    noise_files: list[str]
+    snr_db: int
+    level_dbfs: int
+    extra: dict = field(default_factory=dict)
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(split, clips_done, clips_total)``."""
+
+
+def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
+                  seed: int = 0, progress: Progress | None = None) -> Path:
+    """Write every split of ``splits`` (keys "train", "validation") under ``out``; return ``out``."""
+    out = Path(out)
+    settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
+                                      "splits": {name: s.describe() for name, s in splits.items()}}))
+    manifest_path = out / MANIFEST
+    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    manifest = {"format": "spandex-dataset-1", **settings, "clips": {}}
+    for index, (name, sources) in enumerate(sorted(splits.items())):
+        if name not in SPLIT_DIRS:
+            raise SpandexError(f"unknown split '{name}': use {', '.join(SPLIT_DIRS)}")
+        if not sources.speech or not sources.noise:
+            raise SpandexError(f"the {name} split needs speech and noise")
+        target = out / SPLIT_DIRS[name]
+        same = (previous is not None and previous.get("spec") == settings["spec"]
+                and previous.get("seed") == seed
+                and previous.get("splits", {}).get(name) == settings["splits"][name])
+        if same and target.is_dir():
+            manifest["clips"][name] = previous["clips"][name]
+            if progress:
+                progress(name, sources.clips, sources.clips)
+            continue
+        rng = np.random.default_rng([seed, index])
+        recipes = _write_split(target, sources, spec, rng, name, progress)
+        manifest["clips"][name] = [asdict(r) for r in recipes]
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
+    return out
+
+
+def _write_split(target: Path, sources: SplitSources, spec: MixSpec, rng: np.random.Generator, name: str,
+                 progress: Progress | None) -> list[ClipRecipe]:
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    for sub in ("clean", "noise", "noisy"):
+        (partial / sub).mkdir(parents=True)
+    mixer = _ClipMaker(sources, spec, rng)
+    recipes = []
+    for fileid in range(sources.clips):
+        clean, noise, recipe = mixer.make(fileid)
+        mix = mix_at_snr(clean, noise, recipe.snr_db, recipe.level_dbfs)
+        recipe.extra["level_dbfs_actual"] = round(mix.level_dbfs, 2)
+        stem = f"{_tag(recipe.speech_group)}_{_tag(recipe.noise_group)}_snr{recipe.snr_db}_tl{recipe.level_dbfs}"
+        write_wav(partial / "clean" / f"clean_fileid_{fileid}.wav", mix.clean)
+        write_wav(partial / "noise" / f"noise_fileid_{fileid}.wav", mix.noise)
+        write_wav(partial / "noisy" / f"{stem}_fileid_{fileid}.wav", mix.noisy)
+        recipes.append(recipe)
+        if progress:
+            progress(name, fileid + 1, sources.clips)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
+    return recipes
+
+
+def _tag(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in name)
+
+
+class _ClipMaker:
+    """Draws one clip's speech and noise (groups uniformly, files at random) for a split."""
+
+    def __init__(self, sources: SplitSources, spec: MixSpec, rng: np.random.Generator) -> None:
+        self.sources, self.spec, self.rng = sources, spec, rng
+        self.length = int(round(spec.clip_seconds * SAMPLE_RATE))
+        # generated noise counts as one group (its kind drawn inside it), babble as another
+        self.noise_kinds = [g.name for g in sources.noise]
+        if sources.synthetic_noise:
+            self.noise_kinds.append("generated")
+            if len(sources.speech) >= 2:
+                self.noise_kinds.append("gen-babble")
+
+    def make(self, fileid: int) -> tuple[np.ndarray, np.ndarray, ClipRecipe]:
+        for _ in range(20):
+            speech_group = self.sources.speech[self.rng.integers(len(self.sources.speech))]
+            clean, speech_files = self._speech(speech_group)
+            kind = self.noise_kinds[self.rng.integers(len(self.noise_kinds))]
+            if kind == "generated":
+                kind = f"gen-{list(GENERATORS)[self.rng.integers(len(GENERATORS))]}"
+            noise, noise_files = self._noise(kind, exclude=speech_group.name)
+            if active_rms(clean) > 0 and active_rms(noise) > 0:
+                recipe = ClipRecipe(fileid, speech_group.name, speech_files, kind, noise_files,
+                                    int(self.rng.integers(self.spec.snr_db[0], self.spec.snr_db[1] + 1)),
+                                    int(self.rng.integers(self.spec.level_dbfs[0], self.spec.level_dbfs[1] + 1)))
+                return clean, noise, recipe
+        raise SpandexError("20 draws in a row gave silent speech or noise: check the source folders")
+
+    def _fill(self, group: AudioGroup, pause: tuple[float, float], lead: bool) -> tuple[np.ndarray, list[str]]:
+        """Random files of ``group`` joined with pauses until the clip is full (long files: random part)."""
+        out = np.zeros(self.length, dtype=np.float32)
+        used = []
+        position = int(self.rng.uniform(*pause) * SAMPLE_RATE) if lead else 0
+        while position < self.length:
+            path = group.files[self.rng.integers(len(group.files))]
+            try:
+                audio = load_audio(path)
+            except AudioInputError as exc:
+                raise SpandexError(f"cannot use {path} from group {group.name}: {exc}") from None
+            room = self.length - position
+            if audio.size > room and not used:
+                start = int(self.rng.integers(audio.size - room + 1))
+                audio = audio[start:start + room]
+            take = min(room, audio.size)
+            out[position:position + take] = audio[:take]
+            used.append(str(path))
+            position += take + int(self.rng.uniform(*pause) * SAMPLE_RATE)
+        return out, used
+
+    def _speech(self, group: AudioGroup) -> tuple[np.ndarray, list[str]]:
+        return self._fill(group, self.spec.pause_seconds, lead=True)
+
+    def _noise(self, kind: str, exclude: str) -> tuple[np.ndarray, list[str]]:
+        if kind == "gen-babble":
+            others = [g for g in self.sources.speech if g.name != exclude]
+            talkers = self.rng.choice(len(others), size=min(len(others), int(self.rng.integers(3, 7))),
+                                      replace=len(others) < 3)
+            parts = [self._fill(others[i], (0.0, 0.2), lead=False) for i in talkers]
+            babble = np.sum([p / max(active_rms(p), 1e-9) for p, _ in parts], axis=0)
+            return babble.astype(np.float32), [f for _, files in parts for f in files]
+        if kind.startswith("gen-"):
+            return GENERATORS[kind[4:]](self.length, self.rng), []
+        group = next(g for g in self.sources.noise if g.name == kind)
+        return self._fill(group, (0.0, 0.3), lead=False)

@@ -1,0 +1,100 @@
+"""What a training run reports, as small picklable records (they cross a process boundary in a queue).
+
+A run emits, in order: :class:`Loading` while it reads its data (a few per cent at a time), one
+:class:`Started`; then :class:`StepReport` every ``log_every`` steps,
+:class:`Pruned` at each pruning step, :class:`Evaluated` every ``eval_every`` steps (and at the end),
+:class:`Checkpointed` after each checkpoint; and exactly one of :class:`Finished`, :class:`Cancelled` or
+:class:`Failed` last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loading:
+    """Reading the dataset into memory: ``done`` of ``total`` clips of ``split`` ("train", "validation")."""
+
+    split: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Started:
+    run_dir: str
+    total_steps: int
+    start_step: int
+    """0 for a new run, the checkpoint's step when resumed."""
+    train_clips: int
+    train_seconds: float
+    validation_clips: int
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    total_steps: int
+    loss: float
+    si_snr: float
+    """Mean SI-SNR of the last training batch (dB)."""
+    regularization: float
+    learning_rate: float
+    weight_sparsity: float
+    seconds_per_step: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Pruned:
+    step: int
+    target_sparsity: float
+    weight_sparsity: float
+    layer_sparsity: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Validation on the held-out split, computed on the exported (8-bit) model's exact arithmetic."""
+
+    step: int
+    si_snr: float
+    si_snri: float
+    synops_per_frame: float
+    power_proxy_mops: float
+    weight_sparsity: float
+    layer_sparsity: tuple[float, ...]
+    activity_sparsity: tuple[float, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    model_path: str
+    card_path: str
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    step: int
+    checkpoint: str
+    """Resume from here: nothing after ``step`` was lost."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    traceback: str = ""
+
+
+Event = Loading | Started | StepReport | Pruned | Evaluated | Checkpointed | Finished | Cancelled | Failed
+TERMINAL = (Finished, Cancelled, Failed)

@@ -1,0 +1,326 @@
+"""The N-DNS SDNN as a trainable torch module: lava-dl SLAYER's forward and surrogate gradients, fast on CPU.
+
+:class:`SDNNGraph` computes what ``slayer.block.sigma_delta`` Input → Dense(delay=True, delay_shift=True)* →
+Output computes (tests/test_training_graph.py checks forward values bit for bit and every gradient against
+slayer itself), in a layout and with kernels that make a CPU training step several times faster:
+
+- time-major tensors ``(T, B, C)``: a delta encoder's step reads one contiguous ``(B, C)`` slab;
+- dense synapses as one ``F.linear`` over all frames instead of slayer's ``conv3d``;
+- the delta encoder's sequential loop as in-place ops on preallocated buffers, its backward vectorised;
+- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons).
+
+Fixed-point rules, as slayer's: weights are rounded to 2/64 and clamped to [-256, 254]/64 in the forward
+pass (straight-through gradient); graded spikes are floored to 1/4096; delays act as whole frames
+(``floor``), clamped to ``[0, max_delay]``. Thresholds are applied on the 1/64 grid their exported mantissa
+``int(threshold * 64)`` stands for (at least 1/64), so the exported model computes exactly what was trained.
+
+Pruning masks (``mask_<l>`` buffers, 1 = alive) multiply the weights before quantisation; a masked weight
+is 0 in every forward pass and gets no gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+
+WEIGHT_STEP = 2.0 / WEIGHT_SCALE
+"""slayer's ``quantize_8bit`` rounds weights to steps of 2/64 (even mantissas)."""
+
+DEFAULT_MAX_DELAY = 62
+"""netx/Loihi clamp axonal delays to 62 frames; trained delays stay within it."""
+
+
+@dataclass(frozen=True)
+class SurrogateParams:
+    """slayer's delta-unit surrogate gradient for the threshold (N-DNS: tau_grad 0.1, scale_grad 0.8)."""
+
+    tau_grad: float = 0.1
+    scale_grad: float = 0.8
+
+
+class _Quantize(torch.autograd.Function):
+    """Round to ``step`` (half to even, as ``torch.round``), clamp; straight-through gradient."""
+
+    @staticmethod
+    def forward(ctx, x, step, low, high):
+        q = torch.round(x / step) * step
+        return q if low is None else q.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None, None
+
+
+def quantize_weight(weight: torch.Tensor) -> torch.Tensor:
+    """slayer's ``quantize_8bit``: round to 2/64, clamp to [-256, 254]/64, straight-through."""
+    return _Quantize.apply(weight, WEIGHT_STEP, MANTISSA_MIN / WEIGHT_SCALE, MANTISSA_MAX / WEIGHT_SCALE)
+
+
+def quantize_input(x: torch.Tensor, step: float) -> torch.Tensor:
+    return _Quantize.apply(x, step, None, None)
+
+
+class _ThresholdGrid(torch.autograd.Function):
+    """``max(int(threshold * 64), 1) / 64``: the threshold the exported mantissa stands for; straight-through."""
+
+    @staticmethod
+    def forward(ctx, threshold):
+        return torch.clamp(torch.trunc(threshold * WEIGHT_SCALE), min=1.0) / WEIGHT_SCALE
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class _Delta(torch.autograd.Function):
+    """slayer's ``_DeltaUnit`` (residual kept, no cumulative error) plus its output floor to 1/4096.
+
+    Forward on ``(T, B, C)``: ``d[t] = x[t] - x[t-1] + r[t-1]``; send ``d[t]`` where ``|d[t]| >= θ``;
+    ``r[t] = d[t] - sent``; the sent value is floored to the spike grid. Backward, as slayer: the input
+    gets ``g[t] - g[t+1]``; the threshold gets slayer's relaxed-delta gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, threshold, tau_grad, scale_grad):
+        steps = x.shape[0]
+        change = torch.empty_like(x)
+        torch.sub(x[1:], x[:-1], out=change[1:])
+        change[0] = x[0]
+        out = torch.empty_like(x)
+        residual = torch.zeros_like(x[0])
+        magnitude = torch.empty_like(residual)
+        send = torch.empty_like(residual)  # 1.0 where sent: a float mask multiplies faster than a bool one
+        th = threshold.to(x.dtype)
+        for t in range(steps):
+            d = change[t]
+            d.add_(residual)  # change[t] now holds slayer's delta_input[t]
+            torch.abs(d, out=magnitude)
+            torch.ge(magnitude, th, out=send)
+            torch.mul(d, send, out=out[t])
+            torch.sub(d, out[t], out=residual)
+        ctx.save_for_backward(change, th)
+        ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
+        return torch.floor(out / SPIKE_STEP) * SPIKE_STEP
+
+    @staticmethod
+    def backward(ctx, grad):
+        delta_input, th = ctx.saved_tensors
+        grad_input = grad.clone()
+        grad_input[:-1] -= grad[1:]
+        grad_threshold = None
+        if ctx.needs_input_grad[1]:
+            sub = delta_input.abs() - th
+            nascent = ctx.scale_grad * torch.exp(-sub.abs() / ctx.tau_grad)
+            per_value = torch.where(sub > 0, -delta_input * nascent / th, -torch.sign(delta_input)) * grad
+            grad_threshold = per_value.sum().reshape(1)
+        return grad_input, grad_threshold, None, None
+
+
+class _Sigma(torch.autograd.Function):
+    """Running sum over time (dim 0), as ``torch.cumsum`` but several times faster on CPU for ``(T, B, C)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clone()
+        for t in range(1, y.shape[0]):
+            y[t].add_(y[t - 1])
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.clone()
+        for t in range(g.shape[0] - 2, -1, -1):
+            g[t].add_(g[t + 1])
+        return g
+
+
+class _Shift(torch.autograd.Function):
+    """``delay_shift`` (1 frame) then the axonal delay: ``y[t, :, c] = x[t - 1 - floor(d_c), :, c]``.
+
+    Backward as slayer's ``_delayFunction``: the input gets the gradient shifted back; each delay gets
+    ``Σ_{b,t} g[t] (y[t-1] - y[t])``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, delay):
+        steps = x.shape[0]
+        shift = 1 + torch.floor(delay.detach()).long()  # (C,)
+        index = torch.arange(steps).unsqueeze(1) - shift.unsqueeze(0)  # (T, C)
+        valid = index >= 0
+        index = index.clamp(min=0).unsqueeze(1).expand(steps, x.shape[1], x.shape[2])
+        y = torch.gather(x, 0, index) * valid.unsqueeze(1)
+        ctx.save_for_backward(y, shift)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, shift = ctx.saved_tensors
+        steps = grad.shape[0]
+        index = torch.arange(steps).unsqueeze(1) + shift.unsqueeze(0)  # where x[t] went
+        valid = index < steps
+        index = index.clamp(max=steps - 1).unsqueeze(1).expand_as(grad)
+        grad_x = torch.gather(grad, 0, index) * valid.unsqueeze(1)
+        grad_delay = None
+        if ctx.needs_input_grad[1]:
+            diff = -y.clone()
+            diff[1:] += y[:-1]
+            grad_delay = (grad * diff).sum(dim=(0, 1))
+        return grad_x, grad_delay
+
+
+@dataclass
+class GraphOutput:
+    """One forward pass.
+
+    Attributes:
+        y: the output layer's sigma value ``(B, bins, T)``; the mask is ``relu(y + 1)``.
+        spikes: per encoding layer (input encoder, hidden layers) the graded spikes it emitted, ``(T, B, C)``.
+        delivered: per dense layer, the spikes it received (after shift and delays), ``(T, B, C_in)``.
+    """
+
+    y: torch.Tensor
+    spikes: list[torch.Tensor]
+    delivered: list[torch.Tensor]
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return torch.relu(self.y + 1.0)
+
+
+class SDNNGraph(torch.nn.Module):
+    """Input delta encoder, hidden sigma-delta ReLU layers with axonal delays, sigma output."""
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] = (257, 512, 512, 257),
+        threshold_mant: int = 6,
+        input_offset: float = -0.2,
+        input_step: float = 1.0 / 64,
+        max_delay: int = DEFAULT_MAX_DELAY,
+        train_thresholds: bool = False,
+        surrogate: SurrogateParams = SurrogateParams(),
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if len(sizes) < 3 or sizes[0] != sizes[-1]:
+            raise ValueError(f"sizes must be (bins, hidden..., bins), got {sizes}")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.sizes = tuple(int(s) for s in sizes)
+        self.input_offset = float(input_offset)
+        self.input_step = float(input_step)
+        self.max_delay = int(max_delay)
+        self.surrogate = surrogate
+        n_layers = len(sizes) - 1
+        self.weights = torch.nn.ParameterList()
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            # torch's default Conv/Linear init, as slayer's synapse gets it: U(-1/sqrt(in), 1/sqrt(in))
+            bound = 1.0 / np.sqrt(n_in)
+            w = (torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound
+            self.weights.append(torch.nn.Parameter(w))
+        # slayer initialises delays to U(0, 1) frames on first use: whole-frame delay 0 at the start
+        self.delays = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.rand(n, generator=generator)) for n in sizes[1:-1])
+        # thresholds sit mid-cell, (mant + 0.5) / 64: the forward pass applies mant / 64 (see from_model)
+        self.thresholds = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.tensor([(threshold_mant + 0.5) / WEIGHT_SCALE]), requires_grad=train_thresholds)
+            for _ in range(n_layers))
+        for index in range(n_layers):
+            self.register_buffer(f"mask_{index}", torch.ones(sizes[index + 1], sizes[index]))
+        # the sigma output has no delta unit; netx files still carry a vThMant for it
+        self.output_threshold_mant = int(threshold_mant)
+
+    # --- structure -------------------------------------------------------------------------------------
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.weights)
+
+    def mask(self, index: int) -> torch.Tensor:
+        return getattr(self, f"mask_{index}")
+
+    def set_mask(self, index: int, mask: torch.Tensor) -> None:
+        self.mask(index).copy_(mask)
+
+    def effective_weight(self, index: int) -> torch.Tensor:
+        """The weights the forward pass uses: masked, then 8-bit quantised (straight-through)."""
+        return quantize_weight(self.weights[index] * self.mask(index))
+
+    def clamp_parameters(self) -> None:
+        """Keep delays in ``[0, max_delay]`` and thresholds at least one spike step (slayer's clamps)."""
+        with torch.no_grad():
+            for d in self.delays:
+                d.clamp_(0, self.max_delay)
+            for th in self.thresholds:
+                th.clamp_(min=SPIKE_STEP)
+
+    # --- forward ---------------------------------------------------------------------------------------
+
+    def forward(self, magnitude: torch.Tensor) -> GraphOutput:
+        """Run a batch of |STFT| sequences ``(B, bins, T)`` (frames in order, state starting at zero)."""
+        self.clamp_parameters()
+        p = self.surrogate
+        x = magnitude.permute(2, 0, 1)  # (T, B, bins)
+        x = quantize_input(x + self.input_offset, self.input_step)
+        spikes = _Delta.apply(x, _ThresholdGrid.apply(self.thresholds[0]), p.tau_grad, p.scale_grad)
+        emitted, delivered = [spikes], [spikes]
+        for index in range(self.n_layers - 1):
+            current = F.linear(spikes, self.effective_weight(index))
+            sigma = _Sigma.apply(current)
+            out = _Delta.apply(torch.relu(sigma), _ThresholdGrid.apply(self.thresholds[index + 1]),
+                               p.tau_grad, p.scale_grad)
+            spikes = _Shift.apply(out, self.delays[index])
+            emitted.append(out)
+            delivered.append(spikes)
+        y = _Sigma.apply(F.linear(spikes, self.effective_weight(self.n_layers - 1)))
+        return GraphOutput(y=y.permute(1, 2, 0), spikes=emitted, delivered=delivered)
+
+    # --- conversion ------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_model(cls, model: SDNNModel, max_delay: int = DEFAULT_MAX_DELAY, train_thresholds: bool = False,
+                   freeze_zeros: bool = False) -> SDNNGraph:
+        """A graph holding ``model``'s weights, delays and thresholds.
+
+        With ``freeze_zeros`` the model's zero weights are masked (a pruned model stays pruned while it is
+        fine-tuned); otherwise they are ordinary weights that happen to be 0 and may grow.
+        """
+        thresholds = [model.encoder.threshold_mant] + [l.threshold_mant for l in model.layers[:-1]]
+        max_delay = max([max_delay] + [l.max_delay for l in model.layers])
+        graph = cls(model.neuron_counts, input_offset=model.encoder.offset, input_step=model.encoder.step,
+                    max_delay=max_delay, train_thresholds=train_thresholds)
+        graph.output_threshold_mant = model.layers[-1].threshold_mant
+        # Values sit in the middle of their grid cell (+0.5 frame, +0.5/64), so that small training updates
+        # do not move them across a boundary: the forward pass floors both to what the model holds.
+        with torch.no_grad():
+            for index, layer in enumerate(model.layers):
+                graph.weights[index].copy_(torch.from_numpy(layer.weight))
+                if freeze_zeros:
+                    graph.set_mask(index, torch.from_numpy((layer.weight_mant != 0).astype(np.float32)))
+                if index < len(graph.delays):
+                    delays = layer.delays if layer.delays is not None else np.zeros(layer.out_features)
+                    graph.delays[index].copy_(torch.from_numpy(delays.astype(np.float64) + 0.5))
+            for th, mant in zip(graph.thresholds, thresholds):
+                th.fill_((mant + 0.5) / WEIGHT_SCALE)
+        return graph
+
+    def to_model(self, name: str = "model", source: str | None = None) -> SDNNModel:
+        """Export: 8-bit weight mantissas, whole-frame delays, threshold mantissas (as slayer exports)."""
+        self.clamp_parameters()
+        with torch.no_grad():
+            mants = [torch.round(self.effective_weight(i).double() * WEIGHT_SCALE).numpy().astype(np.int16)
+                     for i in range(self.n_layers)]
+            th = [int(_ThresholdGrid.apply(t.detach().double()).item() * WEIGHT_SCALE) for t in self.thresholds]
+            delays = [torch.floor(d.detach().double()).numpy().astype(np.int32) for d in self.delays]
+        layers = tuple(
+            DenseLayer(weight_mant=mants[i],
+                       threshold_mant=th[i + 1] if i < self.n_layers - 1 else self.output_threshold_mant,
+                       delays=delays[i] if i < len(delays) else None, sigma_output=i == self.n_layers - 1)
+            for i in range(self.n_layers))
+        encoder = InputEncoder(size=self.sizes[0], threshold_mant=th[0], offset=self.input_offset,
+                               step=self.input_step)
+        return SDNNModel(encoder=encoder, layers=layers, name=name, source=source)

@@ -1,0 +1,49 @@
+"""The N-DNS training objective, on waveforms rebuilt exactly as the streaming denoiser rebuilds them.
+
+``loss = 100 − mean SI-SNR(clean, denoised) + λ · MSE(|denoised STFT|, |clean STFT|)`` (N-DNS
+``train_sdnn.py``, λ = 0.001 there). The STFT is the engine's: n_fft 512, hop 128, rectangular window, centred
+frames with zero padding (:mod:`engine.stft`), so the training graph sees the magnitudes the live engine sees.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.metrics import EPS
+from engine.stft import HOP, N_FFT
+
+
+def stft(audio: torch.Tensor) -> torch.Tensor:
+    """Complex spectra ``(B, 257, frames)`` of ``(B, samples)`` audio, the engine's framing."""
+    window = torch.ones(N_FFT, dtype=audio.dtype)
+    return torch.stft(audio, N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True)
+
+
+def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
+    window = torch.ones(N_FFT, dtype=spectrum.real.dtype)
+    return torch.istft(spectrum, N_FFT, HOP, window=window, center=True, length=length)
+
+
+def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """SI-SNR in dB per row, as N-DNS ``snr.py`` (and :func:`engine.metrics.si_snr`)."""
+    target = target - target.mean(dim=-1, keepdim=True)
+    estimate = estimate - estimate.mean(dim=-1, keepdim=True)
+    projection = (target * estimate).sum(-1, keepdim=True) * target / (target**2).sum(-1, keepdim=True)
+    noise = estimate - projection
+    ratio = (projection**2).sum(-1) / ((noise**2).sum(-1) + EPS)
+    return 10 * torch.log10(ratio + EPS)
+
+
+def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int) -> tuple[torch.Tensor,
+                                                                                           torch.Tensor]:
+    """Apply masks ``(B, 257, T)`` to the noisy spectra (noisy phase kept): (denoised audio, magnitudes)."""
+    denoised = noisy_spectrum * mask
+    return istft(denoised, length), denoised.abs()
+
+
+def ndns_loss(clean: torch.Tensor, denoised: torch.Tensor, clean_magnitude: torch.Tensor,
+              denoised_magnitude: torch.Tensor, mse_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, per-row SI-SNR): ``100 − mean SI-SNR + mse_weight · MSE`` on magnitudes."""
+    score = si_snr(clean, denoised)
+    mse = torch.nn.functional.mse_loss(denoised_magnitude, clean_magnitude)
+    return 100.0 - score.mean() + mse_weight * mse, score

@@ -1,0 +1,74 @@
+"""Folders of clean speech or noise, grouped by speaker (or noise kind), for the dataset builder.
+
+A group is what the validation split must not share with training: a speaker, a voice, a noise recording
+set. Under each folder given, every immediate subfolder is one group (all audio below it, recursively);
+audio files lying directly in the folder form one group named after the folder. So a Microsoft DNS
+``clean/<language>/<speaker>/...`` tree, a LibriSpeech-like ``<speaker>/<chapter>/*.flac`` tree or a flat
+folder of one person's recordings all work as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import SpandexError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+
+
+@dataclass(frozen=True)
+class AudioGroup:
+    name: str
+    files: tuple[Path, ...]
+
+
+def scan_groups(folders: list[str | os.PathLike], role: str) -> list[AudioGroup]:
+    """The groups under ``folders`` (see module doc); ``role`` names them in errors ("training speech")."""
+    groups: dict[str, list[Path]] = {}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise SpandexError(f"the {role} folder {folder} does not exist or is not a folder")
+        loose = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        if loose:
+            groups.setdefault(folder.name, []).extend(loose)
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            found = sorted(p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if found:
+                groups.setdefault(sub.name, []).extend(found)
+    if not groups:
+        shown = ", ".join(str(f) for f in folders)
+        raise SpandexError(f"no audio files (WAV, FLAC, OGG) found in the {role} folder(s) {shown}")
+    return [AudioGroup(name, tuple(files)) for name, files in sorted(groups.items())]
+
+
+def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: str) -> None:
+    """Refuse a validation split that shares a group name or a file with training."""
+    shared = {g.name for g in train} & {g.name for g in validation}
+    if shared:
+        raise SpandexError(
+            f"{role}: validation shares group(s) {', '.join(sorted(shared))} with training; validation "
+            f"must use other speakers and noise recordings")
+    train_files = {p.resolve() for g in train for p in g.files}
+    overlap = [p for g in validation for p in g.files if p.resolve() in train_files]
+    if overlap:
+        raise SpandexError(f"{role}: {len(overlap)} file(s) are in both training and validation, "
+                           f"e.g. {overlap[0]}")
+
+
+def hold_out(groups: list[AudioGroup], fraction: float, seed: int, role: str) -> tuple[list[AudioGroup],
+                                                                                        list[AudioGroup]]:
+    """Split whole groups: about ``fraction`` of them (at least one) for validation, the rest for training."""
+    if len(groups) < 2:
+        raise SpandexError(
+            f"{role}: only one group ({groups[0].name}) was found, so no speaker or recording can be held out "
+            f"for validation; give validation folders explicitly or put each speaker in its own subfolder")
+    import random
+
+    order = list(groups)
+    random.Random(seed).shuffle(order)
+    n_val = min(len(groups) - 1, max(1, round(fraction * len(groups))))
+    validation = sorted(order[:n_val], key=lambda g: g.name)
+    train = sorted(order[n_val:], key=lambda g: g.name)
+    return train, validation

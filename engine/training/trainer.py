@@ -1,0 +1,287 @@
+"""One training run — from scratch, fine-tuning, GMP pruning, activity regularisation — resumable and cancellable.
+
+:func:`run_training` is the whole loop. It reports through ``emit`` (see :mod:`engine.training.events`), polls
+``should_stop`` between steps, and keeps everything in its run folder::
+
+    RUN/config.yaml        the settings (a resumed run must match them)
+    RUN/checkpoint.pt      the latest checkpoint (atomic; at most ``checkpoint_seconds`` of work is lost
+                           if the process is killed; a cancel checkpoints first and loses nothing)
+    RUN/history.json       every report so far (for plots), rewritten at each checkpoint
+    RUN/NAME.net, NAME.json  the exported model and its model card, when the run finishes
+
+Calling it again on the same folder and config resumes from the checkpoint, with the optimizer state and
+both random generators restored, so a resumed run computes what an uninterrupted one would have.
+It runs in the calling process; :mod:`engine.training.job` runs it in a process of its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.atomic_file import write_text_atomic
+from engine.errors import SpandexError
+from engine.library import resolve_model
+from engine.netx_io import save_netx
+from engine.report import model_report
+from engine.stft import HOP
+from engine.training import events as ev
+from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from engine.training.config import TrainConfig, dump_config, load_config
+from engine.training.dataset import PairedClips, split_folder
+from engine.training.graph import SDNNGraph
+from engine.training.loss import denoise_batch, ndns_loss, stft
+from engine.training.pruning import GMPSchedule, mask_sparsity, prune_masks
+from engine.training.validation import validate
+
+Emit = Callable[[ev.Event], None]
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then constant or cosine decay to ``final_learning_rate``."""
+    if config.warmup_steps and step <= config.warmup_steps:
+        return config.learning_rate * step / config.warmup_steps
+    if config.final_learning_rate is None:
+        return config.learning_rate
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    low, high = config.final_learning_rate, config.learning_rate
+    return low + 0.5 * (high - low) * (1 + math.cos(math.pi * progress))
+
+
+def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
+    """The starting graph and a description of where it came from."""
+    if config.init == "scratch":
+        sizes = (257, *config.hidden_sizes, 257)
+        graph = SDNNGraph(sizes, threshold_mant=config.threshold_mant, max_delay=config.max_delay,
+                          train_thresholds=config.train_thresholds, seed=config.seed)
+        return graph, "scratch"
+    model = resolve_model(config.init)
+    graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
+                                 freeze_zeros=config.keep_zeros)
+    return graph, model.source or model.name
+
+
+class _Run:
+    """The state of one run and the steps that change it."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, emit: Emit) -> None:
+        self.config, self.run_dir, self.emit = config, run_dir, emit
+        self.checkpoint_path = run_dir / CHECKPOINT_NAME
+        self.graph, self.parent = build_graph(config)
+        self.optimizer = torch.optim.RAdam([p for p in self.graph.parameters() if p.requires_grad],
+                                           lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.regularizer = config.regularizer.build() if config.regularizer else None
+        self.rng = np.random.default_rng(config.seed)
+        self.step = 0
+        self.elapsed_s = 0.0
+        self.history: list[dict] = []
+        self.schedule: GMPSchedule | None = None
+        if config.pruning is not None:
+            self.schedule = config.pruning.schedule(mask_sparsity(self.masks))
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        return [self.graph.mask(i) for i in range(self.graph.n_layers)]
+
+    # --- persistence -----------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return {
+            "step": self.step, "elapsed_s": self.elapsed_s, "graph": self.graph.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(), "history": self.history,
+            "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
+            "config": self.config.to_dict(), "parent": self.parent,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.graph.load_state_dict(state["graph"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
+        self.parent = state.get("parent", self.parent)
+        if self.config.pruning is not None and state["schedule_initial"] is not None:
+            self.schedule = self.config.pruning.schedule(state["schedule_initial"])
+
+    def save(self) -> None:
+        save_checkpoint(self.checkpoint_path, self.state())
+        write_text_atomic(self.run_dir / "history.json", json.dumps(self.history))
+        self.emit(ev.Checkpointed(self.step, str(self.checkpoint_path)))
+
+    # --- the work --------------------------------------------------------------------------------------
+
+    def train_step(self, clips: PairedClips, samples: int) -> tuple[float, float, float]:
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(config, self.step + 1)
+        noisy, clean = clips.batch(self.rng, config.batch_size, samples)
+        spectrum, clean_spectrum = stft(noisy), stft(clean)
+        out = self.graph(spectrum.abs())
+        denoised, magnitude = denoise_batch(out.mask, spectrum, samples)
+        loss, score = ndns_loss(clean, denoised, clean_spectrum.abs(), magnitude, config.mse_weight)
+        regularization = torch.zeros(())
+        if self.regularizer is not None:
+            regularization = self.regularizer(out.spikes)
+            loss = loss + regularization
+        if not torch.isfinite(loss):
+            raise SpandexError(f"the loss became {loss.item()} at step {self.step + 1}; lower the learning rate "
+                               f"(resume continues from the last checkpoint)")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.graph.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.graph.clamp_parameters()
+        self.step += 1
+        return float(loss.detach()), float(score.detach().mean()), float(regularization.detach())
+
+    def prune_to(self, target: float) -> None:
+        scope = self.config.pruning.scope if self.config.pruning else "global"
+        weights = [self.graph.weights[i] for i in range(self.graph.n_layers)]
+        new = prune_masks(weights, self.masks, target, scope, seed=self.config.seed * 100003 + self.step)
+        for index, mask in enumerate(new):
+            self.graph.set_mask(index, mask)
+        layer = tuple(1.0 - float(m.mean()) for m in new)
+        self.emit(ev.Pruned(self.step, target, mask_sparsity(new), layer))
+
+    def evaluate(self, clips: PairedClips) -> ev.Evaluated:
+        start = time.perf_counter()
+        model = self.graph.to_model(self.config.name)
+        result = validate(model, clips, self.config.eval_batch)
+        event = ev.Evaluated(
+            step=self.step, si_snr=result.si_snr, si_snri=result.si_snri,
+            synops_per_frame=result.synops_per_frame, power_proxy_mops=result.power_proxy_mops,
+            weight_sparsity=model.weight_sparsity, layer_sparsity=model.layer_weight_sparsity(),
+            activity_sparsity=result.activity_sparsity, seconds=time.perf_counter() - start)
+        self.history.append({"event": "evaluated", **event.__dict__})
+        self.emit(event)
+        return event
+
+    def export(self, evaluation: ev.Evaluated, train: PairedClips, validation: PairedClips) -> ev.Finished:
+        config = self.config
+        model = self.graph.to_model(config.name, source=str(self.run_dir / f"{config.name}.net"))
+        model_path = save_netx(model, self.run_dir / f"{config.name}.net")
+        card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s)
+        card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
+        return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"])
+
+
+def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str, train: PairedClips,
+               validation: PairedClips, elapsed_s: float) -> dict:
+    """What `spandex models` and the GUI show about a trained model: data, recipe, metrics."""
+    data = {"dataset": str(config.dataset), "train_clips": len(train), "train_hours": train.seconds / 3600,
+            "validation_clips": len(validation), "validation_hours": validation.seconds / 3600}
+    manifest = Path(config.dataset) / "manifest.json"
+    if manifest.is_file():
+        described = json.loads(manifest.read_text())
+        data["sources"] = described.get("splits", {})
+    return {
+        "name": config.name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "parent": parent,
+        "data": data,
+        "recipe": config.to_dict(),
+        "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
+                     "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
+        "metrics": {
+            "measured_on": "validation split of the dataset (speakers and noises unseen in training)",
+            "si_snr": evaluation.si_snr, "si_snri": evaluation.si_snri,
+            "synops_per_frame": evaluation.synops_per_frame, "power_proxy_mops": evaluation.power_proxy_mops,
+            "activity_sparsity": list(evaluation.activity_sparsity),
+            **model_report(model),
+        },
+    }
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
+    """Create ``run_dir`` for ``config``, or check that the run already in it is this config's."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        previous = load_config(saved)
+        if previous != config:
+            changed = sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
+            raise SpandexError(
+                f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
+                f"with `spandex train --resume {run_dir}` or choose another run folder")
+    else:
+        write_text_atomic(saved, dump_config(config))
+    return run_dir
+
+
+def _loading_reporter(split: str, emit: Emit) -> Callable[[int, int], None]:
+    """Emit :class:`Loading` about every 2 % of the clips (and at the end)."""
+    def report(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 50) == 0:
+            emit(ev.Loading(split, done, total))
+    return report
+
+
+def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = lambda e: None,
+                 should_stop: Callable[[], bool] = lambda: False) -> ev.Event:
+    """Train, reporting through ``emit``; returns (and emits) the final Finished or Cancelled event.
+
+    Raises :class:`SpandexError` for bad settings or data (nothing written but ``run_dir``'s config).
+    """
+    torch.set_num_threads(config.threads)
+    run_dir = prepare_run_dir(config, run_dir)
+    train = PairedClips.load(split_folder(config.dataset, "train"), compact=True,
+                             progress=_loading_reporter("train", emit))
+    validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
+                                  progress=_loading_reporter("validation", emit))
+    samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
+    run = _Run(config, run_dir, emit)
+    if run.checkpoint_path.is_file():
+        run.restore(load_checkpoint(run.checkpoint_path))
+    emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation)))
+    if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
+        run.prune_to(run.schedule.initial_sparsity)
+
+    last_save = time.monotonic()
+    window: list[tuple[float, float, float]] = []
+    window_start = time.monotonic()
+    last_eval: ev.Evaluated | None = None
+    while run.step < config.steps:
+        if should_stop():
+            run.save()
+            cancelled = ev.Cancelled(run.step, str(run.checkpoint_path))
+            emit(cancelled)
+            return cancelled
+        tick = time.monotonic()
+        window.append(run.train_step(train, samples))
+        if run.schedule is not None and run.schedule.is_pruning_step(run.step):
+            run.prune_to(run.schedule.sparsity_at(run.step))
+        if run.step % config.log_every == 0 or run.step == config.steps:
+            now = time.monotonic()
+            loss, si, reg = (float(np.mean(v)) for v in zip(*window))
+            report = ev.StepReport(run.step, config.steps, loss, si, reg,
+                                   run.optimizer.param_groups[0]["lr"], mask_sparsity(run.masks),
+                                   (now - window_start) / len(window), run.elapsed_s)
+            run.history.append({"event": "step", **report.__dict__})
+            emit(report)
+            window, window_start = [], now
+        saved = False
+        if run.step % config.eval_every == 0 or run.step == config.steps:
+            last_eval = run.evaluate(validation)
+            run.save()
+            saved, last_save = True, time.monotonic()
+        run.elapsed_s += time.monotonic() - tick  # wall time of the run: steps, evaluations, checkpoints
+        if not saved and time.monotonic() - last_save >= config.checkpoint_seconds:
+            run.save()
+            last_save = time.monotonic()
+    if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint
+        last_eval = run.evaluate(validation)
+    finished = run.export(last_eval, train, validation)
+    emit(finished)
+    return finished

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build SPANDEX's training data from real recordings in Debian packages (no other downloads):
+#   1. `apt-get download` + `dpkg-deb -x` the packages below into build/training-audio/cache/ (no install);
+#   2. scripts/collect_debian_audio.py sorts their speech and noise into training and validation groups
+#      (validation: other speakers, languages and noise recordings) as 16 kHz WAVs in build/training-audio/sources/;
+#   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set}.
+# About 640 MB of packages, ~1.3 GB of sources and ~2.5 GB of mixtures; 10-20 min on 2 cores. Idempotent:
+# finished steps are skipped. Licences: see each package's /usr/share/doc/PKG/copyright in the cache; the
+# recordings train weights and are never redistributed.
+#   Usage: scripts/build_training_data.sh [extra `spandex data build` options, e.g. --train-clips 600]
+#   env: PYTHON (default .venv/bin/python), SPANDEX_TRAINING_AUDIO (default build/training-audio),
+#        SPANDEX_DATASET (default build/data/debian)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+AUDIO="${SPANDEX_TRAINING_AUDIO:-$REPO/build/training-audio}"
+DATASET="${SPANDEX_DATASET:-$REPO/build/data/debian}"
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x "$REPO/.venv/bin/python" ]]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
+PACKAGES=(
+    # speech
+    tuxpaint-stamps-default asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
+    asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 fillets-ng-data-cs fillets-ng-data-nl
+    # noise
+    colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
+    bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound
+)
+DEBS="$AUDIO/cache/debs"
+UNPACKED="$AUDIO/cache/unpacked"
+mkdir -p "$DEBS" "$UNPACKED"
+
+for pkg in "${PACKAGES[@]}"; do
+    if ! compgen -G "$DEBS/${pkg}_*.deb" >/dev/null; then
+        if ! (cd "$DEBS" && apt-get download "$pkg"); then
+            echo "apt-get download $pkg failed; running apt-get update and retrying" >&2
+            apt-get update -qq
+            (cd "$DEBS" && apt-get download "$pkg")
+        fi
+    fi
+    if [[ ! -d "$UNPACKED/$pkg" ]]; then
+        rm -rf "$UNPACKED/$pkg.partial"
+        dpkg-deb -x "$(compgen -G "$DEBS/${pkg}_*.deb" | head -n 1)" "$UNPACKED/$pkg.partial"
+        mv "$UNPACKED/$pkg.partial" "$UNPACKED/$pkg"
+    fi
+done
+
+"$PYTHON" "$REPO/scripts/collect_debian_audio.py" "$UNPACKED" "$AUDIO/sources"
+
+cd "$REPO"
+"$PYTHON" -m cli.main data build "$DATASET" \
+    --speech "$AUDIO/sources/speech/train" --noise "$AUDIO/sources/noise/train" \
+    --val-speech "$AUDIO/sources/speech/validation" --val-noise "$AUDIO/sources/noise/validation" "$@"

@@ -1,0 +1,188 @@
+"""Sort the real speech and noise of unpacked Debian packages into training and validation folders.
+
+Reads the packages scripts/fetch_training_audio.sh unpacked and writes 16 kHz mono PCM WAVs, one folder per
+group (a speaker or a voice set; a noise category), split so that validation shares no speaker, voice or
+noise recording with training::
+
+    DEST/speech/train/<group>/*.wav        DEST/speech/validation/<group>/*.wav
+    DEST/noise/train/<group>/*.wav         DEST/noise/validation/<group>/*.wav
+
+Speech is kept only if it is wideband (recorded at 16 kHz or more), unclipped (fewer than 0.1 % of samples
+at full scale: this drops Tux Paint's Spanish set) and at least 0.5 s long; it is high-passed at 60 Hz.
+Asterisk prompts are G.722 (nothing above 7 kHz); they are decoded with the G722 package.
+
+    python scripts/collect_debian_audio.py UNPACKED_DIR DEST_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from G722 import G722
+from scipy.signal import butter, sosfilt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.audio_io import SAMPLE_RATE, resample, write_wav  # noqa: E402
+
+MIN_SECONDS = 0.5
+CLIPPED_FRACTION = 0.001
+HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
+
+# Speech: (split, group, package, glob, minimum source rate). Validation: other speakers AND other languages
+# or recordings than anything in training (asterisk en/fr voices; Tux Paint's Dutch and Lithuanian readers).
+TUXPAINT_TRAIN = ("fr", "ru", "ro", "ca", "bg", "be", "el", "da")
+TUXPAINT_VALIDATION = ("nl", "lt")
+STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
+SPEECH = [
+    *[("train", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_TRAIN],
+    ("train", "asterisk-es", "asterisk-core-sounds-es-g722/**/*.g722"),
+    ("train", "asterisk-it", "asterisk-core-sounds-it-g722/**/*.g722"),
+    ("train", "fillets-cs", "fillets-ng-data-cs/**/*.ogg"),
+    ("train", "fillets-nl", "fillets-ng-data-nl/**/*.ogg"),
+    *[("validation", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_VALIDATION],
+    ("validation", "asterisk-en", "asterisk-core-sounds-en-g722/**/*.g722"),
+    ("validation", "asterisk-fr", "asterisk-core-sounds-fr-g722/**/*.g722"),
+]
+# Noise: training and validation come from different packages (different recordings and kinds of sound).
+SONIC_PI = "sonic-pi-samples/usr/share/sonic-pi/samples"
+UFOAI_KINDS = ("ambience", "misc", "doors", "footsteps", "ugv", "geoscape")
+NOISE = [
+    # one group: most categories hold a handful of sounds (symbols/ and people/ are spoken: left out)
+    *[("train", "tuxpaint-sounds", f"{STAMPS}/{kind}/**/*.ogg") for kind in
+      ("animals", "clothes", "food", "hobbies", "household", "medical", "military", "naturalforces",
+       "plants", "seasonal", "space", "sports", "town", "vehicles")],
+    ("train", "colobot", "colobot-common-sounds/**/*.wav"),
+    ("train", "colobot", "colobot-common-sounds/**/*.ogg"),
+    ("train", "music-on-hold", "asterisk-moh-opsound-g722/**/*.g722"),
+    *[("train", "sonic-pi-ambient", f"{SONIC_PI}/{kind}_*.flac") for kind in ("ambi", "vinyl", "misc")],
+    *[("train", "sonic-pi-percussion", f"{SONIC_PI}/{kind}_*.flac") for kind in ("drum", "bd", "sn", "perc",
+                                                                                  "tabla")],
+    *[("train", "sonic-pi-music", f"{SONIC_PI}/{kind}_*.flac") for kind in ("loop", "bass", "guit", "elec",
+                                                                             "glitch", "mehackit")],
+    ("train", "supertux-effects", "supertux-data/usr/share/games/supertux2/sounds/*.*"),
+    ("train", "supertux-music", "supertux-data/usr/share/games/supertux2/music/**/*.ogg"),
+    ("validation", "keyboard", "bucklespring-data/**/*.wav"),
+    ("validation", "alerts", "oxygen-sounds/**/*.ogg"),
+    ("validation", "alerts", "sound-theme-freedesktop/**/*.oga"),
+]
+
+
+def decode_g722(data: bytes) -> tuple[np.ndarray, int]:
+    pcm = G722(SAMPLE_RATE, 64000).decode(data)
+    return np.asarray(pcm, dtype=np.float32) / 32768.0, SAMPLE_RATE
+
+
+def read(name: str, data: bytes) -> tuple[np.ndarray, int]:
+    """Decode one file's bytes to mono float32 at its own rate."""
+    if name.endswith(".g722"):
+        return decode_g722(data)
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return audio.mean(axis=1), rate
+
+
+# Spoken files that must never be used as noise: Tux Paint's descriptions and localised sounds
+# (``*_desc_fr.ogg``, ``*_en_GB.ogg``), SuperTux's voice samples.
+SPOKEN = re.compile(r"(_desc.*|_[a-z]{2}(_[A-Z]{2})?)\.og[ga]$|/(excellent|welldone|yeti_gna)\.")
+AUDIO = (".ogg", ".oga", ".wav", ".flac", ".g722")
+
+
+def files(root: Path, pattern: str, speech: bool) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Audio files matching ``pattern``; as noise, never a spoken one (:data:`SPOKEN`)."""
+    for path in sorted(root.glob(pattern)):
+        name = str(path.relative_to(root))
+        if path.is_file() and path.suffix in AUDIO and (speech or not SPOKEN.search("/" + name)):
+            yield name, path.read_bytes
+
+
+def ufoai_files(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+    """Sounds inside ufoai-sound's pk3 (a zip): (kind, name, reader) for the non-voice categories."""
+    for pk3 in sorted(root.glob("ufoai-sound/**/*.pk3")):
+        archive = zipfile.ZipFile(pk3)
+        for name in sorted(archive.namelist()):
+            parts = name.split("/")
+            if len(parts) >= 3 and parts[0] == "sound" and parts[1] in UFOAI_KINDS and \
+                    name.endswith((".ogg", ".wav")):
+                yield parts[1], name, (lambda n=name, a=archive: a.read(n))
+
+
+def keep_speech(audio: np.ndarray, rate: int) -> str | None:
+    """Why a speech file is rejected, or None to keep it."""
+    if rate < SAMPLE_RATE:
+        return "narrowband"
+    if audio.size < MIN_SECONDS * rate:
+        return "short"
+    if np.mean(np.abs(audio) >= 0.99) > CLIPPED_FRACTION:
+        return "clipped"
+    if not np.any(audio):
+        return "silent"
+    return None
+
+
+def convert(audio: np.ndarray, rate: int, speech: bool) -> np.ndarray:
+    audio = resample(audio, rate, SAMPLE_RATE).astype(np.float64)
+    if speech:
+        audio = sosfilt(HIGHPASS, audio)
+    peak = np.max(np.abs(audio))
+    return (audio / peak * 0.9 if peak > 0.9 else audio).astype(np.float32)
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit(".", 1)[0]).strip("_")[-120:] + ".wav"
+
+
+def collect(unpacked: Path, dest: Path) -> Counter:
+    counts: Counter = Counter()
+    jobs = [("speech", *job) for job in SPEECH] + [("noise", *job) for job in NOISE]
+    for kind, split, group, pattern in jobs:
+        package = pattern.split("/")[0]
+        if not (unpacked / package).is_dir():
+            raise SystemExit(f"{unpacked / package} is missing: run scripts/fetch_training_audio.sh")
+        for name, read_bytes in files(unpacked, pattern, kind == "speech"):
+            write_one(dest / kind / split / group, name, read_bytes, kind == "speech", counts, (kind, split, group))
+    for ufo_kind, name, read_bytes in ufoai_files(unpacked):
+        write_one(dest / "noise" / "validation" / f"ufoai-{ufo_kind}", name, read_bytes, False, counts,
+                  ("noise", "validation", f"ufoai-{ufo_kind}"))
+    return counts
+
+
+def write_one(folder: Path, name: str, read_bytes, speech: bool, counts: Counter, key: tuple) -> None:
+    target = folder / safe_name(name)
+    if target.exists():
+        counts[key] += 1
+        return
+    try:
+        audio, rate = read(name, read_bytes())
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        print(f"skipped {name}: unreadable ({exc})", file=sys.stderr)
+        counts["unreadable"] += 1
+        return
+    problem = keep_speech(audio, rate) if speech else (
+        "silent" if not np.any(audio) else "short" if audio.size < 0.2 * rate else None)
+    if problem:
+        counts[problem] += 1
+        return
+    write_wav(target, convert(audio, rate, speech))
+    counts[key] += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("unpacked", type=Path, help="folder with one unpacked Debian package per subfolder")
+    parser.add_argument("dest", type=Path)
+    args = parser.parse_args()
+    counts = collect(args.unpacked, args.dest)
+    for key, n in sorted(counts.items(), key=str):
+        print(f"{'/'.join(key) if isinstance(key, tuple) else 'rejected: ' + key}: {n}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""`spandex prune`, `finetune` and `train` on a tiny real dataset: results join the library; bad input is a
+clear error, never a traceback."""
+
+import json
+
+import pytest
+
+from cli.main import main
+from engine.netx_io import load_model
+from tests.reference_models import reference_path
+
+TINY = ["--steps", "4", "--batch-size", "2", "--segment-seconds", "0.5", "--eval-every", "4", "--eval-clips", "2",
+        "--threads", "1"]
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch):
+    folder = tmp_path / "library"
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(folder))
+    return folder
+
+
+def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, tmp_path, library, capsys):
+    code = main(["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1",
+                 "--prunes", "2", "--dataset", str(tiny_dataset), "--name", "pruned-test",
+                 "--out", str(tmp_path / "prune-run"), *TINY])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "pruned at step 2: 60.0% of synapses" in out and "validation at step 4" in out
+    pruned = load_model(library / "pruned-test.net")
+    assert pruned.weight_sparsity >= 0.6
+    card = json.loads((library / "pruned-test.json").read_text())
+    assert card["recipe"]["pruning"]["final_sparsity"] == 0.6 and "si_snr" in card["metrics"]
+
+    code = main(["finetune", "pruned-test", "--dataset", str(tiny_dataset), "--reg-weight", "5", "--reg", "hoyer",
+                 "--name", "frugal-test", "--out", str(tmp_path / "ft-run"), *TINY])
+    assert code == 0
+    tuned = load_model(library / "frugal-test.net")
+    for parent, child in zip(pruned.layers, tuned.layers):
+        assert not (child.weight_mant[parent.weight_mant == 0]).any()  # pruned stays pruned
+    assert json.loads((library / "frugal-test.json").read_text())["recipe"]["regularizer"]["kind"] == "hoyer"
+
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "pruned-test" in listing and "frugal-test" in listing
+
+    # the same name again: refused, the library keeps the first model
+    code = main(["finetune", "pruned-test", "--dataset", str(tiny_dataset), "--name", "frugal-test",
+                 "--out", str(tmp_path / "ft-run-2"), *TINY])
+    assert code == 1
+    assert "already holds a model named 'frugal-test'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prune", "NET", "--sparsity", "1.5", "--dataset", "D"], "final_sparsity must be below 1"),
+    (["prune", "NET", "--sparsity", "0.5"], "no dataset given"),
+    (["finetune", "no-such-model", "--dataset", "D"], "no model named 'no-such-model'"),
+    (["train"], "give a recipe file"),
+    (["train", "missing.yaml"], "configuration file not found"),
+    (["train", "--resume", "nowhere"], "holds no training run"),
+    (["prune", "NET", "--sparsity", "0.5", "--dataset", "no-such-dir", "--steps", "1"], "does not exist"),
+])
+def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [str(reference_path("ndns_baseline.net")) if a == "NET" else a for a in args]
+    assert main(args) == 1
+    assert message in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""The dataset builder (N-DNS layout, mixing, disjoint validation) and the training-side reader."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from cli.main import main
+from engine.audio_io import load_audio
+from engine.errors import SpandexError
+from engine.mixing import active_rms
+from engine.pairing import pair_files
+from engine.training.dataset import PairedClips, dataset_summary, split_folder
+from engine.training.dataset_builder import MixSpec
+from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
+from tests.training_data import CLIP_SECONDS
+
+NOISY_NAME = re.compile(r"^[\w-]+_[\w-]+_snr(-?\d+)_tl(-\d+)_fileid_(\d+)\.wav$")
+
+
+def test_layout_names_and_mixing_follow_ndns(tiny_dataset):
+    for split, count in (("training_set", 24), ("validation_set", 6)):
+        folder = tiny_dataset / split
+        for sub in ("clean", "noise", "noisy"):
+            assert len(list((folder / sub).glob("*.wav"))) == count
+        pairs = pair_files(folder / "noisy", folder / "clean")
+        assert len(pairs) == count
+        for pair in pairs[:6]:
+            snr, level, fileid = map(int, NOISY_NAME.match(pair.noisy.name).groups())
+            assert pair.clean.name == f"clean_fileid_{fileid}.wav"
+            noisy, clean = load_audio(pair.noisy), load_audio(pair.clean)
+            noise = load_audio(folder / "noise" / f"noise_fileid_{fileid}.wav")
+            assert noisy.size == clean.size == noise.size == int(CLIP_SECONDS * 16000)
+            np.testing.assert_allclose(noisy, clean + noise, atol=2e-4)  # 16-bit files
+            assert -5 <= snr <= 20 and -35 <= level <= -15
+            measured = 20 * np.log10(active_rms(clean) / active_rms(noise))
+            assert measured == pytest.approx(snr, abs=0.2)
+            rms_db = 20 * np.log10(np.sqrt(np.mean(noisy.astype(np.float64) ** 2)))
+            assert rms_db <= level + 0.2  # at the target, or below it where clipping was guarded
+
+
+def test_manifest_records_disjoint_sources(tiny_dataset):
+    manifest = json.loads((tiny_dataset / "manifest.json").read_text())
+    splits = manifest["splits"]
+    assert set(splits["train"]["speech_groups"]).isdisjoint(splits["validation"]["speech_groups"])
+    assert set(splits["train"]["noise_groups"]).isdisjoint(splits["validation"]["noise_groups"])
+    train_files = {f for clip in manifest["clips"]["train"] for f in clip["speech_files"] + clip["noise_files"]}
+    val_files = {f for clip in manifest["clips"]["validation"] for f in clip["speech_files"] + clip["noise_files"]}
+    assert train_files and val_files and train_files.isdisjoint(val_files)
+    # training got generated noise too (a group of its own), validation only real recordings
+    kinds = {clip["noise_group"] for clip in manifest["clips"]["train"]}
+    assert any(k.startswith("gen-") for k in kinds) and "keys-a" in kinds
+    assert {clip["noise_group"] for clip in manifest["clips"]["validation"]} == {"keys-b"}
+
+
+def test_paired_clips_read_the_split(tiny_dataset):
+    train = PairedClips.load(split_folder(tiny_dataset, "train"), compact=True)
+    exact = PairedClips.load(split_folder(tiny_dataset, "train"))
+    assert len(train) == 24 and train.noisy[0].dtype == np.int16
+    noisy, clean = train.clip(3)
+    np.testing.assert_allclose(noisy, exact.noisy[3], atol=np.abs(exact.noisy[3]).max() / 30000)
+    x, s = train.batch(np.random.default_rng(0), 5, 8000)
+    assert tuple(x.shape) == tuple(s.shape) == (5, 8000)
+    assert float(x.abs().max()) > 0
+    groups = list(train.batches_in_order(10))
+    assert sorted(i for indices, _, _ in groups for i in indices) == list(range(24))
+    # a split folder is its own split
+    assert split_folder(tiny_dataset / "validation_set", "validation") == tiny_dataset / "validation_set"
+
+
+def test_cli_builds_and_holds_out_whole_groups(tmp_path, speech_corpus, keyboard_noise_files):
+    speech, noise = tmp_path / "speech", tmp_path / "noise"
+    for i, path in enumerate(speech_corpus[:12]):
+        (speech / f"speaker{i % 4}").mkdir(parents=True, exist_ok=True)
+        (speech / f"speaker{i % 4}" / path.name).symlink_to(path)
+    for i, path in enumerate(keyboard_noise_files[:20]):
+        (noise / f"kind{i % 4}").mkdir(parents=True, exist_ok=True)
+        (noise / f"kind{i % 4}" / path.name).symlink_to(path)
+    out = tmp_path / "data"
+    args = ["data", "build", str(out), "--speech", str(speech), "--noise", str(noise), "--train-clips", "4",
+            "--val-clips", "2", "--clip-seconds", "1.5", "--val-fraction", "0.25"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    train_groups = set(manifest["splits"]["train"]["speech_groups"])
+    val_groups = set(manifest["splits"]["validation"]["speech_groups"])
+    assert len(val_groups) == 1 and len(train_groups) == 3 and train_groups.isdisjoint(val_groups)
+    stamp = (out / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns
+    assert main(args) == 0  # same settings: complete splits are kept, not rebuilt
+    assert (out / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns == stamp
+    assert not list(out.glob("*.partial"))
+
+
+def test_bad_sources_are_refused_clearly(tmp_path, speech_corpus):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SpandexError, match="no audio files"):
+        scan_groups([tmp_path / "empty"], "training speech")
+    with pytest.raises(SpandexError, match="does not exist"):
+        scan_groups([tmp_path / "missing"], "training speech")
+    one = [AudioGroup("alice", tuple(speech_corpus[:3]))]
+    with pytest.raises(SpandexError, match="only one group"):
+        hold_out(one, 0.2, 0, "speech")
+    with pytest.raises(SpandexError, match="shares group"):
+        check_disjoint(one, [AudioGroup("alice", tuple(speech_corpus[3:5]))], "speech")
+    with pytest.raises(SpandexError, match="both training and validation"):
+        check_disjoint(one, [AudioGroup("bob", tuple(speech_corpus[2:4]))], "speech")
+    with pytest.raises(SpandexError):
+        MixSpec(snr_db=(20, -5))
+    with pytest.raises(SpandexError, match="dataset folder"):
+        split_folder(tmp_path / "nowhere", "train")
+
+
+def test_summary_for_a_dataset_picker(tiny_dataset, tmp_path):
+    summary = dataset_summary(tiny_dataset)
+    assert summary["train_pairs"] == 24 and summary["validation_pairs"] == 6
+    assert "talker3" in summary["sources"]["validation"]["speech_groups"]
+    (tmp_path / "noisy").mkdir()
+    with pytest.raises(SpandexError):
+        dataset_summary(tmp_path)

@@ -1,0 +1,118 @@
+"""The training graph against lava-dl SLAYER itself: same forward values, same gradients; and export parity.
+
+SLAYER is the N-DNS training graph (tests/slayer_reference.py builds it). Off-grid weights and delays are
+used on purpose: both graphs must quantise them the same way in the forward pass. In float64 every value
+is exact, so forward outputs must be equal bit for bit; gradients agree to float64 rounding.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.backends import prepare
+from engine.netx_io import load_model, save_netx
+from engine.training.graph import SDNNGraph
+from tests.reference_models import reference_path
+from tests.slayer_reference import slayer_network
+
+FRAMES = 160
+
+
+def random_magnitudes(batch: int = 2, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    # |STFT|-like: mostly small, some large values, a few silent bins
+    x = torch.rand(batch, 257, FRAMES, generator=generator, dtype=torch.float64) ** 3 * 3
+    x[:, ::7] = 0
+    return x
+
+
+def perturbed_graph(seed: int = 1) -> SDNNGraph:
+    """The baseline's weights and delays moved off their grids (as after some training steps)."""
+    graph = SDNNGraph.from_model(load_model(reference_path("ndns_baseline.net")), max_delay=64).double()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for w in graph.weights:
+            w.add_(torch.randn(w.shape, generator=generator, dtype=torch.float64) * 0.02)
+        for d in graph.delays:
+            d.add_(torch.rand(d.shape, generator=generator, dtype=torch.float64) * 3 - 1.5)
+    graph.clamp_parameters()
+    return graph
+
+
+def slayer_copy(graph: SDNNGraph) -> torch.nn.Module:
+    """A slayer network holding exactly ``graph``'s float parameters (weights not quantised beforehand)."""
+    net = slayer_network(graph.to_model(), torch.float64)
+    with torch.no_grad():
+        for block, w in zip(list(net)[1:], graph.weights):
+            block.synapse.weight.copy_(w.detach().reshape(block.synapse.weight.shape))
+        for block, d in zip(list(net)[1:3], graph.delays):
+            block.delay.delay.data = d.detach().clone()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return net
+
+
+def test_forward_equals_slayer_bit_for_bit():
+    graph = perturbed_graph()
+    net = slayer_copy(graph)
+    x = random_magnitudes()
+    expected = net(x + graph.input_offset)
+    actual = graph(x).y
+    assert actual.shape == expected.shape == (2, 257, FRAMES)
+    assert torch.equal(actual, expected.detach())
+    assert actual.abs().max() > 0.5  # the network is active on this input
+
+
+def test_gradients_equal_slayer():
+    graph = perturbed_graph()
+    for th in graph.thresholds:
+        th.requires_grad_(True)
+    net = slayer_copy(graph)
+    x = random_magnitudes(seed=3)
+    weight = torch.randn(2, 257, FRAMES, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    (net(x + graph.input_offset) * weight).sum().backward()
+    (graph(x).y * weight).sum().backward()
+    blocks = list(net)
+    for block, w in zip(blocks[1:], graph.weights):
+        expected = block.synapse.weight.grad.reshape(w.shape)
+        assert expected.abs().max() > 1
+        torch.testing.assert_close(w.grad, expected, rtol=1e-9, atol=1e-9)
+    for block, d in zip(blocks[1:3], graph.delays):
+        assert block.delay.delay.grad.abs().max() > 0.1
+        torch.testing.assert_close(d.grad, block.delay.delay.grad, rtol=1e-9, atol=1e-9)
+    for block, th in zip(blocks[:3], graph.thresholds):
+        torch.testing.assert_close(th.grad, block.neuron.delta.threshold.grad, rtol=1e-9, atol=1e-9)
+
+
+def test_exported_model_streams_what_the_graph_computes(tmp_path):
+    graph = perturbed_graph()
+    model = graph.to_model("trained")
+    path = save_netx(model, tmp_path / "trained.net")
+    loaded = load_model(path)
+    x = random_magnitudes(batch=1, seed=5)
+    masks = torch.relu(graph(x).y + 1)[0].detach().numpy()
+    runner = prepare(loaded, "dense")
+    streamed = np.stack([runner.step(frame)[0] for frame in x[0].numpy().T], axis=1)
+    np.testing.assert_array_equal(streamed, masks)
+    assert np.std(masks) > 0.05
+
+
+def test_round_trip_keeps_the_model_exactly():
+    model = load_model(reference_path("ndns_baseline.net"))
+    back = SDNNGraph.from_model(model).to_model(model.name)
+    for a, b in zip(model.layers, back.layers):
+        np.testing.assert_array_equal(a.weight_mant, b.weight_mant)
+        np.testing.assert_array_equal(a.delays if a.delays is not None else [], b.delays if b.delays is not None else [])
+        assert a.threshold_mant == b.threshold_mant
+    assert back.encoder == model.encoder
+
+
+def test_masked_weights_get_no_gradient_and_stay_zero():
+    model = load_model(reference_path("spandex_prune75.net"))
+    graph = SDNNGraph.from_model(model, freeze_zeros=True)
+    graph(random_magnitudes(batch=1).float()).y.sum().backward()
+    for index, layer in enumerate(model.layers):
+        zero = torch.from_numpy(layer.weight_mant == 0)
+        assert torch.all(graph.weights[index].grad[zero] == 0)
+        assert torch.any(graph.weights[index].grad[~zero] != 0)
+    assert graph.to_model().weight_sparsity == pytest.approx(model.weight_sparsity)

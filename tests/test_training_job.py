@@ -1,0 +1,58 @@
+"""A training job in its own process, as the GUI panel drives it: progress through a queue, cancel, resume."""
+
+from pathlib import Path
+
+from engine.netx_io import load_model
+from engine.training import events as ev
+from engine.training.config import TrainConfig
+from engine.training.job import TrainingJob
+
+
+def config(dataset: Path, steps: int) -> TrainConfig:
+    return TrainConfig(name="panel-run", dataset=str(dataset), hidden_sizes=(32, 32), steps=steps, batch_size=2,
+                       segment_seconds=0.5, eval_every=6, log_every=3, threads=1, eval_clips=2)
+
+
+def test_job_reports_progress_and_finishes(tiny_dataset, tmp_path):
+    job = TrainingJob(config(tiny_dataset, 6), tmp_path / "run")
+    job.start()
+    events = job.wait(timeout=240)
+    assert job.finished and not job.is_running()
+    kinds = [type(e) for e in events if not isinstance(e, ev.Loading)]
+    assert kinds[0] is ev.Started and kinds[-1] is ev.Finished, events[-1]
+    assert any(isinstance(e, ev.Loading) for e in events)
+    assert [e.step for e in events if isinstance(e, ev.StepReport)] == [3, 6]
+    assert [e.step for e in events if isinstance(e, ev.Evaluated)] == [6]
+    assert load_model(events[-1].model_path).name == "panel-run"
+    assert job.poll() == []  # nothing after the terminal event
+
+
+def test_cancel_stops_after_a_checkpoint_and_a_new_job_resumes(tiny_dataset, tmp_path):
+    job = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
+    job.start()
+    seen = []
+    while not any(isinstance(e, ev.StepReport) for e in seen):
+        seen += job.poll(timeout=60)
+        assert not job.finished, seen
+    job.cancel()
+    seen += job.wait(timeout=120)
+    cancelled = seen[-1]
+    assert isinstance(cancelled, ev.Cancelled) and 3 <= cancelled.step < 100_000
+    assert Path(cancelled.checkpoint).is_file()
+
+    again = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
+    again.start()
+    first: list = []
+    while not any(isinstance(e, ev.Started) for e in first):
+        first += again.poll(timeout=60)
+    assert next(e for e in first if isinstance(e, ev.Started)).start_step == cancelled.step
+    again.kill()  # killed without a checkpoint: poll() says so instead of waiting forever
+    rest = again.wait(timeout=30)
+    assert isinstance(rest[-1], ev.Failed) and "ended unexpectedly" in rest[-1].message
+
+
+def test_bad_settings_fail_in_the_job_with_a_message(tmp_path):
+    job = TrainingJob(config(tmp_path / "no-such-dataset", 5), tmp_path / "run")
+    job.start()
+    events = job.wait(timeout=120)
+    assert isinstance(events[-1], ev.Failed) and "does not exist" in events[-1].message

@@ -1,0 +1,198 @@
+"""Training runs end to end on a tiny real dataset: validation equals the streaming engine, GMP reaches its
+target, activity regularisation lowers measured SynOps, checkpoints are atomic, and a killed training process
+resumes from its last checkpoint exactly as if it had never stopped."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import SpandexError
+from engine.evaluation import evaluate
+from engine.netx_io import load_model
+from engine.pairing import pair_files
+from engine.training import checkpoint as checkpoint_module
+from engine.training import events as ev
+from engine.training.checkpoint import load_checkpoint, save_checkpoint
+from engine.training.config import PruningConfig, RegularizerConfig, TrainConfig, dump_config, load_config
+from engine.training.dataset import PairedClips
+from engine.training.trainer import run_training
+from engine.training.validation import validate
+from tests.reference_models import reference_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(dataset: Path, **changes) -> TrainConfig:
+    """A from-scratch run of a small network: a step takes a few hundredths of a second."""
+    settings = dict(name="tiny", dataset=str(dataset), hidden_sizes=(48, 48), steps=20, batch_size=3,
+                    segment_seconds=0.5, learning_rate=0.01, eval_every=10, log_every=5, threads=1, seed=3)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def started(events: list) -> ev.Started:
+    return next(e for e in events if isinstance(e, ev.Started))
+
+
+def collect(config: TrainConfig, run_dir: Path, **kwargs) -> list:
+    events: list = []
+    run_training(config, run_dir, emit=events.append, **kwargs)
+    return events
+
+
+def test_validation_equals_the_streaming_engine(tiny_dataset):
+    model = load_model(reference_path("spandex_prune75.net"))
+    folder = tiny_dataset / "validation_set"
+    result = validate(model, PairedClips.load(folder, limit=3))
+    engine = evaluate(model, pair_files(folder / "noisy", folder / "clean")[:3])
+    assert result.synops_per_frame == engine.report["synops_per_frame"]  # the same events, exactly
+    assert list(result.activity_sparsity) == engine.report["activity_sparsity"]
+    assert result.power_proxy_mops == pytest.approx(engine.report["power_proxy_mops"], rel=1e-12)
+    assert result.si_snr == pytest.approx(engine.mean("si_snr"), abs=1e-6)
+    assert result.si_snr_noisy == pytest.approx(engine.mean("si_snr_noisy"), abs=1e-9)
+
+
+def test_a_run_reports_trains_and_exports(tiny_dataset, tmp_path):
+    events = collect(tiny_config(tiny_dataset), tmp_path / "run")
+    loading = [e for e in events if isinstance(e, ev.Loading)]
+    assert (loading[-1].split, loading[-1].done, loading[-1].total) == ("validation", 6, 6)
+    assert events.index(loading[-1]) < events.index(started(events))  # data first, then the run
+    assert started(events).start_step == 0
+    assert isinstance(events[-1], ev.Finished)
+    steps = [e for e in events if isinstance(e, ev.StepReport)]
+    assert [e.step for e in steps] == [5, 10, 15, 20]
+    evals = [e for e in events if isinstance(e, ev.Evaluated)]
+    assert [e.step for e in evals] == [10, 20]
+    assert evals[-1].synops_per_frame > 0 and np.isfinite(evals[-1].si_snr)
+    model = load_model(events[-1].model_path)
+    assert model.neuron_counts == (257, 48, 48, 257)
+    card = events[-1].metrics
+    assert card["si_snr"] == evals[-1].si_snr and card["params"] == 257 * 48 * 2 + 48 * 48
+    assert (tmp_path / "run" / "history.json").is_file()
+
+
+def test_gmp_reaches_the_target_and_never_regrows(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, init=str(reference_path("ndns_baseline.net")), steps=10, eval_every=10,
+                         learning_rate=0.001, pruning=PruningConfig(final_sparsity=0.6, frequency=2, n_prunes=4))
+    events = collect(config, tmp_path / "run")
+    pruned = [e for e in events if isinstance(e, ev.Pruned)]
+    assert [e.step for e in pruned] == [2, 4, 6, 8]
+    sparsities = [e.weight_sparsity for e in pruned]
+    assert sparsities == sorted(sparsities) and sparsities[-1] == pytest.approx(0.6, abs=1e-5)
+    final = load_model(events[-1].model_path)
+    assert final.weight_sparsity >= 0.6  # 8-bit rounding may zero a few more
+    assert pruned[-1].layer_sparsity[2] > pruned[-1].layer_sparsity[0]  # global: the output layer goes first
+
+
+@pytest.fixture(scope="module")
+def unregularised_synops(tiny_dataset, tmp_path_factory) -> float:
+    events = collect(tiny_config(tiny_dataset, **REG_RUN), tmp_path_factory.mktemp("plain"))
+    return events[-1].metrics["synops_per_frame"]
+
+
+REG_RUN = dict(steps=20, eval_every=20, batch_size=4, segment_seconds=1.0)
+
+
+@pytest.mark.parametrize("kind, p, weight", [("lp", 1.0, 50.0), ("lp", 0.5, 50.0), ("hoyer", 1.0, 200.0)])
+def test_activity_regularisation_lowers_measured_synops(tiny_dataset, tmp_path, unregularised_synops, kind, p,
+                                                        weight):
+    regularizer = RegularizerConfig(weight=weight, kind=kind, p=p)
+    events = collect(tiny_config(tiny_dataset, **REG_RUN, regularizer=regularizer), tmp_path / "run")
+    assert events[-1].metrics["synops_per_frame"] < 0.9 * unregularised_synops
+    assert any(e.regularization > 0 for e in events if isinstance(e, ev.StepReport))
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"step": 7, "weights": torch.ones(3)})
+
+    def crash_midway(obj, target):
+        Path(target).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", crash_midway)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"step": 8})
+    assert load_checkpoint(path)["step"] == 7  # the previous checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left behind
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(SpandexError, match="not a readable SPANDEX checkpoint"):
+        load_checkpoint(path)
+
+
+def test_resume_after_kill_continues_from_the_last_checkpoint(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, steps=40, eval_every=40, log_every=2, checkpoint_seconds=0.0)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(dump_config(config))
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "cli.main", "train", str(recipe), "--out", str(run_dir)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("step 12/40"):
+                break
+        os.killpg(process.pid, signal.SIGKILL)  # no chance to checkpoint or clean up
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    killed_at = load_checkpoint(run_dir / "checkpoint.pt")["step"]
+    assert 11 <= killed_at < 40  # checkpoints every step here; the one of step 12 may not be written yet
+    resumed = subprocess.run([sys.executable, "-m", "cli.main", "train", "--resume", str(run_dir)], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {killed_at} of 40" in resumed.stdout
+    # the resumed run is the run that was never interrupted, to the last bit
+    uninterrupted = collect(config, tmp_path / "straight")
+    a, b = load_model(run_dir / "tiny.net"), load_model(uninterrupted[-1].model_path)
+    for x, y in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(x.weight_mant, y.weight_mant)
+        np.testing.assert_array_equal(x.delays if x.delays is not None else [],
+                                      y.delays if y.delays is not None else [])
+    # and so are the losses it reported after the first window following the resume
+    def losses(path: Path) -> dict:
+        history = load_checkpoint(path / "checkpoint.pt")["history"]
+        return {h["step"]: h["loss"] for h in history if h["event"] == "step" and h["step"] > killed_at + 2}
+
+    assert losses(run_dir) == losses(tmp_path / "straight") and len(losses(run_dir)) >= 10
+
+
+def test_cancel_checkpoints_first_and_a_rerun_resumes(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, steps=30, eval_every=30, checkpoint_seconds=1e9)
+    calls = {"n": 0}
+
+    def stop_after_seven_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 7
+
+    events = collect(config, tmp_path / "run", should_stop=stop_after_seven_steps)
+    assert isinstance(events[-1], ev.Cancelled) and events[-1].step == 7
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 7  # nothing lost
+    rest = collect(config, tmp_path / "run")
+    assert started(rest).start_step == 7 and isinstance(rest[-1], ev.Finished) and rest[-1].step == 30
+
+
+def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):
+    collect(tiny_config(tiny_dataset, steps=2, eval_every=2), tmp_path / "run")
+    with pytest.raises(SpandexError, match="other settings .*learning_rate"):
+        collect(tiny_config(tiny_dataset, steps=2, eval_every=2, learning_rate=0.5), tmp_path / "run")
+
+
+def test_bad_configs_are_refused_with_their_names(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndataset: d\nsteps: 10\nlearnig_rate: 0.1\n")
+    with pytest.raises(SpandexError, match="unknown setting.*learnig_rate"):
+        load_config(path)
+    path.write_text("name: x\ndataset: d\nsteps: 0\npruning: {final_sparsity: 1.5}\n")
+    with pytest.raises(SpandexError, match="steps must be at least 1"):
+        load_config(path)
+    path.write_text("name: x\ndataset: d\npruning: {final_sparsity: 0.5, frequncy: 3}\n")
+    with pytest.raises(SpandexError, match="pruning: unknown setting.*frequncy"):
+        load_config(path)
+    with pytest.raises(SpandexError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
