@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,7 @@ class EngineConfig:
     input: str | None = None
     output: str | None = None
     file: str | None = None          # file as microphone (looping); used instead of the input device
+    fallback_file: str | None = None  # played as the microphone when no input device exists
     prefill_hops: int = 2
     frame_ring: int = 512            # telemetry records kept (4 s)
     callback_ring: int = 4096
@@ -197,6 +199,8 @@ class AudioEngine:
         self.fifo = np.zeros(0)
         self.to16: StreamingResampler | None = None
         self.from16: StreamingResampler | None = None
+        self.notes: list[str] = []
+        self.file_is_fallback = False
         self.stopping = False
         self.portaudio_stuck = False  # a lost stream could not be closed: PortAudio is off limits
         self.parent_alive = lambda: True
@@ -270,6 +274,10 @@ class AudioEngine:
         self._close()
         in_dev = out_dev = None
         problems = []
+        self.notes = []
+        if self.file_is_fallback:
+            self.file_source = self.callback.source = None
+            self.file_is_fallback = False
         if self.portaudio_stuck:
             problems.append("the audio system stopped answering (restart of the engine needed)")
         else:
@@ -279,7 +287,12 @@ class AudioEngine:
                 problems.append(f"PortAudio: {exc}")
         if self.file_source is None and not self.portaudio_stuck:
             in_dev = audio_device.find_device(self.wanted_input, "input")
-            if in_dev is None:
+            if in_dev is None and self.config.fallback_file:
+                self.notes.append(f"no microphone{' ' + repr(self.wanted_input) if self.wanted_input else ''}: "
+                                  f"playing {Path(self.config.fallback_file).name} as the microphone")
+                self._set_file(self.config.fallback_file)
+                self.file_is_fallback = True
+            elif in_dev is None:
                 problems.append(f"no input device{' ' + repr(self.wanted_input) if self.wanted_input else ''}")
         if self.wanted_output != NO_OUTPUT and not self.portaudio_stuck:
             out_dev = audio_device.find_device(self.wanted_output, "output")
@@ -316,6 +329,9 @@ class AudioEngine:
         else:
             self.state, self.message, self.lost_since = "running", "", None
             self.retry_delay = self.RETRY_S
+        if self.file_is_fallback and self.wanted_input is not None and self.state == "running":
+            self.state = "no-device"  # a chosen microphone is missing: keep looking for it
+        self.message = "; ".join(self.notes + ([self.message] if self.message else []))
         self.next_retry = time.monotonic() + self.retry_delay
         self._emit_stream()
 
@@ -345,6 +361,8 @@ class AudioEngine:
                 self._open()  # is the device back?
             return
         if stream.active and now - self.callback.last_call < self.STALL_S:
+            if self.state == "no-device" and now >= self.next_retry:
+                self._open()  # a chosen microphone is missing (a file plays instead): is it back?
             return
         self.shared.counters[DEVICE_LOSSES] += 1
         names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
@@ -401,12 +419,14 @@ class AudioEngine:
 
     def _cmd_set_input(self, device: str | None) -> None:
         self.wanted_input = device
+        self.file_is_fallback = False
         self.file_source = None
         self.callback.source = None
         self._open()
 
     def _cmd_set_file(self, path: str) -> None:
         self._set_file(path)
+        self.file_is_fallback = False
         self._open()
 
     def _cmd_set_output(self, device: str | None) -> None:
