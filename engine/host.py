@@ -35,8 +35,17 @@ SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MK
 BLAS worker threads spinning beside the audio threads made a network step 3-10x slower (measured)."""
 
 
+ENGINE_NICE = -10
+"""The engine process asks for this nice value (root or CAP_SYS_NICE / RLIMIT_NICE grant it; else it
+keeps the GUI's). Audio servers do the same: JACK and PipeWire run their threads real-time."""
+
+
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
+    try:  # ahead of the GUI (and everything else) when the CPU is contended; needs the privilege
+        os.setpriority(os.PRIO_PROCESS, 0, ENGINE_NICE)
+    except OSError:
+        pass
     with open(path, "r+b") as f:
         buffer = mmap.mmap(f.fileno(), SharedBlock.nbytes(config))
     parent = mp.parent_process()
@@ -68,6 +77,7 @@ class EngineHost:
         self.restarts = 0
         self.models: list[dict] = []              # as the engine last reported them
         self.replay: dict[str, tuple] = {}        # the latest state-setting commands
+        self.pending_events: list[tuple[str, object]] = []  # received by wait_event, not yet handed out
         self._new_queues()
 
     def _new_queues(self) -> None:
@@ -122,21 +132,23 @@ class EngineHost:
 
         A ``device_lost`` event that asks for a restart (PortAudio stuck on a dead sound server) is
         acted on here: a fresh engine process starts with the same models and settings, and an
-        ``("engine_restarted", count)`` event follows.
+        ``("engine_restarted", count)`` event follows it.
         """
-        out = []
+        out, self.pending_events = self.pending_events, []
         while True:
             try:
                 event = self.events.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 return out
-            out.append(event)
-            if event[0] == "models":
-                self.models = event[1]["models"]
-            elif event[0] == "device_lost" and event[1].get("restart") and self.mode == "process":
-                self._restart()
-                out.append(("engine_restarted", self.restarts))
-                return out
+            out.extend(self._handle(event))
+
+    def _handle(self, event: tuple[str, object]) -> list[tuple[str, object]]:
+        if event[0] == "models":
+            self.models = event[1]["models"]
+        elif event[0] == "device_lost" and event[1].get("restart") and self.mode == "process":
+            self._restart()
+            return [event, ("engine_restarted", self.restarts)]
+        return [event]
 
     def _restart(self) -> None:
         """Replace a stuck engine process by a fresh one with the same models and settings."""
@@ -155,26 +167,24 @@ class EngineHost:
             self.commands.put(command)
 
     def wait_event(self, kind: str, timeout: float, predicate=None) -> object:
-        """Block until an event ``kind`` (whose payload satisfies ``predicate``) arrives; others are kept."""
+        """Block until an event ``kind`` (whose payload satisfies ``predicate``) arrives; others are kept
+        for :meth:`events_now`."""
         deadline = time.monotonic() + timeout
-        kept = []
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    event = self.events.get(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
-                except queue.Empty:
-                    if not self.alive:
-                        raise SpandexError("the audio engine stopped") from None
-                    continue
+        while time.monotonic() < deadline:
+            for index, event in enumerate(self.pending_events):
                 if event[0] == kind and (predicate is None or predicate(event[1])):
+                    del self.pending_events[index]
                     return event[1]
                 if event[0] == "fatal":
                     raise SpandexError(f"the audio engine failed: {event[1]}")
-                kept.append(event)
-            raise TimeoutError(f"no '{kind}' event from the engine within {timeout} s")
-        finally:
-            for event in kept:
-                self.events.put(event)
+            try:
+                event = self.events.get(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                if not self.alive:
+                    raise SpandexError("the audio engine stopped") from None
+                continue
+            self.pending_events.extend(self._handle(event))
+        raise TimeoutError(f"no '{kind}' event from the engine within {timeout} s")
 
     def counters(self) -> dict[str, int]:
         return dict(zip(COUNTERS, (int(v) for v in self.shared.counters)))

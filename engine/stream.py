@@ -35,14 +35,14 @@ import numpy as np
 
 from engine import audio_device
 from engine.audio_device import InternalClock, OpenStream
-from engine.audio_io import SAMPLE_RATE, load_audio, resample
+from engine.audio_io import SAMPLE_RATE, load_audio, resample, write_wav
 from engine.backends import prepare
 from engine.errors import SpandexError
 from engine.library import resolve_model
 from engine.live import LiveDenoiser
 from engine.live_frame import (
-    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_LOSSES, FRAME_DTYPE, HOPS, PA_FLAGS,
-    RING_LATE, RING_LATE_COUNT,
+    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_LOSSES, FRAME_DTYPE, HOPS, LATENCY_TRIMS,
+    PA_FLAGS, RING_LATE, RING_LATE_COUNT,
 )
 from engine.noise import NOISE_KINDS
 from engine.resampler import StreamingResampler
@@ -119,6 +119,8 @@ class AudioCallback:
         self.out_ring = SampleRing(capacity)
         self.source: LoopingSource | None = None  # replaced (not mutated) by the worker
         self.scratch = np.zeros(capacity, dtype=np.float32)
+        self.target_fill = 0      # samples of output the ring should hold (the prefill); set by the worker
+        self.max_fill = capacity  # above this, the callback trims back to target_fill
         self.last_call = time.monotonic()
 
     def __call__(self, indata: np.ndarray | None, outdata: np.ndarray | None, frames: int, flags: int) -> None:
@@ -140,6 +142,10 @@ class AudioCallback:
             block.fill(0.0)
             self.in_ring.write(block)
         if outdata is not None:
+            surplus = self.out_ring.available() - self.max_fill
+            if surplus > 0:  # late hops piled up: drop them rather than keep the extra latency
+                self.out_ring.skip(surplus + self.max_fill - self.target_fill)
+                counters[LATENCY_TRIMS] += 1
             if self.out_ring.read_into(outdata[:, 0]) == 0:
                 outdata.fill(0.0)
                 counters[RING_LATE_COUNT] += 1
@@ -176,6 +182,7 @@ class AudioEngine:
     RETRY_S = 1.0        # first retry after a device is missing; doubles up to MAX_RETRY_S
     MAX_RETRY_S = 8.0
     CLOSE_TIMEOUT_S = 1.0
+    MAX_EXTRA_HOPS = 3   # output that piles up beyond the prefill after late hops, before it is trimmed
 
     def __init__(self, config: EngineConfig, shared: SharedBlock, commands, events) -> None:
         self.config = config
@@ -314,6 +321,8 @@ class AudioEngine:
         self.callback.in_ring.skip(self.callback.in_ring.available())
         self.callback.out_ring.skip(self.callback.out_ring.available())
         self.callback.out_ring.write(np.zeros(prefill, dtype=np.float32))
+        self.callback.target_fill = prefill
+        self.callback.max_fill = prefill + int(round(self.MAX_EXTRA_HOPS * HOP * stream.rate / SAMPLE_RATE))
         if isinstance(stream.stream, InternalClock):
             stream.stream.start()
         self.stream = stream
@@ -437,13 +446,24 @@ class AudioEngine:
         """List devices (PortAudio's list as of the last (re)open: it cannot rescan under a stream)."""
         self._event("devices", [asdict(d) | {"key": d.key} for d in audio_device.list_devices()])
 
-    def _cmd_record_start(self, max_seconds: float = 600.0) -> None:
+    def _cmd_record_start(self, max_seconds: float = 600.0, fresh: bool = False) -> None:
+        """Record input and output from the next hop. ``fresh``: reset every network first, so that
+        ``denoise()`` of the recorded input reproduces the recorded output exactly."""
+        if fresh:
+            self.live.reset()
         self.live.record_start(max_seconds)
 
-    def _cmd_record_stop(self, path: str) -> None:
+    def _cmd_record_stop(self, prefix: str) -> None:
+        """Write PREFIX-input.wav (after noise injection) and PREFIX-output.wav (float, 16 kHz).
+
+        The output lags the input by 384 samples (the STFT's), exactly as the listener heard it.
+        """
         noisy, denoised = self.live.record_stop()
-        np.savez(path, input=noisy, output=denoised, rate=SAMPLE_RATE)
-        self._event("recorded", {"path": path, "seconds": noisy.size / SAMPLE_RATE})
+        if noisy.size == 0:
+            raise SpandexError("nothing was recorded")
+        paths = [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
+                 for part, audio in (("input", noisy), ("output", denoised))]
+        self._event("recorded", {"paths": [str(p) for p in paths], "seconds": noisy.size / SAMPLE_RATE})
 
     def _cmd_shutdown(self) -> None:
         self.stopping = True

@@ -44,3 +44,32 @@ def real_speech(speech_corpus: list[Path]) -> np.ndarray:
 def noisy_speech(real_speech: np.ndarray, keyboard_noise_files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """``real_speech`` mixed at 5 dB SNR with typing (real key sounds) plus pink noise: (noisy, clean)."""
     return corpus.typing_noise_mix(real_speech, keyboard_noise_files)
+
+
+@pytest.fixture(scope="session")
+def virtual_audio():
+    """A private PipeWire server (16 kHz, quantum 128) with the null sinks mic_feed and app_out.
+
+    Processes that use it must run PortAudio under its JACK libraries (``virtual_audio.jack_env()``,
+    e.g. through ``EngineHost(env=...)``) and end before the session does: PortAudio has to terminate
+    before PipeWire stops. Everything the fixture started is killed at the end.
+    """
+    from tests.virtual_audio import VirtualAudio, VirtualAudioUnavailable
+
+    audio = VirtualAudio(rate=16000)
+    try:
+        audio.start()
+    except VirtualAudioUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield audio
+    finally:
+        audio.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """test-artifacts/ at the repository root (gitignored): screenshots and captured audio."""
+    folder = Path(__file__).resolve().parents[1] / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

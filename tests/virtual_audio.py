@@ -141,11 +141,12 @@ class VirtualAudio:
 
     # --- using it --------------------------------------------------------------------------------
 
-    def jack_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """Environment for a process that opens PortAudio's JACK devices served by this PipeWire."""
-        env = dict(base if base is not None else os.environ)
-        env.update({k: v for k, v in self.env.items() if k.startswith(("XDG_", "DBUS_"))})
-        env["LD_LIBRARY_PATH"] = JACK_LIBS + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    def jack_env(self) -> dict[str, str]:
+        """Variables that make a new process's PortAudio open JACK devices served by this PipeWire
+        (what ``pw-jack`` sets, plus this server's runtime dir and bus). Add them to its environment."""
+        env = {k: v for k, v in self.env.items() if k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")}
+        previous = os.environ.get("LD_LIBRARY_PATH")
+        env["LD_LIBRARY_PATH"] = JACK_LIBS + (":" + previous if previous else "")
         env["PIPEWIRE_LATENCY"] = f"{self.quantum}/{self.rate}"
         return env
 
