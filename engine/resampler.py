@@ -23,6 +23,12 @@ class StreamingResampler:
         g = math.gcd(int(from_rate), int(to_rate))
         self.up, self.down = int(to_rate) // g, int(from_rate) // g
         self.identity = self.up == self.down
+        self.delay = 0.0
+        """Output samples by which the stream lags ``resample_poly`` (may be fractional)."""
+        if self.identity:
+            self.n_taps = 1
+            self.reset()
+            return
         max_rate = max(self.up, self.down)
         half = 10 * max_rate
         taps = firwin(2 * half + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
@@ -33,7 +39,6 @@ class StreamingResampler:
         self.phases = padded.reshape(n_per_phase, self.up).T.copy()
         self.n_taps = n_per_phase
         self.delay = half / self.down
-        """Output samples by which the stream lags ``resample_poly`` (may be fractional)."""
         self.reset()
 
     def reset(self) -> None:

@@ -222,6 +222,7 @@ class AudioEngine:
             for future in self.pending:
                 future.exception()
             self._collect_models()
+            self._emit_models()  # also when there are none: the GUI says so
             if self.config.file:
                 self._set_file(self.config.file)
             self._open()
