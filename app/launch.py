@@ -29,6 +29,8 @@ class AppOptions:
     jack: bool = False
     engine: str = "process"
     prefill_hops: int = 2
+    quit_after_s: float | None = None   # close by itself (smoke tests, screenshots)
+    screenshot: str | None = None       # save the window as PNG just before quitting
 
 
 def engine_config(options: AppOptions, settings) -> EngineConfig:
@@ -81,6 +83,12 @@ def run_app(options: AppOptions) -> int:
         if options.demo:
             window.set_demo_mode(True)
         host.send("list_devices")
+        if options.quit_after_s is not None:
+            def finish() -> None:
+                if options.screenshot:
+                    window.grab().save(options.screenshot)
+                app.quit()
+            QtCore.QTimer.singleShot(int(options.quit_after_s * 1000), finish)
         return app.exec()
     finally:
         window.shutdown()

@@ -26,8 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
     app.add_argument("--jack", action="store_true",
                      help="open devices through PipeWire's JACK server (lowest latency on PipeWire desktops)")
+    app.add_argument("--buffer", type=int, default=2, metavar="HOPS",
+                     help="output jitter buffer in 8 ms hops (default 2): more survives a busier machine, "
+                          "and adds latency")
     app.add_argument("--engine", choices=("process", "thread"), default="process",
                      help=argparse.SUPPRESS)  # where the audio engine runs (bench/live.py compares)
+    app.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    app.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command):
         command.add_parser(subparsers)
@@ -38,7 +43,8 @@ def start_app(args: argparse.Namespace) -> int:
     from app.launch import AppOptions, run_app
 
     return run_app(AppOptions(models=args.app_models, backend=args.app_backend, input=args.input, output=args.output,
-                              file=args.file, demo=args.demo, jack=args.jack, engine=args.engine))
+                              file=args.file, demo=args.demo, jack=args.jack, engine=args.engine,
+                              prefill_hops=args.buffer, quit_after_s=args.quit_after, screenshot=args.screenshot))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -197,3 +197,33 @@ def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
         assert window.settings.value("input").startswith("file:")  # remembered for the next start
     finally:
         close_window(window, host)
+
+
+@pytest.mark.slow
+def test_spandex_without_command_opens_the_app(tmp_path, shots):
+    """`python main.py` (= `spandex`) with models: the window runs, plays the demo clip, closes cleanly."""
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    shot = shots / "spandex_cli.png"
+    shot.unlink(missing_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "main.py", "--model", str(reference_path("spandex_prune75.net")),
+                          "--output", "none", "--quit-after", "8", "--screenshot", str(shot)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_spandex_without_a_display_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    run = subprocess.run([sys.executable, "main.py", "--output", "none"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "no display" in run.stderr

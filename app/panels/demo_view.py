@@ -10,10 +10,12 @@ from app.plots.spectrogram import SpectrogramView
 KEYS = "A / B / Space: switch model   0: bypass   N: next noise   ↑ ↓: SNR   R: reset   Esc: leave demo"
 
 
-def big_label(size: int) -> QtWidgets.QLabel:
+def big_label(scale: float) -> QtWidgets.QLabel:
+    """A bold centred label whose font grows with the window (``scale`` × width / 1000 px)."""
     label = QtWidgets.QLabel("—")
     label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet(f"font-size: {size}px; font-weight: 600;")
+    label.setWordWrap(True)
+    label.setProperty("scale", scale)
     return label
 
 
@@ -23,12 +25,12 @@ class DemoView(QtWidgets.QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
-        self.playing = big_label(44)
+        self.playing = big_label(30)
         layout.addWidget(self.playing)
         numbers = QtWidgets.QHBoxLayout()
-        self.synops = big_label(34)
-        self.mops = big_label(34)
-        self.noise = big_label(28)
+        self.synops = big_label(22)
+        self.mops = big_label(22)
+        self.noise = big_label(18)
         for label in (self.synops, self.mops, self.noise):
             numbers.addWidget(label, 1)
         layout.addLayout(numbers)
@@ -42,6 +44,12 @@ class DemoView(QtWidgets.QWidget):
         keys.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         keys.setStyleSheet("font-size: 18px; color: gray;")
         layout.addWidget(keys)
+
+    def resizeEvent(self, event) -> None:
+        for label in (self.playing, self.synops, self.mops, self.noise):
+            size = max(12, int(label.property("scale") * self.width() / 1000))
+            label.setStyleSheet(f"font-size: {size}px; font-weight: 600;")
+        super().resizeEvent(event)
 
     def refresh(self, history: FrameHistory, models: list[dict], summaries: list[dict], a: int,
                 noise_text: str, blind: bool) -> None:

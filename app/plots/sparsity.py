@@ -14,7 +14,7 @@ class SparsityBars(pg.PlotWidget):
     """Bars per layer: activity sparsity of its neurons (last second) and weight sparsity of its synapses."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, title="Sparsity: activity (blue) · weights (orange)")
+        super().__init__(parent=parent, title="Sparsity: silent neurons · zero weights (out of layer)")
         self.setYRange(0.0, 1.0)
         self.setMouseEnabled(False, False)
         self.hideButtons()
@@ -33,6 +33,7 @@ class SparsityBars(pg.PlotWidget):
         activity = history.model_summary(shown, info["layer_sizes"])["activity_sparsity"]
         weights = info["layer_weight_sparsity"]  # synapse layer l feeds from encoding layer l
         x = np.arange(len(activity))
+        self.setXRange(-0.6, max(len(activity), len(weights)) - 0.4, padding=0)
         self.activity.setOpts(x=x - 0.2, height=activity)
         self.weights.setOpts(x=np.arange(len(weights)) + 0.2, height=weights)
         self.getAxis("bottom").setTicks([[(i, LAYER_LABELS[i]) for i in range(max(len(weights), len(activity)))]])
