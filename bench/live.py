@@ -1,8 +1,8 @@
 """The live app under load: real audio through virtual devices, the GUI up, three models, 60 s.
 
 A private PipeWire server (tests/virtual_audio.py) provides the microphone ``mic_feed`` (fed with real
-noisy speech, looping) and the speaker ``app_out``. For each engine placement — its own process (the
-app's choice) and a thread inside the GUI process — a child process opens the real main window
+noisy speech, looping) and the speaker ``app_out``. For each run — the engine in its own process (the
+app's choice) or in a thread of the GUI process, with an output buffer of N hops — a child process opens the real main window
 (offscreen Qt) on three reference networks and runs for ``--seconds``; then a table is printed:
 
 - xruns: PortAudio's status flags (input/output over- and underflows) counted in the callback;
@@ -13,7 +13,8 @@ app's choice) and a thread inside the GUI process — a child process opens the 
   wall time per hop for everything (STFT, three models, inverse STFTs, telemetry);
 - process CPU: the engine's and the GUI's share of one core over the run.
 
-Run: ``.venv/bin/python bench/live.py [--seconds 60] [--engine process thread]``. The machine's load
+Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs process:2 process:4 thread:2]``
+(ENGINE:BUFFER — the output buffer in hops, the app's ``--buffer``). The machine's load
 average is printed too: on a shared 2-core machine the numbers move with what else runs.
 """
 
@@ -107,7 +108,7 @@ def child(args: argparse.Namespace) -> None:
     callback_us = np.array(window.callback_us)
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
-        "engine": args.engine, "seconds": elapsed, "hops": delta["hops"],
+        "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
         "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
@@ -125,12 +126,14 @@ def child(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--engine", nargs="+", default=["process", "thread"], choices=("process", "thread"))
+    parser.add_argument("--runs", nargs="+", default=["process:2", "process:4", "thread:2"],
+                        metavar="ENGINE:BUFFER", help="engine placement and output buffer in hops, per run")
+    parser.add_argument("--engine", default="process", choices=("process", "thread"), help=argparse.SUPPRESS)
+    parser.add_argument("--buffer", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        args.engine = args.engine[0]
         child(args)
         return
 
@@ -142,7 +145,8 @@ def main() -> None:
     speech = corpus.joined_speech(corpus.speech_files(), 30.0)
     noisy, _ = corpus.typing_noise_mix(speech, corpus.keyboard_files())
     results = []
-    for engine in args.engine:
+    for run_spec in args.runs:
+        engine, buffer = run_spec.split(":")
         audio = VirtualAudio(rate=16000).start()
         try:
             load_before = os.getloadavg()[0]
@@ -150,8 +154,8 @@ def main() -> None:
             player = audio.play(np.tile(noisy, repeats))
             with tempfile.TemporaryDirectory() as workdir:
                 env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}
-                run = subprocess.run([sys.executable, __file__, "--child", "--engine", engine, "--seconds",
-                                      str(args.seconds), "--workdir", workdir],
+                run = subprocess.run([sys.executable, __file__, "--child", "--engine", engine, "--buffer", buffer,
+                                      "--seconds", str(args.seconds), "--workdir", workdir],
                                      env=env, capture_output=True, text=True, timeout=args.seconds + 300)
             player.kill()
             player.wait()
@@ -167,7 +171,7 @@ def main() -> None:
 
     print(f"\n{len(NETS)} models loaded ({', '.join(NETS)}), dense backend, GUI up (offscreen Qt), "
           f"PipeWire null sinks at 16 kHz, quantum 128, {os.cpu_count()} cores\n")
-    header = (f"{'engine':<8} {'s':>4} {'hops':>6} {'xruns':>5} {'late':>5} {'trims':>5} {'fps':>5} "
+    header = (f"{'engine:buf':<10} {'s':>4} {'hops':>6} {'xruns':>5} {'late':>5} {'trims':>5} {'fps':>5} "
               f"{'fps p5':>6} {'callback µs p50/p99/max':>24} {'worker µs p50/p99':>18} {'engine CPU':>10} "
               f"{'GUI CPU':>8} {'load 1m':>11}")
     print(header)
@@ -176,14 +180,16 @@ def main() -> None:
         cb = "/".join(f"{v:.0f}" for v in r["callback_us"])
         worker = "/".join(f"{v:.0f}" for v in r["worker_us"])
         engine_cpu = f"{r['engine_cpu_pct']:.0f}%" if r["engine_cpu_pct"] is not None else "(in GUI)"
-        print(f"{r['engine']:<8} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['worker_late']:5d} "
+        print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['worker_late']:5d} "
               f"{r['trims']:5d} {r['fps_mean']:5.1f} {r['fps_p5']:6.1f} {cb:>24} {worker:>18} {engine_cpu:>10} "
               f"{r['gui_cpu_pct']:7.0f}% {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
     print("\nCPU per hop per model (thread CPU time of the network step, µs, median / p99):")
     for r in results:
         per_model = ", ".join(f"{n} {v[0]:.0f}/{v[1]:.0f}" for n, v in r["model_cpu_us"].items())
-        print(f"  {r['engine']:<8} {per_model}")
-    print("\nxruns = PortAudio status flags; late = callbacks that found the worker's output not ready "
+        print(f"  {r['engine']:<10} {per_model}")
+    print("\nengine:buf = where the engine runs (its own process, or a thread of the GUI process) and its "
+          "output buffer in 8 ms hops.")
+    print("xruns = PortAudio status flags; late = callbacks that found the worker's output not ready "
           "(silence played); trims = latency trims after late hops; a hop is 8 ms (8000 µs).")
 
 

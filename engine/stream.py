@@ -222,7 +222,8 @@ class AudioEngine:
             for future in self.pending:
                 future.exception()
             self._collect_models()
-            self._emit_models()  # also when there are none: the GUI says so
+            if not self.config.models:
+                self._emit_models()  # none: the GUI says so
             if self.config.file:
                 self._set_file(self.config.file)
             self._open()
@@ -237,8 +238,8 @@ class AudioEngine:
                 if now - last_status > self.STATUS_PERIOD_S:
                     self._emit_status()
                     last_status = now
-                if not self.parent_alive():
-                    break
+                    if not self.parent_alive():
+                        break
         except Exception as exc:  # noqa: BLE001 — report, then stop cleanly
             self._event("fatal", f"{type(exc).__name__}: {exc}")
             raise
@@ -311,7 +312,19 @@ class AudioEngine:
             try:
                 stream = audio_device.open_stream(in_dev, out_dev, self.callback)
             except SpandexError as exc:
-                problems.append(str(exc))
+                if in_dev is not None and self.config.fallback_file and self.wanted_input is None:
+                    # the default microphone is listed but does not open: the demo clip instead
+                    self.notes.append(f"the microphone {in_dev.key} does not open ({exc}): playing "
+                                      f"{Path(self.config.fallback_file).name} as the microphone")
+                    self._set_file(self.config.fallback_file)
+                    self.file_is_fallback = True
+                    in_dev = None
+                    try:
+                        stream = audio_device.open_stream(None, out_dev, self.callback) if out_dev else None
+                    except SpandexError as again:
+                        problems.append(str(again))
+                else:
+                    problems.append(str(exc))
         if stream is None or (self.file_source is None and in_dev is None):
             if stream is not None:
                 stream.close()
