@@ -97,9 +97,12 @@ class EngineHost:
                                           daemon=True)
             saved = {key: os.environ.get(key) for key in self.env}
             os.environ.update(self.env)  # a spawned child starts with the parent's environment
+            unset = mp.get_start_method(allow_none=True) is None
             try:
                 self.runner.start()
             finally:
+                if unset:  # starting a spawn process fixes the global default; leave it to others
+                    mp.set_start_method(None, force=True)  # (lava sets 'fork' when it is imported)
                 for key, value in saved.items():
                     if value is None:
                         os.environ.pop(key, None)

@@ -51,12 +51,13 @@ CALLBACK_DTYPE = np.dtype([
 ])
 
 COUNTERS = ("callbacks", "input_underflow", "input_overflow", "output_underflow", "output_overflow",
-            "ring_late", "latency_trims", "clock_late", "hops", "device_losses")
+            "ring_late", "latency_trims", "input_dropped", "clock_late", "hops", "device_losses")
 """Running counts, an int64 each, in this order (``ring_late``: callbacks that found the output ring
 short because the worker was late; ``latency_trims``: times the callback dropped output that had
-piled up after late hops, to bring the latency back to its target; ``clock_late``: internal-clock ticks more than a hop late)."""
+piled up after late hops, to bring the latency back to its target; ``input_dropped``: input samples
+lost because the input ring was full (the worker stalled for seconds); ``clock_late``: internal-clock ticks more than a hop late)."""
 CALLBACKS, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, RING_LATE_COUNT, \
-    LATENCY_TRIMS, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
+    LATENCY_TRIMS, INPUT_DROPPED, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
 
 PA_FLAGS = ((1, INPUT_UNDERFLOW), (2, INPUT_OVERFLOW), (4, OUTPUT_UNDERFLOW), (8, OUTPUT_OVERFLOW))
 """PortAudio's callback status bits (paInputUnderflow ...) and the counters they go to."""

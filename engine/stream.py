@@ -41,8 +41,8 @@ from engine.errors import SpandexError
 from engine.library import resolve_model
 from engine.live import LiveDenoiser
 from engine.live_frame import (
-    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_LOSSES, FRAME_DTYPE, HOPS, LATENCY_TRIMS,
-    PA_FLAGS, RING_LATE, RING_LATE_COUNT,
+    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_LOSSES, FRAME_DTYPE, HOPS, INPUT_DROPPED,
+    LATENCY_TRIMS, PA_FLAGS, RING_LATE, RING_LATE_COUNT,
 )
 from engine.noise import NOISE_KINDS
 from engine.resampler import StreamingResampler
@@ -134,13 +134,12 @@ class AudioCallback:
         if source is not None:
             block = self.scratch[:frames]
             source.fill(block)
-            self.in_ring.write(block)
         elif indata is not None:
-            self.in_ring.write(indata[:, 0])
+            block = indata[:, 0]
         else:
             block = self.scratch[:frames]
             block.fill(0.0)
-            self.in_ring.write(block)
+        counters[INPUT_DROPPED] += frames - self.in_ring.write(block)
         if outdata is not None:
             surplus = self.out_ring.available() - self.max_fill
             if surplus > 0:  # late hops piled up: drop them rather than keep the extra latency
@@ -190,7 +189,7 @@ class AudioEngine:
         self.commands = commands
         self.events = events
         self.doorbell = Doorbell()
-        self.callback = AudioCallback(shared, self.doorbell, capacity=1 << 15)
+        self.callback = AudioCallback(shared, self.doorbell, capacity=1 << 17)  # 2.7 s at 48 kHz
         self.live = LiveDenoiser()
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-model-loader")
         self.pending: list[Future] = []

@@ -22,12 +22,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 MIC = "mic_feed"
 SPEAKER = "app_out"
 JACK_LIBS = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
-TOOLS = ("pipewire", "wireplumber", "pipewire-pulse", "pactl", "pacat", "parec", "pw-metadata",
+TOOLS = ("pipewire", "wireplumber", "pipewire-pulse", "pactl", "pw-play", "parec", "pw-metadata",
          "dbus-daemon")
+
+
+def _raise_priority() -> None:
+    """In a feeder/recorder child: run ahead of ordinary processes (root only), so that a busy machine
+    does not starve it into gaps — the feeder is test equipment, not the thing under test."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
 
 
 class VirtualAudioUnavailable(RuntimeError):
@@ -83,10 +93,12 @@ class VirtualAudio:
     def start_server(self) -> None:
         """Start pipewire, wireplumber, pipewire-pulse and the two sinks (also after :meth:`kill_server`)."""
         log = open(self.runtime_dir / "daemons.log", "ab")
-        self.daemons["pipewire"] = subprocess.Popen(["pipewire"], env=self.env, stdout=log, stderr=log)
+        self.daemons["pipewire"] = subprocess.Popen(["pipewire"], env=self.env, stdout=log, stderr=log,
+                                                    preexec_fn=_raise_priority)
         self._wait(lambda: (self.runtime_dir / "pipewire-0").exists(), "pipewire socket")
         for name in ("wireplumber", "pipewire-pulse"):
-            self.daemons[name] = subprocess.Popen([name], env=self.env, stdout=log, stderr=log)
+            self.daemons[name] = subprocess.Popen([name], env=self.env, stdout=log, stderr=log,
+                                                  preexec_fn=_raise_priority)
         self._wait(lambda: self.pactl("info", check=False).returncode == 0, "pactl info")
         self.sink_modules = {}
         for sink in (MIC, SPEAKER):
@@ -157,23 +169,24 @@ class VirtualAudio:
         return result
 
     def play(self, audio: np.ndarray, rate: int | None = None) -> subprocess.Popen:
-        """Play float32 mono ``audio`` into the virtual microphone; returns the running ``pacat``."""
+        """Play float32 mono ``audio`` into the virtual microphone; returns the running player.
+
+        ``pw-play`` (a native PipeWire client) reads it from a float WAV in the runtime dir; it kept
+        the signal whole under load where ``pacat`` through pipewire-pulse slipped now and then.
+        """
         rate = rate or self.rate
-        seconds = audio.size / rate
-        proc = subprocess.Popen(
-            ["pacat", "--playback", "-d", MIC, "--format=float32le", f"--rate={rate}", "--channels=1",
-             f"--latency-msec={int(seconds * 1000) + 1000}", "--raw"],
-            env=self.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        proc.stdin.write(np.asarray(audio, dtype="<f4").tobytes())
-        proc.stdin.close()
-        return proc
+        path = self.runtime_dir / f"feed-{time.monotonic_ns()}.wav"
+        sf.write(path, np.asarray(audio, dtype=np.float32), rate, subtype="FLOAT")
+        return subprocess.Popen(["pw-play", "--target", MIC, "--latency", "200ms", str(path)],
+                                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=_raise_priority)
 
     def record(self, path: Path, rate: int | None = None) -> subprocess.Popen:
         """Capture the virtual speaker as raw float32 mono into ``path``; stop it with :func:`stop_recording`."""
         return subprocess.Popen(
             ["parec", "-d", f"{SPEAKER}.monitor", "--format=float32le", f"--rate={rate or self.rate}",
              "--channels=1", "--latency-msec=20", "--raw", str(path)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_raise_priority)
 
     def _wait(self, ready, what: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
