@@ -361,8 +361,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def _update_status(self) -> None:
         c = self.counters
         p99 = np.percentile(self.callback_us, 99) if self.callback_us else 0.0
+        driver = "callback" if self.stream_info.get("state") == "running" else "clock tick"
         self.xrun_label.setText(f"xruns {xruns(np.array([c[k] for k in c]))} · worker late {c['ring_late']}"
-                                f" · callback p99 {p99:.0f} µs")
+                                f" · {driver} p99 {p99:.0f} µs")
         self.fps_label.setText(f"GUI {self.fps:.0f} fps")
         s = self.status_info
         if s:
