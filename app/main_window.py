@@ -159,7 +159,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.devices.input_chosen.connect(self._input_chosen)
         self.devices.output_chosen.connect(
             lambda key: self.host.send("set_output", key))
-        self.devices.refresh_requested.connect(lambda: self.host.send("list_devices"))
+        self.devices.refresh_requested.connect(lambda: self.host.send("list_devices", True))
         bar.addWidget(self.devices)
         bar.addSeparator()
         self.bypass_action = QtGui.QAction("Bypass (0)", self)

@@ -104,14 +104,15 @@ class OpenStream:
         return bool(self.stream.active)
 
     def close(self) -> None:
-        try:
-            self.stream.abort() if not isinstance(self.stream, InternalClock) else self.stream.stop()
-        except sd.PortAudioError:
-            pass
-        try:
-            self.stream.close()
-        except sd.PortAudioError:
-            pass
+        """Stop at once (no draining) and release the device. May hang if the sound server died."""
+        if isinstance(self.stream, InternalClock):
+            self.stream.stop()
+            return
+        for step in (self.stream.abort, self.stream.close):
+            try:
+                step()
+            except sd.PortAudioError:
+                pass
 
 
 def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: Callback,

@@ -455,8 +455,11 @@ class AudioEngine:
         self.wanted_output = device
         self._open()
 
-    def _cmd_list_devices(self) -> None:
-        """List devices (PortAudio's list as of the last (re)open: it cannot rescan under a stream)."""
+    def _cmd_list_devices(self, rescan: bool = False) -> None:
+        """List the devices PortAudio knows. ``rescan``: look again — PortAudio can only re-list with no
+        stream open, so the stream is reopened (a short gap in the sound)."""
+        if rescan and not self.portaudio_stuck:
+            self._open()
         self._event("devices", [asdict(d) | {"key": d.key} for d in audio_device.list_devices()])
 
     def _cmd_record_start(self, max_seconds: float = 600.0, fresh: bool = False) -> None:

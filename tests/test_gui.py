@@ -184,10 +184,11 @@ def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
                                env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
     try:
         qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=60_000)
-        host.send("list_devices")
+        qtbot.mouseClick(window.devices.refresh_button, QtCore.Qt.MouseButton.LeftButton)  # rescan
         sources = window.devices.source
         qtbot.waitUntil(lambda: sources.findData("mic_feed (JACK Audio Connection Kit)") >= 0, timeout=30_000)
         assert window.devices.output.findData("app_out (JACK Audio Connection Kit)") >= 0
+        qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=30_000)
         assert sources.currentData() == "mic_feed (JACK Audio Connection Kit)"
         sources.setCurrentIndex(0)  # the demo clip, through the same path
         sources.activated.emit(0)

@@ -42,6 +42,7 @@ class DemoView(QtWidgets.QWidget):
         layout.addLayout(plots, 1)
         keys = QtWidgets.QLabel(KEYS)
         keys.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        keys.setWordWrap(True)
         keys.setStyleSheet("font-size: 18px; color: gray;")
         layout.addWidget(keys)
 
@@ -49,6 +50,7 @@ class DemoView(QtWidgets.QWidget):
         for label in (self.playing, self.synops, self.mops, self.noise):
             size = max(12, int(label.property("scale") * self.width() / 1000))
             label.setStyleSheet(f"font-size: {size}px; font-weight: 600;")
+            label.setMinimumHeight(int(size * (1.6 if label is self.playing else 3.8)))
         super().resizeEvent(event)
 
     def refresh(self, history: FrameHistory, models: list[dict], summaries: list[dict], a: int,
