@@ -94,4 +94,5 @@ def run_app(options: AppOptions) -> int:
         window.shutdown()
         window.deleteLater()
         host.stop()
+        app.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
         app.processEvents()

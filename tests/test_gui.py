@@ -7,6 +7,7 @@ stopped, pyqtgraph views closed, engine stopped, widgets deleted — pyqtgraph c
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -45,7 +46,11 @@ def close_window(window, host):
     host.stop()
     window.close()
     window.deleteLater()
+    # delete now, and drop the Python wrappers of deleted Qt objects: a stale wrapper whose address Qt
+    # reused once made a later window's QMenu come back as a QWidgetItem (PySide6 6.11, seen once)
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
     QtWidgets.QApplication.processEvents()
+    gc.collect()
 
 
 @pytest.fixture

