@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 2700
 
 help:
 	@echo "make setup  install system packages (apt, when missing) and the venv $(VENV)"
-	@echo "make run    start the SPANDEX app on the shipped default model"
+	@echo "make run    start the SPANDEX app on the shipped default model (ARGS='--model PATH ...')"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run every benchmark in bench/"
 	@echo "make clean  remove caches and build leftovers (keeps $(VENV); rm -rf $(VENV) to rebuild it)"
@@ -25,8 +25,11 @@ help:
 setup:
 	@VENV='$(VENV)' bash scripts/setup.sh
 
+# Arguments for the app, e.g. make run ARGS='--model ../shared/reference_models/ndns_baseline.net --demo'
+ARGS ?=
+
 run: setup
-	$(VENV)/bin/spandex
+	$(VENV)/bin/spandex $(ARGS)
 
 # pytest exits 5 when it collected no test: that is a failure too, and says so.
 test: setup

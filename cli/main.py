@@ -11,12 +11,33 @@ from collections.abc import Iterator
 
 from cli import (data_command, denoise_command, eval_command, export_command, finetune_command,
                  loihi_report_command, models_command, prune_command, train_command)
+from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app.")
+        prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app "
+        "(microphone -> spiking denoiser -> speaker, with live plots; no microphone: the demo clip).")
+    app = parser.add_argument_group("the app (no COMMAND)")
+    app.add_argument("--model", action="append", default=[], metavar="NAME|PATH", dest="app_models",
+                     help="model to load (repeat for A/B: --model a.net --model b.net); default: the shipped "
+                          "default model")
+    app.add_argument("--backend", choices=BACKEND_NAMES, default="dense", dest="app_backend",
+                     help="how the models run")
+    app.add_argument("--input", metavar="DEVICE", help="input device (name as listed in the app)")
+    app.add_argument("--output", metavar="DEVICE", help="output device, or 'none' for no sound")
+    app.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping")
+    app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
+    app.add_argument("--jack", action="store_true",
+                     help="open devices through PipeWire's JACK server (lowest latency on PipeWire desktops)")
+    app.add_argument("--buffer", type=int, default=2, metavar="HOPS",
+                     help="output jitter buffer in 8 ms hops (default 2): more survives a busier machine, "
+                          "and adds latency")
+    app.add_argument("--engine", choices=("process", "thread"), default="process",
+                     help=argparse.SUPPRESS)  # where the audio engine runs (bench/live.py compares)
+    app.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    app.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
                     finetune_command, export_command, loihi_report_command):
@@ -24,11 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def start_app() -> int:
-    print("spandex: the live window (microphone -> spiking denoiser -> speaker) is not built yet.\n"
-          "Until it is, use the command line: spandex denoise IN OUT --model PATH, spandex eval, "
-          "spandex models (see spandex --help).", file=sys.stderr)
-    return 2
+def start_app(args: argparse.Namespace) -> int:
+    from app.launch import AppOptions, run_app
+
+    return run_app(AppOptions(models=args.app_models, backend=args.app_backend, input=args.input, output=args.output,
+                              file=args.file, demo=args.demo, jack=args.jack, engine=args.engine,
+                              prefill_hops=args.buffer, quit_after_s=args.quit_after, screenshot=args.screenshot))
 
 
 def _terminated(signum, frame) -> None:
@@ -57,7 +79,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _run(args: argparse.Namespace) -> int:
     try:
         if not hasattr(args, "run"):
-            return start_app()
+            return start_app(args)
         return args.run(args)
     except SpandexError as exc:
         print(f"spandex: error: {exc}", file=sys.stderr)

@@ -52,3 +52,32 @@ def tiny_dataset(tmp_path_factory, speech_corpus: list[Path], keyboard_noise_fil
     from tests.training_data import build_tiny_dataset
 
     return build_tiny_dataset(tmp_path_factory.mktemp("dataset"), speech_corpus, keyboard_noise_files)
+
+
+@pytest.fixture(scope="session")
+def virtual_audio():
+    """A private PipeWire server (16 kHz, quantum 128) with the null sinks mic_feed and app_out.
+
+    Processes that use it must run PortAudio under its JACK libraries (``virtual_audio.jack_env()``,
+    e.g. through ``EngineHost(env=...)``) and end before the session does: PortAudio has to terminate
+    before PipeWire stops. Everything the fixture started is killed at the end.
+    """
+    from tests.virtual_audio import VirtualAudio, VirtualAudioUnavailable
+
+    audio = VirtualAudio(rate=16000)
+    try:
+        audio.start()
+    except VirtualAudioUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield audio
+    finally:
+        audio.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """test-artifacts/ at the repository root (gitignored): screenshots and captured audio."""
+    folder = Path(__file__).resolve().parents[1] / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

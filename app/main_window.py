@@ -1,0 +1,429 @@
+"""The SPANDEX main window: plots on the left, A/B, ABX, noise and the coming tools on the right.
+
+Data flow (Friture-style): a QTimer (:data:`FPS` per second) drains the engine's telemetry ring into
+:class:`app.frame_history.FrameHistory`, and every visible plot redraws from it. Commands go to the
+engine through :class:`engine.host.EngineHost` — the window never calls model or audio code itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.frame_history import FrameHistory
+from app.panels.abx_panel import AbxPanel
+from app.panels.demo_view import DemoView
+from app.panels.devices import FILE_PREFIX, DevicePicker
+from app.panels.models_panel import ModelsPanel
+from app.panels.noise_panel import NoisePanel
+from app.panels.placeholder import NotBuiltPanel
+from app.plots.meters import LevelMeter
+from app.plots.raster import SpikeRaster
+from app.plots.sparsity import SparsityBars
+from app.plots.spectrogram import SpectrogramView
+from app.plots.traces import ModelTraces
+from engine.backends import BACKEND_NAMES
+from engine.host import EngineHost
+from engine.live_frame import xruns
+from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES
+
+FPS = 30
+BYPASS = -1
+NO_MODEL_TEXT = ("<b>No model loaded.</b> No default model is shipped yet (assets/models has none): open a "
+                 "netx model file — e.g. ../shared/reference_models/ndns_baseline.net — or start with "
+                 "<code>spandex --model PATH</code>. Until then you hear the input unprocessed.")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, host: EngineHost, demo_clip: Path, settings: QtCore.QSettings,
+                 backend: str = "dense") -> None:
+        super().__init__()
+        self.host = host
+        self.settings = settings
+        self.backend = backend
+        self.models: list[dict] = []
+        self.loading = len(host.config.models)
+        self.history = FrameHistory()
+        self.summaries: list[dict] = []
+        self.callback_us: deque[float] = deque(maxlen=4096)
+        self.counters = host.counters()
+        self.stream_info: dict = {}
+        self.status_info: dict = {}
+        self.last_model = 0
+        self.blind = False
+        self.demo_noise = ("", 5.0)
+        self.ticks = 0
+        self.tick_times: deque[float] = deque(maxlen=FPS * 2)
+        self.render_ms: deque[float] = deque(maxlen=FPS * 2)
+        self.frames_received = 0
+        self.closed = False
+        self.setWindowTitle("SPANDEX — spiking denoiser, live")
+        self.resize(1280, 820)
+
+        self._build_plots()
+        self._build_side(demo_clip)
+        self._build_toolbar(demo_clip)
+        self._build_status()
+        self._build_shortcuts()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(1000 // FPS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    # --- layout ----------------------------------------------------------------------------------
+
+    def _build_plots(self) -> None:
+        self.spectrogram_in = SpectrogramView("in_db", "Input (microphone + injected noise)")
+        self.spectrogram_out = SpectrogramView("out_db", "Output (what you hear)")
+        self.raster = SpikeRaster()
+        self.synops_trace = ModelTraces("synops")
+        self.mops_trace = ModelTraces("mops")
+        self.cpu_trace = ModelTraces("cpu")
+        self.sparsity = SparsityBars()
+        self.meter_in = LevelMeter("in")
+        self.meter_out = LevelMeter("out")
+        grid = QtWidgets.QGridLayout()
+        grid.addWidget(self.spectrogram_in, 0, 0)
+        grid.addWidget(self.spectrogram_out, 0, 1)
+        grid.addWidget(self.raster, 1, 0, 1, 2)
+        grid.addWidget(self.synops_trace, 2, 0)
+        grid.addWidget(self.mops_trace, 2, 1)
+        grid.addWidget(self.cpu_trace, 3, 0)
+        grid.addWidget(self.sparsity, 3, 1)
+        meters = QtWidgets.QHBoxLayout()
+        meters.addWidget(self.meter_in)
+        meters.addWidget(self.meter_out)
+        grid.addLayout(meters, 4, 0, 1, 2)
+        for row, stretch in enumerate((3, 3, 2, 2, 0)):
+            grid.setRowStretch(row, stretch)
+        self.plots_widget = QtWidgets.QWidget()
+        self.plots_widget.setLayout(grid)
+        self.model_views = (self.raster, self.synops_trace, self.mops_trace, self.cpu_trace, self.sparsity)
+
+    def _build_side(self, demo_clip: Path) -> None:
+        self.models_panel = ModelsPanel()
+        self.models_panel.select_requested.connect(self.select)
+        self.models_panel.open_requested.connect(self.open_model_dialog)
+        self.models_panel.remove_requested.connect(lambda slot: self.host.send("remove_model", slot))
+        self.abx_panel = AbxPanel()
+        self.abx_panel.start_button.toggled.connect(self._abx_toggled)
+        self.abx_panel.play_requested.connect(lambda slot: self.host.send("select", slot))
+        self.abx_panel.blind_changed.connect(self.set_blind)
+        self.noise_panel = NoisePanel()
+        self.noise_panel.noise_changed.connect(
+            lambda kind, snr: self.host.send("noise", kind or None, snr))
+        self.noise_panel.demo_requested.connect(lambda: self.set_demo_mode(True))
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.models_panel, "A/B models")
+        self.tabs.addTab(self.abx_panel, "Blind ABX")
+        self.tabs.addTab(self.noise_panel, "Noise && demo")
+        self.tabs.addTab(NotBuiltPanel("Prune & fine-tune", "Gradual magnitude pruning and fine-tuning "
+                                       "inside the app will appear here; use the command line meanwhile."),
+                         "Prune && fine-tune")
+        self.tabs.addTab(NotBuiltPanel("Loihi 2 report", "A per-core resource and energy report for the "
+                                       "model on Loihi 2 (via Lava) will appear here."), "Loihi 2 report")
+        self.banner = QtWidgets.QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.banner.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
+        self.banner.hide()
+        self.notice = QtWidgets.QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("background: #6b1d1d; color: white; padding: 6px;")
+        self.notice.hide()
+        splitter = QtWidgets.QSplitter()
+        splitter.addWidget(self.plots_widget)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([880, 400])
+        normal = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(normal)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.notice)
+        layout.addWidget(splitter, 1)
+        self.demo_view = DemoView()
+        self.pages = QtWidgets.QStackedWidget()
+        self.pages.addWidget(normal)
+        self.pages.addWidget(self.demo_view)
+        self.setCentralWidget(self.pages)
+
+    def _build_toolbar(self, demo_clip: Path) -> None:
+        bar = self.addToolBar("Audio")
+        bar.setMovable(False)
+        self.devices = DevicePicker(demo_clip, self.settings)
+        self.devices.input_chosen.connect(self._input_chosen)
+        self.devices.output_chosen.connect(
+            lambda key: self.host.send("set_output", key))
+        self.devices.refresh_requested.connect(lambda: self.host.send("list_devices", True))
+        bar.addWidget(self.devices)
+        bar.addSeparator()
+        self.bypass_action = QtGui.QAction("Bypass (0)", self)
+        self.bypass_action.setCheckable(True)
+        self.bypass_action.toggled.connect(self._bypass_toggled)
+        bar.addAction(self.bypass_action)
+        reset = QtGui.QAction("Reset (R)", self)
+        reset.triggered.connect(self.reset)
+        bar.addAction(reset)
+        self.record_action = QtGui.QAction("Record", self)
+        self.record_action.setCheckable(True)
+        self.record_action.toggled.connect(self._record_toggled)
+        bar.addAction(self.record_action)
+        bar.addSeparator()
+        bar.addWidget(QtWidgets.QLabel("Backend for new models "))
+        self.backend_combo = QtWidgets.QComboBox()
+        self.backend_combo.addItems(BACKEND_NAMES)
+        self.backend_combo.setCurrentText(self.backend)
+        self.backend_combo.currentTextChanged.connect(lambda name: setattr(self, "backend", name))
+        bar.addWidget(self.backend_combo)
+        demo = QtGui.QAction("Demo mode (D)", self)
+        demo.triggered.connect(lambda: self.set_demo_mode(True))
+        bar.addAction(demo)
+
+    def _build_status(self) -> None:
+        self.state_label = QtWidgets.QLabel("starting the audio engine…")
+        self.latency_label = QtWidgets.QLabel()
+        self.xrun_label = QtWidgets.QLabel()
+        self.fps_label = QtWidgets.QLabel()
+        status = self.statusBar()
+        status.addWidget(self.state_label, 1)
+        for label in (self.latency_label, self.xrun_label, self.fps_label):
+            status.addPermanentWidget(label)
+
+    def _build_shortcuts(self) -> None:
+        keys = {
+            "A": lambda: self._ab_key("a"), "B": lambda: self._ab_key("b"), "X": lambda: self._ab_key("x"),
+            "Space": self.swap_ab, "0": lambda: self.bypass_action.toggle(), "R": self.reset,
+            "D": lambda: self.set_demo_mode(not self.in_demo_mode), "Escape": lambda: self.set_demo_mode(False),
+            "F11": self._toggle_fullscreen, "N": self.noise_panel.next_kind,
+            "Up": lambda: self.noise_panel.step_snr(1), "Down": lambda: self.noise_panel.step_snr(-1),
+            "Ctrl+O": self.open_model_dialog,
+        }
+        for digit in range(1, 10):
+            keys[str(digit)] = lambda slot=digit - 1: self._digit_key(slot)
+        self.shortcuts = []
+        for key, action in keys.items():
+            shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), self)
+            shortcut.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(action)
+            self.shortcuts.append(shortcut)
+
+    # --- commands --------------------------------------------------------------------------------
+
+    def select(self, slot: int) -> None:
+        """Hear model ``slot`` (or the bypass, -1)."""
+        if slot != BYPASS and not 0 <= slot < len(self.models):
+            return
+        if slot != BYPASS:
+            self.last_model = slot
+        self.bypass_action.blockSignals(True)
+        self.bypass_action.setChecked(slot == BYPASS)
+        self.bypass_action.blockSignals(False)
+        self.host.send("select", slot)
+
+    def _ab_key(self, which: str) -> None:
+        if self.abx_panel.session is not None:
+            self.abx_panel._play(which)
+        elif which in "ab":
+            self.select(self.models_panel.a if which == "a" else self.models_panel.b)
+
+    def _digit_key(self, slot: int) -> None:
+        if self.abx_panel.session is None:  # blind test: slots would give the answer away
+            self.select(slot)
+
+    def swap_ab(self) -> None:
+        if self.abx_panel.session is not None:
+            return
+        a, b = self.models_panel.a, self.models_panel.b
+        self.select(b if self.history.playing == a else a)
+
+    def _bypass_toggled(self, on: bool) -> None:
+        self.host.send("select", BYPASS if on else self.last_model if self.models else BYPASS)
+
+    def reset(self) -> None:
+        """One key: every network's state, the counters, model A playing, the demo's starting noise."""
+        self.host.send("reset")
+        self.callback_us.clear()
+        if self.models:
+            self.select(self.models_panel.a)
+        if self.in_demo_mode:
+            kind, snr = self.demo_noise
+            index = self.noise_panel.kind.findData(kind)
+            self.noise_panel.kind.setCurrentIndex(max(index, 0))
+            self.noise_panel.snr.setValue(int(snr))
+
+    def open_model_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in NETX_SUFFIXES + TORCH_SUFFIXES)
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a model", "", f"SDNN models ({patterns})")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str) -> None:
+        self.loading += 1
+        self.host.send("load_model", path, self.backend)
+
+    def _input_chosen(self, spec: str) -> None:
+        if spec.startswith(FILE_PREFIX):
+            self.host.send("set_file", spec[len(FILE_PREFIX):])
+        else:
+            self.host.send("set_input", spec)
+
+    def _record_toggled(self, on: bool) -> None:
+        if on:
+            self.host.send("record_start", 600.0)
+            return
+        folder = Path.home() / "spandex-recordings"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.host.send("record_stop", str(folder / time.strftime("%Y%m%d-%H%M%S")))
+
+    def _abx_toggled(self, on: bool) -> None:
+        if on and self.abx_panel.session is None:
+            problem = self.abx_panel.start(self.models_panel.a, self.models_panel.b)
+            if problem:
+                self.show_notice(f"ABX: {problem} (choose two different models as A and B)")
+        elif not on:
+            self.abx_panel.stop()
+            self.select(self.last_model if self.models else BYPASS)
+
+    def set_blind(self, blind: bool) -> None:
+        """Hide (or show again) every view that tells which model is playing."""
+        self.blind = blind
+        self.models_panel.set_hidden(blind)
+        for view in self.model_views + (self.spectrogram_out,):
+            view.setVisible(not blind)
+        self.bypass_action.setEnabled(not blind)
+
+    @property
+    def in_demo_mode(self) -> bool:
+        return self.pages.currentWidget() is self.demo_view
+
+    def set_demo_mode(self, on: bool) -> None:
+        if on == self.in_demo_mode:
+            return
+        self.pages.setCurrentWidget(self.demo_view if on else self.pages.widget(0))
+        self.statusBar().setVisible(not on)
+        for bar in self.findChildren(QtWidgets.QToolBar):
+            bar.setVisible(not on)
+        if on:
+            self.demo_noise = self.noise_panel.current
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def _toggle_fullscreen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def show_notice(self, text: str | None) -> None:
+        self.notice.setText(text or "")
+        self.notice.setVisible(bool(text))
+
+    # --- the timer -------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        start = time.perf_counter()
+        for kind, payload in self.host.events_now():
+            self.on_event(kind, payload)
+        records = self.host.read_frames()
+        self.frames_received += records.size
+        self.history.extend(records)
+        callbacks = self.host.read_callbacks()
+        self.callback_us.extend((callbacks["duration_ns"] / 1e3).tolist())
+        self.counters = self.host.counters()
+        elapsed = 1.0 / FPS
+        self.meter_in.show_peak(self.history.in_peak if records.size else 0.0, elapsed)
+        self.meter_out.show_peak(self.history.out_peak if records.size else 0.0, elapsed)
+        self.summaries = self.models_panel.refresh(self.history)
+        if self.in_demo_mode:
+            self.demo_view.refresh(self.history, self.models, self.summaries, self.models_panel.a,
+                                   self.noise_panel.describe(), self.blind)
+        else:
+            self.spectrogram_in.refresh(self.history)
+            if not self.blind:
+                self.spectrogram_out.refresh(self.history)
+                for view in self.model_views:
+                    view.refresh(self.history, self.models)
+            self._update_status()
+        self.ticks += 1
+        now = time.perf_counter()
+        self.tick_times.append(now)
+        self.render_ms.append((now - start) * 1e3)
+
+    @property
+    def fps(self) -> float:
+        if len(self.tick_times) < 2:
+            return 0.0
+        return (len(self.tick_times) - 1) / (self.tick_times[-1] - self.tick_times[0])
+
+    def _update_status(self) -> None:
+        c = self.counters
+        p99 = np.percentile(self.callback_us, 99) if self.callback_us else 0.0
+        driver = "callback" if self.stream_info.get("state") == "running" else "clock tick"
+        self.xrun_label.setText(f"xruns {xruns(np.array([c[k] for k in c]))} · worker late {c['ring_late']}"
+                                f" · {driver} p99 {p99:.0f} µs")
+        self.fps_label.setText(f"GUI {self.fps:.0f} fps")
+        s = self.status_info
+        if s:
+            device = s.get("device_latency_s", 0.0)
+            device_text = f" + device {device * 1e3:.0f} ms" if 0 < device < 1 else ""
+            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms STFT + "
+                                       f"{s['buffer_latency_s'] * 1e3:.0f} ms buffer{device_text}")
+
+    def on_event(self, kind: str, payload) -> None:
+        if kind == "models":
+            self.models = payload["models"]
+            self.loading = payload.get("loading", 0)
+            self.models_panel.set_models(self.models)
+            self.banner.setText(NO_MODEL_TEXT)
+            self.banner.setVisible(not self.models and not self.loading)
+        elif kind == "stream":
+            self.stream_info = payload
+            text = {"running": "running", "internal-clock": "internal clock",
+                    "no-device": "waiting for the device"}.get(payload["state"], payload["state"])
+            where = payload.get("file") and f"file {Path(payload['file']).name}" or payload.get("input") or "—"
+            rate = f" at {payload['rate'] / 1000:g} kHz" if payload.get("rate") else ""
+            resampled = " (resampled to 16 kHz)" if payload.get("rate") and payload["rate"] != 16000 else ""
+            self.state_label.setText(f"{text}: {where} → {payload.get('output') or 'no output'}{rate}"
+                                     f"{resampled}. {payload.get('message', '')}")
+            spec = FILE_PREFIX + payload["file"] if payload.get("file") else payload.get("input")
+            self.devices.show_current(spec, payload.get("output"))
+            if payload["state"] == "running":
+                self.show_notice(None)
+            elif payload["state"] == "no-device":
+                self.show_notice(payload.get("message"))
+        elif kind == "status":
+            self.status_info = payload
+        elif kind == "devices":
+            info = self.stream_info
+            spec = FILE_PREFIX + info["file"] if info.get("file") else info.get("input")
+            self.devices.set_devices(payload, spec, info.get("output"))
+        elif kind == "device_lost":
+            self.show_notice(f"Audio device lost ({payload['devices']}). SPANDEX keeps running and will "
+                             "resume when the device is back — or pick another one.")
+        elif kind == "engine_restarted":
+            self.state_label.setText("restarting the audio engine after the sound server went away…")
+        elif kind in ("error", "fatal"):
+            self.loading = max(0, self.loading - 1) if kind == "error" else self.loading
+            self.show_notice(str(payload))
+            self.banner.setVisible(not self.models and not self.loading)
+        elif kind == "recorded":
+            self.state_label.setText(f"recorded {payload['seconds']:.1f} s: {', '.join(payload['paths'])}")
+
+    # --- teardown --------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop the timer and close every pyqtgraph view (they crash at exit if left to the GC)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.timer.stop()
+        for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
+                     self.demo_view.output_view) + self.model_views:
+            view.close()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,91 @@
+"""Source and output pickers: real devices as the engine lists them, the demo clip, any file; the last
+choice is remembered (QSettings) and restored at the next start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+FILE_PREFIX = "file:"
+NO_OUTPUT = "none"
+
+
+class DevicePicker(QtWidgets.QWidget):
+    """Emits ``input_chosen(spec)`` ("file:PATH" or a device key) and ``output_chosen(key or "none")``."""
+
+    input_chosen = QtCore.Signal(str)
+    output_chosen = QtCore.Signal(str)
+    refresh_requested = QtCore.Signal()
+
+    def __init__(self, demo_clip: Path, settings: QtCore.QSettings, parent=None) -> None:
+        super().__init__(parent)
+        self.demo_clip = demo_clip
+        self.settings = settings
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.source = QtWidgets.QComboBox()
+        self.output = QtWidgets.QComboBox()
+        self.source.setMinimumContentsLength(22)
+        self.output.setMinimumContentsLength(22)
+        refresh = self.refresh_button = QtWidgets.QToolButton()
+        refresh.setText("⟳")
+        refresh.setToolTip("Look for audio devices again (reopens the stream: a short gap in the sound)")
+        refresh.clicked.connect(self.refresh_requested)
+        layout.addWidget(QtWidgets.QLabel("Input"))
+        layout.addWidget(self.source)
+        layout.addWidget(QtWidgets.QLabel("Output"))
+        layout.addWidget(self.output)
+        layout.addWidget(refresh)
+        self.set_devices([])
+        self.source.activated.connect(self._source_activated)
+        self.output.activated.connect(self._output_activated)
+
+    def set_devices(self, devices: list[dict], current_input: str | None = None,
+                    current_output: str | None = None) -> None:
+        """Fill both lists; keep showing what the engine uses now."""
+        for combo in (self.source, self.output):
+            combo.blockSignals(True)
+            combo.clear()
+        self.source.addItem(f"Demo clip ({self.demo_clip.name})", FILE_PREFIX + str(self.demo_clip))
+        self.source.addItem("Open a file…", "open")
+        for d in devices:
+            if d["max_input_channels"] > 0:
+                self.source.addItem(f"🎤 {d['key']}", d["key"])
+            if d["max_output_channels"] > 0:
+                self.output.addItem(f"🔊 {d['key']}", d["key"])
+        self.output.addItem("None (silent)", NO_OUTPUT)
+        if current_input:
+            self.show_current(current_input, current_output)
+        for combo in (self.source, self.output):
+            combo.blockSignals(False)
+
+    def show_current(self, input_spec: str | None, output: str | None) -> None:
+        for combo, value in ((self.source, input_spec), (self.output, output or NO_OUTPUT)):
+            if value is None:
+                continue
+            index = combo.findData(value)
+            if index < 0 and value.startswith(FILE_PREFIX):
+                combo.insertItem(2, f"File: {Path(value[len(FILE_PREFIX):]).name}", value)
+                index = 2
+            if index >= 0:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(index)
+                combo.blockSignals(False)
+
+    def _source_activated(self, index: int) -> None:
+        spec = self.source.itemData(index)
+        if spec == "open":
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Play a file as the microphone", "",
+                                                            "Audio (*.wav *.flac *.ogg);;All files (*)")
+            if not path:
+                return
+            spec = FILE_PREFIX + path
+            self.show_current(spec, None)
+        self.settings.setValue("input", spec)
+        self.input_chosen.emit(spec)
+
+    def _output_activated(self, index: int) -> None:
+        key = self.output.itemData(index)
+        self.settings.setValue("output", key)
+        self.output_chosen.emit(key)

@@ -1,0 +1,125 @@
+"""A/B panel: the loaded models side by side (live SynOps, M-Ops/s, sparsity, CPU), which one plays,
+and which two are A and B."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.frame_history import FrameHistory
+from app.plots.traces import MODEL_COLOURS
+
+COLUMNS = ("key", "model", "weights = 0", "SynOps/hop", "M-Ops/s", "vs A", "silent neurons", "CPU µs/hop")
+
+
+class ModelsPanel(QtWidgets.QWidget):
+    """Emits ``select_requested(slot)``, ``open_requested()``, ``remove_requested(slot)``."""
+
+    select_requested = QtCore.Signal(int)
+    open_requested = QtCore.Signal()
+    remove_requested = QtCore.Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.models: list[dict] = []
+        layout = QtWidgets.QVBoxLayout(self)
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
+        layout.addWidget(self.table)
+        ab = QtWidgets.QHBoxLayout()
+        self.a_combo = QtWidgets.QComboBox()
+        self.b_combo = QtWidgets.QComboBox()
+        ab.addWidget(QtWidgets.QLabel("A:"))
+        ab.addWidget(self.a_combo, 1)
+        ab.addWidget(QtWidgets.QLabel("B:"))
+        ab.addWidget(self.b_combo, 1)
+        layout.addLayout(ab)
+        buttons = QtWidgets.QHBoxLayout()
+        self.open_button = QtWidgets.QPushButton("Open model…")
+        self.open_button.clicked.connect(self.open_requested)
+        self.remove_button = QtWidgets.QPushButton("Remove selected")
+        self.remove_button.clicked.connect(self._remove_selected)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.remove_button)
+        layout.addLayout(buttons)
+        hint = QtWidgets.QLabel("Keys: A / B play model A / B, Space swaps A↔B, 1–9 play a slot, 0 bypass. "
+                                "Double-click a row to play it. All models run on every hop, so a switch "
+                                "is instant (20 ms crossfade).")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.hidden = False
+
+    @property
+    def a(self) -> int:
+        return self.a_combo.currentIndex()
+
+    @property
+    def b(self) -> int:
+        return self.b_combo.currentIndex()
+
+    def set_models(self, models: list[dict]) -> None:
+        old = [m["source"] for m in self.models]
+        self.models = models
+        self.table.setRowCount(len(models))
+        names = [f"{i + 1}: {m['name']}" for i, m in enumerate(models)]
+        for combo, default in ((self.a_combo, 0), (self.b_combo, len(models) - 1)):
+            previous = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            index = names.index(previous) if previous in names else default
+            combo.setCurrentIndex(max(index, 0) if models else -1)
+            combo.blockSignals(False)
+        for row, info in enumerate(models):
+            colour = QtGui.QColor(*MODEL_COLOURS[row % len(MODEL_COLOURS)])
+            for col in range(len(COLUMNS)):
+                item = QtWidgets.QTableWidgetItem("")
+                if col in (0, 1):
+                    item.setForeground(colour)
+                self.table.setItem(row, col, item)
+            self.table.item(row, 0).setText(str(row + 1))
+            self.table.item(row, 1).setText(info["name"])
+            self.table.item(row, 1).setToolTip(info.get("source") or "")
+            self.table.item(row, 2).setText(f"{info['weight_sparsity']:.0%}")
+        if old != [m["source"] for m in models]:
+            self.table.clearSelection()
+
+    def set_hidden(self, hidden: bool) -> None:
+        """ABX: hide everything that tells the models apart."""
+        self.hidden = hidden
+        self.table.setVisible(not hidden)
+
+    def refresh(self, history: FrameHistory) -> list[dict]:
+        """Update the live columns; returns the per-model summaries it showed."""
+        summaries = []
+        reference = None
+        for row, info in enumerate(self.models):
+            s = history.model_summary(row, info["layer_sizes"])
+            summaries.append(s)
+            if row == self.a:
+                reference = s
+        for row, s in enumerate(summaries):
+            hidden_layers = s["activity_sparsity"][1:] or s["activity_sparsity"]
+            vs_a = "" if reference is None or reference["synops"] == 0 or row == self.a else \
+                f"{s['synops'] / reference['synops'] - 1:+.0%}"
+            values = (f"{s['synops']:,.0f}", f"{s['mops']:.2f}", vs_a,
+                      f"{sum(hidden_layers) / len(hidden_layers):.0%}", f"{s['cpu_us']:.0f}")
+            for col, text in enumerate(values, start=3):
+                self.table.item(row, col).setText(text)
+            playing = row == history.playing
+            font = self.table.item(row, 1).font()
+            font.setBold(playing)
+            for col in range(len(COLUMNS)):
+                self.table.item(row, col).setFont(font)
+            self.table.item(row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
+        return summaries
+
+    def _remove_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.remove_requested.emit(rows[0].row())

@@ -1,0 +1,55 @@
+"""Live traces, one curve per loaded model: SynOps per hop, power proxy (M-Ops/s), CPU µs per hop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from app.frame_history import FrameHistory
+from engine.audio_io import SAMPLE_RATE
+from engine.metrics import power_proxy_ops_per_s
+from engine.stft import HOP
+
+MODEL_COLOURS = ((102, 194, 255), (255, 160, 70), (120, 230, 120), (240, 100, 160), (200, 200, 90),
+                 (170, 130, 255), (90, 220, 210), (255, 110, 110), (200, 200, 200))
+SMOOTH_HOPS = 8
+
+
+def model_pen(slot: int, playing: bool = False) -> pg.QtGui.QPen:
+    return pg.mkPen(MODEL_COLOURS[slot % len(MODEL_COLOURS)], width=3 if playing else 1.5)
+
+
+class ModelTraces(pg.PlotWidget):
+    """``quantity``: "synops" (per hop), "mops" (power proxy, M-Ops/s) or "cpu" (µs per hop)."""
+
+    UNITS = {"synops": "SynOps / hop", "mops": "M-Ops/s (power proxy)", "cpu": "µs / hop (CPU)"}
+
+    def __init__(self, quantity: str, parent=None) -> None:
+        super().__init__(parent=parent, title=self.UNITS[quantity])
+        self.quantity = quantity
+        self.curves: list[pg.PlotDataItem] = []
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.enableAutoRange(axis="y")
+        self.setLabel("bottom", "s")
+        self.updates = 0
+
+    def _values(self, history: FrameHistory, slot: int) -> np.ndarray:
+        if self.quantity == "synops":
+            return history.synops[:, slot]
+        if self.quantity == "mops":
+            return power_proxy_ops_per_s(history.synops[:, slot], history.neuronops[:, slot]) / 1e6
+        return history.cpu_us[:, slot]
+
+    def refresh(self, history: FrameHistory, models: list[dict]) -> None:
+        while len(self.curves) < len(models):
+            self.curves.append(self.plot(pen=model_pen(len(self.curves))))
+        while len(self.curves) > len(models):
+            self.removeItem(self.curves.pop())
+        t = (np.arange(history.length) - history.length) * HOP / SAMPLE_RATE
+        kernel = np.ones(SMOOTH_HOPS) / SMOOTH_HOPS
+        for slot, curve in enumerate(self.curves):
+            values = np.convolve(self._values(history, slot), kernel, mode="same")
+            curve.setData(t, values)
+            curve.setPen(model_pen(slot, slot == history.playing))
+        self.updates += 1

@@ -1,0 +1,197 @@
+"""The live app under load: real audio through virtual devices, the GUI up, three models, 60 s.
+
+A private PipeWire server (tests/virtual_audio.py) provides the microphone ``mic_feed`` (fed with real
+noisy speech, looping) and the speaker ``app_out``. For each run — the engine in its own process (the
+app's choice) or in a thread of the GUI process, with an output buffer of N hops — a child process opens the real main window
+(offscreen Qt) on three reference networks and runs for ``--seconds``; then a table is printed:
+
+- xruns: PortAudio's status flags (input/output over- and underflows) counted in the callback;
+- worker late / trims: callbacks that found the output ring short, and latency trims after them;
+- GUI fps: timer ticks that redrew every plot, per second (mean and 5th percentile over 1 s windows);
+- callback µs: time inside the audio callback (p50 / p99 / max);
+- CPU µs per hop per model: thread CPU time of each network step (median / p99), and the worker's
+  wall time per hop for everything (STFT, three models, inverse STFTs, telemetry);
+- process CPU: the engine's and the GUI's share of one core over the run.
+
+Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs process:2 process:4 thread:2]``
+(ENGINE:BUFFER — the output buffer in hops, the app's ``--buffer``). The machine's load
+average is printed too: on a shared 2-core machine the numbers move with what else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
+REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child(args: argparse.Namespace) -> None:
+    """One run: the main window with the engine placed as asked; prints one JSON line of results."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtCore, QtWidgets
+
+    from app.launch import DEMO_CLIP, AppOptions, engine_config
+    from app.main_window import MainWindow
+    from engine.host import EngineHost
+
+    app = QtWidgets.QApplication(["spandex-bench"])
+    settings = QtCore.QSettings(str(Path(args.workdir) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    options = AppOptions(models=[str(REFERENCE_DIR / f"{n}.net") for n in NETS], input="mic_feed",
+                         output="app_out", engine=args.engine)
+    host = EngineHost(engine_config(options, settings), mode=args.engine).start()
+    window = MainWindow(host, DEMO_CLIP, settings)
+    window.callback_us = deque()  # keep every callback's duration, not just the last 4096
+    window.show()
+    host.wait_event("models", 120, lambda p: len(p["models"]) == len(NETS))
+    frames = []
+    read_frames = host.read_frames
+
+    def keep(limit=None):
+        records = read_frames(limit)
+        if measuring:
+            frames.append(records[["cpu_ns", "worker_ns"]].copy())
+        return records
+
+    host.read_frames = keep
+    measuring = False
+    deadline = time.monotonic() + 5.0  # warm up: stream open, caches, first redraws
+    while time.monotonic() < deadline:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    measuring = True
+    window.callback_us.clear()
+    before = host.counters()
+    ticks_before = window.ticks
+    engine_pid = host.pid
+    engine_cpu0 = process_cpu_s(engine_pid)
+    gui_cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    start = time.monotonic()
+    per_second, last_second, last_ticks = [], start, window.ticks
+    while time.monotonic() - start < args.seconds:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        now = time.monotonic()
+        if now - last_second >= 1.0:
+            per_second.append((window.ticks - last_ticks) / (now - last_second))
+            last_second, last_ticks = now, window.ticks
+    elapsed = time.monotonic() - start
+    after = host.counters()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    process_total = usage.ru_utime + usage.ru_stime - gui_cpu0
+    engine_cpu = process_cpu_s(engine_pid) - engine_cpu0 if args.engine == "process" else None
+    ticks = window.ticks - ticks_before
+    window.shutdown()
+    host.stop()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    records = np.concatenate(frames)
+    cpu_us = records["cpu_ns"][:, :len(NETS)] / 1e3
+    callback_us = np.array(window.callback_us)
+    delta = {k: after[k] - before[k] for k in after}
+    print(json.dumps({
+        "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
+        "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
+        + delta["output_overflow"],
+        "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
+        "fps_mean": ticks / elapsed, "fps_p5": float(np.percentile(per_second, 5)) if per_second else 0.0,
+        "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
+        "model_cpu_us": {n: [float(np.median(cpu_us[:, i])), float(np.percentile(cpu_us[:, i], 99))]
+                         for i, n in enumerate(NETS)},
+        "worker_us": [float(np.median(records["worker_ns"]) / 1e3),
+                      float(np.percentile(records["worker_ns"], 99) / 1e3)],
+        "engine_cpu_pct": None if engine_cpu is None else 100 * engine_cpu / elapsed,
+        "gui_cpu_pct": 100 * process_total / elapsed,
+    }), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--runs", nargs="+", default=["process:2", "process:4", "thread:2"],
+                        metavar="ENGINE:BUFFER", help="engine placement and output buffer in hops, per run")
+    parser.add_argument("--engine", default="process", choices=("process", "thread"), help=argparse.SUPPRESS)
+    parser.add_argument("--buffer", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    import tempfile
+
+    from tests import corpus
+    from tests.virtual_audio import VirtualAudio
+
+    speech = corpus.joined_speech(corpus.speech_files(), 30.0)
+    noisy, _ = corpus.typing_noise_mix(speech, corpus.keyboard_files())
+    results = []
+    for run_spec in args.runs:
+        engine, buffer = run_spec.split(":")
+        audio = VirtualAudio(rate=16000).start()
+        try:
+            load_before = os.getloadavg()[0]
+            repeats = int(np.ceil((args.seconds + 40) / (noisy.size / 16000)))
+            player = audio.play(np.tile(noisy, repeats))
+            with tempfile.TemporaryDirectory() as workdir:
+                env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}
+                run = subprocess.run([sys.executable, __file__, "--child", "--engine", engine, "--buffer", buffer,
+                                      "--seconds", str(args.seconds), "--workdir", workdir],
+                                     env=env, capture_output=True, text=True, timeout=args.seconds + 300)
+            player.kill()
+            player.wait()
+            lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+            if run.returncode != 0 or not lines:
+                print(f"{engine}: the run failed (exit {run.returncode}):\n{run.stderr[-3000:]}", file=sys.stderr)
+                continue
+            result = json.loads(lines[-1])
+            result["load"] = (load_before, os.getloadavg()[0])
+            results.append(result)
+        finally:
+            audio.stop()
+
+    print(f"\n{len(NETS)} models loaded ({', '.join(NETS)}), dense backend, GUI up (offscreen Qt), "
+          f"PipeWire null sinks at 16 kHz, quantum 128, {os.cpu_count()} cores\n")
+    header = (f"{'engine:buf':<10} {'s':>4} {'hops':>6} {'xruns':>5} {'late':>5} {'trims':>5} {'fps':>5} "
+              f"{'fps p5':>6} {'callback µs p50/p99/max':>24} {'worker µs p50/p99':>18} {'engine CPU':>10} "
+              f"{'GUI CPU':>8} {'load 1m':>11}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        cb = "/".join(f"{v:.0f}" for v in r["callback_us"])
+        worker = "/".join(f"{v:.0f}" for v in r["worker_us"])
+        engine_cpu = f"{r['engine_cpu_pct']:.0f}%" if r["engine_cpu_pct"] is not None else "(in GUI)"
+        print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['worker_late']:5d} "
+              f"{r['trims']:5d} {r['fps_mean']:5.1f} {r['fps_p5']:6.1f} {cb:>24} {worker:>18} {engine_cpu:>10} "
+              f"{r['gui_cpu_pct']:7.0f}% {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
+    print("\nCPU per hop per model (thread CPU time of the network step, µs, median / p99):")
+    for r in results:
+        per_model = ", ".join(f"{n} {v[0]:.0f}/{v[1]:.0f}" for n, v in r["model_cpu_us"].items())
+        print(f"  {r['engine']:<10} {per_model}")
+    print("\nengine:buf = where the engine runs (its own process, or a thread of the GUI process) and its "
+          "output buffer in 8 ms hops.")
+    print("xruns = PortAudio status flags; late = callbacks that found the worker's output not ready "
+          "(silence played); trims = latency trims after late hops; a hop is 8 ms (8000 µs).")
+
+
+if __name__ == "__main__":
+    main()

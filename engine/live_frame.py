@@ -1,0 +1,81 @@
+"""What the live engine publishes, hop by hop, for the GUI: fixed-layout records in shared memory.
+
+One :data:`FRAME_DTYPE` record per 8 ms hop (the worker writes it into a
+:class:`engine.ring.RecordRing`), one :data:`CALLBACK_DTYPE` record per audio callback, and an int64
+array of running :data:`COUNTERS`. Fixed sizes keep the rings allocation-free:
+up to :data:`MAX_MODELS` models, :data:`MAX_LAYERS` encoding layers (input encoder + hidden layers),
+and a spike raster of the first :data:`RASTER_NEURONS` encoding neurons of the model on display.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.stft import N_BINS
+
+MAX_MODELS = 9
+"""Models loaded at once (keys 1-9 select them)."""
+
+MAX_LAYERS = 6
+RASTER_NEURONS = 2048
+"""Encoding neurons shown in the raster (257 + 512 + 512 = 1281 for the N-DNS network)."""
+
+DB_FLOOR = -120.0
+
+FRAME_DTYPE = np.dtype([
+    ("hop", np.int64),               # hops processed since the engine started
+    ("t", np.float64),               # engine time (time.monotonic) when the hop was processed
+    ("playing", np.int16),           # model slot heard now (-1: bypass)
+    ("shown", np.int16),             # model slot whose spikes are in `fired` (-1: none)
+    ("in_db", np.float32, (N_BINS,)),   # |input spectrum| in dB (after noise injection)
+    ("out_db", np.float32, (N_BINS,)),  # |output spectrum| in dB (what the listener hears)
+    ("in_peak", np.float32),         # peak |sample| of the input hop
+    ("out_peak", np.float32),
+    ("worker_ns", np.int64),         # wall time of the whole hop in the worker
+    ("synops", np.int64, (MAX_MODELS,)),
+    ("synops_dense", np.int64, (MAX_MODELS,)),
+    ("neuronops", np.int64, (MAX_MODELS,)),
+    ("compute_ns", np.int64, (MAX_MODELS,)),   # wall time of the network step
+    ("cpu_ns", np.int64, (MAX_MODELS,)),       # thread CPU time of the network step
+    ("events", np.int32, (MAX_MODELS, MAX_LAYERS)),
+    ("fired", np.uint8, (RASTER_NEURONS // 8,)),  # packed bits: did neuron i of `shown` spike?
+    ("noise_db", np.float32),        # injected noise level in dBFS (-inf: none)
+    ("out_ring_samples", np.int32),  # output jitter buffer fill, at the device rate
+])
+
+CALLBACK_DTYPE = np.dtype([
+    ("t", np.float64),
+    ("duration_ns", np.int64),       # time spent inside the audio callback
+    ("frames", np.int32),
+    ("flags", np.int32),             # PortAudio's status bits (PA_FLAGS) | RING_LATE
+])
+
+COUNTERS = ("callbacks", "input_underflow", "input_overflow", "output_underflow", "output_overflow",
+            "ring_late", "latency_trims", "input_dropped", "clock_late", "hops", "device_losses")
+"""Running counts, an int64 each, in this order (``ring_late``: callbacks that found the output ring
+short because the worker was late; ``latency_trims``: times the callback dropped output that had
+piled up after late hops, to bring the latency back to its target; ``input_dropped``: input samples
+lost because the input ring was full (the worker stalled for seconds); ``clock_late``: internal-clock ticks more than a hop late)."""
+CALLBACKS, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, RING_LATE_COUNT, \
+    LATENCY_TRIMS, INPUT_DROPPED, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
+
+PA_FLAGS = ((1, INPUT_UNDERFLOW), (2, INPUT_OVERFLOW), (4, OUTPUT_UNDERFLOW), (8, OUTPUT_OVERFLOW))
+"""PortAudio's callback status bits (paInputUnderflow ...) and the counters they go to."""
+RING_LATE = 256
+"""Flag bit: the output ring held less than the callback needed (the worker was late)."""
+
+
+def xruns(counters: np.ndarray) -> int:
+    """Stream xruns reported by PortAudio's status flags (over- and underflows, both directions)."""
+    return int(counters[[INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW]].sum())
+
+
+def unpack_fired(record: np.void, n_neurons: int) -> np.ndarray:
+    """The ``fired`` bits of one record as bools, for the first ``n_neurons`` neurons."""
+    return np.unpackbits(record["fired"], count=min(n_neurons, RASTER_NEURONS)).astype(bool)
+
+
+def to_db(magnitude: np.ndarray, out: np.ndarray) -> None:
+    """Write ``20·log10(magnitude)`` into ``out``, floored at :data:`DB_FLOOR`."""
+    np.maximum(magnitude, 10.0 ** (DB_FLOOR / 20.0), out=magnitude)
+    out[:] = 20.0 * np.log10(magnitude)

@@ -1,0 +1,235 @@
+"""The main window, offscreen (QT_QPA_PLATFORM=offscreen), driven with QTest through pytest-qt, with the
+real engine in its own process playing the demo clip (no sound card: the internal clock drives it).
+
+Screenshots go to test-artifacts/gui/. Every test tears the window down the way the app does: timer
+stopped, pyqtgraph views closed, engine stopped, widgets deleted — pyqtgraph crashes at exit otherwise.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
+from app.main_window import MainWindow  # noqa: E402
+from engine.host import EngineHost  # noqa: E402
+from tests.reference_models import reference_path  # noqa: E402
+
+NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
+
+
+@pytest.fixture
+def shots(artifacts_dir):
+    folder = artifacts_dir / "gui"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def open_window(qtbot, tmp_path, models, env=None, **options):
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    config = engine_config(AppOptions(models=models, **options), settings)
+    host = EngineHost(config, mode="process", env=env).start()
+    window = MainWindow(host, DEMO_CLIP, settings)
+    window.show()
+    qtbot.waitExposed(window)
+    return window, host
+
+
+def close_window(window, host):
+    window.shutdown()
+    host.stop()
+    window.close()
+    window.deleteLater()
+    # delete now, and drop the Python wrappers of deleted Qt objects: a stale wrapper whose address Qt
+    # reused once made a later window's QMenu come back as a QWidgetItem (PySide6 6.11, seen once)
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+    QtWidgets.QApplication.processEvents()
+    gc.collect()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window, host = open_window(qtbot, tmp_path, [str(reference_path(f"{n}.net")) for n in NETS],
+                               output="none")
+    qtbot.waitUntil(lambda: len(window.models) == 3 and window.frames_received > 200, timeout=60_000)
+    yield window
+    close_window(window, host)
+
+
+def press(qtbot, window, key: str) -> None:
+    qtbot.keyClick(window, getattr(QtCore.Qt.Key, f"Key_{key}"))
+
+
+def playing_becomes(qtbot, window, slot: int) -> None:
+    qtbot.waitUntil(lambda: window.history.playing == slot, timeout=10_000)
+
+
+@pytest.mark.slow
+def test_plots_receive_data(qtbot, window, shots):
+    qtbot.wait(1500)
+    h = window.history
+    assert window.spectrogram_in.updates > 10 and window.spectrogram_out.updates > 10
+    assert np.ptp(h.in_db[-100:]) > 20  # real spectra, not the -120 dB fill
+    assert window.raster.updates > 10 and h.fired[-100:].sum() > 1000
+    assert window.raster.layer_sizes == (257, 512, 512)
+    for trace in (window.synops_trace, window.mops_trace, window.cpu_trace):
+        assert trace.updates > 10 and len(trace.curves) == 3
+        _, y = trace.curves[0].getData()
+        assert np.max(y) > 0
+    assert window.sparsity.updates > 10 and all(0 < a < 1 for a in window.sparsity.last_activity)
+    assert window.meter_in.db > -60
+    # side by side: the pruned models cost fewer SynOps than the baseline, as measured
+    synops = [float(window.models_panel.table.item(row, 3).text().replace(",", "")) for row in range(3)]
+    assert synops[0] > synops[1] > synops[2] > 0
+    assert "xruns 0" in window.xrun_label.text()
+    assert window.fps > 5
+    window.grab().save(str(shots / "main_window.png"))
+
+
+@pytest.mark.slow
+def test_pick_model_ab_switch_and_bypass(qtbot, window, shots):
+    press(qtbot, window, "3")
+    playing_becomes(qtbot, window, 2)
+    press(qtbot, window, "A")
+    playing_becomes(qtbot, window, window.models_panel.a)
+    press(qtbot, window, "B")
+    playing_becomes(qtbot, window, window.models_panel.b)
+    press(qtbot, window, "Space")
+    playing_becomes(qtbot, window, window.models_panel.a)
+    window.models_panel.select_requested.emit(1)  # what a double-click on row 2 sends
+    playing_becomes(qtbot, window, 1)
+    qtbot.waitUntil(lambda: window.models_panel.table.item(1, 0).text().startswith("▶"), timeout=5000)
+    press(qtbot, window, "0")
+    playing_becomes(qtbot, window, -1)
+    assert window.bypass_action.isChecked()
+    qtbot.wait(300)
+    records = window.history
+    assert np.array_equal(records.in_db[-5:], records.out_db[-5:])  # bypass: output spectrum = input
+    press(qtbot, window, "0")
+    playing_becomes(qtbot, window, 1)
+    window.grab().save(str(shots / "ab_switch.png"))
+
+
+@pytest.mark.slow
+def test_demo_mode_noise_and_reset(qtbot, window, shots):
+    press(qtbot, window, "D")
+    assert window.in_demo_mode and window.isFullScreen()
+    press(qtbot, window, "N")  # white noise
+    press(qtbot, window, "N")  # pink
+    assert window.noise_panel.current == ("pink", 5.0)
+    qtbot.waitUntil(lambda: np.isfinite(window.history.noise_db), timeout=10_000)
+    press(qtbot, window, "Up")
+    assert window.noise_panel.current == ("pink", 6.0)
+    press(qtbot, window, "3")
+    playing_becomes(qtbot, window, 2)
+    qtbot.waitUntil(lambda: "spandex_prune75" in window.demo_view.playing.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "fewer than ndns_baseline" in window.demo_view.synops.text(), timeout=5000)
+    assert "pink noise at 6 dB SNR" in window.demo_view.noise.text()
+    window.grab().save(str(shots / "demo_mode.png"))
+    press(qtbot, window, "R")  # one-key reset: model A, the noise the demo started with (none)
+    playing_becomes(qtbot, window, 0)
+    assert window.noise_panel.current == ("", 5.0)
+    qtbot.waitUntil(lambda: not np.isfinite(window.history.noise_db), timeout=10_000)
+    press(qtbot, window, "Escape")
+    assert not window.in_demo_mode and not window.isFullScreen()
+
+
+@pytest.mark.slow
+def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
+    qtbot.mouseClick(window.abx_panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    session = window.abx_panel.session
+    assert session is not None and {session.a, session.b} == {0, 2}
+    assert window.models_panel.table.isHidden() and window.raster.isHidden()
+    playing_becomes(qtbot, window, session.x)
+    press(qtbot, window, "A")
+    playing_becomes(qtbot, window, session.a)
+    press(qtbot, window, "3")  # slots would tell: ignored while blind
+    qtbot.wait(300)
+    assert window.history.playing == session.a
+    right = window.abx_panel.guess_a if session.x_is_a else window.abx_panel.guess_b
+    qtbot.mouseClick(right, QtCore.Qt.MouseButton.LeftButton)
+    playing_becomes(qtbot, window, session.x)
+    wrong = window.abx_panel.guess_b if session.x_is_a else window.abx_panel.guess_a
+    qtbot.mouseClick(wrong, QtCore.Qt.MouseButton.LeftButton)
+    assert (session.correct, session.trials) == (1, 2)
+    assert "1 / 2 correct" in window.abx_panel.score.text()
+    window.grab().save(str(shots / "abx.png"))
+    qtbot.mouseClick(window.abx_panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.abx_panel.session is None and not window.models_panel.table.isHidden()
+
+
+@pytest.mark.slow
+def test_no_model_says_so_then_opens_one(qtbot, tmp_path, shots, monkeypatch):
+    monkeypatch.setattr("app.launch.default_model", lambda: None)  # as today: none is shipped
+    window, host = open_window(qtbot, tmp_path, [], output="none")
+    try:
+        qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+        assert "No model loaded" in window.banner.text()
+        qtbot.waitUntil(lambda: window.frames_received > 50, timeout=30_000)
+        window.grab().save(str(shots / "no_model.png"))
+        window.load_model(str(reference_path("spandex_prune50.net")))
+        qtbot.waitUntil(lambda: len(window.models) == 1 and not window.banner.isVisible(), timeout=60_000)
+        playing_becomes(qtbot, window, 0)
+        window.load_model(str(tmp_path / "settings.ini"))  # not a model: says so, keeps running
+        qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=30_000)
+        assert len(window.models) == 1
+    finally:
+        close_window(window, host)
+
+
+@pytest.mark.slow
+def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
+    window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))],
+                               env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
+    try:
+        qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=60_000)
+        qtbot.mouseClick(window.devices.refresh_button, QtCore.Qt.MouseButton.LeftButton)  # rescan
+        sources = window.devices.source
+        qtbot.waitUntil(lambda: sources.findData("mic_feed (JACK Audio Connection Kit)") >= 0, timeout=30_000)
+        assert window.devices.output.findData("app_out (JACK Audio Connection Kit)") >= 0
+        qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=30_000)
+        assert sources.currentData() == "mic_feed (JACK Audio Connection Kit)"
+        sources.setCurrentIndex(0)  # the demo clip, through the same path
+        sources.activated.emit(0)
+        qtbot.waitUntil(lambda: (window.stream_info.get("file") or "").endswith("noisy_speech.flac"),
+                        timeout=30_000)
+        assert window.stream_info["output"].startswith("app_out")
+        assert window.settings.value("input").startswith("file:")  # remembered for the next start
+    finally:
+        close_window(window, host)
+
+
+@pytest.mark.slow
+def test_spandex_without_command_opens_the_app(tmp_path, shots):
+    """`python main.py` (= `spandex`) with models: the window runs, plays the demo clip, closes cleanly."""
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    shot = shots / "spandex_cli.png"
+    shot.unlink(missing_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "main.py", "--model", str(reference_path("spandex_prune75.net")),
+                          "--output", "none", "--quit-after", "8", "--screenshot", str(shot)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_spandex_without_a_display_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    run = subprocess.run([sys.executable, "main.py", "--output", "none"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "no display" in run.stderr
