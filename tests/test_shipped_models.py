@@ -1,0 +1,38 @@
+"""The models SPANDEX ships: each loads, has a truthful card, and the default really denoises."""
+
+import numpy as np
+import pytest
+
+from engine.backends import prepare
+from engine.denoiser import denoise
+from engine.library import SHIPPED_DIR, default_model, list_models
+from engine.metrics import si_snr
+from engine.netx_io import load_model
+
+SHIPPED = [entry for entry in list_models() if entry.origin == "shipped"]
+
+
+def test_a_default_model_is_shipped():
+    entry = default_model()
+    assert entry is not None and entry.path.parent == SHIPPED_DIR
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=[e.name for e in SHIPPED])
+def test_shipped_model_loads_and_its_card_matches_the_file(entry):
+    model = load_model(entry.path)
+    assert entry.card_problem is None
+    card = entry.card
+    assert card["name"] == entry.name
+    assert card["parent"] == "scratch" or not card["parent"].startswith("../shared")  # never derived from the references
+    assert card["metrics"]["weight_sparsity"] == pytest.approx(model.weight_sparsity)
+    assert card["metrics"]["nonzero_params"] == model.n_nonzero_synapses
+    assert model.neuron_counts == (257, 512, 512, 257)
+
+
+def test_default_model_denoises_unseen_speech_and_noise(noisy_speech):
+    # corpus speech (asterisk English) and keyboard noise are in no model's training split
+    noisy, clean = noisy_speech
+    model = load_model(default_model().path)
+    result = denoise(noisy, prepare(model, "sparse"))
+    assert si_snr(clean, result.audio) > si_snr(clean, noisy) + 2.0
+    assert np.isfinite(result.audio).all()
