@@ -6,6 +6,8 @@ app's choice) or in a thread of the GUI process, with an output buffer of N hops
 (offscreen Qt) on three reference networks and runs for ``--seconds``; then a table is printed:
 
 - xruns: PortAudio's status flags (input/output over- and underflows) counted in the callback;
+- gaps: callbacks whose stream clock jumped by more than 1.5 blocks — cycles the sound server
+  skipped (PipeWire's JACK drops a late client's cycle without any PortAudio flag);
 - worker late / trims: callbacks that found the output ring short, and latency trims after them;
 - GUI fps: timer ticks that redrew every plot, per second (mean and 5th percentile over 1 s windows);
 - callback µs: time inside the audio callback (p50 / p99 / max);
@@ -111,7 +113,7 @@ def child(args: argparse.Namespace) -> None:
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
-        "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
+        "gaps": delta["device_gaps"], "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
         "fps_mean": ticks / elapsed, "fps_p5": float(np.percentile(per_second, 5)) if per_second else 0.0,
         "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
         "model_cpu_us": {n: [float(np.median(cpu_us[:, i])), float(np.percentile(cpu_us[:, i], 99))]
@@ -171,7 +173,7 @@ def main() -> None:
 
     print(f"\n{len(NETS)} models loaded ({', '.join(NETS)}), dense backend, GUI up (offscreen Qt), "
           f"PipeWire null sinks at 16 kHz, quantum 128, {os.cpu_count()} cores\n")
-    header = (f"{'engine:buf':<10} {'s':>4} {'hops':>6} {'xruns':>5} {'late':>5} {'trims':>5} {'fps':>5} "
+    header = (f"{'engine:buf':<10} {'s':>4} {'hops':>6} {'xruns':>5} {'gaps':>5} {'late':>5} {'trims':>5} {'fps':>5} "
               f"{'fps p5':>6} {'callback µs p50/p99/max':>24} {'worker µs p50/p99':>18} {'engine CPU':>10} "
               f"{'GUI CPU':>8} {'load 1m':>11}")
     print(header)
@@ -180,7 +182,7 @@ def main() -> None:
         cb = "/".join(f"{v:.0f}" for v in r["callback_us"])
         worker = "/".join(f"{v:.0f}" for v in r["worker_us"])
         engine_cpu = f"{r['engine_cpu_pct']:.0f}%" if r["engine_cpu_pct"] is not None else "(in GUI)"
-        print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['worker_late']:5d} "
+        print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['gaps']:5d} {r['worker_late']:5d} "
               f"{r['trims']:5d} {r['fps_mean']:5.1f} {r['fps_p5']:6.1f} {cb:>24} {worker:>18} {engine_cpu:>10} "
               f"{r['gui_cpu_pct']:7.0f}% {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
     print("\nCPU per hop per model (thread CPU time of the network step, µs, median / p99):")
@@ -189,6 +191,7 @@ def main() -> None:
         print(f"  {r['engine']:<10} {per_model}")
     print("\nengine:buf = where the engine runs (its own process, or a thread of the GUI process) and its "
           "output buffer in 8 ms hops.")
+    print("gaps = cycles the sound server skipped (stream clock jumped; no PortAudio flag).")
     print("xruns = PortAudio status flags; late = callbacks that found the worker's output not ready "
           "(silence played); trims = latency trims after late hops; a hop is 8 ms (8000 µs).")
 

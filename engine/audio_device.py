@@ -23,8 +23,9 @@ from engine.audio_io import SAMPLE_RATE
 from engine.errors import SpandexError
 from engine.stft import HOP
 
-Callback = Callable[[np.ndarray | None, np.ndarray | None, int, int], None]
-"""``callback(indata, outdata, frames, status_flags)``; ``indata``/``outdata`` are (frames, channels)."""
+Callback = Callable[[np.ndarray | None, np.ndarray | None, int, int, float], None]
+"""``callback(indata, outdata, frames, status_flags, stream_time)``; ``indata``/``outdata`` are
+(frames, channels); ``stream_time`` is the stream's clock in seconds (PortAudio's currentTime)."""
 
 
 @dataclass(frozen=True)
@@ -125,14 +126,14 @@ def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: C
     if input is None and output is None:
         raise SpandexError("no input or output device to open")
 
-    def pa_callback(indata, outdata, frames, _time, status):
-        callback(indata, outdata, frames, int(status._flags) if status else 0)
+    def pa_callback(indata, outdata, frames, time, status):
+        callback(indata, outdata, frames, int(status._flags) if status else 0, time.currentTime)
 
-    def plain_in(indata, frames, _time, status):
-        callback(indata, None, frames, int(status._flags) if status else 0)
+    def plain_in(indata, frames, time, status):
+        callback(indata, None, frames, int(status._flags) if status else 0, time.currentTime)
 
-    def plain_out(outdata, frames, _time, status):
-        callback(None, outdata, frames, int(status._flags) if status else 0)
+    def plain_out(outdata, frames, time, status):
+        callback(None, outdata, frames, int(status._flags) if status else 0, time.currentTime)
 
     rates = [SAMPLE_RATE]
     for device in (input, output):
@@ -162,7 +163,7 @@ def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: C
 
 
 class InternalClock:
-    """Calls ``callback(None, outdata, HOP, 0)`` every 8 ms from a thread: a device-less stream.
+    """Calls ``callback(None, outdata, HOP, 0, 0.0)`` every 8 ms from a thread: a device-less stream.
 
     The output goes nowhere. Wake-ups more than one hop late are counted in :attr:`late`.
     """
@@ -190,7 +191,7 @@ class InternalClock:
             elif -delay > period:
                 self.late += 1
                 deadline = time.monotonic()  # do not burst to catch up
-            self.callback(None, self.outdata, HOP, 0)
+            self.callback(None, self.outdata, HOP, 0, 0.0)
         self.active = False
 
     def stop(self) -> None:

@@ -51,13 +51,15 @@ CALLBACK_DTYPE = np.dtype([
 ])
 
 COUNTERS = ("callbacks", "input_underflow", "input_overflow", "output_underflow", "output_overflow",
-            "ring_late", "latency_trims", "input_dropped", "clock_late", "hops", "device_losses")
+            "ring_late", "latency_trims", "input_dropped", "device_gaps", "clock_late", "hops", "device_losses")
 """Running counts, an int64 each, in this order (``ring_late``: callbacks that found the output ring
 short because the worker was late; ``latency_trims``: times the callback dropped output that had
 piled up after late hops, to bring the latency back to its target; ``input_dropped``: input samples
-lost because the input ring was full (the worker stalled for seconds); ``clock_late``: internal-clock ticks more than a hop late)."""
+lost because the input ring was full (the worker stalled for seconds); ``device_gaps``: callbacks
+whose stream time jumped by more than 1.5 blocks — cycles the sound server skipped this client, for
+which PortAudio sets no status flag under PipeWire's JACK (measured); ``clock_late``: internal-clock ticks more than a hop late)."""
 CALLBACKS, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, RING_LATE_COUNT, \
-    LATENCY_TRIMS, INPUT_DROPPED, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
+    LATENCY_TRIMS, INPUT_DROPPED, DEVICE_GAPS, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
 
 PA_FLAGS = ((1, INPUT_UNDERFLOW), (2, INPUT_OVERFLOW), (4, OUTPUT_UNDERFLOW), (8, OUTPUT_OVERFLOW))
 """PortAudio's callback status bits (paInputUnderflow ...) and the counters they go to."""
@@ -66,8 +68,9 @@ RING_LATE = 256
 
 
 def xruns(counters: np.ndarray) -> int:
-    """Stream xruns reported by PortAudio's status flags (over- and underflows, both directions)."""
-    return int(counters[[INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW]].sum())
+    """Stream xruns: PortAudio's status flags (over- and underflows, both directions) plus the device
+    gaps (skipped cycles that PortAudio does not flag)."""
+    return int(counters[[INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, DEVICE_GAPS]].sum())
 
 
 def unpack_fired(record: np.void, n_neurons: int) -> np.ndarray:

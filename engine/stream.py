@@ -41,8 +41,8 @@ from engine.errors import SpandexError
 from engine.library import resolve_model
 from engine.live import LiveDenoiser
 from engine.live_frame import (
-    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_LOSSES, FRAME_DTYPE, HOPS, INPUT_DROPPED,
-    LATENCY_TRIMS, PA_FLAGS, RING_LATE, RING_LATE_COUNT,
+    CALLBACK_DTYPE, CALLBACKS, CLOCK_LATE, COUNTERS, DEVICE_GAPS, DEVICE_LOSSES, FRAME_DTYPE, HOPS,
+    INPUT_DROPPED, LATENCY_TRIMS, PA_FLAGS, RING_LATE, RING_LATE_COUNT,
 )
 from engine.noise import NOISE_KINDS
 from engine.resampler import StreamingResampler
@@ -119,14 +119,21 @@ class AudioCallback:
         self.out_ring = SampleRing(capacity)
         self.source: LoopingSource | None = None  # replaced (not mutated) by the worker
         self.scratch = np.zeros(capacity, dtype=np.float32)
+        self.rate = 16000         # the stream's rate, and its clock's last reading; set by the worker
+        self.last_stream_time = 0.0
         self.target_fill = 0      # samples of output the ring should hold (the prefill); set by the worker
         self.max_fill = capacity  # above this, the callback trims back to target_fill
         self.last_call = time.monotonic()
 
-    def __call__(self, indata: np.ndarray | None, outdata: np.ndarray | None, frames: int, flags: int) -> None:
+    def __call__(self, indata: np.ndarray | None, outdata: np.ndarray | None, frames: int, flags: int,
+                 stream_time: float) -> None:
         start = time.perf_counter_ns()
         counters = self.counters
         counters[CALLBACKS] += 1
+        if stream_time > 0.0:
+            if self.last_stream_time > 0.0 and stream_time - self.last_stream_time > 1.5 * frames / self.rate:
+                counters[DEVICE_GAPS] += 1  # the server skipped us: PortAudio flags nothing
+            self.last_stream_time = stream_time
         for bit, counter in PA_FLAGS:
             if flags & bit:
                 counters[counter] += 1
@@ -335,6 +342,8 @@ class AudioEngine:
         self.callback.out_ring.skip(self.callback.out_ring.available())
         self.callback.out_ring.write(np.zeros(prefill, dtype=np.float32))
         self.callback.target_fill = prefill
+        self.callback.rate = stream.rate
+        self.callback.last_stream_time = 0.0
         self.callback.max_fill = prefill + int(round(self.MAX_EXTRA_HOPS * HOP * stream.rate / SAMPLE_RATE))
         if isinstance(stream.stream, InternalClock):
             stream.stream.start()

@@ -72,7 +72,9 @@ def playing_becomes(qtbot, window, slot: int) -> None:
 
 @pytest.mark.slow
 def test_plots_receive_data(qtbot, window, shots):
-    qtbot.wait(1500)
+    views = (window.spectrogram_in, window.spectrogram_out, window.raster, window.synops_trace,
+             window.mops_trace, window.cpu_trace, window.sparsity)
+    qtbot.waitUntil(lambda: all(view.updates > 10 for view in views), timeout=60_000)
     h = window.history
     assert window.spectrogram_in.updates > 10 and window.spectrogram_out.updates > 10
     assert np.ptp(h.in_db[-100:]) > 20  # real spectra, not the -120 dB fill

@@ -13,10 +13,12 @@ with :meth:`VirtualAudio.jack_env` and wait for them).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -180,6 +182,21 @@ class VirtualAudio:
         return subprocess.Popen(["pw-play", "--target", MIC, "--latency", "200ms", str(path)],
                                 env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 preexec_fn=_raise_priority)
+
+    def play_and_record(self, audio: np.ndarray, folder: Path, rate: int | None = None,
+                        tail_s: float = 1.5) -> tuple[np.ndarray, dict]:
+        """Play ``audio`` into the microphone while recording the speaker, sample-locked, as one
+        real-time JACK client (tests/jack_loop.py); returns (recording, {"frames", "flags"})."""
+        rate = rate or self.rate
+        np.save(folder / "signal.npy", np.asarray(audio, dtype=np.float32))
+        run = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("jack_loop.py")), str(folder / "signal.npy"),
+             str(folder / "recorded.npy"), "--rate", str(rate), "--tail", str(tail_s)],
+            env={**os.environ, **self.jack_env()}, capture_output=True, text=True,
+            timeout=audio.size / rate + 90)
+        if run.returncode != 0:
+            raise VirtualAudioUnavailable(f"jack_loop.py failed: {run.stderr[-2000:]}")
+        return np.load(folder / "recorded.npy"), json.loads(run.stdout.strip().splitlines()[-1])
 
     def record(self, path: Path, rate: int | None = None) -> subprocess.Popen:
         """Capture the virtual speaker as raw float32 mono into ``path``; stop it with :func:`stop_recording`."""
