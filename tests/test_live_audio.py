@@ -76,7 +76,7 @@ def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> t
 
     The offset comes from the loudest piece; each piece is compared at the current offset, and only
     if it does not match there is it searched for (a shift: a glitch moved the stream). Quiet pieces
-    (RMS < 1e-3) are skipped: they align anywhere.
+    (RMS < 1e-3) are skipped: they align anywhere; so are pieces outside the recording (edges).
     """
     starts = [s for s in range(0, reference.size - piece, piece)
               if np.sqrt(np.mean(reference[s:s + piece] ** 2)) > 1e-3]
@@ -84,11 +84,14 @@ def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> t
         return 0, 0, 0
     loudest = max(starts, key=lambda s: float(np.sum(reference[s:s + piece] ** 2)))
     offset = offset_of(reference[loudest:loudest + piece], captured) - loudest
-    exact = shifts = 0
+    checked = exact = shifts = 0
     for start in starts:
         chunk = reference[start:start + piece]
         at = start + offset
-        if 0 <= at and at + piece <= captured.size and np.max(np.abs(captured[at:at + piece] - chunk)) <= BIT_EXACT:
+        if at < 0 or at + piece > captured.size:
+            continue  # outside the recording (it started late or stopped early): nothing to compare with
+        checked += 1
+        if np.max(np.abs(captured[at:at + piece] - chunk)) <= BIT_EXACT:
             exact += 1
             continue
         found = offset_of(chunk, captured)
@@ -96,7 +99,7 @@ def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> t
             exact += 1
             shifts += 1
             offset = found - start
-    return len(starts), exact, shifts
+    return checked, exact, shifts
 
 
 def matched_fraction(candidates: list[np.ndarray], haystack: np.ndarray, piece: int, threshold: float) -> float:
