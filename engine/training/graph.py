@@ -2,7 +2,8 @@
 
 :class:`SDNNGraph` computes what ``slayer.block.sigma_delta`` Input → Dense(delay=True, delay_shift=True)* →
 Output computes (tests/test_training_graph.py checks forward values bit for bit and every gradient against
-slayer itself), in a layout and with kernels that make a CPU training step several times faster:
+slayer itself), in a layout and with kernels that make a CPU training step about twice as fast (bench/training_step.py; the
+rest is the matrix products both must do):
 
 - time-major tensors ``(T, B, C)``: a delta encoder's step reads one contiguous ``(B, C)`` slab;
 - dense synapses as one ``F.linear`` over all frames instead of slayer's ``conv3d``;
