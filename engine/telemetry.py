@@ -84,15 +84,14 @@ class RunTotals:
 
     layer_sizes: tuple[int, ...]
     frames: int = 0
-    events: np.ndarray = field(default=None)  # type: ignore[assignment]
+    events: np.ndarray = field(init=False)
     synops: int = 0
     synops_dense: int = 0
     neuronops: int = 0
     compute_ns: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.events is None:
-            self.events = np.zeros(len(self.layer_sizes), dtype=np.int64)
+        self.events = np.zeros(len(self.layer_sizes), dtype=np.int64)
 
     def add(self, frame: FrameTelemetry) -> None:
         self.frames += 1
