@@ -1,9 +1,9 @@
 """The denoiser: STFT → SDNN mask on the noisy magnitude (noisy phase kept) → inverse STFT.
 
 :class:`StreamingDenoiser` takes one 128-sample hop at 16 kHz and returns one hop, 384 samples late
-(:data:`engine.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole signal through the same streaming
-path and returns it time-aligned, the same length as its input. Without a runner both only encode and
-decode (mask 1): what N-DNS calls the encoder+decoder baseline.
+(:data:`engine.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole
+signal through the same streaming path and returns it time-aligned, the same length as its input. Without
+a runner both only encode and decode (mask 1): what N-DNS calls the encoder+decoder baseline.
 """
 
 from __future__ import annotations

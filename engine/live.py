@@ -6,7 +6,8 @@ STFT analysis, then for each model slot its runner and its own inverse STFT, plu
 model's state is always warm and switching is instant; the switch crossfades over
 :data:`CROSSFADE_SAMPLES` so it does not click. With one model heard and no switch, the output is
 exactly :class:`engine.denoiser.StreamingDenoiser`'s, and so equal to :func:`engine.denoiser.denoise`
-after its 384-sample lag.
+after its 384-sample lag. A runner that answers late (``latency_frames``, the Lava backend: one hop) has
+its masks paired with the spectra they belong to: its slot is heard that many hops later.
 
 Per hop it fills one :data:`engine.live_frame.FRAME_DTYPE` record (spectra, levels, per-model
 SynOps, timings, the displayed model's spikes).
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +44,8 @@ class ModelSlot:
     last: FrameTelemetry | None = None
     spectrum: np.ndarray | None = None  # this hop's masked spectrum
     cpu_ns: int = 0
+    # spectra whose masks a late runner (latency_frames > 0: the Lava backend) has not given yet
+    waiting: deque = field(default_factory=deque)
 
 
 class TapRecorder:
@@ -91,6 +95,7 @@ class LiveDenoiser:
         return len(self.slots) - 1
 
     def remove_model(self, index: int) -> None:
+        self.slots[index].runner.close()  # the Lava backend stops its processes
         del self.slots[index]
         if self.playing == index:
             self.playing = 0 if self.slots else BYPASS
@@ -115,6 +120,7 @@ class LiveDenoiser:
         for slot in self.slots:
             slot.synthesis.reset()
             slot.runner.reset()
+            slot.waiting.clear()
             slot.last = None
         self.noise.reset()
         self.fading_from = None
@@ -153,7 +159,11 @@ class LiveDenoiser:
             mask, telemetry = slot.runner.step(np.abs(spectrum))
             slot.cpu_ns = time.thread_time_ns() - cpu
             slot.last = telemetry
-            slot.spectrum = spectrum * mask
+            masked = spectrum
+            if slot.runner.latency_frames:  # its mask is for a frame L hops back: pair them up
+                slot.waiting.append(spectrum)
+                masked = slot.waiting.popleft() if len(slot.waiting) > slot.runner.latency_frames else None
+            slot.spectrum = None if masked is None else masked * mask
             outputs.append(slot.synthesis.push(slot.spectrum))
         bypassed = self.bypass.push(spectrum)
         out = self._mix(outputs, bypassed).astype(np.float32)
@@ -201,8 +211,11 @@ class LiveDenoiser:
             np.abs(spectrum, out=self._magnitude)
             to_db(self._magnitude, record["in_db"])
             heard = self.slots[self.playing].spectrum if self.playing != BYPASS else spectrum
-            np.abs(heard, out=self._magnitude)
-            to_db(self._magnitude, record["out_db"])
+            if heard is None:  # a late runner's first hop: nothing to hear yet
+                record["out_db"] = -120.0
+            else:
+                np.abs(heard, out=self._magnitude)
+                to_db(self._magnitude, record["out_db"])
             for index, slot in enumerate(self.slots):
                 t = slot.last
                 if t is None:

@@ -23,7 +23,7 @@ import soundfile as sf
 from engine.backends import prepare
 from engine.denoiser import denoise
 from engine.netx_io import load_model
-from engine.stft import streamed_magnitudes
+from engine.stft import HOP, LATENCY_SAMPLES, streamed_magnitudes
 from tests.lava_session import (REPO_ROOT, children_of, session_members, shared_memory_of,
                                 run_in_own_session, wait_for_no_children, wait_for_session_to_empty)
 from tests.reference_models import reference_path
@@ -229,6 +229,49 @@ def _lifecycle_child() -> None:
     except SpandexError as exc:
         report["refused"] = {"error": str(exc), "children": children_of(me)}
     Path(sys.argv[1]).write_text(json.dumps(report))
+
+
+def test_the_live_denoiser_hears_a_lava_slot_one_hop_later(real_speech, tmp_path: Path) -> None:
+    """The app's LiveDenoiser: a Lava slot beside a dense one; heard, it is the dense output one hop late."""
+    audio = real_speech[: 16000 * 3 // 2]
+    np.save(tmp_path / "audio.npy", audio)
+    run = run_in_own_session("from tests.test_lava_backend import _live_child; _live_child()",
+                             [str(tmp_path / "audio.npy"), str(tmp_path / "out.npz")], timeout_s=TIMEOUT_S)
+    assert run.returncode == 0, run.output
+    assert run.leftovers == []
+    result = np.load(tmp_path / "out.npz")
+    reference = denoise(audio, prepare(load_model(reference_path("spandex_prune50.net")), "dense")).audio
+    lag = LATENCY_SAMPLES + HOP
+    heard = result["lava"]
+    np.testing.assert_array_equal(heard[lag:], reference[: heard.size - lag])
+    assert np.abs(heard[:lag]).max() < 1e-12  # before the input began: FFT round-off only
+    np.testing.assert_array_equal(result["dense"][LATENCY_SAMPLES:], reference[: heard.size - LATENCY_SAMPLES])
+    np.testing.assert_array_equal(result["lava_synops"][2:], result["dense_synops"][1:-1])
+    assert result["children_after_remove"].size == 0
+
+
+def _live_child() -> None:
+    """Child process body: a LiveDenoiser with a dense and a Lava slot of the same model."""
+    from engine.live import LiveDenoiser
+    from engine.live_frame import FRAME_DTYPE
+
+    audio = np.load(sys.argv[1])
+    model = load_model(reference_path("spandex_prune50.net"))
+    live = LiveDenoiser()
+    live.add_model(prepare(model, "dense"))
+    live.add_model(prepare(model, "lava"))
+    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
+    results = {}
+    for slot, name in ((1, "lava"), (0, "dense")):
+        live.reset()
+        live.select(slot)
+        live.fading_from = None
+        records = np.zeros(len(hops), FRAME_DTYPE)
+        results[name] = np.concatenate([live.process(hop, records[k]) for k, hop in enumerate(hops)])
+        results[f"{name}_synops"] = records["synops"][:, slot].copy()
+    live.remove_model(1)
+    results["children_after_remove"] = np.array(wait_for_no_children(os.getpid(), timeout_s=10), dtype=int)
+    np.savez(sys.argv[2], **results)
 
 
 def test_a_runner_left_open_at_exit_is_stopped(tmp_path: Path) -> None:

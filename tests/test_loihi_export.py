@@ -22,7 +22,8 @@ def tiny_model(first: np.ndarray, delays=None, last_delays=None, name: str = "ti
     rng = np.random.default_rng(1)
     last = (rng.integers(-20, 20, size=(4, 3)) * 2).astype(np.int16)
     return SDNNModel(InputEncoder(size=4, threshold_mant=6),
-                     (DenseLayer(first.astype(np.int16), 6, None if delays is None else np.asarray(delays, np.int32)),
+                     (DenseLayer(first.astype(np.int16), 6,
+                                 None if delays is None else np.asarray(delays, np.int32)),
                       DenseLayer(last, 0, None if last_delays is None else np.asarray(last_delays, np.int32),
                                  sigma_output=True)), name=name)
 

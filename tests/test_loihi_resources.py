@@ -67,7 +67,8 @@ def test_pruning_shrinks_sparse_memory_not_dense_memory(reports) -> None:
 def test_the_figures_name_their_sources(reports) -> None:
     figures = reports["ndns_baseline"].figures
     assert figures is LOIHI2
-    assert (figures.cores_per_chip, figures.neurons_per_core, figures.memory_per_core_bytes) == (128, 8192, 192 * 1024)
+    assert figures.cores_per_chip == 128
+    assert (figures.neurons_per_core, figures.memory_per_core_bytes) == (8192, 192 * 1024)
     assert any("technology brief" in source for source in figures.sources)
     assert any("Orchard" in source for source in figures.sources)
     data = json.loads(json.dumps(reports["ndns_baseline"].as_dict()))

@@ -22,13 +22,14 @@ backend's frame by frame, while ``fired`` / ``events`` of hidden layers count sp
 emission (the input layer's are identical; run totals differ only by spikes still in flight).
 
 **Lifecycle.** Creating a runner starts ~12 OS processes (one per Lava process, the runtime service, the
-shared-memory manager). Always :meth:`LavaRunner.close` it — or use it as a context manager; one that
-is garbage-collected unclosed, or still open at interpreter exit, is closed then. lava-nc's runtime protocol is a series of messages between those processes
-and cannot be interrupted half-way (it would wait forever), so SIGINT and SIGTERM are held back while
-the runner talks to the runtime — a few milliseconds per step — and delivered right after; Lava's
-children inherit that and leave signals to this process, which stops them in order. A child that dies
-(killed from outside) is noticed before the next step; :meth:`~LavaRunner.close` then kills the rest and
-frees the shared memory. Not thread-safe: use one runner from one thread.
+shared-memory manager). Always :meth:`LavaRunner.close` it — or use it as a context manager; one that is
+garbage-collected unclosed, or still open at interpreter exit, is closed then. lava-nc's runtime protocol
+is a series of messages between those processes and cannot be interrupted half-way (it would wait
+forever), so SIGINT and SIGTERM are held back while the runner talks to the runtime — a few milliseconds
+per step — and delivered right after; Lava's children inherit that and leave signals to this process,
+which stops them in order. A child that dies (killed from outside) is noticed before the next step;
+:meth:`~LavaRunner.close` then kills the rest and frees the shared memory. Not thread-safe: use one
+runner from one thread.
 """
 
 from __future__ import annotations
