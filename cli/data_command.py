@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.progress import ProgressBar
+from engine.errors import SpandexError
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
 from engine.training.sources import check_disjoint, hold_out, scan_groups
 
@@ -19,16 +20,21 @@ def add_parser(subparsers) -> None:
                     "clean/, noise/ and noisy/ folders named as the N-DNS synthesizer names them. Every "
                     "subfolder of a speech or noise folder is one group (a speaker, a noise kind); validation "
                     "uses groups that training never sees: give --val-speech/--val-noise, or a fraction of "
-                    "the groups is held out.")
+                    "the groups is held out. --test-speech/--test-noise add OUT/test_set, a held-out set "
+                    "for reports that shares nothing with either.")
     build.add_argument("output", metavar="OUT", help="dataset folder to create")
     build.add_argument("--speech", nargs="+", required=True, metavar="DIR", help="clean speech for training")
     build.add_argument("--noise", nargs="+", required=True, metavar="DIR", help="noise for training")
     build.add_argument("--val-speech", nargs="+", metavar="DIR", help="clean speech of other speakers")
     build.add_argument("--val-noise", nargs="+", metavar="DIR", help="other noise recordings")
+    build.add_argument("--test-speech", nargs="+", metavar="DIR",
+                       help="clean speech of yet other speakers for a held-out OUT/test_set (for reports only)")
+    build.add_argument("--test-noise", nargs="+", metavar="DIR", help="noise recordings for OUT/test_set")
     build.add_argument("--val-fraction", type=float, default=0.15,
                        help="share of groups held out when no --val-* folder is given (default 0.15)")
     build.add_argument("--train-clips", type=int, default=2400, help="training clips (default 2400)")
     build.add_argument("--val-clips", type=int, default=96, help="validation clips (default 96)")
+    build.add_argument("--test-clips", type=int, default=96, help="held-out test clips (default 96)")
     build.add_argument("--clip-seconds", type=float, default=6.0)
     build.add_argument("--snr", nargs=2, type=int, default=(-5, 20), metavar=("LOW", "HIGH"),
                        help="SNR range in dB, integers (N-DNS: -5 20)")
@@ -38,6 +44,20 @@ def add_parser(subparsers) -> None:
                        help="do not add generated noise (white, pink, brown, hum, fan, babble) to training")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(run=run_build)
+
+
+def _test_sources(args: argparse.Namespace, speech: tuple[list, list], noise: tuple[list, list]
+                  ) -> tuple[list, list]:
+    """The held-out test split's groups (none unless asked), disjoint from training and validation."""
+    if not args.test_speech and not args.test_noise:
+        return [], []
+    if not (args.test_speech and args.test_noise):
+        raise SpandexError("a held-out test set needs both --test-speech and --test-noise")
+    test = scan_groups(args.test_speech, "test speech"), scan_groups(args.test_noise, "test noise")
+    for role, groups, (train, validation) in (("speech", test[0], speech), ("noise", test[1], noise)):
+        check_disjoint(train, groups, role, ("training", "test"))
+        check_disjoint(validation, groups, role, ("validation", "test"))
+    return test
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -54,14 +74,20 @@ def run_build(args: argparse.Namespace) -> int:
         noise, val_noise = hold_out(noise, args.val_fraction, args.seed, "noise")
     check_disjoint(speech, val_speech, "speech")
     check_disjoint(noise, val_noise, "noise")
+    test_speech, test_noise = _test_sources(args, (speech, val_speech), (noise, val_noise))
     for role, groups in (("training speech", speech), ("training noise", noise),
-                         ("validation speech", val_speech), ("validation noise", val_noise)):
+                         ("validation speech", val_speech), ("validation noise", val_noise),
+                         ("test speech", test_speech), ("test noise", test_noise)):
+        if not groups:
+            continue
         print(f"{role}: {len(groups)} groups, {sum(len(g.files) for g in groups)} files "
               f"({', '.join(g.name for g in groups)})")
     splits = {
         "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise),
         "validation": SplitSources(val_speech, val_noise, args.val_clips),
     }
+    if test_speech:
+        splits["test"] = SplitSources(test_speech, test_noise, args.test_clips)
     bars: dict[str, ProgressBar] = {}
 
     def progress(split: str, done: int, total: int) -> None:
@@ -71,6 +97,7 @@ def run_build(args: argparse.Namespace) -> int:
             bar.close()
 
     out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress)
-    print(f"dataset ready in {out} ({args.train_clips} training and {args.val_clips} validation clips of "
-          f"{args.clip_seconds:g} s)")
+    test = f", {args.test_clips} held-out test" if "test" in splits else ""
+    print(f"dataset ready in {out} ({args.train_clips} training and {args.val_clips} validation{test} clips "
+          f"of {args.clip_seconds:g} s)")
     return 0

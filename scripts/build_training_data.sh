@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build SPANDEX's training data from real recordings in Debian packages (no other downloads):
 #   1. `apt-get download` + `dpkg-deb -x` the packages below into build/training-audio/cache/ (no install);
-#   2. scripts/collect_debian_audio.py sorts their speech and noise into training and validation groups
-#      (validation: other speakers, languages and noise recordings) as 16 kHz WAVs in build/training-audio/sources/;
-#   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set}.
+#   2. scripts/collect_debian_audio.py sorts their speech and noise into training, validation and test groups
+#      (validation: other speakers, languages and noise recordings; test, for reports only: yet others) as
+#      16 kHz WAVs in build/training-audio/sources/;
+#   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set,test_set}.
 # About 640 MB of packages, ~1.3 GB of sources and ~2.5 GB of mixtures; 10-20 min on 2 cores. Idempotent:
 # finished steps are skipped. Licences: see each package's /usr/share/doc/PKG/copyright in the cache; the
 # recordings train weights and are never redistributed.
@@ -22,9 +23,10 @@ PACKAGES=(
     # speech
     tuxpaint-stamps-default asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
     asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 fillets-ng-data-cs fillets-ng-data-nl
+    ktuberling-data
     # noise
     colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
-    bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound
+    bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound lincity-ng-data frozen-bubble-data
 )
 DEBS="$AUDIO/cache/debs"
 UNPACKED="$AUDIO/cache/unpacked"
@@ -50,4 +52,5 @@ done
 cd "$REPO"
 "$PYTHON" -m cli.main data build "$DATASET" \
     --speech "$AUDIO/sources/speech/train" --noise "$AUDIO/sources/noise/train" \
-    --val-speech "$AUDIO/sources/speech/validation" --val-noise "$AUDIO/sources/noise/validation" "$@"
+    --val-speech "$AUDIO/sources/speech/validation" --val-noise "$AUDIO/sources/noise/validation" \
+    --test-speech "$AUDIO/sources/speech/test" --test-noise "$AUDIO/sources/noise/test" "$@"

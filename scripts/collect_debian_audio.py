@@ -1,11 +1,12 @@
-"""Sort the real speech and noise of unpacked Debian packages into training and validation folders.
+"""Sort the real speech and noise of unpacked Debian packages into training, validation and test folders.
 
 Reads the packages scripts/fetch_training_audio.sh unpacked and writes 16 kHz mono PCM WAVs, one folder per
 group (a speaker or a voice set; a noise category), split so that validation shares no speaker, voice or
-noise recording with training::
+noise recording with training, and the held-out test set (for reports only) shares none with either —
+other languages, speakers, packages and kinds of noise::
 
-    DEST/speech/train/<group>/*.wav        DEST/speech/validation/<group>/*.wav
-    DEST/noise/train/<group>/*.wav         DEST/noise/validation/<group>/*.wav
+    DEST/speech/{train,validation,test}/<group>/*.wav
+    DEST/noise/{train,validation,test}/<group>/*.wav
 
 Speech is kept only if it is wideband (recorded at 16 kHz or more), unclipped (fewer than 0.1 % of samples
 at full scale: this drops Tux Paint's Spanish set) and at least 0.5 s long; it is high-passed at 60 Hz.
@@ -51,6 +52,9 @@ SPEECH = [
     *[("validation", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_VALIDATION],
     ("validation", "asterisk-en", "asterisk-core-sounds-en-g722/**/*.g722"),
     ("validation", "asterisk-fr", "asterisk-core-sounds-fr-g722/**/*.g722"),
+    # test: KTuberling's spoken words, one reader per language, in languages no other split uses
+    *[("test", f"ktuberling-{lang}", f"ktuberling-data/usr/share/ktuberling/sounds/{lang}/*.ogg")
+      for lang in ("de", "en", "gl", "sl", "uk", "wa")],
 ]
 # Noise: training and validation come from different packages (different recordings and kinds of sound).
 SONIC_PI = "sonic-pi-samples/usr/share/sonic-pi/samples"
@@ -73,6 +77,8 @@ NOISE = [
     ("validation", "keyboard", "bucklespring-data/**/*.wav"),
     ("validation", "alerts", "oxygen-sounds/**/*.ogg"),
     ("validation", "alerts", "sound-theme-freedesktop/**/*.oga"),
+    ("test", "lincity-city", "lincity-ng-data/usr/share/games/lincity-ng/sounds/*.*"),
+    ("test", "frozen-bubble", "frozen-bubble-data/usr/share/games/frozen-bubble/snd/*.ogg"),
 ]
 
 

@@ -91,6 +91,33 @@ def test_cli_builds_and_holds_out_whole_groups(tmp_path, speech_corpus, keyboard
     assert not list(out.glob("*.partial"))
 
 
+def test_cli_adds_a_held_out_test_set_that_shares_nothing(tmp_path, capsys, speech_corpus, keyboard_noise_files):
+    folders = {}
+    for name, files in (("speech", speech_corpus[:8]), ("val-speech", speech_corpus[8:12]),
+                        ("test-speech", speech_corpus[12:16]), ("noise", keyboard_noise_files[:8]),
+                        ("val-noise", keyboard_noise_files[8:12]), ("test-noise", keyboard_noise_files[12:16])):
+        for i, path in enumerate(files):
+            group = tmp_path / name / f"{name}-{i % 2}"
+            group.mkdir(parents=True, exist_ok=True)
+            (group / path.name).symlink_to(path)
+        folders[name] = str(tmp_path / name)
+    out = tmp_path / "data"
+    args = ["data", "build", str(out), "--train-clips", "3", "--val-clips", "2", "--test-clips", "2",
+            "--clip-seconds", "1.5", *[f"--{name}={folder}" for name, folder in folders.items()]]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["splits"]["test"]["speech_groups"]) == {"test-speech-0", "test-speech-1"}
+    assert set(manifest["splits"]["test"]["noise_groups"]) == {"test-noise-0", "test-noise-1"}
+    assert len(pair_files(split_folder(out, "test") / "noisy", out / "test_set" / "clean")) == 2
+    # a test group that validation (or training) already uses is refused before anything is written
+    clash = [a.replace(folders["test-noise"], folders["val-noise"]) for a in args]
+    assert main([a.replace(str(out), str(tmp_path / "clash")) for a in clash]) != 0
+    assert "test shares group(s) val-noise-0, val-noise-1 with validation" in capsys.readouterr().err
+    assert not (tmp_path / "clash").exists()
+    assert main([a for a in args if not a.startswith("--test-noise")]) != 0
+    assert "needs both --test-speech and --test-noise" in capsys.readouterr().err
+
+
 def test_bad_sources_are_refused_clearly(tmp_path, speech_corpus):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SpandexError, match="no audio files"):

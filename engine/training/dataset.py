@@ -24,11 +24,12 @@ from engine.errors import SpandexError
 from engine.pairing import UnpairedFilesWarning, pair_files
 from engine.stft import HOP
 
-SPLIT_NAMES = {"train": "training_set", "validation": "validation_set"}
+SPLIT_NAMES = {"train": "training_set", "validation": "validation_set", "test": "test_set"}
+"""Split name -> folder; ``test`` is the held-out set that no training run ever reads."""
 
 
 def split_folder(dataset: str | os.PathLike, split: str) -> Path:
-    """The folder of ``split`` ("train" or "validation") in ``dataset``; a split folder is its own split."""
+    """The folder of ``split`` ("train", "validation" or "test") in ``dataset``; a split folder is its own split."""
     root = Path(dataset)
     if not root.is_dir():
         raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
@@ -131,6 +132,8 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
 
     summary: dict = {}
     for split in SPLIT_NAMES:
+        if split == "test" and not (Path(dataset) / SPLIT_NAMES["test"]).is_dir():
+            continue  # the held-out set is optional
         folder = split_folder(dataset, split)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnpairedFilesWarning)

@@ -6,6 +6,7 @@ Output (what the N-DNS challenge's ``noisyspeech_synthesizer.py`` writes, so tra
     OUT/training_set/noise/noise_fileid_<N>.wav
     OUT/training_set/noisy/<speech group>_<noise group>_snr<S>_tl<L>_fileid_<N>.wav
     OUT/validation_set/...                         (the same, from other speakers and noise recordings)
+    OUT/test_set/...                               (optional held-out set: yet other speakers and noises)
     OUT/manifest.json                              (sources, settings, and every clip's ingredients)
 
 Mixing follows N-DNS: integer SNR uniform in [-5, 20] dB between active levels, target level uniform in
@@ -35,10 +36,10 @@ from engine.atomic_file import write_text_atomic
 from engine.audio_io import SAMPLE_RATE, load_audio, write_wav
 from engine.errors import AudioInputError, SpandexError
 from engine.mixing import active_rms, mix_at_snr
+from engine.training.dataset import SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
 
-SPLIT_DIRS = {"train": "training_set", "validation": "validation_set"}
 MANIFEST = "manifest.json"
 
 
@@ -100,19 +101,19 @@ Progress = Callable[[str, int, int], None]
 
 def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
                   seed: int = 0, progress: Progress | None = None) -> Path:
-    """Write every split of ``splits`` (keys "train", "validation") under ``out``; return ``out``."""
+    """Write every split of ``splits`` (keys "train", "validation", "test") under ``out``; return ``out``."""
     out = Path(out)
     settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
     manifest_path = out / MANIFEST
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     manifest = {"format": "spandex-dataset-1", **settings, "clips": {}}
-    for index, (name, sources) in enumerate(sorted(splits.items())):
-        if name not in SPLIT_DIRS:
-            raise SpandexError(f"unknown split '{name}': use {', '.join(SPLIT_DIRS)}")
+    for name, sources in sorted(splits.items()):
+        if name not in SPLIT_NAMES:
+            raise SpandexError(f"unknown split '{name}': use {', '.join(SPLIT_NAMES)}")
         if not sources.speech or not sources.noise:
             raise SpandexError(f"the {name} split needs speech and noise")
-        target = out / SPLIT_DIRS[name]
+        target = out / SPLIT_NAMES[name]
         same = (previous is not None and previous.get("spec") == settings["spec"]
                 and previous.get("seed") == seed
                 and previous.get("splits", {}).get(name) == settings["splits"][name])
@@ -121,7 +122,7 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             if progress:
                 progress(name, sources.clips, sources.clips)
             continue
-        rng = np.random.default_rng([seed, index])
+        rng = np.random.default_rng([seed, list(SPLIT_NAMES).index(name)])  # adding a split changes no other
         recipes = _write_split(target, sources, spec, rng, name, progress)
         manifest["clips"][name] = [asdict(r) for r in recipes]
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))

@@ -43,17 +43,19 @@ def scan_groups(folders: list[str | os.PathLike], role: str) -> list[AudioGroup]
     return [AudioGroup(name, tuple(files)) for name, files in sorted(groups.items())]
 
 
-def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: str) -> None:
-    """Refuse a validation split that shares a group name or a file with training."""
+def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: str,
+                   names: tuple[str, str] = ("training", "validation")) -> None:
+    """Refuse a held-out split (``names[1]``) that shares a group name or a file with ``names[0]``."""
+    seen, held = names
     shared = {g.name for g in train} & {g.name for g in validation}
     if shared:
         raise SpandexError(
-            f"{role}: validation shares group(s) {', '.join(sorted(shared))} with training; validation "
+            f"{role}: {held} shares group(s) {', '.join(sorted(shared))} with {seen}; {held} "
             f"must use other speakers and noise recordings")
     train_files = {p.resolve() for g in train for p in g.files}
     overlap = [p for g in validation for p in g.files if p.resolve() in train_files]
     if overlap:
-        raise SpandexError(f"{role}: {len(overlap)} file(s) are in both training and validation, "
+        raise SpandexError(f"{role}: {len(overlap)} file(s) are in both {seen} and {held}, "
                            f"e.g. {overlap[0]}")
 
 
