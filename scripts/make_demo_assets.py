@@ -7,7 +7,8 @@ Sources (``apt-get download``, unpacked with ``dpkg-deb -x``, never installed):
                                            fr: June Wallack) and CC-BY-3.0 (ru: Maxim Topal)
   bucklespring-data                        mechanical keyboard key sounds, GPL-2+ (Ico Doornekamp)
 Writes (16 kHz mono FLAC): assets/demo/noisy_speech.flac (English speech + typing + desk fan at
-5 dB SNR), assets/noise/{babble,cafe,keyboard}.flac. assets/README.md states the licences.
+5 dB SNR) and its clean speech (assets/demo/clean_speech.flac, the reference that scores the demo),
+assets/noise/{babble,cafe,keyboard}.flac. assets/README.md states the licences.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def main() -> None:
     demo = REPO / "assets" / "demo" / "noisy_speech.flac"
     demo.parent.mkdir(parents=True, exist_ok=True)
     sf.write(demo, mix.noisy, SAMPLE_RATE)
+    sf.write(demo.with_name("clean_speech.flac"), mix.clean, SAMPLE_RATE)  # the reference for SI-SNRi
     print(f"demo clip {speech.size / SAMPLE_RATE:.1f} s -> {demo}; noise beds in {noise_dir}")
 
 
