@@ -27,6 +27,9 @@ Callback = Callable[[np.ndarray | None, np.ndarray | None, int, int, float], Non
 """``callback(indata, outdata, frames, status_flags, stream_time)``; ``indata``/``outdata`` are
 (frames, channels); ``stream_time`` is the stream's clock in seconds (PortAudio's currentTime)."""
 
+MAX_PLAUSIBLE_LATENCY_S = 2.0
+"""Device latency above this is a host-API error, not buffering: reported as unknown (0)."""
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -98,7 +101,7 @@ class OpenStream:
     blocksize: int
     input: DeviceInfo | None
     output: DeviceInfo | None
-    latency_s: float  # what the host API reports for input + output buffering (not under JACK)
+    latency_s: float  # what the host API reports for input + output buffering (0: unknown, as under JACK)
 
     @property
     def active(self) -> bool:
@@ -157,6 +160,8 @@ def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: C
             continue
         latency = stream.latency
         latency_s = float(sum(latency)) if isinstance(latency, tuple) else float(latency)
+        if not 0.0 <= latency_s < MAX_PLAUSIBLE_LATENCY_S:
+            latency_s = 0.0  # unknown: PortAudio's JACK API reported 536870.9 s after a port came back
         return OpenStream(stream, rate, blocksize, input, output, latency_s)
     names = " / ".join(d.key for d in (input, output) if d is not None)
     raise SpandexError(f"cannot open {names}: {'; '.join(errors)}")

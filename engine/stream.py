@@ -9,8 +9,9 @@ Three parts, each with one job:
 - the worker (:meth:`AudioEngine.run`) — resamples to 16 kHz if the device runs at another rate,
   runs every loaded model on every 128-sample hop (:class:`engine.live.LiveDenoiser`), publishes a
   telemetry record per hop, resamples back and fills the output ring. Between hops it applies
-  commands and watches the device: when it is lost it says so, runs on the internal clock, and
-  reopens the device when it returns.
+  commands and watches the device: when it is lost (callbacks stop; or, as JACK/PipeWire do on
+  unplug, the microphone turns to exact zeros and is no longer listed) it says so, runs on the
+  internal clock, and reopens the device when it returns.
 - a loader thread reads model files so that opening a model never stalls the hops.
 
 The output ring starts with :attr:`EngineConfig.prefill_hops` hops of silence: that jitter buffer is
@@ -185,6 +186,7 @@ class AudioEngine:
 
     STATUS_PERIOD_S = 0.25
     STALL_S = 1.0        # no callback for this long: the device is gone
+    SILENT_S = 2.0       # a microphone that sent sound and then exact zeros this long: unplugged or muted?
     RETRY_S = 1.0        # first retry after a device is missing; doubles up to MAX_RETRY_S
     MAX_RETRY_S = 8.0
     CLOSE_TIMEOUT_S = 1.0
@@ -216,6 +218,8 @@ class AudioEngine:
         self.file_is_fallback = False
         self.stopping = False
         self.portaudio_stuck = False  # a lost stream could not be closed: PortAudio is off limits
+        self.heard_at: float | None = None  # when the microphone last sent a nonzero sample
+        self.silent_input: str | None = None  # a present microphone that sends only zeros
         self.parent_alive = lambda: True
 
     # --- the worker loop -------------------------------------------------------------------------
@@ -261,6 +265,13 @@ class AudioEngine:
         data = self.callback.in_ring.read_all()
         if data.size == 0:
             return
+        if self.file_source is None and self.stream is not None and self.stream.input is not None \
+                and np.any(data):
+            self.heard_at = time.monotonic()
+            if self.silent_input is not None:  # sound again: the muted microphone is back
+                self.silent_input = None
+                self.message = "; ".join(self.notes)
+                self._emit_stream()
         x16 = data if self.to16 is None else self.to16.process(data)
         self.fifo = np.concatenate([self.fifo, x16]) if self.fifo.size else np.asarray(x16, np.float64)
         n_hops = self.fifo.size // HOP
@@ -394,6 +405,8 @@ class AudioEngine:
         if stream.active and now - self.callback.last_call < self.STALL_S:
             if self.state == "no-device" and now >= self.next_retry:
                 self._open()  # a chosen microphone is missing (a file plays instead): is it back?
+            elif self.heard_at is not None and now - self.heard_at > self.SILENT_S:
+                self._input_went_silent(stream)
             return
         self.shared.counters[DEVICE_LOSSES] += 1
         names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
@@ -412,6 +425,22 @@ class AudioEngine:
         else:
             self._event("device_lost", {"devices": names, "restart": False})
         self._open()
+
+    def _input_went_silent(self, stream: OpenStream) -> None:
+        """The microphone sent sound, then only exact zeros for SILENT_S. JACK and PipeWire keep a stream
+        running when its device is unplugged (the removed port reads as zeros), so reopen — which
+        lists the devices again — to tell an unplugged microphone (device lost) from a muted one."""
+        name = stream.input.key
+        self.heard_at = None
+        self._open()
+        if self.stream is not None and self.stream.input is not None and self.stream.input.key == name:
+            self.silent_input = name
+            self.message = "; ".join(self.notes + [f"{name} sends only silence: muted?"])
+            self._emit_stream()
+        else:
+            self.shared.counters[DEVICE_LOSSES] += 1
+            self.lost_since = self.lost_since or time.monotonic()
+            self._event("device_lost", {"devices": name, "restart": False})
 
     # --- commands --------------------------------------------------------------------------------
 

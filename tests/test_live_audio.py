@@ -200,6 +200,53 @@ def test_device_lost_and_back(virtual_audio, noisy_speech, tmp_path):
 
 
 @pytest.mark.slow
+def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_path):
+    """Unplugged mid-stream: said, the app runs on, and resumes when it is back; muted: said, not lost."""
+    # under JACK/PipeWire an unplugged microphone does not stop the stream: its port reads as zeros
+    host = start_engine(virtual_audio, ["assets/models/spandex-dense.net"])
+    noise = (0.05 * np.random.default_rng(0).standard_normal(16000 * 30)).astype(np.float32)
+    player = virtual_audio.play(noise)
+    try:
+        time.sleep(1.0)
+        virtual_audio.remove_sink("mic_feed")  # unplugged while it sends sound
+        lost = host.wait_event("device_lost", 15)
+        assert lost["devices"].startswith("mic_feed")
+        waiting = host.wait_event("stream", 15, lambda p: p["state"] == "no-device")
+        assert "mic_feed" in waiting["message"]
+        hops = host.counters()["hops"]
+        time.sleep(1.0)
+        assert host.counters()["hops"] > hops + 50  # the app keeps running on its own clock
+        player.kill()
+        virtual_audio.add_sink("mic_feed")  # plugged back in
+        back = host.wait_event("stream", 30, lambda p: p["state"] == "running")
+        assert back["input"].startswith("mic_feed") and 0.0 <= back["device_latency_s"] < 2.0
+        # a microphone that is there but sends only zeros is muted, not lost: said, not reopened again
+        player = virtual_audio.play(noise)
+        time.sleep(1.0)
+        player.kill()
+        muted = host.wait_event("stream", 15, lambda p: "muted" in p["message"])
+        assert muted["state"] == "running" and muted["input"].startswith("mic_feed")
+        # sound again: the notice goes, and the engine hears and denoises the microphone
+        player = virtual_audio.play(noisy_speech[0][:32000])
+        host.wait_event("stream", 30, lambda p: p["state"] == "running" and "muted" not in p["message"])
+        player.wait(timeout=30)
+        host.send("record_start", 30.0, True)
+        player = virtual_audio.play(noisy_speech[0][:32000])
+        player.wait(timeout=30)
+        host.send("record_stop", str(tmp_path / "engine"))
+        recorded = host.wait_event("recorded", 30)
+        engine_in, _ = sf.read(recorded["paths"][0], dtype="float32")
+        engine_out, _ = sf.read(recorded["paths"][1], dtype="float32")
+        assert np.max(np.abs(engine_in)) > 0.05 and np.max(np.abs(engine_out)) > 0.01
+        assert host.counters()["device_losses"] == 1
+    finally:
+        player.kill()
+        host.stop()
+        if "mic_feed" not in virtual_audio.sink_modules:
+            virtual_audio.add_sink("mic_feed")
+
+
+@pytest.mark.slow
 def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
     audio = VirtualAudio(rate=48000, quantum=384).start()
     try:
