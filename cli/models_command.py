@@ -1,4 +1,4 @@
-"""``spandex models``: the shipped and user models, with sparsity and size."""
+"""``spandex models [NAME]``: the shipped and user models, with sparsity and size; or one model's card."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import argparse
 
 from engine.errors import ModelFileError
 from engine.library import list_models, user_models_dir
+from engine.model_card import card_lines
 from engine.netx_io import load_model
 from engine.report import model_report
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("models", help="list the model library")
+    parser = subparsers.add_parser("models", help="list the model library, or show one model's card",
+                                   description="List the model library; with NAME, show that model's card "
+                                               "(data, recipe, training, metrics).")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a library model whose card to show")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     entries = list_models()
+    if args.name:
+        return show_card(args.name, entries)
     print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'M-Ops/s':>8}  file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
@@ -36,3 +42,15 @@ def run(args: argparse.Namespace) -> int:
         print("(no models yet)")
     print(f"\n* default model. User models live in {user_models_dir()}.")
     return 0
+
+
+def show_card(name: str, entries: list) -> int:
+    for entry in entries:
+        if entry.name == name:
+            if entry.card_problem:
+                raise ModelFileError(f"{entry.path}: {entry.card_problem}")
+            lines = card_lines(entry.card) or [f"{name} has no model card ({entry.path.with_suffix('.json')})"]
+            print("\n".join(lines + [f"file: {entry.path}"]))
+            return 0
+    known = ", ".join(e.name for e in entries) or "none"
+    raise ModelFileError(f"no model named '{name}' in the library (known: {known})")

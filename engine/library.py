@@ -7,13 +7,13 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ModelFileError, SpandexError
 from engine.model import SDNNModel
+from engine.model_card import read_card
 from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
@@ -50,7 +50,7 @@ def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -
             continue
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in NETX_SUFFIXES and path.is_file():
-                card, problem = _read_card(path.with_suffix(".json"))
+                card, problem = read_card(path)
                 entries.append(ModelEntry(path.stem, path, origin, card, problem))
     return entries
 
@@ -83,18 +83,6 @@ def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
             return load_model(entry.path)
     known = ", ".join(e.name for e in entries) or "none"
     raise ModelFileError(f"no model named '{text}' in the library (known: {known}) and no such file")
-
-
-def _read_card(path: Path) -> tuple[dict, str | None]:
-    if not path.is_file():
-        return {}, None
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {}, f"unreadable model card {path.name}: {exc}"
-    if not isinstance(card, dict):
-        return {}, f"model card {path.name} is not a JSON object"
-    return card, None
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,

@@ -36,6 +36,7 @@ import numpy as np
 
 from engine import audio_device
 from engine.audio_device import InternalClock, OpenStream
+from engine.model_card import card_lines, read_card
 from engine.audio_io import SAMPLE_RATE, load_audio, resample, write_wav
 from engine.backends import prepare
 from engine.errors import SpandexError
@@ -178,6 +179,7 @@ def model_info(runner, slot: int) -> dict:
         "layer_weight_sparsity": [float(s) for s in model.layer_weight_sparsity()],
         "weight_sparsity": float(model.weight_sparsity),
         "synapses": int(model.n_synapses), "nonzero_synapses": int(model.n_nonzero_synapses),
+        "card": card_lines(read_card(model.source)[0]) if model.source else [],
     }
 
 

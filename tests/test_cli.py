@@ -174,6 +174,14 @@ def test_models_lists_the_library(tmp_path, monkeypatch):
     line = next(l for l in result.stdout.splitlines() if l.startswith("mine"))
     assert "user" in line and "79.5%" in line and "11.90" in line
     assert [e.name for e in list_models(user_dir=user) if e.origin == "user"] == ["mine"]
+    # one model's card; a broken card is said, not shown as empty
+    card = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
+                          cwd=REPO)
+    assert card.returncode == 0 and "SI-SNR dB: 11.90" in card.stdout and "power proxy M-Ops/s: 6.00" in card.stdout
+    (user / "mine.json").write_text('{"metrics": ')
+    broken = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
+                            cwd=REPO)
+    assert broken.returncode != 0 and "unreadable model card mine.json" in broken.stderr
 
 
 def test_sparse_backend_writes_the_dense_backends_file(tmp_path, noisy_file, noisy_speech):

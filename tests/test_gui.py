@@ -19,6 +19,8 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
 from engine.host import EngineHost  # noqa: E402
+from engine.library import default_model  # noqa: E402
+from engine.model_card import card_lines, read_card  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
@@ -94,6 +96,21 @@ def test_plots_receive_data(qtbot, window, shots):
     window.grab().save(str(shots / "main_window.png"))
 
 
+def test_model_card_of_the_selected_model(qtbot, tmp_path):
+    shipped = default_model().path
+    window, host = open_window(qtbot, tmp_path, [str(shipped), str(reference_path("ndns_baseline.net"))],
+                               output="none")
+    try:
+        panel = window.models_panel
+        qtbot.waitUntil(lambda: len(window.models) == 2, timeout=60_000)
+        expected = "\n".join(card_lines(read_card(shipped)[0]))
+        assert "SI-SNR dB" in expected and panel.card.toPlainText() == expected
+        panel.table.selectRow(1)  # the official file has no card: said so
+        assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"
+    finally:
+        close_window(window, host)
+
+
 @pytest.mark.slow
 def test_pick_model_ab_switch_and_bypass(qtbot, window, shots):
     press(qtbot, window, "3")
@@ -148,6 +165,7 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     session = window.abx_panel.session
     assert session is not None and {session.a, session.b} == {0, 2}
     assert window.models_panel.table.isHidden() and window.raster.isHidden()
+    assert window.models_panel.card.isHidden()
     playing_becomes(qtbot, window, session.x)
     press(qtbot, window, "A")
     playing_becomes(qtbot, window, session.a)

@@ -31,6 +31,12 @@ class ModelsPanel(QtWidgets.QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
         layout.addWidget(self.table)
+        self.card = QtWidgets.QPlainTextEdit()
+        self.card.setReadOnly(True)
+        self.card.setMaximumHeight(150)
+        self.card.setPlaceholderText("Select a model to see its card: data, recipe, measured metrics.")
+        self.table.itemSelectionChanged.connect(self._show_card)
+        layout.addWidget(self.card)
         ab = QtWidgets.QHBoxLayout()
         self.a_combo = QtWidgets.QComboBox()
         self.b_combo = QtWidgets.QComboBox()
@@ -88,11 +94,13 @@ class ModelsPanel(QtWidgets.QWidget):
             self.table.item(row, 2).setText(f"{info['weight_sparsity']:.0%}")
         if old != [m["source"] for m in models]:
             self.table.clearSelection()
+        self._show_card()
 
     def set_hidden(self, hidden: bool) -> None:
         """ABX: hide everything that tells the models apart."""
         self.hidden = hidden
         self.table.setVisible(not hidden)
+        self.card.setVisible(not hidden)
 
     def refresh(self, history: FrameHistory) -> list[dict]:
         """Update the live columns; returns the per-model summaries it showed."""
@@ -118,6 +126,17 @@ class ModelsPanel(QtWidgets.QWidget):
                 self.table.item(row, col).setFont(font)
             self.table.item(row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
         return summaries
+
+    def _show_card(self) -> None:
+        """The selected model's card (the first model's when none is selected)."""
+        rows = self.table.selectionModel().selectedRows()
+        row = rows[0].row() if rows else 0
+        if row >= len(self.models):
+            self.card.clear()
+            return
+        info = self.models[row]
+        lines = info.get("card") or [f"{info['name']}: no model card (a file opened from disk?)"]
+        self.card.setPlainText("\n".join(lines))
 
     def _remove_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

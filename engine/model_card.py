@@ -1,0 +1,89 @@
+"""A model card — the JSON beside a model file (what it was trained on, how, and what it measured) — as
+the lines that ``spandex models NAME`` prints and the app's model list shows.
+
+Cards are written by :mod:`engine.training.trainer` (fields ``name``, ``parent``, ``data``, ``recipe``,
+``training``, ``metrics``, ``notes``); every field is optional here, so a hand-written or older card shows
+what it has.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def read_card(model_path: str | Path) -> tuple[dict, str | None]:
+    """The card beside ``model_path`` (``x.net`` → ``x.json``) and a problem, if it cannot be read.
+
+    No card is ``({}, None)``: a model without a card is fine, a broken card is worth saying.
+    """
+    path = Path(model_path).with_suffix(".json")
+    if not path.is_file():
+        return {}, None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"unreadable model card {path.name}: {exc}"
+    if not isinstance(card, dict):
+        return {}, f"model card {path.name} is not a JSON object"
+    return card, None
+
+
+def card_lines(card: dict) -> list[str]:
+    """The card as short ``label: value`` lines, most telling first."""
+    lines = []
+    if "name" in card:
+        lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
+    if "parent" in card:
+        parent = str(card["parent"])
+        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {Path(parent).stem}")
+    metrics = card.get("metrics", {})
+    if metrics:
+        lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
+        numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
+        lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+    recipe = card.get("recipe", {})
+    if recipe:
+        lines.append(f"recipe: {_recipe_summary(recipe)}")
+    training = card.get("training", {})
+    if training:
+        minutes = training.get("wall_time_s", 0) / 60
+        lines.append(f"training: {training.get('steps', '?')} steps, {minutes:.0f} min on "
+                     f"{training.get('machine', 'an unknown machine')}, {training.get('threads', '?')} thread(s)")
+    data = card.get("data", {})
+    if data:
+        sources = data.get("sources", {})
+        speech = ", ".join(sources.get("train", {}).get("speech_groups", {})) or "?"
+        lines.append(f"data: {data.get('dataset', '?')} — {data.get('train_hours', '?')} h of training mixtures "
+                     f"({speech})")
+    if card.get("notes"):
+        lines.append(f"notes: {card['notes']}")
+    return lines
+
+
+METRICS = (
+    ("si_snr", "SI-SNR dB", ".2f"),
+    ("si_snri", "SI-SNRi dB", ".2f"),
+    ("synops_per_frame", "SynOps/frame", ",.0f"),
+    ("power_proxy_mops", "power proxy M-Ops/s", ".2f"),
+    ("weight_sparsity", "weight sparsity", ".1%"),
+    ("nonzero_params", "nonzero weights", ",d"),
+    ("size_kb", "size KB", ".1f"),
+)
+"""(card key, label, format) of the metrics shown, in order."""
+
+
+def _recipe_summary(recipe: dict) -> str:
+    parts = [f"{recipe.get('steps', '?')} steps, batch {recipe.get('batch_size', '?')} × "
+             f"{recipe.get('segment_seconds', '?')} s, lr {recipe.get('learning_rate', '?')}"]
+    pruning = recipe.get("pruning")
+    if pruning:
+        parts.append(f"GMP to {pruning['final_sparsity']:.0%} ({pruning.get('scope', 'global')}, "
+                     f"{pruning.get('n_prunes', '?')} prunes every {pruning.get('frequency', '?')} steps)")
+    regularizer = recipe.get("regularizer")
+    if regularizer:
+        kind = "Hoyer" if regularizer.get("kind") == "hoyer" else f"L{regularizer.get('p', 1):g}"
+        parts.append(f"activity regularisation {kind}, λ = {regularizer.get('weight', '?'):g}")
+    if recipe.get("train_thresholds"):
+        parts.append("learned thresholds")
+    return "; ".join(parts)
