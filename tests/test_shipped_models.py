@@ -24,7 +24,8 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
     assert entry.card_problem is None
     card = entry.card
     assert card["name"] == entry.name
-    assert card["parent"] == "scratch" or not card["parent"].startswith("../shared")  # never derived from the references
+    # trained here from scratch, or from another shipped model — never derived from the references
+    assert card["parent"] == "scratch" or card["parent"] in {e.name for e in SHIPPED}
     assert card["metrics"]["weight_sparsity"] == pytest.approx(model.weight_sparsity)
     assert card["metrics"]["nonzero_params"] == model.n_nonzero_synapses
     assert model.neuron_counts == (257, 512, 512, 257)
@@ -45,3 +46,17 @@ def test_default_model_denoises_the_demo_clip_audibly():
     clean = load_audio(SHIPPED_DIR.parent / "demo" / "clean_speech.flac")
     result = denoise(noisy, prepare(load_model(default_model().path), "sparse"))
     assert si_snr(clean, result.audio) - si_snr(clean, noisy) > 3.0  # measured 3.9 dB
+
+
+def test_sparsity_ladder_is_what_the_names_say_and_costs_less_on_real_speech(noisy_speech):
+    noisy, _ = noisy_speech
+    ladder = [e for e in SHIPPED if e.name.startswith("spandex-prune")]
+    assert [e.name for e in ladder] == ["spandex-prune50", "spandex-prune75", "spandex-prune90"]
+    costs = [denoise(noisy, prepare(load_model(default_model().path), "sparse")).totals.power_proxy_mops]
+    for entry in ladder:
+        target = int(entry.name.removeprefix("spandex-prune")) / 100
+        assert entry.card["recipe"]["pruning"]["final_sparsity"] == target
+        model = load_model(entry.path)
+        assert model.weight_sparsity == pytest.approx(target, abs=0.005)
+        costs.append(denoise(noisy, prepare(model, "sparse")).totals.power_proxy_mops)
+    assert costs == sorted(costs, reverse=True) and costs[-1] < costs[0] / 2, costs
