@@ -3,7 +3,8 @@
 A private PipeWire server (tests/virtual_audio.py) provides the microphone ``mic_feed`` (fed with real
 noisy speech, looping) and the speaker ``app_out``. For each run — the engine in its own process (the
 app's choice) or in a thread of the GUI process, with an output buffer of N hops — a child process opens the real main window
-(offscreen Qt) on three reference networks and runs for ``--seconds``; then a table is printed:
+(offscreen Qt) on three models (``--models``: library names or files; by default the shipped dense, 75 % and
+90 % models, the ladder a demo A/Bs) on ``--backend`` and runs for ``--seconds``; then a table is printed:
 
 - xruns: PortAudio's status flags (input/output over- and underflows) counted in the callback;
 - gaps: callbacks whose stream clock jumped by more than 1.5 blocks — cycles the sound server
@@ -15,7 +16,8 @@ app's choice) or in a thread of the GUI process, with an output buffer of N hops
   wall time per hop for everything (STFT, three models, inverse STFTs, telemetry);
 - process CPU: the engine's and the GUI's share of one core over the run.
 
-Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs process:2 process:4 thread:2]``
+Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs process:2 process:4 thread:2]
+[--backend dense|sparse] [--models A B C]``
 (ENGINE:BUFFER — the output buffer in hops, the app's ``--buffer``). The machine's load
 average is printed too: on a shared 2-core machine the numbers move with what else runs.
 """
@@ -37,8 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
-REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
+MODELS = ("spandex-dense", "spandex-prune75", "spandex-prune90")
 
 
 def process_cpu_s(pid: int) -> float:
@@ -58,13 +59,13 @@ def child(args: argparse.Namespace) -> None:
 
     app = QtWidgets.QApplication(["spandex-bench"])
     settings = QtCore.QSettings(str(Path(args.workdir) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    options = AppOptions(models=[str(REFERENCE_DIR / f"{n}.net") for n in NETS], input="mic_feed",
-                         output="app_out", engine=args.engine)
+    options = AppOptions(models=args.models, input="mic_feed", output="app_out", engine=args.engine,
+                         backend=args.backend)
     host = EngineHost(engine_config(options, settings), mode=args.engine).start()
-    window = MainWindow(host, DEMO_CLIP, settings)
+    window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
     window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
-    host.wait_event("models", 120, lambda p: len(p["models"]) == len(NETS))
+    host.wait_event("models", 120, lambda p: len(p["models"]) == len(args.models))
     frames = []
     read_frames = host.read_frames
 
@@ -106,7 +107,7 @@ def child(args: argparse.Namespace) -> None:
     window.deleteLater()
     app.processEvents()
     records = np.concatenate(frames)
-    cpu_us = records["cpu_ns"][:, :len(NETS)] / 1e3
+    cpu_us = records["cpu_ns"][:, :len(args.models)] / 1e3
     callback_us = np.array(window.callback_us)
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
@@ -117,7 +118,7 @@ def child(args: argparse.Namespace) -> None:
         "fps_mean": ticks / elapsed, "fps_p5": float(np.percentile(per_second, 5)) if per_second else 0.0,
         "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
         "model_cpu_us": {n: [float(np.median(cpu_us[:, i])), float(np.percentile(cpu_us[:, i], 99))]
-                         for i, n in enumerate(NETS)},
+                         for i, n in enumerate(args.models)},
         "worker_us": [float(np.median(records["worker_ns"]) / 1e3),
                       float(np.percentile(records["worker_ns"], 99) / 1e3)],
         "engine_cpu_pct": None if engine_cpu is None else 100 * engine_cpu / elapsed,
@@ -130,6 +131,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--runs", nargs="+", default=["process:2", "process:4", "thread:2"],
                         metavar="ENGINE:BUFFER", help="engine placement and output buffer in hops, per run")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL",
+                        help="library names or model files, all loaded at once (default: %(default)s)")
+    parser.add_argument("--backend", default="sparse", choices=("dense", "sparse"),
+                        help="CPU backend of every model (default: %(default)s)")
     parser.add_argument("--engine", default="process", choices=("process", "thread"), help=argparse.SUPPRESS)
     parser.add_argument("--buffer", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -157,7 +162,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as workdir:
                 env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}
                 run = subprocess.run([sys.executable, __file__, "--child", "--engine", engine, "--buffer", buffer,
-                                      "--seconds", str(args.seconds), "--workdir", workdir],
+                                      "--seconds", str(args.seconds), "--workdir", workdir, "--backend",
+                                      args.backend, "--models", *args.models],
                                      env=env, capture_output=True, text=True, timeout=args.seconds + 300)
             player.kill()
             player.wait()
@@ -171,7 +177,7 @@ def main() -> None:
         finally:
             audio.stop()
 
-    print(f"\n{len(NETS)} models loaded ({', '.join(NETS)}), dense backend, GUI up (offscreen Qt), "
+    print(f"\n{len(args.models)} models loaded ({', '.join(args.models)}), {args.backend} backend, GUI up (offscreen Qt), "
           f"PipeWire null sinks at 16 kHz, quantum 128, {os.cpu_count()} cores\n")
     header = (f"{'engine:buf':<10} {'s':>4} {'hops':>6} {'xruns':>5} {'gaps':>5} {'late':>5} {'trims':>5} {'fps':>5} "
               f"{'fps p5':>6} {'callback µs p50/p99/max':>24} {'worker µs p50/p99':>18} {'engine CPU':>10} "
