@@ -40,7 +40,8 @@ from engine.training.config import TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips, split_folder
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
-from engine.training.pruning import GMPSchedule, mask_sparsity, prune_masks
+from engine.training.pruning import mask_sparsity, prune_masks
+from engine.training.schedule import GMPSchedule
 from engine.training.validation import validate
 
 Emit = Callable[[ev.Event], None]
