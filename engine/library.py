@@ -19,12 +19,17 @@ from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 
 
+def user_data_dir() -> Path:
+    """SPANDEX's folder in the user's data home: ``$XDG_DATA_HOME/spandex``, else ``~/.local/share/spandex``."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "spandex"
+
+
 def user_models_dir() -> Path:
     """Where the user's models (pruned, fine-tuned, imported) are kept."""
     if os.environ.get("SPANDEX_MODELS_DIR"):
         return Path(os.environ["SPANDEX_MODELS_DIR"])
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "spandex" / "models"
+    return user_data_dir() / "models"
 
 
 @dataclass(frozen=True)
