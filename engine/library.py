@@ -8,6 +8,7 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,17 @@ class ModelEntry:
     @property
     def is_default(self) -> bool:
         return self.origin == "shipped" and bool(self.card.get("default"))
+
+    @property
+    def measured(self) -> tuple[float, float] | None:
+        """(SI-SNR dB, M-Ops/s) as its card's validation measured them; None when the card has no such numbers."""
+        metrics = self.card.get("metrics")
+        if not isinstance(metrics, dict):
+            return None
+        values = metrics.get("si_snr"), metrics.get("power_proxy_mops")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            return None
+        return float(values[0]), float(values[1])
 
 
 def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:
