@@ -103,9 +103,7 @@ class TrainingJob:
                     f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
                     f"resume from the last checkpoint in {self.run_dir}")
                 out.append(self.result)
-        if self.result is not None:
-            self._process.join(timeout=5)
-        return out
+        return out  # no join here: a child tearing torch down takes a second or two, the caller's GUI would wait
 
     def wait(self, timeout: float | None = None) -> list[ev.Event]:
         """Block until the run ends (or ``timeout``); return the events meanwhile."""
@@ -113,6 +111,8 @@ class TrainingJob:
         out: list[ev.Event] = []
         while self.result is None and (deadline is None or time.monotonic() < deadline):
             out.extend(self.poll(timeout=0.2))
+        if self.result is not None:
+            self._process.join(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
         return out
 
     def kill(self) -> None:
