@@ -29,7 +29,8 @@ class ParetoChart(QtWidgets.QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(title="Library: SI-SNR vs cost (model cards)")
+        self.plot = pg.PlotWidget()
+        self.plot.setTitle("Model library: SI-SNR vs cost, from the model cards", size="9pt")
         self.plot.setLabel("bottom", "M-Ops/s (power proxy)")
         self.plot.setLabel("left", "SI-SNR (dB)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -21,12 +21,12 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent=parent)
         titles = {"sparsity": "Weight sparsity: schedule (line), measured (dots)",
-                  "si_snr": "Validation SI-SNR (dB)", "synops": "Validation SynOps / frame",
-                  "loss": "Training loss"}
+                  "si_snr": "Validation SI-SNR (dB)", "synops": "Validation SynOps / frame", "loss": "Training loss"}
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         for row, series in enumerate(SERIES):
-            plot = self.addPlot(row=row, col=0, title=titles[series])
+            plot = self.addPlot(row=row, col=0)
+            plot.setTitle(titles[series], size="9pt")
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
             plot.showGrid(x=True, y=True, alpha=0.2)
