@@ -86,7 +86,8 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         steps, planned = panel.curves.planned.getData()  # drawn before Start
         start_sparsity = load_model(parent).weight_sparsity
         assert list(steps) == list(range(STEPS + 1))
-        assert planned[0] == pytest.approx(start_sparsity) and planned[1] == pytest.approx(0.6 - (0.6 - start_sparsity) / 8)
+        assert planned[0] == pytest.approx(start_sparsity)
+        assert planned[1] == pytest.approx(0.6 - (0.6 - start_sparsity) / 8)  # s_f + (s_i - s_f)(1 - 1/2)³
         assert np.allclose(planned[2:], 0.6)
 
         qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)

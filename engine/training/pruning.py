@@ -2,8 +2,8 @@
 
 At each pruning step of the cubic schedule (:class:`engine.training.schedule.GMPSchedule`) the smallest-magnitude
 *alive* weights are masked until the target is reached — over all synapse layers at once (global, SPANDEX's
-choice: it strips the output layer to ~98 %) or within each layer (layer-wise). A weight once masked stays masked: a new mask is always the old
-mask with more zeros. Ties between equal magnitudes (common right after loading 8-bit weights) are broken at
+choice: it strips the output layer to ~98 %) or within each layer (layer-wise). A weight once masked stays
+masked: a new mask is always the old mask with more zeros. Ties between equal magnitudes (common right after loading 8-bit weights) are broken at
 random, reproducibly (seeded by the step), so no row or column is favoured.
 """
 
