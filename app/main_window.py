@@ -21,6 +21,7 @@ from app.panels.devices import FILE_PREFIX, DevicePicker
 from app.panels.models_panel import ModelsPanel
 from app.panels.noise_panel import NoisePanel
 from app.panels.placeholder import NotBuiltPanel
+from app.panels.prune_panel import PrunePanel
 from app.plots.meters import LevelMeter
 from app.plots.raster import SpikeRaster
 from app.plots.sparsity import SparsityBars
@@ -28,6 +29,7 @@ from app.plots.spectrogram import SpectrogramView
 from app.plots.traces import ModelTraces
 from engine.backends import BACKEND_NAMES
 from engine.host import EngineHost
+from engine.library import user_data_dir
 from engine.live_frame import xruns
 from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES
 
@@ -36,6 +38,11 @@ BYPASS = -1
 NO_MODEL_TEXT = ("<b>No model loaded.</b> No default model is shipped yet (assets/models has none): open a "
                  "netx model file — e.g. ../shared/reference_models/ndns_baseline.net — or start with "
                  "<code>spandex --model PATH</code>. Until then you hear the input unprocessed.")
+
+
+def _same_file(path: str) -> Path:
+    """A model's file in a form that compares equal however it was named."""
+    return Path(path).expanduser().resolve()
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -54,6 +61,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stream_info: dict = {}
         self.status_info: dict = {}
         self.last_model = 0
+        self.pending_ab: tuple[str, str] | None = None  # (parent, trained) files to make A and B once loaded
         self.blind = False
         self.demo_noise = ("", 5.0)
         self.ticks = 0
@@ -121,9 +129,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.models_panel, "A/B models")
         self.tabs.addTab(self.abx_panel, "Blind ABX")
         self.tabs.addTab(self.noise_panel, "Noise && demo")
-        self.tabs.addTab(NotBuiltPanel("Prune & fine-tune", "Gradual magnitude pruning and fine-tuning "
-                                       "inside the app will appear here; use the command line meanwhile."),
-                         "Prune && fine-tune")
+        self.prune_panel = PrunePanel(user_data_dir() / "runs", self.settings)
+        self.prune_panel.model_installed.connect(self.add_trained_model)
+        self.tabs.addTab(self.prune_panel, "Prune && fine-tune")
         self.tabs.addTab(NotBuiltPanel("Loihi 2 report", "A per-core resource and energy report for the "
                                        "model on Loihi 2 (via Lava) will appear here."), "Loihi 2 report")
         self.banner = QtWidgets.QLabel()
@@ -266,6 +274,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loading += 1
         self.host.send("load_model", path, self.backend)
 
+    def add_trained_model(self, path: str, parent: str) -> None:
+        """Load a model a run has just made beside its parent (loaded too if it is not), then make them B and A."""
+        loaded = {_same_file(m.get("source") or "") for m in self.models}
+        if parent and _same_file(parent) not in loaded:
+            self.load_model(parent)
+        self.load_model(path)
+        self.pending_ab = (parent, path)
+
+    def _apply_pending_ab(self) -> None:
+        if self.pending_ab is None:
+            return
+        slots = {_same_file(m.get("source") or ""): index for index, m in enumerate(self.models)}
+        parent, trained = (_same_file(p) for p in self.pending_ab)
+        if trained in slots:
+            self.models_panel.set_ab(slots.get(parent, self.models_panel.a), slots[trained])
+            self.pending_ab = None
+
     def _input_chosen(self, spec: str) -> None:
         if spec.startswith(FILE_PREFIX):
             self.host.send("set_file", spec[len(FILE_PREFIX):])
@@ -377,6 +402,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.models = payload["models"]
             self.loading = payload.get("loading", 0)
             self.models_panel.set_models(self.models)
+            self._apply_pending_ab()
+            self.prune_panel.offer_models([m.get("source") or "" for m in self.models])
             self.banner.setText(NO_MODEL_TEXT)
             self.banner.setVisible(not self.models and not self.loading)
         elif kind == "stream":
@@ -420,6 +447,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.closed = True
         self.timer.stop()
+        self.prune_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
                      self.demo_view.output_view) + self.model_views:
             view.close()

@@ -23,6 +23,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = build_config(args, None, "finetuned")
+    config = build_config(args, None)
     require_dataset(config)
     return run_foreground(config, run_dir_for(args, config), install=not args.no_install)

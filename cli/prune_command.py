@@ -6,7 +6,8 @@ import argparse
 
 from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
 from engine.library import resolve_model
-from engine.training.config import PruningConfig, TrainConfig, load_config
+from engine.training.config import PruningConfig, TrainConfig
+from engine.training.recipes import fine_tune_config
 
 
 def add_parser(subparsers) -> None:
@@ -31,28 +32,14 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def defaults(model_name: str, sparsity: float) -> dict:
-    """A fine-tuning recipe sized for minutes on a 2-core CPU (SPANDEX fine-tunes at lr 1e-3)."""
-    return {"name": f"{model_name}-gmp{round(sparsity * 100)}", "steps": 400, "batch_size": 16,
-            "segment_seconds": 4.0, "learning_rate": 0.001, "final_learning_rate": 0.0001, "eval_every": 100}
-
-
-def build_config(args: argparse.Namespace, pruning: PruningConfig | None, name_stem: str) -> TrainConfig:
+def build_config(args: argparse.Namespace, pruning: PruningConfig | None) -> TrainConfig:
     model = resolve_model(args.model)  # fail early, with the library's message, on a bad MODEL
-    base = defaults(model.name, pruning.final_sparsity) if pruning else \
-        {**defaults(model.name, 0.0), "name": f"{model.name}-{name_stem}"}
-    if args.config:
-        config = load_config(args.config, init=args.model, pruning=pruning, **overrides(args))
-    else:
-        config = TrainConfig.from_dict({**base, "dataset": "", "init": args.model, "pruning": None,
-                                        **overrides(args)})
-        config = config.replace(pruning=pruning)
-    return config
+    return fine_tune_config(args.model, model.name, pruning, recipe=args.config, **overrides(args))
 
 
 def run(args: argparse.Namespace) -> int:
     pruning = PruningConfig(final_sparsity=args.sparsity, frequency=args.frequency, n_prunes=args.prunes,
                             start_step=args.start_step, initial_sparsity=args.initial_sparsity, scope=args.scope)
-    config = build_config(args, pruning, "gmp")
+    config = build_config(args, pruning)
     require_dataset(config)
     return run_foreground(config, run_dir_for(args, config), install=not args.no_install)

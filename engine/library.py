@@ -7,6 +7,7 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,17 @@ from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 
 
+def user_data_dir() -> Path:
+    """SPANDEX's folder in the user's data home: ``$XDG_DATA_HOME/spandex``, else ``~/.local/share/spandex``."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "spandex"
+
+
 def user_models_dir() -> Path:
     """Where the user's models (pruned, fine-tuned, imported) are kept."""
     if os.environ.get("SPANDEX_MODELS_DIR"):
         return Path(os.environ["SPANDEX_MODELS_DIR"])
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "spandex" / "models"
+    return user_data_dir() / "models"
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,17 @@ class ModelEntry:
     @property
     def is_default(self) -> bool:
         return self.origin == "shipped" and bool(self.card.get("default"))
+
+    @property
+    def measured(self) -> tuple[float, float] | None:
+        """(SI-SNR dB, M-Ops/s) as its card's validation measured them; None when the card has no such numbers."""
+        metrics = self.card.get("metrics")
+        if not isinstance(metrics, dict):
+            return None
+        values = metrics.get("si_snr"), metrics.get("power_proxy_mops")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            return None
+        return float(values[0]), float(values[1])
 
 
 def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:

@@ -11,7 +11,8 @@ from engine.audio_io import load_audio
 from engine.errors import SpandexError
 from engine.mixing import active_rms
 from engine.pairing import pair_files
-from engine.training.dataset import PairedClips, dataset_summary, split_folder
+from engine.training.dataset import PairedClips
+from engine.training.dataset_layout import dataset_summary, split_folder
 from engine.training.dataset_builder import MixSpec
 from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
 from tests.training_data import CLIP_SECONDS

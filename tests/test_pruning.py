@@ -6,7 +6,8 @@ import torch
 from engine.errors import SpandexError
 from engine.netx_io import load_model
 from engine.training.graph import SDNNGraph
-from engine.training.pruning import GMPSchedule, mask_sparsity, prune_masks
+from engine.training.pruning import mask_sparsity, prune_masks
+from engine.training.schedule import GMPSchedule
 from tests.reference_models import reference_path
 
 

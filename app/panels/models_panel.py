@@ -68,6 +68,11 @@ class ModelsPanel(QtWidgets.QWidget):
     def b(self) -> int:
         return self.b_combo.currentIndex()
 
+    def set_ab(self, a: int, b: int) -> None:
+        """Make slots ``a`` and ``b`` the models A and B."""
+        self.a_combo.setCurrentIndex(a)
+        self.b_combo.setCurrentIndex(b)
+
     def set_models(self, models: list[dict]) -> None:
         old = [m["source"] for m in self.models]
         self.models = models

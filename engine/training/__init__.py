@@ -2,13 +2,16 @@
 
 - :mod:`~engine.training.sources`, :mod:`~engine.training.dataset_builder`, :mod:`~engine.training.synthetic_noise`:
   noisy/clean pairs from folders of speech and noise (N-DNS layout), validation disjoint by speaker and recording.
+- :mod:`~engine.training.dataset_layout`: where a dataset's splits are, what they hold (no audio read, no torch).
 - :mod:`~engine.training.dataset`: reads a split (ours or N-DNS's) into memory and draws training batches.
 - :mod:`~engine.training.graph`: the network as a trainable torch module, equal to lava-dl SLAYER's.
-- :mod:`~engine.training.loss`, :mod:`~engine.training.regularizers`, :mod:`~engine.training.pruning`: the N-DNS
-  objective, activity regularisation (L_p, Hoyer), Gradual Magnitude Pruning.
+- :mod:`~engine.training.loss`, :mod:`~engine.training.regularizers`, :mod:`~engine.training.pruning`,
+  :mod:`~engine.training.schedule`: the N-DNS objective, activity regularisation (L_p, Hoyer), Gradual Magnitude
+  Pruning and its cubic schedule.
 - :mod:`~engine.training.validation`: fast exact validation (SI-SNR, SynOps, M-Ops/s).
 - :mod:`~engine.training.config`, :mod:`~engine.training.trainer`, :mod:`~engine.training.checkpoint`,
   :mod:`~engine.training.events`: one resumable, cancellable run and what it reports.
+- :mod:`~engine.training.recipes`: prune / fine-tune runs built from a few choices (the CLI's and the app's).
 - :mod:`~engine.training.job`: a run in its own process with a progress queue — the API for the GUI panel.
 """
 

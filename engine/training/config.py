@@ -1,7 +1,7 @@
 """A training run's settings: from scratch, fine-tuning, GMP pruning and activity regularisation in one record.
 
 Written as YAML (``configs/*.yaml``; see :func:`load_config`) or built in code by the CLI and the GUI panel.
-Unknown keys and out-of-range values are refused with a message naming them.
+Unknown keys and out-of-range values are refused with a message naming them. Imports no torch (the GUI uses it).
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ import dataclasses
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from engine.errors import SpandexError
-from engine.training.pruning import GMPSchedule, Scope
-from engine.training.regularizers import ActivityRegularizer
+from engine.training.schedule import GMPSchedule, Scope
+
+if TYPE_CHECKING:
+    from engine.training.regularizers import ActivityRegularizer
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,28 @@ class PruningConfig:
                            start_step=self.start_step, frequency=self.frequency, n_prunes=self.n_prunes)
 
 
+def check_regularizer(weight: float, kind: str, p: float) -> None:
+    """Refuse activity-regularisation settings that make no sense, naming them."""
+    if kind not in ("lp", "hoyer"):
+        raise SpandexError(f"activity regulariser must be 'lp' or 'hoyer', got {kind!r}")
+    if kind == "lp" and not 0.0 < p <= 1.0:
+        raise SpandexError(f"L_p activity regularisation needs 0 < p <= 1, got p = {p}")
+    if weight < 0:
+        raise SpandexError(f"the regularisation weight λ must be >= 0, got {weight}")
+
+
 @dataclass(frozen=True)
 class RegularizerConfig:
     weight: float
     kind: str = "lp"
     p: float = 1.0
 
+    def __post_init__(self) -> None:
+        check_regularizer(self.weight, self.kind, self.p)
+
     def build(self) -> ActivityRegularizer:
+        from engine.training.regularizers import ActivityRegularizer  # torch: only where a run builds it
+
         return ActivityRegularizer(weight=self.weight, kind=self.kind, p=self.p)  # type: ignore[arg-type]
 
 
@@ -104,8 +122,6 @@ class TrainConfig:
             raise SpandexError("invalid training configuration: " + "; ".join(problems))
         if self.pruning is not None:
             self.pruning.schedule(0.0)  # validates the schedule's numbers
-        if self.regularizer is not None:
-            self.regularizer.build()
 
     def to_dict(self) -> dict:
         data = asdict(self)

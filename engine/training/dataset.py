@@ -1,8 +1,5 @@
-"""Noisy/clean pairs for training and validation, read from an N-DNS-style folder as it is.
-
-A *split* is a folder with ``noisy/`` and ``clean/`` (paired by name or N-DNS ``_fileid_N``, see
-:mod:`engine.pairing`). A *dataset* is a folder holding ``training_set/`` and ``validation_set/`` splits
-(what ``spandex data build`` writes and the N-DNS challenge ships).
+"""Noisy/clean pairs for training and validation, read from an N-DNS-style folder as it is (splits and
+datasets: see :mod:`engine.training.dataset_layout`).
 
 :class:`PairedClips` holds a whole split in memory (training clips as 16-bit integers with one scale per clip:
 5 h of pairs take about 1.2 GB) and draws random fixed-length segments for training batches.
@@ -23,23 +20,7 @@ from engine.audio_io import load_audio
 from engine.errors import SpandexError
 from engine.pairing import UnpairedFilesWarning, pair_files
 from engine.stft import HOP
-
-SPLIT_NAMES = {"train": "training_set", "validation": "validation_set", "test": "test_set"}
-"""Split name -> folder; ``test`` is the held-out set that no training run ever reads."""
-
-
-def split_folder(dataset: str | os.PathLike, split: str) -> Path:
-    """The folder of ``split`` ("train", "validation" or "test") in ``dataset``; a split folder is its own split."""
-    root = Path(dataset)
-    if not root.is_dir():
-        raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
-    if (root / "noisy").is_dir() and (root / "clean").is_dir():
-        return root
-    candidate = root / SPLIT_NAMES[split]
-    if not candidate.is_dir():
-        raise SpandexError(
-            f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
-    return candidate
+from engine.training.dataset_layout import split_folder
 
 
 @dataclass
@@ -121,27 +102,3 @@ class PairedClips:
                 pairs = [self.clip(i) for i in chunk]
                 yield chunk, torch.from_numpy(np.stack([p[0] for p in pairs])), \
                     torch.from_numpy(np.stack([p[1] for p in pairs]))
-
-
-def dataset_summary(dataset: str | os.PathLike) -> dict:
-    """What a dataset picker shows, without reading any audio: pairs per split, and the builder's sources.
-
-    Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
-    """
-    import json
-
-    summary: dict = {}
-    for split in SPLIT_NAMES:
-        if split == "test" and not (Path(dataset) / SPLIT_NAMES["test"]).is_dir():
-            continue  # the held-out set is optional
-        folder = split_folder(dataset, split)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnpairedFilesWarning)
-            summary[f"{split}_pairs"] = len(pair_files(folder / "noisy", folder / "clean"))
-    manifest = Path(dataset) / "manifest.json"
-    if manifest.is_file():
-        try:
-            summary["sources"] = json.loads(manifest.read_text()).get("splits", {})
-        except (OSError, ValueError) as exc:
-            raise SpandexError(f"{manifest}: unreadable dataset manifest: {exc}") from None
-    return summary

@@ -36,7 +36,7 @@ from engine.atomic_file import write_text_atomic
 from engine.audio_io import SAMPLE_RATE, load_audio, write_wav
 from engine.errors import AudioInputError, SpandexError
 from engine.mixing import active_rms, mix_at_snr
-from engine.training.dataset import SPLIT_NAMES
+from engine.training.dataset_layout import SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
 

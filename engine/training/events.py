@@ -9,7 +9,10 @@ A run emits, in order: :class:`Loading` while it reads its data (a few per cent 
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,17 @@ class Failed:
 
 Event = Loading | Started | StepReport | Pruned | Evaluated | Checkpointed | Finished | Cancelled | Failed
 TERMINAL = (Finished, Cancelled, Failed)
+
+
+def read_history(run_dir: str | os.PathLike) -> list[StepReport | Evaluated]:
+    """The step reports and evaluations a run folder's ``history.json`` holds (up to its last checkpoint):
+    what a resumed run reported before. Empty for a folder without one."""
+    path = Path(run_dir) / "history.json"
+    if not path.is_file():
+        return []
+    kinds = {"step": StepReport, "evaluated": Evaluated}
+    out: list[StepReport | Evaluated] = []
+    for record in json.loads(path.read_text(encoding="utf-8")):
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k != "event"}
+        out.append(kinds[record["event"]](**fields))
+    return out

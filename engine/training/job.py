@@ -30,8 +30,10 @@ from engine.training import events as ev
 from engine.training.config import TrainConfig
 
 
-def _child(config: TrainConfig, run_dir: str, events, stop) -> None:
+def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
     try:
+        if nice:
+            os.nice(nice)
         from engine.training.trainer import run_training
 
         run_training(config, run_dir, emit=events.put, should_stop=stop.is_set)
@@ -44,14 +46,15 @@ def _child(config: TrainConfig, run_dir: str, events, stop) -> None:
 class TrainingJob:
     """One training run in a child process. Not thread-safe: drive it from one thread."""
 
-    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike) -> None:
+    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, nice: int = 0) -> None:
+        """``nice``: added to the child's nice value — the app gives way to its audio and GUI this way."""
         self.config = config
         self.run_dir = Path(run_dir)
         context = multiprocessing.get_context("spawn")
         self._events = context.Queue()
         self._stop = context.Event()
-        self._process = context.Process(target=_child, args=(config, str(self.run_dir), self._events, self._stop),
-                                        name=f"spandex-train-{config.name}", daemon=True)
+        self._process = context.Process(target=_child, name=f"spandex-train-{config.name}", daemon=True,
+                                        args=(config, str(self.run_dir), self._events, self._stop, nice))
         self.result: ev.Event | None = None
 
     def start(self) -> None:
@@ -100,9 +103,7 @@ class TrainingJob:
                     f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
                     f"resume from the last checkpoint in {self.run_dir}")
                 out.append(self.result)
-        if self.result is not None:
-            self._process.join(timeout=5)
-        return out
+        return out  # no join here: a child tearing torch down takes a second or two, the caller's GUI would wait
 
     def wait(self, timeout: float | None = None) -> list[ev.Event]:
         """Block until the run ends (or ``timeout``); return the events meanwhile."""
@@ -110,6 +111,8 @@ class TrainingJob:
         out: list[ev.Event] = []
         while self.result is None and (deadline is None or time.monotonic() < deadline):
             out.extend(self.poll(timeout=0.2))
+        if self.result is not None:
+            self._process.join(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
         return out
 
     def kill(self) -> None:

@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 
-from engine.errors import SpandexError
+from engine.training.config import check_regularizer
 
 Kind = Literal["lp", "hoyer"]
 
@@ -33,12 +33,7 @@ class ActivityRegularizer:
     p: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("lp", "hoyer"):
-            raise SpandexError(f"activity regulariser must be 'lp' or 'hoyer', got {self.kind!r}")
-        if self.kind == "lp" and not 0.0 < self.p <= 1.0:
-            raise SpandexError(f"L_p activity regularisation needs 0 < p <= 1, got p = {self.p}")
-        if self.weight < 0:
-            raise SpandexError(f"the regularisation weight λ must be >= 0, got {self.weight}")
+        check_regularizer(self.weight, self.kind, self.p)
 
     def psi(self, spikes: torch.Tensor) -> torch.Tensor:
         """ψ of one layer's spikes ``(T, B, C)``."""

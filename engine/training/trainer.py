@@ -37,10 +37,12 @@ from engine.stft import HOP
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config
-from engine.training.dataset import PairedClips, split_folder
+from engine.training.dataset import PairedClips
+from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
-from engine.training.pruning import GMPSchedule, mask_sparsity, prune_masks
+from engine.training.pruning import mask_sparsity, prune_masks
+from engine.training.schedule import GMPSchedule
 from engine.training.validation import validate
 
 Emit = Callable[[ev.Event], None]

@@ -1,0 +1,91 @@
+"""The model library's trade-off: every model as validation SI-SNR against the N-DNS power proxy (M-Ops/s), as
+its model card measured them, labelled, with the Pareto front. Cards measured on different datasets are not
+comparable, so each dataset gets its own colour and front. Models whose card has no measured numbers are
+listed beneath the chart, never placed on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from app.plots.traces import MODEL_COLOURS
+from engine.library import ModelEntry, list_models
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (M-Ops/s, SI-SNR) points no other point beats on both (fewer M-Ops/s and more SI-SNR), by M-Ops/s."""
+    front: list[tuple[float, float]] = []
+    for mops, si_snr in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or si_snr > front[-1][1]:
+            front.append((mops, si_snr))
+    return front
+
+
+class ParetoChart(QtWidgets.QWidget):
+    """Call :meth:`refresh` after the library changes. ``plotted``: name → (M-Ops/s, SI-SNR) on the chart;
+    ``unmeasured``: name → why it is not on it."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setTitle("Model library: SI-SNR vs cost, from the model cards", size="9pt")
+        self.plot.setLabel("bottom", "M-Ops/s (power proxy)")
+        self.plot.setLabel("left", "SI-SNR (dB)")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.hideButtons()
+        self.legend = self.plot.addLegend(offset=(10, 10))
+        self.note = QtWidgets.QLabel()
+        self.note.setWordWrap(True)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.note)
+        self.plotted: dict[str, tuple[float, float]] = {}
+        self.unmeasured: dict[str, str] = {}
+
+    def refresh(self, entries: list[ModelEntry] | None = None) -> None:
+        """Redraw from ``entries`` (default: the library as it is now on disk)."""
+        entries = list_models() if entries is None else entries
+        self.plot.clear()
+        self.legend.clear()
+        self.plotted.clear()
+        self.unmeasured.clear()
+        groups: dict[str, list[ModelEntry]] = {}
+        for entry in entries:
+            if entry.measured is None:
+                self.unmeasured[entry.name] = entry.card_problem or ("no model card" if not entry.card
+                                                                     else "its card has no SI-SNR / M-Ops/s")
+                continue
+            data = entry.card.get("data")
+            dataset = str(data.get("dataset", "?")) if isinstance(data, dict) else "?"
+            groups.setdefault(dataset, []).append(entry)
+        for index, (dataset, members) in enumerate(sorted(groups.items())):
+            colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
+            points = [(e.measured[1], e.measured[0]) for e in members]
+            front = pareto_front(points)
+            self.plot.plot([p[0] for p in front], [p[1] for p in front],
+                           pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+            self.plot.plot([p[0] for p in points], [p[1] for p in points], pen=None, symbol="o", symbolSize=9,
+                           symbolPen=None, symbolBrush=colour, name=f"measured on {Path(dataset).name or dataset}")
+            for entry, (mops, si_snr) in zip(members, points):
+                label = pg.TextItem(entry.name, color=colour, anchor=(0, 1))
+                label.setPos(mops, si_snr)
+                self.plot.addItem(label)
+                self.plotted[entry.name] = (mops, si_snr)
+        if self.plotted:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
+            mops, si_snr = zip(*self.plotted.values())
+            middle = (max(si_snr) + min(si_snr)) / 2
+            half = max(1.0, (max(si_snr) - min(si_snr)) / 2 * 1.2)
+            self.plot.setXRange(0, max(mops) * 1.25, padding=0)
+            self.plot.setYRange(middle - half, middle + half, padding=0)
+        lines = [f"{len(self.plotted)} model(s) plotted."]
+        if self.unmeasured:
+            lines.append("Not plotted (no measured numbers): " + "; ".join(
+                f"{name} ({why})" for name, why in sorted(self.unmeasured.items())))
+        self.note.setText(" ".join(lines))
+
+    def shutdown(self) -> None:
+        """Close the pyqtgraph view (it can crash at exit if left to the garbage collector)."""
+        self.plot.close()

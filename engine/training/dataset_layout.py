@@ -1,0 +1,56 @@
+"""Where a dataset's splits are and what they hold, found without reading any audio (no torch: the GUI uses it).
+
+A *split* is a folder with ``noisy/`` and ``clean/`` (paired by name or N-DNS ``_fileid_N``, see
+:mod:`engine.pairing`). A *dataset* is a folder holding ``training_set/`` and ``validation_set/`` splits
+(what ``spandex data build`` writes and the N-DNS challenge ships), and optionally a held-out ``test_set/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from engine.errors import SpandexError
+from engine.pairing import UnpairedFilesWarning, pair_files
+
+SPLIT_NAMES = {"train": "training_set", "validation": "validation_set", "test": "test_set"}
+"""Split name -> folder; ``test`` is the held-out set that no training run ever reads."""
+
+
+def split_folder(dataset: str | os.PathLike, split: str) -> Path:
+    """The folder of ``split`` ("train", "validation" or "test") in ``dataset``; a split folder is its own
+    split."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
+    if (root / "noisy").is_dir() and (root / "clean").is_dir():
+        return root
+    candidate = root / SPLIT_NAMES[split]
+    if not candidate.is_dir():
+        raise SpandexError(
+            f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
+    return candidate
+
+
+def dataset_summary(dataset: str | os.PathLike) -> dict:
+    """What a dataset picker shows, without reading any audio: pairs per split, and the builder's sources.
+
+    Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
+    """
+    summary: dict = {}
+    for split in SPLIT_NAMES:
+        if split == "test" and not (Path(dataset) / SPLIT_NAMES["test"]).is_dir():
+            continue  # the held-out set is optional
+        folder = split_folder(dataset, split)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnpairedFilesWarning)
+            summary[f"{split}_pairs"] = len(pair_files(folder / "noisy", folder / "clean"))
+    manifest = Path(dataset) / "manifest.json"
+    if manifest.is_file():
+        try:
+            summary["sources"] = json.loads(manifest.read_text()).get("splits", {})
+        except (OSError, ValueError) as exc:
+            raise SpandexError(f"{manifest}: unreadable dataset manifest: {exc}") from None
+    return summary

@@ -1,0 +1,44 @@
+"""Fine-tuning and pruning runs built in code: what ``spandex prune``/``finetune`` and the app's panel start.
+
+Both name a starting model and a few choices (target sparsity and schedule, regulariser, steps, ...); the
+rest comes from :func:`fine_tune_defaults`, sized for minutes on a 2-core CPU. No torch, no Qt.
+"""
+
+from __future__ import annotations
+
+import os
+
+from engine.model import SDNNModel
+from engine.training.config import PruningConfig, TrainConfig, load_config
+from engine.training.schedule import GMPSchedule
+
+
+def fine_tune_defaults(model_name: str, pruning: PruningConfig | None) -> dict:
+    """Settings for fine-tuning ``model_name`` (SPANDEX fine-tunes at lr 1e-3), named after what the run does."""
+    stem = f"gmp{round(pruning.final_sparsity * 100)}" if pruning else "finetuned"
+    return {"name": f"{model_name}-{stem}", "steps": 400, "batch_size": 16, "segment_seconds": 4.0,
+            "learning_rate": 0.001, "final_learning_rate": 0.0001, "eval_every": 100}
+
+
+def fine_tune_config(init: str, model_name: str, pruning: PruningConfig | None,
+                     recipe: str | os.PathLike | None = None, **settings) -> TrainConfig:
+    """The run that fine-tunes — and with ``pruning``, prunes — the model ``init`` (library name or file).
+
+    ``settings`` (config keys) override :func:`fine_tune_defaults`, or, given a ``recipe`` YAML file, that
+    file's settings (whose pruning stays when ``pruning`` is None).
+    """
+    if recipe is not None:
+        return load_config(recipe, init=init, pruning=pruning, **settings)
+    return TrainConfig.from_dict({**fine_tune_defaults(model_name, pruning), "dataset": "", "init": init,
+                                  **settings, "pruning": pruning})
+
+
+def planned_schedule(config: TrainConfig, model: SDNNModel) -> GMPSchedule | None:
+    """The sparsity schedule a run of ``config`` from ``model`` follows, known before it starts.
+
+    Its s_i is the trainer's: the model's own share of zero weights when they stay pruned (``keep_zeros``),
+    else 0 — unless the config sets ``initial_sparsity``.
+    """
+    if config.pruning is None:
+        return None
+    return config.pruning.schedule(model.weight_sparsity if config.keep_zeros else 0.0)
