@@ -60,3 +60,16 @@ def test_sparsity_ladder_is_what_the_names_say_and_costs_less_on_real_speech(noi
         assert model.weight_sparsity == pytest.approx(target, abs=0.005)
         costs.append(denoise(noisy, prepare(model, "sparse")).totals.power_proxy_mops)
     assert costs == sorted(costs, reverse=True) and costs[-1] < costs[0] / 2, costs
+
+
+def test_frugal_model_is_pruned_and_regularised_and_spikes_less_than_its_parent(noisy_speech):
+    noisy, _ = noisy_speech
+    entries = {e.name: e for e in SHIPPED}
+    frugal, parent = entries["spandex-frugal"], entries[entries["spandex-frugal"].card["parent"]]
+    assert frugal.card["recipe"]["regularizer"]["weight"] > 0 and parent.name.startswith("spandex-prune")
+    model, parent_model = load_model(frugal.path), load_model(parent.path)
+    # pruned weights stayed pruned: the regulariser changed activity, not the mask
+    for layer, parent_layer in zip(model.layers, parent_model.layers):
+        assert not np.any(layer.weight_mant[parent_layer.weight_mant == 0])
+    synops = [denoise(noisy, prepare(m, "sparse")).totals.synops_per_frame for m in (model, parent_model)]
+    assert synops[0] < synops[1], synops
