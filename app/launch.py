@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.host import EngineHost
-from engine.library import default_model
+from engine.library import default_lineup
 from engine.stream import EngineConfig
 
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo" / "noisy_speech.flac"
@@ -37,9 +37,7 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
     """The engine's start: explicit options first, then the remembered choices, then defaults."""
     models = list(options.models)
     if not models:
-        entry = default_model()
-        if entry is not None:
-            models = [str(entry.path)]
+        models = [str(entry.path) for entry in default_lineup()]
     remembered_input = settings.value("input") if settings is not None else None
     remembered_output = settings.value("output") if settings is not None else None
     file, device = options.file, options.input

@@ -80,6 +80,17 @@ def default_model(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
     return None
 
 
+def default_lineup(entries: list[ModelEntry] | None = None) -> list[ModelEntry]:
+    """What the app loads when no model is named: the default model, then the shipped models its card
+    lists under ``"ab_with"`` (cheaper ones to A/B it against), those that exist, in that order."""
+    entries = entries if entries is not None else list_models()
+    default = default_model(entries)
+    if default is None:
+        return []
+    shipped = {e.name: e for e in entries if e.origin == "shipped"}
+    return [default, *(shipped[name] for name in default.card.get("ab_with", []) if name in shipped)]
+
+
 def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
     """Load a model named by library name, by file path, or (``None``) the shipped default."""
     if spec is None:

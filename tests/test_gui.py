@@ -186,7 +186,7 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
 
 @pytest.mark.slow
 def test_no_model_says_so_then_opens_one(qtbot, tmp_path, shots, monkeypatch):
-    monkeypatch.setattr("app.launch.default_model", lambda: None)  # as on a checkout without assets/models
+    monkeypatch.setattr("app.launch.default_lineup", lambda: [])  # as on a checkout without assets/models
     window, host = open_window(qtbot, tmp_path, [], output="none")
     try:
         qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)

@@ -6,7 +6,7 @@ import pytest
 from engine.audio_io import load_audio
 from engine.backends import prepare
 from engine.denoiser import denoise
-from engine.library import SHIPPED_DIR, default_model, list_models
+from engine.library import SHIPPED_DIR, default_lineup, default_model, list_models
 from engine.metrics import si_snr
 from engine.netx_io import load_model
 
@@ -73,3 +73,14 @@ def test_frugal_model_is_pruned_and_regularised_and_spikes_less_than_its_parent(
         assert not np.any(layer.weight_mant[parent_layer.weight_mant == 0])
     synops = [denoise(noisy, prepare(m, "sparse")).totals.synops_per_frame for m in (model, parent_model)]
     assert synops[0] < synops[1], synops
+
+
+def test_the_app_opens_on_the_default_model_with_cheaper_ones_to_ab_against():
+    from app.launch import AppOptions, engine_config
+
+    lineup = default_lineup()
+    assert [e.name for e in lineup] == ["spandex-dense", "spandex-prune75", "spandex-frugal"]
+    costs = [e.card["metrics"]["power_proxy_mops"] for e in lineup]
+    assert costs == sorted(costs, reverse=True)
+    assert engine_config(AppOptions(), None).models == [str(e.path) for e in lineup]
+    assert engine_config(AppOptions(models=["x.net"]), None).models == ["x.net"]  # naming models replaces it
