@@ -53,6 +53,9 @@ def check_regularizer(weight: float, kind: str, p: float) -> None:
 
 @dataclass(frozen=True)
 class RegularizerConfig:
+    """Activity regularisation: ``weight`` λ, ψ ``kind`` "lp" (with ``p``) or "hoyer" (see
+    :mod:`engine.training.regularizers`)."""
+
     weight: float
     kind: str = "lp"
     p: float = 1.0
@@ -63,7 +66,7 @@ class RegularizerConfig:
     def build(self) -> ActivityRegularizer:
         from engine.training.regularizers import ActivityRegularizer  # torch: only where a run builds it
 
-        return ActivityRegularizer(weight=self.weight, kind=self.kind, p=self.p)  # type: ignore[arg-type]
+        return ActivityRegularizer(weight=self.weight, kind=self.kind, p=self.p)
 
 
 @dataclass(frozen=True)

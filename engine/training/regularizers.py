@@ -15,25 +15,16 @@ Weight sparsity and SynOps are not the same thing: ψ acts on activity, pruning 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
-from engine.training.config import check_regularizer
-
-Kind = Literal["lp", "hoyer"]
+from engine.training.config import RegularizerConfig
 
 
 @dataclass(frozen=True)
-class ActivityRegularizer:
-    """``weight · Σ_l ψ(X_l)``; ``kind`` "lp" (with ``p``) or "hoyer"."""
-
-    weight: float
-    kind: Kind = "lp"
-    p: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_regularizer(self.weight, self.kind, self.p)
+class ActivityRegularizer(RegularizerConfig):
+    """``weight · Σ_l ψ(X_l)``; ``kind`` "lp" (with ``p``) or "hoyer" — the settings of
+    :class:`RegularizerConfig` (checked there), made computable on spike tensors."""
 
     def psi(self, spikes: torch.Tensor) -> torch.Tensor:
         """ψ of one layer's spikes ``(T, B, C)``."""
