@@ -112,6 +112,7 @@ def child(args: argparse.Namespace) -> None:
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
+        "priority": window.stream_info.get("priority", "?"),
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
         "gaps": delta["device_gaps"], "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
@@ -191,6 +192,7 @@ def main() -> None:
         print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['gaps']:5d} {r['worker_late']:5d} "
               f"{r['trims']:5d} {r['fps_mean']:5.1f} {r['fps_p5']:6.1f} {cb:>24} {worker:>18} {engine_cpu:>10} "
               f"{r['gui_cpu_pct']:7.0f}% {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
+    print("\nengine worker scheduling: " + ", ".join(f"{r['engine']} {r['priority']}" for r in results))
     print("\nCPU per hop per model (thread CPU time of the network step, µs, median / p99):")
     for r in results:
         per_model = ", ".join(f"{n} {v[0]:.0f}/{v[1]:.0f}" for n, v in r["model_cpu_us"].items())

@@ -39,18 +39,27 @@ ENGINE_NICE = -10
 """The engine process asks for this nice value (root or CAP_SYS_NICE / RLIMIT_NICE grant it; else it
 keeps the GUI's). Audio servers do the same: JACK and PipeWire run their threads real-time."""
 
+def raise_engine_priority() -> str:
+    """Put the calling process ahead of the GUI where allowed; say how it is scheduled.
+
+    Not SCHED_FIFO: tried (bench/live.py, 60 s, three models), a real-time worker thread did not cut the
+    cycles PipeWire skipped (36-39 against 6-24 at nice -10, one run each) — the audio callback needs the
+    same interpreter lock — and a stuck real-time thread would freeze a one-core machine."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, ENGINE_NICE)
+        return f"nice {ENGINE_NICE}"
+    except OSError:
+        return "normal (no privilege to raise it)"
+
 
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
-    try:  # ahead of the GUI (and everything else) when the CPU is contended; needs the privilege
-        os.setpriority(os.PRIO_PROCESS, 0, ENGINE_NICE)
-    except OSError:
-        pass
+    priority = raise_engine_priority()  # ahead of the GUI when the CPU is contended
     with open(path, "r+b") as f:
         buffer = mmap.mmap(f.fileno(), SharedBlock.nbytes(config))
     parent = mp.parent_process()
     run_engine(config, buffer, commands, events,
-               parent_alive=(lambda: parent.is_alive()) if parent is not None else None)
+               parent_alive=(lambda: parent.is_alive()) if parent is not None else None, priority=priority)
 
 
 class EngineHost:

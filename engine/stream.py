@@ -223,6 +223,7 @@ class AudioEngine:
         self.heard_at: float | None = None  # when the microphone last sent a nonzero sample
         self.silent_input: str | None = None  # a present microphone that sends only zeros
         self.parent_alive = lambda: True
+        self.priority = "normal"  # how the worker thread is scheduled (see engine.host)
 
     # --- the worker loop -------------------------------------------------------------------------
 
@@ -570,7 +571,7 @@ class AudioEngine:
             "output": s.output.key if s and s.output else None,
             "file": self.file_source.path if self.file_source else None,
             "device_latency_s": s.latency_s if s else 0.0,
-            "prefill_hops": self.config.prefill_hops,
+            "prefill_hops": self.config.prefill_hops, "priority": self.priority,
         })
 
     def _emit_status(self) -> None:
@@ -586,9 +587,12 @@ class AudioEngine:
         })
 
 
-def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None) -> None:
-    """Entry point of the engine (process or thread): run until a ``("shutdown",)`` command."""
+def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None,
+               priority: str = "normal") -> None:
+    """Entry point of the engine (process or thread): run until a ``("shutdown",)`` command.
+    ``priority`` says how the caller scheduled this thread (reported in the stream events)."""
     engine = AudioEngine(config, SharedBlock(buffer, config), commands, events)
+    engine.priority = priority
     if parent_alive is not None:
         engine.parent_alive = parent_alive
     engine.run()
