@@ -39,6 +39,7 @@ ENGINE_NICE = -10
 """The engine process asks for this nice value (root or CAP_SYS_NICE / RLIMIT_NICE grant it; else it
 keeps the GUI's). Audio servers do the same: JACK and PipeWire run their threads real-time."""
 
+
 def raise_engine_priority() -> str:
     """Put the calling process ahead of the GUI where allowed; say how it is scheduled.
 
