@@ -45,6 +45,7 @@ from engine.live_frame import (
     INPUT_DROPPED, LATENCY_TRIMS, PA_FLAGS, RING_LATE, RING_LATE_COUNT,
 )
 from engine.noise import NOISE_KINDS
+from engine.paced_runner import PacedRunner, cpu_twin
 from engine.resampler import StreamingResampler
 from engine.ring import Doorbell, RecordRing, SampleRing
 from engine.stft import ALGORITHMIC_LATENCY_S, HOP
@@ -173,6 +174,7 @@ def model_info(runner, slot: int) -> dict:
     model = runner.model
     return {
         "slot": slot, "name": model.name, "source": model.source, "backend": runner.name,
+        "twin": runner.twin.name if isinstance(runner, PacedRunner) else None,  # its audio when it lags
         "layer_sizes": list(model.neuron_counts[:-1]),  # encoding layers: input encoder, hidden layers
         "layer_weight_sparsity": [float(s) for s in model.layer_weight_sparsity()],
         "weight_sparsity": float(model.weight_sparsity),
@@ -251,6 +253,7 @@ class AudioEngine:
             raise
         finally:
             self._close()
+            self.live.close()  # the Lava backend's processes stop with the engine
             self.loader.shutdown(wait=False, cancel_futures=True)
             if not self.portaudio_stuck:
                 audio_device.terminate()
@@ -496,8 +499,15 @@ class AudioEngine:
     # --- models and files ------------------------------------------------------------------------
 
     def _load(self, spec: str, backend: str):
-        model = resolve_model(spec)
-        return prepare(model, backend)
+        """A runner for the live path: a late one (Lava) is paced, with a CPU twin for when it lags."""
+        runner = prepare(resolve_model(spec), backend)
+        if not runner.latency_frames:
+            return runner
+        try:
+            return PacedRunner(runner, cpu_twin(runner))
+        except BaseException:
+            runner.close()
+            raise
 
     def _collect_models(self) -> None:
         done = [f for f in self.pending if f.done()]
