@@ -67,6 +67,20 @@ def cpu_twin(runner: Runner) -> Runner:
         return prepare(runner.model, "dense")
 
 
+def for_live(runner: Runner) -> Runner:
+    """``runner`` made fit for live audio: a late one (Lava) paced beside its CPU twin, others as they are.
+
+    On failure the runner is closed (the Lava backend's processes stopped).
+    """
+    if not runner.latency_frames:
+        return runner
+    try:
+        return PacedRunner(runner, cpu_twin(runner))
+    except BaseException:
+        runner.close()
+        raise
+
+
 class PacedRunner:
     """A slow runner paced against the hop, its twin keeping the audio going (see the module docstring).
 

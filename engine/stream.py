@@ -45,7 +45,7 @@ from engine.live_frame import (
     INPUT_DROPPED, LATENCY_TRIMS, PA_FLAGS, RING_LATE, RING_LATE_COUNT,
 )
 from engine.noise import NOISE_KINDS
-from engine.paced_runner import PacedRunner, cpu_twin
+from engine.paced_runner import PacedRunner, for_live
 from engine.resampler import StreamingResampler
 from engine.ring import Doorbell, RecordRing, SampleRing
 from engine.stft import ALGORITHMIC_LATENCY_S, HOP
@@ -500,14 +500,7 @@ class AudioEngine:
 
     def _load(self, spec: str, backend: str):
         """A runner for the live path: a late one (Lava) is paced, with a CPU twin for when it lags."""
-        runner = prepare(resolve_model(spec), backend)
-        if not runner.latency_frames:
-            return runner
-        try:
-            return PacedRunner(runner, cpu_twin(runner))
-        except BaseException:
-            runner.close()
-            raise
+        return for_live(prepare(resolve_model(spec), backend))
 
     def _collect_models(self) -> None:
         done = [f for f in self.pending if f.done()]
