@@ -15,9 +15,11 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.frame_history import FrameHistory
+from app.pace_notice import pace_notice
 from app.panels.abx_panel import AbxPanel
 from app.panels.demo_view import DemoView
 from app.panels.devices import FILE_PREFIX, DevicePicker
+from app.panels.loihi_panel import LoihiPanel
 from app.panels.models_panel import ModelsPanel
 from app.panels.noise_panel import NoisePanel
 from app.panels.placeholder import NotBuiltPanel
@@ -124,8 +126,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(NotBuiltPanel("Prune & fine-tune", "Gradual magnitude pruning and fine-tuning "
                                        "inside the app will appear here; use the command line meanwhile."),
                          "Prune && fine-tune")
-        self.tabs.addTab(NotBuiltPanel("Loihi 2 report", "A per-core resource and energy report for the "
-                                       "model on Loihi 2 (via Lava) will appear here."), "Loihi 2 report")
+        self.loihi_panel = LoihiPanel()
+        self.tabs.addTab(self.loihi_panel, "Loihi 2 report")
         self.banner = QtWidgets.QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -135,6 +137,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("background: #6b1d1d; color: white; padding: 6px;")
         self.notice.hide()
+        self.pace_label = QtWidgets.QLabel()  # a Lava slot behind real time: whose audio is heard
+        self.pace_label.setWordWrap(True)
+        self.pace_label.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
+        self.pace_label.hide()
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.plots_widget)
         splitter.addWidget(self.tabs)
@@ -145,6 +151,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(normal)
         layout.addWidget(self.banner)
         layout.addWidget(self.notice)
+        layout.addWidget(self.pace_label)
         layout.addWidget(splitter, 1)
         self.demo_view = DemoView()
         self.pages = QtWidgets.QStackedWidget()
@@ -347,6 +354,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 for view in self.model_views:
                     view.refresh(self.history, self.models)
             self._update_status()
+            pace = "" if self.blind else pace_notice(self.models, self.history)  # names would tell in ABX
+            self.pace_label.setText(pace)
+            self.pace_label.setVisible(bool(pace))
         self.ticks += 1
         now = time.perf_counter()
         self.tick_times.append(now)
@@ -377,6 +387,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.models = payload["models"]
             self.loading = payload.get("loading", 0)
             self.models_panel.set_models(self.models)
+            self.loihi_panel.set_models(self.models, payload.get("playing", -1))
             self.banner.setText(NO_MODEL_TEXT)
             self.banner.setVisible(not self.models and not self.loading)
         elif kind == "stream":
@@ -420,6 +431,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.closed = True
         self.timer.stop()
+        self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
                      self.demo_view.output_view) + self.model_views:
             view.close()

@@ -176,3 +176,28 @@ def test_the_live_denoiser_hears_a_paced_slot_two_hops_later(model, real_speech)
     np.testing.assert_array_equal(out[lag:], reference[: out.size - lag])
     assert np.isnan(records["realtime"][:, 0]).all() and np.isfinite(records["realtime"][-1, 1])
     assert set(records["fallback"][:, 1]) <= {Fallback.NONE, Fallback.LATE}
+
+
+def test_the_window_says_when_lava_lags_and_where_the_audio_comes_from() -> None:
+    from app.frame_history import FrameHistory
+    from app.pace_notice import pace_notice
+
+    models = [{"name": "spandex_prune75", "twin": None}, {"name": "spandex_prune75", "twin": "sparse"}]
+    history = FrameHistory()
+    records = np.zeros(125, FRAME_DTYPE)
+    records["realtime"] = np.nan
+    history.extend(records)
+    assert pace_notice(models, history) == ""  # Lava in time: nothing to say
+    records["realtime"][:, 1] = 0.41
+    records["fallback"][:, 1] = Fallback.LATE
+    history.extend(records)
+    assert pace_notice(models, history) == ("Slot 2 · spandex_prune75: Lava is running at 0.41× real time — "
+                                            "audio from the CPU backend (sparse, bit-identical masks).")
+    records["realtime"][:, 1] = 1.3
+    records["fallback"][100:, 1] = Fallback.NONE
+    history.extend(records)
+    assert "keeps up on average (1.3× real time) but was late on 80% of the last second's hops" in \
+        pace_notice(models, history)
+    records["fallback"][:, 1] = Fallback.OUT_OF_STEP
+    history.extend(records)
+    assert "fell more than 4 s behind and was restarted" in pace_notice(models, history)
