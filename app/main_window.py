@@ -379,7 +379,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if s:
             device = s.get("device_latency_s", 0.0)
             device_text = f" + device {device * 1e3:.0f} ms" if 0 < device < 1 else ""
-            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms STFT + "
+            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms algorithmic + "
                                        f"{s['buffer_latency_s'] * 1e3:.0f} ms buffer{device_text}")
 
     def on_event(self, kind: str, payload) -> None:

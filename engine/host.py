@@ -46,6 +46,9 @@ def _process_main(config: EngineConfig, path: str, commands, events) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, ENGINE_NICE)
     except OSError:
         pass
+    # The Lava backend starts processes of its own, which multiprocessing refuses a daemonic process. The
+    # host still stops this one at its own exit; this process stops Lava's before it ends (LiveDenoiser.close).
+    mp.current_process().daemon = False
     with open(path, "r+b") as f:
         buffer = mmap.mmap(f.fileno(), SharedBlock.nbytes(config))
     parent = mp.parent_process()

@@ -32,7 +32,7 @@ from engine.errors import SpandexError
 from engine.live_frame import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
 from engine.noise import NoiseInjector
 from engine.paced_runner import PacedRunner
-from engine.stft import HOP, N_BINS, StreamingISTFT, StreamingSTFT
+from engine.stft import ALGORITHMIC_LATENCY_S, HOP, N_BINS, StreamingISTFT, StreamingSTFT
 from engine.telemetry import FrameTelemetry
 
 CROSSFADE_SAMPLES = 320
@@ -143,6 +143,12 @@ class LiveDenoiser:
         if recorder is None or not recorder.inputs:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         return np.concatenate(recorder.inputs), np.concatenate(recorder.outputs)
+
+    @property
+    def latency_s(self) -> float:
+        """Algorithmic latency of what is heard: the STFT's, plus the hops a late runner answers later."""
+        late = self.slots[self.playing].runner.latency_frames if self.playing != BYPASS else 0
+        return ALGORITHMIC_LATENCY_S + late * HOP / 16000
 
     @property
     def shown(self) -> int:

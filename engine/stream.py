@@ -48,7 +48,7 @@ from engine.noise import NOISE_KINDS
 from engine.paced_runner import PacedRunner, for_live
 from engine.resampler import StreamingResampler
 from engine.ring import Doorbell, RecordRing, SampleRing
-from engine.stft import ALGORITHMIC_LATENCY_S, HOP
+from engine.stft import HOP
 
 NO_OUTPUT = "none"
 """``EngineConfig.output`` value for "no output device": run on the internal clock."""
@@ -552,7 +552,7 @@ class AudioEngine:
         self._event("status", {
             "state": self.state, "playing": self.live.playing,
             "buffer_latency_s": ring_s + (self.fifo.size / SAMPLE_RATE),
-            "algorithmic_latency_s": ALGORITHMIC_LATENCY_S,
+            "algorithmic_latency_s": self.live.latency_s,
             "device_latency_s": s.latency_s if s else 0.0,
             "lost_for_s": (time.monotonic() - self.lost_since) if self.lost_since else 0.0,
         })

@@ -65,6 +65,7 @@ def _table(columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
     table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+    table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)  # scrolls inside
     return table
 
 
@@ -101,6 +102,7 @@ class MemoryBars(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setFixedHeight(170)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         self.dense = pg.BarGraphItem(x=[], height=[], width=0.38, brush=DENSE_BRUSH)
         self.sparse = pg.BarGraphItem(x=[], height=[], width=0.38, brush=SPARSE_BRUSH)
         self.addItem(self.dense)
