@@ -226,6 +226,7 @@ def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, sh
         assert window.models[0]["backend"] == "lava" and window.models[0]["twin"] == "sparse"
         lava = children_of(host.pid)
         assert len(lava) >= 8, "Lava's processes did not start"
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in lava)  # they yield to the audio
         for pid in lava:
             os.kill(pid, signal.SIGSTOP)
         hops = host.counters()["hops"]
