@@ -248,8 +248,8 @@ def main() -> None:
     if args.lava_frames > 0:
         print(f"\nThe Lava backend beside them (Loihi 2 fixed-point simulation on this CPU; load average "
               f"{os.getloadavg()[0]:.2f}): one step = one 8 ms hop; dense and sparse rows are this run's "
-              "steps on the same first frames above; CPU ms/step counts all of Lava's processes (— : the step runs in this process "
-              "only, CPU ≈ wall).\n")
+              "steps on the same first frames above; CPU ms/step counts all of Lava's processes (— : the "
+              "step runs in this process only, CPU ≈ wall).\n")
         print_lava_table(nets, results, frames, args.lava_frames, args.lava_stock_frames)
 
 
