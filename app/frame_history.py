@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.live_frame import MAX_MODELS, RASTER_NEURONS
 from engine.metrics import power_proxy_ops_per_s
+from engine.paced_runner import Fallback
 from engine.stft import N_BINS
 
 
@@ -27,6 +28,8 @@ class FrameHistory:
         self.compute_us = np.zeros((length, MAX_MODELS))
         self.cpu_us = np.zeros((length, MAX_MODELS))
         self.events = np.zeros((length, MAX_MODELS, 6))
+        self.realtime = np.full((length, MAX_MODELS), np.nan, dtype=np.float32)
+        self.fallback = np.zeros((length, MAX_MODELS), dtype=np.int8)
         self.worker_us = np.zeros(length)
         self.in_peak = 0.0
         self.out_peak = 0.0
@@ -48,7 +51,8 @@ class FrameHistory:
             ("synops", records["synops"]), ("synops_dense", records["synops_dense"]),
             ("neuronops", records["neuronops"]), ("compute_us", records["compute_ns"] / 1e3),
             ("cpu_us", records["cpu_ns"] / 1e3), ("events", records["events"]),
-            ("worker_us", records["worker_ns"] / 1e3),
+            ("worker_us", records["worker_ns"] / 1e3), ("realtime", records["realtime"]),
+            ("fallback", records["fallback"]),
         ):
             array = getattr(self, name)
             array[:-n] = array[n:]
@@ -82,3 +86,11 @@ class FrameHistory:
             "cpu_us": float(np.median(self.cpu_us[window, slot])),
             "activity_sparsity": [float(1.0 - e / n) for e, n in zip(events, layer_sizes)],
         }
+
+    def pace_summary(self, slot: int, hops: int = 125) -> tuple[float, float, Fallback]:
+        """A paced slot (Lava) over the last ``hops`` (1 s): its latest speed (× real time, NaN before it
+        answered), the share of hops whose mask came from its CPU twin, and the latest :class:`Fallback`."""
+        window = self.recent(hops)
+        fallback = self.fallback[window, slot]
+        share = float(np.mean(fallback != Fallback.NONE)) if fallback.size else 0.0
+        return float(self.realtime[-1, slot]), share, Fallback(int(self.fallback[-1, slot]))

@@ -15,12 +15,13 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.frame_history import FrameHistory
+from app.pace_notice import pace_notice
 from app.panels.abx_panel import AbxPanel
 from app.panels.demo_view import DemoView
 from app.panels.devices import FILE_PREFIX, DevicePicker
+from app.panels.loihi_panel import LoihiPanel
 from app.panels.models_panel import ModelsPanel
 from app.panels.noise_panel import NoisePanel
-from app.panels.placeholder import NotBuiltPanel
 from app.panels.prune_panel import PrunePanel
 from app.plots.meters import LevelMeter
 from app.plots.raster import SpikeRaster
@@ -132,8 +133,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prune_panel = PrunePanel(user_data_dir() / "runs", self.settings)
         self.prune_panel.model_installed.connect(self.add_trained_model)
         self.tabs.addTab(self.prune_panel, "Prune && fine-tune")
-        self.tabs.addTab(NotBuiltPanel("Loihi 2 report", "A per-core resource and energy report for the "
-                                       "model on Loihi 2 (via Lava) will appear here."), "Loihi 2 report")
+        self.loihi_panel = LoihiPanel()
+        self.tabs.addTab(self.loihi_panel, "Loihi 2 report")
         self.banner = QtWidgets.QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -143,6 +144,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("background: #6b1d1d; color: white; padding: 6px;")
         self.notice.hide()
+        self.pace_label = QtWidgets.QLabel()  # a Lava slot behind real time: whose audio is heard
+        self.pace_label.setWordWrap(True)
+        self.pace_label.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
+        self.pace_label.hide()
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.plots_widget)
         splitter.addWidget(self.tabs)
@@ -153,6 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(normal)
         layout.addWidget(self.banner)
         layout.addWidget(self.notice)
+        layout.addWidget(self.pace_label)
         layout.addWidget(splitter, 1)
         self.demo_view = DemoView()
         self.pages = QtWidgets.QStackedWidget()
@@ -372,6 +378,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 for view in self.model_views:
                     view.refresh(self.history, self.models)
             self._update_status()
+            pace = "" if self.blind else pace_notice(self.models, self.history)  # names would tell in ABX
+            self.pace_label.setText(pace)
+            self.pace_label.setVisible(bool(pace))
         self.ticks += 1
         now = time.perf_counter()
         self.tick_times.append(now)
@@ -394,7 +403,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if s:
             device = s.get("device_latency_s", 0.0)
             device_text = f" + device {device * 1e3:.0f} ms" if 0 < device < 1 else ""
-            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms STFT + "
+            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms algorithmic + "
                                        f"{s['buffer_latency_s'] * 1e3:.0f} ms buffer{device_text}")
 
     def on_event(self, kind: str, payload) -> None:
@@ -404,6 +413,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.models_panel.set_models(self.models)
             self._apply_pending_ab()
             self.prune_panel.offer_models([m.get("source") or "" for m in self.models])
+            self.loihi_panel.set_models(self.models, payload.get("playing", -1))
             self.banner.setText(NO_MODEL_TEXT)
             self.banner.setVisible(not self.models and not self.loading)
         elif kind == "stream":
@@ -448,6 +458,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.closed = True
         self.timer.stop()
         self.prune_panel.shutdown()
+        self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
                      self.demo_view.output_view) + self.model_views:
             view.close()

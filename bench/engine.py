@@ -9,7 +9,11 @@ memory each streaming runner allocates for the model. Then it shows that the spa
 the SynOps each frame performs, and the dense step's does not.
 
 Both streaming backends run every frame through in turns (``--passes`` times each), so a machine that
-gets busier affects both alike. Run: ``.venv/bin/python bench/engine.py [--seconds 20] [--passes 3]``.
+gets busier affects both alike. Then, in the same run, the Lava backend (bench/lava_backend.py's
+measurement) on the first ``--lava-frames`` frames — lava-nc's stock DelayDense process model on the
+baseline (``--lava-stock-frames``), SPANDEX's on the three reference nets — in ms per step beside the
+dense and sparse backends' ms per step on the same nets. Run: ``.venv/bin/python bench/engine.py
+[--seconds 20] [--passes 3] [--lava-frames 100] [--lava-stock-frames 10]`` (``--lava-frames 0``: no Lava).
 The reference networks are read from ../shared/reference_models (never copied into the repository).
 """
 
@@ -31,6 +35,7 @@ from scipy.stats import spearmanr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.lava_backend import HOP_MS, LAVA_NETWORKS, lava_rows  # noqa: E402
 from engine.backends import prepare  # noqa: E402
 from engine.model import DenseLayer, SDNNModel  # noqa: E402
 from engine.netx_io import load_model  # noqa: E402
@@ -181,10 +186,32 @@ def print_synops_scaling(results: list[dict]) -> None:
               f"Spearman ρ(SynOps, µs) = {rho:.2f} over {synops.size} frames")
 
 
+def print_lava_table(nets: list[tuple[str, SDNNModel]], results: dict[str, dict], frames: np.ndarray,
+                     lava_frames: int, stock_frames: int) -> None:
+    """ms per step of the Lava backend (both DelayDense process models) beside dense and sparse, all on the
+    same first ``lava_frames`` frames (dense and sparse: their steps on those frames in every pass above)."""
+    models = {name: model for name, model in nets if name in LAVA_NETWORKS}
+    lava = lava_rows(models, frames, lava_frames, stock_frames)
+    rows = []
+    for name in models:
+        for backend in BACKENDS:
+            per_pass = results[name]["us"][backend].reshape(-1, len(frames))
+            rows.append((name, backend, per_pass[:, :lava_frames].ravel() / 1e3, "—"))
+        rows.extend((r.network, f"lava ({r.label} DelayDense)", r.step_ms, f"{r.cpu_ms:.1f}")
+                    for r in lava if r.network == name)
+    print_table(["network", "backend", "steps", "median ms/step", "p90 ms", "CPU ms/step", "× real time"],
+                [[name, backend, f"{ms.size}", f"{np.median(ms):.2f}", f"{np.percentile(ms, 90):.2f}", cpu,
+                  f"{HOP_MS / np.median(ms):.2g}"] for name, backend, ms, cpu in rows])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of noisy speech to run")
     parser.add_argument("--passes", type=int, default=3, help="passes over the speech per streaming backend")
+    parser.add_argument("--lava-frames", type=int, default=100,
+                        help="frames per network on the Lava backend with SPANDEX's DelayDense (0: no Lava rows)")
+    parser.add_argument("--lava-stock-frames", type=int, default=10,
+                        help="frames on lava-nc's stock DelayDense (~0.3 s each; 0: leave it out)")
     args = parser.parse_args()
     speech = corpus.joined_speech(corpus.speech_files(), args.seconds)
     noisy, _ = corpus.typing_noise_mix(speech, corpus.keyboard_files())
@@ -218,6 +245,12 @@ def main() -> None:
           "masks and telemetry (tests/test_sparse_backend.py).\n")
     print("Time per frame against the SynOps that frame performed (all networks' frames pooled):\n")
     print_synops_scaling(list(results.values()))
+    if args.lava_frames > 0:
+        print(f"\nThe Lava backend beside them (Loihi 2 fixed-point simulation on this CPU; load average "
+              f"{os.getloadavg()[0]:.2f}): one step = one 8 ms hop; dense and sparse rows are this run's "
+              "steps on the same first frames above; CPU ms/step counts all of Lava's processes (— : the "
+              "step runs in this process only, CPU ≈ wall).\n")
+        print_lava_table(nets, results, frames, args.lava_frames, args.lava_stock_frames)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from engine.errors import SpandexError
 from engine.library import resolve_model
 from engine.loihi.export import export_netx
 
@@ -23,8 +21,6 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
-    if model.source and Path(args.output).resolve() == Path(model.source).resolve():
-        raise SpandexError("OUT is the model's own file: choose another name so the original is kept")
     plan = export_netx(model, args.output)
     for note in plan.notes:
         print(f"note: {note}")

@@ -56,6 +56,9 @@ def raise_engine_priority() -> str:
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
     priority = raise_engine_priority()  # ahead of the GUI when the CPU is contended
+    # The Lava backend starts processes of its own, which multiprocessing refuses a daemonic process. The
+    # host still stops this one at its own exit; this process stops Lava's before it ends (LiveDenoiser.close).
+    mp.current_process().daemon = False
     with open(path, "r+b") as f:
         buffer = mmap.mmap(f.fileno(), SharedBlock.nbytes(config))
     parent = mp.parent_process()

@@ -2,7 +2,8 @@
 
 Both packages declare ``Python < 3.11``; SPANDEX installs them with ``--no-deps
 --ignore-requires-python`` beside torch 2.13 (see requirements/lava.txt and scripts/setup.sh). Two
-things then stop them from importing, and this module works around exactly those two, nothing more:
+things then stop them from importing, and this module works around exactly those two, and a third that
+stops lava-nc importing in a process started by ``spawn``; nothing more:
 
 1. ``lava.lib.dl.slayer`` imports its ``object_detection`` subpackage eagerly, which imports cv2 and
    torchvision. torchvision from PyPI does not import beside the CPU torch build we use, and the SDNN
@@ -21,6 +22,13 @@ things then stop them from importing, and this module works around exactly those
    as the import returns. *Delete this shim* when the project moves to a lava-nc whose
    ``var_model.py`` declares these fields with ``field(default_factory=...)``.
 
+3. ``lava/magma/runtime/message_infrastructure/multiprocessing.py`` calls
+   ``multiprocessing.set_start_method('fork')`` as it is imported, which raises "context has already
+   been set" in any process whose start method is set — every process started by ``spawn``, such as
+   SPANDEX's audio engine (engine/host.py). Lava forks its processes in any case, so the start method
+   is unset before lava is imported, and that module is imported at once: lava sets ``fork``. (Not a
+   Python 3.11 matter; lava-nc 0.10.0 does this on every Python.)
+
 Public API: :func:`prepare_lava` (idempotent; afterwards every ``lava.*`` module imports normally),
 :func:`import_lava`, :func:`import_slayer`, :func:`import_netx`, and :class:`LavaUnavailableError`.
 Call one of them before importing anything from ``lava``. The first call takes a few seconds (torch
@@ -35,6 +43,7 @@ import copy
 import dataclasses
 import importlib
 import importlib.metadata
+import multiprocessing
 import sys
 import threading
 import types
@@ -48,6 +57,7 @@ __all__ = ["LavaUnavailableError", "prepare_lava", "import_lava", "import_slayer
 _DISTRIBUTIONS = ("lava-nc", "lava-dl")
 _OBJECT_DETECTION = "lava.lib.dl.slayer.object_detection"
 _VAR_MODEL = "lava.magma.compiler.var_model"
+_MULTIPROCESSING = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 _lock = threading.RLock()
 _prepared = False
@@ -73,8 +83,10 @@ def prepare_lava() -> None:
                 f"{' and '.join(missing)} not installed in {sys.prefix}: the Loihi 2 (Lava) backend "
                 "needs them. Run `make setup` (scripts/setup.sh installs requirements/lava.txt).")
         sys.modules.setdefault(_OBJECT_DETECTION, _object_detection_placeholder())
+        multiprocessing.set_start_method(None, force=True)  # see 3. in the module docstring
         with _lenient_mutable_defaults(_VAR_MODEL):
             _import(_VAR_MODEL)
+        _import(_MULTIPROCESSING)
         _prepared = True
 
 

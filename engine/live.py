@@ -6,8 +6,11 @@ STFT analysis, then for each model slot its runner and its own inverse STFT, plu
 model's state is always warm and switching is instant; the switch crossfades over
 :data:`CROSSFADE_SAMPLES` so it does not click. With one model heard and no switch, the output is
 exactly :class:`engine.denoiser.StreamingDenoiser`'s, and so equal to :func:`engine.denoiser.denoise`
-after its 384-sample lag. A runner that answers late (``latency_frames``, the Lava backend: one hop) has
-its masks paired with the spectra they belong to: its slot is heard that many hops later.
+after its 384-sample lag. A runner that answers late (``latency_frames``) has its masks paired with the
+spectra they belong to: its slot is heard that many hops later. The engine loads Lava models as
+:class:`engine.paced_runner.PacedRunner` (Lava on a thread of its own, a CPU twin keeping the audio
+going when Lava is late: heard two hops later); each hop's record says how fast Lava runs and whether
+the twin's mask was used.
 
 Per hop it fills one :data:`engine.live_frame.FRAME_DTYPE` record (spectra, levels, per-model
 SynOps, timings, the displayed model's spikes).
@@ -28,7 +31,8 @@ from engine.backends import Runner
 from engine.errors import SpandexError
 from engine.live_frame import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
 from engine.noise import NoiseInjector
-from engine.stft import HOP, N_BINS, StreamingISTFT, StreamingSTFT
+from engine.paced_runner import PacedRunner
+from engine.stft import ALGORITHMIC_LATENCY_S, HOP, N_BINS, StreamingISTFT, StreamingSTFT
 from engine.telemetry import FrameTelemetry
 
 CROSSFADE_SAMPLES = 320
@@ -103,6 +107,11 @@ class LiveDenoiser:
             self.playing -= 1
         self.fading_from = None
 
+    def close(self) -> None:
+        """Close every runner (Lava's stop their processes); the slots are gone afterwards."""
+        while self.slots:
+            self.remove_model(len(self.slots) - 1)
+
     def select(self, index: int) -> None:
         """Hear slot ``index`` (:data:`BYPASS` for the unprocessed input), crossfading from the current."""
         if index != BYPASS and not 0 <= index < len(self.slots):
@@ -134,6 +143,12 @@ class LiveDenoiser:
         if recorder is None or not recorder.inputs:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         return np.concatenate(recorder.inputs), np.concatenate(recorder.outputs)
+
+    @property
+    def latency_s(self) -> float:
+        """Algorithmic latency of what is heard: the STFT's, plus the hops a late runner answers later."""
+        late = self.slots[self.playing].runner.latency_frames if self.playing != BYPASS else 0
+        return ALGORITHMIC_LATENCY_S + late * HOP / 16000
 
     @property
     def shown(self) -> int:
@@ -201,8 +216,13 @@ class LiveDenoiser:
         record["out_peak"] = float(np.max(np.abs(out)))
         noise_db = self.noise.level_dbfs
         record["noise_db"] = noise_db if math.isfinite(noise_db) else -np.inf
-        for field in ("synops", "synops_dense", "neuronops", "compute_ns", "cpu_ns", "events"):
+        for field in ("synops", "synops_dense", "neuronops", "compute_ns", "cpu_ns", "events", "fallback"):
             record[field] = 0
+        record["realtime"] = np.nan
+        for index, slot in enumerate(self.slots):
+            if isinstance(slot.runner, PacedRunner):
+                record["realtime"][index] = slot.runner.speed
+                record["fallback"][index] = slot.runner.fallback
         if spectrum is None:
             record["in_db"] = -120.0
             record["out_db"] = -120.0

@@ -37,6 +37,8 @@ FRAME_DTYPE = np.dtype([
     ("neuronops", np.int64, (MAX_MODELS,)),
     ("compute_ns", np.int64, (MAX_MODELS,)),   # wall time of the network step
     ("cpu_ns", np.int64, (MAX_MODELS,)),       # thread CPU time of the network step
+    ("realtime", np.float32, (MAX_MODELS,)),   # paced slots (Lava): its speed, × real time (else NaN)
+    ("fallback", np.int8, (MAX_MODELS,)),      # paced slots: engine.paced_runner.Fallback of this hop
     ("events", np.int32, (MAX_MODELS, MAX_LAYERS)),
     ("fired", np.uint8, (RASTER_NEURONS // 8,)),  # packed bits: did neuron i of `shown` spike?
     ("noise_db", np.float32),        # injected noise level in dBFS (-inf: none)

@@ -7,8 +7,11 @@ stopped, pyqtgraph views closed, engine stopped, widgets deleted — pyqtgraph c
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -223,6 +226,51 @@ def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
         assert window.settings.value("input").startswith("file:")  # remembered for the next start
     finally:
         close_window(window, host)
+
+
+@pytest.mark.slow
+def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, shots):
+    """A Lava model in the real engine process; its Lava processes are stopped (SIGSTOP: as on a machine
+    far too busy for Lava). The audio keeps flowing from its CPU twin and the window says so."""
+    import signal
+
+    from tests.lava_session import children_of
+
+    window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))], output="none",
+                               backend="lava")
+    lava: list[int] = []
+    try:
+        qtbot.waitUntil(lambda: len(window.models) == 1 and window.frames_received > 100, timeout=180_000)
+        assert window.models[0]["backend"] == "lava" and window.models[0]["twin"] == "sparse"
+        lava = children_of(host.pid)
+        assert len(lava) >= 8, "Lava's processes did not start"
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in lava)  # they yield to the audio
+        for pid in lava:
+            os.kill(pid, signal.SIGSTOP)
+        hops = host.counters()["hops"]
+        qtbot.waitUntil(lambda: "Lava is running at" in window.pace_label.text(), timeout=20_000)
+        assert window.pace_label.isVisible()
+        assert "Slot 1 · spandex_prune75" in window.pace_label.text()
+        assert "audio from the CPU backend (sparse, bit-identical masks)" in window.pace_label.text()
+        qtbot.wait(1000)
+        assert host.counters()["hops"] - hops > 100  # the engine kept real time without Lava
+        assert window.history.playing == 0 and np.ptp(window.history.out_db[-50:]) > 20  # heard, denoised
+        assert np.all(window.history.fallback[-50:, 0] != 0)
+        assert "latency 48 ms algorithmic" in window.latency_label.text()  # 32 ms STFT + 2 hops for Lava
+        window.grab().save(str(shots / "lava_lagging.png"))
+        window.tabs.setCurrentWidget(window.loihi_panel)
+        qtbot.wait(200)
+        assert window.loihi_panel.selected.name == "spandex_prune75"
+        window.grab().save(str(shots / "loihi_tab.png"))
+    finally:
+        for pid in lava:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        close_window(window, host)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in lava) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in lava if Path(f"/proc/{pid}").exists()], "Lava processes outlived the engine"
 
 
 @pytest.mark.slow

@@ -94,7 +94,8 @@ class ModelsPanel(QtWidgets.QWidget):
                     item.setForeground(colour)
                 self.table.setItem(row, col, item)
             self.table.item(row, 0).setText(str(row + 1))
-            self.table.item(row, 1).setText(info["name"])
+            backend = info.get("backend", "dense")
+            self.table.item(row, 1).setText(info["name"] if backend == "dense" else f"{info['name']} [{backend}]")
             self.table.item(row, 1).setToolTip(info.get("source") or "")
             self.table.item(row, 2).setText(f"{info['weight_sparsity']:.0%}")
         if old != [m["source"] for m in models]:

@@ -136,9 +136,12 @@ def export_netx(model: SDNNModel, path: str | os.PathLike) -> NetxExport:
     The file is checked by loading it through netx before it replaces ``path``; needs lava-dl.
 
     Raises:
-        LoihiExportError: the model cannot be represented exactly (the message says why).
+        LoihiExportError: the model cannot be represented exactly (the message says why), or ``path`` is
+            the model's own file.
         LavaUnavailableError: lava-dl is not installed, so the file cannot be checked.
     """
+    if model.source and Path(path).resolve() == Path(model.source).resolve():
+        raise LoihiExportError("the output is the model's own file: choose another name so the original is kept")
     plan = plan_export(model)
     with atomic_output(path) as tmp:
         write_export(plan, tmp)

@@ -1,0 +1,203 @@
+"""PacedRunner: a slow runner beside a CPU twin — the audio never waits, and every mask is the twin's bits.
+
+The slow runner here is a stand-in for the Lava backend (tests/test_lava_backend.py runs the real one): the
+dense runner answering one frame late, as Lava does, after a chosen delay per step, or stalled on a gate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.backends import prepare
+from engine.denoiser import denoise
+from engine.live import LiveDenoiser
+from engine.live_frame import FRAME_DTYPE
+from engine.netx_io import load_model
+from engine.paced_runner import HOP_NS, Fallback, PacedRunner
+from engine.stft import HOP, LATENCY_SAMPLES, streamed_magnitudes
+from tests.reference_models import reference_path
+
+
+class SlowRunner:
+    """The dense runner one frame late (like Lava), taking ``delay_s`` per step; ``gate`` cleared stalls it."""
+
+    name = "slow"
+    latency_frames = 1
+
+    def __init__(self, model, delay_s: float = 0.0, fail_at: int | None = None) -> None:
+        self.inner = prepare(model, "dense")
+        self.model = model
+        self.delay_s = delay_s
+        self.fail_at = fail_at
+        self.gate = threading.Event()
+        self.gate.set()
+        self.steps = 0
+        self.closed = False
+        self.previous = None
+
+    def step(self, magnitude):
+        self.gate.wait()
+        time.sleep(self.delay_s)
+        self.steps += 1
+        if self.steps == self.fail_at:
+            raise RuntimeError("a Lava process died")
+        answer, self.previous = self.previous, self.inner.step(magnitude)
+        return answer if answer is not None else (None, None)
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self.previous = None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(reference_path("spandex_prune75.net"))
+
+
+@pytest.fixture(scope="module")
+def frames(noisy_speech) -> np.ndarray:
+    return streamed_magnitudes(noisy_speech[0])[:200]
+
+
+@pytest.fixture(scope="module")
+def expected(model, frames) -> np.ndarray:
+    runner = prepare(model, "dense")
+    return np.array([runner.step(frame)[0] for frame in frames])
+
+
+def run_paced(paced: PacedRunner, frames: np.ndarray, real_time: bool = True):
+    """Step every frame (one per 8 ms hop if ``real_time``); masks, fallbacks and each call's wall time."""
+    masks, fallbacks, call_ns = [], [], []
+    start = time.perf_counter_ns()
+    for k, frame in enumerate(frames):
+        if real_time:
+            time.sleep(max(0.0, (start + k * HOP_NS - time.perf_counter_ns()) / 1e9))
+        called = time.perf_counter_ns()
+        mask, _ = paced.step(frame)
+        call_ns.append(time.perf_counter_ns() - called)
+        masks.append(mask)
+        fallbacks.append(paced.fallback)
+    return masks, np.array(fallbacks), np.array(call_ns)
+
+
+def assert_twin_bits(masks: list, expected: np.ndarray, latency: int = 2) -> None:
+    """Every hop has a mask (none missing after the first ``latency``), the model's own, ``latency`` late."""
+    assert all(mask is None for mask in masks[:latency])
+    np.testing.assert_array_equal(np.array(masks[latency:]), expected[: len(masks) - latency])
+
+
+def test_a_runner_that_keeps_up_is_heard(model, frames, expected) -> None:
+    slow = SlowRunner(model, delay_s=0.0005)
+    paced = PacedRunner(slow, prepare(model, "dense"))
+    try:
+        masks, fallbacks, _ = run_paced(paced, frames)
+    finally:
+        paced.close()
+    assert paced.latency_frames == 2 and paced.name == "slow" and paced.model is model
+    assert_twin_bits(masks, expected)
+    assert np.mean(fallbacks[2:] == Fallback.NONE) > 0.5  # ~all when the machine is not saturated
+    assert paced.matched >= len(frames) - 5 and paced.mismatched == 0
+    assert paced.speed > 1.0
+
+
+def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, frames, expected) -> None:
+    paced = PacedRunner(SlowRunner(model, delay_s=0.020), prepare(model, "dense"))
+    try:
+        masks, fallbacks, call_ns = run_paced(paced, frames[:150])
+        speed, backlog = paced.speed, paced.backlog
+    finally:
+        paced.close()
+    assert_twin_bits(masks, expected)  # no gap, the same bits
+    assert np.mean(fallbacks[2:] == Fallback.LATE) > 0.9
+    assert 0.2 < speed < 0.6  # 8 ms hops / ~20 ms steps
+    assert backlog > 50
+    assert np.median(call_ns) < 3e6  # the caller never waits for it: the twin's step and a queue put
+    assert paced.mismatched == 0 and paced.matched > 20  # its late answers are checked too
+
+
+def test_a_stalled_runner_is_restarted_and_reset_brings_it_back(model, frames, expected) -> None:
+    slow = SlowRunner(model)
+    slow.gate.clear()
+    paced = PacedRunner(slow, prepare(model, "dense"), max_backlog=20)
+    try:
+        stalled, fallbacks, _ = run_paced(paced, frames[:40], real_time=False)
+        assert paced.restarts == 1 and not paced.in_step
+        assert fallbacks[-1] == Fallback.OUT_OF_STEP and paced.speed < 0.5
+        slow.gate.set()
+        deadline = time.monotonic() + 10
+        while paced.backlog and time.monotonic() < deadline:
+            paced.step(frames[40])  # out of step: the twin answers, the slow runner catches up
+            time.sleep(0.01)
+        assert paced.backlog <= 1 and paced.fallback == Fallback.OUT_OF_STEP
+        paced.reset()
+        masks, fallbacks, _ = run_paced(paced, frames[:100])
+    finally:
+        paced.close()
+    assert_twin_bits(stalled, expected)
+    assert_twin_bits(masks, expected)
+    assert paced.in_step and np.mean(fallbacks[2:] == Fallback.NONE) > 0.5
+
+
+def test_a_failed_runner_leaves_the_twin_and_says_so(model, frames, expected) -> None:
+    slow = SlowRunner(model, fail_at=10)
+    paced = PacedRunner(slow, prepare(model, "dense"))
+    try:
+        masks, fallbacks, _ = run_paced(paced, frames[:60])
+    finally:
+        paced.close()
+    assert_twin_bits(masks, expected)
+    assert paced.error == "RuntimeError: a Lava process died"
+    assert fallbacks[-1] == Fallback.FAILED
+    assert slow.closed
+
+
+def test_the_live_denoiser_hears_a_paced_slot_two_hops_later(model, real_speech) -> None:
+    audio = real_speech[: 16000]
+    live = LiveDenoiser()
+    live.add_model(prepare(model, "dense"))
+    slow = SlowRunner(model)
+    live.add_model(PacedRunner(slow, prepare(model, "dense")))
+    live.select(1)
+    live.fading_from = None
+    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
+    records = np.zeros(len(hops), FRAME_DTYPE)
+    out = np.concatenate([live.process(hop, records[k]) for k, hop in enumerate(hops)])
+    live.close()
+    assert slow.closed and not live.slots
+    reference = denoise(audio, prepare(model, "dense")).audio
+    lag = LATENCY_SAMPLES + 2 * HOP
+    np.testing.assert_array_equal(out[lag:], reference[: out.size - lag])
+    assert np.isnan(records["realtime"][:, 0]).all() and np.isfinite(records["realtime"][-1, 1])
+    assert set(records["fallback"][:, 1]) <= {Fallback.NONE, Fallback.LATE}
+
+
+def test_the_window_says_when_lava_lags_and_where_the_audio_comes_from() -> None:
+    from app.frame_history import FrameHistory
+    from app.pace_notice import pace_notice
+
+    models = [{"name": "spandex_prune75", "twin": None}, {"name": "spandex_prune75", "twin": "sparse"}]
+    history = FrameHistory()
+    records = np.zeros(125, FRAME_DTYPE)
+    records["realtime"] = np.nan
+    history.extend(records)
+    assert pace_notice(models, history) == ""  # Lava in time: nothing to say
+    records["realtime"][:, 1] = 0.41
+    records["fallback"][:, 1] = Fallback.LATE
+    history.extend(records)
+    assert pace_notice(models, history) == ("Slot 2 · spandex_prune75: Lava is running at 0.41× real time — "
+                                            "audio from the CPU backend (sparse, bit-identical masks).")
+    records["realtime"][:, 1] = 1.3
+    records["fallback"][100:, 1] = Fallback.NONE
+    history.extend(records)
+    assert "keeps up on average (1.3× real time) but was late on 80% of the last second's hops" in \
+        pace_notice(models, history)
+    records["fallback"][:, 1] = Fallback.OUT_OF_STEP
+    history.extend(records)
+    assert "fell more than 4 s behind and was restarted" in pace_notice(models, history)
