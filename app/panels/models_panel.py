@@ -3,6 +3,8 @@ and which two are A and B."""
 
 from __future__ import annotations
 
+import time
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.frame_history import FrameHistory
@@ -13,6 +15,8 @@ COLUMNS = ("key", "model", "weights = 0", "SynOps/hop", "M-Ops/s", "vs A", "sile
 
 class ModelsPanel(QtWidgets.QWidget):
     """Emits ``select_requested(slot)``, ``open_requested()``, ``remove_requested(slot)``."""
+
+    NUMBERS_PERIOD_S = 0.25  # live numbers are rewritten 4 times a second (and when the model heard changes)
 
     select_requested = QtCore.Signal(int)
     open_requested = QtCore.Signal()
@@ -59,6 +63,8 @@ class ModelsPanel(QtWidgets.QWidget):
         hint.setWordWrap(True)
         layout.addWidget(hint)
         self.hidden = False
+        self.shown_at = 0.0       # when the live numbers were last written
+        self.shown_playing = -2   # the slot playing then
 
     @property
     def a(self) -> int:
@@ -76,6 +82,7 @@ class ModelsPanel(QtWidgets.QWidget):
     def set_models(self, models: list[dict]) -> None:
         old = [m["source"] for m in self.models]
         self.models = models
+        self.shown_at = 0.0  # new rows: write their numbers at the next refresh
         self.table.setRowCount(len(models))
         names = [f"{i + 1}: {m['name']}" for i, m in enumerate(models)]
         for combo, default in ((self.a_combo, 0), (self.b_combo, len(models) - 1)):
@@ -117,6 +124,10 @@ class ModelsPanel(QtWidgets.QWidget):
             summaries.append(s)
             if row == self.a:
                 reference = s
+        now = time.monotonic()
+        if now - self.shown_at < self.NUMBERS_PERIOD_S and history.playing == self.shown_playing:
+            return summaries  # numbers that change 30 times a second cannot be read; redrawing them costs CPU
+        self.shown_at, self.shown_playing = now, history.playing
         for row, s in enumerate(summaries):
             hidden_layers = s["activity_sparsity"][1:] or s["activity_sparsity"]
             vs_a = "" if reference is None or reference["synops"] == 0 or row == self.a else \
@@ -127,9 +138,10 @@ class ModelsPanel(QtWidgets.QWidget):
                 self.table.item(row, col).setText(text)
             playing = row == history.playing
             font = self.table.item(row, 1).font()
-            font.setBold(playing)
-            for col in range(len(COLUMNS)):
-                self.table.item(row, col).setFont(font)
+            if font.bold() != playing:
+                font.setBold(playing)
+                for col in range(len(COLUMNS)):
+                    self.table.item(row, col).setFont(font)
             self.table.item(row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
         return summaries
 

@@ -33,6 +33,7 @@ class ModelTraces(pg.PlotWidget):
         self.enableAutoRange(axis="y")
         self.setLabel("bottom", "s")
         self.updates = 0
+        self.pens_for: int | None = None  # the slot playing when the pens were last set
 
     def _values(self, history: FrameHistory, slot: int) -> np.ndarray:
         if self.quantity == "synops":
@@ -44,6 +45,7 @@ class ModelTraces(pg.PlotWidget):
     def refresh(self, history: FrameHistory, models: list[dict]) -> None:
         while len(self.curves) < len(models):
             self.curves.append(self.plot(pen=model_pen(len(self.curves))))
+            self.pens_for = None
         while len(self.curves) > len(models):
             self.removeItem(self.curves.pop())
         t = (np.arange(history.length) - history.length) * HOP / SAMPLE_RATE
@@ -51,5 +53,7 @@ class ModelTraces(pg.PlotWidget):
         for slot, curve in enumerate(self.curves):
             values = np.convolve(self._values(history, slot), kernel, mode="same")
             curve.setData(t, values)
-            curve.setPen(model_pen(slot, slot == history.playing))
+            if self.pens_for != history.playing:
+                curve.setPen(model_pen(slot, slot == history.playing))
+        self.pens_for = history.playing
         self.updates += 1
