@@ -16,10 +16,11 @@ app's choice) or in a thread of the GUI process, with an output buffer of N hops
   wall time per hop for everything (STFT, three models, inverse STFTs, telemetry);
 - process CPU: the engine's and the GUI's share of one core over the run.
 
-Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs process:2 process:4 thread:2]
-[--backend dense|sparse] [--models A B C]``
-(ENGINE:BUFFER — the output buffer in hops, the app's ``--buffer``). The machine's load
-average is printed too: on a shared 2-core machine the numbers move with what else runs.
+Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs bare:0 process:2 process:3 thread:2]
+[--backend dense|sparse] [--models A B C]`` (ENGINE:BUFFER — the output buffer in hops, the app's
+``--buffer``; ``bare:0`` is the control: a PortAudio client that only copies input to output, no engine,
+no GUI — the gaps the sound server makes anyway). The machine's load average is printed too: on a shared
+2-core machine the numbers move with what else runs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,45 @@ def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def control_child(args: argparse.Namespace) -> None:
+    """The control run: a bare PortAudio client on the same devices (input copied to output, nothing else:
+    no engine, no models, no GUI), counting gaps and flags as the engine's callback does. What it counts,
+    the sound server does to any client on this machine."""
+    from engine import audio_device
+
+    audio_device.rescan()
+    flags = []
+    gaps = [0]
+    last = [0.0]
+    durations = []
+
+    def callback(indata, outdata, frames, status, stream_time):
+        start = time.perf_counter_ns()
+        if last[0] > 0.0 and stream_time - last[0] > 1.5 * frames / 16000:
+            gaps[0] += 1
+        last[0] = stream_time
+        flags.append(status)
+        outdata[:] = indata
+        durations.append(time.perf_counter_ns() - start)
+
+    stream = audio_device.open_stream(audio_device.find_device("mic_feed", "input"),
+                                      audio_device.find_device("app_out", "output"), callback)
+    time.sleep(5.0)
+    del flags[:], durations[:]
+    gaps[0] = 0
+    time.sleep(args.seconds)
+    stream.close()
+    audio_device.terminate()
+    callback_us = np.array(durations) / 1e3
+    print(json.dumps({
+        "engine": "bare:0", "seconds": args.seconds, "hops": len(flags),
+        "xruns": int(np.count_nonzero(np.array(flags) & 0xF)), "gaps": gaps[0], "worker_late": 0, "trims": 0,
+        "fps_mean": 0.0, "fps_p5": 0.0, "priority": "normal",
+        "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
+        "model_cpu_us": {}, "worker_us": [0.0, 0.0], "engine_cpu_pct": None, "gui_cpu_pct": 0.0,
+    }), flush=True)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -130,19 +170,19 @@ def child(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--runs", nargs="+", default=["process:2", "process:4", "thread:2"],
+    parser.add_argument("--runs", nargs="+", default=["bare:0", "process:2", "process:3"],
                         metavar="ENGINE:BUFFER", help="engine placement and output buffer in hops, per run")
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL",
                         help="library names or model files, all loaded at once (default: %(default)s)")
     parser.add_argument("--backend", default="sparse", choices=("dense", "sparse"),
                         help="CPU backend of every model (default: %(default)s)")
-    parser.add_argument("--engine", default="process", choices=("process", "thread"), help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="process", choices=("process", "thread", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--buffer", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args)
+        control_child(args) if args.engine == "bare" else child(args)
         return
 
     import tempfile
@@ -188,7 +228,8 @@ def main() -> None:
     for r in results:
         cb = "/".join(f"{v:.0f}" for v in r["callback_us"])
         worker = "/".join(f"{v:.0f}" for v in r["worker_us"])
-        engine_cpu = f"{r['engine_cpu_pct']:.0f}%" if r["engine_cpu_pct"] is not None else "(in GUI)"
+        engine_cpu = f"{r['engine_cpu_pct']:.0f}%" if r["engine_cpu_pct"] is not None else \
+            "—" if r["engine"].startswith("bare") else "(in GUI)"
         print(f"{r['engine']:<10} {r['seconds']:4.0f} {r['hops']:6d} {r['xruns']:5d} {r['gaps']:5d} {r['worker_late']:5d} "
               f"{r['trims']:5d} {r['fps_mean']:5.1f} {r['fps_p5']:6.1f} {cb:>24} {worker:>18} {engine_cpu:>10} "
               f"{r['gui_cpu_pct']:7.0f}% {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
