@@ -21,7 +21,7 @@ class AppOptions:
     """What ``spandex`` (no subcommand) was asked for; see ``cli/main.py``."""
 
     models: list[str] = field(default_factory=list)
-    backend: str = "dense"
+    backend: str = "sparse"
     input: str | None = None
     output: str | None = None
     file: str | None = None

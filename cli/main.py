@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--model", action="append", default=[], metavar="NAME|PATH", dest="app_models",
                      help="model to load (repeat for A/B: --model a.net --model b.net); default: the shipped "
                           "default model")
-    app.add_argument("--backend", choices=BACKEND_NAMES, default="dense", dest="app_backend",
-                     help="how the models run")
+    app.add_argument("--backend", choices=BACKEND_NAMES, default="sparse", dest="app_backend",
+                     help="how the models run: sparse (event-driven CPU, the default: same bits as dense at a "
+                          "fraction of the CPU), dense (the reference), lava (Loihi 2's simulation)")
     app.add_argument("--input", metavar="DEVICE", help="input device (name as listed in the app)")
     app.add_argument("--output", metavar="DEVICE", help="output device, or 'none' for no sound")
     app.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping")

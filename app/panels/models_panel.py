@@ -102,8 +102,9 @@ class ModelsPanel(QtWidgets.QWidget):
                 self.table.setItem(row, col, item)
             self.table.item(row, 0).setText(str(row + 1))
             backend = info.get("backend", "dense")
-            self.table.item(row, 1).setText(info["name"] if backend == "dense" else f"{info['name']} [{backend}]")
-            self.table.item(row, 1).setToolTip(info.get("source") or "")
+            # dense and sparse give the same bits (only the CPU column tells them apart); Lava is heard later
+            self.table.item(row, 1).setText(f"{info['name']} [lava]" if backend == "lava" else info["name"])
+            self.table.item(row, 1).setToolTip(f"{info.get('source') or info['name']} ({backend} backend)")
             self.table.item(row, 2).setText(f"{info['weight_sparsity']:.0%}")
         if old != [m["source"] for m in models]:
             self.table.clearSelection()
