@@ -26,6 +26,7 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
     assert card["name"] == entry.name
     # trained here from scratch, or from another shipped model — never derived from the references
     assert card["parent"] == "scratch" or card["parent"] in {e.name for e in SHIPPED}
+    assert set(card["data"].get("sources", {})) <= {"train", "validation"}  # never the held-out test set
     assert card["metrics"]["weight_sparsity"] == pytest.approx(model.weight_sparsity)
     assert card["metrics"]["nonzero_params"] == model.n_nonzero_synapses
     assert model.neuron_counts == (257, 512, 512, 257)

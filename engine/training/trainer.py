@@ -186,7 +186,8 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
     manifest = Path(config.dataset) / "manifest.json"
     if manifest.is_file():
         described = json.loads(manifest.read_text())
-        data["sources"] = described.get("splits", {})
+        # the splits this run read; a held-out test split is the reports', never a training run's
+        data["sources"] = {k: v for k, v in described.get("splits", {}).items() if k in ("train", "validation")}
     return {
         "name": config.name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
