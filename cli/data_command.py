@@ -80,7 +80,8 @@ def run_build(args: argparse.Namespace) -> int:
                          ("test speech", test_speech), ("test noise", test_noise)):
         if not groups:
             continue
-        print(f"{role}: {len(groups)} groups, {sum(len(g.files) for g in groups)} files "
+        files = sum(len(g.files) for g in groups)
+        print(f"{role}: {len(groups)} group{'s' * (len(groups) != 1)}, {files} file{'s' * (files != 1)} "
               f"({', '.join(g.name for g in groups)})")
     splits = {
         "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -85,6 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     except SpandexError as exc:
         print(f"spandex: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `spandex models | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except OSError as exc:  # unwritable output folder, full disk, ...
         print(f"spandex: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 1

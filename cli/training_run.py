@@ -63,8 +63,9 @@ def describe(event: ev.Event) -> str | None:
     if isinstance(event, ev.Loading):
         return f"loading {event.split} clips: {event.total}" if event.done == event.total else None
     if isinstance(event, ev.Started):
-        where = "resuming at step %d" % event.start_step if event.start_step else "starting"
-        return (f"{where} of {event.total_steps}: {event.train_clips} training clips "
+        where = f"resuming at step {event.start_step} of {event.total_steps}" if event.start_step else \
+            f"starting a run of {event.total_steps} steps"
+        return (f"{where}: {event.train_clips} training clips "
                 f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
                 f"run folder {event.run_dir}")
     if isinstance(event, ev.StepReport):

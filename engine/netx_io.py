@@ -173,7 +173,9 @@ def load_state_dict(path: str | os.PathLike) -> SDNNModel:
     except FileNotFoundError:
         raise ModelFileError(f"model file not found: {path}") from None
     except Exception as exc:  # torch raises many types for corrupt pickles / zip archives
-        raise ModelFileError(f"{path.name}: not a readable torch state dict: {_short(exc)}") from None
+        # torch's own text goes on to suggest weights_only=False, i.e. running the file's code: not shown
+        raise ModelFileError(f"{path.name}: not a readable torch state dict (corrupt, truncated, or not "
+                             f"a plain tensor dictionary; {type(exc).__name__})") from None
     if not isinstance(state, dict):
         raise ModelFileError(f"{path.name}: expected a state dict, found {type(state).__name__}")
 

@@ -212,3 +212,18 @@ def test_write_into_a_path_blocked_by_a_file_is_a_clear_error(tmp_path: Path) ->
     (tmp_path / "blocker").write_text("not a folder")
     with pytest.raises(SpandexError, match="cannot write"):
         write_wav(tmp_path / "blocker" / "out.wav", np.zeros(600, dtype=np.float32))
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path: Path) -> None:
+    # atomic writes go through a private temporary file; the result must not stay private (0600)
+    script = textwrap.dedent(f"""
+        import os, numpy as np
+        from engine.audio_io import write_wav
+        os.umask(0o022)
+        write_wav({str(tmp_path / 'a.wav')!r}, np.zeros(160, np.float32))
+        os.umask(0o077)
+        write_wav({str(tmp_path / 'b.wav')!r}, np.zeros(160, np.float32))
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).resolve().parents[1])
+    assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.wav").stat().st_mode & 0o777 == 0o600

@@ -182,6 +182,10 @@ def test_models_lists_the_library(tmp_path, monkeypatch):
     broken = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
                             cwd=REPO)
     assert broken.returncode != 0 and "unreadable model card mine.json" in broken.stderr
+    # a reader that stops early (`| head -1`) is not an error
+    piped = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m cli.main models | head -c 10"],
+                           capture_output=True, text=True, cwd=REPO)
+    assert piped.returncode == 0 and piped.stdout == "name      " and piped.stderr == ""
 
 
 def test_sparse_backend_writes_the_dense_backends_file(tmp_path, noisy_file, noisy_speech):
