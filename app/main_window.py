@@ -127,14 +127,21 @@ class MainWindow(QtWidgets.QMainWindow):
             lambda kind, snr: self.host.send("noise", kind or None, snr))
         self.noise_panel.demo_requested.connect(lambda: self.set_demo_mode(True))
         self.tabs = QtWidgets.QTabWidget()
-        self.tabs.addTab(self.models_panel, "A/B models")
-        self.tabs.addTab(self.abx_panel, "Blind ABX")
-        self.tabs.addTab(self.noise_panel, "Noise && demo")
+        self.tabs.addTab(self.models_panel, "A/B")
+        self.tabs.addTab(self.abx_panel, "ABX")
+        self.tabs.addTab(self.noise_panel, "Noise")
         self.prune_panel = PrunePanel(user_data_dir() / "runs", self.settings)
         self.prune_panel.model_installed.connect(self.add_trained_model)
-        self.tabs.addTab(self.prune_panel, "Prune && fine-tune")
+        self.tabs.addTab(self.prune_panel, "Prune")
         self.loihi_panel = LoihiPanel()
-        self.tabs.addTab(self.loihi_panel, "Loihi 2 report")
+        self.tabs.addTab(self.loihi_panel, "Loihi 2")
+        for index, tip in enumerate((
+                "The loaded models side by side: which one plays, A and B, each model's card",
+                "Blind ABX listening: the app hides which model plays and keeps the score",
+                "Noise injected into the microphone, and the conference demo mode",
+                "Prune and fine-tune a model (GMP, activity regularisation); the library's Pareto chart",
+                "Loihi 2 resources per model (neurons, synapses, memory, cores) and export for Lava")):
+            self.tabs.setTabToolTip(index, tip)
         self.banner = QtWidgets.QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(QtCore.Qt.TextFormat.RichText)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from engine.errors import ModelFileError
 from engine.library import list_models, user_models_dir
@@ -23,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     entries = list_models()
     if args.name:
         return show_card(args.name, entries)
-    print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'M-Ops/s':>8}  file")
+    print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'M-Ops/s':>8}  "
+          f"{'measured on':<12} file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
         try:
@@ -35,13 +37,21 @@ def run(args: argparse.Namespace) -> int:
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
         print(f"{name:<24} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
               f"{'' if si_snr is None else f'{si_snr:.2f}':>7} {'' if mops is None else f'{mops:.2f}':>8}  "
-              f"{entry.path}")
+              f"{measured_on(entry.card):<12} {entry.path}")
         if entry.card_problem:
             print(f"    warning: {entry.card_problem}")
     if not entries:
         print("(no models yet)")
-    print(f"\n* default model. User models live in {user_models_dir()}.")
+    print(f"\n* default model. SI-SNR and M-Ops/s are the card's, measured on the validation split of the "
+          f"dataset named (numbers from different datasets do not compare). User models live in "
+          f"{user_models_dir()}.")
     return 0
+
+
+def measured_on(card: dict) -> str:
+    """The dataset a card's numbers come from, by folder name ("" if the card does not say)."""
+    dataset = card.get("data", {}).get("dataset")
+    return Path(dataset).name if dataset and card.get("metrics") else ""
 
 
 def show_card(name: str, entries: list) -> int:
