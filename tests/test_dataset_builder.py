@@ -1,7 +1,10 @@
 """The dataset builder (N-DNS layout, mixing, disjoint validation) and the training-side reader."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import dataset_summary, split_folder
 from engine.training.dataset_builder import MixSpec
 from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
+from tests.corpus import REPO
 from tests.training_data import CLIP_SECONDS
 
 NOISY_NAME = re.compile(r"^[\w-]+_[\w-]+_snr(-?\d+)_tl(-\d+)_fileid_(\d+)\.wav$")
@@ -145,3 +149,12 @@ def test_summary_for_a_dataset_picker(tiny_dataset, tmp_path):
     (tmp_path / "noisy").mkdir()
     with pytest.raises(SpandexError):
         dataset_summary(tmp_path)
+
+
+def test_small_dataset_script_builds_a_try_it_dataset(tmp_path, speech_corpus):
+    run = subprocess.run(["bash", str(REPO / "scripts" / "make_small_dataset.sh"), str(tmp_path / "small")],
+                         capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = dataset_summary(tmp_path / "small")
+    assert summary["train_pairs"] == 64 and summary["validation_pairs"] == 8
+    assert set(summary["sources"]["validation"]["noise_groups"]) == {"babble"}
