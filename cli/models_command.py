@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engine.errors import ModelFileError
-from engine.library import list_models, user_models_dir
+from engine.library import ModelEntry, find_model, list_models, user_models_dir
 from engine.model_card import card_lines
 from engine.netx_io import load_model
 from engine.report import model_report
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
         print(f"{name:<24} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
               f"{'' if si_snr is None else f'{si_snr:.2f}':>7} {'' if mops is None else f'{mops:.2f}':>8}  "
-              f"{measured_on(entry.card):<12} {entry.path}")
+              f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:
             print(f"    warning: {entry.card_problem}")
     if not entries:
@@ -48,19 +48,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def measured_on(card: dict) -> str:
-    """The dataset a card's numbers come from, by folder name ("" if the card does not say)."""
-    dataset = card.get("data", {}).get("dataset")
-    return Path(dataset).name if dataset and card.get("metrics") else ""
+def measured_on(entry: ModelEntry) -> str:
+    """The dataset its card's numbers come from, by folder name ("" if the card has none)."""
+    return Path(entry.measured_on).name if entry.measured_on and entry.card.get("metrics") else ""
 
 
-def show_card(name: str, entries: list) -> int:
-    for entry in entries:
-        if entry.name == name:
-            if entry.card_problem:
-                raise ModelFileError(f"{entry.path}: {entry.card_problem}")
-            lines = card_lines(entry.card) or [f"{name} has no model card ({entry.path.with_suffix('.json')})"]
-            print("\n".join(lines + [f"file: {entry.path}"]))
-            return 0
-    known = ", ".join(e.name for e in entries) or "none"
-    raise ModelFileError(f"no model named '{name}' in the library (known: {known})")
+def show_card(name: str, entries: list[ModelEntry]) -> int:
+    entry = find_model(name, entries)
+    if entry.card_problem:
+        raise ModelFileError(f"{entry.path}: {entry.card_problem}")
+    lines = card_lines(entry.card) or [f"{name} has no model card ({entry.path.with_suffix('.json')})"]
+    print("\n".join(lines + [f"file: {entry.path}"]))
+    return 0

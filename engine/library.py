@@ -48,6 +48,13 @@ class ModelEntry:
         return self.origin == "shipped" and bool(self.card.get("default"))
 
     @property
+    def measured_on(self) -> str | None:
+        """The dataset folder its card's numbers were measured on (None when the card does not say)."""
+        data = self.card.get("data")
+        dataset = data.get("dataset") if isinstance(data, dict) else None
+        return str(dataset) if dataset else None
+
+    @property
     def measured(self) -> tuple[float, float] | None:
         """(SI-SNR dB, M-Ops/s) as its card's validation measured them; None when the card has no such numbers."""
         metrics = self.card.get("metrics")
@@ -105,12 +112,17 @@ def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
     looks_like_path = path.suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in text
     if looks_like_path or path.is_file():
         return load_model(path)
-    entries = list_models()
+    return load_model(find_model(text, hint=" and no such file").path)
+
+
+def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "") -> ModelEntry:
+    """The library entry called ``name``; :class:`ModelFileError` naming the known ones if there is none."""
+    entries = entries if entries is not None else list_models()
     for entry in entries:
-        if entry.name == text:
-            return load_model(entry.path)
+        if entry.name == name:
+            return entry
     known = ", ".join(e.name for e in entries) or "none"
-    raise ModelFileError(f"no model named '{text}' in the library (known: {known}) and no such file")
+    raise ModelFileError(f"no model named '{name}' in the library (known: {known}){hint}")
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,

@@ -58,9 +58,7 @@ class ParetoChart(QtWidgets.QWidget):
                 self.unmeasured[entry.name] = entry.card_problem or ("no model card" if not entry.card
                                                                      else "its card has no SI-SNR / M-Ops/s")
                 continue
-            data = entry.card.get("data")
-            dataset = str(data.get("dataset", "?")) if isinstance(data, dict) else "?"
-            groups.setdefault(dataset, []).append(entry)
+            groups.setdefault(entry.measured_on or "?", []).append(entry)
         for index, (dataset, members) in enumerate(sorted(groups.items())):
             colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
             points = [(e.measured[1], e.measured[0]) for e in members]
