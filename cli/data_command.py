@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 
 from cli.progress import ProgressBar
 from engine.errors import SpandexError
@@ -42,6 +43,12 @@ def add_parser(subparsers) -> None:
                        help="target RMS level range in dBFS (N-DNS: -35 -15)")
     build.add_argument("--no-synthetic-noise", action="store_true",
                        help="do not add generated noise (white, pink, brown, hum, fan, babble) to training")
+    build.add_argument("--fresh", action="store_true",
+                       help="training examples are mixed afresh at every step from the speech and noise (and "
+                            "200 simulated rooms) laid out in OUT/training_sources/; no fixed training clips")
+    build.add_argument("--skip-group", action="append", default=[], metavar="GLOB",
+                       help="leave out speech/noise groups whose name matches GLOB (repeatable), e.g. "
+                            "synthetic voices in a language the held-out test set uses")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(run=run_build)
 
@@ -60,10 +67,19 @@ def _test_sources(args: argparse.Namespace, speech: tuple[list, list], noise: tu
     return test
 
 
+def _without(groups: list, patterns: list[str]) -> list:
+    """``groups`` less those whose name matches one of the glob ``patterns`` (each skip is printed)."""
+    kept = [g for g in groups if not any(fnmatch.fnmatchcase(g.name, p) for p in patterns)]
+    skipped = sorted({g.name for g in groups} - {g.name for g in kept})
+    if skipped:
+        print(f"skipped groups: {', '.join(skipped)}")
+    return kept
+
+
 def run_build(args: argparse.Namespace) -> int:
     spec = MixSpec(clip_seconds=args.clip_seconds, snr_db=tuple(args.snr), level_dbfs=tuple(args.level))
-    speech = scan_groups(args.speech, "training speech")
-    noise = scan_groups(args.noise, "training noise")
+    speech = _without(scan_groups(args.speech, "training speech"), args.skip_group)
+    noise = _without(scan_groups(args.noise, "training noise"), args.skip_group)
     if args.val_speech:
         val_speech = scan_groups(args.val_speech, "validation speech")
     else:
@@ -84,7 +100,8 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"{role}: {len(groups)} group{'s' * (len(groups) != 1)}, {files} file{'s' * (files != 1)} "
               f"({', '.join(g.name for g in groups)})")
     splits = {
-        "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise),
+        "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise,
+                              fresh=args.fresh),
         "validation": SplitSources(val_speech, val_noise, args.val_clips),
     }
     if test_speech:
@@ -99,6 +116,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress)
     test = f", {args.test_clips} held-out test" if "test" in splits else ""
-    print(f"dataset ready in {out} ({args.train_clips} training and {args.val_clips} validation{test} clips "
+    train = "training sources mixed afresh at every step" if args.fresh else f"{args.train_clips} training"
+    print(f"dataset ready in {out} ({train} and {args.val_clips} validation{test} clips "
           f"of {args.clip_seconds:g} s)")
     return 0

@@ -27,6 +27,7 @@ PACKAGES=(
     # noise
     colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
     bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound lincity-ng-data frozen-bubble-data
+    supertuxkart-data redeclipse-data 0ad-data
 )
 DEBS="$AUDIO/cache/debs"
 UNPACKED="$AUDIO/cache/unpacked"
@@ -50,7 +51,13 @@ done
 "$PYTHON" "$REPO/scripts/collect_debian_audio.py" "$UNPACKED" "$AUDIO/sources"
 
 cd "$REPO"
-"$PYTHON" -m cli.main data build "$DATASET" \
+# Training speech and noise are mixed afresh at every step (--fresh). Synthetic voices must not speak a
+# language of the held-out test set (German, English, Galician, Slovenian, Ukrainian, Walloon): skipped.
+"$PYTHON" -m cli.main data build "$DATASET" --fresh \
+    --skip-group 'tts-*-de-*' --skip-group 'tts-*-en-*' --skip-group 'tts-*-gl-*' --skip-group 'tts-*-sl-*' \
+    --skip-group 'tts-*-uk-*' --skip-group 'tts-*-wa-*' --skip-group 'tts-flite-*' --skip-group 'tts-piper-*' \
+    --skip-group 'tts-festival-cmu-us-*' --skip-group 'tts-festival-kal-*' --skip-group 'tts-festival-ked-*' \
+    --skip-group 'tts-festival-rab-*' --skip-group 'tts-festival-don-*' \
     --speech "$AUDIO/sources/speech/train" --noise "$AUDIO/sources/noise/train" \
     --val-speech "$AUDIO/sources/speech/validation" --val-noise "$AUDIO/sources/noise/validation" \
     --test-speech "$AUDIO/sources/speech/test" --test-noise "$AUDIO/sources/noise/test" "$@"

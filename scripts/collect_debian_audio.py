@@ -74,6 +74,15 @@ NOISE = [
                                                                              "glitch", "mehackit")],
     ("train", "supertux-effects", "supertux-data/usr/share/games/supertux2/sounds/*.*"),
     ("train", "supertux-music", "supertux-data/usr/share/games/supertux2/music/**/*.ogg"),
+    # SuperTuxKart: effects, ambiences (restaurant, rain, river, birds, engines) and music; the spoken airport
+    # announcement and vocal effects are left out (:data:`SPOKEN`)
+    ("train", "supertuxkart-sounds", "supertuxkart-data/usr/share/games/supertuxkart/data/sfx/*.ogg"),
+    ("train", "supertuxkart-sounds", "supertuxkart-data/usr/share/games/supertuxkart/data/tracks/*/*.ogg"),
+    ("train", "supertuxkart-music", "supertuxkart-data/usr/share/games/supertuxkart/data/music/*.ogg"),
+    # Red Eclipse: weather and machine ambiences, effects, weapons (its voice and announcer sets are left out)
+    ("train", "redeclipse-ambience", "redeclipse-data/usr/share/games/redeclipse/data/sounds/ambience/**/*.ogg"),
+    ("train", "redeclipse-effects", "redeclipse-data/usr/share/games/redeclipse/data/sounds/sfx/**/*.ogg"),
+    ("train", "redeclipse-effects", "redeclipse-data/usr/share/games/redeclipse/data/sounds/weapons/**/*.ogg"),
     ("validation", "keyboard", "bucklespring-data/**/*.wav"),
     ("validation", "alerts", "oxygen-sounds/**/*.ogg"),
     ("validation", "alerts", "sound-theme-freedesktop/**/*.oga"),
@@ -97,7 +106,8 @@ def read(name: str, data: bytes) -> tuple[np.ndarray, int]:
 
 # Spoken files that must never be used as noise: Tux Paint's descriptions and localised sounds
 # (``*_desc_fr.ogg``, ``*_en_GB.ogg``), SuperTux's voice samples.
-SPOKEN = re.compile(r"(_desc.*|_[a-z]{2}(_[A-Z]{2})?)\.og[ga]$|/(excellent|welldone|yeti_gna)\.")
+SPOKEN = re.compile(r"(_desc.*|_[a-z]{2}(_[A-Z]{2})?)\.og[ga]$|/(excellent|welldone|yeti_gna)\.|"
+                    r"/(sara_airport_pa|WilhelmScream|ugh|wee)\.")
 AUDIO = (".ogg", ".oga", ".wav", ".flac", ".g722")
 
 
@@ -118,6 +128,23 @@ def ufoai_files(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
             if len(parts) >= 3 and parts[0] == "sound" and parts[1] in UFOAI_KINDS and \
                     name.endswith((".ogg", ".wav")):
                 yield parts[1], name, (lambda n=name, a=archive: a.read(n))
+
+
+def zad_files(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+    """Sounds inside 0 A.D.'s public.zip: (group, name, reader). Ambiences (weather, water, day scapes,
+    buildings), work and battle sounds, animals and footsteps, and music; its voices are left out."""
+    groups = {"ambient": "0ad-ambience", "resource": "0ad-work", "attack": "0ad-battle", "music": "0ad-music",
+              "actor/fauna": "0ad-animals", "actor/singlesteps": "0ad-work", "actor/ship": "0ad-work",
+              "actor/gate": "0ad-work", "actor/mounted": "0ad-animals"}
+    for archive_path in sorted(root.glob("0ad-data/**/public.zip")):
+        archive = zipfile.ZipFile(archive_path)
+        for name in sorted(archive.namelist()):
+            parts = name.split("/")
+            if parts[0] != "audio" or not name.endswith((".ogg", ".wav")):
+                continue
+            group = groups.get("/".join(parts[1:3])) or groups.get(parts[1])
+            if group:
+                yield group, name, (lambda n=name, a=archive: a.read(n))
 
 
 def keep_speech(audio: np.ndarray, rate: int) -> str | None:
@@ -157,6 +184,8 @@ def collect(unpacked: Path, dest: Path) -> Counter:
     for ufo_kind, name, read_bytes in ufoai_files(unpacked):
         write_one(dest / "noise" / "validation" / f"ufoai-{ufo_kind}", name, read_bytes, False, counts,
                   ("noise", "validation", f"ufoai-{ufo_kind}"))
+    for group, name, read_bytes in zad_files(unpacked):
+        write_one(dest / "noise" / "train" / group, name, read_bytes, False, counts, ("noise", "train", group))
     return counts
 
 

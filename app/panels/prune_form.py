@@ -193,8 +193,9 @@ class PruneForm(QtWidgets.QWidget):
             self.dataset_info.setText(f"<span style='color:#e06060'>{exc}</span>")
             return self.dataset_problem
         self.dataset_problem = None
-        self.dataset_info.setText(f"{summary['train_pairs']} training pairs, "
-                                  f"{summary['validation_pairs']} validation pairs")
+        train = ("training mixed afresh at every step" if summary["train_pairs"] is None
+                 else f"{summary['train_pairs']} training pairs")
+        self.dataset_info.setText(f"{train}, {summary['validation_pairs']} validation pairs")
         return None
 
     # --- the run ---------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ class TrainConfig:
     final_learning_rate: float | None = None
     """Cosine decay to this value at the last step; None keeps the rate constant."""
     warmup_steps: int = 0
+    optimizer: str = "radam"
+    """"radam" (N-DNS's, for long runs) or "adam": RAdam's first steps barely move a weight, and an 8-bit
+    weight only changes once its latent value has moved 1/64, so short fine-tunes use Adam."""
     weight_decay: float = 1e-5
     grad_clip: float = 10.0
     mse_weight: float = 0.001
@@ -113,6 +116,8 @@ class TrainConfig:
                 problems.append(f"{key} must be at least 1")
         if self.segment_seconds < 0.1:
             problems.append("segment_seconds must be at least 0.1")
+        if self.optimizer not in ("radam", "adam"):
+            problems.append(f"optimizer must be 'radam' or 'adam', got {self.optimizer!r}")
         if self.learning_rate <= 0:
             problems.append("learning_rate must be positive")
         if self.threshold_mant < 1:

@@ -36,11 +36,12 @@ from engine.atomic_file import write_text_atomic
 from engine.audio_io import SAMPLE_RATE, load_audio, write_wav
 from engine.errors import AudioInputError, SpandexError
 from engine.mixing import active_rms, mix_at_snr
-from engine.training.dataset_layout import SPLIT_NAMES
+from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
 
 MANIFEST = "manifest.json"
+
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,14 @@ class SplitSources:
     noise: list[AudioGroup]
     clips: int
     synthetic_noise: bool = False
+    fresh: bool = False
+    """Training only: lay the sources out for mixing afresh at every step (no fixed clips)."""
 
     def describe(self) -> dict:
         files = "\n".join(str(p) for g in self.speech + self.noise for p in g.files)
         return {
-            "clips": self.clips,
+            "clips": 0 if self.fresh else self.clips,
+            "fresh": self.fresh,
             "synthetic_noise": self.synthetic_noise,
             "speech_groups": {g.name: len(g.files) for g in self.speech},
             "noise_groups": {g.name: len(g.files) for g in self.noise},
@@ -113,7 +117,9 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             raise SpandexError(f"unknown split '{name}': use {', '.join(SPLIT_NAMES)}")
         if not sources.speech or not sources.noise:
             raise SpandexError(f"the {name} split needs speech and noise")
-        target = out / SPLIT_NAMES[name]
+        target = out / (FRESH_SOURCES if sources.fresh else SPLIT_NAMES[name])
+        if sources.fresh and name != "train":
+            raise SpandexError("only the training split can be mixed afresh; validation and test stay fixed")
         same = (previous is not None and previous.get("spec") == settings["spec"]
                 and previous.get("seed") == seed
                 and previous.get("splits", {}).get(name) == settings["splits"][name])
@@ -123,6 +129,10 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
                 progress(name, sources.clips, sources.clips)
             continue
         rng = np.random.default_rng([seed, list(SPLIT_NAMES).index(name)])  # adding a split changes no other
+        if sources.fresh:
+            _write_fresh_sources(target, sources, seed)
+            manifest["clips"][name] = []
+            continue
         recipes = _write_split(target, sources, spec, rng, name, progress)
         manifest["clips"][name] = [asdict(r) for r in recipes]
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
@@ -151,6 +161,32 @@ def _write_split(target: Path, sources: SplitSources, spec: MixSpec, rng: np.ran
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
     return recipes
+
+
+ROOMS = 200
+"""Simulated room impulse responses written beside fresh training sources."""
+
+
+def _write_fresh_sources(target: Path, sources: SplitSources, seed: int) -> None:
+    """``target``/speech/<group>/…, noise/<group>/… (hard links where the file system allows, else copies)
+    and ``rooms.npz``; built in ``target.partial`` and renamed when complete."""
+    from engine.training.fresh_mixtures import write_rooms  # pyroomacoustics: only when building
+
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    for kind, groups in (("speech", sources.speech), ("noise", sources.noise)):
+        for group in groups:
+            folder = partial / kind / _tag(group.name)
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, path in enumerate(group.files):
+                link = folder / f"{index:05d}_{_tag(path.stem)[-80:]}{path.suffix.lower()}"
+                try:
+                    os.link(path, link)
+                except OSError:
+                    shutil.copy2(path, link)
+    write_rooms(partial / "rooms.npz", ROOMS, seed)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
 
 
 def _tag(name: str) -> str:

@@ -34,6 +34,17 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
     return candidate
 
 
+FRESH_SOURCES = "training_sources"
+"""A dataset whose training examples are mixed afresh at every step keeps their speech, noise and rooms here
+(``spandex data build --fresh``) instead of a fixed ``training_set/``."""
+
+
+def fresh_sources(dataset: str | os.PathLike) -> Path | None:
+    """``dataset``'s fresh-mixture training sources, or None when it trains from fixed clips."""
+    folder = Path(dataset) / FRESH_SOURCES
+    return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
+
+
 def dataset_summary(dataset: str | os.PathLike) -> dict:
     """What a dataset picker shows, without reading any audio: pairs per split, and the builder's sources.
 
@@ -43,6 +54,10 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
     for split in SPLIT_NAMES:
         if split == "test" and not (Path(dataset) / SPLIT_NAMES["test"]).is_dir():
             continue  # the held-out set is optional
+        if split == "train" and fresh_sources(dataset) is not None:
+            summary["train_pairs"] = None  # mixed afresh at every step
+            summary["train_fresh"] = str(fresh_sources(dataset))
+            continue
         folder = split_folder(dataset, split)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnpairedFilesWarning)

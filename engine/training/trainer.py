@@ -38,7 +38,8 @@ from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
-from engine.training.dataset_layout import split_folder
+from engine.training.dataset_layout import fresh_sources, split_folder
+from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.pruning import mask_sparsity, prune_masks
@@ -58,6 +59,22 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     progress = min(1.0, (step - config.warmup_steps) / span)
     low, high = config.final_learning_rate, config.learning_rate
     return low + 0.5 * (high - low) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(config: TrainConfig, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """RAdam (N-DNS's choice, for long runs from scratch) or Adam (fine-tuning: see ``TrainConfig.optimizer``)."""
+    kind = {"radam": torch.optim.RAdam, "adam": torch.optim.Adam}[config.optimizer]
+    return kind(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def load_training_data(config: TrainConfig, emit: Emit) -> PairedClips | FreshMixtures:
+    """The training split: sources mixed afresh at every step (``spandex data build --fresh``), else the
+    dataset's fixed clips."""
+    sources = fresh_sources(config.dataset)
+    if sources is not None:
+        return FreshMixtures.load(sources, seed=config.seed, progress=_loading_reporter("train", emit))
+    return PairedClips.load(split_folder(config.dataset, "train"), compact=True,
+                            progress=_loading_reporter("train", emit))
 
 
 def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
@@ -80,8 +97,7 @@ class _Run:
         self.config, self.run_dir, self.emit = config, run_dir, emit
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
-        self.optimizer = torch.optim.RAdam([p for p in self.graph.parameters() if p.requires_grad],
-                                           lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.optimizer = make_optimizer(config, [p for p in self.graph.parameters() if p.requires_grad])
         self.regularizer = config.regularizer.build() if config.regularizer else None
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
@@ -123,7 +139,7 @@ class _Run:
 
     # --- the work --------------------------------------------------------------------------------------
 
-    def train_step(self, clips: PairedClips, samples: int) -> tuple[float, float, float]:
+    def train_step(self, clips: PairedClips | FreshMixtures, samples: int) -> tuple[float, float, float]:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
@@ -169,7 +185,7 @@ class _Run:
         self.emit(event)
         return event
 
-    def export(self, evaluation: ev.Evaluated, train: PairedClips, validation: PairedClips) -> ev.Finished:
+    def export(self, evaluation: ev.Evaluated, train: PairedClips | FreshMixtures, validation: PairedClips) -> ev.Finished:
         config = self.config
         model = self.graph.to_model(config.name, source=str(self.run_dir / f"{config.name}.net"))
         model_path = save_netx(model, self.run_dir / f"{config.name}.net")
@@ -178,11 +194,14 @@ class _Run:
         return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"])
 
 
-def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str, train: PairedClips,
-               validation: PairedClips, elapsed_s: float) -> dict:
+def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str,
+               train: PairedClips | FreshMixtures, validation: PairedClips, elapsed_s: float) -> dict:
     """What `spandex models` and the GUI show about a trained model: data, recipe, metrics."""
     data = {"dataset": str(config.dataset), "train_clips": len(train), "train_hours": train.seconds / 3600,
             "validation_clips": len(validation), "validation_hours": validation.seconds / 3600}
+    if isinstance(train, FreshMixtures):
+        data["train_clips"] = None  # no fixed clips: train_hours is the clean speech mixed from
+        data["train_mixing"] = train.describe()
     manifest = Path(config.dataset) / "manifest.json"
     if manifest.is_file():
         described = json.loads(manifest.read_text())
@@ -239,8 +258,7 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     """
     torch.set_num_threads(config.threads)
     run_dir = prepare_run_dir(config, run_dir)
-    train = PairedClips.load(split_folder(config.dataset, "train"), compact=True,
-                             progress=_loading_reporter("train", emit))
+    train = load_training_data(config, emit)
     validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
