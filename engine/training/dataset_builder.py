@@ -74,12 +74,15 @@ class SplitSources:
     synthetic_noise: bool = False
     fresh: bool = False
     """Training only: lay the sources out for mixing afresh at every step (no fixed clips)."""
+    rooms: int = 200
+    """With ``fresh``: how many simulated room impulse responses to write beside the sources."""
 
     def describe(self) -> dict:
         files = "\n".join(str(p) for g in self.speech + self.noise for p in g.files)
         return {
             "clips": 0 if self.fresh else self.clips,
             "fresh": self.fresh,
+            "rooms": self.rooms if self.fresh else 0,
             "synthetic_noise": self.synthetic_noise,
             "speech_groups": {g.name: len(g.files) for g in self.speech},
             "noise_groups": {g.name: len(g.files) for g in self.noise},
@@ -163,10 +166,6 @@ def _write_split(target: Path, sources: SplitSources, spec: MixSpec, rng: np.ran
     return recipes
 
 
-ROOMS = 200
-"""Simulated room impulse responses written beside fresh training sources."""
-
-
 def _write_fresh_sources(target: Path, sources: SplitSources, seed: int) -> None:
     """``target``/speech/<group>/…, noise/<group>/… (hard links where the file system allows, else copies)
     and ``rooms.npz``; built in ``target.partial`` and renamed when complete."""
@@ -184,7 +183,8 @@ def _write_fresh_sources(target: Path, sources: SplitSources, seed: int) -> None
                     os.link(path, link)
                 except OSError:
                     shutil.copy2(path, link)
-    write_rooms(partial / "rooms.npz", ROOMS, seed)
+    if sources.rooms:
+        write_rooms(partial / "rooms.npz", sources.rooms, seed)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
 
