@@ -22,6 +22,7 @@ the texts, and files already written are skipped. About 60 minutes of audio in a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -43,7 +44,7 @@ from engine.audio_io import SAMPLE_RATE, resample, write_wav  # noqa: E402
 
 HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 MIN_SECONDS = 0.5
-CHARS_PER_SECOND = 9.5
+CHARS_PER_SECOND = 12.0
 """Rough speaking rate of the engines at their default speed, used to plan how much text makes a minute."""
 TEXT_PACKAGE = "tuxpaint-stamps-default"
 STAMPS = f"{TEXT_PACKAGE}/usr/share/tuxpaint/stamps"
@@ -68,6 +69,8 @@ class Voice:
     """Festival reads its script in the voice's 8-bit encoding."""
     setup: str = ""
     """Festival: Scheme to run before the voice loads (``{share}`` is the unpacked /usr/share/festival)."""
+    share: float = 1.0
+    """How much audio this voice gets, relative to the others."""
 
     @property
     def group(self) -> str:
@@ -79,6 +82,8 @@ def espeak(spec: str, language: str) -> Voice:
 
 
 VOICES = [
+    # piper: a neural (VITS) voice, the most natural one, so it reads more
+    Voice("piper", "joe", "en", share=4.0),
     # espeak-ng: formant synthesis; a language voice plus a variant (m1-m7 male, f1-f5 female, others)
     espeak("en-us+m3", "en"), espeak("en-gb-x-rp+f2", "en_GB"), espeak("en-gb-scotland+m7", "en_GB"),
     espeak("de+m4", "de"), espeak("de+f3", "de"), espeak("fr+m2", "fr"), espeak("fr+f4", "fr"),
@@ -243,6 +248,41 @@ def synthesize_festival(root: Path, voice: Voice, utterances: list[Utterance], w
         os.unlink(script.name)
 
 
+PIPER_WORKER = """
+import json, sys, wave
+from piper import PiperVoice, SynthesisConfig
+voice = PiperVoice.load(sys.argv[1])
+for job in json.load(sys.stdin):
+    config = SynthesisConfig(length_scale=job["length"], noise_scale=job["noise"], noise_w_scale=job["noise_w"])
+    with wave.open(job["wav"], "wb") as wav:
+        voice.synthesize_wav(job["text"], wav, syn_config=config)
+"""
+
+
+def synthesize_piper(piper: Path, voice: Voice, utterances: list[Utterance], wavs: list[Path]) -> None:
+    """One Python process (the venv's, with ``piper`` on its path) loads the voice and reads all utterances."""
+    model = piper / f"{voice.name}_us_piper_voice/data/en_US-{voice.name}-medium.onnx"
+    jobs = [{"text": u.text, "wav": str(wav), "length": 1 / u.rate, "noise": 0.667 * u.pitch,
+             "noise_w": 0.8 * u.pitch} for u, wav in zip(utterances, wavs)]
+    done = subprocess.run([sys.executable, "-c", PIPER_WORKER, str(model)], input=json.dumps(jobs).encode(),
+                          env={**os.environ, "PYTHONPATH": str(piper), "OMP_NUM_THREADS": "1"},
+                          capture_output=True)
+    if done.returncode != 0:
+        print(f"piper {voice.name} failed: {done.stderr.decode(errors='replace')[-300:]}", file=sys.stderr)
+
+
+def install_piper(cache: Path) -> Path:
+    """pip-install requirements/tts.txt (once, without dependencies) into ``cache/piper``, outside the venv."""
+    target = cache / "piper"
+    requirements = Path(__file__).resolve().parents[1] / "requirements" / "tts.txt"
+    marker = target / ".installed"
+    if not marker.exists() or marker.read_text() != requirements.read_text():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--upgrade",
+                        "--target", str(target), "-r", str(requirements)], check=True)
+        marker.write_text(requirements.read_text())
+    return target
+
+
 def engine_env(root: Path) -> dict[str, str]:
     return {**os.environ, "LD_LIBRARY_PATH": str(root / LIB)}
 
@@ -278,6 +318,8 @@ def run_voice(root: Path, voice: Voice, utterances: list[Utterance], folder: Pat
         raws = [Path(tmp) / f"{u.index:04d}.wav" for u in todo]
         if voice.engine == "festival":
             synthesize_festival(root, voice, todo, raws)
+        elif voice.engine == "piper":
+            synthesize_piper(root.parent / "piper", voice, todo, raws)
         else:
             synth = synthesize_espeak if voice.engine == "espeak-ng" else synthesize_flite
             for utterance, raw in zip(todo, raws):
@@ -307,15 +349,17 @@ def main() -> None:
     voices = [v for v in VOICES if args.voices in v.group]
     if not voices:
         raise SystemExit(f"no voice matches {args.voices!r}; voices: {', '.join(v.group for v in VOICES)}")
-    packages = [p for e in sorted({v.engine for v in voices}) for p in ENGINE_PACKAGES[e]]
+    if any(v.engine == "piper" for v in voices):
+        install_piper(args.cache)
+    packages = [p for e in sorted({v.engine for v in voices}) for p in ENGINE_PACKAGES.get(e, [])]
     packages += [p for v in voices for p in v.packages if p not in packages]
     root = unpack_packages(list(dict.fromkeys(packages)), args.cache)
     sentences = read_sentences(text_folder(args.cache))
-    seconds = args.minutes * 60 / len(VOICES)
+    seconds_per_share = args.minutes * 60 / sum(v.share for v in VOICES)
     start = time.monotonic()
     jobs = []
     for voice in voices:
-        utterances = plan(voice, sentences[voice.language], seconds, args.seed)
+        utterances = plan(voice, sentences[voice.language], seconds_per_share * voice.share, args.seed)
         folder = args.dest / "speech" / "train" / voice.group
         for part in chunks(utterances, 25):
             jobs.append((voice, part, folder))
