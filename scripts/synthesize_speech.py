@@ -85,7 +85,7 @@ VOICES = [
     # piper: a neural (VITS) voice, the most natural one, so it reads more
     Voice("piper", "joe", "en", share=4.0),
     # espeak-ng: formant synthesis; a language voice plus a variant (m1-m7 male, f1-f5 female, others)
-    espeak("en-us+m3", "en"), espeak("en-gb-x-rp+f2", "en_GB"), espeak("en-gb-scotland+m7", "en_GB"),
+    espeak("en-us+m3", "en"), espeak("en-gb-x-rp+f2", "en"), espeak("en-gb-scotland+m7", "en"),
     espeak("de+m4", "de"), espeak("de+f3", "de"), espeak("fr+m2", "fr"), espeak("fr+f4", "fr"),
     espeak("es+m5", "es"), espeak("es-419+f1", "es"), espeak("it+m1", "it"), espeak("pt-br+f5", "pt_BR"),
     espeak("pt+m6", "pt"), espeak("pl+f2", "pl"), espeak("sv+m3", "sv"), espeak("hu+f1", "hu"),
@@ -188,6 +188,7 @@ def clean(text: str) -> str:
     """A sentence as a speech engine should read it: no quotes, brackets or stray symbols."""
     text = text.replace("’", "'").replace("‘", "'")
     text = re.sub(r"[\"“”„«»‹›()\[\]{}*_/\\|<>#~^]", " ", text)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return re.sub(r"\s+", " ", text).strip(" -")
 
 
@@ -344,6 +345,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2, help="engine processes run at once (default 2)")
     parser.add_argument("--voices", default="", help="only voices whose folder name contains this text")
+    parser.add_argument("--texts", type=Path,
+                        help="read these sentences (a UTF-8 file, one a line) instead of Tux Paint's, in every voice")
     args = parser.parse_args()
 
     voices = [v for v in VOICES if args.voices in v.group]
@@ -354,7 +357,11 @@ def main() -> None:
     packages = [p for e in sorted({v.engine for v in voices}) for p in ENGINE_PACKAGES.get(e, [])]
     packages += [p for v in voices for p in v.packages if p not in packages]
     root = unpack_packages(list(dict.fromkeys(packages)), args.cache)
-    sentences = read_sentences(text_folder(args.cache))
+    if args.texts:
+        lines = [clean(line) for line in args.texts.read_text(encoding="utf-8").splitlines()]
+        sentences = {v.language: [line for line in lines if line] for v in voices}
+    else:
+        sentences = read_sentences(text_folder(args.cache))
     seconds_per_share = args.minutes * 60 / sum(v.share for v in VOICES)
     start = time.monotonic()
     jobs = []
