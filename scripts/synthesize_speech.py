@@ -112,7 +112,9 @@ VOICES = [
 
 @dataclass(frozen=True)
 class Utterance:
-    """What one WAV says and how: ``rate`` and ``pitch`` are relative (1.0 = the voice's default)."""
+    """What one WAV says and how: ``rate`` and ``pitch`` are relative (1.0 = the voice's default); ``warp``
+    resamples the result (pitch and formants up by that factor). Festival's voices take no pitch setting and
+    Piper's none either: there ``pitch`` scales Piper's prosody noise, and the warp alone moves the pitch."""
 
     index: int
     text: str
@@ -217,7 +219,7 @@ def synthesize_espeak(root: Path, voice: Voice, utterance: Utterance, wav: Path)
         [str(root / "usr/bin/espeak-ng"), f"--path={root / LIB}", "-v", voice.name,
          "-s", str(round(165 * utterance.rate)), "-p", str(round(np.clip(50 * utterance.pitch, 0, 99))),
          "-w", str(wav), utterance.text],
-        check=True, env=engine_env(root), capture_output=True)
+        env=engine_env(root), capture_output=True)
 
 
 def synthesize_flite(root: Path, voice: Voice, utterance: Utterance, wav: Path) -> None:
@@ -226,7 +228,7 @@ def synthesize_flite(root: Path, voice: Voice, utterance: Utterance, wav: Path) 
         [str(root / "usr/bin/flite"), "-voice", voice.name, "-t", utterance.text, "-o", str(wav),
          "--setf", f"duration_stretch={1 / utterance.rate:.3f}",
          "--setf", f"int_f0_target_mean={f0 * utterance.pitch:.1f}"],
-        check=True, env=engine_env(root), capture_output=True)
+        env=engine_env(root), capture_output=True)
 
 
 def synthesize_festival(root: Path, voice: Voice, utterances: list[Utterance], wavs: list[Path]) -> None:
@@ -309,12 +311,13 @@ def finish(raw: Path, utterance: Utterance, target: Path) -> float:
     return audio.size / SAMPLE_RATE
 
 
-def run_voice(root: Path, voice: Voice, utterances: list[Utterance], folder: Path) -> tuple[int, float]:
-    """Synthesise the utterances of ``voice`` not yet in ``folder``; returns (files written, seconds)."""
+def run_voice(root: Path, voice: Voice, utterances: list[Utterance], folder: Path) -> tuple[int, int]:
+    """Synthesise the utterances of ``voice`` not yet in ``folder``; returns (files written, failures: no
+    output or rejected)."""
     todo = [u for u in utterances if not (folder / f"{u.index:04d}.wav").exists()]
     if not todo:
-        return 0, 0.0
-    written, seconds = 0, 0.0
+        return 0, 0
+    written = 0
     with tempfile.TemporaryDirectory(prefix="spandex-tts-") as tmp:
         raws = [Path(tmp) / f"{u.index:04d}.wav" for u in todo]
         if voice.engine == "festival":
@@ -326,10 +329,8 @@ def run_voice(root: Path, voice: Voice, utterances: list[Utterance], folder: Pat
             for utterance, raw in zip(todo, raws):
                 synth(root, voice, utterance, raw)
         for utterance, raw in zip(todo, raws):
-            n = finish(raw, utterance, folder / f"{utterance.index:04d}.wav") if raw.exists() else 0.0
-            written += n > 0
-            seconds += n
-    return written, seconds
+            written += raw.exists() and finish(raw, utterance, folder / f"{utterance.index:04d}.wav") > 0
+    return written, len(todo) - written
 
 
 def chunks(items: list, size: int) -> Iterator[list]:
@@ -367,20 +368,25 @@ def main() -> None:
     jobs = []
     for voice in voices:
         utterances = plan(voice, sentences[voice.language], seconds_per_share * voice.share, args.seed)
-        folder = args.dest / "speech" / "train" / voice.group
         for part in chunks(utterances, 25):
-            jobs.append((voice, part, folder))
+            jobs.append((voice, part, args.dest / "speech" / "train" / voice.group))
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda job: (job[0], run_voice(root, *job)), jobs))
-    total: dict[str, list[float]] = {}
-    for voice, (n, s) in results:
-        total.setdefault(voice.group, [0, 0.0])
-        total[voice.group][0] += n
-        total[voice.group][1] += s
-    for group, (n, s) in sorted(total.items()):
-        print(f"{group}: {n} new file(s), {s / 60:.1f} min")
-    print(f"{sum(n for n, _ in total.values())} new file(s), "
-          f"{sum(s for _, s in total.values()) / 60:.1f} min in {time.monotonic() - start:.0f} s")
+    total_files, total_seconds, empty = 0, 0.0, []
+    for voice in voices:
+        new = sum(n for v, (n, _) in results if v is voice)
+        failed = sum(f for v, (_, f) in results if v is voice)
+        wavs = sorted((args.dest / "speech" / "train" / voice.group).glob("*.wav"))
+        seconds = sum(sf.info(w).duration for w in wavs)
+        total_files, total_seconds = total_files + len(wavs), total_seconds + seconds
+        print(f"{voice.group}: {len(wavs)} file(s) ({new} new{f', {failed} failed' if failed else ''}), "
+              f"{seconds / 60:.1f} min")
+        if not wavs:
+            empty.append(voice.group)
+    print(f"{len(voices)} voices, {total_files} files, {total_seconds / 60:.1f} min; "
+          f"{time.monotonic() - start:.0f} s")
+    if empty:
+        raise SystemExit(f"no audio from {', '.join(empty)}: see the engine errors above")
 
 
 if __name__ == "__main__":
