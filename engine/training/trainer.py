@@ -87,7 +87,23 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
     model = resolve_model(config.init)
     graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
                                  freeze_zeros=config.keep_zeros)
-    return graph, model.source or model.name
+    return graph, parent_name(model, config.init)
+
+
+def parent_name(model, init: str) -> str:
+    """How a card names the model a run started from: a library model by its name; a file by its stem, with
+    the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix starts the stem), e.g.
+    "ndns_baseline (MIT License, see LICENSE-ndns.md)" for the official N-DNS baseline."""
+    path = Path(init)
+    if not path.is_file():
+        return model.name
+    for notice in sorted(path.parent.glob("LICENSE-*.md")):
+        prefix = notice.stem.removeprefix("LICENSE-")
+        if path.stem.startswith(prefix):
+            title = next((line.strip("# ").strip() for line in notice.read_text(encoding="utf-8").splitlines()
+                          if line.strip()), "licence")
+            return f"{path.stem} ({title}, see {notice.name})"
+    return path.stem
 
 
 class _Run:

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Train the shipped lineup from scratch data to assets/models, as it was made (see docs on training):
+#   1. spandex-dense: the official N-DNS baseline fine-tuned on fresh mixtures (configs/spandex-dense.yaml);
+#   2. spandex-prune50 / -prune75 / -prune90: global GMP from spandex-dense (Adam 3e-3 -> 3e-4); the 75 % one
+#      also learns its delta thresholds under L1 activity regularisation, to cut SynOps as well as weights;
+#   3. spandex-frugal: spandex-prune90 fine-tuned with strong activity regularisation and learned thresholds.
+# Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished steps are
+# skipped. Needs the dataset of scripts/build_training_data.sh. About 1 h on 2 cores.
+#   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DATASET=${DATASET:-build/data/debian}
+RUNS=${RUNS:-build/runs}
+SPANDEX=(.venv/bin/python -m cli.main)
+
+install() {  # run folder, model name: copy the finished model and its card into assets/models
+    cp "$1/$2.net" "assets/models/$2.net.tmp" && mv "assets/models/$2.net.tmp" "assets/models/$2.net"
+    cp "$1/$2.json" "assets/models/$2.json.tmp" && mv "assets/models/$2.json.tmp" "assets/models/$2.json"
+}
+
+step() {  # name, command...: run a training step unless its model is already finished
+    local name=$1; shift
+    if [[ -f "$RUNS/$name/$name.net" ]]; then echo "$name: finished before"; else "$@"; fi
+    install "$RUNS/$name" "$name"
+}
+
+step spandex-dense "${SPANDEX[@]}" train configs/spandex-dense.yaml --dataset "$DATASET" --out "$RUNS/spandex-dense"
+PRUNE=(--dataset "$DATASET" --steps 300 --batch-size 16 --eval-every 300 --threads 1 --no-install)
+step spandex-prune50 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.5 "${PRUNE[@]}" \
+    --name spandex-prune50 --out "$RUNS/spandex-prune50" & first=$!
+step spandex-prune90 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.9 "${PRUNE[@]}" \
+    --name spandex-prune90 --out "$RUNS/spandex-prune90" & second=$!
+wait "$first"; wait "$second"
+step spandex-prune75 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.75 "${PRUNE[@]}" \
+    --reg-weight 30 --train-thresholds --name spandex-prune75 --out "$RUNS/spandex-prune75" & first=$!
+step spandex-frugal "${SPANDEX[@]}" finetune assets/models/spandex-prune90.net --reg-weight 150 --train-thresholds \
+    "${PRUNE[@]}" --name spandex-frugal --out "$RUNS/spandex-frugal" & second=$!
+wait "$first"; wait "$second"
+echo "lineup installed in assets/models"
