@@ -4,7 +4,7 @@
   step (never the same example twice), reproducibly from the run's seed, and says so on its card;
 - the mixing recipe does what it says: levels in range, clean examples untouched, speech joined per speaker;
 - a 30-step fine-tune of a pruned model with the shipped recipe changes its 8-bit weights and lowers the loss
-  on a fixed batch it never trained on, where SPANDEX's old setting (RAdam at 1e-3) changed no weight at all.
+  on a fixed training batch, where SPANDEX's old setting (RAdam at 1e-3) changed no weight at all.
 """
 
 from __future__ import annotations
