@@ -53,10 +53,11 @@ def step_seconds(graph, forward, noisy, clean, repeats: int) -> float:
     best = np.inf
     for attempt in range(repeats + 1):  # the first is a warm-up
         start = time.perf_counter()
-        spectrum, clean_spectrum = stft(noisy), stft(clean)
-        y = forward(spectrum.abs())
-        denoised, magnitude = denoise_batch(torch.relu(y + 1), spectrum, samples)
-        loss, _ = ndns_loss(clean, denoised, clean_spectrum.abs(), magnitude, 0.001)
+        spectrum = stft(noisy)
+        noisy_magnitude = spectrum.abs()
+        y = forward(noisy_magnitude)
+        denoised, magnitude = denoise_batch(torch.relu(y + 1), spectrum, samples, noisy_magnitude)
+        loss, _ = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, 0.001)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(graph.parameters(), 10.0)

@@ -160,10 +160,11 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
         noisy, clean = clips.batch(self.rng, config.batch_size, samples)
-        spectrum, clean_spectrum = stft(noisy), stft(clean)
-        out = self.graph(spectrum.abs())
-        denoised, magnitude = denoise_batch(out.mask, spectrum, samples)
-        loss, score = ndns_loss(clean, denoised, clean_spectrum.abs(), magnitude, config.mse_weight)
+        spectrum = stft(noisy)
+        noisy_magnitude = spectrum.abs()
+        out = self.graph(noisy_magnitude)
+        denoised, magnitude = denoise_batch(out.mask, spectrum, samples, noisy_magnitude)
+        loss, score = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, config.mse_weight)
         regularization = torch.zeros(())
         if self.regularizer is not None:
             regularization = self.regularizer(out.spikes)
