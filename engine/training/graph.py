@@ -354,10 +354,10 @@ class SDNNGraph(torch.nn.Module):
         """Export: 8-bit weight mantissas, whole-frame delays, threshold mantissas (as slayer exports)."""
         self.clamp_parameters()
         with torch.no_grad():
-            mants = [torch.round(self.effective_weight(i).double() * WEIGHT_SCALE).numpy().astype(np.int16)
+            mants = [torch.round(self.effective_weight(i).double() * WEIGHT_SCALE).cpu().numpy().astype(np.int16)
                      for i in range(self.n_layers)]
             th = [int(_ThresholdGrid.apply(t.detach().double()).item() * WEIGHT_SCALE) for t in self.thresholds]
-            delays = [torch.floor(d.detach().double()).numpy().astype(np.int32) for d in self.delays]
+            delays = [torch.floor(d.detach().double()).cpu().numpy().astype(np.int32) for d in self.delays]
         layers = tuple(
             DenseLayer(weight_mant=mants[i],
                        threshold_mant=th[i + 1] if i < self.n_layers - 1 else self.output_threshold_mant,

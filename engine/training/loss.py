@@ -15,12 +15,12 @@ from engine.stft import HOP, N_FFT
 
 def stft(audio: torch.Tensor) -> torch.Tensor:
     """Complex spectra ``(B, 257, frames)`` of ``(B, samples)`` audio, the engine's framing."""
-    window = torch.ones(N_FFT, dtype=audio.dtype)
+    window = torch.ones(N_FFT, dtype=audio.dtype, device=audio.device)
     return torch.stft(audio, N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True)
 
 
 def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
-    window = torch.ones(N_FFT, dtype=spectrum.real.dtype)
+    window = torch.ones(N_FFT, dtype=spectrum.real.dtype, device=spectrum.device)
     return torch.istft(spectrum, N_FFT, HOP, window=window, center=True, length=length)
 
 
