@@ -99,11 +99,10 @@ class _Delta(torch.autograd.Function):
         change[0] = x[0]
         out = torch.empty_like(change)
         residual = torch.zeros_like(change[0])
-        for t in range(x.shape[0]):
-            d = change[t]
+        for d, sent in zip(change.unbind(0), out.unbind(0)):  # per-frame views made once, not per use
             d.add_(residual)  # change[t] now holds slayer's delta_input[t]
-            F.hardshrink(d, below, out=out[t])
-            torch.sub(d, out[t], out=residual)
+            F.hardshrink(d, below, out=sent)
+            torch.sub(d, sent, out=residual)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(change, th)
         ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
@@ -130,15 +129,17 @@ class _Sigma(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         y = x.clone()
-        for t in range(1, y.shape[0]):
-            y[t].add_(y[t - 1])
+        frames = y.unbind(0)
+        for previous, frame in zip(frames, frames[1:]):
+            frame.add_(previous)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         g = grad.clone()
-        for t in range(g.shape[0] - 2, -1, -1):
-            g[t].add_(g[t + 1])
+        frames = g.unbind(0)
+        for later, frame in zip(frames[:0:-1], frames[-2::-1]):
+            frame.add_(later)
         return g
 
 
