@@ -1,14 +1,19 @@
-"""The N-DNS SDNN as a trainable torch module: lava-dl SLAYER's forward and surrogate gradients, fast on CPU.
+"""The N-DNS SDNN as a trainable torch module: lava-dl SLAYER's forward and surrogate gradients, fast on any device.
 
 :class:`SDNNGraph` computes what ``slayer.block.sigma_delta`` Input → Dense(delay=True, delay_shift=True)* →
 Output computes (tests/test_training_graph.py checks forward values bit for bit and every gradient against
-slayer itself), in a layout and with kernels that make a CPU training step about twice as fast (bench/training_step.py; the
-rest is the matrix products both must do):
+slayer itself), in a layout and with kernels that make a training step several times faster than slayer's
+(bench/training_step.py; the rest is the matrix products both must do):
 
 - time-major tensors ``(T, B, C)``: a delta encoder's step reads one contiguous ``(B, C)`` slab;
-- dense synapses as one ``F.linear`` over all frames instead of slayer's ``conv3d``;
-- the delta encoder's sequential loop as in-place ops on preallocated buffers, its backward vectorised;
-- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons).
+- dense synapses as one matrix product over all frames instead of slayer's ``conv3d``; optionally its backward
+  products in bfloat16 (``backward_dtype``; the forward pass, which decides the spikes, stays exact);
+- the delta encoder's sequential loop as three in-place kernels a frame on preallocated buffers, its backward
+  vectorised;
+- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons);
+- the output ``(B, bins, T)`` laid out frame-major, as ``torch.stft``'s spectra it multiplies.
+
+Every tensor a forward or backward pass makes is made on its inputs' device (tests/test_training_device.py).
 
 Fixed-point rules, as slayer's: weights are rounded to 2/64 and clamped to [-256, 254]/64 in the forward
 pass (straight-through gradient); graded spikes are floored to 1/4096; delays act as whole frames
