@@ -10,6 +10,7 @@ of one and none of this happens.
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -60,7 +61,8 @@ def join(device: torch.device) -> tuple[Workers, torch.device]:
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if owns:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # rank 0 validates while the others wait at the next step: give that wait an hour, not nccl's 10 min
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=datetime.timedelta(hours=1))
     return Workers(rank, world, local, owns), device
 
 
