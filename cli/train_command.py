@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
         config = load_config(run_dir / "config.yaml")
+        if args.device:  # where it runs is not part of the run: a CPU run may continue on a GPU
+            config = config.replace(device=args.device)
     elif args.config:
         config = load_config(args.config, **overrides(args))
         run_dir = run_dir_for(args, config)

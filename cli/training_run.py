@@ -26,6 +26,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eval-every", type=int, help="validate every N steps")
     group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
     group.add_argument("--threads", type=int, help="torch threads (default 2)")
+    group.add_argument("--device", help="cpu (default), cuda or cuda:N; several GPUs or machines: start the "
+                                        "command with torchrun (see README, Training)")
     group.add_argument("--seed", type=int)
     group.add_argument("--train-thresholds", action="store_const", const=True,
                        help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
@@ -42,7 +44,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
     keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
-            "threads", "seed", "name", "train_thresholds")
+            "threads", "device", "seed", "name", "train_thresholds")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "reg_weight", None):
         values["regularizer"] = RegularizerConfig(weight=args.reg_weight, kind=args.reg, p=args.p)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +105,11 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_seconds: float = 60.0
     threads: int = 2
+    device: str = "cpu"
+    """"cpu", "cuda" or "cuda:N" (with torchrun, each process takes the GPU of its local rank)."""
+    backward_precision: str = "auto"
+    """The backward pass's matrix products: "float32", "bfloat16", or "auto" (bfloat16 where the device
+    multiplies it natively; see :func:`engine.training.device.backward_dtype`)."""
     seed: int = 0
     notes: str = ""
 
@@ -124,6 +130,10 @@ class TrainConfig:
             problems.append("threshold_mant must be at least 1")
         if not 0 <= self.max_delay <= 62:
             problems.append("max_delay must be within 0..62 (netx/Loihi limit)")
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            problems.append(f"device {self.device!r} must be cpu, cuda or cuda:N")
+        if self.backward_precision not in ("auto", "float32", "bfloat16"):
+            problems.append("backward_precision must be auto, float32 or bfloat16")
         if self.pruning is not None and self.pruning.final_sparsity >= 1:
             problems.append("pruning.final_sparsity must be below 1")
         if problems:

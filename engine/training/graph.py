@@ -1,14 +1,19 @@
-"""The N-DNS SDNN as a trainable torch module: lava-dl SLAYER's forward and surrogate gradients, fast on CPU.
+"""The N-DNS SDNN as a trainable torch module: lava-dl SLAYER's forward and surrogate gradients, fast on any device.
 
 :class:`SDNNGraph` computes what ``slayer.block.sigma_delta`` Input → Dense(delay=True, delay_shift=True)* →
 Output computes (tests/test_training_graph.py checks forward values bit for bit and every gradient against
-slayer itself), in a layout and with kernels that make a CPU training step about twice as fast (bench/training_step.py; the
-rest is the matrix products both must do):
+slayer itself), in a layout and with kernels that make a training step several times faster than slayer's
+(bench/training_step.py; the rest is the matrix products both must do):
 
 - time-major tensors ``(T, B, C)``: a delta encoder's step reads one contiguous ``(B, C)`` slab;
-- dense synapses as one ``F.linear`` over all frames instead of slayer's ``conv3d``;
-- the delta encoder's sequential loop as in-place ops on preallocated buffers, its backward vectorised;
-- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons).
+- dense synapses as one matrix product over all frames instead of slayer's ``conv3d``; optionally its backward
+  products in bfloat16 (``backward_dtype``; the forward pass, which decides the spikes, stays exact);
+- the delta encoder's sequential loop as three in-place kernels a frame on preallocated buffers, its backward
+  vectorised;
+- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons);
+- the output ``(B, bins, T)`` laid out frame-major, as ``torch.stft``'s spectra it multiplies.
+
+Every tensor a forward or backward pass makes is made on its inputs' device (tests/test_training_device.py).
 
 Fixed-point rules, as slayer's: weights are rounded to 2/64 and clamped to [-256, 254]/64 in the forward
 pass (straight-through gradient); graded spikes are floored to 1/4096; delays act as whole frames
@@ -84,37 +89,38 @@ class _Delta(torch.autograd.Function):
     Forward on ``(T, B, C)``: ``d[t] = x[t] - x[t-1] + r[t-1]``; send ``d[t]`` where ``|d[t]| >= θ``;
     ``r[t] = d[t] - sent``; the sent value is floored to the spike grid. Backward, as slayer: the input
     gets ``g[t] - g[t+1]``; the threshold gets slayer's relaxed-delta gradient.
+
+    The loop over frames is three kernels a frame: ``hardshrink`` with λ the largest value below θ (in
+    ``x``'s dtype) keeps exactly the ``|d| >= θ`` values, so it is the send decision and the sent value in one.
+    Reading θ as a number costs one device sync per layer and forward pass.
     """
 
     @staticmethod
     def forward(ctx, x, threshold, tau_grad, scale_grad):
-        steps = x.shape[0]
-        change = torch.empty_like(x)
+        th = threshold.detach().to(x.dtype)
+        below = float(torch.nextafter(th, torch.zeros_like(th)))  # |d| > below  <=>  |d| >= θ
+        change = torch.empty_like(x, memory_format=torch.contiguous_format)
         torch.sub(x[1:], x[:-1], out=change[1:])
         change[0] = x[0]
-        out = torch.empty_like(x)
-        residual = torch.zeros_like(x[0])
-        magnitude = torch.empty_like(residual)
-        send = torch.empty_like(residual)  # 1.0 where sent: a float mask multiplies faster than a bool one
-        th = threshold.to(x.dtype)
-        for t in range(steps):
-            d = change[t]
+        out = torch.empty_like(change)
+        residual = torch.zeros_like(change[0])
+        for d, sent in zip(change.unbind(0), out.unbind(0)):  # per-frame views made once, not per use
             d.add_(residual)  # change[t] now holds slayer's delta_input[t]
-            torch.abs(d, out=magnitude)
-            torch.ge(magnitude, th, out=send)
-            torch.mul(d, send, out=out[t])
-            torch.sub(d, out[t], out=residual)
-        ctx.save_for_backward(change, th)
+            F.hardshrink(d, below, out=sent)
+            torch.sub(d, sent, out=residual)
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(change, th)
         ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
-        return torch.floor(out / SPIKE_STEP) * SPIKE_STEP
+        # floor to the spike grid; SPIKE_STEP is a power of two, so scaling by its inverse is exact
+        return out.mul_(1.0 / SPIKE_STEP).floor_().mul_(SPIKE_STEP)
 
     @staticmethod
     def backward(ctx, grad):
-        delta_input, th = ctx.saved_tensors
         grad_input = grad.clone()
         grad_input[:-1] -= grad[1:]
         grad_threshold = None
         if ctx.needs_input_grad[1]:
+            delta_input, th = ctx.saved_tensors
             sub = delta_input.abs() - th
             nascent = ctx.scale_grad * torch.exp(-sub.abs() / ctx.tau_grad)
             per_value = torch.where(sub > 0, -delta_input * nascent / th, -torch.sign(delta_input)) * grad
@@ -128,49 +134,86 @@ class _Sigma(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         y = x.clone()
-        for t in range(1, y.shape[0]):
-            y[t].add_(y[t - 1])
+        frames = y.unbind(0)
+        for previous, frame in zip(frames, frames[1:]):
+            frame.add_(previous)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         g = grad.clone()
-        for t in range(g.shape[0] - 2, -1, -1):
-            g[t].add_(g[t + 1])
+        frames = g.unbind(0)
+        for later, frame in zip(frames[:0:-1], frames[-2::-1]):
+            frame.add_(later)
         return g
+
+
+class _Synapse(torch.autograd.Function):
+    """Dense synapses over all frames, ``x @ weightᵀ``; the backward products optionally in a narrower dtype.
+
+    The forward pass is always in ``x``'s dtype (spike decisions downstream depend on it). With
+    ``backward_dtype`` (bfloat16) the two backward products take rounded operands and accumulate in float32
+    (oneDNN on CPUs with AVX512-BF16/AMX, tensor cores on GPUs: 2-2.5× the float32 rate); the gradients
+    come back in ``x``'s dtype with about three significant digits, as in mixed-precision training.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, backward_dtype):
+        ctx.save_for_backward(x, weight)
+        ctx.backward_dtype = backward_dtype
+        return F.linear(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        dtype = ctx.backward_dtype or grad.dtype
+        g = grad.reshape(-1, grad.shape[-1]).to(dtype)
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (g @ weight.to(dtype)).to(grad.dtype).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_weight = (g.t() @ x.reshape(-1, x.shape[-1]).to(dtype)).to(weight.dtype)
+        return grad_x, grad_weight, None
+
+
+def _frame_index(steps: int, shift: torch.Tensor, offset: int) -> torch.Tensor:
+    """``offset + t - shift[c]`` as a ``(T, 1, C)`` index, on ``shift``'s device."""
+    frames = torch.arange(steps, device=shift.device).unsqueeze(1)
+    return (frames + offset - shift.unsqueeze(0)).unsqueeze(1)
 
 
 class _Shift(torch.autograd.Function):
     """``delay_shift`` (1 frame) then the axonal delay: ``y[t, :, c] = x[t - 1 - floor(d_c), :, c]``.
 
-    Backward as slayer's ``_delayFunction``: the input gets the gradient shifted back; each delay gets
-    ``Σ_{b,t} g[t] (y[t-1] - y[t])``.
+    One ``gather`` from ``x`` behind leading zero frames (no masks). Backward as slayer's ``_delayFunction``:
+    the input gets the gradient shifted back; each delay gets ``Σ_{b,t} g[t] (y[t-1] - y[t])``.
     """
 
     @staticmethod
     def forward(ctx, x, delay):
-        steps = x.shape[0]
+        steps, batch, channels = x.shape
         shift = 1 + torch.floor(delay.detach()).long()  # (C,)
-        index = torch.arange(steps).unsqueeze(1) - shift.unsqueeze(0)  # (T, C)
-        valid = index >= 0
-        index = index.clamp(min=0).unsqueeze(1).expand(steps, x.shape[1], x.shape[2])
-        y = torch.gather(x, 0, index) * valid.unsqueeze(1)
+        lead = int(shift.max())  # one sync: how many zero frames the gather may read
+        padded = torch.cat([x.new_zeros(lead, batch, channels), x])
+        index = _frame_index(steps, shift, lead).expand(steps, batch, channels)
+        y = torch.gather(padded, 0, index)
         ctx.save_for_backward(y, shift)
+        ctx.lead = lead
         return y
 
     @staticmethod
     def backward(ctx, grad):
         y, shift = ctx.saved_tensors
-        steps = grad.shape[0]
-        index = torch.arange(steps).unsqueeze(1) + shift.unsqueeze(0)  # where x[t] went
-        valid = index < steps
-        index = index.clamp(max=steps - 1).unsqueeze(1).expand_as(grad)
-        grad_x = torch.gather(grad, 0, index) * valid.unsqueeze(1)
+        steps, batch, channels = grad.shape
+        padded = torch.cat([grad, grad.new_zeros(ctx.lead, batch, channels)])
+        index = _frame_index(steps, -shift, 0).expand(steps, batch, channels)  # where x[t] went
+        grad_x = torch.gather(padded, 0, index)
         grad_delay = None
         if ctx.needs_input_grad[1]:
-            diff = -y.clone()
-            diff[1:] += y[:-1]
-            grad_delay = (grad * diff).sum(dim=(0, 1))
+            # Σ_t g[t] (y[t-1] - y[t]) = Σ_t y[t] (g[t+1] - g[t])  (y[-1] = 0, g[T] = 0)
+            step_back = torch.neg(grad)
+            step_back[:-1] += grad[1:]
+            grad_delay = (step_back * y).sum(dim=(0, 1))
         return grad_x, grad_delay
 
 
@@ -234,6 +277,8 @@ class SDNNGraph(torch.nn.Module):
             self.register_buffer(f"mask_{index}", torch.ones(sizes[index + 1], sizes[index]))
         # the sigma output has no delta unit; netx files still carry a vThMant for it
         self.output_threshold_mant = int(threshold_mant)
+        self.backward_dtype: torch.dtype | None = None
+        """None: backward products in the parameters' dtype; ``torch.bfloat16``: see :class:`_Synapse`."""
 
     # --- structure -------------------------------------------------------------------------------------
 
@@ -265,20 +310,22 @@ class SDNNGraph(torch.nn.Module):
         """Run a batch of |STFT| sequences ``(B, bins, T)`` (frames in order, state starting at zero)."""
         self.clamp_parameters()
         p = self.surrogate
-        x = magnitude.permute(2, 0, 1)  # (T, B, bins)
+        x = magnitude.permute(2, 0, 1).contiguous()  # (T, B, bins): each frame one contiguous slab
         x = quantize_input(x + self.input_offset, self.input_step)
         spikes = _Delta.apply(x, _ThresholdGrid.apply(self.thresholds[0]), p.tau_grad, p.scale_grad)
         emitted, delivered = [spikes], [spikes]
         for index in range(self.n_layers - 1):
-            current = F.linear(spikes, self.effective_weight(index))
+            current = _Synapse.apply(spikes, self.effective_weight(index), self.backward_dtype)
             sigma = _Sigma.apply(current)
             out = _Delta.apply(torch.relu(sigma), _ThresholdGrid.apply(self.thresholds[index + 1]),
                                p.tau_grad, p.scale_grad)
             spikes = _Shift.apply(out, self.delays[index])
             emitted.append(out)
             delivered.append(spikes)
-        y = _Sigma.apply(F.linear(spikes, self.effective_weight(self.n_layers - 1)))
-        return GraphOutput(y=y.permute(1, 2, 0), spikes=emitted, delivered=delivered)
+        y = _Sigma.apply(_Synapse.apply(spikes, self.effective_weight(self.n_layers - 1), self.backward_dtype))
+        # (B, bins, T) held frame-major, as torch.stft lays out its spectra: the mask multiplies them in order
+        y = y.transpose(0, 1).contiguous().transpose(1, 2)
+        return GraphOutput(y=y, spikes=emitted, delivered=delivered)
 
     # --- conversion ------------------------------------------------------------------------------------
 
@@ -313,10 +360,10 @@ class SDNNGraph(torch.nn.Module):
         """Export: 8-bit weight mantissas, whole-frame delays, threshold mantissas (as slayer exports)."""
         self.clamp_parameters()
         with torch.no_grad():
-            mants = [torch.round(self.effective_weight(i).double() * WEIGHT_SCALE).numpy().astype(np.int16)
+            mants = [torch.round(self.effective_weight(i).double() * WEIGHT_SCALE).cpu().numpy().astype(np.int16)
                      for i in range(self.n_layers)]
             th = [int(_ThresholdGrid.apply(t.detach().double()).item() * WEIGHT_SCALE) for t in self.thresholds]
-            delays = [torch.floor(d.detach().double()).numpy().astype(np.int32) for d in self.delays]
+            delays = [torch.floor(d.detach().double()).cpu().numpy().astype(np.int32) for d in self.delays]
         layers = tuple(
             DenseLayer(weight_mant=mants[i],
                        threshold_mant=th[i + 1] if i < self.n_layers - 1 else self.output_threshold_mant,

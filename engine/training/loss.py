@@ -15,12 +15,12 @@ from engine.stft import HOP, N_FFT
 
 def stft(audio: torch.Tensor) -> torch.Tensor:
     """Complex spectra ``(B, 257, frames)`` of ``(B, samples)`` audio, the engine's framing."""
-    window = torch.ones(N_FFT, dtype=audio.dtype)
+    window = torch.ones(N_FFT, dtype=audio.dtype, device=audio.device)
     return torch.stft(audio, N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True)
 
 
 def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
-    window = torch.ones(N_FFT, dtype=spectrum.real.dtype)
+    window = torch.ones(N_FFT, dtype=spectrum.real.dtype, device=spectrum.device)
     return torch.istft(spectrum, N_FFT, HOP, window=window, center=True, length=length)
 
 
@@ -34,11 +34,18 @@ def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(ratio + EPS)
 
 
-def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int) -> tuple[torch.Tensor,
-                                                                                           torch.Tensor]:
-    """Apply masks ``(B, 257, T)`` to the noisy spectra (noisy phase kept): (denoised audio, magnitudes)."""
-    denoised = noisy_spectrum * mask
-    return istft(denoised, length), denoised.abs()
+def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int,
+                  noisy_magnitude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply non-negative masks ``(B, 257, T)`` to the noisy spectra (noisy phase kept): (audio, magnitudes).
+
+    The mask scales real and imaginary parts alike (real arithmetic: no complex products in the backward
+    pass), and since it is non-negative the denoised magnitude is ``mask · |noisy|``: pass ``noisy_magnitude``
+    when it is at hand. Both are fastest when the mask is laid out as the spectrum is (frame-major).
+    """
+    parts = torch.view_as_real(noisy_spectrum) * mask.unsqueeze(-1)
+    if noisy_magnitude is None:
+        noisy_magnitude = noisy_spectrum.abs()
+    return istft(torch.view_as_complex(parts), length), mask * noisy_magnitude
 
 
 def ndns_loss(clean: torch.Tensor, denoised: torch.Tensor, clean_magnitude: torch.Tensor,

@@ -35,8 +35,9 @@ def prune_masks(weights: list[torch.Tensor], masks: list[torch.Tensor], sparsity
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         # magnitude plus a jitter far below any weight step: only breaks ties
-        scores = [w.detach().abs().double() + torch.rand(w.shape, generator=generator, dtype=torch.float64)
-                  * 1e-12 for w in weights]
+        scores = [w.detach().abs().double()
+                  + torch.rand(w.shape, generator=generator, dtype=torch.float64).to(w.device) * 1e-12
+                  for w in weights]
         if scope == "layer":
             return [_prune(s.flatten(), m.flatten(), sparsity).reshape(m.shape) for s, m in zip(scores, masks)]
         flat = _prune(torch.cat([s.flatten() for s in scores]), torch.cat([m.flatten() for m in masks]),

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from engine.atomic_file import write_text_atomic
 from engine.errors import SpandexError
@@ -39,6 +40,9 @@ from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_ch
 from engine.training.config import TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder
+from engine.training.device import backward_dtype, training_device
+from engine.training.distributed import (Workers, data_rng, from_main, gather_to_all, join, leave, replicas_agree,
+                                         share_of_batch, sum_over_workers)
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
@@ -107,15 +111,23 @@ def parent_name(model, init: str) -> str:
 
 
 class _Run:
-    """The state of one run and the steps that change it."""
+    """The state of one run and the steps that change it (in one process of ``workers``, on ``device``)."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, emit: Emit) -> None:
+    def __init__(self, config: TrainConfig, run_dir: Path, emit: Emit, device: torch.device = torch.device("cpu"),
+                 workers: Workers = Workers()) -> None:
         self.config, self.run_dir, self.emit = config, run_dir, emit
+        self.device, self.workers = device, workers
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
+        self.graph.to(device)
+        self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
+        # what the step calls: the graph, or its DDP wrapper that averages gradients over the processes
+        self.model = self.graph if not workers.distributed else DistributedDataParallel(
+            self.graph, device_ids=[device] if device.type == "cuda" else None)
         self.optimizer = make_optimizer(config, [p for p in self.graph.parameters() if p.requires_grad])
         self.regularizer = config.regularizer.build() if config.regularizer else None
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = data_rng(config.seed, workers)
+        self.batch_rows = share_of_batch(config.batch_size, workers)
         self.step = 0
         self.elapsed_s = 0.0
         self.history: list[dict] = []
@@ -130,9 +142,12 @@ class _Run:
     # --- persistence -----------------------------------------------------------------------------------
 
     def state(self) -> dict:
+        """The checkpoint's contents (collective: with several processes every one must call it)."""
+        rng_states = gather_to_all(self.rng.bit_generator.state, self.workers)
         return {
             "step": self.step, "elapsed_s": self.elapsed_s, "graph": self.graph.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "numpy_rng": self.rng.bit_generator.state,
+            "optimizer": self.optimizer.state_dict(),
+            "numpy_rng": rng_states[0] if len(rng_states) == 1 else rng_states,
             "torch_rng": torch.get_rng_state(), "history": self.history,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent,
@@ -141,17 +156,27 @@ class _Run:
     def restore(self, state: dict) -> None:
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
         self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
+        rng_states = state["numpy_rng"] if isinstance(state["numpy_rng"], list) else [state["numpy_rng"]]
+        if len(rng_states) == self.workers.world_size:
+            self.rng.bit_generator.state = rng_states[self.workers.rank]
+        else:  # saved by another number of processes: fresh streams, as reproducible
+            self.rng = data_rng(self.config.seed, self.workers, self.step)
+        torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
 
     def save(self) -> None:
-        save_checkpoint(self.checkpoint_path, self.state())
-        write_text_atomic(self.run_dir / "history.json", json.dumps(self.history))
-        self.emit(ev.Checkpointed(self.step, str(self.checkpoint_path)))
+        """Checkpoint (collective; rank 0 writes), after checking that all processes hold the same network."""
+        if not replicas_agree(list(self.graph.state_dict().values()), self.workers):
+            raise SpandexError(f"step {self.step}: the training processes no longer hold the same network "
+                               f"(nondeterministic kernels or a changed process?); resume from the last checkpoint")
+        state = self.state()
+        if self.workers.is_main:
+            save_checkpoint(self.checkpoint_path, state)
+            write_text_atomic(self.run_dir / "history.json", json.dumps(self.history))
+            self.emit(ev.Checkpointed(self.step, str(self.checkpoint_path)))
 
     # --- the work --------------------------------------------------------------------------------------
 
@@ -159,17 +184,22 @@ class _Run:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
-        noisy, clean = clips.batch(self.rng, config.batch_size, samples)
-        spectrum, clean_spectrum = stft(noisy), stft(clean)
-        out = self.graph(spectrum.abs())
-        denoised, magnitude = denoise_batch(out.mask, spectrum, samples)
-        loss, score = ndns_loss(clean, denoised, clean_spectrum.abs(), magnitude, config.mse_weight)
-        regularization = torch.zeros(())
+        noisy, clean = clips.batch(self.rng, self.batch_rows, samples)
+        noisy, clean = noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
+        spectrum = stft(noisy)
+        noisy_magnitude = spectrum.abs()
+        out = self.model(noisy_magnitude)
+        denoised, magnitude = denoise_batch(out.mask, spectrum, samples, noisy_magnitude)
+        loss, score = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, config.mse_weight)
+        regularization = torch.zeros((), device=self.device)
         if self.regularizer is not None:
             regularization = self.regularizer(out.spikes)
             loss = loss + regularization
-        if not torch.isfinite(loss):
-            raise SpandexError(f"the loss became {loss.item()} at step {self.step + 1}; lower the learning rate "
+        # the step's numbers, averaged over the processes: all of them see the same and stop together
+        stats = sum_over_workers(torch.stack([loss, score.mean(), regularization]).detach(), self.workers)
+        loss_value, score_value, reg_value = (stats / self.workers.world_size).tolist()
+        if not math.isfinite(loss_value):
+            raise SpandexError(f"the loss became {loss_value} at step {self.step + 1}; lower the learning rate "
                                f"(resume continues from the last checkpoint)")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -177,7 +207,13 @@ class _Run:
         self.optimizer.step()
         self.graph.clamp_parameters()
         self.step += 1
-        return float(loss.detach()), float(score.detach().mean()), float(regularization.detach())
+        return loss_value, score_value, reg_value
+
+    def agree(self, flag: bool) -> bool:
+        """True when ``flag`` is true in any of the processes (collective)."""
+        if not self.workers.distributed:
+            return flag
+        return bool(sum_over_workers(torch.tensor([float(flag)], device=self.device), self.workers).item() > 0)
 
     def prune_to(self, target: float) -> None:
         scope = self.config.pruning.scope if self.config.pruning else "global"
@@ -248,7 +284,7 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     saved = run_dir / "config.yaml"
     if saved.is_file():
         previous = load_config(saved)
-        if previous != config:
+        if previous.replace(device=config.device) != config:  # the same run may resume on another device
             changed = sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
             raise SpandexError(
                 f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
@@ -271,14 +307,25 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     """Train, reporting through ``emit``; returns (and emits) the final Finished or Cancelled event.
 
     Raises :class:`SpandexError` for bad settings or data (nothing written but ``run_dir``'s config).
+    Started by ``torchrun`` with several processes, it trains data-parallel (:mod:`engine.training.distributed`);
+    only rank 0 emits, validates and writes.
     """
     torch.set_num_threads(config.threads)
+    workers, device = join(training_device(config.device))
+    try:
+        return _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers)
+    finally:
+        leave(workers)
+
+
+def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_stop: Callable[[], bool],
+           device: torch.device, workers: Workers) -> ev.Event:
     run_dir = prepare_run_dir(config, run_dir)
     train = load_training_data(config, emit)
     validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
-    run = _Run(config, run_dir, emit)
+    run = _Run(config, run_dir, emit, device, workers)
     if run.checkpoint_path.is_file():
         run.restore(load_checkpoint(run.checkpoint_path))
     emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation)))
@@ -290,7 +337,7 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     window_start = time.monotonic()
     last_eval: ev.Evaluated | None = None
     while run.step < config.steps:
-        if should_stop():
+        if run.agree(should_stop()):
             run.save()
             cancelled = ev.Cancelled(run.step, str(run.checkpoint_path))
             emit(cancelled)
@@ -310,15 +357,18 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
             window, window_start = [], now
         saved = False
         if run.step % config.eval_every == 0 or run.step == config.steps:
-            last_eval = run.evaluate(validation)
+            if workers.is_main:
+                last_eval = run.evaluate(validation)
             run.save()
             saved, last_save = True, time.monotonic()
         run.elapsed_s += time.monotonic() - tick  # wall time of the run: steps, evaluations, checkpoints
-        if not saved and time.monotonic() - last_save >= config.checkpoint_seconds:
+        if not saved and run.agree(time.monotonic() - last_save >= config.checkpoint_seconds):
             run.save()
             last_save = time.monotonic()
-    if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint
-        last_eval = run.evaluate(validation)
-    finished = run.export(last_eval, train, validation)
-    emit(finished)
-    return finished
+    finished = None
+    if workers.is_main:
+        if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint
+            last_eval = run.evaluate(validation)
+        finished = run.export(last_eval, train, validation)
+        emit(finished)
+    return from_main(finished, workers)

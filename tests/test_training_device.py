@@ -1,0 +1,80 @@
+"""The training step is device-agnostic: nothing in it is made on an implicit (CPU) device, ``--device cuda``
+fails in one clear line where there is no CUDA, and the bfloat16 backward products give float32's gradients
+to mixed-precision accuracy."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import SpandexError
+from engine.netx_io import load_model
+from engine.training.config import TrainConfig, dump_config
+from engine.training.dataset import PairedClips
+from engine.training.dataset_layout import split_folder
+from engine.training.device import training_device
+from engine.training.graph import SDNNGraph
+from engine.training.trainer import _Run
+from tests.reference_models import reference_path
+from tests.test_training_runs import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_tensor_of_a_step_is_made_on_the_parameters_device(tiny_dataset, tmp_path):
+    """With "meta" as the default device, any tensor the step created without naming a device would be a
+    meta tensor and the first operation mixing it with the run's CPU tensors would fail."""
+    config = tiny_config(tiny_dataset, device="cpu")
+    run = _Run(config, tmp_path, emit=lambda e: None, device=torch.device("cpu"))
+    clips = PairedClips.load(split_folder(tiny_dataset, "train"))
+    run.train_step(clips, 8000)  # RAdam makes its step counters (torch's own, host-side) on the first step
+    with torch.device("meta"):
+        loss, si_snr, _ = run.train_step(clips, 8000)
+    assert np.isfinite(loss) and np.isfinite(si_snr)
+    for p in run.graph.parameters():
+        assert p.device.type == "cpu"
+        assert p.grad is None or p.grad.device.type == "cpu"
+    assert run.step == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda_is_one_clear_line(tiny_dataset, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(dump_config(tiny_config(tiny_dataset)))
+    result = subprocess.run([sys.executable, "-m", "cli.main", "train", str(recipe), "--device", "cuda",
+                             "--out", str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CUDA is not available" in lines[0] and "--device cpu" in lines[0], result.stderr
+    with pytest.raises(SpandexError, match="CUDA is not available"):
+        training_device("cuda:0")
+
+
+def test_unknown_devices_and_precisions_are_refused():
+    with pytest.raises(SpandexError, match="device 'gpu'"):
+        TrainConfig(name="x", dataset="d", device="gpu")
+    with pytest.raises(SpandexError, match="backward_precision"):
+        TrainConfig(name="x", dataset="d", backward_precision="fp8")
+    with pytest.raises(SpandexError, match="unsupported training device"):
+        training_device("meta")
+
+
+def test_bfloat16_backward_gives_float32_gradients_to_mixed_precision_accuracy():
+    model = load_model(reference_path("ndns_baseline.net"))
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 257, 120, generator=generator) ** 3 * 3
+    weight = torch.randn(2, 257, 120, generator=generator)
+    grads = {}
+    for precision in (None, torch.bfloat16):
+        graph = SDNNGraph.from_model(model)
+        graph.backward_dtype = precision
+        (graph(x).y * weight).sum().backward()
+        grads[precision] = [p.grad.double().flatten() for p in graph.parameters() if p.grad is not None]
+    assert len(grads[None]) == 5  # three weight matrices, two delay vectors
+    for exact, mixed in zip(grads[None], grads[torch.bfloat16]):
+        assert exact.abs().max() > 0
+        assert float((mixed - exact).norm() / exact.norm()) < 0.05  # bfloat16 keeps ~3 significant digits
+        assert not torch.equal(mixed, exact)  # and it did run in bfloat16
