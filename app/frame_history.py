@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.live_frame import MAX_MODELS, RASTER_NEURONS
-from engine.metrics import power_proxy_ops_per_s
-from engine.paced_runner import Fallback
-from engine.stft import N_BINS
+from engine.constants import N_BINS
+from engine.evaluation.metrics import power_proxy_ops_per_s
+from engine.live.paced import Fallback
+from engine.live.record import MAX_MODELS, RASTER_NEURONS
 
 
 class FrameHistory:
@@ -40,7 +40,7 @@ class FrameHistory:
         self.frames_seen = 0
 
     def extend(self, records: np.ndarray) -> None:
-        """Append records (a :data:`engine.live_frame.FRAME_DTYPE` array), dropping the oldest."""
+        """Append records (a :data:`engine.live.record.FRAME_DTYPE` array), dropping the oldest."""
         n = min(records.size, self.length)
         if n == 0:
             return

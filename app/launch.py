@@ -7,12 +7,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets import asset_path
 from engine.errors import SpandexError
-from engine.host import EngineHost
-from engine.library import default_lineup
-from engine.stream import EngineConfig
+from engine.library.catalog import default_lineup
+from engine.live.host import EngineHost
+from engine.live.protocol import EngineConfig
 
-DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo" / "noisy_speech.flac"
+DEMO_CLIP = asset_path("demo", "noisy_speech.flac")
 JACK_LIBS = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
 
 

@@ -2,7 +2,7 @@
 
 Data flow (Friture-style): a QTimer (:data:`FPS` per second) drains the engine's telemetry ring into
 :class:`app.frame_history.FrameHistory`, and every visible plot redraws from it. Commands go to the
-engine through :class:`engine.host.EngineHost` — the window never calls model or audio code itself.
+engine through :class:`engine.live.host.EngineHost` — the window never calls model or audio code itself.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from app.plots.sparsity import SparsityBars
 from app.plots.spectrogram import SpectrogramView
 from app.plots.traces import ModelTraces
 from engine.backends import BACKEND_NAMES
-from engine.host import EngineHost
-from engine.library import user_data_dir
-from engine.live_frame import xruns
-from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.constants import BYPASS, SAMPLE_RATE
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.library.catalog import user_data_dir
+from engine.live.host import EngineHost
+from engine.live.record import xruns
 
 FPS = 30
-BYPASS = -1
 NO_MODEL_TEXT = ("<b>No model loaded.</b> No default model is shipped yet (assets/models has none): open a "
                  "netx model file — e.g. ../shared/reference_models/ndns_baseline.net — or start with "
                  "<code>spandex --model PATH</code>. Until then you hear the input unprocessed.")
@@ -429,7 +429,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     "no-device": "waiting for the device"}.get(payload["state"], payload["state"])
             where = payload.get("file") and f"file {Path(payload['file']).name}" or payload.get("input") or "—"
             rate = f" at {payload['rate'] / 1000:g} kHz" if payload.get("rate") else ""
-            resampled = " (resampled to 16 kHz)" if payload.get("rate") and payload["rate"] != 16000 else ""
+            resampled = " (resampled to 16 kHz)" if payload.get("rate") and payload["rate"] != SAMPLE_RATE else ""
             self.state_label.setText(f"{text}: {where} → {payload.get('output') or 'no output'}{rate}"
                                      f"{resampled}. {payload.get('message', '')}")
             spec = FILE_PREFIX + payload["file"] if payload.get("file") else payload.get("input")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from app.frame_history import FrameHistory
-from engine.paced_runner import MAX_BACKLOG, Fallback
-from engine.stft import HOP
+from engine.constants import HOP, SAMPLE_RATE
+from engine.live.paced import MAX_BACKLOG, Fallback
 
 
 def _times(speed: float) -> str:
@@ -20,7 +20,7 @@ def pace_line(slot: int, info: dict, speed: float, share: float, state: Fallback
     if state == Fallback.FAILED:
         return f"{who}: Lava stopped with an error — {cpu}."
     if state == Fallback.OUT_OF_STEP:
-        seconds = MAX_BACKLOG * HOP / 16000
+        seconds = MAX_BACKLOG * HOP / SAMPLE_RATE
         return (f"{who}: Lava fell more than {seconds:g} s behind and was restarted ({_times(speed)}) — {cpu}; "
                 "Reset (R) brings Lava back in step.")
     if math.isnan(speed):

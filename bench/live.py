@@ -40,6 +40,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from engine.constants import SAMPLE_RATE  # noqa: E402 (after the path that finds it)
+
 MODELS = ("spandex-dense", "spandex-prune75", "spandex-prune90")
 
 
@@ -53,7 +55,7 @@ def control_child(args: argparse.Namespace) -> None:
     """The control run: a bare PortAudio client on the same devices (input copied to output, nothing else:
     no engine, no models, no GUI), counting gaps and flags as the engine's callback does. What it counts,
     the sound server does to any client on this machine."""
-    from engine import audio_device
+    from engine.live import devices as audio_device
 
     audio_device.rescan()
     flags = []
@@ -63,7 +65,7 @@ def control_child(args: argparse.Namespace) -> None:
 
     def callback(indata, outdata, frames, status, stream_time):
         start = time.perf_counter_ns()
-        if last[0] > 0.0 and stream_time - last[0] > 1.5 * frames / 16000:
+        if last[0] > 0.0 and stream_time - last[0] > 1.5 * frames / SAMPLE_RATE:
             gaps[0] += 1
         last[0] = stream_time
         flags.append(status)
@@ -95,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
 
     from app.launch import DEMO_CLIP, AppOptions, engine_config
     from app.main_window import MainWindow
-    from engine.host import EngineHost
+    from engine.live.host import EngineHost
 
     app = QtWidgets.QApplication(["spandex-bench"])
     settings = QtCore.QSettings(str(Path(args.workdir) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
@@ -195,10 +197,10 @@ def main() -> None:
     results = []
     for run_spec in args.runs:
         engine, buffer = run_spec.split(":")
-        audio = VirtualAudio(rate=16000).start()
+        audio = VirtualAudio(rate=SAMPLE_RATE).start()
         try:
             load_before = os.getloadavg()[0]
-            repeats = int(np.ceil((args.seconds + 40) / (noisy.size / 16000)))
+            repeats = int(np.ceil((args.seconds + 40) / (noisy.size / SAMPLE_RATE)))
             player = audio.play(np.tile(noisy, repeats))
             with tempfile.TemporaryDirectory() as workdir:
                 env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}

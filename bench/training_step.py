@@ -20,12 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.netx_io import load_model  # noqa: E402
-from engine.stft import HOP  # noqa: E402
+import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
+from engine.constants import HOP  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
 from engine.training.loss import denoise_batch, ndns_loss, stft  # noqa: E402
 from tests import corpus  # noqa: E402

@@ -10,8 +10,17 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from cli import (data_command, denoise_command, eval_command, export_command, finetune_command,
-                 loihi_report_command, models_command, prune_command, train_command)
+from cli import (
+    data_command,
+    denoise_command,
+    eval_command,
+    export_command,
+    finetune_command,
+    loihi_report_command,
+    models_command,
+    prune_command,
+    train_command,
+)
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 

@@ -21,9 +21,9 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
-from engine.host import EngineHost  # noqa: E402
-from engine.library import default_model  # noqa: E402
-from engine.model_card import card_lines, read_card  # noqa: E402
+from engine.library.card import card_lines, read_card  # noqa: E402
+from engine.library.catalog import default_model  # noqa: E402
+from engine.live.host import EngineHost  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")

@@ -30,14 +30,14 @@ from scipy.signal import correlate, resample_poly
 
 from engine.backends import prepare
 from engine.denoiser import denoise
-from engine.host import EngineHost
-from engine.live_frame import xruns
-from engine.metrics import si_snr
-from engine.netx_io import load_model
-from engine.stft import LATENCY_SAMPLES
-from engine.stream import EngineConfig
+from engine.dsp.stft import LATENCY_SAMPLES
+from engine.evaluation.metrics import si_snr
+from engine.files.netx import load_model
+from engine.live.host import EngineHost
+from engine.live.protocol import EngineConfig
+from engine.live.record import xruns
 from tests.reference_models import reference_path
-from tests.virtual_audio import VirtualAudio, stop_recording
+from tests.virtual_audio import VirtualAudio
 
 BIT_EXACT = 1e-6  # float32 through float32 null sinks: differences would be whole samples, not this
 PREFILL_HOPS = 3

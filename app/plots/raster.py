@@ -6,8 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from app.frame_history import FrameHistory
-from engine.audio_io import SAMPLE_RATE
-from engine.stft import HOP
+from engine.constants import HOP, SAMPLE_RATE
 
 LAYER_NAMES = ("input", "hidden 1", "hidden 2", "hidden 3", "hidden 4", "hidden 5")
 MAX_ROWS = 320

@@ -6,9 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 
 from app.frame_history import FrameHistory
-from engine.audio_io import SAMPLE_RATE
-from engine.metrics import power_proxy_ops_per_s
-from engine.stft import HOP
+from engine.constants import HOP, SAMPLE_RATE
+from engine.evaluation.metrics import power_proxy_ops_per_s
 
 MODEL_COLOURS = ((102, 194, 255), (255, 160, 70), (120, 230, 120), (240, 100, 160), (200, 200, 90),
                  (170, 130, 255), (90, 220, 210), (255, 110, 110), (200, 200, 200))

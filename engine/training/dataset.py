@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.audio_io import load_audio
+from engine.files.audio import load_audio
 from engine.errors import SpandexError
-from engine.pairing import UnpairedFilesWarning, pair_files
-from engine.stft import HOP
+from engine.files.pairing import UnpairedFilesWarning, pair_files
+from engine.constants import HOP
 from engine.training.dataset_layout import split_folder
 
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.atomic_file import write_text_atomic
+from engine.files.atomic import write_text_atomic
 from engine.errors import SpandexError
-from engine.library import resolve_model
-from engine.netx_io import save_netx
-from engine.report import model_report
-from engine.stft import HOP
+from engine.library.catalog import resolve_model
+from engine.files.netx import save_netx
+from engine.evaluation.report import model_report
+from engine.constants import HOP
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from engine.audio_io import SAMPLE_RATE
-from engine.metrics import model_params, model_size_kb, pdp_proxy
-from engine.model import SDNNModel
-from engine.stft import ALGORITHMIC_LATENCY_S, HOP
-from engine.telemetry import RunTotals
+from engine.constants import HOP, SAMPLE_RATE
+from engine.dsp.stft import ALGORITHMIC_LATENCY_S
+from engine.evaluation.metrics import model_params, model_size_kb, pdp_proxy
+from engine.snn.model import SDNNModel
+from engine.snn.telemetry import RunTotals
 
 
 def model_report(model: SDNNModel) -> dict:
-    """Static facts: sparsity, parameters and storage (N-DNS conventions, see engine.metrics)."""
+    """Static facts: sparsity, parameters and storage (N-DNS conventions, see engine.evaluation.metrics)."""
     n_delays = sum(l.delays.size for l in model.layers if l.delays is not None)
     return {
         "weight_sparsity": model.weight_sparsity,

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.audio_io import load_audio
 from engine.backends import prepare
 from engine.denoiser import denoise
-from engine.metrics import pesq_wb, si_snr, stoi
-from engine.model import SDNNModel
-from engine.pairing import Pair
-from engine.report import run_report
-from engine.telemetry import RunTotals
+from engine.evaluation.metrics import pesq_wb, si_snr, stoi
+from engine.evaluation.report import run_report
+from engine.files.audio import load_audio
+from engine.files.pairing import Pair
+from engine.snn.model import SDNNModel
+from engine.snn.telemetry import RunTotals
 
 
 @dataclass(frozen=True)

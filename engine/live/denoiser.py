@@ -8,11 +8,11 @@ model's state is always warm and switching is instant; the switch crossfades ove
 exactly :class:`engine.denoiser.StreamingDenoiser`'s, and so equal to :func:`engine.denoiser.denoise`
 after its 384-sample lag. A runner that answers late (``latency_frames``) has its masks paired with the
 spectra they belong to: its slot is heard that many hops later. The engine loads Lava models as
-:class:`engine.paced_runner.PacedRunner` (Lava on a thread of its own, a CPU twin keeping the audio
+:class:`engine.live.paced.PacedRunner` (Lava on a thread of its own, a CPU twin keeping the audio
 going when Lava is late: heard two hops later); each hop's record says how fast Lava runs and whether
 the twin's mask was used.
 
-Per hop it fills one :data:`engine.live_frame.FRAME_DTYPE` record (spectra, levels, per-model
+Per hop it fills one :data:`engine.live.record.FRAME_DTYPE` record (spectra, levels, per-model
 SynOps, timings, the displayed model's spikes).
 
 Not thread-safe: one thread (the engine's worker) calls everything. Allocates: not for the callback.
@@ -28,17 +28,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.backends import Runner
+from engine.constants import BYPASS, HOP, N_BINS, SAMPLE_RATE
+from engine.dsp.stft import ALGORITHMIC_LATENCY_S, StreamingISTFT, StreamingSTFT
 from engine.errors import SpandexError
-from engine.live_frame import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
-from engine.noise import NoiseInjector
-from engine.paced_runner import PacedRunner
-from engine.stft import ALGORITHMIC_LATENCY_S, HOP, N_BINS, StreamingISTFT, StreamingSTFT
-from engine.telemetry import FrameTelemetry
+from engine.live.noise import NoiseInjector
+from engine.live.paced import PacedRunner
+from engine.live.record import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
+from engine.snn.telemetry import FrameTelemetry
 
 CROSSFADE_SAMPLES = 320
 """20 ms at 16 kHz."""
-
-BYPASS = -1
 
 
 @dataclass
@@ -56,7 +55,7 @@ class TapRecorder:
     """Keeps the input (after noise injection) and output hops for :meth:`LiveDenoiser.record_stop`."""
 
     def __init__(self, max_seconds: float) -> None:
-        self.max_hops = int(max_seconds * 16000 / HOP)
+        self.max_hops = int(max_seconds * SAMPLE_RATE / HOP)
         self.inputs: list[np.ndarray] = []
         self.outputs: list[np.ndarray] = []
 
@@ -148,7 +147,7 @@ class LiveDenoiser:
     def latency_s(self) -> float:
         """Algorithmic latency of what is heard: the STFT's, plus the hops a late runner answers later."""
         late = self.slots[self.playing].runner.latency_frames if self.playing != BYPASS else 0
-        return ALGORITHMIC_LATENCY_S + late * HOP / 16000
+        return ALGORITHMIC_LATENCY_S + late * HOP / SAMPLE_RATE
 
     @property
     def shown(self) -> int:

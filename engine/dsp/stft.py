@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-N_FFT = 512
-HOP = 128
-N_BINS = N_FFT // 2 + 1
+from engine.constants import HOP, N_BINS, N_FFT, SAMPLE_RATE
+
 LATENCY_SAMPLES = 3 * HOP
 """Output sample ``n`` leaves :class:`StreamingISTFT` 384 samples after input sample ``n`` entered."""
 
@@ -82,5 +81,5 @@ class StreamingISTFT:
         self.coverage[-HOP:] = 0.0
         return out
 
-ALGORITHMIC_LATENCY_S = (LATENCY_SAMPLES + HOP) / 16000
+ALGORITHMIC_LATENCY_S = (LATENCY_SAMPLES + HOP) / SAMPLE_RATE
 """32 ms: the 384-sample lag plus the hop of input that must be collected before it is processed."""

@@ -30,11 +30,11 @@ from enum import IntEnum
 import numpy as np
 
 from engine.backends import Runner, prepare
+from engine.constants import HOP, SAMPLE_RATE
 from engine.errors import SpandexError
-from engine.stft import HOP
-from engine.telemetry import FrameTelemetry
+from engine.snn.telemetry import FrameTelemetry
 
-HOP_NS = HOP * 1_000_000_000 // 16000
+HOP_NS = HOP * 1_000_000_000 // SAMPLE_RATE
 """One 128-sample hop at 16 kHz: 8 ms."""
 
 MAX_BACKLOG = 500
@@ -51,7 +51,7 @@ Answer = tuple[np.ndarray | None, FrameTelemetry | None]
 
 
 class Fallback(IntEnum):
-    """Where a hop's mask came from (the values are published in ``engine.live_frame`` records)."""
+    """Where a hop's mask came from (the values are published in ``engine.live.record`` records)."""
 
     NONE = 0          # the slow runner answered in time, equal to the twin
     LATE = 1          # the slow runner had not answered yet: the twin's mask

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import sounddevice as sd
 
-from engine.audio_io import SAMPLE_RATE
+from engine.constants import HOP, SAMPLE_RATE
 from engine.errors import SpandexError
-from engine.stft import HOP
 
 Callback = Callable[[np.ndarray | None, np.ndarray | None, int, int, float], None]
 """``callback(indata, outdata, frames, status_flags, stream_time)``; ``indata``/``outdata`` are

@@ -1,6 +1,6 @@
 """Per-frame telemetry — events, SynOps, NeuronOps, which neurons spiked — and run totals.
 
-Counts come from the frame's real activity (:class:`engine.network.FrameActivity`):
+Counts come from the frame's real activity (:class:`engine.snn.network.FrameActivity`):
 
 - **events**: nonzero graded spikes each encoding layer (input encoder, hidden layers) emitted;
 - **SynOps** (SPANDEX's exact count): every spike a synapse layer *receives* this frame costs one
@@ -9,7 +9,7 @@ Counts come from the frame's real activity (:class:`engine.network.FrameActivity
 - **NeuronOps**: neuron updates this frame — as N-DNS counts them, every neuron of every block but the
   output block, each frame (257 + 512 + 512 for the baseline);
 - **power proxy**: (SynOps + 10·NeuronOps) per 8 ms hop, in operations per second
-  (:func:`engine.metrics.power_proxy_ops_per_s`).
+  (:func:`engine.evaluation.metrics.power_proxy_ops_per_s`).
 
 Computing it costs a few boolean reductions per frame, cheap enough to leave on.
 """
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.metrics import power_proxy_ops_per_s
-from engine.model import SDNNModel
+from engine.evaluation.metrics import power_proxy_ops_per_s
+from engine.snn.model import SDNNModel
 
 
 @dataclass(frozen=True, eq=False)

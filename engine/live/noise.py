@@ -12,16 +12,17 @@ Runs in the engine's worker thread, never in the audio callback.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
 
-from engine.audio_io import SAMPLE_RATE, load_audio
+from assets import asset_path
+from engine.constants import SAMPLE_RATE
+from engine.dsp.mixing import pink_noise
 from engine.errors import SpandexError
-from engine.mixing import pink_noise
+from engine.files.audio import load_audio
 
-NOISE_DIR = Path(__file__).resolve().parents[1] / "assets" / "noise"
+NOISE_DIR = asset_path("noise")
 GENERATED = ("white", "pink", "fan")
 RECORDED = ("babble", "cafe", "keyboard")
 NOISE_KINDS = GENERATED + RECORDED

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_file import atomic_output
 from engine.errors import ModelFileError
-from engine.model import MANTISSA_MAX, MANTISSA_MIN, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+from engine.files.atomic import atomic_output
+from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
 
 NETX_SUFFIXES = (".net", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt", ".pth")

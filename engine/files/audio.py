@@ -21,10 +21,10 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from engine.atomic_file import atomic_output
+from engine.constants import SAMPLE_RATE
 from engine.errors import AudioInputError, SpandexError
+from engine.files.atomic import atomic_output
 
-SAMPLE_RATE = 16000
 """The engine's sample rate in Hz."""
 
 MIN_SAMPLES = 512
@@ -104,7 +104,7 @@ def write_wav(
     """Write ``audio`` (frames, or frames x channels) as a WAV file, atomically.
 
     ``subtype`` "PCM_16" clips samples to [-1, 1]; "FLOAT" stores them as 32-bit float.
-    The WAV is encoded in memory, then written through ``engine.atomic_file.atomic_output``
+    The WAV is encoded in memory, then written through ``engine.files.atomic.atomic_output``
     (temporary file beside ``path``, fsync, ``os.replace``; parent folders created): readers
     see the old file or the complete new one, never a partial one. A failed write (disk
     full, file too large, no permission) raises ``SpandexError`` and leaves no temporary

@@ -1,6 +1,6 @@
 """One frame of a whole SDNN: encoder → (synapse → sigma → ReLU → delta → shift+delay)* → sigma output.
 
-:func:`network_step` strings the neuron step functions of :mod:`engine.neurons` together. The synapse —
+:func:`network_step` strings the neuron step functions of :mod:`engine.snn.neurons` together. The synapse —
 the only part whose cost depends on how it is computed — is passed in by the backend (dense matrix
 products: :mod:`engine.backends.dense`). The sparse backend (:mod:`engine.backends.sparse`) runs this same
 arithmetic fused into one compiled, event-driven call, and is tested equal to it.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import AudioInputError
-from engine.model import WEIGHT_SCALE, DenseLayer, SDNNModel
-from engine.neurons import (
+from engine.snn.model import WEIGHT_SCALE, DenseLayer, SDNNModel
+from engine.snn.neurons import (
     DelayParams,
     DelayState,
     DeltaParams,

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from engine.constants import SAMPLE_RATE
 from engine.errors import AudioInputError
 
 ACTIVE_WINDOW_S = 0.1
@@ -34,7 +35,7 @@ class Mixture(NamedTuple):
 
 def active_rms(
     audio: np.ndarray,
-    rate: int = 16000,
+    rate: int = SAMPLE_RATE,
     window_s: float = ACTIVE_WINDOW_S,
     threshold_db: float = ACTIVE_THRESHOLD_DB,
 ) -> float:
@@ -71,7 +72,7 @@ def mix_at_snr(
     snr_db: float,
     target_level_dbfs: float = -25.0,
     clipping_threshold: float = 0.99,
-    rate: int = 16000,
+    rate: int = SAMPLE_RATE,
 ) -> Mixture:
     """Mix ``clean`` and ``noise`` (same length) at ``snr_db`` active-RMS SNR.
 

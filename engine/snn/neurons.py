@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.model import SPIKE_STEP
+from engine.snn.model import SPIKE_STEP
 
 
 @dataclass(frozen=True)

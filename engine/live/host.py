@@ -1,8 +1,8 @@
 """Runs the audio engine apart from its user — in its own process (the app's choice) or a thread.
 
 :class:`EngineHost` is everything the GUI (or a test, or a benchmark) needs: it starts
-:func:`engine.stream.run_engine`, sends commands, and hands back the engine's events and telemetry.
-The telemetry lives in a memory-mapped file both sides map (:class:`engine.stream.SharedBlock`), so
+:func:`engine.live.worker.run_engine`, sends commands, and hands back the engine's events and telemetry.
+The telemetry lives in a memory-mapped file both sides map (:class:`engine.live.record.SharedBlock`), so
 reading it costs the GUI a copy and no round trip, and the engine never waits for the GUI.
 
 Why a process: the audio callback and the worker need Python's GIL every 8 ms; in one process with
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import SpandexError
-from engine.live_frame import COUNTERS
-from engine.stream import EngineConfig, SharedBlock, run_engine
-
+from engine.live.protocol import EngineConfig
+from engine.live.record import COUNTERS, SharedBlock
+from engine.live.worker import run_engine
 
 SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """One BLAS thread in the engine: its products are small (512 × 512), and on two shared cores

@@ -12,12 +12,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets import asset_path
 from engine.errors import ModelFileError, SpandexError
-from engine.model import SDNNModel
-from engine.model_card import read_card
-from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.library.card import read_card
+from engine.snn.model import SDNNModel
 
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
+SHIPPED_DIR = asset_path("models")
 
 
 def user_data_dir() -> Path:
@@ -131,7 +132,7 @@ def install_model(model_path: Path, card_path: Path | None = None, user_dir: Pat
 
     Refuses to replace a user model of the same name unless ``replace``.
     """
-    from engine.atomic_file import atomic_output
+    from engine.files.atomic import atomic_output
 
     folder = user_dir or user_models_dir()
     target = folder / (model_path.stem + ".net")

@@ -1,7 +1,10 @@
 """What the live engine publishes, hop by hop, for the GUI: fixed-layout records in shared memory.
 
+:class:`SharedBlock` lays the counters and both rings out in one buffer that the engine and the GUI
+process both map (:mod:`engine.live.host` makes it a memory-mapped file).
+
 One :data:`FRAME_DTYPE` record per 8 ms hop (the worker writes it into a
-:class:`engine.ring.RecordRing`), one :data:`CALLBACK_DTYPE` record per audio callback, and an int64
+:class:`engine.live.ring.RecordRing`), one :data:`CALLBACK_DTYPE` record per audio callback, and an int64
 array of running :data:`COUNTERS`. Fixed sizes keep the rings allocation-free:
 up to :data:`MAX_MODELS` models, :data:`MAX_LAYERS` encoding layers (input encoder + hidden layers),
 and a spike raster of the first :data:`RASTER_NEURONS` encoding neurons of the model on display.
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.stft import N_BINS
+from engine.constants import DB_FLOOR, N_BINS
+from engine.live.protocol import EngineConfig
+from engine.live.ring import RecordRing
 
 MAX_MODELS = 9
 """Models loaded at once (keys 1-9 select them)."""
@@ -19,8 +24,6 @@ MAX_MODELS = 9
 MAX_LAYERS = 6
 RASTER_NEURONS = 2048
 """Encoding neurons shown in the raster (257 + 512 + 512 = 1281 for the N-DNS network)."""
-
-DB_FLOOR = -120.0
 
 FRAME_DTYPE = np.dtype([
     ("hop", np.int64),               # hops processed since the engine started
@@ -38,7 +41,7 @@ FRAME_DTYPE = np.dtype([
     ("compute_ns", np.int64, (MAX_MODELS,)),   # wall time of the network step
     ("cpu_ns", np.int64, (MAX_MODELS,)),       # thread CPU time of the network step
     ("realtime", np.float32, (MAX_MODELS,)),   # paced slots (Lava): its speed, × real time (else NaN)
-    ("fallback", np.int8, (MAX_MODELS,)),      # paced slots: engine.paced_runner.Fallback of this hop
+    ("fallback", np.int8, (MAX_MODELS,)),      # paced slots: engine.live.paced.Fallback of this hop
     ("events", np.int32, (MAX_MODELS, MAX_LAYERS)),
     ("fired", np.uint8, (RASTER_NEURONS // 8,)),  # packed bits: did neuron i of `shown` spike?
     ("noise_db", np.float32),        # injected noise level in dBFS (-inf: none)
@@ -84,3 +87,25 @@ def to_db(magnitude: np.ndarray, out: np.ndarray) -> None:
     """Write ``20·log10(magnitude)`` into ``out``, floored at :data:`DB_FLOOR`."""
     np.maximum(magnitude, 10.0 ** (DB_FLOOR / 20.0), out=magnitude)
     out[:] = 20.0 * np.log10(magnitude)
+
+
+class SharedBlock:
+    """The engine's counters and telemetry rings, laid out in one buffer the GUI process can map."""
+
+    def __init__(self, buffer, config: EngineConfig) -> None:
+        n = len(COUNTERS) * 8
+        self.counters = np.ndarray((len(COUNTERS),), dtype=np.int64, buffer=buffer, offset=0)
+        frames_bytes = RecordRing.nbytes(FRAME_DTYPE, config.frame_ring)
+        self.frames = RecordRing(FRAME_DTYPE, config.frame_ring, memoryview(buffer)[n:n + frames_bytes])
+        start = n + frames_bytes
+        self.callbacks = RecordRing(CALLBACK_DTYPE, config.callback_ring,
+                                    memoryview(buffer)[start:start + self.callback_bytes(config)])
+
+    @staticmethod
+    def callback_bytes(config: EngineConfig) -> int:
+        return RecordRing.nbytes(CALLBACK_DTYPE, config.callback_ring)
+
+    @classmethod
+    def nbytes(cls, config: EngineConfig) -> int:
+        return (len(COUNTERS) * 8 + RecordRing.nbytes(FRAME_DTYPE, config.frame_ring)
+                + cls.callback_bytes(config))

@@ -57,19 +57,14 @@ import numpy as np
 from pesq import PesqError, pesq
 from pystoi import stoi as _pystoi
 
+from engine.constants import HOP_S, SAMPLE_RATE
 from engine.errors import AudioInputError
 
 EPS = 1e-8
 """The N-DNS snr.py epsilon."""
 
-METRIC_RATE = 16000
-"""Sample rate PESQ (wide-band) and STOI are computed at here."""
-
 NEURON_OP_WEIGHT = 10
 """Energy of one NeuronOp in SynOps (N-DNS power proxy: SynOPS + 10 x NeuronOPS)."""
-
-FRAME_HOP_S = 128 / 16000
-"""N-DNS time step: hop 128 samples at 16 kHz = 8 ms."""
 
 
 def si_snr(target: np.ndarray, estimate: np.ndarray) -> float | np.ndarray:
@@ -112,7 +107,7 @@ def pesq_wb(clean: np.ndarray, denoised: np.ndarray) -> float | None:
     if not np.any(ref):
         return None
     try:
-        score = pesq(METRIC_RATE, ref, deg, "wb")
+        score = pesq(SAMPLE_RATE, ref, deg, "wb")
     except (PesqError, ValueError):  # ValueError: the C code hit NaN (e.g. all-zero output)
         return None
     return float(score) if math.isfinite(score) else None
@@ -130,7 +125,7 @@ def stoi(clean: np.ndarray, denoised: np.ndarray) -> float | None:
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        score = float(_pystoi(ref, deg, METRIC_RATE, extended=False))
+        score = float(_pystoi(ref, deg, SAMPLE_RATE, extended=False))
     if any("Not enough STFT frames" in str(w.message) for w in caught):
         return None
     return score if math.isfinite(score) else None
@@ -160,7 +155,7 @@ def model_size_kb(
 def power_proxy_ops_per_s(
     synops_per_frame: float | np.ndarray,
     neuronops_per_frame: float | np.ndarray,
-    hop_s: float = FRAME_HOP_S,
+    hop_s: float = HOP_S,
 ) -> float | np.ndarray:
     """N-DNS power proxy in Ops/s: ``(SynOps + 10 * NeuronOps) / hop_s`` (per-frame counts)."""
     return (synops_per_frame + NEURON_OP_WEIGHT * neuronops_per_frame) / hop_s
