@@ -81,7 +81,7 @@ def run_app(options: AppOptions) -> int:
         window.show()
         if options.demo:
             window.set_demo_mode(True)
-        host.send("list_devices")
+        host.list_devices()
         if options.quit_after_s is not None:
             def finish() -> None:
                 if options.screenshot:

@@ -32,6 +32,7 @@ from engine.backends import BACKEND_NAMES
 from engine.constants import BYPASS, SAMPLE_RATE
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import user_data_dir
+from engine.live import protocol
 from engine.live.host import EngineHost
 from engine.live.record import xruns
 
@@ -59,8 +60,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.summaries: list[dict] = []
         self.callback_us: deque[float] = deque(maxlen=4096)
         self.counters = host.counters()
-        self.stream_info: dict = {}
-        self.status_info: dict = {}
+        self.stream_info: protocol.StreamChanged | None = None
+        self.status_info: protocol.Status | None = None
         self.last_model = 0
         self.pending_ab: tuple[str, str] | None = None  # (parent, trained) files to make A and B once loaded
         self.blind = False
@@ -117,14 +118,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.models_panel = ModelsPanel()
         self.models_panel.select_requested.connect(self.select)
         self.models_panel.open_requested.connect(self.open_model_dialog)
-        self.models_panel.remove_requested.connect(lambda slot: self.host.send("remove_model", slot))
+        self.models_panel.remove_requested.connect(lambda slot: self.host.remove_model(slot))
         self.abx_panel = AbxPanel()
         self.abx_panel.start_button.toggled.connect(self._abx_toggled)
-        self.abx_panel.play_requested.connect(lambda slot: self.host.send("select", slot))
+        self.abx_panel.play_requested.connect(lambda slot: self.host.select(slot))
         self.abx_panel.blind_changed.connect(self.set_blind)
         self.noise_panel = NoisePanel()
         self.noise_panel.noise_changed.connect(
-            lambda kind, snr: self.host.send("noise", kind or None, snr))
+            lambda kind, snr: self.host.set_noise(kind or None, snr))
         self.noise_panel.demo_requested.connect(lambda: self.set_demo_mode(True))
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self.models_panel, "A/B")
@@ -178,9 +179,8 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.setMovable(False)
         self.devices = DevicePicker(demo_clip, self.settings)
         self.devices.input_chosen.connect(self._input_chosen)
-        self.devices.output_chosen.connect(
-            lambda key: self.host.send("set_output", key))
-        self.devices.refresh_requested.connect(lambda: self.host.send("list_devices", True))
+        self.devices.output_chosen.connect(lambda key: self.host.set_output(key))
+        self.devices.refresh_requested.connect(lambda: self.host.list_devices(rescan=True))
         bar.addWidget(self.devices)
         bar.addSeparator()
         self.bypass_action = QtGui.QAction("Bypass (0)", self)
@@ -244,7 +244,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bypass_action.blockSignals(True)
         self.bypass_action.setChecked(slot == BYPASS)
         self.bypass_action.blockSignals(False)
-        self.host.send("select", slot)
+        self.host.select(slot)
 
     def _ab_key(self, which: str) -> None:
         if self.abx_panel.session is not None:
@@ -263,11 +263,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.select(b if self.history.playing == a else a)
 
     def _bypass_toggled(self, on: bool) -> None:
-        self.host.send("select", BYPASS if on else self.last_model if self.models else BYPASS)
+        self.host.select(BYPASS if on else self.last_model if self.models else BYPASS)
 
     def reset(self) -> None:
         """One key: every network's state, the counters, model A playing, the demo's starting noise."""
-        self.host.send("reset")
+        self.host.reset()
         self.callback_us.clear()
         if self.models:
             self.select(self.models_panel.a)
@@ -285,7 +285,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def load_model(self, path: str) -> None:
         self.loading += 1
-        self.host.send("load_model", path, self.backend)
+        self.host.load_model(path, self.backend)
 
     def add_trained_model(self, path: str, parent: str) -> None:
         """Load a model a run has just made beside its parent (loaded too if it is not), then make them B and A."""
@@ -306,17 +306,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _input_chosen(self, spec: str) -> None:
         if spec.startswith(FILE_PREFIX):
-            self.host.send("set_file", spec[len(FILE_PREFIX):])
+            self.host.set_file(spec[len(FILE_PREFIX):])
         else:
-            self.host.send("set_input", spec)
+            self.host.set_input(spec)
 
     def _record_toggled(self, on: bool) -> None:
         if on:
-            self.host.send("record_start", 600.0)
+            self.host.record_start(600.0)
             return
         folder = Path.home() / "spandex-recordings"
         folder.mkdir(parents=True, exist_ok=True)
-        self.host.send("record_stop", str(folder / time.strftime("%Y%m%d-%H%M%S")))
+        self.host.record_stop(str(folder / time.strftime("%Y%m%d-%H%M%S")))
 
     def _abx_toggled(self, on: bool) -> None:
         if on and self.abx_panel.session is None:
@@ -363,8 +363,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def tick(self) -> None:
         start = time.perf_counter()
-        for kind, payload in self.host.events_now():
-            self.on_event(kind, payload)
+        for event in self.host.events_now():
+            self.on_event(event)
         records = self.host.read_frames()
         self.frames_received += records.size
         self.history.extend(records)
@@ -402,59 +402,70 @@ class MainWindow(QtWidgets.QMainWindow):
     def _update_status(self) -> None:
         c = self.counters
         p99 = np.percentile(self.callback_us, 99) if self.callback_us else 0.0
-        driver = "callback" if self.stream_info.get("state") == "running" else "clock tick"
+        driver = "callback" if self.stream_info and self.stream_info.state == "running" else "clock tick"
         self.xrun_label.setText(f"xruns {xruns(np.array([c[k] for k in c]))} · worker late {c['ring_late']}"
                                 f" · {driver} p99 {p99:.0f} µs")
         self.fps_label.setText(f"GUI {self.fps:.0f} fps")
         s = self.status_info
         if s:
-            device = s.get("device_latency_s", 0.0)
+            device = s.device_latency_s
             device_text = f" + device {device * 1e3:.0f} ms" if 0 < device < 1 else ""
-            self.latency_label.setText(f"latency {s['algorithmic_latency_s'] * 1e3:.0f} ms algorithmic + "
-                                       f"{s['buffer_latency_s'] * 1e3:.0f} ms buffer{device_text}")
+            self.latency_label.setText(f"latency {s.algorithmic_latency_s * 1e3:.0f} ms algorithmic + "
+                                       f"{s.buffer_latency_s * 1e3:.0f} ms buffer{device_text}")
 
-    def on_event(self, kind: str, payload) -> None:
-        if kind == "models":
-            self.models = payload["models"]
-            self.loading = payload.get("loading", 0)
-            self.models_panel.set_models(self.models)
-            self._apply_pending_ab()
-            self.prune_panel.offer_models([m.get("source") or "" for m in self.models])
-            self.loihi_panel.set_models(self.models, payload.get("playing", -1))
-            self.banner.setText(NO_MODEL_TEXT)
-            self.banner.setVisible(not self.models and not self.loading)
-        elif kind == "stream":
-            self.stream_info = payload
-            text = {"running": "running", "internal-clock": "internal clock",
-                    "no-device": "waiting for the device"}.get(payload["state"], payload["state"])
-            where = payload.get("file") and f"file {Path(payload['file']).name}" or payload.get("input") or "—"
-            rate = f" at {payload['rate'] / 1000:g} kHz" if payload.get("rate") else ""
-            resampled = " (resampled to 16 kHz)" if payload.get("rate") and payload["rate"] != SAMPLE_RATE else ""
-            self.state_label.setText(f"{text}: {where} → {payload.get('output') or 'no output'}{rate}"
-                                     f"{resampled}. {payload.get('message', '')}")
-            spec = FILE_PREFIX + payload["file"] if payload.get("file") else payload.get("input")
-            self.devices.show_current(spec, payload.get("output"))
-            if payload["state"] == "running":
-                self.show_notice(None)
-            elif payload["state"] == "no-device":
-                self.show_notice(payload.get("message"))
-        elif kind == "status":
-            self.status_info = payload
-        elif kind == "devices":
-            info = self.stream_info
-            spec = FILE_PREFIX + info["file"] if info.get("file") else info.get("input")
-            self.devices.set_devices(payload, spec, info.get("output"))
-        elif kind == "device_lost":
-            self.show_notice(f"Audio device lost ({payload['devices']}). SPANDEX keeps running and will "
-                             "resume when the device is back — or pick another one.")
-        elif kind == "engine_restarted":
-            self.state_label.setText("restarting the audio engine after the sound server went away…")
-        elif kind in ("error", "fatal"):
-            self.loading = max(0, self.loading - 1) if kind == "error" else self.loading
-            self.show_notice(str(payload))
-            self.banner.setVisible(not self.models and not self.loading)
-        elif kind == "recorded":
-            self.state_label.setText(f"recorded {payload['seconds']:.1f} s: {', '.join(payload['paths'])}")
+    def on_event(self, event: protocol.Event) -> None:
+        """React to one event from the engine (see :mod:`engine.live.protocol`)."""
+        match event:
+            case protocol.ModelsChanged():
+                self.models = list(event.models)
+                self.loading = event.loading
+                self.models_panel.set_models(self.models)
+                self._apply_pending_ab()
+                self.prune_panel.offer_models([m.get("source") or "" for m in self.models])
+                self.loihi_panel.set_models(self.models, event.playing)
+                self.banner.setText(NO_MODEL_TEXT)
+                self.banner.setVisible(not self.models and not self.loading)
+            case protocol.StreamChanged():
+                self.stream_info = event
+                text = {"running": "running", "internal-clock": "internal clock",
+                        "no-device": "waiting for the device"}.get(event.state, event.state)
+                where = event.file and f"file {Path(event.file).name}" or event.input or "—"
+                rate = f" at {event.rate / 1000:g} kHz" if event.rate else ""
+                resampled = " (resampled to 16 kHz)" if event.rate and event.rate != SAMPLE_RATE else ""
+                self.state_label.setText(f"{text}: {where} → {event.output or 'no output'}{rate}"
+                                         f"{resampled}. {event.message}")
+                self.devices.show_current(self._source_spec(event), event.output)
+                if event.state == "running":
+                    self.show_notice(None)
+                elif event.state == "no-device":
+                    self.show_notice(event.message)
+            case protocol.Status():
+                self.status_info = event
+            case protocol.DevicesListed():
+                info = self.stream_info
+                self.devices.set_devices(list(event.devices), self._source_spec(info),
+                                         info.output if info else None)
+            case protocol.DeviceLost():
+                self.show_notice(f"Audio device lost ({event.devices}). SPANDEX keeps running and will "
+                                 "resume when the device is back — or pick another one.")
+            case protocol.EngineRestarted():
+                self.state_label.setText("restarting the audio engine after the sound server went away…")
+            case protocol.EngineError() | protocol.Fatal():
+                if isinstance(event, protocol.EngineError):
+                    self.loading = max(0, self.loading - 1)
+                self.show_notice(event.message)
+                self.banner.setVisible(not self.models and not self.loading)
+            case protocol.Recorded():
+                self.state_label.setText(f"recorded {event.seconds:.1f} s: {', '.join(event.paths)}")
+            case protocol.Stopped():
+                pass
+
+    @staticmethod
+    def _source_spec(info: protocol.StreamChanged | None) -> str | None:
+        """The device picker's entry for the stream's source: its file, else its input device."""
+        if info is None:
+            return None
+        return FILE_PREFIX + info.file if info.file else info.input
 
     # --- teardown --------------------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ def child(args: argparse.Namespace) -> None:
 
     from app.launch import DEMO_CLIP, AppOptions, engine_config
     from app.main_window import MainWindow
+    from engine.live import protocol
     from engine.live.host import EngineHost
 
     app = QtWidgets.QApplication(["spandex-bench"])
@@ -107,7 +108,7 @@ def child(args: argparse.Namespace) -> None:
     window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
     window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
-    host.wait_event("models", 120, lambda p: len(p["models"]) == len(args.models))
+    host.wait_event(protocol.ModelsChanged, 120, lambda e: len(e.models) == len(args.models))
     frames = []
     read_frames = host.read_frames
 

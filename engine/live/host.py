@@ -20,15 +20,25 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from engine.errors import SpandexError
+from engine.live import protocol
 from engine.live.protocol import EngineConfig
 from engine.live.record import COUNTERS, SharedBlock
 from engine.live.worker import run_engine
+
+E = TypeVar("E", bound=protocol.Event)
+
+REPLAYED = (protocol.Select, protocol.SetNoise, protocol.SetInput, protocol.SetFile, protocol.SetOutput)
+"""The commands that set a state a restarted engine must get back (the models come back by themselves)."""
+ONCE = (protocol.LoadModel, protocol.RemoveModel, protocol.Reset, protocol.ListDevices, protocol.RecordStart,
+        protocol.RecordStop, protocol.Shutdown)
 
 SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """One BLAS thread in the engine: its products are small (512 × 512), and on two shared cores
@@ -88,9 +98,9 @@ class EngineHost:
         self.shared = SharedBlock(self._buffer, config)
         self.runner: mp.process.BaseProcess | threading.Thread | None = None
         self.restarts = 0
-        self.models: list[dict] = []              # as the engine last reported them
-        self.replay: dict[str, tuple] = {}        # the latest state-setting commands
-        self.pending_events: list[tuple[str, object]] = []  # received by wait_event, not yet handed out
+        self.models: list[protocol.ModelInfo] = []  # as the engine last reported them
+        self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
+        self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self._new_queues()
 
     def _new_queues(self) -> None:
@@ -136,19 +146,66 @@ class EngineHost:
     def pid(self) -> int | None:
         return self.runner.pid if self.mode == "process" and self.runner is not None else os.getpid()
 
-    def send(self, name: str, *args) -> None:
-        """Queue a command for the engine's worker (applied between hops). See ``AudioEngine._cmd_*``."""
-        key = {"set_file": "set_input"}.get(name, name)
-        if key in ("select", "noise", "set_input", "set_output"):
-            self.replay[key] = (name, *args)
-        self.commands.put((name, *args))
+    # --- commands (applied by the engine's worker between hops, in order) --------------------------
 
-    def events_now(self) -> list[tuple[str, object]]:
+    def load_model(self, spec: str, backend: str | None = None) -> None:
+        """Load a model (library name or path) into a new slot; ``backend`` None: the engine's default."""
+        self.send(protocol.LoadModel(spec, backend))
+
+    def remove_model(self, slot: int) -> None:
+        self.send(protocol.RemoveModel(slot))
+
+    def select(self, slot: int) -> None:
+        """Hear model ``slot`` (:data:`engine.constants.BYPASS`: the unprocessed input)."""
+        self.send(protocol.Select(slot))
+
+    def reset(self) -> None:
+        """Reset every network's state and the event counters."""
+        self.send(protocol.Reset())
+
+    def set_noise(self, kind: str | None, snr_db: float) -> None:
+        """Inject noise ``kind`` (None: none) at ``snr_db`` below the speech."""
+        self.send(protocol.SetNoise(kind, snr_db))
+
+    def set_input(self, device: str | None) -> None:
+        self.send(protocol.SetInput(device))
+
+    def set_file(self, path: str) -> None:
+        """Play ``path`` (looping) as the microphone."""
+        self.send(protocol.SetFile(path))
+
+    def set_output(self, device: str | None) -> None:
+        self.send(protocol.SetOutput(device))
+
+    def list_devices(self, rescan: bool = False) -> None:
+        """Ask for a :class:`~engine.live.protocol.DevicesListed` event (``rescan``: look again)."""
+        self.send(protocol.ListDevices(rescan))
+
+    def record_start(self, max_seconds: float = 600.0, fresh: bool = False) -> None:
+        self.send(protocol.RecordStart(max_seconds, fresh))
+
+    def record_stop(self, prefix: str) -> None:
+        """Write PREFIX-input.wav and PREFIX-output.wav; a :class:`~engine.live.protocol.Recorded` follows."""
+        self.send(protocol.RecordStop(prefix))
+
+    def send(self, command: protocol.Command) -> None:
+        """Queue a command for the engine's worker. The latest setting of each kind (model heard, noise,
+        microphone or file, speaker) is kept, to replay into a restarted engine."""
+        if not isinstance(command, REPLAYED + ONCE):
+            raise TypeError(f"not an engine command: {command!r}")
+        if isinstance(command, REPLAYED):
+            key = protocol.SetInput if isinstance(command, protocol.SetFile) else type(command)
+            self.replay[key] = command
+        self.commands.put(command)
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def events_now(self) -> list[protocol.Event]:
         """Every event the engine has sent since the last call (never blocks).
 
-        A ``device_lost`` event that asks for a restart (PortAudio stuck on a dead sound server) is
-        acted on here: a fresh engine process starts with the same models and settings, and an
-        ``("engine_restarted", count)`` event follows it.
+        A :class:`~engine.live.protocol.DeviceLost` event that asks for a restart (PortAudio stuck on a
+        dead sound server) is acted on here: a fresh engine process starts with the same models and
+        settings, and an :class:`~engine.live.protocol.EngineRestarted` event follows it.
         """
         out, self.pending_events = self.pending_events, []
         while True:
@@ -158,18 +215,19 @@ class EngineHost:
                 return out
             out.extend(self._handle(event))
 
-    def _handle(self, event: tuple[str, object]) -> list[tuple[str, object]]:
-        if event[0] == "models":
-            self.models = event[1]["models"]
-        elif event[0] == "device_lost" and event[1].get("restart") and self.mode == "process":
+    def _handle(self, event: protocol.Event) -> list[protocol.Event]:
+        if isinstance(event, protocol.ModelsChanged):
+            self.models = list(event.models)
+        elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
             self._restart()
-            return [event, ("engine_restarted", self.restarts)]
+            return [event, protocol.EngineRestarted(self.restarts)]
         return [event]
 
     def _restart(self) -> None:
         """Replace a stuck engine process by a fresh one with the same models and settings."""
         self.restarts += 1
         old = self.runner
+        assert isinstance(old, mp.process.BaseProcess)
         old.kill()
         old.join(5.0)
         for q in (self.commands, self.events):
@@ -182,17 +240,17 @@ class EngineHost:
         for command in self.replay.values():
             self.commands.put(command)
 
-    def wait_event(self, kind: str, timeout: float, predicate=None) -> object:
-        """Block until an event ``kind`` (whose payload satisfies ``predicate``) arrives; others are kept
+    def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None) -> E:
+        """Block until an event of type ``kind`` (that satisfies ``predicate``) arrives; others are kept
         for :meth:`events_now`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for index, event in enumerate(self.pending_events):
-                if event[0] == kind and (predicate is None or predicate(event[1])):
+                if isinstance(event, kind) and (predicate is None or predicate(event)):
                     del self.pending_events[index]
-                    return event[1]
-                if event[0] == "fatal":
-                    raise SpandexError(f"the audio engine failed: {event[1]}")
+                    return event
+                if isinstance(event, protocol.Fatal):
+                    raise SpandexError(f"the audio engine failed: {event.message}")
             try:
                 event = self.events.get(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
             except queue.Empty:
@@ -200,7 +258,7 @@ class EngineHost:
                     raise SpandexError("the audio engine stopped") from None
                 continue
             self.pending_events.extend(self._handle(event))
-        raise TimeoutError(f"no '{kind}' event from the engine within {timeout} s")
+        raise TimeoutError(f"no {kind.__name__} event from the engine within {timeout} s")
 
     def counters(self) -> dict[str, int]:
         return dict(zip(COUNTERS, (int(v) for v in self.shared.counters)))
@@ -215,7 +273,7 @@ class EngineHost:
     def stop(self, timeout: float = 10.0) -> None:
         """Shut the engine down (stream closed, PortAudio terminated) and release the shared memory."""
         if self.runner is not None and self.runner.is_alive():
-            self.send("shutdown")
+            self.send(protocol.Shutdown())
             self.runner.join(timeout)
             if self.mode == "process" and self.runner.is_alive():
                 self.runner.terminate()

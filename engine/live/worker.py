@@ -27,7 +27,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from engine.backends import prepare
+from engine.backends import Runner, prepare
 from engine.constants import HOP, SAMPLE_RATE
 from engine.dsp.resampler import StreamingResampler
 from engine.errors import SpandexError
@@ -35,6 +35,7 @@ from engine.files.audio import write_wav
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import resolve_model
 from engine.live import devices as audio_device
+from engine.live import protocol
 from engine.live.callback import AudioCallback
 from engine.live.denoiser import LiveDenoiser
 from engine.live.noise import NOISE_KINDS
@@ -57,7 +58,7 @@ def _yield_the_cpu() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOADER_NICE)
 
 
-def model_info(runner, slot: int) -> dict:
+def model_info(runner: Runner, slot: int) -> protocol.ModelInfo:
     """What the GUI shows about a loaded model (plain data: it crosses a process boundary)."""
     model = runner.model
     return {
@@ -126,7 +127,7 @@ class AudioEngine:
                     if not self.parent_alive():
                         break
         except Exception as exc:  # noqa: BLE001 — report, then stop cleanly
-            self._event("fatal", f"{type(exc).__name__}: {exc}")
+            self._send(protocol.Fatal(f"{type(exc).__name__}: {exc}"))
             raise
         finally:
             self.devices.close()
@@ -135,7 +136,7 @@ class AudioEngine:
             if not self.devices.portaudio_stuck:
                 audio_device.terminate()
             self.doorbell.close()
-            self._event("stopped", None)
+            self._send(protocol.Stopped())
 
     def _process_available(self) -> None:
         data = self.callback.in_ring.read_all()
@@ -180,70 +181,60 @@ class AudioEngine:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 return
-            name, *args = command
             try:
-                getattr(self, f"_cmd_{name}")(*args)
+                self._apply(command)
             except SpandexError as exc:
-                self._event("error", str(exc))
+                self._send(protocol.EngineError(str(exc)))
 
-    def _cmd_load_model(self, spec: str, backend: str | None = None) -> None:
-        self.pending.append(self.loader.submit(self._load, spec, backend or self.config.backend))
+    def _apply(self, command: protocol.Command) -> None:
+        """Apply one command (see :mod:`engine.live.protocol` for what each means)."""
+        match command:
+            case protocol.LoadModel():
+                self.pending.append(self.loader.submit(self._load, command.spec,
+                                                       command.backend or self.config.backend))
+            case protocol.RemoveModel():
+                self.live.remove_model(command.slot)
+                self._emit_models()
+            case protocol.Select():
+                self.live.select(command.slot)
+            case protocol.Reset():
+                self.live.reset()
+                for index in range(len(COUNTERS)):
+                    if COUNTERS[index] not in ("hops", "callbacks"):
+                        self.shared.counters[index] = 0
+            case protocol.SetNoise():
+                if command.kind is not None and command.kind not in NOISE_KINDS:
+                    raise SpandexError(f"unknown noise '{command.kind}'")
+                self.live.noise.set(command.kind, command.snr_db)
+            case protocol.SetInput():
+                self.devices.use_input(command.device)
+            case protocol.SetFile():
+                self.devices.use_file(command.path)
+            case protocol.SetOutput():
+                self.devices.use_output(command.device)
+            case protocol.ListDevices():
+                if command.rescan and not self.devices.portaudio_stuck:
+                    self.devices.open()
+                self._send(protocol.DevicesListed(tuple(
+                    protocol.DeviceEntry(**asdict(d), key=d.key) for d in audio_device.list_devices())))
+            case protocol.RecordStart():
+                if command.fresh:
+                    self.live.reset()
+                self.live.record_start(command.max_seconds)
+            case protocol.RecordStop():
+                self._record_stop(command.prefix)
+            case protocol.Shutdown():
+                self.stopping = True
+            case _:
+                raise TypeError(f"not an engine command: {command!r}")
 
-    def _cmd_remove_model(self, slot: int) -> None:
-        self.live.remove_model(slot)
-        self._emit_models()
-
-    def _cmd_select(self, slot: int) -> None:
-        self.live.select(slot)
-
-    def _cmd_reset(self) -> None:
-        self.live.reset()
-        for index in range(len(COUNTERS)):
-            if COUNTERS[index] not in ("hops", "callbacks"):
-                self.shared.counters[index] = 0
-
-    def _cmd_noise(self, kind: str | None, snr_db: float) -> None:
-        if kind is not None and kind not in NOISE_KINDS:
-            raise SpandexError(f"unknown noise '{kind}'")
-        self.live.noise.set(kind, snr_db)
-
-    def _cmd_set_input(self, device: str | None) -> None:
-        self.devices.use_input(device)
-
-    def _cmd_set_file(self, path: str) -> None:
-        self.devices.use_file(path)
-
-    def _cmd_set_output(self, device: str | None) -> None:
-        self.devices.use_output(device)
-
-    def _cmd_list_devices(self, rescan: bool = False) -> None:
-        """List the devices PortAudio knows. ``rescan``: look again — PortAudio can only re-list with no
-        stream open, so the stream is reopened (a short gap in the sound)."""
-        if rescan and not self.devices.portaudio_stuck:
-            self.devices.open()
-        self._event("devices", [asdict(d) | {"key": d.key} for d in audio_device.list_devices()])
-
-    def _cmd_record_start(self, max_seconds: float = 600.0, fresh: bool = False) -> None:
-        """Record input and output from the next hop. ``fresh``: reset every network first, so that
-        ``denoise()`` of the recorded input reproduces the recorded output exactly."""
-        if fresh:
-            self.live.reset()
-        self.live.record_start(max_seconds)
-
-    def _cmd_record_stop(self, prefix: str) -> None:
-        """Write PREFIX-input.wav (after noise injection) and PREFIX-output.wav (float, 16 kHz).
-
-        The output lags the input by 384 samples (the STFT's), exactly as the listener heard it.
-        """
+    def _record_stop(self, prefix: str) -> None:
         noisy, denoised = self.live.record_stop()
         if noisy.size == 0:
             raise SpandexError("nothing was recorded")
         paths = [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
                  for part, audio in (("input", noisy), ("output", denoised))]
-        self._event("recorded", {"paths": [str(p) for p in paths], "seconds": noisy.size / SAMPLE_RATE})
-
-    def _cmd_shutdown(self) -> None:
-        self.stopping = True
+        self._send(protocol.Recorded(tuple(str(path) for path in paths), noisy.size / SAMPLE_RATE))
 
     # --- models ----------------------------------------------------------------------------------
 
@@ -260,52 +251,52 @@ class AudioEngine:
             try:
                 self.live.add_model(future.result())
             except SpandexError as exc:
-                self._event("error", str(exc))
+                self._send(protocol.EngineError(str(exc)))
             except Exception as exc:  # noqa: BLE001 — a bad file must not stop the engine
-                self._event("error", f"could not load the model: {type(exc).__name__}: {exc}")
+                self._send(protocol.EngineError(f"could not load the model: {type(exc).__name__}: {exc}"))
         self._emit_models()
 
     # --- events ----------------------------------------------------------------------------------
 
-    def _event(self, kind: str, payload) -> None:
-        self.events.put((kind, payload))
+    def _send(self, event: protocol.Event) -> None:
+        self.events.put(event)
 
     def _emit_models(self) -> None:
-        self._event("models", {"models": [model_info(s.runner, i) for i, s in enumerate(self.live.slots)],
-                               "playing": self.live.playing, "loading": len(self.pending)})
+        self._send(protocol.ModelsChanged(tuple(model_info(s.runner, i) for i, s in enumerate(self.live.slots)),
+                                   self.live.playing, len(self.pending)))
 
     def _device_lost(self, devices: str, restart: bool) -> None:
-        self._event("device_lost", {"devices": devices, "restart": restart})
+        self._send(protocol.DeviceLost(devices, restart))
 
     def _emit_stream(self) -> None:
         d = self.devices
         s = d.stream
-        self._event("stream", {
-            "state": d.state, "message": d.message, "rate": s.rate if s else None,
-            "input": s.input.key if s and s.input else None,
-            "output": s.output.key if s and s.output else None,
-            "file": d.file_source.path if d.file_source else None,
-            "device_latency_s": s.latency_s if s else 0.0,
-            "prefill_hops": self.config.prefill_hops, "priority": self.priority,
-        })
+        self._send(protocol.StreamChanged(
+            state=d.state, message=d.message, rate=s.rate if s else None,
+            input=s.input.key if s and s.input else None,
+            output=s.output.key if s and s.output else None,
+            file=d.file_source.path if d.file_source else None,
+            device_latency_s=s.latency_s if s else 0.0,
+            prefill_hops=self.config.prefill_hops, priority=self.priority,
+        ))
 
     def _emit_status(self) -> None:
         d = self.devices
         s = d.stream
         rate = s.rate if s else SAMPLE_RATE
         ring_s = self.callback.out_ring.available() / rate
-        self._event("status", {
-            "state": d.state, "playing": self.live.playing,
-            "buffer_latency_s": ring_s + (self.fifo.size / SAMPLE_RATE),
-            "algorithmic_latency_s": self.live.latency_s,
-            "device_latency_s": s.latency_s if s else 0.0,
-            "lost_for_s": (time.monotonic() - d.lost_since) if d.lost_since else 0.0,
-        })
+        self._send(protocol.Status(
+            state=d.state, playing=self.live.playing,
+            buffer_latency_s=ring_s + (self.fifo.size / SAMPLE_RATE),
+            algorithmic_latency_s=self.live.latency_s,
+            device_latency_s=s.latency_s if s else 0.0,
+            lost_for_s=(time.monotonic() - d.lost_since) if d.lost_since else 0.0,
+        ))
 
 
 def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None,
                priority: str = "normal") -> None:
-    """Entry point of the engine (process or thread): run until a ``("shutdown",)`` command.
+    """Entry point of the engine (process or thread): run until a :class:`~engine.live.protocol.Shutdown`.
     ``priority`` says how the caller scheduled this thread (reported in the stream events)."""
     engine = AudioEngine(config, SharedBlock(buffer, config), commands, events)
     engine.priority = priority
