@@ -56,6 +56,7 @@ def control_child(args: argparse.Namespace) -> None:
     no engine, no models, no GUI), counting gaps and flags as the engine's callback does. What it counts,
     the sound server does to any client on this machine."""
     from engine.live import devices as audio_device
+    from engine.live.record import PA_XRUNS
 
     audio_device.rescan()
     flags = []
@@ -83,7 +84,7 @@ def control_child(args: argparse.Namespace) -> None:
     callback_us = np.array(durations) / 1e3
     print(json.dumps({
         "engine": "bare:0", "seconds": args.seconds, "hops": len(flags),
-        "xruns": int(np.count_nonzero(np.array(flags) & 0xF)), "gaps": gaps[0], "worker_late": 0, "trims": 0,
+        "xruns": int(np.count_nonzero(np.array(flags) & PA_XRUNS)), "gaps": gaps[0], "worker_late": 0, "trims": 0,
         "fps_mean": 0.0, "fps_p5": 0.0, "priority": "normal",
         "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
         "model_cpu_us": {}, "worker_us": [0.0, 0.0], "engine_cpu_pct": None, "gui_cpu_pct": 0.0,
@@ -96,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
     from PySide6 import QtCore, QtWidgets
 
     from app.launch import DEMO_CLIP, AppOptions, engine_config
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
     from engine.live import protocol
     from engine.live.host import EngineHost
 

@@ -21,13 +21,13 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from engine.constants import SAMPLE_RATE
+from engine.constants import N_FFT, SAMPLE_RATE
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import atomic_output
 
 """The engine's sample rate in Hz."""
 
-MIN_SAMPLES = 512
+MIN_SAMPLES = N_FFT
 """The shortest usable input: one STFT frame (n_fft 512) at ``SAMPLE_RATE``."""
 
 SILENCE_DBFS = -60.0

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.backends import Runner
-from engine.constants import BYPASS, HOP, N_BINS, SAMPLE_RATE
+from engine.constants import BYPASS, DB_FLOOR, HOP, N_BINS, N_FFT, SAMPLE_RATE
 from engine.dsp.stft import ALGORITHMIC_LATENCY_S, StreamingISTFT, StreamingSTFT
 from engine.errors import SpandexError
 from engine.live.noise import NoiseInjector
@@ -89,7 +89,7 @@ class LiveDenoiser:
             raise SpandexError(f"at most {MAX_MODELS} models can be loaded at once: remove one first")
         if runner.model.n_bins != N_BINS:
             raise SpandexError(f"{runner.model.name} takes {runner.model.n_bins} inputs; the live STFT "
-                               f"gives {N_BINS} bins (n_fft 512)")
+                               f"gives {N_BINS} bins (n_fft {N_FFT})")
         if len(runner.model.neuron_counts) - 1 > MAX_LAYERS:
             raise SpandexError(f"{runner.model.name} has more than {MAX_LAYERS} encoding layers")
         self.slots.append(ModelSlot(runner, StreamingISTFT()))
@@ -215,23 +215,23 @@ class LiveDenoiser:
         record["out_peak"] = float(np.max(np.abs(out)))
         noise_db = self.noise.level_dbfs
         record["noise_db"] = noise_db if math.isfinite(noise_db) else -np.inf
-        for field in ("synops", "synops_dense", "neuronops", "compute_ns", "cpu_ns", "events", "fallback"):
-            record[field] = 0
+        for name in ("synops", "synops_dense", "neuronops", "compute_ns", "cpu_ns", "events", "fallback"):
+            record[name] = 0
         record["realtime"] = np.nan
         for index, slot in enumerate(self.slots):
             if isinstance(slot.runner, PacedRunner):
                 record["realtime"][index] = slot.runner.speed
                 record["fallback"][index] = slot.runner.fallback
         if spectrum is None:
-            record["in_db"] = -120.0
-            record["out_db"] = -120.0
+            record["in_db"] = DB_FLOOR
+            record["out_db"] = DB_FLOOR
             record["fired"] = 0
         else:
             np.abs(spectrum, out=self._magnitude)
             to_db(self._magnitude, record["in_db"])
             heard = self.slots[self.playing].spectrum if self.playing != BYPASS else spectrum
             if heard is None:  # a late runner's first hop: nothing to hear yet
-                record["out_db"] = -120.0
+                record["out_db"] = DB_FLOOR
             else:
                 np.abs(heard, out=self._magnitude)
                 to_db(self._magnitude, record["out_db"])

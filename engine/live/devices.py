@@ -21,6 +21,7 @@ import sounddevice as sd
 
 from engine.constants import HOP, SAMPLE_RATE
 from engine.errors import SpandexError
+from engine.live.record import status_bits
 
 Callback = Callable[[np.ndarray | None, np.ndarray | None, int, int, float], None]
 """``callback(indata, outdata, frames, status_flags, stream_time)``; ``indata``/``outdata`` are
@@ -129,13 +130,13 @@ def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: C
         raise SpandexError("no input or output device to open")
 
     def pa_callback(indata, outdata, frames, time, status):
-        callback(indata, outdata, frames, int(status._flags) if status else 0, time.currentTime)
+        callback(indata, outdata, frames, status_bits(status) if status else 0, time.currentTime)
 
     def plain_in(indata, frames, time, status):
-        callback(indata, None, frames, int(status._flags) if status else 0, time.currentTime)
+        callback(indata, None, frames, status_bits(status) if status else 0, time.currentTime)
 
     def plain_out(outdata, frames, time, status):
-        callback(None, outdata, frames, int(status._flags) if status else 0, time.currentTime)
+        callback(None, outdata, frames, status_bits(status) if status else 0, time.currentTime)
 
     rates = [SAMPLE_RATE]
     for device in (input, output):

@@ -13,6 +13,7 @@ and a spike raster of the first :data:`RASTER_NEURONS` encoding neurons of the m
 from __future__ import annotations
 
 import numpy as np
+import sounddevice
 
 from engine.constants import DB_FLOOR, N_BINS
 from engine.live.protocol import EngineConfig
@@ -66,10 +67,39 @@ which PortAudio sets no status flag under PipeWire's JACK (measured); ``clock_la
 CALLBACKS, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, RING_LATE_COUNT, \
     LATENCY_TRIMS, INPUT_DROPPED, DEVICE_GAPS, CLOCK_LATE, HOPS, DEVICE_LOSSES = range(len(COUNTERS))
 
-PA_FLAGS = ((1, INPUT_UNDERFLOW), (2, INPUT_OVERFLOW), (4, OUTPUT_UNDERFLOW), (8, OUTPUT_OVERFLOW))
-"""PortAudio's callback status bits (paInputUnderflow ...) and the counters they go to."""
+PA_INPUT_UNDERFLOW = 1
+"""PortAudio's ``paInputUnderflow`` status bit (the values are PortAudio's ABI; tests/test_live_record.py checks them)."""
+PA_INPUT_OVERFLOW = 2
+"""``paInputOverflow``: input data was discarded by PortAudio."""
+PA_OUTPUT_UNDERFLOW = 4
+"""``paOutputUnderflow``: the device played silence the callback did not give it in time."""
+PA_OUTPUT_OVERFLOW = 8
+"""``paOutputOverflow``."""
 RING_LATE = 256
-"""Flag bit: the output ring held less than the callback needed (the worker was late)."""
+"""SPANDEX's own flag bit, beside PortAudio's: the output ring held less than the callback needed (the
+worker was late)."""
+
+PA_FLAGS = ((PA_INPUT_UNDERFLOW, INPUT_UNDERFLOW), (PA_INPUT_OVERFLOW, INPUT_OVERFLOW),
+            (PA_OUTPUT_UNDERFLOW, OUTPUT_UNDERFLOW), (PA_OUTPUT_OVERFLOW, OUTPUT_OVERFLOW))
+"""PortAudio's callback status bits and the counters they go to."""
+PA_XRUNS = PA_INPUT_UNDERFLOW | PA_INPUT_OVERFLOW | PA_OUTPUT_UNDERFLOW | PA_OUTPUT_OVERFLOW
+"""Every PortAudio bit that means an xrun (over- or underflow, either direction)."""
+
+
+def status_bits(status: sounddevice.CallbackFlags) -> int:
+    """sounddevice's status object as PortAudio's bits, read through its public properties.
+
+    Callback-safe: no allocation beyond small ints."""
+    bits = 0
+    if status.input_underflow:
+        bits |= PA_INPUT_UNDERFLOW
+    if status.input_overflow:
+        bits |= PA_INPUT_OVERFLOW
+    if status.output_underflow:
+        bits |= PA_OUTPUT_UNDERFLOW
+    if status.output_overflow:
+        bits |= PA_OUTPUT_OVERFLOW
+    return bits
 
 
 def xruns(counters: np.ndarray) -> int:
