@@ -66,7 +66,7 @@ def run_app(options: AppOptions) -> int:
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")
     from PySide6 import QtCore, QtWidgets
 
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["spandex"])
     app.setApplicationName("SPANDEX")

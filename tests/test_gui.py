@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
+from app.window.main_window import MainWindow  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_model  # noqa: E402
 from engine.live.host import EngineHost  # noqa: E402

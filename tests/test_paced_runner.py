@@ -180,8 +180,8 @@ def test_the_live_denoiser_hears_a_paced_slot_two_hops_later(model, real_speech)
 
 
 def test_the_window_says_when_lava_lags_and_where_the_audio_comes_from() -> None:
-    from app.frame_history import FrameHistory
-    from app.pace_notice import pace_notice
+    from app.plots.frame_history import FrameHistory
+    from app.window.status_text import pace_notice
 
     models = [{"name": "spandex_prune75", "twin": None}, {"name": "spandex_prune75", "twin": "sparse"}]
     history = FrameHistory()

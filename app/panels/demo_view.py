@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from app.plots.spectrogram import SpectrogramView
 
 KEYS = "A / B / Space: switch model   0: bypass   N: next noise   ↑ ↓: SNR   R: reset   Esc: leave demo"

@@ -7,7 +7,7 @@ import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from app.plots.traces import MODEL_COLOURS
 
 COLUMNS = ("key", "model", "weights = 0", "SynOps/hop", "M-Ops/s", "vs A", "silent neurons", "CPU µs/hop")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from engine.constants import HOP, SAMPLE_RATE
 
 LAYER_NAMES = ("input", "hidden 1", "hidden 2", "hidden 3", "hidden 4", "hidden 5")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 
 LAYER_LABELS = ("in", "h1", "h2", "h3", "h4", "h5", "out")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from engine.constants import HOP, SAMPLE_RATE
 
 LEVELS_DB = (-30.0, 40.0)

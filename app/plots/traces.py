@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from engine.constants import HOP, SAMPLE_RATE
 from engine.evaluation.metrics import power_proxy_ops_per_s
 

@@ -1,7 +1,8 @@
 """The SPANDEX main window: plots on the left, A/B, ABX, noise and the coming tools on the right.
 
 Data flow (Friture-style): a QTimer (:data:`FPS` per second) drains the engine's telemetry ring into
-:class:`app.frame_history.FrameHistory`, and every visible plot redraws from it. Commands go to the
+:class:`app.plots.frame_history.FrameHistory`, and every visible plot redraws from it; a second, slower
+timer (:data:`TEXT_HZ`) sets the status text (:mod:`app.window.status_text`). Commands go to the
 engine through :class:`engine.live.host.EngineHost` — the window never calls model or audio code itself.
 """
 
@@ -11,11 +12,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.frame_history import FrameHistory
-from app.pace_notice import pace_notice
 from app.panels.abx_panel import AbxPanel
 from app.panels.demo_view import DemoView
 from app.panels.devices import FILE_PREFIX, DevicePicker
@@ -23,20 +21,24 @@ from app.panels.loihi_panel import LoihiPanel
 from app.panels.models_panel import ModelsPanel
 from app.panels.noise_panel import NoisePanel
 from app.panels.prune_panel import PrunePanel
+from app.plots.frame_history import FrameHistory
 from app.plots.meters import LevelMeter
 from app.plots.raster import SpikeRaster
 from app.plots.sparsity import SparsityBars
 from app.plots.spectrogram import SpectrogramView
 from app.plots.traces import ModelTraces
+from app.window.status_text import latency_line, pace_notice, stream_line, xrun_line
 from engine.backends import BACKEND_NAMES
-from engine.constants import BYPASS, SAMPLE_RATE
+from engine.constants import BYPASS
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import user_data_dir
 from engine.live import protocol
 from engine.live.host import EngineHost
-from engine.live.record import xruns
 
 FPS = 30
+"""Plot redraws per second."""
+TEXT_HZ = 4
+"""Status text updates per second."""
 NO_MODEL_TEXT = ("<b>No model loaded.</b> No default model is shipped yet (assets/models has none): open a "
                  "netx model file — e.g. ../shared/reference_models/ndns_baseline.net — or start with "
                  "<code>spandex --model PATH</code>. Until then you hear the input unprocessed.")
@@ -79,10 +81,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_toolbar(demo_clip)
         self._build_status()
         self._build_shortcuts()
-        self.timer = QtCore.QTimer(self)
+        self.timer = QtCore.QTimer(self)  # plots
         self.timer.setInterval(1000 // FPS)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+        self.text_timer = QtCore.QTimer(self)  # status text: a person reads a few updates a second
+        self.text_timer.setInterval(1000 // TEXT_HZ)
+        self.text_timer.timeout.connect(self.refresh_text)
+        self.text_timer.start()
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -236,7 +242,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # --- commands --------------------------------------------------------------------------------
 
     def select(self, slot: int) -> None:
-        """Hear model ``slot`` (or the bypass, -1)."""
+        """Hear model ``slot`` (or :data:`BYPASS`)."""
         if slot != BYPASS and not 0 <= slot < len(self.models):
             return
         if slot != BYPASS:
@@ -248,7 +254,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _ab_key(self, which: str) -> None:
         if self.abx_panel.session is not None:
-            self.abx_panel._play(which)
+            self.abx_panel.play(which)
         elif which in "ab":
             self.select(self.models_panel.a if which == "a" else self.models_panel.b)
 
@@ -359,9 +365,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.notice.setText(text or "")
         self.notice.setVisible(bool(text))
 
-    # --- the timer -------------------------------------------------------------------------------
+    # --- the timers --------------------------------------------------------------------------------
 
     def tick(self) -> None:
+        """The plot timer (:data:`FPS`): drain events and telemetry, redraw every visible plot."""
         start = time.perf_counter()
         for event in self.host.events_now():
             self.on_event(event)
@@ -370,7 +377,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.history.extend(records)
         callbacks = self.host.read_callbacks()
         self.callback_us.extend((callbacks["duration_ns"] / 1e3).tolist())
-        self.counters = self.host.counters()
         elapsed = 1.0 / FPS
         self.meter_in.show_peak(self.history.in_peak if records.size else 0.0, elapsed)
         self.meter_out.show_peak(self.history.out_peak if records.size else 0.0, elapsed)
@@ -384,34 +390,30 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.spectrogram_out.refresh(self.history)
                 for view in self.model_views:
                     view.refresh(self.history, self.models)
-            self._update_status()
-            pace = "" if self.blind else pace_notice(self.models, self.history)  # names would tell in ABX
-            self.pace_label.setText(pace)
-            self.pace_label.setVisible(bool(pace))
         self.ticks += 1
         now = time.perf_counter()
         self.tick_times.append(now)
         self.render_ms.append((now - start) * 1e3)
+
+    def refresh_text(self) -> None:
+        """The text timer (:data:`TEXT_HZ`): counters, latency, frame rate and the Lava pace notice."""
+        self.counters = self.host.counters()
+        if self.in_demo_mode:
+            return
+        running = self.stream_info is not None and self.stream_info.state == "running"
+        self.xrun_label.setText(xrun_line(self.counters, self.callback_us, running))
+        self.fps_label.setText(f"GUI {self.fps:.0f} fps")
+        if self.status_info is not None:
+            self.latency_label.setText(latency_line(self.status_info))
+        pace = "" if self.blind else pace_notice(self.models, self.history)  # names would tell in ABX
+        self.pace_label.setText(pace)
+        self.pace_label.setVisible(bool(pace))
 
     @property
     def fps(self) -> float:
         if len(self.tick_times) < 2:
             return 0.0
         return (len(self.tick_times) - 1) / (self.tick_times[-1] - self.tick_times[0])
-
-    def _update_status(self) -> None:
-        c = self.counters
-        p99 = np.percentile(self.callback_us, 99) if self.callback_us else 0.0
-        driver = "callback" if self.stream_info and self.stream_info.state == "running" else "clock tick"
-        self.xrun_label.setText(f"xruns {xruns(np.array([c[k] for k in c]))} · worker late {c['ring_late']}"
-                                f" · {driver} p99 {p99:.0f} µs")
-        self.fps_label.setText(f"GUI {self.fps:.0f} fps")
-        s = self.status_info
-        if s:
-            device = s.device_latency_s
-            device_text = f" + device {device * 1e3:.0f} ms" if 0 < device < 1 else ""
-            self.latency_label.setText(f"latency {s.algorithmic_latency_s * 1e3:.0f} ms algorithmic + "
-                                       f"{s.buffer_latency_s * 1e3:.0f} ms buffer{device_text}")
 
     def on_event(self, event: protocol.Event) -> None:
         """React to one event from the engine (see :mod:`engine.live.protocol`)."""
@@ -427,13 +429,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.banner.setVisible(not self.models and not self.loading)
             case protocol.StreamChanged():
                 self.stream_info = event
-                text = {"running": "running", "internal-clock": "internal clock",
-                        "no-device": "waiting for the device"}.get(event.state, event.state)
-                where = event.file and f"file {Path(event.file).name}" or event.input or "—"
-                rate = f" at {event.rate / 1000:g} kHz" if event.rate else ""
-                resampled = " (resampled to 16 kHz)" if event.rate and event.rate != SAMPLE_RATE else ""
-                self.state_label.setText(f"{text}: {where} → {event.output or 'no output'}{rate}"
-                                         f"{resampled}. {event.message}")
+                self.state_label.setText(stream_line(event))
                 self.devices.show_current(self._source_spec(event), event.output)
                 if event.state == "running":
                     self.show_notice(None)
@@ -475,6 +471,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.closed = True
         self.timer.stop()
+        self.text_timer.stop()
         self.prune_panel.shutdown()
         self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
