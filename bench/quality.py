@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.baselines import available_baselines  # noqa: E402
 from engine.backends import prepare  # noqa: E402
-from engine.constants import SAMPLE_RATE
+from engine.constants import SAMPLE_RATE  # noqa: E402
 from engine.denoiser import denoise  # noqa: E402
 from engine.evaluation.metrics import pesq_wb, si_snr, stoi  # noqa: E402
 from engine.evaluation.report import model_report  # noqa: E402

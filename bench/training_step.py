@@ -89,7 +89,7 @@ def main() -> None:
             slayer = SlayerGraph(model)
             graph = SDNNGraph.from_model(model)
             t_slayer = step_seconds(slayer, slayer, noisy, clean, args.repeats)
-            t_graph = step_seconds(graph, lambda m: graph(m).y, noisy, clean, args.repeats)
+            t_graph = step_seconds(graph, lambda m, graph=graph: graph(m).y, noisy, clean, args.repeats)
             print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t_slayer:13.2f} {t_graph:12.2f} "
                   f"{t_slayer / frames * 1e3:12.3f} {t_graph / frames * 1e3:11.3f} {t_slayer / t_graph:7.1f}x")
     print("\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "

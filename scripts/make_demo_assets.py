@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 from decode_g722 import decode  # noqa: E402
 
-from engine.constants import SAMPLE_RATE
+from engine.constants import SAMPLE_RATE  # noqa: E402
 from engine.dsp.mixing import mix_at_snr  # noqa: E402
 from engine.files.audio import load_audio, resample  # noqa: E402
 from engine.live.noise import fan_noise  # noqa: E402

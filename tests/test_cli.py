@@ -52,7 +52,7 @@ def test_denoise_any_rate_gives_aligned_16k_mono_and_json(tmp_path, noisy_file):
     assert out_rate == 16000 and out.ndim == 1
     assert abs(len(out) - len(noisy)) <= 1
     # time-aligned with the 16 kHz denoising of the same signal: no lag between them
-    direct = spandex("denoise", noisy_file, tmp_path / "direct.wav", "--model", BASELINE)
+    spandex("denoise", noisy_file, tmp_path / "direct.wav", "--model", BASELINE)
     reference, _ = sf.read(tmp_path / "direct.wav")
     n = min(len(out), len(reference))
     lags = np.arange(-200, 201)

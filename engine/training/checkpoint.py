@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from engine.files.atomic import atomic_output
 from engine.errors import SpandexError
+from engine.files.atomic import atomic_output
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "spandex-checkpoint-1"

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files.atomic import write_text_atomic
 from engine.constants import SAMPLE_RATE
-from engine.files.audio import load_audio, write_wav
-from engine.errors import AudioInputError, SpandexError
 from engine.dsp.mixing import active_rms, mix_at_snr
+from engine.errors import AudioInputError, SpandexError
+from engine.files.atomic import write_text_atomic
+from engine.files.audio import load_audio, write_wav
 from engine.training.dataset_layout import SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS

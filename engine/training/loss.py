@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.evaluation.metrics import EPS
 from engine.constants import HOP, N_FFT
+from engine.evaluation.metrics import EPS
 
 
 def stft(audio: torch.Tensor) -> torch.Tensor:

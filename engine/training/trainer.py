@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.files.atomic import write_text_atomic
-from engine.errors import SpandexError
-from engine.library.catalog import resolve_model
-from engine.files.netx import save_netx
-from engine.evaluation.report import model_report
 from engine.constants import HOP
+from engine.errors import SpandexError
+from engine.evaluation.report import model_report
+from engine.files.atomic import write_text_atomic
+from engine.files.netx import save_netx
+from engine.library.catalog import resolve_model
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config
@@ -190,7 +190,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         data["sources"] = {k: v for k, v in described.get("splits", {}).items() if k in ("train", "validation")}
     return {
         "name": config.name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "parent": parent,
         "data": data,
         "recipe": config.to_dict(),
