@@ -21,6 +21,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 from engine.library.catalog import list_models
+from engine.live.protocol import ModelInfo
 from engine.loihi.export import export_netx, plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LOIHI2, LoihiResourceReport, loihi_resource_report
@@ -179,7 +180,7 @@ class LoihiPanel(QtWidgets.QWidget):
 
     # --- rows ------------------------------------------------------------------------------------
 
-    def set_models(self, models: list[dict], playing: int = -1) -> None:
+    def set_models(self, models: list[ModelInfo], playing: int = -1) -> None:
         """The engine's loaded models (its ``models`` event); selects the one playing."""
         self.live = [(m["name"], f"slot {i + 1}", Path(m["source"])) for i, m in enumerate(models) if m.get("source")]
         self.refresh()

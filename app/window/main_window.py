@@ -8,8 +8,10 @@ engine through :class:`engine.live.host.EngineHost` — the window never calls m
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -56,7 +58,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.host = host
         self.settings = settings
         self.backend = backend
-        self.models: list[dict] = []
+        self.models: list[protocol.ModelInfo] = []
         self.loading = len(host.config.models)
         self.history = FrameHistory()
         self.summaries: list[dict] = []
@@ -177,6 +179,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.demo_view = DemoView()
         self.pages = QtWidgets.QStackedWidget()
         self.pages.addWidget(normal)
+        self.normal_page = normal
         self.pages.addWidget(self.demo_view)
         self.setCentralWidget(self.pages)
 
@@ -222,7 +225,7 @@ class MainWindow(QtWidgets.QMainWindow):
             status.addPermanentWidget(label)
 
     def _build_shortcuts(self) -> None:
-        keys = {
+        keys: dict[str, Callable[[], object]] = {
             "A": lambda: self._ab_key("a"), "B": lambda: self._ab_key("b"), "X": lambda: self._ab_key("x"),
             "Space": self.swap_ab, "0": lambda: self.bypass_action.toggle(), "R": self.reset,
             "D": lambda: self.set_demo_mode(not self.in_demo_mode), "Escape": lambda: self.set_demo_mode(False),
@@ -231,7 +234,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "Ctrl+O": self.open_model_dialog,
         }
         for digit in range(1, 10):
-            keys[str(digit)] = lambda slot=digit - 1: self._digit_key(slot)
+            keys[str(digit)] = functools.partial(self._digit_key, digit - 1)
         self.shortcuts = []
         for key, action in keys.items():
             shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), self)
@@ -348,7 +351,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def set_demo_mode(self, on: bool) -> None:
         if on == self.in_demo_mode:
             return
-        self.pages.setCurrentWidget(self.demo_view if on else self.pages.widget(0))
+        self.pages.setCurrentWidget(self.demo_view if on else self.normal_page)
         self.statusBar().setVisible(not on)
         for bar in self.findChildren(QtWidgets.QToolBar):
             bar.setVisible(not on)

@@ -153,6 +153,7 @@ def open_stream(input: DeviceInfo | None, output: DeviceInfo | None, callback: C
             elif input is not None:
                 stream = sd.InputStream(device=input.index, callback=plain_in, **common)
             else:
+                assert output is not None  # one of the two is always given
                 stream = sd.OutputStream(device=output.index, callback=plain_out, **common)
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:

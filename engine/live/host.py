@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -104,6 +104,8 @@ class EngineHost:
         self._new_queues()
 
     def _new_queues(self) -> None:
+        self.commands: Any
+        self.events: Any
         if self.mode == "process":
             context = mp.get_context("spawn")
             self.commands = context.Queue()
@@ -144,7 +146,9 @@ class EngineHost:
 
     @property
     def pid(self) -> int | None:
-        return self.runner.pid if self.mode == "process" and self.runner is not None else os.getpid()
+        if isinstance(self.runner, mp.process.BaseProcess):
+            return self.runner.pid
+        return os.getpid()
 
     # --- commands (applied by the engine's worker between hops, in order) --------------------------
 
@@ -234,7 +238,7 @@ class EngineHost:
             q.close()
             q.cancel_join_thread()
         self._new_queues()
-        sources = [m["source"] for m in self.models if m.get("source")]
+        sources = [source for m in self.models if (source := m["source"])]
         self.config = replace(self.config, models=sources or self.config.models)
         self.start()
         for command in self.replay.values():
@@ -275,7 +279,7 @@ class EngineHost:
         if self.runner is not None and self.runner.is_alive():
             self.send(protocol.Shutdown())
             self.runner.join(timeout)
-            if self.mode == "process" and self.runner.is_alive():
+            if isinstance(self.runner, mp.process.BaseProcess) and self.runner.is_alive():
                 self.runner.terminate()
                 self.runner.join(2.0)
         if self.mode == "process":

@@ -124,7 +124,7 @@ class SharedBlock:
 
     def __init__(self, buffer, config: EngineConfig) -> None:
         n = len(COUNTERS) * 8
-        self.counters = np.ndarray((len(COUNTERS),), dtype=np.int64, buffer=buffer, offset=0)
+        self.counters: np.ndarray = np.ndarray((len(COUNTERS),), dtype=np.int64, buffer=buffer, offset=0)
         frames_bytes = RecordRing.nbytes(FRAME_DTYPE, config.frame_ring)
         self.frames = RecordRing(FRAME_DTYPE, config.frame_ring, memoryview(buffer)[n:n + frames_bytes])
         start = n + frames_bytes

@@ -92,8 +92,8 @@ class RecordRing:
         self.capacity = capacity
         if buffer is None:
             buffer = bytearray(self.nbytes(dtype, capacity))
-        self.written = np.ndarray((1,), dtype=np.int64, buffer=buffer, offset=0)
-        self.records = np.ndarray((capacity,), dtype=self.dtype, buffer=buffer, offset=self.HEADER)
+        self.written: np.ndarray = np.ndarray((1,), dtype=np.int64, buffer=buffer, offset=0)
+        self.records: np.ndarray = np.ndarray((capacity,), dtype=self.dtype, buffer=buffer, offset=self.HEADER)
         self.read_position = 0  # the consumer's own
         self.lost = 0
 

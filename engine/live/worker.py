@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
 
 import numpy as np
 
@@ -216,7 +215,11 @@ class AudioEngine:
                 if command.rescan and not self.devices.portaudio_stuck:
                     self.devices.open()
                 self._send(protocol.DevicesListed(tuple(
-                    protocol.DeviceEntry(**asdict(d), key=d.key) for d in audio_device.list_devices())))
+                    protocol.DeviceEntry(index=d.index, name=d.name, hostapi=d.hostapi,
+                                         max_input_channels=d.max_input_channels,
+                                         max_output_channels=d.max_output_channels,
+                                         default_samplerate=d.default_samplerate, key=d.key)
+                    for d in audio_device.list_devices())))
             case protocol.RecordStart():
                 if command.fresh:
                     self.live.reset()
