@@ -156,7 +156,7 @@ def child(args: argparse.Namespace) -> None:
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
-        "priority": window.stream_info.get("priority", "?"),
+        "priority": window.stream_info.priority if window.stream_info else "?",
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
         "gaps": delta["device_gaps"], "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
