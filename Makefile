@@ -13,11 +13,12 @@ PYTEST_ARGS ?=
 # The whole suite's limit in seconds: a hang fails with a message instead of eating CI's time.
 TEST_TIMEOUT ?= 2700
 
-.PHONY: help setup run test bench clean
+.PHONY: help setup run lint test bench clean
 
 help:
 	@echo "make setup  install system packages (apt, when missing) and the venv $(VENV)"
 	@echo "make run    start the SPANDEX app on the shipped default model (ARGS='--model PATH ...')"
+	@echo "make lint   ruff and mypy over the code (make test runs them first)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run every benchmark in bench/"
 	@echo "make clean  remove caches and build leftovers (keeps $(VENV); rm -rf $(VENV) to rebuild it)"
@@ -31,8 +32,13 @@ ARGS ?=
 run: setup
 	$(VENV)/bin/spandex $(ARGS)
 
+# Static checks first (seconds): ruff (style, imports, likely bugs) and mypy (types), both over the package.
+lint: setup
+	$(VENV)/bin/ruff check engine app cli assets bench scripts tests main.py
+	$(VENV)/bin/mypy
+
 # pytest exits 5 when it collected no test: that is a failure too, and says so.
-test: setup
+test: setup lint
 	@rc=0; timeout --foreground --kill-after=30 $(TEST_TIMEOUT) \
 	    $(PYTHON) -m pytest --durations=15 -o faulthandler_timeout=600 $(PYTEST_ARGS) || rc=$$?; \
 	case $$rc in \
@@ -53,5 +59,5 @@ bench: setup
 	[ $${#failed[@]} -eq 0 ] || { echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; }
 
 clean:
-	rm -rf build .pytest_cache test-artifacts *.egg-info
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info
 	find . -path './$(VENV)' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

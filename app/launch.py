@@ -7,12 +7,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets import asset_path
 from engine.errors import SpandexError
-from engine.host import EngineHost
-from engine.library import default_lineup
-from engine.stream import EngineConfig
+from engine.library.catalog import default_lineup
+from engine.live.host import EngineHost
+from engine.live.protocol import EngineConfig
 
-DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo" / "noisy_speech.flac"
+DEMO_CLIP = asset_path("demo", "noisy_speech.flac")
 JACK_LIBS = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
 
 
@@ -65,7 +66,7 @@ def run_app(options: AppOptions) -> int:
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")
     from PySide6 import QtCore, QtWidgets
 
-    from app.main_window import MainWindow
+    from app.window.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["spandex"])
     app.setApplicationName("SPANDEX")
@@ -80,7 +81,7 @@ def run_app(options: AppOptions) -> int:
         window.show()
         if options.demo:
             window.set_demo_mode(True)
-        host.send("list_devices")
+        host.list_devices()
         if options.quit_after_s is not None:
             def finish() -> None:
                 if options.screenshot:

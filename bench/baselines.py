@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import stft as scipy_stft, istft as scipy_istft
+from scipy.signal import istft as scipy_istft
+from scipy.signal import stft as scipy_stft
 
-from engine.audio_io import SAMPLE_RATE, resample
+from engine.constants import SAMPLE_RATE
+from engine.files.audio import resample
 
 Denoiser = Callable[[np.ndarray], np.ndarray]
 

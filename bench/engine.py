@@ -37,9 +37,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.lava_backend import HOP_MS, LAVA_NETWORKS, lava_rows  # noqa: E402
 from engine.backends import prepare  # noqa: E402
-from engine.model import DenseLayer, SDNNModel  # noqa: E402
-from engine.netx_io import load_model  # noqa: E402
-from engine.stft import streamed_magnitudes  # noqa: E402
+from engine.dsp.stft import streamed_magnitudes  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
+from engine.snn.model import DenseLayer, SDNNModel  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.slayer_reference import slayer_masks, slayer_network  # noqa: E402
 

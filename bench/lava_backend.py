@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.backends.lava import LavaRunner  # noqa: E402
-from engine.model import SDNNModel  # noqa: E402
-from engine.netx_io import load_model  # noqa: E402
-from engine.stft import streamed_magnitudes  # noqa: E402
+from engine.dsp.stft import streamed_magnitudes  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
+from engine.snn.model import SDNNModel  # noqa: E402
 from tests import corpus  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"

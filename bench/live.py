@@ -40,6 +40,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from engine.constants import SAMPLE_RATE  # noqa: E402 (after the path that finds it)
+
 MODELS = ("spandex-dense", "spandex-prune75", "spandex-prune90")
 
 
@@ -53,7 +55,8 @@ def control_child(args: argparse.Namespace) -> None:
     """The control run: a bare PortAudio client on the same devices (input copied to output, nothing else:
     no engine, no models, no GUI), counting gaps and flags as the engine's callback does. What it counts,
     the sound server does to any client on this machine."""
-    from engine import audio_device
+    from engine.live import devices as audio_device
+    from engine.live.record import PA_XRUNS
 
     audio_device.rescan()
     flags = []
@@ -63,7 +66,7 @@ def control_child(args: argparse.Namespace) -> None:
 
     def callback(indata, outdata, frames, status, stream_time):
         start = time.perf_counter_ns()
-        if last[0] > 0.0 and stream_time - last[0] > 1.5 * frames / 16000:
+        if last[0] > 0.0 and stream_time - last[0] > 1.5 * frames / SAMPLE_RATE:
             gaps[0] += 1
         last[0] = stream_time
         flags.append(status)
@@ -81,7 +84,7 @@ def control_child(args: argparse.Namespace) -> None:
     callback_us = np.array(durations) / 1e3
     print(json.dumps({
         "engine": "bare:0", "seconds": args.seconds, "hops": len(flags),
-        "xruns": int(np.count_nonzero(np.array(flags) & 0xF)), "gaps": gaps[0], "worker_late": 0, "trims": 0,
+        "xruns": int(np.count_nonzero(np.array(flags) & PA_XRUNS)), "gaps": gaps[0], "worker_late": 0, "trims": 0,
         "fps_mean": 0.0, "fps_p5": 0.0, "priority": "normal",
         "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
         "model_cpu_us": {}, "worker_us": [0.0, 0.0], "engine_cpu_pct": None, "gui_cpu_pct": 0.0,
@@ -94,8 +97,9 @@ def child(args: argparse.Namespace) -> None:
     from PySide6 import QtCore, QtWidgets
 
     from app.launch import DEMO_CLIP, AppOptions, engine_config
-    from app.main_window import MainWindow
-    from engine.host import EngineHost
+    from app.window.main_window import MainWindow
+    from engine.live import protocol
+    from engine.live.host import EngineHost
 
     app = QtWidgets.QApplication(["spandex-bench"])
     settings = QtCore.QSettings(str(Path(args.workdir) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
@@ -105,7 +109,7 @@ def child(args: argparse.Namespace) -> None:
     window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
     window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
-    host.wait_event("models", 120, lambda p: len(p["models"]) == len(args.models))
+    host.wait_event(protocol.ModelsChanged, 120, lambda e: len(e.models) == len(args.models))
     frames = []
     read_frames = host.read_frames
 
@@ -152,7 +156,7 @@ def child(args: argparse.Namespace) -> None:
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
-        "priority": window.stream_info.get("priority", "?"),
+        "priority": window.stream_info.priority if window.stream_info else "?",
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
         "gaps": delta["device_gaps"], "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
@@ -195,10 +199,10 @@ def main() -> None:
     results = []
     for run_spec in args.runs:
         engine, buffer = run_spec.split(":")
-        audio = VirtualAudio(rate=16000).start()
+        audio = VirtualAudio(rate=SAMPLE_RATE).start()
         try:
             load_before = os.getloadavg()[0]
-            repeats = int(np.ceil((args.seconds + 40) / (noisy.size / 16000)))
+            repeats = int(np.ceil((args.seconds + 40) / (noisy.size / SAMPLE_RATE)))
             player = audio.play(np.tile(noisy, repeats))
             with tempfile.TemporaryDirectory() as workdir:
                 env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}

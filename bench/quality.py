@@ -25,15 +25,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.baselines import available_baselines  # noqa: E402
-from engine.atomic_file import write_text_atomic  # noqa: E402
-from engine.audio_io import SAMPLE_RATE, load_audio  # noqa: E402
 from engine.backends import prepare  # noqa: E402
+from engine.constants import SAMPLE_RATE  # noqa: E402
 from engine.denoiser import denoise  # noqa: E402
-from engine.library import list_models, resolve_model  # noqa: E402
-from engine.metrics import pesq_wb, si_snr, stoi  # noqa: E402
-from engine.pairing import pair_files  # noqa: E402
-from engine.report import model_report  # noqa: E402
-from engine.telemetry import RunTotals  # noqa: E402
+from engine.evaluation.metrics import pesq_wb, si_snr, stoi  # noqa: E402
+from engine.evaluation.report import model_report  # noqa: E402
+from engine.files.atomic import write_text_atomic  # noqa: E402
+from engine.files.audio import load_audio  # noqa: E402
+from engine.files.pairing import pair_files  # noqa: E402
+from engine.library.catalog import list_models, resolve_model  # noqa: E402
+from engine.snn.telemetry import RunTotals  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
 REFERENCE_NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")

@@ -22,12 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.netx_io import load_model  # noqa: E402
-from engine.stft import HOP  # noqa: E402
+import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
+from engine.constants import HOP  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
 from engine.training.loss import denoise_batch, ndns_loss, stft  # noqa: E402
@@ -107,8 +107,8 @@ def main() -> None:
             mixed.backward_dtype = bf16
             t = best_seconds({
                 "slayer": training_step(slayer, slayer, noisy, clean),
-                "f32": training_step(exact, lambda m: exact(m).y, noisy, clean),
-                "bf16": training_step(mixed, lambda m: mixed(m).y, noisy, clean),
+                "f32": training_step(exact, lambda m, g=exact: g(m).y, noisy, clean),
+                "bf16": training_step(mixed, lambda m, g=mixed: g(m).y, noisy, clean),
             }, args.repeats)
             fastest = t["bf16"] if native else t["f32"]
             print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} {t['f32']:9.2f} "

@@ -11,12 +11,13 @@ from pathlib import Path
 import soundfile as sf
 
 from cli.progress import ProgressBar
-from engine.audio_io import SAMPLE_RATE, is_silent, load_audio, write_wav
 from engine.backends import BACKEND_NAMES, prepare
-from engine.errors import AudioInputError, SpandexError
+from engine.constants import SAMPLE_RATE
 from engine.denoiser import denoise
-from engine.library import resolve_model
-from engine.report import run_report
+from engine.errors import AudioInputError, SpandexError
+from engine.evaluation.report import run_report
+from engine.files.audio import is_silent, load_audio, write_wav
+from engine.library.catalog import resolve_model
 
 
 def add_parser(subparsers) -> None:

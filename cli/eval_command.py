@@ -10,11 +10,11 @@ import warnings
 import yaml
 
 from cli.progress import ProgressBar
-from engine.atomic_file import write_text_atomic
 from engine.backends import BACKEND_NAMES
-from engine.evaluation import Evaluation, evaluate
-from engine.library import resolve_model
-from engine.pairing import UnpairedFilesWarning, pair_files
+from engine.evaluation.evaluate import Evaluation, evaluate
+from engine.files.atomic import write_text_atomic
+from engine.files.pairing import UnpairedFilesWarning, pair_files
+from engine.library.catalog import resolve_model
 
 
 def add_parser(subparsers) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.library import resolve_model
+from engine.library.catalog import resolve_model
 from engine.loihi.export import export_netx
 
 

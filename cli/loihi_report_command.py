@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.atomic_file import write_text_atomic
-from engine.library import resolve_model
+from engine.files.atomic import write_text_atomic
+from engine.library.catalog import resolve_model
 from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LoihiResourceReport, loihi_resource_report

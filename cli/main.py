@@ -10,8 +10,18 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from cli import (data_command, denoise_command, eval_command, export_command, finetune_command,
-                 loihi_report_command, models_command, prune_command, train_command)
+from cli import (
+    data_command,
+    denoise_command,
+    eval_command,
+    export_command,
+    finetune_command,
+    loihi_report_command,
+    models_command,
+    prune_command,
+    train_command,
+)
+from engine import __version__
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 
@@ -20,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app "
         "(microphone -> spiking denoiser -> speaker, with live plots; no microphone: the demo clip).")
+    parser.add_argument("--version", action="version", version=f"spandex {__version__}")
     app = parser.add_argument_group("the app (no COMMAND)")
     app.add_argument("--model", action="append", default=[], metavar="NAME|PATH", dest="app_models",
                      help="model to load (repeat for A/B: --model a.net --model b.net); default: the shipped "

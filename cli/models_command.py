@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from engine.errors import ModelFileError
-from engine.library import ModelEntry, find_model, list_models, user_models_dir
-from engine.model_card import card_lines
-from engine.netx_io import load_model
-from engine.report import model_report
+from engine.evaluation.report import model_report
+from engine.files.netx import load_model
+from engine.library.card import card_lines
+from engine.library.catalog import ModelEntry, find_model, list_models, user_models_dir
 
 
 def add_parser(subparsers) -> None:

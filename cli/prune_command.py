@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
-from engine.library import resolve_model
+from engine.library.catalog import resolve_model
 from engine.training.config import PruningConfig, TrainConfig
 from engine.training.recipes import fine_tune_config
 

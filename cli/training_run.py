@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.library import install_model, user_models_dir
+from engine.library.catalog import install_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import RegularizerConfig, TrainConfig
 from engine.training.trainer import run_training

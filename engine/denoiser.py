@@ -1,7 +1,7 @@
 """The denoiser: STFT → SDNN mask on the noisy magnitude (noisy phase kept) → inverse STFT.
 
 :class:`StreamingDenoiser` takes one 128-sample hop at 16 kHz and returns one hop, 384 samples late
-(:data:`engine.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole
+(:data:`engine.dsp.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole
 signal through the same streaming path and returns it time-aligned, the same length as its input. Without
 a runner both only encode and decode (mask 1): what N-DNS calls the encoder+decoder baseline.
 """
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.backends import Runner
-from engine.stft import HOP, LATENCY_SAMPLES, StreamingISTFT, StreamingSTFT
-from engine.telemetry import FrameTelemetry, RunTotals
+from engine.constants import HOP
+from engine.dsp.stft import LATENCY_SAMPLES, StreamingISTFT, StreamingSTFT
+from engine.snn.telemetry import FrameTelemetry, RunTotals
 
 
 class StreamingDenoiser:

@@ -25,7 +25,7 @@ stops lava-nc importing in a process started by ``spawn``; nothing more:
 3. ``lava/magma/runtime/message_infrastructure/multiprocessing.py`` calls
    ``multiprocessing.set_start_method('fork')`` as it is imported, which raises "context has already
    been set" in any process whose start method is set — every process started by ``spawn``, such as
-   SPANDEX's audio engine (engine/host.py). Lava forks its processes in any case, so the start method
+   SPANDEX's audio engine (engine/live/host.py). Lava forks its processes in any case, so the start method
    is unset before lava is imported, and that module is imported at once: lava sets ``fork``. (Not a
    Python 3.11 matter; lava-nc 0.10.0 does this on every Python.)
 

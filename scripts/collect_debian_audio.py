@@ -32,7 +32,8 @@ from G722 import G722
 from scipy.signal import butter, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.audio_io import SAMPLE_RATE, resample, write_wav  # noqa: E402
+from engine.constants import SAMPLE_RATE
+from engine.files.audio import resample, write_wav  # noqa: E402
 
 MIN_SECONDS = 0.5
 CLIPPED_FRACTION = 0.001

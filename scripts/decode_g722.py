@@ -18,7 +18,7 @@ import numpy as np
 from G722 import G722
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.audio_io import write_wav  # noqa: E402
+from engine.files.audio import write_wav  # noqa: E402
 
 BIT_RATE = 64000
 RATE = 16000

@@ -26,9 +26,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 from decode_g722 import decode  # noqa: E402
 
-from engine.audio_io import SAMPLE_RATE, load_audio, resample  # noqa: E402
-from engine.mixing import mix_at_snr  # noqa: E402
-from engine.noise import fan_noise  # noqa: E402
+from engine.constants import SAMPLE_RATE  # noqa: E402
+from engine.dsp.mixing import mix_at_snr  # noqa: E402
+from engine.files.audio import load_audio, resample  # noqa: E402
+from engine.live.noise import fan_noise  # noqa: E402
 
 VOICES = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June", "ru": "ru_RU_f_IvrvoiceRU"}
 DEMO_PROMPTS = ("conf-thereare", "vm-intro", "conf-getpin", "vm-options", "agent-user", "vm-savedto")

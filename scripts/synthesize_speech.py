@@ -42,7 +42,7 @@ import soundfile as sf
 from scipy.signal import butter, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.audio_io import SAMPLE_RATE, resample, write_wav  # noqa: E402
+from engine.files.audio import SAMPLE_RATE, resample, write_wav  # noqa: E402
 
 HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 MIN_SECONDS = 0.5

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio_io import SAMPLE_RATE, load_audio
-from engine.mixing import mix_at_snr, pink_noise
+from engine.constants import SAMPLE_RATE
+from engine.dsp.mixing import mix_at_snr, pink_noise
+from engine.files.audio import load_audio
 
 REPO = Path(__file__).resolve().parents[1]
 FETCH_SCRIPT = REPO / "scripts" / "fetch_corpus.sh"

@@ -2,7 +2,7 @@
 
 The block structure is the N-DNS challenge's ``baseline_solution/sdnn_delays`` network (Input, two Dense
 blocks with axonal delays and ``delay_shift``, Sigma-delta Output); its weights, thresholds and delays
-are set from an :class:`engine.model.SDNNModel`, so lava-dl computes its own forward pass with them.
+are set from an :class:`engine.snn.model.SDNNModel`, so lava-dl computes its own forward pass with them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from engine.lava_compat import import_slayer
-from engine.model import WEIGHT_SCALE, SDNNModel
+from engine.snn.model import WEIGHT_SCALE, SDNNModel
 
 
 def slayer_network(model: SDNNModel, dtype: torch.dtype = torch.float64) -> torch.nn.Module:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from app.abx import AbxSession
+from app.panels.abx_session import AbxSession
 
 
 def test_abx_keeps_score_and_chance_level():

@@ -1,4 +1,4 @@
-"""engine.audio_io on real files written to disk: rates, channels, bad input, atomic writes."""
+"""engine.files.audio on real files written to disk: rates, channels, bad input, atomic writes."""
 
 from __future__ import annotations
 
@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio_io import (
-    MIN_SAMPLES,
-    SAMPLE_RATE,
-    is_silent,
-    load_audio,
-    resample,
-    write_wav,
-)
+from engine.constants import SAMPLE_RATE
 from engine.errors import AudioInputError, SpandexError
+from engine.files.audio import MIN_SAMPLES, is_silent, load_audio, resample, write_wav
 
 
 def sine(freq: float, rate: int, seconds: float, amp: float = 0.5) -> np.ndarray:
@@ -188,7 +182,7 @@ def test_failed_write_keeps_the_old_file_and_no_temp_file(tmp_path: Path) -> Non
         import resource, signal, sys
         import numpy as np
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-        from engine.audio_io import write_wav
+        from engine.files.audio import write_wav
         from engine.errors import SpandexError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
@@ -218,7 +212,7 @@ def test_written_files_get_the_mode_of_any_new_file(tmp_path: Path) -> None:
     # atomic writes go through a private temporary file; the result must not stay private (0600)
     script = textwrap.dedent(f"""
         import os, numpy as np
-        from engine.audio_io import write_wav
+        from engine.files.audio import write_wav
         os.umask(0o022)
         write_wav({str(tmp_path / 'a.wav')!r}, np.zeros(160, np.float32))
         os.umask(0o077)

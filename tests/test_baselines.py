@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.baselines import DeepFilterNet3, RNNoise, wiener
-from engine.metrics import si_snr
+from engine.evaluation.metrics import si_snr
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from engine.audio_io import resample
-from engine.metrics import si_snr
+from engine.evaluation.metrics import si_snr
+from engine.files.audio import resample
 from tests.reference_models import reference_path
 
 BASELINE = str(reference_path("ndns_baseline.net"))
@@ -52,7 +52,7 @@ def test_denoise_any_rate_gives_aligned_16k_mono_and_json(tmp_path, noisy_file):
     assert out_rate == 16000 and out.ndim == 1
     assert abs(len(out) - len(noisy)) <= 1
     # time-aligned with the 16 kHz denoising of the same signal: no lag between them
-    direct = spandex("denoise", noisy_file, tmp_path / "direct.wav", "--model", BASELINE)
+    spandex("denoise", noisy_file, tmp_path / "direct.wav", "--model", BASELINE)
     reference, _ = sf.read(tmp_path / "direct.wav")
     n = min(len(out), len(reference))
     lags = np.arange(-200, 201)
@@ -162,8 +162,8 @@ def test_eval_with_nothing_to_pair(tmp_path):
 
 
 def test_models_lists_the_library(tmp_path, monkeypatch):
-    from engine.library import list_models
-    from engine.netx_io import load_model, save_netx
+    from engine.files.netx import load_model, save_netx
+    from engine.library.catalog import list_models
 
     user = tmp_path / "models"
     save_netx(load_model(reference_path("spandex_prune75.net")), user / "mine.net")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cli.main import main
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from tests.reference_models import reference_path
 
 TINY = ["--steps", "4", "--batch-size", "2", "--segment-seconds", "0.5", "--eval-every", "4", "--eval-clips", "2",

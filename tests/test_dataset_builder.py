@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from engine.audio_io import load_audio
+from engine.dsp.mixing import active_rms
 from engine.errors import SpandexError
-from engine.mixing import active_rms
-from engine.pairing import pair_files
+from engine.files.audio import load_audio
+from engine.files.pairing import pair_files
 from engine.training.dataset import PairedClips
-from engine.training.dataset_layout import dataset_summary, split_folder
 from engine.training.dataset_builder import MixSpec
+from engine.training.dataset_layout import dataset_summary, split_folder
 from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
 from tests.corpus import REPO
 from tests.training_data import CLIP_SECONDS

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import dump_config
 from engine.training.distributed import Workers, replicas_agree

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.library import resolve_model
+from engine.library.catalog import resolve_model
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.dataset import PairedClips

@@ -20,10 +20,10 @@ import pytest  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
-from engine.host import EngineHost  # noqa: E402
-from engine.library import default_model  # noqa: E402
-from engine.model_card import card_lines, read_card  # noqa: E402
+from app.window.main_window import MainWindow  # noqa: E402
+from engine.library.card import card_lines, read_card  # noqa: E402
+from engine.library.catalog import default_model  # noqa: E402
+from engine.live.host import EngineHost  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
@@ -211,18 +211,18 @@ def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
     window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))],
                                env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
     try:
-        qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=60_000)
+        qtbot.waitUntil(lambda: window.stream_info is not None and window.stream_info.state == "running", timeout=60_000)
         qtbot.mouseClick(window.devices.refresh_button, QtCore.Qt.MouseButton.LeftButton)  # rescan
         sources = window.devices.source
         qtbot.waitUntil(lambda: sources.findData("mic_feed (JACK Audio Connection Kit)") >= 0, timeout=30_000)
         assert window.devices.output.findData("app_out (JACK Audio Connection Kit)") >= 0
-        qtbot.waitUntil(lambda: window.stream_info.get("state") == "running", timeout=30_000)
+        qtbot.waitUntil(lambda: window.stream_info is not None and window.stream_info.state == "running", timeout=30_000)
         assert sources.currentData() == "mic_feed (JACK Audio Connection Kit)"
         sources.setCurrentIndex(0)  # the demo clip, through the same path
         sources.activated.emit(0)
-        qtbot.waitUntil(lambda: (window.stream_info.get("file") or "").endswith("noisy_speech.flac"),
+        qtbot.waitUntil(lambda: (window.stream_info.file or "").endswith("noisy_speech.flac"),
                         timeout=30_000)
-        assert window.stream_info["output"].startswith("app_out")
+        assert window.stream_info.output.startswith("app_out")
         assert window.settings.value("input").startswith("file:")  # remembered for the next start
     finally:
         close_window(window, host)

@@ -21,12 +21,20 @@ import pytest
 import soundfile as sf
 
 from engine.backends import prepare
+from engine.constants import HOP
 from engine.denoiser import denoise
-from engine.netx_io import load_model
-from engine.paced_runner import Fallback
-from engine.stft import HOP, LATENCY_SAMPLES, streamed_magnitudes
-from tests.lava_session import (REPO_ROOT, children_of, session_members, shared_memory_of,
-                                run_in_own_session, wait_for_no_children, wait_for_session_to_empty)
+from engine.dsp.stft import LATENCY_SAMPLES, streamed_magnitudes
+from engine.files.netx import load_model
+from engine.live.paced import Fallback
+from tests.lava_session import (
+    REPO_ROOT,
+    children_of,
+    run_in_own_session,
+    session_members,
+    shared_memory_of,
+    wait_for_no_children,
+    wait_for_session_to_empty,
+)
 from tests.reference_models import reference_path
 
 TIMEOUT_S = 480
@@ -157,7 +165,7 @@ def _lifecycle_child() -> None:
     """Child process body: each way a runner ends, and what it leaves behind."""
     from engine.backends.lava import LavaRunner, LavaRuntimeError
     from engine.errors import SpandexError
-    from engine.model import DenseLayer, SDNNModel
+    from engine.snn.model import DenseLayer, SDNNModel
 
     model = load_model(reference_path("spandex_prune75.net"))
     frame = np.full(257, 0.5)
@@ -270,11 +278,11 @@ def _live_child() -> None:
     once with SPANDEX's DelayDense model, once with lava-nc's stock one (fresh slots: a Lava reset
     takes seconds)."""
     from engine.backends.lava import LavaRunner
-    from engine.live import LiveDenoiser
-    from engine.live_frame import FRAME_DTYPE
-    from engine.paced_runner import HOP_NS, for_live
+    from engine.live.denoiser import LiveDenoiser
+    from engine.live.paced import HOP_NS, for_live
+    from engine.live.record import FRAME_DTYPE
 
-    sys.setswitchinterval(0.001)  # as the engine's process does (engine/stream.py)
+    sys.setswitchinterval(0.001)  # as the engine's process does (engine/live/worker.py)
     audio = np.load(sys.argv[1])
     model = load_model(reference_path("spandex_prune50.net"))
     hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
@@ -303,7 +311,7 @@ def test_a_runner_left_open_at_exit_is_stopped(tmp_path: Path) -> None:
     """Exiting without close(): the runner's exit hook stops Lava before multiprocessing joins it."""
     out = tmp_path / "segments.json"
     code = ("import json, os, sys; from engine.backends.lava import LavaRunner; "
-            "from engine.netx_io import load_model; from tests.lava_session import children_of, shared_memory_of; "
+            "from engine.files.netx import load_model; from tests.lava_session import children_of, shared_memory_of; "
             f"runner = LavaRunner(load_model({str(reference_path('spandex_prune75.net'))!r})); "
             "runner.step(__import__('numpy').ones(257)); "
             "pids = [os.getpid(), *children_of(os.getpid())]; "

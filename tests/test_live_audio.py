@@ -30,14 +30,15 @@ from scipy.signal import correlate, resample_poly
 
 from engine.backends import prepare
 from engine.denoiser import denoise
-from engine.host import EngineHost
-from engine.live_frame import xruns
-from engine.metrics import si_snr
-from engine.netx_io import load_model
-from engine.stft import LATENCY_SAMPLES
-from engine.stream import EngineConfig
+from engine.dsp.stft import LATENCY_SAMPLES
+from engine.evaluation.metrics import si_snr
+from engine.files.netx import load_model
+from engine.live import protocol
+from engine.live.host import EngineHost
+from engine.live.protocol import EngineConfig
+from engine.live.record import xruns
 from tests.reference_models import reference_path
-from tests.virtual_audio import VirtualAudio, stop_recording
+from tests.virtual_audio import VirtualAudio
 
 BIT_EXACT = 1e-6  # float32 through float32 null sinks: differences would be whole samples, not this
 PREFILL_HOPS = 3
@@ -53,21 +54,21 @@ def offset_of(needle: np.ndarray, haystack: np.ndarray) -> int:
 def start_engine(audio: VirtualAudio, models: list[str]) -> EngineHost:
     config = EngineConfig(models=models, input="mic_feed", output="app_out", prefill_hops=PREFILL_HOPS)
     host = EngineHost(config, mode="process", env=audio.jack_env()).start()
-    stream = host.wait_event("stream", 60)
-    assert stream["state"] == "running", stream
+    stream = host.wait_event(protocol.StreamChanged, 60)
+    assert stream.state == "running", stream
     return host
 
 
 def run_through(host: EngineHost, audio: VirtualAudio, signal: np.ndarray, folder: Path, rate: int):
     """Feed ``signal`` (at ``rate``) to the virtual mic while the engine records and the speaker is
     captured; return (engine input 16 kHz, engine output 16 kHz, captured speaker, rig status flags)."""
-    host.send("record_start", 120.0, True)
+    host.record_start(120.0, fresh=True)
     time.sleep(0.3)
     captured, rig = audio.play_and_record(signal, folder, rate)
-    host.send("record_stop", str(folder / "engine"))
-    recorded = host.wait_event("recorded", 30)
-    noisy, _ = sf.read(recorded["paths"][0], dtype="float32")
-    out, _ = sf.read(recorded["paths"][1], dtype="float32")
+    host.record_stop(str(folder / "engine"))
+    recorded = host.wait_event(protocol.Recorded, 30)
+    noisy, _ = sf.read(recorded.paths[0], dtype="float32")
+    out, _ = sf.read(recorded.paths[1], dtype="float32")
     return noisy, out, captured, rig["flags"]
 
 
@@ -127,7 +128,7 @@ def test_live_output_equals_offline_denoise(virtual_audio, noisy_speech, artifac
     model_path = str(reference_path("ndns_baseline.net"))
     host = start_engine(virtual_audio, [model_path])
     try:
-        host.wait_event("models", 60, lambda p: len(p["models"]) == 1)
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
         time.sleep(1.0)
         before = host.counters()
         engine_in, engine_out, captured, rig_flags = run_through(host, virtual_audio, signal, tmp_path, 16000)
@@ -177,17 +178,17 @@ def test_device_lost_and_back(virtual_audio, noisy_speech, tmp_path):
     try:
         time.sleep(1.0)
         virtual_audio.kill_server()
-        lost = host.wait_event("device_lost", 15)
-        assert "mic_feed" in lost["devices"]
+        lost = host.wait_event(protocol.DeviceLost, 15)
+        assert "mic_feed" in lost.devices
         # the app keeps running: hops keep coming (internal clock) and it says it is waiting
-        waiting = host.wait_event("stream", 60, lambda p: p["state"] == "no-device")
-        assert "mic_feed" in waiting["message"]
+        waiting = host.wait_event(protocol.StreamChanged, 60, lambda e: e.state == "no-device")
+        assert "mic_feed" in waiting.message
         hops = host.counters()["hops"]
         time.sleep(1.0)
         assert host.counters()["hops"] > hops + 50
         virtual_audio.start_server()
-        back = host.wait_event("stream", 60, lambda p: p["state"] == "running")
-        assert back["input"].startswith("mic_feed") and back["output"].startswith("app_out")
+        back = host.wait_event(protocol.StreamChanged, 60, lambda e: e.state == "running")
+        assert back.input.startswith("mic_feed") and back.output.startswith("app_out")
         # and audio flows again, denoised
         noisy, _ = noisy_speech
         engine_in, engine_out, _captured, _ = run_through(host, virtual_audio, noisy[:2 * 16000], tmp_path, 16000)
@@ -209,34 +210,34 @@ def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_pa
     try:
         time.sleep(1.0)
         virtual_audio.remove_sink("mic_feed")  # unplugged while it sends sound
-        lost = host.wait_event("device_lost", 15)
-        assert lost["devices"].startswith("mic_feed")
-        waiting = host.wait_event("stream", 15, lambda p: p["state"] == "no-device")
-        assert "mic_feed" in waiting["message"]
+        lost = host.wait_event(protocol.DeviceLost, 15)
+        assert lost.devices.startswith("mic_feed")
+        waiting = host.wait_event(protocol.StreamChanged, 15, lambda e: e.state == "no-device")
+        assert "mic_feed" in waiting.message
         hops = host.counters()["hops"]
         time.sleep(1.0)
         assert host.counters()["hops"] > hops + 50  # the app keeps running on its own clock
         player.kill()
         virtual_audio.add_sink("mic_feed")  # plugged back in
-        back = host.wait_event("stream", 30, lambda p: p["state"] == "running")
-        assert back["input"].startswith("mic_feed") and 0.0 <= back["device_latency_s"] < 2.0
+        back = host.wait_event(protocol.StreamChanged, 30, lambda e: e.state == "running")
+        assert back.input.startswith("mic_feed") and 0.0 <= back.device_latency_s < 2.0
         # a microphone that is there but sends only zeros is muted, not lost: said, not reopened again
         player = virtual_audio.play(noise)
         time.sleep(1.0)
         player.kill()
-        muted = host.wait_event("stream", 15, lambda p: "muted" in p["message"])
-        assert muted["state"] == "running" and muted["input"].startswith("mic_feed")
+        muted = host.wait_event(protocol.StreamChanged, 15, lambda e: "muted" in e.message)
+        assert muted.state == "running" and muted.input.startswith("mic_feed")
         # sound again: the notice goes, and the engine hears and denoises the microphone
         player = virtual_audio.play(noisy_speech[0][:32000])
-        host.wait_event("stream", 30, lambda p: p["state"] == "running" and "muted" not in p["message"])
+        host.wait_event(protocol.StreamChanged, 30, lambda e: e.state == "running" and "muted" not in e.message)
         player.wait(timeout=30)
-        host.send("record_start", 30.0, True)
+        host.record_start(30.0, fresh=True)
         player = virtual_audio.play(noisy_speech[0][:32000])
         player.wait(timeout=30)
-        host.send("record_stop", str(tmp_path / "engine"))
-        recorded = host.wait_event("recorded", 30)
-        engine_in, _ = sf.read(recorded["paths"][0], dtype="float32")
-        engine_out, _ = sf.read(recorded["paths"][1], dtype="float32")
+        host.record_stop(str(tmp_path / "engine"))
+        recorded = host.wait_event(protocol.Recorded, 30)
+        engine_in, _ = sf.read(recorded.paths[0], dtype="float32")
+        engine_out, _ = sf.read(recorded.paths[1], dtype="float32")
         assert np.max(np.abs(engine_in)) > 0.05 and np.max(np.abs(engine_out)) > 0.01
         assert host.counters()["device_losses"] == 1
     finally:
@@ -256,14 +257,14 @@ def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
         model_path = str(reference_path("spandex_prune50.net"))
         host = start_engine(audio, [model_path])
         try:
-            host.wait_event("models", 60, lambda p: len(p["models"]) == 1)
+            host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
             stream = host.events_now()
             time.sleep(1.0)
             engine_in, engine_out, captured, _ = run_through(host, audio, signal48, tmp_path, 48000)
             counters = host.counters()
         finally:
             host.stop()
-        assert all(e[1]["rate"] == 48000 for e in stream if e[0] == "stream")
+        assert all(e.rate == 48000 for e in stream if isinstance(e, protocol.StreamChanged))
         # the engine got the 48 kHz signal resampled to 16 kHz. The stream may start at any of 3 sample
         # phases of the 16 kHz grid, and the rig itself loses samples at 48 kHz on a loaded machine,
         # with no status flag (measured without the engine: a bare PortAudio JACK client and parec

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from engine.backends import prepare
+from engine.constants import BYPASS, HOP
 from engine.denoiser import denoise
+from engine.dsp.mixing import active_rms
+from engine.dsp.stft import LATENCY_SAMPLES
 from engine.errors import SpandexError
-from engine.live import BYPASS, CROSSFADE_SAMPLES, LiveDenoiser
-from engine.live_frame import FRAME_DTYPE, MAX_MODELS, unpack_fired
-from engine.mixing import active_rms
-from engine.netx_io import load_model
-from engine.stft import HOP, LATENCY_SAMPLES
+from engine.files.netx import load_model
+from engine.live.denoiser import CROSSFADE_SAMPLES, LiveDenoiser
+from engine.live.record import FRAME_DTYPE, MAX_MODELS, unpack_fired
 from tests.reference_models import reference_path
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
@@ -96,7 +97,7 @@ def test_telemetry_record_matches_the_runner(models, real_speech):
     solo = prepare(models[2])
     _, records = run(live, audio)
     spikes = []
-    from engine.stft import StreamingSTFT
+    from engine.dsp.stft import StreamingSTFT
     stft = StreamingSTFT()
     for hop in audio[: audio.size // HOP * HOP].reshape(-1, HOP):
         spectrum = stft.push(hop.astype(np.float64))

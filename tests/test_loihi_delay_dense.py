@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from tests.lava_session import run_in_own_session
 from tests.reference_models import reference_path
 

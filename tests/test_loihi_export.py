@@ -10,10 +10,9 @@ import pytest
 
 from cli.main import main
 from engine.errors import ModelFileError
-from engine.loihi.export import (NETX_MAX_DELAY, LoihiExportError, export_netx, load_netx_network,
-                                 plan_export)
-from engine.model import DenseLayer, InputEncoder, SDNNModel
-from engine.netx_io import load_model, save_netx
+from engine.files.netx import load_model, save_netx
+from engine.loihi.export import NETX_MAX_DELAY, LoihiExportError, export_netx, load_netx_network, plan_export
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from tests.reference_models import REFERENCE_NETS, reference_path
 
 

@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.panels.loihi_panel import LoihiPanel  # noqa: E402
+from engine.files.netx import load_model, save_netx  # noqa: E402
 from engine.loihi.hardware import loihi2_hardware  # noqa: E402
-from engine.model import DenseLayer, SDNNModel  # noqa: E402
-from engine.netx_io import load_model, save_netx  # noqa: E402
+from engine.snn.model import DenseLayer, SDNNModel  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from engine.files.netx import load_model
 from engine.loihi.resources import LOIHI2, loihi_resource_report
-from engine.model import DenseLayer, InputEncoder, SDNNModel
-from engine.netx_io import load_model
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from tests.reference_models import reference_path
 
 PRUNING_SERIES = ("ndns_baseline", "spandex_prune50", "spandex_prune75")

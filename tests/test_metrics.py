@@ -1,4 +1,4 @@
-"""engine.metrics: SI-SNR against the N-DNS formula, PESQ/STOI on real speech, cost formulas."""
+"""engine.evaluation.metrics: SI-SNR against the N-DNS formula, PESQ/STOI on real speech, cost formulas."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from pesq import NoUtterancesError, pesq
 
 from engine.errors import AudioInputError
-from engine.metrics import (
+from engine.evaluation.metrics import (
     model_params,
     model_size_kb,
     pdp_proxy,

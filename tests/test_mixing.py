@@ -1,13 +1,13 @@
-"""engine.mixing: SNR and level of N-DNS-style mixes of real speech and noise."""
+"""engine.dsp.mixing: SNR and level of N-DNS-style mixes of real speech and noise."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.audio_io import SAMPLE_RATE
+from engine.constants import SAMPLE_RATE
+from engine.dsp.mixing import active_rms, loop_to_length, mix_at_snr, pink_noise
 from engine.errors import AudioInputError
-from engine.mixing import active_rms, loop_to_length, mix_at_snr, pink_noise
 
 
 def db(x: float) -> float:

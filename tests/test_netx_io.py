@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from engine.errors import ModelFileError
+from engine.files.netx import load_model, save_netx
 from engine.lava_compat import import_netx
-from engine.model import DenseLayer, InputEncoder, SDNNModel
-from engine.netx_io import load_model, save_netx
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from tests.reference_models import REFERENCE_NETS, reference_path
 
 

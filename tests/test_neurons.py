@@ -2,9 +2,16 @@
 
 import numpy as np
 
-from engine.neurons import (
-    DelayParams, DelayState, DeltaParams, DeltaState, SigmaState,
-    delay_step, delta_step, quantize_input, sigma_step,
+from engine.snn.neurons import (
+    DelayParams,
+    DelayState,
+    DeltaParams,
+    DeltaState,
+    SigmaState,
+    delay_step,
+    delta_step,
+    quantize_input,
+    sigma_step,
 )
 
 

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from engine.backends import prepare
+from engine.constants import HOP
 from engine.denoiser import denoise
-from engine.live import LiveDenoiser
-from engine.live_frame import FRAME_DTYPE
-from engine.netx_io import load_model
-from engine.paced_runner import HOP_NS, Fallback, PacedRunner
-from engine.stft import HOP, LATENCY_SAMPLES, streamed_magnitudes
+from engine.dsp.stft import LATENCY_SAMPLES, streamed_magnitudes
+from engine.files.netx import load_model
+from engine.live.denoiser import LiveDenoiser
+from engine.live.paced import HOP_NS, Fallback, PacedRunner
+from engine.live.record import FRAME_DTYPE
 from tests.reference_models import reference_path
 
 
@@ -179,8 +180,8 @@ def test_the_live_denoiser_hears_a_paced_slot_two_hops_later(model, real_speech)
 
 
 def test_the_window_says_when_lava_lags_and_where_the_audio_comes_from() -> None:
-    from app.frame_history import FrameHistory
-    from app.pace_notice import pace_notice
+    from app.plots.frame_history import FrameHistory
+    from app.window.status_text import pace_notice
 
     models = [{"name": "spandex_prune75", "twin": None}, {"name": "spandex_prune75", "twin": "sparse"}]
     history = FrameHistory()

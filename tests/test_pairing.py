@@ -1,4 +1,4 @@
-"""engine.pairing on real WAV/FLAC files in temporary folders."""
+"""engine.files.pairing on real WAV/FLAC files in temporary folders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from engine.errors import SpandexError
-from engine.pairing import Pair, UnpairedFilesWarning, pair_files
+from engine.files.pairing import Pair, UnpairedFilesWarning, pair_files
 
 
 def make(folder: Path, *names: str) -> None:

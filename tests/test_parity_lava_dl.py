@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from engine.backends import prepare
+from engine.constants import HOP, N_FFT
 from engine.denoiser import denoise
-from engine.netx_io import load_model
-from engine.stft import HOP, N_FFT
+from engine.files.netx import load_model
 from tests.reference_models import REFERENCE_NETS, reference_path
 from tests.slayer_reference import offline_denoise, slayer_masks, slayer_network
 

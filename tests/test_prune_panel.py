@@ -22,8 +22,8 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.panels.prune_panel import PrunePanel  # noqa: E402
 from app.plots.pareto import ParetoChart, pareto_front  # noqa: E402
-from engine.library import SHIPPED_DIR, list_models, user_models_dir  # noqa: E402
-from engine.netx_io import load_model  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
+from engine.library.catalog import SHIPPED_DIR, list_models, user_models_dir  # noqa: E402
 from engine.training import events as ev  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 from tests.test_gui import close_window, open_window  # noqa: E402

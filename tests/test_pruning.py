@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from engine.errors import SpandexError
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from engine.training.graph import SDNNGraph
 from engine.training.pruning import mask_sparsity, prune_masks
 from engine.training.schedule import GMPSchedule

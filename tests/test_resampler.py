@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from engine.resampler import StreamingResampler
+from engine.dsp.resampler import StreamingResampler
 
 
 @pytest.mark.parametrize("from_rate,to_rate", [(48000, 16000), (16000, 48000), (44100, 16000), (16000, 44100),

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from engine.ring import Doorbell, RecordRing, SampleRing
+from engine.live.ring import Doorbell, RecordRing, SampleRing
 
 
 def test_sample_ring_wraps_and_keeps_order():

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from engine.audio_io import load_audio
 from engine.backends import prepare
 from engine.denoiser import denoise
-from engine.library import SHIPPED_DIR, default_lineup, default_model, list_models
-from engine.metrics import si_snr
-from engine.netx_io import load_model
+from engine.evaluation.metrics import si_snr
+from engine.files.audio import load_audio
+from engine.files.netx import load_model
+from engine.library.catalog import SHIPPED_DIR, default_lineup, default_model, list_models
 
 SHIPPED = [entry for entry in list_models() if entry.origin == "shipped"]
 

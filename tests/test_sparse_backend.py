@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from engine.backends import BACKEND_NAMES, prepare
+from engine.dsp.stft import streamed_magnitudes
 from engine.errors import AudioInputError, ModelFileError, SpandexError
-from engine.model import DenseLayer, InputEncoder, SDNNModel
-from engine.netx_io import load_model
-from engine.stft import streamed_magnitudes
+from engine.files.netx import load_model
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from tests.reference_models import REFERENCE_NETS, reference_path
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from engine.stft import HOP, LATENCY_SAMPLES, N_BINS, N_FFT, StreamingISTFT, StreamingSTFT, streamed_magnitudes
+from engine.constants import HOP, N_BINS, N_FFT
+from engine.dsp.stft import LATENCY_SAMPLES, StreamingISTFT, StreamingSTFT, streamed_magnitudes
 
 
 def test_streaming_frames_equal_torch_stft(real_speech):

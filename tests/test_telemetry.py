@@ -3,8 +3,8 @@
 import numpy as np
 
 from engine.backends import prepare
-from engine.model import DenseLayer, InputEncoder, SDNNModel
-from engine.telemetry import RunTotals
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
+from engine.snn.telemetry import RunTotals
 
 
 def small_model(rng) -> SDNNModel:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine.errors import SpandexError
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from engine.training.config import TrainConfig, dump_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.backends import prepare
-from engine.netx_io import load_model, save_netx
+from engine.files.netx import load_model, save_netx
 from engine.training.graph import SDNNGraph
 from tests.reference_models import reference_path
 from tests.slayer_reference import slayer_network

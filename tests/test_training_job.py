@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from engine.netx_io import load_model
+from engine.files.netx import load_model
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.job import TrainingJob

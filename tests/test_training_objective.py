@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+from engine.files.netx import load_model
 from engine.training import events as ev
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.trainer import build_graph, run_training
-from engine.netx_io import load_model
 from tests.test_training_runs import tiny_config
 
 N_FFT, HOP = 512, 128

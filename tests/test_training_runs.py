@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from engine.errors import SpandexError
-from engine.evaluation import evaluate
-from engine.netx_io import load_model
-from engine.pairing import pair_files
+from engine.evaluation.evaluate import evaluate
+from engine.files.netx import load_model
+from engine.files.pairing import pair_files
 from engine.training import checkpoint as checkpoint_module
 from engine.training import events as ev
 from engine.training.checkpoint import load_checkpoint, save_checkpoint

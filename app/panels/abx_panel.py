@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from app.abx import AbxSession
+from app.panels.abx_session import AbxSession
 
 
 class AbxPanel(QtWidgets.QWidget):
@@ -41,9 +41,9 @@ class AbxPanel(QtWidgets.QWidget):
         self.score.setWordWrap(True)
         layout.addWidget(self.score)
         layout.addStretch(1)
-        self.play_a.clicked.connect(lambda: self._play("a"))
-        self.play_b.clicked.connect(lambda: self._play("b"))
-        self.play_x.clicked.connect(lambda: self._play("x"))
+        self.play_a.clicked.connect(lambda: self.play("a"))
+        self.play_b.clicked.connect(lambda: self.play("b"))
+        self.play_x.clicked.connect(lambda: self.play("x"))
         self.guess_a.clicked.connect(lambda: self.guess(True))
         self.guess_b.clicked.connect(lambda: self.guess(False))
         self._enable(False)
@@ -64,7 +64,7 @@ class AbxPanel(QtWidgets.QWidget):
         self.start_button.setText("Stop ABX test")
         self._enable(True)
         self.blind_changed.emit(True)
-        self._play("x")
+        self.play("x")
         self._show_score("Trial 1: listen to A, B and X, then say what X is.")
         return None
 
@@ -78,7 +78,7 @@ class AbxPanel(QtWidgets.QWidget):
         self._show_score("Test over.")
         self.session = None
 
-    def _play(self, which: str) -> None:
+    def play(self, which: str) -> None:
         if self.session is not None:
             self.play_requested.emit({"a": self.session.a, "b": self.session.b, "x": self.session.x}[which])
 
@@ -87,7 +87,7 @@ class AbxPanel(QtWidgets.QWidget):
             return None
         correct = self.session.guess(x_is_a)
         self._show_score(("Right." if correct else "Wrong.") + f" Trial {self.session.trials + 1}: X changed.")
-        self._play("x")
+        self.play("x")
         return correct
 
     def _show_score(self, line: str) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from app.plots.spectrogram import SpectrogramView
+from engine.live.protocol import ModelInfo
 
 KEYS = "A / B / Space: switch model   0: bypass   N: next noise   ↑ ↓: SNR   R: reset   Esc: leave demo"
 
@@ -53,7 +54,7 @@ class DemoView(QtWidgets.QWidget):
             label.setMinimumHeight(int(size * (1.6 if label is self.playing else 3.8)))
         super().resizeEvent(event)
 
-    def refresh(self, history: FrameHistory, models: list[dict], summaries: list[dict], a: int,
+    def refresh(self, history: FrameHistory, models: list[ModelInfo], summaries: list[dict], a: int,
                 noise_text: str, blind: bool) -> None:
         self.input_view.refresh(history)
         self.output_view.refresh(history)

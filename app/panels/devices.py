@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from engine.live.protocol import DeviceEntry
+
 FILE_PREFIX = "file:"
 NO_OUTPUT = "none"
 
@@ -41,7 +43,7 @@ class DevicePicker(QtWidgets.QWidget):
         self.source.activated.connect(self._source_activated)
         self.output.activated.connect(self._output_activated)
 
-    def set_devices(self, devices: list[dict], current_input: str | None = None,
+    def set_devices(self, devices: list[DeviceEntry], current_input: str | None = None,
                     current_output: str | None = None) -> None:
         """Fill both lists; keep showing what the engine uses now."""
         for combo in (self.source, self.output):

@@ -1,6 +1,6 @@
 """Loihi 2 report: what each model needs on Loihi 2 and how pruning changes it; the hardware; the export.
 
-Rows: the loaded models (live slots), then the model library (engine/library.py), then files added with
+Rows: the loaded models (live slots), then the model library (engine/library/catalog.py), then files added with
 *Compare a file…*. For each, :func:`engine.loihi.resources.loihi_resource_report` (an estimate from
 published per-core limits, cited in the panel); a bar chart of synaptic memory per model, stored densely
 and exploiting sparsity; per layer for the selected model. *Export for Lava/netx…* runs
@@ -19,11 +19,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from engine.errors import SpandexError
-from engine.library import list_models
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.library.catalog import list_models
+from engine.live.protocol import ModelInfo
 from engine.loihi.export import export_netx, plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LOIHI2, LoihiResourceReport, loihi_resource_report
-from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 
 MODEL_COLUMNS = ("#", "model", "from", "weights = 0", "nonzero syn.", "dense KiB", "sparse KiB",
                  "cores dense", "cores sparse")
@@ -179,7 +180,7 @@ class LoihiPanel(QtWidgets.QWidget):
 
     # --- rows ------------------------------------------------------------------------------------
 
-    def set_models(self, models: list[dict], playing: int = -1) -> None:
+    def set_models(self, models: list[ModelInfo], playing: int = -1) -> None:
         """The engine's loaded models (its ``models`` event); selects the one playing."""
         self.live = [(m["name"], f"slot {i + 1}", Path(m["source"])) for i, m in enumerate(models) if m.get("source")]
         self.refresh()

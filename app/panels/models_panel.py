@@ -7,8 +7,9 @@ import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
 from app.plots.traces import MODEL_COLOURS
+from engine.live.protocol import ModelInfo
 
 COLUMNS = ("key", "model", "weights = 0", "SynOps/hop", "M-Ops/s", "vs A", "silent neurons", "CPU µs/hop")
 
@@ -24,7 +25,7 @@ class ModelsPanel(QtWidgets.QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.models: list[dict] = []
+        self.models: list[ModelInfo] = []
         layout = QtWidgets.QVBoxLayout(self)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -79,7 +80,7 @@ class ModelsPanel(QtWidgets.QWidget):
         self.a_combo.setCurrentIndex(a)
         self.b_combo.setCurrentIndex(b)
 
-    def set_models(self, models: list[dict]) -> None:
+    def set_models(self, models: list[ModelInfo]) -> None:
         old = [m["source"] for m in self.models]
         self.models = models
         self.shown_at = 0.0  # new rows: write their numbers at the next refresh

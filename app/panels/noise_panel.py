@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.noise import NOISE_KINDS
+from engine.live.noise import NOISE_KINDS
 
 LABELS = {"white": "white", "pink": "pink", "fan": "fan", "babble": "babble", "cafe": "café",
           "keyboard": "keyboard"}

@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from engine.errors import SpandexError
-from engine.library import ModelEntry, resolve_model
-from engine.model import SDNNModel
-from engine.netx_io import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.library.catalog import ModelEntry, resolve_model
+from engine.snn.model import SDNNModel
 from engine.training.config import PruningConfig, RegularizerConfig, TrainConfig
 from engine.training.dataset_layout import dataset_summary
 from engine.training.recipes import fine_tune_config, fine_tune_defaults, planned_schedule

@@ -18,8 +18,8 @@ from app.panels.prune_form import PruneForm
 from app.plots.pareto import ParetoChart
 from app.plots.training_curves import TrainingCurves
 from engine.errors import SpandexError
-from engine.library import install_model, list_models
-from engine.model import SDNNModel
+from engine.library.catalog import install_model, list_models
+from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training.config import TrainConfig, load_config
 from engine.training.job import TrainingJob

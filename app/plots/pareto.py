@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from app.plots.traces import MODEL_COLOURS
-from engine.library import ModelEntry, list_models
+from engine.library.catalog import ModelEntry, list_models
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
-from engine.audio_io import SAMPLE_RATE
-from engine.stft import HOP
+from app.plots.frame_history import FrameHistory
+from engine.constants import HOP, SAMPLE_RATE
+from engine.live.protocol import ModelInfo
 
 LAYER_NAMES = ("input", "hidden 1", "hidden 2", "hidden 3", "hidden 4", "hidden 5")
 MAX_ROWS = 320
@@ -50,7 +50,7 @@ class SpikeRaster(pg.PlotWidget):
             self.separators.append(line)
         self.getAxis("left").setTicks([ticks])
 
-    def refresh(self, history: FrameHistory, models: list[dict]) -> None:
+    def refresh(self, history: FrameHistory, models: list[ModelInfo]) -> None:
         shown = history.shown
         if shown < 0 or shown >= len(models):
             self.image.clear()

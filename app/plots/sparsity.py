@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
+from app.plots.frame_history import FrameHistory
+from engine.live.protocol import ModelInfo
 
 LAYER_LABELS = ("in", "h1", "h2", "h3", "h4", "h5", "out")
 
@@ -25,7 +26,7 @@ class SparsityBars(pg.PlotWidget):
         self.last_activity: list[float] = []
         self.updates = 0
 
-    def refresh(self, history: FrameHistory, models: list[dict]) -> None:
+    def refresh(self, history: FrameHistory, models: list[ModelInfo]) -> None:
         shown = history.shown
         if shown < 0 or shown >= len(models):
             return

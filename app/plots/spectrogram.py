@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
-from engine.audio_io import SAMPLE_RATE
-from engine.stft import HOP
+from app.plots.frame_history import FrameHistory
+from engine.constants import HOP, SAMPLE_RATE
 
 LEVELS_DB = (-30.0, 40.0)
 """Colour range: |rfft| of a 512-sample frame; speech at -25 dBFS peaks around +30 dB."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.frame_history import FrameHistory
-from engine.audio_io import SAMPLE_RATE
-from engine.metrics import power_proxy_ops_per_s
-from engine.stft import HOP
+from app.plots.frame_history import FrameHistory
+from engine.constants import HOP, SAMPLE_RATE
+from engine.evaluation.metrics import power_proxy_ops_per_s
+from engine.live.protocol import ModelInfo
 
 MODEL_COLOURS = ((102, 194, 255), (255, 160, 70), (120, 230, 120), (240, 100, 160), (200, 200, 90),
                  (170, 130, 255), (90, 220, 210), (255, 110, 110), (200, 200, 200))
@@ -42,7 +42,7 @@ class ModelTraces(pg.PlotWidget):
             return power_proxy_ops_per_s(history.synops[:, slot], history.neuronops[:, slot]) / 1e6
         return history.cpu_us[:, slot]
 
-    def refresh(self, history: FrameHistory, models: list[dict]) -> None:
+    def refresh(self, history: FrameHistory, models: list[ModelInfo]) -> None:
         while len(self.curves) < len(models):
             self.curves.append(self.plot(pen=model_pen(len(self.curves))))
             self.pens_for = None

@@ -20,8 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from engine.errors import SpandexError
-from engine.model import SDNNModel
-from engine.telemetry import FrameTelemetry
+from engine.snn.model import SDNNModel
+from engine.snn.telemetry import FrameTelemetry
 
 
 class Runner(Protocol):

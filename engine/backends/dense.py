@@ -1,7 +1,7 @@
 """Dense backend: every synapse layer is a full matrix-vector product, every frame.
 
 The reference backend: simplest, and exact — weights and spikes are small dyadic rationals, so float64
-BLAS products carry no rounding (see :mod:`engine.neurons`). Its cost does not depend on sparsity.
+BLAS products carry no rounding (see :mod:`engine.snn.neurons`). Its cost does not depend on sparsity.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from engine.model import SDNNModel
-from engine.network import NetworkParams, NetworkState, mask_from_output, network_step
-from engine.telemetry import FrameTelemetry, TelemetryMeter
+from engine.snn.model import SDNNModel
+from engine.snn.network import NetworkParams, NetworkState, mask_from_output, network_step
+from engine.snn.telemetry import FrameTelemetry, TelemetryMeter
 
 
 class DenseRunner:

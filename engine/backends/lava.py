@@ -48,13 +48,19 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import AudioInputError, SpandexError
-from engine.loihi.export import (NETX_SPIKE_EXP, NETX_STATE_EXP, load_netx_network, plan_export,
-                                 verify_netx_network, write_export)
+from engine.loihi.export import (
+    NETX_SPIKE_EXP,
+    NETX_STATE_EXP,
+    load_netx_network,
+    plan_export,
+    verify_netx_network,
+    write_export,
+)
 from engine.loihi.hardware import loihi2_hardware
-from engine.model import SPIKE_STEP, WEIGHT_SCALE, SDNNModel
-from engine.network import check_frame, mask_from_output
-from engine.neurons import DelayParams, DelayState, delay_step
-from engine.telemetry import FrameTelemetry, TelemetryMeter
+from engine.snn.model import SPIKE_STEP, WEIGHT_SCALE, SDNNModel
+from engine.snn.network import check_frame, mask_from_output
+from engine.snn.neurons import DelayParams, DelayState, delay_step
+from engine.snn.telemetry import FrameTelemetry, TelemetryMeter
 
 PROCESS_MODELS = ("fast", "stock")
 """``fast``: SPANDEX's DelayDense process model; ``stock``: lava-nc's own (slow, for checks)."""

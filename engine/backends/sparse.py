@@ -19,10 +19,9 @@ import numpy as np
 
 from engine.backends.sparse_kernel import MAX_FAN_IN, OK, VALUE_BITS, frame_step
 from engine.errors import AudioInputError, ModelFileError
-from engine.model import WEIGHT_SCALE, SDNNModel
-from engine.network import check_frame
-from engine.telemetry import FrameTelemetry, neuronops_per_frame
-
+from engine.snn.model import WEIGHT_SCALE, SDNNModel
+from engine.snn.network import check_frame
+from engine.snn.telemetry import FrameTelemetry, neuronops_per_frame
 
 MAX_LAYER_SIZE = 1 << 16
 """Synapse targets are uint16: small, and unsigned so that the kernel's scatter needs no index check."""

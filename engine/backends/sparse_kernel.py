@@ -1,16 +1,16 @@
 """The sparse backend's kernel: one whole SDNN frame, event-driven, in 64-bit fixed point (numba).
 
-:func:`frame_step` does in one compiled call what :func:`engine.network.network_step` does with numpy —
+:func:`frame_step` does in one compiled call what :func:`engine.snn.network.network_step` does with numpy —
 encoder, then per dense layer synapse → sigma → ReLU → delta → shift+delay, then the sigma output and
 the mask — and counts the frame's telemetry on the way. Its synapse touches only the inputs that emitted
 a nonzero spike, and of those only their nonzero outgoing weights (column-compressed), so its cost is
 events × nonzero fan-out (the SynOps) plus one update per neuron.
 
-Units, chosen so that integer arithmetic *is* the float64 arithmetic of :mod:`engine.neurons`:
+Units, chosen so that integer arithmetic *is* the float64 arithmetic of :mod:`engine.snn.neurons`:
 
 - neuron values (input, sigma totals, delta residuals and thresholds) are int64 counts of
   2^-:data:`VALUE_BITS` (2^-18);
-- graded spikes are counts of :data:`engine.model.SPIKE_STEP` (2^-12); flooring a value to the spike
+- graded spikes are counts of :data:`engine.snn.model.SPIKE_STEP` (2^-12); flooring a value to the spike
   grid is an arithmetic shift right by :data:`SPIKE_SHIFT` (which floors negative values too);
 - weights are their mantissas (2^-6), so spike × mantissa is again a count of 2^-18.
 
@@ -49,7 +49,7 @@ _VALUE_SCALE = 1.0 / (1 << VALUE_BITS)
 
 @numba.njit(cache=True, nogil=True)
 def _delta(value, neuron, previous, residual, threshold):
-    """Delta encoding of one neuron (:func:`engine.neurons.delta_step`); returns its spike (2^-12 units)."""
+    """Delta encoding of one neuron (:func:`engine.snn.neurons.delta_step`); returns its spike (2^-12 units)."""
     change = value - previous[neuron] + residual[neuron]
     previous[neuron] = value
     if abs(change) >= threshold:
@@ -89,7 +89,7 @@ def frame_step(
         counts int64 (L+2,): events per encoding layer, then SynOps, then dense SynOps.
     """
     n_layers = sizes.shape[0] - 1
-    # input encoder: quantise (same float operations as engine.neurons.quantize_input), delta encode
+    # input encoder: quantise (same float operations as engine.snn.neurons.quantize_input), delta encode
     n_active = 0
     for i in range(sizes[0]):
         steps = np.rint((magnitude[i] + input_offset) / input_step)

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_file import atomic_output
 from engine.errors import SpandexError
-from engine.model import SDNNModel
-from engine.netx_io import save_netx
+from engine.files.atomic import atomic_output
+from engine.files.netx import save_netx
+from engine.snn.model import SDNNModel
 
 NETX_MAX_DELAY = 62
 """The largest delay netx 0.6 keeps (``hdf5.py`` clamps above it; ``DelayDense`` gets ``max_delay=62``)."""

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from engine.loihi.export import plan_export
-from engine.model import SDNNModel
+from engine.snn.model import SDNNModel
 
 
 @dataclass(frozen=True)

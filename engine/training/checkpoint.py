@@ -2,7 +2,7 @@
 
 A checkpoint holds the graph's parameters and pruning masks, the optimizer's moments, the step, both random
 generators and the history of reports, so a resumed run continues exactly where the checkpoint was taken.
-It is written to a temporary file beside the target and renamed over it (:mod:`engine.atomic_file`): a run
+It is written to a temporary file beside the target and renamed over it (:mod:`engine.files.atomic`): a run
 killed while writing leaves the previous checkpoint intact.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from engine.atomic_file import atomic_output
 from engine.errors import SpandexError
+from engine.files.atomic import atomic_output
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "spandex-checkpoint-1"

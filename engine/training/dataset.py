@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.audio_io import load_audio
+from engine.constants import HOP
 from engine.errors import SpandexError
-from engine.pairing import UnpairedFilesWarning, pair_files
-from engine.stft import HOP
-from engine.training.dataset_layout import split_folder
+from engine.files.audio import load_audio
+from engine.files.pairing import UnpairedFilesWarning, pair_files
 
 
 @dataclass
@@ -96,7 +95,7 @@ class PairedClips:
         by_length: dict[int, list[int]] = {}
         for index, x in enumerate(self.noisy):
             by_length.setdefault(x.size, []).append(index)
-        for length, indices in sorted(by_length.items()):
+        for _length, indices in sorted(by_length.items()):
             for start in range(0, len(indices), size):
                 chunk = indices[start:start + size]
                 pairs = [self.clip(i) for i in chunk]

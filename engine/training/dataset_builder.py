@@ -10,7 +10,7 @@ Output (what the N-DNS challenge's ``noisyspeech_synthesizer.py`` writes, so tra
     OUT/manifest.json                              (sources, settings, and every clip's ingredients)
 
 Mixing follows N-DNS: integer SNR uniform in [-5, 20] dB between active levels, target level uniform in
-[-35, -15] dBFS, clipping guarded (:func:`engine.mixing.mix_at_snr`); fixed-length clips (6 s by default,
+[-35, -15] dBFS, clipping guarded (:func:`engine.dsp.mixing.mix_at_snr`); fixed-length clips (6 s by default,
 N-DNS uses 30 s). A clip's speech is one speaker's utterances joined with short pauses; speakers and noise
 groups are drawn uniformly by group, not by duration, so a large group (or music) does not dominate.
 Training noise can be mixed with generated noise (white, pink, brown, hum or fan, drawn as one group) and
@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_file import write_text_atomic
-from engine.audio_io import SAMPLE_RATE, load_audio, write_wav
+from engine.constants import SAMPLE_RATE
+from engine.dsp.mixing import active_rms, mix_at_snr
 from engine.errors import AudioInputError, SpandexError
-from engine.mixing import active_rms, mix_at_snr
+from engine.files.atomic import write_text_atomic
+from engine.files.audio import load_audio, write_wav
 from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS

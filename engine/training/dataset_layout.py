@@ -1,7 +1,7 @@
 """Where a dataset's splits are and what they hold, found without reading any audio (no torch: the GUI uses it).
 
 A *split* is a folder with ``noisy/`` and ``clean/`` (paired by name or N-DNS ``_fileid_N``, see
-:mod:`engine.pairing`). A *dataset* is a folder holding ``training_set/`` and ``validation_set/`` splits
+:mod:`engine.files.pairing`). A *dataset* is a folder holding ``training_set/`` and ``validation_set/`` splits
 (what ``spandex data build`` writes and the N-DNS challenge ships), and optionally a held-out ``test_set/``.
 """
 
@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.pairing import UnpairedFilesWarning, pair_files
+from engine.files.pairing import UnpairedFilesWarning, pair_files
 
 SPLIT_NAMES = {"train": "training_set", "validation": "validation_set", "test": "test_set"}
 """Split name -> folder; ``test`` is the held-out set that no training run ever reads."""

@@ -14,7 +14,7 @@ and levels, seen again every epoch. :class:`FreshMixtures` instead draws every t
 * noise: a recording group, generated noise (white, pink, brown, hum, fan) or babble of other training
   speakers, drawn uniformly by kind; sometimes a second noise on top; and a share of examples with no noise
   at all or at a high SNR, where the right answer is to change nothing ("do no harm");
-* SNR between active levels as in N-DNS (:func:`engine.mixing.mix_at_snr`), then a level over a wider range
+* SNR between active levels as in N-DNS (:func:`engine.dsp.mixing.mix_at_snr`), then a level over a wider range
   than N-DNS's (−45 … −10 dBFS) and a clipping guard.
 
 Everything is drawn from the numpy generator the trainer passes in, so a resumed run mixes what an
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from scipy.signal import fftconvolve, sosfilt
 
-from engine.audio_io import load_audio
+from engine.dsp.mixing import active_rms, loop_to_length
 from engine.errors import SpandexError
-from engine.mixing import active_rms, loop_to_length
+from engine.files.audio import load_audio
 from engine.training import synthetic_noise
 
 RATE = 16000
@@ -327,7 +327,7 @@ def simulate_rooms(count: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def write_rooms(path: Path, count: int, seed: int) -> None:
-    from engine.atomic_file import atomic_output
+    from engine.files.atomic import atomic_output
 
     rooms = simulate_rooms(count, seed)
     with atomic_output(path) as temporary, open(temporary, "wb") as out:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
 
 WEIGHT_STEP = 2.0 / WEIGHT_SCALE
 """slayer's ``quantize_8bit`` rounds weights to steps of 2/64 (even mantissas)."""

@@ -2,15 +2,15 @@
 
 ``loss = 100 − mean SI-SNR(clean, denoised) + λ · MSE(|denoised STFT|, |clean STFT|)`` (N-DNS
 ``train_sdnn.py``, λ = 0.001 there). The STFT is the engine's: n_fft 512, hop 128, rectangular window, centred
-frames with zero padding (:mod:`engine.stft`), so the training graph sees the magnitudes the live engine sees.
+frames with zero padding (:mod:`engine.dsp.stft`), so the training graph sees the magnitudes the live engine sees.
 """
 
 from __future__ import annotations
 
 import torch
 
-from engine.metrics import EPS
-from engine.stft import HOP, N_FFT
+from engine.constants import HOP, N_FFT
+from engine.evaluation.metrics import EPS
 
 
 def stft(audio: torch.Tensor) -> torch.Tensor:
@@ -25,7 +25,7 @@ def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-    """SI-SNR in dB per row, as N-DNS ``snr.py`` (and :func:`engine.metrics.si_snr`)."""
+    """SI-SNR in dB per row, as N-DNS ``snr.py`` (and :func:`engine.evaluation.metrics.si_snr`)."""
     target = target - target.mean(dim=-1, keepdim=True)
     estimate = estimate - estimate.mean(dim=-1, keepdim=True)
     projection = (target * estimate).sum(-1, keepdim=True) * target / (target**2).sum(-1, keepdim=True)

@@ -10,6 +10,7 @@ random, reproducibly (seeded by the step), so no row or column is favoured.
 from __future__ import annotations
 
 import math
+
 import torch
 
 from engine.errors import SpandexError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from engine.model import SDNNModel
+from engine.snn.model import SDNNModel
 from engine.training.config import PruningConfig, TrainConfig, load_config
 from engine.training.schedule import GMPSchedule
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from engine.mixing import pink_noise
+from engine.dsp.mixing import pink_noise
 
 RATE = 16000
 

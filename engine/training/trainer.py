@@ -29,20 +29,29 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from engine.atomic_file import write_text_atomic
+from engine.constants import HOP
 from engine.errors import SpandexError
-from engine.library import resolve_model
-from engine.netx_io import save_netx
-from engine.report import model_report
-from engine.stft import HOP
+from engine.evaluation.report import model_report
+from engine.files.atomic import write_text_atomic
+from engine.files.netx import save_netx
+from engine.library.catalog import resolve_model
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder
 from engine.training.device import backward_dtype, training_device
-from engine.training.distributed import (Workers, data_rng, from_main, gather_to_all, join, leave, replicas_agree,
-                                         share_of_batch, sum_over_workers)
+from engine.training.distributed import (
+    Workers,
+    data_rng,
+    from_main,
+    gather_to_all,
+    join,
+    leave,
+    replicas_agree,
+    share_of_batch,
+    sum_over_workers,
+)
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
@@ -261,7 +270,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         data["sources"] = {k: v for k, v in described.get("splits", {}).items() if k in ("train", "validation")}
     return {
         "name": config.name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "parent": parent,
         "data": data,
         "recipe": config.to_dict(),

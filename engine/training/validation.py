@@ -1,7 +1,7 @@
 """Score a model on a validation split, fast: batched, whole clips, the engine's exact arithmetic.
 
 The model (8-bit weights, whole-frame delays) runs through :class:`SDNNGraph` in float64, where every sum is
-exact (see :mod:`engine.neurons`): the masks are the streaming engine's bit for bit, SynOps are the engine's
+exact (see :mod:`engine.snn.neurons`): the masks are the streaming engine's bit for bit, SynOps are the engine's
 count (delivered events × nonzero fan-out), and SI-SNR matches :func:`engine.evaluation.evaluate` to FFT
 rounding — tests/test_training_validation.py checks both. It is many times faster than streaming hop by hop,
 which is what lets a training run track SynOps and SI-SNR as it goes.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.metrics import power_proxy_ops_per_s
-from engine.model import SDNNModel
+from engine.evaluation.metrics import power_proxy_ops_per_s
+from engine.snn.model import SDNNModel
 from engine.training.dataset import PairedClips
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, si_snr, stft

@@ -1,0 +1,148 @@
+"""The model library: models shipped in ``assets/models`` and the user's own, found by name or path.
+
+Each model is a netx file ``NAME.net`` with an optional model card ``NAME.json`` beside it (data, recipe,
+metrics). The shipped default is the card whose ``"default"`` is true. User models live in
+``$SPANDEX_MODELS_DIR``, else ``$XDG_DATA_HOME/spandex/models``, else ``~/.local/share/spandex/models``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assets import asset_path
+from engine.errors import ModelFileError, SpandexError
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.library.card import read_card
+from engine.snn.model import SDNNModel
+
+SHIPPED_DIR = asset_path("models")
+
+
+def user_data_dir() -> Path:
+    """SPANDEX's folder in the user's data home: ``$XDG_DATA_HOME/spandex``, else ``~/.local/share/spandex``."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "spandex"
+
+
+def user_models_dir() -> Path:
+    """Where the user's models (pruned, fine-tuned, imported) are kept."""
+    if os.environ.get("SPANDEX_MODELS_DIR"):
+        return Path(os.environ["SPANDEX_MODELS_DIR"])
+    return user_data_dir() / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model file in the library and what its card says about it."""
+
+    name: str
+    path: Path
+    origin: str  # "shipped" or "user"
+    card: dict = field(default_factory=dict)
+    card_problem: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.origin == "shipped" and bool(self.card.get("default"))
+
+    @property
+    def measured_on(self) -> str | None:
+        """The dataset folder its card's numbers were measured on (None when the card does not say)."""
+        data = self.card.get("data")
+        dataset = data.get("dataset") if isinstance(data, dict) else None
+        return str(dataset) if dataset else None
+
+    @property
+    def measured(self) -> tuple[float, float] | None:
+        """(SI-SNR dB, M-Ops/s) as its card's validation measured them; None when the card has no such numbers."""
+        metrics = self.card.get("metrics")
+        if not isinstance(metrics, dict):
+            return None
+        values = metrics.get("si_snr"), metrics.get("power_proxy_mops")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            return None
+        return float(values[0]), float(values[1])
+
+
+def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:
+    """Every model in the library, shipped first, each group sorted by name."""
+    entries = []
+    for origin, folder in (("shipped", shipped_dir), ("user", user_dir or user_models_dir())):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in NETX_SUFFIXES and path.is_file():
+                card, problem = read_card(path)
+                entries.append(ModelEntry(path.stem, path, origin, card, problem))
+    return entries
+
+
+def default_model(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
+    """The shipped model the app and CLI use when none is named, or None if none is shipped."""
+    for entry in entries if entries is not None else list_models():
+        if entry.is_default:
+            return entry
+    return None
+
+
+def default_lineup(entries: list[ModelEntry] | None = None) -> list[ModelEntry]:
+    """What the app loads when no model is named: the default model, then the shipped models its card
+    lists under ``"ab_with"`` (cheaper ones to A/B it against), those that exist, in that order."""
+    entries = entries if entries is not None else list_models()
+    default = default_model(entries)
+    if default is None:
+        return []
+    shipped = {e.name: e for e in entries if e.origin == "shipped"}
+    return [default, *(shipped[name] for name in default.card.get("ab_with", []) if name in shipped)]
+
+
+def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
+    """Load a model named by library name, by file path, or (``None``) the shipped default."""
+    if spec is None:
+        entry = default_model()
+        if entry is None:
+            raise SpandexError(
+                "no default model is shipped yet (assets/models has none): pass --model with a netx "
+                "file, e.g. --model ../shared/reference_models/ndns_baseline.net")
+        return load_model(entry.path)
+    text = str(spec)
+    path = Path(text).expanduser()
+    looks_like_path = path.suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in text
+    if looks_like_path or path.is_file():
+        return load_model(path)
+    return load_model(find_model(text, hint=" and no such file").path)
+
+
+def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "") -> ModelEntry:
+    """The library entry called ``name``; :class:`ModelFileError` naming the known ones if there is none."""
+    entries = entries if entries is not None else list_models()
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    known = ", ".join(e.name for e in entries) or "none"
+    raise ModelFileError(f"no model named '{name}' in the library (known: {known}){hint}")
+
+
+def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
+                  replace: bool = False) -> Path:
+    """Copy a model file (and its card) into the user's library, atomically; return the new path.
+
+    Refuses to replace a user model of the same name unless ``replace``.
+    """
+    from engine.files.atomic import atomic_output
+
+    folder = user_dir or user_models_dir()
+    target = folder / (model_path.stem + ".net")
+    if target.exists() and not replace:
+        raise SpandexError(f"the library already holds a model named '{model_path.stem}' ({target}); "
+                           f"choose another --name or remove it first")
+    load_model(model_path)  # refuse to install something that does not load
+    if card_path is not None:
+        with atomic_output(target.with_suffix(".json")) as tmp:
+            tmp.write_bytes(card_path.read_bytes())
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(model_path.read_bytes())
+    return target

@@ -1,0 +1,265 @@
+"""Device supervision for the live engine: which devices it runs on, and what it does when they fail.
+
+:class:`DeviceSupervisor` opens the wanted input and output devices (or a file as the microphone, or the
+internal clock when there is no output device), primes the callback's rings for the new stream, and,
+called by the worker between hops, watches the stream: when the device is lost (callbacks stop; or, as
+JACK/PipeWire do on unplug, the microphone turns to exact zeros and is no longer listed) it says so, runs
+on the internal clock, and reopens the device when it returns, retrying with a growing delay.
+
+Runs on the engine's worker thread only (it allocates, and PortAudio's device functions are not
+thread-safe); the callback sees only the attributes it sets between blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from engine.constants import HOP, SAMPLE_RATE
+from engine.errors import SpandexError
+from engine.files.audio import load_audio, resample
+from engine.live import devices as audio_device
+from engine.live.callback import AudioCallback, LoopingSource
+from engine.live.devices import InternalClock, OpenStream
+from engine.live.protocol import NO_OUTPUT, EngineConfig
+from engine.live.record import CLOCK_LATE, DEVICE_LOSSES
+
+
+class DeviceSupervisor:
+    """Owns the open stream and the file source; :meth:`open` (re)opens, :meth:`supervise` watches."""
+
+    STALL_S = 1.0        # no callback for this long: the device is gone
+    SILENT_S = 2.0       # a microphone that sent sound and then exact zeros this long: unplugged or muted?
+    RETRY_S = 1.0        # first retry after a device is missing; doubles up to MAX_RETRY_S
+    MAX_RETRY_S = 8.0
+    CLOSE_TIMEOUT_S = 1.0
+    MAX_EXTRA_HOPS = 3   # output that piles up beyond the prefill after late hops, before it is trimmed
+
+    def __init__(self, config: EngineConfig, callback: AudioCallback, counters: np.ndarray,
+                 on_open: Callable[[int], None], on_change: Callable[[], None],
+                 on_lost: Callable[[str, bool], None]) -> None:
+        """``on_open(rate)``: a stream at ``rate`` opened (the worker sets its resamplers);
+        ``on_change()``: the stream's state or message changed; ``on_lost(devices, restart)``: a device
+        was lost (``restart``: PortAudio is stuck, a fresh engine process is needed)."""
+        self.config = config
+        self.callback = callback
+        self.counters = counters
+        self.on_open = on_open
+        self.on_change = on_change
+        self.on_lost = on_lost
+        self.stream: OpenStream | None = None
+        self.wanted_input = config.input
+        self.wanted_output = config.output
+        self.file_source: LoopingSource | None = None
+        self.file_is_fallback = False
+        self.state = "starting"
+        self.message = ""
+        self.notes: list[str] = []
+        self.lost_since: float | None = None
+        self.next_retry = 0.0
+        self.retry_delay = self.RETRY_S
+        self.portaudio_stuck = False  # a lost stream could not be closed: PortAudio is off limits
+        self.heard_at: float | None = None  # when the microphone last sent a nonzero sample
+        self.silent_input: str | None = None  # a present microphone that sends only zeros
+
+    # --- what the worker asks for ----------------------------------------------------------------
+
+    @property
+    def plays_output(self) -> bool:
+        """Whether the worker should fill the output ring (a device, or the internal clock, reads it)."""
+        s = self.stream
+        return s is not None and (s.output is not None or isinstance(s.stream, InternalClock))
+
+    def heard(self, data: np.ndarray) -> None:
+        """Note input that arrived from the microphone: sound again after silence clears "muted?"."""
+        if self.file_source is None and self.stream is not None and self.stream.input is not None \
+                and np.any(data):
+            self.heard_at = time.monotonic()
+            if self.silent_input is not None:  # sound again: the muted microphone is back
+                self.silent_input = None
+                self.message = "; ".join(self.notes)
+                self.on_change()
+
+    def use_input(self, device: str | None) -> None:
+        """Take the microphone from ``device`` (None: the default) instead of any file."""
+        self.wanted_input = device
+        self.file_is_fallback = False
+        self.file_source = None
+        self.callback.source = None
+        self.open()
+
+    def use_file(self, path: str) -> None:
+        """Play ``path`` (looping) as the microphone."""
+        self.set_file(path)
+        self.file_is_fallback = False
+        self.open()
+
+    def use_output(self, device: str | None) -> None:
+        self.wanted_output = device
+        self.open()
+
+    def set_file(self, path: str) -> None:
+        rate = self.stream.rate if self.stream is not None else SAMPLE_RATE
+        self.file_source = LoopingSource(self._file_audio(path, rate), path)
+        self.callback.source = self.file_source
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the wanted devices; without an output device (or any device), the internal clock."""
+        self.close()
+        in_dev = out_dev = None
+        problems = []
+        self.notes = []
+        if self.file_is_fallback:
+            self.file_source = self.callback.source = None
+            self.file_is_fallback = False
+        if self.portaudio_stuck:
+            problems.append("the audio system stopped answering (restart of the engine needed)")
+        else:
+            try:
+                audio_device.rescan()
+            except Exception as exc:  # noqa: BLE001 — PortAudio could not start: no devices
+                problems.append(f"PortAudio: {exc}")
+        if self.file_source is None and not self.portaudio_stuck:
+            in_dev = audio_device.find_device(self.wanted_input, "input")
+            if in_dev is None and self.config.fallback_file:
+                self.notes.append(f"no microphone{' ' + repr(self.wanted_input) if self.wanted_input else ''}: "
+                                  f"playing {Path(self.config.fallback_file).name} as the microphone")
+                self.set_file(self.config.fallback_file)
+                self.file_is_fallback = True
+            elif in_dev is None:
+                problems.append(f"no input device{' ' + repr(self.wanted_input) if self.wanted_input else ''}")
+        if self.wanted_output != NO_OUTPUT and not self.portaudio_stuck:
+            out_dev = audio_device.find_device(self.wanted_output, "output")
+            if out_dev is None:
+                problems.append(f"no output device{' ' + repr(self.wanted_output) if self.wanted_output else ''}")
+        stream = None
+        if in_dev is not None or out_dev is not None:
+            try:
+                stream = audio_device.open_stream(in_dev, out_dev, self.callback)
+            except SpandexError as exc:
+                if in_dev is not None and self.config.fallback_file and self.wanted_input is None:
+                    # the default microphone is listed but does not open: the demo clip instead
+                    self.notes.append(f"the microphone {in_dev.key} does not open ({exc}): playing "
+                                      f"{Path(self.config.fallback_file).name} as the microphone")
+                    self.set_file(self.config.fallback_file)
+                    self.file_is_fallback = True
+                    in_dev = None
+                    try:
+                        stream = audio_device.open_stream(None, out_dev, self.callback) if out_dev else None
+                    except SpandexError as again:
+                        problems.append(str(again))
+                else:
+                    problems.append(str(exc))
+        if stream is None or (self.file_source is None and in_dev is None):
+            if stream is not None:
+                stream.close()
+            clock = InternalClock(self.callback)
+            stream = OpenStream(clock, SAMPLE_RATE, HOP, None, None, 0.0)
+        self._configure_rate(stream.rate)
+        self._prime_callback(stream.rate)
+        if isinstance(stream.stream, InternalClock):
+            stream.stream.start()
+        self.stream = stream
+        self.callback.last_call = time.monotonic()
+        if isinstance(stream.stream, InternalClock):
+            if problems:
+                self.state = "no-device"
+                self.message = "; ".join(problems) + ": running silently on the internal clock, retrying"
+                self.retry_delay = min(2 * self.retry_delay, self.MAX_RETRY_S) if self.lost_since else self.RETRY_S
+                self.lost_since = self.lost_since or time.monotonic()
+            else:
+                self.state, self.message = "internal-clock", "no output device chosen: running silently"
+        else:
+            self.state, self.message, self.lost_since = "running", "", None
+            self.retry_delay = self.RETRY_S
+        if self.file_is_fallback and self.wanted_input is not None and self.state == "running":
+            self.state = "no-device"  # a chosen microphone is missing: keep looking for it
+        self.message = "; ".join(self.notes + ([self.message] if self.message else []))
+        self.next_retry = time.monotonic() + self.retry_delay
+        self.on_change()
+
+    def _prime_callback(self, rate: int) -> None:
+        """Empty both rings and put the prefill (the worker's deadline) of silence in the output ring."""
+        callback = self.callback
+        prefill = int(round(self.config.prefill_hops * HOP * rate / SAMPLE_RATE))
+        callback.in_ring.skip(callback.in_ring.available())
+        callback.out_ring.skip(callback.out_ring.available())
+        callback.out_ring.write(np.zeros(prefill, dtype=np.float32))
+        callback.target_fill = prefill
+        callback.rate = rate
+        callback.last_stream_time = 0.0
+        callback.max_fill = prefill + int(round(self.MAX_EXTRA_HOPS * HOP * rate / SAMPLE_RATE))
+
+    def _configure_rate(self, rate: int) -> None:
+        if self.file_source is not None:
+            self.file_source = LoopingSource(self._file_audio(self.file_source.path, rate), self.file_source.path)
+            self.callback.source = self.file_source
+        self.on_open(rate)
+
+    def _file_audio(self, path: str, rate: int) -> np.ndarray:
+        audio = load_audio(path)
+        return audio if rate == SAMPLE_RATE else resample(audio, SAMPLE_RATE, rate)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    # --- watching --------------------------------------------------------------------------------
+
+    def supervise(self, now: float) -> None:
+        """Between hops: notice a lost or silent device, and retry a missing one when it is time."""
+        stream = self.stream
+        if stream is None:
+            return
+        if isinstance(stream.stream, InternalClock):
+            self.counters[CLOCK_LATE] = stream.stream.late
+            if self.state == "no-device" and now >= self.next_retry and not self.portaudio_stuck:
+                self.open()  # is the device back?
+            return
+        if stream.active and now - self.callback.last_call < self.STALL_S:
+            if self.state == "no-device" and now >= self.next_retry:
+                self.open()  # a chosen microphone is missing (a file plays instead): is it back?
+            elif self.heard_at is not None and now - self.heard_at > self.SILENT_S:
+                self._input_went_silent(stream)
+            return
+        self.counters[DEVICE_LOSSES] += 1
+        names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
+        self.stream = None
+        self.lost_since = now
+        self.retry_delay = self.RETRY_S / 2  # the first retry (doubled in open) comes after RETRY_S
+        closer = threading.Thread(target=stream.close, name="spandex-close-lost-stream", daemon=True)
+        closer.start()
+        closer.join(self.CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            # PortAudio hangs closing a stream whose server died (seen with JACK on PipeWire); it would
+            # hang again when re-initialised. Keep the app running on the internal clock and ask the
+            # host to start a fresh engine process, which finds the device when it is back.
+            self.portaudio_stuck = True
+            self.on_lost(names, True)
+        else:
+            self.on_lost(names, False)
+        self.open()
+
+    def _input_went_silent(self, stream: OpenStream) -> None:
+        """The microphone sent sound, then only exact zeros for SILENT_S. JACK and PipeWire keep a stream
+        running when its device is unplugged (the removed port reads as zeros), so reopen — which
+        lists the devices again — to tell an unplugged microphone (device lost) from a muted one."""
+        assert stream.input is not None
+        name = stream.input.key
+        self.heard_at = None
+        self.open()
+        if self.stream is not None and self.stream.input is not None and self.stream.input.key == name:
+            self.silent_input = name
+            self.message = "; ".join(self.notes + [f"{name} sends only silence: muted?"])
+            self.on_change()
+        else:
+            self.counters[DEVICE_LOSSES] += 1
+            self.lost_since = self.lost_since or time.monotonic()
+            self.on_lost(name, False)
