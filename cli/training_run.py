@@ -22,7 +22,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=int, help="optimizer steps in all")
     group.add_argument("--batch-size", type=int)
     group.add_argument("--segment-seconds", type=float, help="length of each training segment")
-    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (RAdam)")
+    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (the recipe's optimizer: RAdam for train recipes, Adam at 3e-3 for prune/finetune)")
     group.add_argument("--eval-every", type=int, help="validate every N steps")
     group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
     group.add_argument("--threads", type=int, help="torch threads (default 2)")
