@@ -25,6 +25,16 @@ step() {  # name, command...: run a training step unless its model is already fi
 }
 
 step spandex-dense "${SPANDEX[@]}" train configs/spandex-dense.yaml --dataset "$DATASET" --out "$RUNS/spandex-dense"
+# the app's default, A/B'd against the cheaper ones (the library reads "default" and "ab_with" from the card)
+.venv/bin/python - <<'PY'
+import json, pathlib
+card = pathlib.Path("assets/models/spandex-dense.json")
+data = json.loads(card.read_text())
+data.update(default=True, ab_with=["spandex-prune75", "spandex-frugal"],
+            notes="The official N-DNS baseline (Intel, MIT) fine-tuned by SPANDEX on fresh mixtures: "
+                  "configs/spandex-dense.yaml, scripts/train_lineup.sh.")
+card.write_text(json.dumps(data, indent=2))
+PY
 PRUNE=(--dataset "$DATASET" --steps 300 --batch-size 16 --eval-every 300 --threads 1 --no-install)
 step spandex-prune50 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.5 "${PRUNE[@]}" \
     --name spandex-prune50 --out "$RUNS/spandex-prune50" & first=$!
