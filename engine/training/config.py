@@ -110,6 +110,9 @@ class TrainConfig:
     backward_precision: str = "auto"
     """The backward pass's matrix products: "float32", "bfloat16", or "auto" (bfloat16 where the device
     multiplies it natively; see :func:`engine.training.device.backward_dtype`)."""
+    mixing: dict | None = None
+    """Fresh-mixture datasets only: changes to :class:`engine.training.fresh_mixtures.MixingRecipe`'s shares
+    and ranges, e.g. ``{clean_share: 0.03, level_dbfs: [-38, -12]}``."""
     seed: int = 0
     notes: str = ""
 
@@ -132,6 +135,12 @@ class TrainConfig:
             problems.append("max_delay must be within 0..62 (netx/Loihi limit)")
         if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             problems.append(f"device {self.device!r} must be cpu, cuda or cuda:N")
+        if self.mixing is not None:
+            from engine.training.fresh_mixtures import MixingRecipe  # numpy/scipy only
+
+            unknown = sorted(set(self.mixing) - {f.name for f in dataclasses.fields(MixingRecipe)})
+            if unknown:
+                problems.append(f"mixing: unknown setting(s) {', '.join(unknown)}")
         if self.backward_precision not in ("auto", "float32", "bfloat16"):
             problems.append("backward_precision must be auto, float32 or bfloat16")
         if self.pruning is not None and self.pruning.final_sparsity >= 1:
