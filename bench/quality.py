@@ -15,10 +15,10 @@ DeepFilterNet3) and the noisy input itself. Columns, all measured in this run:
 
 Then the issue's targets, judged from the numbers above ("goal | measured | met").
 
-    nice -n 10 .venv/bin/python bench/quality.py --noisy DIR --clean DIR [--limit N] [--out report.md]
+    nice -n 10 .venv/bin/python bench/quality.py [--noisy DIR --clean DIR] [--limit N] [--out report.md]
         [--model NAME|PATH ...] [--backend dense|sparse]
 
-``--limit N`` scores N pairs spread evenly over the sorted set (so every speech and noise group can show
+Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs spread evenly over the sorted set (so every speech and noise group can show
 up), for quick runs. ``--model`` replaces the default SDNN rows (shipped models + reference networks).
 """
 
@@ -50,6 +50,7 @@ from engine.library.catalog import default_model, list_models, resolve_model  # 
 from engine.snn.telemetry import RunTotals  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
+HELD_OUT = REPO / "build" / "data" / "debian" / "test_set"
 REFERENCE_NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
 OFFICIAL = "ndns_baseline"
 BANDS: tuple[tuple[str, float, float], ...] = (
@@ -217,8 +218,8 @@ def default_specs() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--noisy", required=True, type=Path)
-    parser.add_argument("--clean", required=True, type=Path)
+    parser.add_argument("--noisy", type=Path, default=HELD_OUT / "noisy", help=f"default: {HELD_OUT}/noisy")
+    parser.add_argument("--clean", type=Path, default=HELD_OUT / "clean", help=f"default: {HELD_OUT}/clean")
     parser.add_argument("--model", action="append", help="library name or netx file (repeatable)")
     parser.add_argument("--backend", default="dense", help="SDNN backend: dense or sparse (same numbers)")
     parser.add_argument("--limit", type=int, help="score only N pairs, spread over the set")
@@ -226,6 +227,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    for folder in (args.noisy, args.clean):
+        if not folder.is_dir():
+            parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
+                         "with scripts/build_training_data.sh")
 
     all_pairs = pair_files(args.noisy, args.clean)
     pairs = pick(all_pairs, args.limit)
