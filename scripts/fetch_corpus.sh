@@ -6,8 +6,8 @@
 #     noise/keyboard/  real mechanical-keyboard key sounds, WAV, from bucklespring-data (GPL-2+)
 #   scripts/fetch_corpus.sh unseen     audio that no dataset split uses (scripts/collect_debian_audio.py),
 #                                      for "denoises unseen audio" tests:
-#     unseen/speech/   24 Russian prompts, one professional female voice, 16 kHz WAV, decoded from
-#                      asterisk-core-sounds-ru-g722 (CC-BY-SA-3.0)
+#     unseen/speech/   24 Russian prompts, one professional voice (Maxim Topal), 16 kHz WAV, decoded from
+#                      asterisk-core-sounds-ru-g722 (CC-BY-3.0)
 #     unseen/noise/    real fire, water, lava, furnace, mine-cart and footstep recordings (OGG) from
 #                      minetest-data (CC-BY-SA-3.0 and others, see its copyright file)
 # Packages come through `apt-get download` (no install); `apt-get update` runs only if that fails.
