@@ -18,8 +18,8 @@ Then the issue's targets, judged from the numbers above ("goal | measured | met"
     nice -n 10 .venv/bin/python bench/quality.py [--noisy DIR --clean DIR] [--limit N] [--out report.md]
         [--model NAME|PATH ...] [--backend dense|sparse]
 
-Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs spread evenly over the sorted set (so every speech and noise group can show
-up), for quick runs. ``--model`` replaces the default SDNN rows (shipped models + reference networks).
+Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs
+spread evenly over the sorted set, for quick runs. ``--model`` replaces the default SDNN rows (shipped models + reference networks).
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ from tests import corpus
 SNRS_DB = (0.0, 5.0, 10.0, 15.0)
 CLIP_SECONDS = 4.0
 BACKEND = "sparse"  # the event-driven path: SynOps counted from real events x real nonzero fan-out
+_SNRS = ", ".join(f"{s:g}" for s in SNRS_DB)
 DESCRIPTION = (f"card check: {len(SNRS_DB)} clips of {CLIP_SECONDS:g} s, asterisk-en prompts (validation speaker) "
-               f"under bucklespring typing (validation noise) plus pink noise at {', '.join(f'{s:g}' for s in SNRS_DB)} "
-               f"dB SNR (tests/card_check.py), backend {BACKEND}")
+               f"under bucklespring typing (validation noise) plus pink noise at {_SNRS} dB SNR "
+               f"(tests/card_check.py), backend {BACKEND}")
 
 
 def card_check_set(speech: list[Path], keys: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
