@@ -19,7 +19,8 @@ Then the issue's targets, judged from the numbers above ("goal | measured | met"
         [--model NAME|PATH ...] [--backend dense|sparse]
 
 Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs
-spread evenly over the sorted set, for quick runs. ``--model`` replaces the default SDNN rows (shipped models + reference networks).
+spread evenly over the sorted set, for quick runs. ``--model`` replaces the default SDNN rows (shipped
+models + reference networks).
 """
 
 from __future__ import annotations
