@@ -1,6 +1,7 @@
 """The models SPANDEX ships: each loads, has a truthful card, and the default really denoises."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def unseen_verdict(denoiser: Callable[[np.ndarray], np.ndarray], clips, official
 
 def test_no_split_uses_the_unseen_packages():
     # the dataset's packages: those build_training_data.sh downloads and collect_debian_audio.py sorts
-    scripts = SHIPPED_DIR.parents[1] / "scripts"
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
     for script in ("build_training_data.sh", "collect_debian_audio.py"):
         text = (scripts / script).read_text()
         assert not [package for package in UNSEEN_PACKAGES if package in text], script
