@@ -18,8 +18,8 @@ Then the issue's targets, judged from the numbers above ("goal | measured | met"
     nice -n 10 .venv/bin/python bench/quality.py [--noisy DIR --clean DIR] [--limit N] [--out report.md]
         [--model NAME|PATH ...] [--backend dense|sparse]
 
-Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs
-spread evenly over the sorted set, for quick runs. ``--model`` replaces the default SDNN rows (shipped
+Without ``--noisy``/``--clean``: the held-out test split of build/data/debian. ``--limit N`` scores N pairs,
+from each input-SNR band in turn, for quick runs. ``--model`` replaces the default SDNN rows (shipped
 models + reference networks).
 """
 
@@ -131,11 +131,30 @@ def score_clip(row: Row, clean: np.ndarray, noisy: np.ndarray, band: str, mos: D
     row.mos.append((p835.sig, p835.bak, p835.ovrl))
 
 
+def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, clean) of a pair, cut to their common length."""
+    noisy, clean = load_audio(pair.noisy), load_audio(pair.clean)
+    n = min(len(noisy), len(clean))
+    return noisy[:n], clean[:n]
+
+
 def pick(pairs: list[Pair], limit: int | None) -> list[Pair]:
-    """``limit`` pairs spread evenly over the sorted set (all of them without a limit)."""
+    """``limit`` pairs taken from the input-SNR bands in turn, evenly spaced within each band, so a quick
+    run sees every band; all pairs without a limit."""
     if limit is None or limit >= len(pairs):
         return pairs
-    return [pairs[i] for i in np.linspace(0, len(pairs) - 1, limit).round().astype(int)]
+    by_band: dict[str, list[Pair]] = {name: [] for name, _, _ in BANDS}
+    for pair in pairs:
+        noisy, clean = load_pair(pair)
+        by_band[band_of(input_snr(clean, noisy))].append(pair)
+    quota = dict.fromkeys(by_band, 0)
+    while sum(quota.values()) < limit:
+        for name, members in by_band.items():
+            if quota[name] < len(members) and sum(quota.values()) < limit:
+                quota[name] += 1
+    chosen = {id(members[i]) for name, members in by_band.items() if quota[name]
+              for i in np.linspace(0, len(members) - 1, quota[name]).round().astype(int)}
+    return [pair for pair in pairs if id(pair) in chosen]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -250,9 +269,8 @@ def main() -> None:
     audio_seconds = 0.0
     started = time.perf_counter()
     for index, pair in enumerate(pairs):
-        noisy, clean = load_audio(pair.noisy), load_audio(pair.clean)
-        n = min(len(noisy), len(clean))
-        noisy, clean = noisy[:n], clean[:n]
+        noisy, clean = load_pair(pair)
+        n = len(noisy)
         band = band_of(input_snr(clean, noisy))
         band_counts[band] += 1
         audio_seconds += n / SAMPLE_RATE
