@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.quality import OFFICIAL, Row, band_of, goals, input_snr
-from engine.telemetry import RunTotals
+from engine.snn.telemetry import RunTotals
 
 
 def test_input_snr_is_measured_from_the_pair():
