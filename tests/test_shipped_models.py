@@ -134,9 +134,10 @@ def unseen_verdict(denoiser: Callable[[np.ndarray], np.ndarray], clips, official
         gains.append(si_snr(clean, denoiser(noisy)) - before)
         if before >= HIGH_SNR_DB and gains[-1] < HIGH_SNR_WORST_DB:
             failures.append(f"a {before:.1f} dB input lost {-gains[-1]:.2f} dB")
-    if np.mean(gains) < max(UNSEEN_MIN_GAIN_DB, official_gain_db):
-        failures.append(f"mean SI-SNRi {np.mean(gains):.2f} dB < {UNSEEN_MIN_GAIN_DB} dB or the official "
-                        f"baseline's {official_gain_db:.2f} dB (per clip: {np.round(gains, 2).tolist()})")
+    bar = max(UNSEEN_MIN_GAIN_DB, official_gain_db)
+    if np.mean(gains) < bar:
+        failures.append(f"mean SI-SNRi {np.mean(gains):.2f} dB < {bar:.2f} dB (the larger of {UNSEEN_MIN_GAIN_DB} dB "
+                        f"and the official baseline's gain; per clip: {np.round(gains, 2).tolist()})")
     clean_in = float(np.mean([si_snr(clean, denoiser(clean)) for _, clean in clips]))
     if clean_in < UNSEEN_CLEAN_IN_DB:
         failures.append(f"clean speech in -> {clean_in:.2f} dB SI-SNR out < {UNSEEN_CLEAN_IN_DB} dB")
