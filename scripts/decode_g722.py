@@ -5,7 +5,7 @@ asterisk-core-sounds-en-g722 (raw 64 kbit/s G.722, one US-English voice). The su
 deterministic: the prompts of at least --min-seconds, sorted by path, taken at even steps
 until --count are chosen. Decoding uses the PyPI package G722 (sippy's libg722).
 
-    python scripts/decode_g722.py SOURCE_DIR DEST_DIR [--count 40] [--min-seconds 3]
+    python scripts/decode_g722.py SOURCE_DIR DEST_DIR [--count 40] [--min-seconds 3] [--exclude NAME ...]
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ RATE = 16000
 BYTES_PER_SECOND = BIT_RATE // 8
 
 
-def select(source: Path, count: int, min_seconds: float) -> list[Path]:
-    """The prompts to decode: long enough, not the silence/ fillers, evenly spread by name."""
+def select(source: Path, count: int, min_seconds: float, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """The prompts to decode: long enough, not the silence/ fillers nor the ``exclude`` names (stems),
+    evenly spread by name."""
     candidates = sorted(
         p
         for p in source.rglob("*.g722")
         if "silence" not in p.relative_to(source).parts
+        and p.stem not in exclude
         and p.stat().st_size >= min_seconds * BYTES_PER_SECOND
     )
     if len(candidates) < count:
@@ -51,9 +53,10 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--min-seconds", type=float, default=3.0)
+    parser.add_argument("--exclude", action="append", default=[], help="a prompt's name to leave out (repeatable)")
     args = parser.parse_args()
     total = 0.0
-    for path in select(args.source, args.count, args.min_seconds):
+    for path in select(args.source, args.count, args.min_seconds, tuple(args.exclude)):
         audio = decode(path)
         name = "_".join(path.relative_to(args.source).with_suffix(".wav").parts)
         write_wav(args.dest / name, audio, RATE)

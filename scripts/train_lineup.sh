@@ -47,4 +47,6 @@ step spandex-prune75 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --spa
 # 10.03 at 3.07, 9.76 at 2.81) and prune90 + λ = 150 (9.54 at 2.28): the best SI-SNR at <= 3 M-Ops/s
 step spandex-frugal "${SPANDEX[@]}" finetune assets/models/spandex-prune75.net --reg-weight 130 --train-thresholds \
     "${PRUNE[@]}" --threads 2 --name spandex-frugal --out "$RUNS/spandex-frugal"
+# each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
+PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
 echo "lineup installed in assets/models"
