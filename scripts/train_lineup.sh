@@ -35,7 +35,7 @@ data.update(default=True, ab_with=["spandex-prune75", "spandex-frugal"],
                   "configs/spandex-dense.yaml, scripts/train_lineup.sh.")
 card.write_text(json.dumps(data, indent=2))
 PY
-PRUNE=(--dataset "$DATASET" --steps 300 --batch-size 16 --eval-every 300 --threads 1 --no-install)
+PRUNE=(--config configs/lineup-finetune.yaml --dataset "$DATASET" --no-install)
 step spandex-prune50 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.5 "${PRUNE[@]}" \
     --name spandex-prune50 --out "$RUNS/spandex-prune50" & first=$!
 step spandex-prune90 "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.9 "${PRUNE[@]}" \
