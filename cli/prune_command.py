@@ -7,7 +7,7 @@ import argparse
 from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
 from engine.library.catalog import resolve_model
 from engine.training.config import PruningConfig, TrainConfig
-from engine.training.recipes import fine_tune_config
+from engine.training.recipes import check_plan, fine_tune_config
 
 
 def add_parser(subparsers) -> None:
@@ -33,8 +33,12 @@ def add_parser(subparsers) -> None:
 
 
 def build_config(args: argparse.Namespace, pruning: PruningConfig | None) -> TrainConfig:
+    """The run's settings, checked as the app's Prune panel checks them (:func:`check_plan`) before anything
+    starts."""
     model = resolve_model(args.model)  # fail early, with the library's message, on a bad MODEL
-    return fine_tune_config(args.model, model.name, pruning, recipe=args.config, **overrides(args))
+    config = fine_tune_config(args.model, model.name, pruning, recipe=args.config, **overrides(args))
+    check_plan(config, model)
+    return config
 
 
 def run(args: argparse.Namespace) -> int:

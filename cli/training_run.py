@@ -4,6 +4,7 @@ foreground with progress lines, Ctrl-C (SIGINT) or SIGTERM cancelling cleanly af
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 from engine.errors import SpandexError
 from engine.library.catalog import install_model, user_models_dir
 from engine.training import events as ev
-from engine.training.config import RegularizerConfig, TrainConfig
+from engine.training.config import TrainConfig
+from engine.training.dataset_layout import dataset_summary
+from engine.training.run_folder import kept_only_once_started
 from engine.training.trainer import run_training
 
 
@@ -47,7 +50,7 @@ def overrides(args: argparse.Namespace) -> dict:
             "threads", "device", "seed", "name", "train_thresholds")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "reg_weight", None):
-        values["regularizer"] = RegularizerConfig(weight=args.reg_weight, kind=args.reg, p=args.p)
+        values["regularizer"] = {"weight": args.reg_weight, "kind": args.reg, "p": args.p}
     return values
 
 
@@ -84,13 +87,19 @@ def describe(event: ev.Event) -> str | None:
                 f"weights {event.weight_sparsity:.1%} zero ({event.seconds:.0f} s)")
     if isinstance(event, ev.Finished):
         return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}"
-    if isinstance(event, ev.Cancelled):
-        return f"cancelled at step {event.step}; checkpoint {event.checkpoint} (resume with --resume)"
     return None
 
 
+def resume_command(run_dir: Path, install: bool) -> str:
+    """The command that continues the run in ``run_dir`` (``spandex train --resume`` takes any run folder)."""
+    return shlex.join(["spandex", "train", "--resume", str(run_dir), *(["--install"] if install else [])])
+
+
 def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
-    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0/130."""
+    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0/130.
+
+    A run that fails before its first checkpoint leaves no run folder behind (nothing there to resume).
+    """
     stop = {"requested": False}
 
     def request_stop(signum, frame) -> None:
@@ -102,11 +111,14 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = run_training(config, run_dir, emit=lambda e: _print(e), should_stop=lambda: stop["requested"])
+        with kept_only_once_started(run_dir):
+            result = run_training(config, run_dir, emit=lambda e: _print(e), should_stop=lambda: stop["requested"])
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
     if isinstance(result, ev.Cancelled):
+        print(f"cancelled at step {result.step}; checkpoint {result.checkpoint}. Resume with: "
+              f"{resume_command(run_dir, install)}", flush=True)
         return 130
     if install:
         path = install_model(Path(result.model_path), Path(result.card_path))
@@ -121,5 +133,7 @@ def _print(event: ev.Event) -> None:
 
 
 def require_dataset(config: TrainConfig) -> None:
+    """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does)."""
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
+    dataset_summary(config.dataset)  # no audio read: folders and pairs only

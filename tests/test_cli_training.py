@@ -52,13 +52,14 @@ def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["prune", "NET", "--sparsity", "1.5", "--dataset", "D"], "final_sparsity must be below 1"),
+    (["prune", "NET", "--sparsity", "1.5", "--dataset", "D"], "final_sparsity = 1.5: must be below 1"),
     (["prune", "NET", "--sparsity", "0.5"], "no dataset given"),
     (["finetune", "no-such-model", "--dataset", "D"], "no model named 'no-such-model'"),
     (["train"], "give a recipe file"),
     (["train", "missing.yaml"], "configuration file not found"),
     (["train", "--resume", "nowhere"], "holds no training run"),
-    (["prune", "NET", "--sparsity", "0.5", "--dataset", "no-such-dir", "--steps", "1"], "does not exist"),
+    (["prune", "NET", "--sparsity", "0.5", "--dataset", "no-such-dir", "--steps", "1", "--prunes", "1", "--frequency", "1"],
+     "dataset folder no-such-dir does not exist"),
 ])
 def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

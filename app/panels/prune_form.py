@@ -14,9 +14,9 @@ from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import ModelEntry, resolve_model
 from engine.snn.model import SDNNModel
-from engine.training.config import PruningConfig, RegularizerConfig, TrainConfig
+from engine.training.config import PruningConfig, RegularizerConfig, TrainConfig, field_range
 from engine.training.dataset_layout import dataset_summary
-from engine.training.recipes import fine_tune_config, fine_tune_defaults, planned_schedule
+from engine.training.recipes import check_plan, fine_tune_config, fine_tune_defaults
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "build" / "data" / "debian"
 DATASET_KEY = "prune/dataset"
@@ -60,13 +60,13 @@ class PruneForm(QtWidgets.QWidget):
         self.open_button.clicked.connect(self.open_model_dialog)
         self.model_info = QtWidgets.QLabel()
         self.sparsity = _spin(0, 99, 75, 1, " %", "off (fine-tune only)")
-        self.prunes = _spin(1, 10_000, 10)
-        self.frequency = _spin(1, 100_000, 10)
-        self.steps = _spin(1, 10_000_000, recipe["steps"])
-        self.eval_every = _spin(1, 10_000_000, recipe["eval_every"])
-        self.batch = _spin(1, 1024, recipe["batch_size"])
-        self.segment = _spin(0.1, 60.0, recipe["segment_seconds"], 1, " s")
-        self.reg_weight = _spin(0.0, 1e6, 0.0, 3, "", "off")
+        self.prunes = _spin(*field_range(PruningConfig, "n_prunes"), 10)  # ranges: the schema's (config.py)
+        self.frequency = _spin(*field_range(PruningConfig, "frequency"), 10)
+        self.steps = _spin(*field_range(TrainConfig, "steps"), recipe["steps"])
+        self.eval_every = _spin(*field_range(TrainConfig, "eval_every"), recipe["eval_every"])
+        self.batch = _spin(*field_range(TrainConfig, "batch_size"), recipe["batch_size"])
+        self.segment = _spin(*field_range(TrainConfig, "segment_seconds"), recipe["segment_seconds"], 1, " s")
+        self.reg_weight = _spin(*field_range(RegularizerConfig, "weight"), 0.0, 3, "", "off")
         self.reg_kind = QtWidgets.QComboBox()
         self.reg_kind.addItem("L_p: mean |x|^p", "lp")
         self.reg_kind.addItem("Hoyer-square", "hoyer")
@@ -242,14 +242,7 @@ class PruneForm(QtWidgets.QWidget):
         problem = self.name_problem(config)
         if problem:
             raise SpandexError(problem)
-        schedule = planned_schedule(config, model)
-        if schedule is not None:
-            if schedule.end_step > config.steps:
-                raise SpandexError(f"the schedule's last prune comes at step {schedule.end_step}, after the run's "
-                                   f"{config.steps} steps: fewer prunes, a shorter Δt or more steps")
-            if schedule.final_sparsity <= model.weight_sparsity:
-                raise SpandexError(f"{model.name} already has {model.weight_sparsity:.1%} zero weights: choose a "
-                                   f"target sparsity above that (or off, to fine-tune only)")
+        check_plan(config, model)
         if self.settings is not None:
             self.settings.setValue(DATASET_KEY, config.dataset)
         return config, model

@@ -1,19 +1,26 @@
 """A training run's settings: from scratch, fine-tuning, GMP pruning and activity regularisation in one record.
 
-Written as YAML (``configs/*.yaml``; see :func:`load_config`) or built in code by the CLI and the GUI panel.
-Unknown keys and out-of-range values are refused with a message naming them. Imports no torch (the GUI uses it).
+One schema, checked at the boundary: YAML files (``configs/*.yaml``; see :func:`load_config`), the CLI's
+options and the app's Prune panel all build a :class:`TrainConfig` through pydantic, which checks every field's
+type and range (the panel's spin boxes take their ranges from here: :func:`field_range`). Bad input becomes a
+:class:`ConfigError` naming the field and the value — ``weight_decay = 'abc': must be a number`` — never a
+traceback. YAML numbers written ``1e-5`` are numbers (PyYAML alone reads them as strings).
+Imports no torch (the GUI uses it).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
+import annotated_types
 import yaml
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
 
 from engine.errors import SpandexError
 from engine.training.schedule import GMPSchedule, Scope
@@ -22,19 +29,52 @@ if TYPE_CHECKING:
     from engine.training.regularizers import ActivityRegularizer
 
 
-@dataclass(frozen=True)
+class ConfigError(SpandexError):
+    """A setting has the wrong type or is out of range; the message names it and its value."""
+
+
+_SCHEMA = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+Sparsity = Annotated[float, Field(ge=0.0, lt=1.0)]
+Steps = Annotated[int, Field(ge=1, le=10_000_000)]
+
+
+def _friendly(cls):
+    """Make a pydantic dataclass raise :class:`ConfigError` (one line per problem) instead of ValidationError."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from None
+
+    cls.__init__ = __init__
+    return cls
+
+
+@_friendly
+@dataclass(frozen=True, config=_SCHEMA)
 class PruningConfig:
     """GMP: reach ``final_sparsity`` after ``n_prunes`` prunes every ``frequency`` steps from ``start_step``.
 
     ``initial_sparsity`` None means: the starting model's own sparsity (its zero weights count as pruned).
     """
 
-    final_sparsity: float
-    frequency: int = 10
-    n_prunes: int = 10
-    start_step: int = 0
-    initial_sparsity: float | None = None
+    final_sparsity: Sparsity
+    frequency: Annotated[int, Field(ge=1, le=100_000)] = 10
+    n_prunes: Annotated[int, Field(ge=1, le=10_000)] = 10
+    start_step: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    initial_sparsity: Sparsity | None = None
     scope: Scope = "global"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PruningConfig:
+        if self.initial_sparsity is not None and self.initial_sparsity > self.final_sparsity:
+            raise ValueError(f"initial_sparsity ({self.initial_sparsity}) must not exceed final_sparsity "
+                             f"({self.final_sparsity})")
+        return self
 
     def schedule(self, current_sparsity: float) -> GMPSchedule:
         initial = current_sparsity if self.initial_sparsity is None else self.initial_sparsity
@@ -42,27 +82,15 @@ class PruningConfig:
                            start_step=self.start_step, frequency=self.frequency, n_prunes=self.n_prunes)
 
 
-def check_regularizer(weight: float, kind: str, p: float) -> None:
-    """Refuse activity-regularisation settings that make no sense, naming them."""
-    if kind not in ("lp", "hoyer"):
-        raise SpandexError(f"activity regulariser must be 'lp' or 'hoyer', got {kind!r}")
-    if kind == "lp" and not 0.0 < p <= 1.0:
-        raise SpandexError(f"L_p activity regularisation needs 0 < p <= 1, got p = {p}")
-    if weight < 0:
-        raise SpandexError(f"the regularisation weight λ must be >= 0, got {weight}")
-
-
-@dataclass(frozen=True)
+@_friendly
+@dataclass(frozen=True, config=_SCHEMA)
 class RegularizerConfig:
-    """Activity regularisation: ``weight`` λ, ψ ``kind`` "lp" (with ``p``) or "hoyer" (see
+    """Activity regularisation: ``weight`` λ, ψ ``kind`` "lp" (with ``p``, 0 < p <= 1) or "hoyer" (see
     :mod:`engine.training.regularizers`)."""
 
-    weight: float
-    kind: str = "lp"
-    p: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_regularizer(self.weight, self.kind, self.p)
+    weight: Annotated[float, Field(ge=0.0, le=1e6)]
+    kind: Literal["lp", "hoyer"] = "lp"
+    p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
 
     def build(self) -> ActivityRegularizer:
         from engine.training.regularizers import ActivityRegularizer  # torch: only where a run builds it
@@ -70,85 +98,70 @@ class RegularizerConfig:
         return ActivityRegularizer(weight=self.weight, kind=self.kind, p=self.p)
 
 
-@dataclass(frozen=True)
+@_friendly
+@dataclass(frozen=True, config=_SCHEMA)
 class TrainConfig:
     """Everything a run needs. Paths are as given (relative to the working directory)."""
 
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=100)]
     dataset: str
-    init: str = "scratch"
+    init: Annotated[str, Field(min_length=1)] = "scratch"
     """"scratch", or a model (library name or netx/.pt path) to fine-tune or prune."""
-    steps: int = 1000
-    batch_size: int = 16
-    segment_seconds: float = 4.0
-    learning_rate: float = 0.01
-    final_learning_rate: float | None = None
+    steps: Steps = 1000
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = 16
+    segment_seconds: Annotated[float, Field(ge=0.1, le=60.0)] = 4.0
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.01
+    final_learning_rate: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
     """Cosine decay to this value at the last step; None keeps the rate constant."""
-    warmup_steps: int = 0
-    optimizer: str = "radam"
+    warmup_steps: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    optimizer: Literal["radam", "adam"] = "radam"
     """"radam" (N-DNS's, for long runs) or "adam": RAdam's first steps barely move a weight, and an 8-bit
     weight only changes once its latent value has moved 1/64, so short fine-tunes use Adam."""
-    weight_decay: float = 1e-5
-    grad_clip: float = 10.0
-    mse_weight: float = 0.001
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-5
+    grad_clip: Annotated[float, Field(gt=0.0)] = 10.0
+    mse_weight: Annotated[float, Field(ge=0.0)] = 0.001
     train_thresholds: bool = False
-    hidden_sizes: tuple[int, ...] = (512, 512)
-    threshold_mant: int = 6
-    max_delay: int = 62
+    hidden_sizes: Annotated[tuple[Annotated[int, Field(ge=1, le=8192)], ...], Field(min_length=1, max_length=8)] \
+        = (512, 512)
+    threshold_mant: Annotated[int, Field(ge=1, le=65_535)] = 6
+    max_delay: Annotated[int, Field(ge=0, le=62)] = 62
+    """Axonal delays up to this many frames (62: the netx/Loihi limit)."""
     keep_zeros: bool = True
     """When fine-tuning a model, its zero weights stay zero (a pruned model stays pruned)."""
     pruning: PruningConfig | None = None
     regularizer: RegularizerConfig | None = None
-    eval_every: int = 200
-    eval_clips: int | None = None
-    eval_batch: int = 16
-    log_every: int = 10
-    checkpoint_seconds: float = 60.0
-    threads: int = 2
-    device: str = "cpu"
+    eval_every: Steps = 200
+    eval_clips: Annotated[int, Field(ge=1)] | None = None
+    eval_batch: Annotated[int, Field(ge=1, le=1024)] = 16
+    log_every: Steps = 10
+    checkpoint_seconds: Annotated[float, Field(gt=0.0)] = 60.0
+    threads: Annotated[int, Field(ge=1, le=256)] = 2
+    device: Annotated[str, Field(pattern=r"^(cpu|cuda(:\d+)?)$")] = "cpu"
     """"cpu", "cuda" or "cuda:N" (with torchrun, each process takes the GPU of its local rank)."""
-    backward_precision: str = "auto"
+    backward_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The backward pass's matrix products: "float32", "bfloat16", or "auto" (bfloat16 where the device
     multiplies it natively; see :func:`engine.training.device.backward_dtype`)."""
     mixing: dict | None = None
     """Fresh-mixture datasets only: changes to :class:`engine.training.fresh_mixtures.MixingRecipe`'s shares
     and ranges, e.g. ``{clean_share: 0.03, level_dbfs: [-38, -12]}``."""
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     notes: str = ""
 
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
-            problems.append(f"name {self.name!r} must be a plain file name")
-        for key in ("steps", "batch_size", "eval_every", "log_every", "threads", "eval_batch"):
-            if getattr(self, key) < 1:
-                problems.append(f"{key} must be at least 1")
-        if self.segment_seconds < 0.1:
-            problems.append("segment_seconds must be at least 0.1")
-        if self.optimizer not in ("radam", "adam"):
-            problems.append(f"optimizer must be 'radam' or 'adam', got {self.optimizer!r}")
-        if self.learning_rate <= 0:
-            problems.append("learning_rate must be positive")
-        if self.threshold_mant < 1:
-            problems.append("threshold_mant must be at least 1")
-        if not 0 <= self.max_delay <= 62:
-            problems.append("max_delay must be within 0..62 (netx/Loihi limit)")
-        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
-            problems.append(f"device {self.device!r} must be cpu, cuda or cuda:N")
+    @model_validator(mode="after")
+    def _known_mixing(self) -> TrainConfig:
         if self.mixing is not None:
             from engine.training.fresh_mixtures import MixingRecipe  # numpy/scipy only
 
-            unknown = sorted(set(self.mixing) - {f.name for f in dataclasses.fields(MixingRecipe)})
+            unknown = sorted(set(self.mixing) - {f.name for f in fields(MixingRecipe)})
             if unknown:
-                problems.append(f"mixing: unknown setting(s) {', '.join(unknown)}")
-        if self.backward_precision not in ("auto", "float32", "bfloat16"):
-            problems.append("backward_precision must be auto, float32 or bfloat16")
-        if self.pruning is not None and self.pruning.final_sparsity >= 1:
-            problems.append("pruning.final_sparsity must be below 1")
-        if problems:
-            raise SpandexError("invalid training configuration: " + "; ".join(problems))
-        if self.pruning is not None:
-            self.pruning.schedule(0.0)  # validates the schedule's numbers
+                raise ValueError(f"mixing: unknown setting(s) {', '.join(map(str, unknown))}")
+        return self
+
+    @model_validator(mode="after")
+    def _plain_name(self) -> TrainConfig:
+        if any(c in self.name for c in "/\\\0") or self.name.startswith(".") or self.name != self.name.strip():
+            raise ValueError(f"name {self.name!r} must be a plain file name (no '/', no leading '.' or spaces)")
+        return self
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -156,52 +169,131 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "configuration") -> TrainConfig:
+    def from_dict(cls, data: object, where: str = "configuration") -> TrainConfig:
+        """Settings from a mapping (YAML, the CLI's options); :class:`ConfigError` names what is wrong."""
         if not isinstance(data, dict):
-            raise SpandexError(f"{where}: expected a mapping of settings")
-        data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpandexError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+            raise ConfigError(f"{where}: expected a mapping of settings (name: ..., dataset: ...), "
+                              f"got {_kind(data)}")
         try:
-            if data.get("pruning") is not None:
-                data["pruning"] = _section(PruningConfig, data["pruning"], f"{where}: pruning")
-            if data.get("regularizer") is not None:
-                data["regularizer"] = _section(RegularizerConfig, data["regularizer"], f"{where}: regularizer")
-            if "hidden_sizes" in data:
-                data["hidden_sizes"] = tuple(int(n) for n in data["hidden_sizes"])
-            return cls(**data)
-        except TypeError as exc:
-            raise SpandexError(f"{where}: {exc}") from None
+            return cls(**{str(k): v for k, v in data.items()})
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def replace(self, **changes) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        return replace(self, **changes)
 
 
-def _section(kind, data, where: str):
-    if isinstance(data, kind):
-        return data
-    if not isinstance(data, dict):
-        raise SpandexError(f"{where}: expected a mapping")
-    known = {f.name for f in dataclasses.fields(kind)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SpandexError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    return kind(**data)
+def describe_errors(error: ValidationError) -> str:
+    """pydantic's errors as one line: ``field = value: what it must be``, separated by ``;``."""
+    return "; ".join(_describe(e) for e in error.errors(include_url=False))
+
+
+_MUST = {
+    "float_parsing": "must be a number", "float_type": "must be a number", "finite_number": "must be a finite number",
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number", "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false", "string_type": "must be text", "tuple_type": "must be a list",
+    "dataclass_type": "must be a mapping of settings", "dataclass_args_type": "must be a mapping of settings",
+    "dict_type": "must be a mapping of settings",
+}
+
+
+def _describe(error: dict) -> str:
+    # a nested model or a union puts its class or type names in the location: keep the settings' names only
+    loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in _TYPE_TAGS))]
+    field = ".".join(loc)
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        return f"unknown setting {field!r}"
+    if kind in ("missing", "missing_argument"):
+        return f"{field} is required"
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        return f"{field}: {message}" if field else message
+    if kind == "greater_than_equal":
+        must = f"must be at least {ctx['ge']}"
+    elif kind == "greater_than":
+        must = f"must be above {ctx['gt']}"
+    elif kind == "less_than_equal":
+        must = f"must be at most {ctx['le']}"
+    elif kind == "less_than":
+        must = f"must be below {ctx['lt']}"
+    elif kind == "literal_error":
+        must = f"must be one of {ctx['expected']}"
+    elif kind in ("too_short", "string_too_short"):
+        must = "must not be empty"
+    elif kind == "string_pattern_mismatch":
+        must = "must be cpu, cuda or cuda:N" if field == "device" else f"must match {ctx.get('pattern')}"
+    elif kind in ("too_long", "string_too_long"):
+        must = f"is too long (at most {ctx.get('max_length')})"
+    else:
+        must = _MUST.get(kind, error["msg"])
+    return f"{field} = {_shown(error.get('input'))}: {must}"
+
+
+_TYPE_TAGS = {"int", "float", "str", "bool", "none", "tuple", "list", "dict", "function-after", "function-plain"}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind(value: object) -> str:
+    return "an empty file" if value is None else f"a {type(value).__name__} ({_shown(value)})"
+
+
+def field_range(cls, name: str) -> tuple[float | None, float | None]:
+    """The (lowest, highest) value the schema allows for a numeric field of ``cls`` (None: unbounded)."""
+    low = high = None
+    for item in cls.__pydantic_fields__[name].metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            low = item.gt
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+        elif isinstance(item, annotated_types.Lt):
+            high = item.lt
+    return low, high
+
+
+class _NumberLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but ``1e-5`` and ``3E4`` are numbers (YAML 1.2), not strings."""
+
+
+_NumberLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str) -> object:
+    """YAML as :func:`load_config` reads it (safe; exponents without a dot are numbers)."""
+    return yaml.load(text, Loader=_NumberLoader)  # noqa: S506 — a SafeLoader subclass
 
 
 def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
     """Read a YAML config; ``overrides`` (non-None values) replace its settings."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpandexError(f"configuration file not found: {path}") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpandexError(f"{path}: not a readable YAML file: {exc}") from None
-    data = dict(data or {})
-    data.update({k: v for k, v in overrides.items() if v is not None})
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a configuration file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: not a readable YAML file: {first}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file holds no settings (expected name:, dataset:, ...)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings (name: ..., dataset: ...), got {_kind(data)}")
+    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig.from_dict(data, where=str(path))
 
 

@@ -34,9 +34,11 @@ def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
     try:
         if nice:
             os.nice(nice)
+        from engine.training.run_folder import kept_only_once_started
         from engine.training.trainer import run_training
 
-        run_training(config, run_dir, emit=events.put, should_stop=stop.is_set)
+        with kept_only_once_started(run_dir):  # a run that fails before its first checkpoint leaves no folder
+            run_training(config, run_dir, emit=events.put, should_stop=stop.is_set)
     except SpandexError as exc:
         events.put(ev.Failed(str(exc)))
     except BaseException as exc:  # report anything, then let the process end

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from engine.errors import SpandexError
 from engine.snn.model import SDNNModel
 from engine.training.config import PruningConfig, TrainConfig, load_config
 from engine.training.schedule import GMPSchedule
@@ -47,3 +48,17 @@ def planned_schedule(config: TrainConfig, model: SDNNModel) -> GMPSchedule | Non
     if config.pruning is None:
         return None
     return config.pruning.schedule(model.weight_sparsity if config.keep_zeros else 0.0)
+
+
+def check_plan(config: TrainConfig, model: SDNNModel) -> None:
+    """Refuse, before anything starts, a run of ``config`` from ``model`` that cannot do what it says: a schedule
+    that ends after the run, or a target sparsity the model already has (raises :class:`SpandexError`)."""
+    schedule = planned_schedule(config, model)
+    if schedule is None:
+        return
+    if schedule.end_step > config.steps:
+        raise SpandexError(f"the schedule's last prune comes at step {schedule.end_step}, after the run's "
+                           f"{config.steps} steps: fewer prunes, a shorter Δt or more steps")
+    if schedule.final_sparsity <= model.weight_sparsity:
+        raise SpandexError(f"{model.name} already has {model.weight_sparsity:.1%} zero weights: choose a target "
+                           f"sparsity above that (or fine-tune it without pruning)")

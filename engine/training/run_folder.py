@@ -1,0 +1,35 @@
+"""A run folder that is only kept once the run has something in it worth resuming.
+
+A run that fails before its first checkpoint — a missing dataset, a model that does not load, Ctrl-C while the
+clips load — has nothing to resume; the ``config.yaml`` it wrote would only make the corrected command fail
+with "holds a run with other settings". :func:`kept_only_once_started` removes what such a run created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.training.checkpoint import CHECKPOINT_NAME
+
+
+@contextlib.contextmanager
+def kept_only_once_started(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """If the body raises while ``run_dir`` holds no checkpoint, remove the files the body created there (and
+    the folder, if it created it); files that were there before are never touched."""
+    run_dir = Path(run_dir)
+    existed = run_dir.is_dir()
+    before = set(run_dir.iterdir()) if existed else set()
+    try:
+        yield run_dir
+    except BaseException:
+        if run_dir.is_dir() and not (run_dir / CHECKPOINT_NAME).exists():
+            for path in set(run_dir.iterdir()) - before:
+                if path.is_file() and not path.is_symlink():
+                    path.unlink(missing_ok=True)
+            if not existed:
+                with contextlib.suppress(OSError):  # not empty: something else put files there
+                    run_dir.rmdir()
+        raise
