@@ -2,8 +2,9 @@
 
 :class:`StreamingDenoiser` takes one 128-sample hop at 16 kHz and returns one hop, 384 samples late
 (:data:`engine.dsp.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole
-signal through the same streaming path and returns it time-aligned, the same length as its input. Without
-a runner both only encode and decode (mask 1): what N-DNS calls the encoder+decoder baseline.
+signal through the same streaming path and returns it time-aligned, the same length as its input;
+:class:`AlignedDenoiser` does the same block by block, for files of any length. Without a runner both only
+encode and decode (mask 1): what N-DNS calls the encoder+decoder baseline.
 """
 
 from __future__ import annotations
@@ -85,6 +86,60 @@ class DenoiseResult:
     totals: RunTotals | None
 
 
+class AlignedDenoiser:
+    """A signal of any length through :class:`StreamingDenoiser`, in blocks of any size, delay compensated.
+
+    ``push(block)`` returns the output samples ready so far, ``finish()`` the rest: put together they are the
+    input's length and time-aligned with it, sample for sample what :func:`denoise` returns for the whole
+    signal (the hops, their zero padding and the state are the same). Memory does not grow with the length, so
+    files hours long stream from disk to disk. ``totals`` adds up the network's telemetry (None without a
+    runner). Not for the audio callback: it allocates per block.
+    """
+
+    def __init__(self, runner: Runner | None) -> None:
+        self.denoiser = StreamingDenoiser(runner)
+        self.denoiser.reset()
+        self.totals = None if runner is None else RunTotals(layer_sizes=runner.model.neuron_counts[:-1])
+        self.pending = np.zeros(0)  # input not yet a whole hop
+        self.to_skip = self.denoiser.latency_samples  # the first output samples precede the input
+        self.received = 0
+        self.given = 0
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block, dtype=np.float64)
+        self.received += block.size
+        samples = np.concatenate((self.pending, block)) if self.pending.size else block
+        whole = samples.size // HOP * HOP
+        self.pending = samples[whole:].copy()
+        return self._aligned(self._hops(samples[:whole]))
+
+    def finish(self) -> np.ndarray:
+        """The last samples: the partial hop (padded with zeros) and the tail still inside the network."""
+        last = np.zeros(HOP if self.pending.size else 0)
+        last[:self.pending.size] = self.pending
+        self.pending = np.zeros(0)
+        out = self._hops(last)
+        tail, frames = self.denoiser.finish()
+        for telemetry in frames:
+            self.totals.add(telemetry)
+        return self._aligned(np.concatenate((out, tail)))
+
+    def _hops(self, samples: np.ndarray) -> np.ndarray:
+        out = np.empty(samples.size)
+        for k in range(0, samples.size, HOP):
+            out[k:k + HOP], telemetry = self.denoiser.process(samples[k:k + HOP])
+            if telemetry is not None:  # never without a runner, whose totals exist
+                self.totals.add(telemetry)
+        return out
+
+    def _aligned(self, out: np.ndarray) -> np.ndarray:
+        skip = min(self.to_skip, out.size)
+        self.to_skip -= skip
+        out = out[skip:skip + self.received - self.given]
+        self.given += out.size
+        return out.astype(np.float32)
+
+
 def denoise(
     audio: np.ndarray,
     runner: Runner | None,
@@ -96,23 +151,16 @@ def denoise(
     the signal is only encoded and decoded, and ``totals`` is None.
     """
     audio = np.asarray(audio, dtype=np.float64)
-    n = audio.shape[0]
-    n_hops = -(-n // HOP)
-    padded = np.zeros(n_hops * HOP)
-    padded[:n] = audio
-    denoiser = StreamingDenoiser(runner)
-    denoiser.reset()
-    latency = denoiser.latency_samples
-    totals = None if runner is None else RunTotals(layer_sizes=runner.model.neuron_counts[:-1])
-    out = np.empty(n_hops * HOP + latency)
-    for k in range(n_hops):
-        out[k * HOP:(k + 1) * HOP], telemetry = denoiser.process(padded[k * HOP:(k + 1) * HOP])
-        if telemetry is not None:  # never without a runner, whose totals exist
-            totals.add(telemetry)
-        if progress is not None and (k % 64 == 0 or k == n_hops - 1):
-            progress(k + 1, n_hops)
-    tail, frames = denoiser.finish()
-    out[n_hops * HOP:] = tail
-    for telemetry in frames:
-        totals.add(telemetry)
-    return DenoiseResult(audio=out[latency:latency + n].astype(np.float32), totals=totals)
+    n_hops = -(-audio.shape[0] // HOP)
+    stream = AlignedDenoiser(runner)
+    parts = []
+    for start in range(0, audio.shape[0], PROGRESS_HOPS * HOP):
+        parts.append(stream.push(audio[start:start + PROGRESS_HOPS * HOP]))
+        if progress is not None:
+            progress(min(n_hops, start // HOP + PROGRESS_HOPS), n_hops)
+    parts.append(stream.finish())
+    return DenoiseResult(audio=np.concatenate(parts), totals=stream.totals)
+
+
+PROGRESS_HOPS = 64
+"""Hops between two calls of :func:`denoise`'s ``progress``."""

@@ -11,9 +11,13 @@ None of this is for the audio callback: these functions allocate and touch the d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -22,10 +26,9 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from engine.constants import N_FFT, SAMPLE_RATE
+from engine.dsp.block_resampler import BlockResampler
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import atomic_output
-
-"""The engine's sample rate in Hz."""
 
 MIN_SAMPLES = N_FFT
 """The shortest usable input: one STFT frame (n_fft 512) at ``SAMPLE_RATE``."""
@@ -52,12 +55,68 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an audio file as float32 mono at ``SAMPLE_RATE``.
+class AudioFileWarning(UserWarning):
+    """A file was usable but not as its header describes (truncated, damaged): what was read is said."""
 
-    Raises ``AudioInputError`` (message names the file) when the file is missing, empty,
-    not audio, holds NaN/Inf samples, or is shorter than one STFT frame (``MIN_SAMPLES``
-    at 16 kHz). Silence is valid: check ``is_silent`` to warn about it.
+
+BLOCK_FRAMES = 65536
+"""Frames read from a file at a time when streaming (4 s at 16 kHz): memory does not grow with length."""
+
+
+@dataclass
+class AudioSource:
+    """An audio file checked through once and then read in blocks, as float32 mono at ``SAMPLE_RATE``.
+
+    :func:`open_audio` makes one. ``frames`` counts the input frames that can be read (at ``rate``): fewer than
+    the header says when the file is truncated, which ``problems`` then says, naming both lengths. ``samples``
+    is the length at 16 kHz. :meth:`blocks` resamples with :class:`engine.dsp.block_resampler.BlockResampler`, so
+    the blocks put together are bit for bit the signal :func:`load_audio` returns.
+    """
+
+    path: Path
+    rate: int
+    channels: int
+    frames: int
+    samples: int
+    level_dbfs: float
+    problems: list[str]
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    @property
+    def silent(self) -> bool:
+        """RMS level below ``SILENCE_DBFS``."""
+        return self.level_dbfs < SILENCE_DBFS
+
+    def blocks(self, frames: int = BLOCK_FRAMES, limit: int | None = None) -> Iterator[np.ndarray]:
+        """The audio in consecutive float32 blocks at 16 kHz (``limit``: stop after that many samples)."""
+        resampler = BlockResampler(self.frames, self.rate, SAMPLE_RATE)
+        left = self.frames
+        given, wanted = 0, self.samples if limit is None else min(limit, self.samples)
+        with _open(self.path) as handle:
+            while left > 0 and given < wanted:
+                data = handle.read(min(frames, left), dtype="float32", always_2d=True)
+                if data.shape[0] == 0:  # the file changed since it was checked
+                    raise AudioInputError(f"{self.path}: the file became shorter while it was read")
+                left -= data.shape[0]
+                block = resampler.push(data.mean(axis=1)).astype(np.float32)[:wanted - given]
+                given += block.size
+                yield np.ascontiguousarray(block, dtype=np.float32)
+
+    def read(self) -> np.ndarray:
+        """The whole signal at once (for files that fit in memory)."""
+        parts = list(self.blocks())
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def open_audio(path: str | os.PathLike[str]) -> AudioSource:
+    """Check an audio file through (one pass, one block in memory at a time) and describe it.
+
+    Raises ``AudioInputError`` (message names the file) when the file is missing, empty, not audio, holds
+    NaN/Inf samples, or is shorter than one STFT frame (``MIN_SAMPLES`` at 16 kHz). A file whose data ends
+    before its header says is usable: ``problems`` names both lengths. Silence is valid (``silent``).
     """
     path = Path(path)
     if not path.exists():
@@ -66,24 +125,96 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
         raise AudioInputError(f"{path}: not a file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
+    rate, channels, declared, frames, energy, damage = _scan(path, BLOCK_FRAMES)
+    if damage is not None:  # read again in small steps to find how much of it is good
+        rate, channels, declared, frames, energy, damage = _scan(path, 1024)
+    if frames == 0:
+        raise AudioInputError(f"{path}: the file holds no audio samples"
+                              + (f" (the data is damaged from the start: {damage})" if damage else ""))
+    problems: list[str] = []
+    if damage is not None:
+        problems.append(f"{path}: the audio data is damaged after {frames / rate:.2f} s ({damage}); the header "
+                        f"says {declared / rate:.2f} s ({declared:,} samples); using the {frames:,} samples "
+                        f"({frames / rate:.2f} s) before the damage")
+    elif frames < declared:
+        problems.append(f"{path}: the header says {declared / rate:.2f} s ({declared:,} samples) but the file "
+                        f"holds {frames / rate:.2f} s ({frames:,} samples): truncated? using the "
+                        f"{frames / rate:.2f} s there are")
+    samples = BlockResampler(frames, rate, SAMPLE_RATE).n_out
+    if samples < MIN_SAMPLES:
+        raise AudioInputError(
+            f"{path}: too short: {samples} samples at {SAMPLE_RATE} Hz "
+            f"({1000 * samples / SAMPLE_RATE:.1f} ms); at least {MIN_SAMPLES} samples "
+            f"({1000 * MIN_SAMPLES / SAMPLE_RATE:.0f} ms, one STFT frame) are needed"
+        )
+    rms = math.sqrt(energy / frames)
+    level = 20.0 * math.log10(rms) if rms > 0 else -math.inf
+    return AudioSource(path, rate, channels, frames, samples, level, problems)
+
+
+def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, str | None]:
+    """Read a file through: its rate, channels, declared and readable frames, the energy of its mono mix, and
+    the decoder's complaint if it stopped on damaged data (None when it read to the end)."""
+    frames, energy = 0, 0.0
+    with _open(path) as handle:
+        rate, channels = int(handle.samplerate), int(handle.channels)
+        declared = max(int(handle.frames), _wav_declared_frames(path, handle) or 0)
+        while True:
+            try:
+                data = handle.read(block, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                return rate, channels, declared, frames, energy, str(exc).strip() or type(exc).__name__
+            if data.shape[0] == 0:
+                return rate, channels, declared, frames, energy, None
+            if not np.all(np.isfinite(data)):
+                raise AudioInputError(f"{path}: the audio contains NaN or infinite samples")
+            mono = data.mean(axis=1, dtype=np.float64)
+            energy += float(np.dot(mono, mono))
+            frames += data.shape[0]
+
+
+def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an audio file as float32 mono at ``SAMPLE_RATE`` (the checks and errors of :func:`open_audio`;
+    a truncated file is read as far as it goes, with an :class:`AudioFileWarning`).
+
+    Silence is valid: check ``is_silent`` to warn about it.
+    """
+    source = open_audio(path)
+    for problem in source.problems:
+        warnings.warn(problem, AudioFileWarning, stacklevel=2)
+    return source.read()
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[sf.SoundFile]:
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioInputError(
             f"{path}: not a readable audio file (expected WAV, FLAC or OGG): {exc}"
         ) from None
-    if data.shape[0] == 0:
-        raise AudioInputError(f"{path}: the file holds no audio samples")
-    if not np.all(np.isfinite(data)):
-        raise AudioInputError(f"{path}: the audio contains NaN or infinite samples")
-    audio = resample(data.mean(axis=1), rate, SAMPLE_RATE)
-    if audio.shape[0] < MIN_SAMPLES:
-        raise AudioInputError(
-            f"{path}: too short: {audio.shape[0]} samples at {SAMPLE_RATE} Hz "
-            f"({1000 * audio.shape[0] / SAMPLE_RATE:.1f} ms); at least {MIN_SAMPLES} samples "
-            f"({1000 * MIN_SAMPLES / SAMPLE_RATE:.0f} ms, one STFT frame) are needed"
-        )
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    with handle:
+        yield handle
+
+
+def _wav_declared_frames(path: Path, handle: sf.SoundFile) -> int | None:
+    """The frames a WAV file's ``data`` chunk header declares (libsndfile reports only those present)."""
+    if handle.format != "WAV":
+        return None
+    with open(path, "rb") as raw:
+        head = raw.read(4096)
+    at = head.find(b"data", 12)
+    if at < 0 or at + 8 > len(head):
+        return None
+    size = int.from_bytes(head[at + 4:at + 8], "little")
+    block_align = handle.channels * _SAMPLE_BYTES.get(handle.subtype, 0)
+    if size in (0, 0xFFFFFFFF) or block_align == 0:  # streaming writers leave these: nothing declared
+        return None
+    return size // block_align
+
+
+_SAMPLE_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
+                 "ULAW": 1, "ALAW": 1}
 
 
 def is_silent(audio: np.ndarray, threshold_dbfs: float = SILENCE_DBFS) -> bool:
