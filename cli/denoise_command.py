@@ -1,4 +1,5 @@
-"""``spandex denoise IN OUT``: denoise a file, report what the network did."""
+"""``spandex denoise IN OUT``: denoise a file of any length, streaming from disk to disk; report what the network
+did."""
 
 from __future__ import annotations
 
@@ -8,25 +9,26 @@ import json
 import sys
 from pathlib import Path
 
-import soundfile as sf
-
 from cli.progress import ProgressBar
 from engine.backends import BACKEND_NAMES, prepare
 from engine.constants import SAMPLE_RATE
-from engine.denoiser import denoise
+from engine.denoiser import AlignedDenoiser
 from engine.errors import AudioInputError, SpandexError
 from engine.evaluation.report import run_report
-from engine.files.audio import is_silent, load_audio, write_wav
+from engine.files.audio import open_audio
+from engine.files.output import audio_writer, check_output, write_block
 from engine.library.catalog import resolve_model
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "denoise", help="denoise an audio file",
-        description="Denoise IN (any rate, any channels) into OUT: 16 kHz mono WAV, same duration as IN "
-                    "and time-aligned with it.")
+        description="Denoise IN (any rate, any channels, any length: it streams from disk to disk) into OUT: "
+                    "16 kHz mono, same duration as IN and time-aligned with it. OUT's extension picks the format: "
+                    ".wav (16-bit PCM), .flac, .ogg (Vorbis). OUT is replaced only once complete; a folder, a "
+                    "device or a symbolic link is never replaced.")
     parser.add_argument("input", metavar="IN", help="noisy audio file (WAV, FLAC, OGG)")
-    parser.add_argument("output", metavar="OUT", help="where to write the denoised 16 kHz WAV")
+    parser.add_argument("output", metavar="OUT", help="where to write the denoised audio (.wav, .flac or .ogg)")
     parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file "
                         "(default: the shipped default model)")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
@@ -36,36 +38,48 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
     parser.add_argument("--allow-silence", action="store_true",
                         help="denoise a silent input anyway instead of stopping with an error")
+    parser.add_argument("--follow-link", action="store_true",
+                        help="OUT may be a symbolic link: write the result to the file it points to")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.output).resolve() == Path(args.input).resolve():
+    target = check_output(args.output, audio=True, follow_link=args.follow_link)
+    if Path(args.input).exists() and target.path.resolve() == Path(args.input).resolve():
         raise SpandexError("OUT is the same file as IN: choose another name so the original is kept")
     model = resolve_model(args.model)
-    audio = load_audio(args.input)
-    info = sf.info(args.input)
+    source = open_audio(args.input)
     notes = []
-    if is_silent(audio):
+    for problem in source.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if source.silent:
         if not args.allow_silence:
             raise AudioInputError(f"{args.input} is silent (below -60 dBFS): nothing to denoise. Wrong "
                                   "file or recording device? (--allow-silence denoises it anyway)")
         notes.append(f"{args.input} is silent (below -60 dBFS)")
-    if info.samplerate != SAMPLE_RATE or info.channels != 1:
-        notes.append(f"converted {info.samplerate} Hz, {info.channels} channel(s) to {SAMPLE_RATE} Hz mono")
-    if info.samplerate < SAMPLE_RATE:
-        notes.append(f"{info.samplerate} Hz input holds nothing above {info.samplerate // 2} Hz")
-    bar = ProgressBar(f"denoising {model.name}")
+    if source.rate != SAMPLE_RATE or source.channels != 1:
+        notes.append(f"converted {source.rate} Hz, {source.channels} channel(s) to {SAMPLE_RATE} Hz mono")
+    if source.rate < SAMPLE_RATE:
+        notes.append(f"{source.rate} Hz input holds nothing above {source.rate // 2} Hz")
+    bar = ProgressBar(f"denoising {source.seconds / 60:.1f} min with {model.name}")
+    announce = lambda folder: notes.append(f"created the folder {folder} for OUT")  # noqa: E731
     with contextlib.closing(prepare(model, args.backend)) as runner:  # stops Lava's processes, always
         notes.extend(getattr(runner, "notes", ()))
-        result = denoise(audio, runner, progress=bar.update)
+        stream = AlignedDenoiser(runner)
+        with audio_writer(target, SAMPLE_RATE, announce=announce) as out:
+            done = 0
+            for block in source.blocks():
+                write_block(out, stream.push(block))
+                done += block.size
+                bar.update(done, source.samples)
+            write_block(out, stream.finish())
+        latency_frames = runner.latency_frames
     bar.close()
-    write_wav(args.output, result.audio, SAMPLE_RATE)
     report = {
-        "input": str(args.input), "output": str(args.output), "input_rate": info.samplerate,
-        "input_channels": info.channels,
-        "duration_s": len(audio) / SAMPLE_RATE, "model": model.name, "model_source": model.source,
-        "backend": args.backend, **run_report(model, result.totals, runner.latency_frames), "notes": notes,
+        "input": str(args.input), "output": str(args.output), "input_rate": source.rate,
+        "input_channels": source.channels, "duration_s": source.seconds, "model": model.name,
+        "model_source": model.source, "backend": args.backend,
+        **run_report(model, stream.totals, latency_frames), "notes": notes, "warnings": source.problems,
     }
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import sys
 import warnings
 
 import yaml
 
 from cli.progress import ProgressBar
 from engine.backends import BACKEND_NAMES
+from engine.errors import SpandexError
 from engine.evaluation.evaluate import Evaluation, evaluate
 from engine.files.atomic import write_text_atomic
+from engine.files.audio import AudioFileWarning
+from engine.files.output import check_output
 from engine.files.pairing import UnpairedFilesWarning, pair_files
 from engine.library.catalog import resolve_model
 
@@ -35,20 +39,25 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    outputs = {option: check_output(path, what=f"--{option}") for option, path in
+               (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before minutes of work
+    if len({t.path.resolve() for t in outputs.values()}) < len(outputs):
+        raise SpandexError("--json and --yaml name the same file: give each its own")
     model = resolve_model(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpairedFilesWarning)
+        warnings.simplefilter("always", AudioFileWarning)
         pairs = pair_files(args.noisy, args.clean)
+        bar = ProgressBar(f"evaluating {model.name} on {len(pairs)} files")
+        evaluation = evaluate(model, pairs, args.backend, progress=bar.update)
+        bar.close()
     for warning in caught:
-        print(f"warning: {warning.message}")
-    bar = ProgressBar(f"evaluating {model.name} on {len(pairs)} files")
-    evaluation = evaluate(model, pairs, args.backend, progress=bar.update)
-    bar.close()
+        print(f"warning: {warning.message}", file=sys.stderr)
     print(format_table(evaluation))
-    if args.json:
-        write_text_atomic(args.json, json.dumps(as_json(evaluation), indent=2))
-    if args.yaml:
-        write_text_atomic(args.yaml, yaml.safe_dump([metricsboard_entry(evaluation)], sort_keys=False))
+    if "json" in outputs:
+        write_text_atomic(outputs["json"].path, json.dumps(as_json(evaluation), indent=2))
+    if "yaml" in outputs:
+        write_text_atomic(outputs["yaml"].path, yaml.safe_dump([metricsboard_entry(evaluation)], sort_keys=False))
     return 0
 
 

@@ -76,17 +76,23 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Besides Ctrl-C (SIGINT): a kill, a closed terminal. They unwind like Ctrl-C."""
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM unwinds like Ctrl-C, so that finally blocks stop Lava's processes."""
+    """While a command runs, SIGTERM and SIGHUP unwind like Ctrl-C, so that finally blocks stop Lava's processes
+    and remove temporary files."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = {s: signal.signal(s, _terminated) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -106,6 +112,12 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("spandex: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a defect, not bad input: one line, the traceback only on request
+        if os.environ.get("SPANDEX_DEBUG"):
+            raise
+        print(f"spandex: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(please report it; SPANDEX_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+"""Output files that cannot hurt: checked before any work starts, written atomically, nothing left behind.
+
+:func:`check_output` refuses what a result must never replace — a folder, a device (``/dev/null``), a named
+pipe or socket, a symbolic link (unless asked to write to its target), a file that cannot be replaced — and an
+audio file name whose format is unknown, and it proves the folder writable by creating a temporary file there,
+all before the caller spends minutes computing. :func:`audio_writer` then streams blocks into the temporary
+file and renames it over the target only when complete (:mod:`engine.files.atomic`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from engine.files.atomic import atomic_output, temporary_prefix
+from engine.errors import SpandexError
+
+AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+"""Audio file extension -> (libsndfile format, subtype) of what SPANDEX writes."""
+
+
+class OutputError(SpandexError):
+    """An output path that must not or cannot be written; nothing was written."""
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """A checked output: the file to write (a link's target when following one) and folders to create."""
+
+    path: Path
+    new_folders: tuple[Path, ...] = field(default=())
+
+    @property
+    def audio_format(self) -> tuple[str, str]:
+        return AUDIO_FORMATS[self.path.suffix.lower()]
+
+
+def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False,
+                 follow_link: bool = False) -> OutputTarget:
+    """Check that ``path`` may be written, before any work; raise :class:`OutputError` naming ``what`` if not.
+
+    ``audio``: the extension must name a format of :data:`AUDIO_FORMATS`. ``follow_link``: a symbolic link is
+    written through (its target replaced) instead of refused. Nothing is created or changed.
+    """
+    text = os.fspath(path)
+    if not text.strip():
+        raise OutputError(f"{what} is empty: give a file name")
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
+        raise OutputError(f"{what} {text} names a folder: give a file name, e.g. {text.rstrip('/')}/denoised.wav")
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not follow_link:
+            raise OutputError(f"{what} {text} is a symbolic link to {target}: refusing to replace it (give the "
+                              f"target's own path, or --follow-link to write to {target})")
+        path = target
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"{what} {text}: cannot be written: {exc.strerror}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise OutputError(f"{what} {text} is a folder: give a file name, e.g. {text.rstrip('/')}/denoised.wav")
+        if not stat.S_ISREG(mode):
+            raise OutputError(f"{what} {text} is {_kind(mode)}, not a regular file: refusing to write to it")
+        _check_replaceable(path, what, text)
+    if audio and path.suffix.lower() not in AUDIO_FORMATS:
+        kind = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise OutputError(f"{what} {text}: unknown audio format ({kind}); name it .wav, .flac or .ogg")
+    folder, new_folders = _existing_folder(path.parent, what, text)
+    _probe(folder, path if folder == path.parent else folder / path.name, what, text)
+    return OutputTarget(path, tuple(new_folders))
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _check_replaceable(path: Path, what: str, text: str) -> None:
+    """An existing file that could not be opened for writing (read-only, immutable, read-only file system)
+    is not silently replaced by a rename either. Opening it changes nothing: no truncation, no write."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)))
+    except OSError as exc:
+        reason = {errno.EACCES: "it is read-only", errno.EPERM: "it is protected (immutable or append-only)",
+                  errno.EROFS: "it is on a read-only file system"}.get(exc.errno, exc.strerror)
+        raise OutputError(f"{what} {text} cannot be replaced: {reason}") from None
+
+
+def _existing_folder(folder: Path, what: str, text: str) -> tuple[Path, list[Path]]:
+    """The nearest folder that exists, and the ones below it that writing would create."""
+    missing: list[Path] = []
+    current = folder if str(folder) else Path(".")
+    while not current.exists():
+        if current.is_symlink():
+            raise OutputError(f"{what} {text}: {current} is a broken symbolic link")
+        missing.insert(0, current)
+        if current.parent == current:
+            break
+        current = current.parent
+    if not current.is_dir():
+        raise OutputError(f"{what} {text}: {current} is a file, not a folder")
+    return current, missing
+
+
+def _probe(folder: Path, path: Path, what: str, text: str) -> None:
+    """Create (and remove) a temporary file named as the write's will be: proves folder access, free inodes,
+    a writable file system and a short enough name."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=folder)
+    except OSError as exc:
+        reason = {errno.EACCES: f"no permission to write in {folder}",
+                  errno.EROFS: f"{folder} is on a read-only file system",
+                  errno.ENAMETOOLONG: "the file name is too long"}.get(exc.errno, f"{exc.strerror} ({folder})")
+        raise OutputError(f"{what} {text} cannot be written: {reason}") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+@contextlib.contextmanager
+def audio_writer(target: OutputTarget, rate: int, channels: int = 1,
+                 announce=lambda folder: None) -> Iterator[sf.SoundFile]:
+    """An open sound file to write blocks into; it replaces ``target.path`` only if the body completes.
+
+    Creates ``target.new_folders`` (calling ``announce(folder)`` for each) and removes them again, if still
+    empty, when the body fails or is interrupted. The format follows the extension (:data:`AUDIO_FORMATS`).
+    """
+    audio_format, subtype = target.audio_format
+    created = []
+    try:
+        for folder in target.new_folders:
+            folder.mkdir(exist_ok=True)
+            created.append(folder)
+            announce(folder)
+        with atomic_output(target.path) as tmp:
+            with sf.SoundFile(tmp, "w", samplerate=int(rate), channels=channels, format=audio_format,
+                              subtype=subtype) as handle:
+                yield handle
+    except BaseException as exc:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, (sf.LibsndfileError, OSError)):  # a full disk, a file too large, ...
+            reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+            raise OutputError(f"{target.path}: cannot write: {reason}") from None
+        raise
+
+
+def write_block(handle: sf.SoundFile, block: np.ndarray) -> None:
+    """Write float samples, clipped to [-1, 1] (PCM and Vorbis hold no more)."""
+    handle.write(np.clip(np.asarray(block, dtype=np.float32), -1.0, 1.0))
