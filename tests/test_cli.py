@@ -27,10 +27,14 @@ def spandex(*args, check_ok=True):
 
 
 def assert_clean_failure(result, *fragments):
+    """A non-zero exit with one line ``spandex: error: ...`` holding every fragment, and no traceback."""
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("spandex: error: ")]
+    assert len(errors) == 1, result.stderr
     for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
+        assert fragment, "an empty fragment checks nothing"
+        assert fragment in errors[0], result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +107,9 @@ def test_bad_audio_gives_a_clear_message(tmp_path, case):
     elif case == "silence":
         sf.write(path, np.zeros(16000), 16000)
     result = spandex("denoise", path, tmp_path / "out.wav", "--model", BASELINE, check_ok=False)
-    expected = {"empty": "empty", "text": "", "nan": "NaN", "silence": "silent", "missing": ""}[case]
+    expected = {"empty": "the file is empty (0 bytes)", "text": "not a readable audio file (expected WAV, FLAC or OGG)",
+                "nan": "the audio contains NaN or infinite samples", "silence": "is silent (below -60 dBFS)",
+                "missing": "no such file"}[case]
     assert_clean_failure(result, f"{case}.wav", expected)
     assert not (tmp_path / "out.wav").exists()
 
@@ -114,8 +120,9 @@ def test_silence_is_processed_when_asked(tmp_path):
     assert np.max(np.abs(sf.read(tmp_path / "out.wav")[0])) == 0.0
 
 
-@pytest.mark.parametrize("model", ["no_such_model", "garbage.net", "README.md"])
-def test_wrong_model_gives_a_clear_message(tmp_path, noisy_file, model):
+@pytest.mark.parametrize("model, message", [("no_such_model", "no model named 'no_such_model'"),
+                                            ("garbage.net", "garbage.net: "), ("README.md", "README.md")])
+def test_wrong_model_gives_a_clear_message(tmp_path, noisy_file, model, message):
     if model == "garbage.net":
         (tmp_path / model).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
         model = tmp_path / model
@@ -123,7 +130,7 @@ def test_wrong_model_gives_a_clear_message(tmp_path, noisy_file, model):
         (tmp_path / model).write_text("# hello")
         model = tmp_path / model
     result = spandex("denoise", noisy_file, tmp_path / "out.wav", "--model", model, check_ok=False)
-    assert_clean_failure(result, "error")
+    assert_clean_failure(result, message)
     assert not (tmp_path / "out.wav").exists()
 
 
@@ -158,7 +165,7 @@ def test_eval_with_nothing_to_pair(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     result = spandex("eval", "--model", BASELINE, "--noisy", tmp_path / "a", "--clean", tmp_path / "b", check_ok=False)
-    assert_clean_failure(result, "error")
+    assert_clean_failure(result, "holds no WAV or FLAC files")
 
 
 def test_models_lists_the_library(tmp_path, monkeypatch):

@@ -2,13 +2,20 @@
 clear error, never a traceback."""
 
 import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from cli.main import build_parser, main
 from engine.files.netx import load_model
 from tests.reference_models import reference_path
 
+REPO = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "4", "--batch-size", "2", "--segment-seconds", "0.5", "--eval-every", "4", "--eval-clips", "2",
         "--threads", "1"]
 
@@ -66,3 +73,31 @@ def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, mo
     args = [str(reference_path("ndns_baseline.net")) if a == "NET" else a for a in args]
     assert main(args) == 1
     assert message in capsys.readouterr().err
+
+
+
+def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dataset, tmp_path, library):
+    """Ctrl-C checkpoints; the command the message names is a real one, and it finishes and installs the run."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SPANDEX_MODELS_DIR": str(library)}
+    args = ["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1", "--prunes", "2",
+            "--dataset", str(tiny_dataset), "--name", "cancelled", "--out", str(tmp_path / "run"), "--steps", "30",
+            "--batch-size", "2", "--segment-seconds", "0.5", "--eval-every", "30", "--eval-clips", "2",
+            "--threads", "1"]
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=REPO, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("step "):
+            process.send_signal(signal.SIGINT)
+            break
+    out = "".join(lines) + process.stdout.read()
+    assert process.wait(timeout=120) == 130, process.stderr.read()
+    resume = out.split("Resume with: ")[1].splitlines()[0]
+    assert resume == f"spandex train --resume {tmp_path / 'run'} --install"
+    words = shlex.split(resume)
+    build_parser().parse_args(words[1:])  # a command spandex has (argparse would exit on an unknown one)
+    finished = subprocess.run([sys.executable, "-m", "cli.main", *words[1:]], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    assert "resuming at step" in finished.stdout and (library / "cancelled.net").is_file()

@@ -183,6 +183,15 @@ def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):
         collect(tiny_config(tiny_dataset, steps=2, eval_every=2, learning_rate=0.5), tmp_path / "run")
 
 
+def test_yaml_exponents_are_numbers(tmp_path):
+    """PyYAML reads `1e-5` as a string (YAML 1.1 wants a dot); the schema reads it as the number it is."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("name: x\ndataset: d\nweight_decay: 1e-5\nsteps: 1e3\nlearning_rate: 3E-4\n")
+    config = load_config(path)
+    assert (config.weight_decay, config.steps, config.learning_rate) == (1e-5, 1000, 3e-4)
+    assert isinstance(config.steps, int) and isinstance(config.weight_decay, float)
+
+
 def test_bad_configs_are_refused_with_their_names(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\ndataset: d\nsteps: 10\nlearnig_rate: 0.1\n")

@@ -1,0 +1,231 @@
+"""The bad-input table (docs/bad-input.md): every row run as a user runs it — `spandex` in a real process, in a
+folder of real files. Each gives a clear one-line message naming what is wrong, a non-zero exit and no
+traceback, and leaves every file that was there unchanged (compared by SHA-256), with nothing added."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.reference_models import reference_path
+
+REPO = Path(__file__).resolve().parents[1]
+GOOD_YAML = "name: run\ndataset: data\nsteps: 4\n"
+
+
+@dataclass
+class Case:
+    id: str
+    args: list[str]
+    message: str
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    """Files to create first (relative to the test's folder): text or bytes; "<audio>" writes the noisy clip."""
+    prepare: Callable[[Path], None] | None = None
+
+
+def _symlink_out(folder: Path) -> None:
+    (folder / "link.wav").symlink_to(folder / "real.wav")
+
+
+def _fifo(folder: Path) -> None:
+    os.mkfifo(folder / "pipe.wav")
+
+
+def _immutable(folder: Path) -> None:
+    if subprocess.run(["chattr", "+i", str(folder / "locked.wav")], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a file system that supports it)")
+
+
+def _evil_run(folder: Path) -> None:
+    """A run folder whose checkpoint is a pickle that would create PWNED when unpickled."""
+    run = folder / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(f"name: run\ndataset: {folder / 'data'}\nsteps: 4\nhidden_sizes: [8, 8]\n")
+    code = ("import pickle, torch, os\n"
+            "class Evil:\n"
+            "    def __reduce__(self):\n"
+            f"        return (os.system, ('touch {folder / 'PWNED'}',))\n"
+            f"torch.save({{'format': 'spandex-checkpoint-1', 'step': 1, 'x': Evil()}}, {str(run / 'checkpoint.pt')!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _dataset(folder: Path) -> None:
+    for split in ("training_set", "validation_set"):
+        for kind in ("noisy", "clean"):
+            (folder / "data" / split / kind).mkdir(parents=True)
+            sf.write(folder / "data" / split / kind / "a.wav", np.full(8000, 0.1, np.float32), 16000)
+
+
+def _malicious_run(folder: Path) -> None:
+    _dataset(folder)
+    _evil_run(folder)
+
+
+NET = "{baseline}"
+P50 = "{prune50}"
+DENOISE = ["denoise", "in.wav"]
+MODEL = ["--model", NET]
+
+CASES = [
+    # --- training settings (YAML, CLI options): checked before anything starts ---------------------------------
+    Case("yaml-text-number", ["train", "bad.yaml"], "learning_rate = 'abc': must be a number",
+         {"bad.yaml": GOOD_YAML + "learning_rate: abc\n"}),
+    Case("yaml-text-integer", ["train", "bad.yaml"], "steps = 'ten': must be a whole number",
+         {"bad.yaml": "name: run\ndataset: data\nsteps: ten\n"}),
+    Case("yaml-fraction-integer", ["train", "bad.yaml"], "batch_size = 2.5: must be a whole number",
+         {"bad.yaml": GOOD_YAML + "batch_size: 2.5\n"}),
+    Case("yaml-a-list", ["train", "bad.yaml"], "expected a mapping of settings (name: ..., dataset: ...), got a list",
+         {"bad.yaml": "- name: run\n- steps: 3\n"}),
+    Case("yaml-empty", ["train", "bad.yaml"], "the file holds no settings", {"bad.yaml": ""}),
+    Case("yaml-syntax", ["train", "bad.yaml"], "not a readable YAML file", {"bad.yaml": "name: [run\n"}),
+    Case("yaml-binary", ["train", "bad.yaml"], "not a readable YAML file", {"bad.yaml": b"\xff\xfe\x00garbage"}),
+    Case("yaml-unknown-key", ["train", "bad.yaml"], "unknown setting 'learnig_rate'",
+         {"bad.yaml": GOOD_YAML + "learnig_rate: 0.1\n"}),
+    Case("yaml-zero-batch", ["train", "bad.yaml"], "batch_size = 0: must be at least 1",
+         {"bad.yaml": GOOD_YAML + "batch_size: 0\n"}),
+    Case("yaml-nan", ["train", "bad.yaml"], "learning_rate = nan: must be a finite number",
+         {"bad.yaml": GOOD_YAML + "learning_rate: .nan\n"}),
+    Case("yaml-negative-seed", ["train", "bad.yaml"], "seed = -1: must be at least 0",
+         {"bad.yaml": GOOD_YAML + "seed: -1\n"}),
+    Case("yaml-path-name", ["train", "bad.yaml"], "name '../escape' must be a plain file name",
+         {"bad.yaml": "name: ../escape\ndataset: data\n"}),
+    Case("yaml-sparsity-1.5", ["train", "bad.yaml"], "pruning.final_sparsity = 1.5: must be below 1",
+         {"bad.yaml": GOOD_YAML + "pruning: {final_sparsity: 1.5}\n"}),
+    Case("yaml-regulariser-kind", ["train", "bad.yaml"], "regularizer.kind = 'l2': must be one of 'lp' or 'hoyer'",
+         {"bad.yaml": GOOD_YAML + "regularizer: {weight: 1, kind: l2}\n"}),
+    Case("yaml-section-not-mapping", ["train", "bad.yaml"], "pruning = 0.5: must be a mapping of settings",
+         {"bad.yaml": GOOD_YAML + "pruning: 0.5\n"}),
+    Case("config-missing", ["train", "missing.yaml"], "configuration file not found: missing.yaml"),
+    Case("config-a-folder", ["train", "configs"], "configs is a folder, not a configuration file",
+         {"configs/keep.txt": "x"}),
+    Case("resume-no-run", ["train", "--resume", "nowhere"], "nowhere holds no training run (no config.yaml)"),
+    Case("cli-negative-lr", ["prune", NET, "--sparsity", "0.6", "--lr", "-1", "--dataset", "data"],
+         "learning_rate = -1.0: must be above 0"),
+    Case("cli-p-above-1", ["finetune", NET, "--reg-weight", "5", "--p", "2", "--dataset", "data"],
+         "regularizer.p = 2.0: must be at most 1"),
+    Case("prune-below-model-sparsity", ["prune", P50, "--sparsity", "0.1", "--dataset", "data"],
+         "already has 59.0% zero weights: choose a target sparsity above that"),
+    Case("prune-schedule-too-long", ["prune", NET, "--sparsity", "0.5", "--steps", "5", "--dataset", "data"],
+         "the schedule's last prune comes at step 100, after the run's 5 steps"),
+    Case("prune-missing-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "nowhere", "--out", "run"],
+         "dataset folder nowhere does not exist"),
+    Case("prune-empty-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
+         "data has no training_set/ folder", {"data/readme.txt": "empty"}),
+    Case("finetune-unknown-model", ["finetune", "no-such-model", "--dataset", "data"],
+         "no model named 'no-such-model'"),
+    Case("malicious-checkpoint", ["train", "--resume", "run"],
+         "refused: the checkpoint asks to load posix.system", prepare=_malicious_run),
+    # --- denoise: the input ----------------------------------------------------------------------------------
+    Case("in-missing", ["denoise", "nothing.wav", "out.wav", *MODEL], "nothing.wav: no such file"),
+    Case("in-empty", [*DENOISE, "out.wav", *MODEL], "in.wav: the file is empty (0 bytes)", {"in.wav": b""}),
+    Case("in-text", [*DENOISE, "out.wav", *MODEL], "in.wav: not a readable audio file (expected WAV, FLAC or OGG)",
+         {"in.wav": "definitely not audio\n" * 50}),
+    Case("in-nan", [*DENOISE, "out.wav", *MODEL], "in.wav: the audio contains NaN or infinite samples",
+         {"in.wav": "<nan>"}),
+    Case("in-silent", [*DENOISE, "out.wav", *MODEL], "in.wav is silent (below -60 dBFS)", {"in.wav": "<silence>"}),
+    Case("in-too-short", [*DENOISE, "out.wav", *MODEL], "in.wav: too short: 100 samples", {"in.wav": "<short>"}),
+    Case("in-a-folder", ["denoise", "folder", "out.wav", *MODEL], "folder: not a file", {"folder/x.txt": "x"}),
+    Case("model-unknown", [*DENOISE, "out.wav", "--model", "no_such_model"], "no model named 'no_such_model'",
+         {"in.wav": "<audio>"}),
+    Case("model-garbage", [*DENOISE, "out.wav", "--model", "garbage.net"], "garbage.net",
+         {"in.wav": "<audio>", "garbage.net": b"\x89HDF\r\n\x1a\n" + b"\0" * 100}),
+    # --- denoise: the output ---------------------------------------------------------------------------------
+    Case("out-is-in", [*DENOISE, "in.wav", *MODEL], "OUT is the same file as IN", {"in.wav": "<audio>"}),
+    Case("out-symlink", [*DENOISE, "link.wav", *MODEL], "OUT link.wav is a symbolic link to",
+         {"in.wav": "<audio>", "real.wav": "<audio>"}, _symlink_out),
+    Case("out-dev-null", [*DENOISE, "/dev/null", *MODEL], "OUT /dev/null is a device, not a regular file",
+         {"in.wav": "<audio>"}),
+    Case("out-dev-full", [*DENOISE, "/dev/full", *MODEL], "OUT /dev/full is a device, not a regular file",
+         {"in.wav": "<audio>"}),
+    Case("out-fifo", [*DENOISE, "pipe.wav", *MODEL], "OUT pipe.wav is a named pipe, not a regular file",
+         {"in.wav": "<audio>"}, _fifo),
+    Case("out-dot-slash", [*DENOISE, "./", *MODEL], "OUT ./ names a folder: give a file name", {"in.wav": "<audio>"}),
+    Case("out-a-folder", [*DENOISE, "results", *MODEL], "OUT results is a folder: give a file name",
+         {"in.wav": "<audio>", "results/keep.txt": "x"}),
+    Case("out-mp3", [*DENOISE, "out.mp3", *MODEL], "OUT out.mp3: unknown audio format ('.mp3')",
+         {"in.wav": "<audio>"}),
+    Case("out-no-extension", [*DENOISE, "out", *MODEL], "OUT out: unknown audio format (no extension)",
+         {"in.wav": "<audio>"}),
+    Case("out-under-a-file", [*DENOISE, "notes.txt/out.wav", *MODEL], "notes.txt is a file, not a folder",
+         {"in.wav": "<audio>", "notes.txt": "x"}),
+    Case("out-immutable", [*DENOISE, "locked.wav", *MODEL], "OUT locked.wav cannot be replaced: it is protected",
+         {"in.wav": "<audio>", "locked.wav": "<audio>"}, _immutable),
+    # --- eval ------------------------------------------------------------------------------------------------
+    Case("eval-nothing-to-pair", ["eval", *MODEL, "--noisy", "a", "--clean", "b"], "the noisy folder a holds no WAV or FLAC files",
+         {"a/x.txt": "x", "b/y.txt": "y"}),
+    Case("eval-json-device", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "/dev/null"],
+         "--json /dev/null is a device", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-json-is-yaml", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "r", "--yaml", "r"],
+         "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+]
+
+
+def _write(folder: Path, files: dict[str, str | bytes], noisy: np.ndarray) -> None:
+    audio = {"<audio>": noisy, "<silence>": np.zeros(16000, np.float32), "<short>": noisy[:100]}
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content == "<nan>":
+            samples = noisy.copy()
+            samples[100] = np.nan
+            sf.write(path, samples, 16000, subtype="FLOAT")
+        elif content in audio:
+            sf.write(path, audio[content], 16000)
+        else:
+            path.write_text(content)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder``: a file's SHA-256, a link's target, a folder, a device or pipe's kind."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            state[key] = "link -> " + os.readlink(path)
+        elif stat.S_ISREG(mode):
+            state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            state[key] = "folder" if stat.S_ISDIR(mode) else f"mode {stat.S_IFMT(mode):o}"
+    return state
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_gives_one_clear_line_and_changes_nothing(case: Case, tmp_path: Path, noisy_speech):
+    noisy = noisy_speech[0][:16000 * 3].astype(np.float32)
+    _write(tmp_path, case.files, noisy)
+    if case.prepare is not None:
+        case.prepare(tmp_path)
+    devices = {p: os.stat(p).st_mode for p in ("/dev/null", "/dev/full")}
+    before = snapshot(tmp_path)
+    args = [a.format(baseline=reference_path("ndns_baseline.net"), prune50=reference_path("spandex_prune50.net"))
+            for a in case.args]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SPANDEX_MODELS_DIR": str(tmp_path / "library"),
+           "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    env.pop("SPANDEX_DEBUG", None)
+    try:
+        result = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path / "locked.wav")], capture_output=True)
+    output = result.stdout + result.stderr
+    assert result.returncode not in (0, 70), output  # 70: an internal error, not a message about the input
+    assert "Traceback" not in output and "internal error" not in output, output
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("spandex: error: "), result.stderr
+    assert case.message in errors[0], result.stderr
+    assert snapshot(tmp_path) == before  # nothing changed, nothing added (no run folder, no temporary file)
+    assert {p: os.stat(p).st_mode for p in devices} == devices
+    assert not (tmp_path / "PWNED").exists()  # the malicious checkpoint ran nothing
