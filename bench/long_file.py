@@ -60,8 +60,11 @@ def build_input(path: Path, minutes: float) -> Path:
     return path
 
 
-def measured_run(label: str, command: list[str], out: Path, expected_bytes: int) -> tuple[float, float, int]:
-    """Run ``command``; report progress from OUT's temporary file; return (seconds, peak RSS MB, exit code)."""
+def measured_run(label: str, command: list[str], out: Path, expected_bytes: int) -> tuple[float, float, float, int]:
+    """Run ``command``; report progress from OUT's temporary file; return (wall s, CPU s, peak RSS MB, exit code).
+
+    CPU time (user + system) is the number to compare on a shared machine: wall time there says how busy the
+    other processes kept the cores."""
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -85,7 +88,7 @@ def measured_run(label: str, command: list[str], out: Path, expected_bytes: int)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         print(f"  {label} failed ({code}): {b''.join(errors).decode(errors='replace')[-2000:]}", file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, code
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
 def main() -> int:
@@ -103,7 +106,7 @@ def main() -> int:
     model = ["--model", args.model] if args.model else []
     rows = []
     runs = [("streamed (spandex denoise)", short, 10.0, "stream"), ("whole file in memory (before)", short, 10.0,
-            "whole"), (f"streamed (spandex denoise)", long, args.hours * 60, "stream")]
+            "whole"), ("streamed (spandex denoise)", long, args.hours * 60, "stream")]
     outputs = {}
     for label, source, minutes, mode in runs:
         out = folder / f"out-{mode}-{source.stem}.wav"
@@ -114,30 +117,31 @@ def main() -> int:
         else:
             command = [sys.executable, "-c", WHOLE_FILE, str(source), str(out), args.model, args.backend]
         print(f"{label}, {minutes:g} min of audio:", flush=True)
-        seconds, peak_mb, code = measured_run(label, command, out, int(minutes * 60 * 16000 * 2))
+        seconds, cpu, peak_mb, code = measured_run(label, command, out, int(minutes * 60 * 16000 * 2))
         outputs[(mode, source)] = out
-        rows.append((label, minutes, seconds, peak_mb, code))
+        rows.append((label, minutes, seconds, cpu, peak_mb, code))
     identical = np.array_equal(sf.read(outputs[("stream", short)], dtype="int16")[0],
                                sf.read(outputs[("whole", short)], dtype="int16")[0])
     print()
     print(f"backend {args.backend}, model {args.model or 'shipped default'}; {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")
-    header = f"| {'run':<30} | audio min | wall s | × real time | peak RSS MB | MB per audio min | exit |"
+    header = (f"| {'run':<30} | audio min | wall s | CPU s | × real time (CPU) | peak RSS MB | MB per audio min "
+              f"| exit |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    for label, minutes, seconds, peak_mb, code in rows:
-        print(f"| {label:<30} | {minutes:9.0f} | {seconds:6.0f} | {minutes * 60 / seconds:11.1f} | {peak_mb:11.0f} "
-              f"| {peak_mb / minutes:16.2f} | {code:4d} |")
+    for label, minutes, seconds, cpu, peak_mb, code in rows:
+        print(f"| {label:<30} | {minutes:9.0f} | {seconds:6.0f} | {cpu:5.0f} | {minutes * 60 / cpu:17.1f} "
+              f"| {peak_mb:11.0f} | {peak_mb / minutes:16.2f} | {code:4d} |")
     print(f"\n10-minute outputs, streamed vs whole file: {'bit-identical' if identical else 'DIFFERENT'}")
-    long_peak = rows[-1][3]
-    met = long_peak < TARGET_MB and rows[-1][4] == 0
+    long_peak = rows[-1][4]
+    met = long_peak < TARGET_MB and rows[-1][5] == 0
     print(f"target: a {args.hours:g}-hour file under {TARGET_MB} MB peak RSS: "
           f"{'met' if met else 'NOT met'} ({long_peak:.0f} MB)")
     if not args.dir:
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
-    return 0 if met and identical and all(r[4] == 0 for r in rows) else 1
+    return 0 if met and identical and all(r[5] == 0 for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -101,3 +101,24 @@ def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dat
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert "resuming at step" in finished.stdout and (library / "cancelled.net").is_file()
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tiny_dataset, tmp_path, library, capsys):
+    """Clips too short to train on pass the folder check and fail the run; the corrected command (other settings,
+    same run folder) then starts instead of being told the folder "holds a run with other settings"."""
+    import numpy as np
+    import soundfile as sf
+
+    short = tmp_path / "short"
+    for split in ("training_set", "validation_set"):
+        for kind in ("noisy", "clean"):
+            (short / split / kind).mkdir(parents=True)
+            sf.write(short / split / kind / "a.wav", np.zeros(200, np.float32), 16000)
+    run = tmp_path / "runs" / "fixed"
+    args = ["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1",
+            "--prunes", "2", "--name", "fixed", "--out", str(run), *TINY]
+    assert main([*args, "--dataset", str(short)]) == 1
+    assert "a.wav: too short" in capsys.readouterr().err
+    assert not run.exists()
+    assert main([*args, "--dataset", str(tiny_dataset), "--lr", "0.002", "--no-install"]) == 0
+    assert (run / "fixed.net").is_file()

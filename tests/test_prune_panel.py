@@ -200,6 +200,7 @@ def test_a_failing_run_says_why_in_the_panel(panel, tmp_path, qtbot):
     qtbot.waitUntil(lambda: result_of(panel) is not None, timeout=120_000)
     assert isinstance(result_of(panel), ev.Failed)
     assert "Training failed" in panel.message.text() and "a.wav: too short" in panel.message.text()
+    assert not list(panel.runs_dir.glob("*/config.yaml"))  # it failed before its first step: no folder to block
     assert panel.start_button.isEnabled() and panel.form.sparsity.isEnabled()
 
 

@@ -1,6 +1,7 @@
 """Telemetry counts the network's real events and real nonzero fan-out."""
 
 import numpy as np
+import pytest
 
 from engine.backends import prepare
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
@@ -52,3 +53,18 @@ def test_silence_costs_only_neuron_updates():
         totals.add(runner.step(np.full(5, 0.2))[1])  # |X| = 0.2 is exactly 0 after the -0.2 offset
     assert totals.synops == 0 and totals.activity_sparsity == (1.0, 1.0)
     assert totals.power_proxy_mops == (10 * 11) / 0.008 / 1e6
+
+
+def test_run_totals_keep_a_fixed_size_and_the_median_compute_time_within_half_a_percent():
+    """A 3-hour file is 1.35 million frames: the totals must not keep one number per frame."""
+    from engine.telemetry import FrameTelemetry
+
+    rng = np.random.default_rng(2)
+    times = rng.lognormal(np.log(150_000), 0.6, 20_001).astype(np.int64)
+    totals = RunTotals(layer_sizes=(2,))
+    size = totals.compute_histogram.nbytes
+    for ns in times:
+        totals.add(FrameTelemetry(fired=(np.zeros(2, bool),), events=(0,), synops=0, synops_dense=0, neuronops=0,
+                                  compute_ns=int(ns)))
+    assert totals.compute_histogram.nbytes == size
+    assert totals.compute_us_per_frame == pytest.approx(np.median(times) / 1e3, rel=0.005)

@@ -1,10 +1,12 @@
 """Reading and writing audio files for the engine.
 
-Everything the engine processes is float32 mono at ``SAMPLE_RATE`` (16 kHz). ``load_audio``
-converts any file libsndfile can read (WAV, FLAC, OGG, ...) to that form — channels are
-averaged, other rates go through a polyphase resampler — and turns every way a file can be
-unusable into an ``AudioInputError`` that names the file and the problem. ``write_wav``
-writes atomically, so a crash or a full disk never leaves a half-written file behind.
+Everything the engine processes is float32 mono at ``SAMPLE_RATE`` (16 kHz). ``open_audio`` checks a file
+through once (header against data, NaN/Inf, level, length) and describes it; its ``blocks()`` then read it as
+16 kHz mono, block by block, so files hours long stream with bounded memory; ``load_audio`` reads a whole file
+the same way. Any file libsndfile can read (WAV, FLAC, OGG, ...) converts — channels are averaged, other rates
+go through a polyphase resampler — and every way a file can be unusable becomes an ``AudioInputError`` naming
+the file and the problem. ``write_wav`` writes atomically, so a crash or a full disk never leaves a half-written
+file behind.
 
 None of this is for the audio callback: these functions allocate and touch the disk.
 """

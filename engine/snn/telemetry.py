@@ -16,6 +16,7 @@ Computing it costs a few boolean reductions per frame, cheap enough to leave on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,9 +79,20 @@ class TelemetryMeter:
         )
 
 
+TIME_BIN_RATIO = 1.005
+"""Width of a compute-time histogram bin: each bin's upper edge is 0.5 % above its lower one."""
+_TIME_FLOOR_NS = 100.0
+_TIME_BINS = int(math.log(1e10 / _TIME_FLOOR_NS) / math.log(TIME_BIN_RATIO)) + 1  # 100 ns .. 10 s
+
+
+def _time_bin(ns: int) -> int:
+    return min(_TIME_BINS - 1, max(0, int(math.log(max(ns, 1) / _TIME_FLOOR_NS) / math.log(TIME_BIN_RATIO))))
+
+
 @dataclass
 class RunTotals:
-    """Sums over a run of frames, and the averages people quote."""
+    """Sums over a run of frames, and the averages people quote. Fixed size, however long the run (a 3-hour
+    file has 1.35 million frames): compute times are kept as a histogram (:data:`TIME_BIN_RATIO`)."""
 
     layer_sizes: tuple[int, ...]
     frames: int = 0
@@ -88,10 +100,11 @@ class RunTotals:
     synops: int = 0
     synops_dense: int = 0
     neuronops: int = 0
-    compute_ns: list[int] = field(default_factory=list)
+    compute_histogram: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.events = np.zeros(len(self.layer_sizes), dtype=np.int64)
+        self.compute_histogram = np.zeros(_TIME_BINS, dtype=np.int64)
 
     def add(self, frame: FrameTelemetry) -> None:
         self.frames += 1
@@ -99,7 +112,7 @@ class RunTotals:
         self.synops += frame.synops
         self.synops_dense += frame.synops_dense
         self.neuronops += frame.neuronops
-        self.compute_ns.append(frame.compute_ns)
+        self.compute_histogram[_time_bin(frame.compute_ns)] += 1
 
     def merge(self, other: RunTotals) -> None:
         """Add another run's totals (e.g. the next file of an evaluation) to these."""
@@ -108,7 +121,7 @@ class RunTotals:
         self.synops += other.synops
         self.synops_dense += other.synops_dense
         self.neuronops += other.neuronops
-        self.compute_ns.extend(other.compute_ns)
+        self.compute_histogram += other.compute_histogram
 
     def _per_frame(self, total: float) -> float:
         return total / self.frames if self.frames else 0.0
@@ -139,4 +152,10 @@ class RunTotals:
 
     @property
     def compute_us_per_frame(self) -> float:
-        return float(np.median(self.compute_ns)) / 1e3 if self.compute_ns else 0.0
+        """The median compute time of a frame in µs (to within half a bin: ±0.25 %)."""
+        counts = self.compute_histogram
+        total = int(counts.sum())
+        if total == 0:
+            return 0.0
+        index = int(np.searchsorted(np.cumsum(counts), (total + 1) / 2))
+        return _TIME_FLOOR_NS * TIME_BIN_RATIO ** (index + 0.5) / 1e3
