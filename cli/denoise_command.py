@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if source.rate < SAMPLE_RATE:
         notes.append(f"{source.rate} Hz input holds nothing above {source.rate // 2} Hz")
     bar = ProgressBar(f"denoising {source.seconds / 60:.1f} min with {model.name}")
-    announce = lambda folder: notes.append(f"created the folder {folder} for OUT")  # noqa: E731
+    def announce(folder: Path) -> None:
+        notes.append(f"created the folder {folder} for OUT")
+
     with contextlib.closing(prepare(model, args.backend)) as runner:  # stops Lava's processes, always
         notes.extend(getattr(runner, "notes", ()))
         stream = AlignedDenoiser(runner)

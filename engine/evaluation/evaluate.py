@@ -66,7 +66,7 @@ def evaluate(
     """Denoise every pair's noisy file (fresh state per file) and score it against its clean file.
 
     Files stream from disk in blocks (:class:`engine.denoiser.AlignedDenoiser`): memory does not grow with
-    their length. ``progress(done, total)`` counts seconds of audio.
+    their length. ``progress(done, total)`` counts 16 kHz samples of all the pairs.
     """
     totals = RunTotals(layer_sizes=model.neuron_counts[:-1])
     scores = []
