@@ -65,7 +65,7 @@ def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False
         path = target
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the latter: a file where a folder should be (said below)
         mode = None
     except OSError as exc:
         raise OutputError(f"{what} {text}: cannot be written: {exc.strerror}") from None
