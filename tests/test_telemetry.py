@@ -57,7 +57,7 @@ def test_silence_costs_only_neuron_updates():
 
 def test_run_totals_keep_a_fixed_size_and_the_median_compute_time_within_half_a_percent():
     """A 3-hour file is 1.35 million frames: the totals must not keep one number per frame."""
-    from engine.telemetry import FrameTelemetry
+    from engine.snn.telemetry import FrameTelemetry
 
     rng = np.random.default_rng(2)
     times = rng.lognormal(np.log(150_000), 0.6, 20_001).astype(np.int64)
