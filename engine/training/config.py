@@ -134,7 +134,8 @@ class TrainConfig:
     eval_clips: Annotated[int, Field(ge=1)] | None = None
     eval_batch: Annotated[int, Field(ge=1, le=1024)] = 16
     log_every: Steps = 10
-    checkpoint_seconds: Annotated[float, Field(gt=0.0)] = 60.0
+    checkpoint_seconds: Annotated[float, Field(ge=0.0)] = 60.0
+    """At most this much work is lost when the process is killed (0: a checkpoint after every step)."""
     threads: Annotated[int, Field(ge=1, le=256)] = 2
     device: Annotated[str, Field(pattern=r"^(cpu|cuda(:\d+)?)$")] = "cpu"
     """"cpu", "cuda" or "cuda:N" (with torchrun, each process takes the GPU of its local rank)."""
