@@ -17,8 +17,8 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from engine.backends import prepare
-from engine.denoiser import AlignedDenoiser, StreamingDenoiser, denoise
 from engine.constants import HOP
+from engine.denoiser import AlignedDenoiser, StreamingDenoiser, denoise
 from engine.dsp.block_resampler import BlockResampler
 from engine.evaluation.evaluate import WHOLE_FILE_SECONDS, evaluate
 from engine.evaluation.metrics import SISNRSums, si_snr
@@ -80,7 +80,7 @@ def test_cli_writes_the_whole_file_samples_in_the_format_its_name_says(tmp_path,
     model = reference_path("spandex_prune75.net")
     expected = whole_file_denoise(noisy.astype(np.float64), prepare(load_model(model), "dense"))
     reference = {kind: tmp_path / f"reference.{kind}" for kind in ("wav", "flac")}  # each format's own rounding
-    for kind, path in reference.items():
+    for path in reference.values():
         sf.write(path, np.clip(expected, -1, 1), 16000, subtype="PCM_16")
     for name, kind in (("new/deeper/out.wav", "WAV"), ("out.flac", "FLAC"), ("out.ogg", "OGG")):
         result = spandex("denoise", tmp_path / "in.wav", tmp_path / name, "--model", model)

@@ -24,6 +24,8 @@ class BlockResampler:
         self.n_in = int(n_in)
         self.n_out = -(-self.n_in * self.up // self.down)
         self.identity = self.up == self.down == 1
+        self.taps: np.ndarray
+        self.skip: int
         self.taps, self.skip = self._filter() if not self.identity else (np.ones(1), 0)
         self.buffer = np.zeros(0)
         self.buffer_start = 0  # input index of buffer[0]

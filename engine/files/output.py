@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from engine.files.atomic import atomic_output, temporary_prefix
 from engine.errors import SpandexError
+from engine.files.atomic import atomic_output, temporary_prefix
 
 AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 """Audio file extension -> (libsndfile format, subtype) of what SPANDEX writes."""
@@ -99,8 +99,9 @@ def _check_replaceable(path: Path, what: str, text: str) -> None:
     try:
         os.close(os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)))
     except OSError as exc:
-        reason = {errno.EACCES: "it is read-only", errno.EPERM: "it is protected (immutable or append-only)",
-                  errno.EROFS: "it is on a read-only file system"}.get(exc.errno, exc.strerror)
+        reasons = {errno.EACCES: "it is read-only", errno.EPERM: "it is protected (immutable or append-only)",
+                   errno.EROFS: "it is on a read-only file system"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
         raise OutputError(f"{what} {text} cannot be replaced: {reason}") from None
 
 
@@ -126,9 +127,10 @@ def _probe(folder: Path, path: Path, what: str, text: str) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=folder)
     except OSError as exc:
-        reason = {errno.EACCES: f"no permission to write in {folder}",
-                  errno.EROFS: f"{folder} is on a read-only file system",
-                  errno.ENAMETOOLONG: "the file name is too long"}.get(exc.errno, f"{exc.strerror} ({folder})")
+        reasons = {errno.EACCES: f"no permission to write in {folder}",
+                   errno.EROFS: f"{folder} is on a read-only file system",
+                   errno.ENAMETOOLONG: "the file name is too long"}
+        reason = reasons.get(exc.errno or 0, f"{exc.strerror} ({folder})")
         raise OutputError(f"{what} {text} cannot be written: {reason}") from None
     os.close(fd)
     os.unlink(name)
