@@ -83,7 +83,7 @@ def test_plots_receive_data(qtbot, window, shots):
     h = window.history
     assert window.spectrogram_in.updates > 10 and window.spectrogram_out.updates > 10
     assert np.ptp(h.in_db[-100:]) > 20  # real spectra, not the -120 dB fill
-    assert window.raster.updates > 10 and h.fired[-100:].sum() > 1000
+    assert window.raster.updates > 10 and h.fired_hops(100, 1281).sum() > 1000
     assert window.raster.layer_sizes == (257, 512, 512)
     for trace in (window.synops_trace, window.mops_trace, window.cpu_trace):
         assert trace.updates > 10 and len(trace.curves) == 3
