@@ -17,6 +17,7 @@ import mmap
 import multiprocessing as mp
 import os
 import queue
+import sys
 import tempfile
 import threading
 import time
@@ -283,7 +284,7 @@ class EngineHost:
     def read_callbacks(self) -> np.ndarray:
         return self.shared.callbacks.read_new()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
         """Shut the engine down (stream closed, PortAudio terminated, Lava stopped, the virtual
         microphone removed) and release the shared memory."""
         if self.runner is not None and self.runner.is_alive():
@@ -294,8 +295,11 @@ class EngineHost:
                 self.runner.join(2.0)
         if isinstance(self.runner, mp.process.BaseProcess) and self.virtual_mic_wanted \
                 and self.runner.exitcode != 0:  # it died or was killed: its virtual source is left over
-            with contextlib.suppress(SpandexError):
+            try:
                 remove_stale({**os.environ, **self.env})
+            except Exception as exc:  # noqa: BLE001 — cleanup at exit: say so, never fail the stop
+                print(f"spandex: could not remove the virtual microphone: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
         if self.mode == "process":
             for q in (self.commands, self.events):
                 q.close()

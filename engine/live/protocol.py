@@ -245,6 +245,10 @@ class Recorded:
     seconds: float
 
 
+LOAD_FAILED = "Cannot load the model"
+"""How the :class:`EngineError` message of every failed model load starts."""
+
+
 @dataclass(frozen=True)
 class EngineError:
     """A command or model load failed; the engine runs on."""

@@ -40,7 +40,7 @@ from engine.live.callback import AudioCallback
 from engine.live.denoiser import LiveDenoiser
 from engine.live.noise import NOISE_KINDS
 from engine.live.paced import PacedRunner, for_live
-from engine.live.protocol import EngineConfig
+from engine.live.protocol import LOAD_FAILED, EngineConfig
 from engine.live.record import COUNTERS, HOPS, SharedBlock
 from engine.live.ring import Doorbell
 from engine.live.supervisor import DeviceSupervisor
@@ -270,7 +270,7 @@ class AudioEngine:
         try:
             model = resolve_model(spec)
         except SpandexError as exc:
-            raise SpandexError(f"Cannot load the model {spec} — {exc}") from None
+            raise SpandexError(f"{LOAD_FAILED} {spec} — {exc}") from None
         return for_live(model, backend)
 
     # --- the virtual microphone ------------------------------------------------------------------
@@ -317,9 +317,11 @@ class AudioEngine:
             try:
                 self.live.add_model(future.result())
             except SpandexError as exc:
-                self._send(protocol.EngineError(str(exc)))
+                message = str(exc)
+                self._send(protocol.EngineError(message if message.startswith(LOAD_FAILED)
+                                                else f"{LOAD_FAILED} — {message}"))
             except Exception as exc:  # noqa: BLE001 — a bad file must not stop the engine
-                self._send(protocol.EngineError(f"could not load the model: {type(exc).__name__}: {exc}"))
+                self._send(protocol.EngineError(f"{LOAD_FAILED} — {type(exc).__name__}: {exc}"))
         self._emit_models()
 
     # --- events ----------------------------------------------------------------------------------
