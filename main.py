@@ -2,7 +2,10 @@
 
 import sys
 
-from cli.main import main
-
 if __name__ == "__main__":
+    try:
+        from cli.main import main
+    except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing started yet
+        print("spandex: interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())

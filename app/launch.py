@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assets import asset_path
+from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.library.catalog import default_lineup
 from engine.live.host import EngineHost
@@ -22,21 +25,65 @@ class AppOptions:
     """What ``spandex`` (no subcommand) was asked for; see ``cli/main.py``."""
 
     models: list[str] = field(default_factory=list)
-    backend: str = "sparse"
+    backend: str | None = None          # None: as last time, else sparse
     input: str | None = None
     output: str | None = None
     file: str | None = None
     demo: bool = False
     jack: bool = False
     engine: str = "process"
-    prefill_hops: int = 2
+    prefill_hops: int | None = None     # None: as last time, else 2
+    virtual_mic: bool | None = None     # None: as last time (off the first time)
     quit_after_s: float | None = None   # close by itself (smoke tests, screenshots)
     screenshot: str | None = None       # save the window as PNG just before quitting
+    window_size: tuple[int, int] | None = None  # the window's size in pixels (screenshots)
+
+
+DEFAULT_BACKEND = "sparse"
+DEFAULT_BUFFER_HOPS = 2
+
+
+def _remembered(settings, key: str, kind: type, default):
+    """A setting saved by an earlier run (QSettings keeps INI values as text), or ``default``."""
+    value = settings.value(key) if settings is not None else None
+    if value is None or value == "":
+        return default
+    try:
+        if kind is bool:
+            return value in (True, "true", "1", 1)
+        if kind is list:
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+        return kind(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def resolved_options(options: AppOptions, settings) -> AppOptions:
+    """``options`` with what the command line left open taken from the last run, then the defaults.
+    The choices are saved again, so the next start begins where this one was."""
+    backend = options.backend or _remembered(settings, "backend", str, DEFAULT_BACKEND)
+    if backend not in BACKEND_NAMES:
+        backend = DEFAULT_BACKEND
+    resolved = replace(
+        options, backend=backend,
+        prefill_hops=options.prefill_hops if options.prefill_hops is not None
+        else _remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS),
+        virtual_mic=options.virtual_mic if options.virtual_mic is not None
+        else _remembered(settings, "virtual_mic", bool, False))
+    if settings is not None:
+        for key, value in (("backend", resolved.backend), ("buffer", resolved.prefill_hops),
+                           ("virtual_mic", resolved.virtual_mic)):
+            settings.setValue(key, value)
+    return resolved
 
 
 def engine_config(options: AppOptions, settings) -> EngineConfig:
-    """The engine's start: explicit options first, then the remembered choices, then defaults."""
+    """The engine's start: explicit options first, then the remembered choices (devices, the models
+    loaded when the app was last closed, backend, buffer, virtual microphone), then defaults."""
+    options = resolved_options(options, settings)
     models = list(options.models)
+    if not models:
+        models = [m for m in _remembered(settings, "models", list, []) if Path(m).is_file()]
     if not models:
         models = [str(entry.path) for entry in default_lineup()]
     remembered_input = settings.value("input") if settings is not None else None
@@ -50,7 +97,7 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
     output = options.output if options.output is not None else remembered_output
     return EngineConfig(models=models, backend=options.backend, input=device, output=output, file=file,
                         fallback_file=str(DEMO_CLIP) if DEMO_CLIP.is_file() else None,
-                        prefill_hops=options.prefill_hops)
+                        prefill_hops=options.prefill_hops, virtual_mic=bool(options.virtual_mic))
 
 
 def has_display() -> bool:
@@ -75,9 +122,14 @@ def run_app(options: AppOptions) -> int:
     if options.jack:
         env["LD_LIBRARY_PATH"] = JACK_LIBS + (":" + os.environ["LD_LIBRARY_PATH"]
                                               if os.environ.get("LD_LIBRARY_PATH") else "")
-    host = EngineHost(engine_config(options, settings), mode=options.engine, env=env or None).start()
-    window = MainWindow(host, DEMO_CLIP, settings, backend=options.backend)
+    config = engine_config(options, settings)
+    stops = _quit_on_signals(app)  # from here on Ctrl-C / SIGTERM stop the app in order
+    host = window = None
     try:
+        host = EngineHost(config, mode=options.engine, env=env or None).start()
+        window = MainWindow(host, DEMO_CLIP, settings, backend=config.backend)
+        if options.window_size:
+            window.resize(*options.window_size)
         window.show()
         if options.demo:
             window.set_demo_mode(True)
@@ -88,10 +140,49 @@ def run_app(options: AppOptions) -> int:
                     window.grab().save(options.screenshot)
                 app.quit()
             QtCore.QTimer.singleShot(int(options.quit_after_s * 1000), finish)
-        return app.exec()
+        status = app.exec() if not stops else 0  # a signal while the window was built: stop now
+        if stops:
+            print(f"spandex: {signal.Signals(stops[0]).name}: stopped cleanly", file=sys.stderr)
+        return status
     finally:
-        window.shutdown()
-        window.deleteLater()
-        host.stop()
+        if window is not None:
+            window.shutdown()  # a recording in progress is written first
+            window.deleteLater()
+        if host is not None:
+            host.stop()        # the engine, its Lava processes and the virtual microphone
         app.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
         app.processEvents()
+        signal.set_wakeup_fd(-1)
+        for sig, handler in _SIGNAL_HANDLERS.items():
+            signal.signal(sig, handler)
+
+
+_SIGNAL_HANDLERS: dict[int, object] = {}
+
+
+def _quit_on_signals(app) -> list[int]:
+    """Ctrl-C (SIGINT) and SIGTERM end the event loop, so that the app stops in order (see
+    :func:`run_app`'s ``finally``) instead of raising in whichever Qt slot runs. Python runs a signal
+    handler only between bytecodes; Qt's loop, in C++, is woken through a socket the handler's
+    signal writes to (``signal.set_wakeup_fd``). Returns the list the signals received go into."""
+    from PySide6 import QtCore
+
+    received: list[int] = []
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    notifier = QtCore.QSocketNotifier(reader.fileno(), QtCore.QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda *_: reader.recv(64))  # a Python slot: the handler runs before it
+    app._signal_wakeup = (reader, writer, notifier)  # kept as long as the app
+
+    def stop(number, frame) -> None:
+        received.append(number)
+        # not app.quit() here: the handler runs inside whatever Python code was running (a plot tick),
+        # and quitting closes the window under it; the event loop quits as its next job instead
+        QtCore.QTimer.singleShot(0, app.quit)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        _SIGNAL_HANDLERS.setdefault(sig, signal.getsignal(sig))
+        signal.signal(sig, stop)
+    signal.set_wakeup_fd(writer.fileno())
+    return received

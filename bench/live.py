@@ -17,7 +17,7 @@ app's choice) or in a thread of the GUI process, with an output buffer of N hops
 - process CPU: the engine's and the GUI's share of one core over the run.
 
 Run: ``.venv/bin/python bench/live.py [--seconds 60] [--runs bare:0 process:2 process:3 thread:2]
-[--backend dense|sparse] [--models A B C]`` (ENGINE:BUFFER — the output buffer in hops, the app's
+[--backend dense|sparse|lava] [--models A B C] [--sample-every S]`` (ENGINE:BUFFER — the output buffer in hops, the app's
 ``--buffer``; ``bare:0`` is the control: a PortAudio client that only copies input to output, no engine,
 no GUI — the gaps the sound server makes anyway). The machine's load average is printed too: on a shared
 2-core machine the numbers move with what else runs.
@@ -36,6 +36,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.recfunctions import repack_fields
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -88,6 +89,7 @@ def control_child(args: argparse.Namespace) -> None:
         "fps_mean": 0.0, "fps_p5": 0.0, "priority": "normal",
         "callback_us": [float(np.percentile(callback_us, q)) for q in (50, 99)] + [float(callback_us.max())],
         "model_cpu_us": {}, "worker_us": [0.0, 0.0], "engine_cpu_pct": None, "gui_cpu_pct": 0.0,
+        "paced": {}, "samples": [],
     }), flush=True)
 
 
@@ -104,19 +106,20 @@ def child(args: argparse.Namespace) -> None:
     app = QtWidgets.QApplication(["spandex-bench"])
     settings = QtCore.QSettings(str(Path(args.workdir) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     options = AppOptions(models=args.models, input="mic_feed", output="app_out", engine=args.engine,
-                         backend=args.backend)
+                         backend=args.backend, prefill_hops=args.buffer)
     host = EngineHost(engine_config(options, settings), mode=args.engine).start()
     window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
     window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
-    host.wait_event(protocol.ModelsChanged, 120, lambda e: len(e.models) == len(args.models))
+    window.on_event(host.wait_event(protocol.ModelsChanged, 300, lambda e: len(e.models) == len(args.models)))
     frames = []
     read_frames = host.read_frames
 
     def keep(limit=None):
         records = read_frames(limit)
         if measuring:
-            frames.append(records[["cpu_ns", "worker_ns"]].copy())
+            # repacked: a multi-field view copies whole records (~3 KB each: 590 MB in a 30-minute soak)
+            frames.append(repack_fields(records[["t", "cpu_ns", "worker_ns", "fallback", "out_ring_samples"]]))
         return records
 
     host.read_frames = keep
@@ -133,12 +136,19 @@ def child(args: argparse.Namespace) -> None:
     gui_cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
     start = time.monotonic()
     per_second, last_second, last_ticks = [], start, window.ticks
+    samples, next_sample = [], start
     while time.monotonic() - start < args.seconds:
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
         now = time.monotonic()
         if now - last_second >= 1.0:
             per_second.append((window.ticks - last_ticks) / (now - last_second))
             last_second, last_ticks = now, window.ticks
+        if now >= next_sample:  # memory of every process, and the latency heard, over the run
+            samples.append({"t": now - start, "gui_mb": rss_mb(os.getpid()), "engine_mb": rss_mb(engine_pid),
+                            "lava_mb": sum(rss_mb(pid) for pid in descendants(engine_pid)),
+                            "buffer_ms": 1e3 * window.status_info.buffer_latency_s if window.status_info else float("nan"),
+                            "counters": host.counters()})
+            next_sample += args.sample_every
     elapsed = time.monotonic() - start
     after = host.counters()
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -152,6 +162,10 @@ def child(args: argparse.Namespace) -> None:
     app.processEvents()
     records = np.concatenate(frames)
     cpu_us = records["cpu_ns"][:, :len(args.models)] / 1e3
+    paced = [i for i, m in enumerate(window.models) if m.get("twin")]
+    fallback = records["fallback"][:, paced]
+    minute = np.floor((records["t"] - records["t"][0]) / 60.0)
+    ring_ms = records["out_ring_samples"] / 16.0  # the output buffer's fill, at 16 kHz, in ms
     callback_us = np.array(window.callback_us)
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
@@ -168,7 +182,69 @@ def child(args: argparse.Namespace) -> None:
                       float(np.percentile(records["worker_ns"], 99) / 1e3)],
         "engine_cpu_pct": None if engine_cpu is None else 100 * engine_cpu / elapsed,
         "gui_cpu_pct": 100 * process_total / elapsed,
+        # per paced (Lava) slot: the share of hops whose mask came from the CPU twin, and why
+        "paced": {window.models[i]["name"]: {"late": float(np.mean(fallback[:, k] == 1)),
+                                             "out_of_step": float(np.mean(fallback[:, k] == 2)),
+                                             "failed": float(np.mean(fallback[:, k] == 3))}
+                  for k, i in enumerate(paced)},
+        "ring_ms_per_minute": [[float(np.median(ring_ms[minute == m])), float(np.percentile(ring_ms[minute == m], 99))]
+                               for m in np.unique(minute)],
+        "samples": samples,
     }), flush=True)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the engine's Lava processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def print_soak(r: dict) -> None:
+    """Memory and latency over a long run: start (after the first minute's start-up) against the end."""
+    samples = r["samples"]
+    print(f"\nsoak, {r['engine']}: {r['seconds'] / 60:.1f} min, one sample every "
+          f"{samples[1]['t'] - samples[0]['t'] if len(samples) > 1 else 0:.0f} s")
+    print(f"{'min':>5} {'GUI MB':>7} {'engine MB':>9} {'Lava MB':>8} {'buffer ms':>9} {'late':>6} {'trims':>6} "
+          f"{'gaps':>6}")
+    step = max(1, len(samples) // 12)
+    for s in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else []):
+        c = s["counters"]
+        print(f"{s['t'] / 60:5.1f} {s['gui_mb']:7.1f} {s['engine_mb']:9.1f} {s['lava_mb']:8.1f} "
+              f"{s['buffer_ms']:9.1f} {c['ring_late']:6d} {c['latency_trims']:6d} {c['device_gaps']:6d}")
+    after_start = [s for s in samples if s["t"] >= 60.0] or samples
+    first, last = after_start[0], samples[-1]
+    for key, name in (("gui_mb", "GUI"), ("engine_mb", "engine"), ("lava_mb", "Lava")):
+        print(f"RSS growth {name}: {last[key] - first[key]:+.1f} MB from minute {first['t'] / 60:.0f} "
+              f"({first[key]:.1f} → {last[key]:.1f} MB)")
+    ring = r["ring_ms_per_minute"]
+    print("output buffer fill per minute (ms, median/p99): "
+          + ", ".join(f"{m:.1f}/{p:.1f}" for m, p in ring))
+    if len(ring) > 2:
+        print(f"latency drift: {ring[-1][0] - ring[1][0]:+.2f} ms (median buffer fill, last minute against the "
+              f"second)")
 
 
 def main() -> None:
@@ -178,8 +254,11 @@ def main() -> None:
                         metavar="ENGINE:BUFFER", help="engine placement and output buffer in hops, per run")
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL",
                         help="library names or model files, all loaded at once (default: %(default)s)")
-    parser.add_argument("--backend", default="sparse", choices=("dense", "sparse"),
-                        help="CPU backend of every model (default: %(default)s)")
+    parser.add_argument("--backend", default="sparse", choices=("dense", "sparse", "lava"),
+                        help="backend of every model (default: %(default)s); lava: Lava in a process of its "
+                             "own, paced beside a CPU twin (the table says how often the twin was heard)")
+    parser.add_argument("--sample-every", type=float, default=10.0,
+                        help="seconds between memory and latency samples (a soak: --seconds 1800)")
     parser.add_argument("--engine", default="process", choices=("process", "thread", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--buffer", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -208,7 +287,8 @@ def main() -> None:
                 env = {**os.environ, **audio.jack_env(), "QT_QPA_PLATFORM": "offscreen"}
                 run = subprocess.run([sys.executable, __file__, "--child", "--engine", engine, "--buffer", buffer,
                                       "--seconds", str(args.seconds), "--workdir", workdir, "--backend",
-                                      args.backend, "--models", *args.models],
+                                      args.backend, "--sample-every", str(args.sample_every),
+                                      "--models", *args.models],
                                      env=env, capture_output=True, text=True, timeout=args.seconds + 300)
             player.kill()
             player.wait()
@@ -242,6 +322,17 @@ def main() -> None:
     for r in results:
         per_model = ", ".join(f"{n} {v[0]:.0f}/{v[1]:.0f}" for n, v in r["model_cpu_us"].items())
         print(f"  {r['engine']:<10} {per_model}")
+    paced = [r for r in results if r.get("paced")]
+    if paced:
+        print("\nLava slots: hops whose mask came from the CPU twin because Lava "
+              "was late / restarted / failed:")
+        for r in paced:
+            for name, share in r["paced"].items():
+                print(f"  {r['engine']:<10} {name}: late {share['late']:.2%}, out of step {share['out_of_step']:.2%}, "
+                      f"failed {share['failed']:.2%} of {r['hops']} hops")
+    for r in results:
+        if r["seconds"] >= 300 and r.get("samples"):
+            print_soak(r)
     print("\nengine:buf = where the engine runs (its own process, or a thread of the GUI process) and its "
           "output buffer in 8 ms hops.")
     print("gaps = cycles the sound server skipped (stream clock jumped; no PortAudio flag).")

@@ -33,24 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spandex {__version__}")
     app = parser.add_argument_group("the app (no COMMAND)")
     app.add_argument("--model", action="append", default=[], metavar="NAME|PATH", dest="app_models",
-                     help="model to load (repeat for A/B: --model a.net --model b.net); default: the shipped "
-                          "default model")
-    app.add_argument("--backend", choices=BACKEND_NAMES, default="sparse", dest="app_backend",
+                     help="model to load (repeat for A/B: --model a.net --model b.net); default: the models "
+                          "loaded when the app was last closed, else the shipped lineup")
+    app.add_argument("--backend", choices=BACKEND_NAMES, default=None, dest="app_backend",
                      help="how the models run: sparse (event-driven CPU, the default: same bits as dense at a "
-                          "fraction of the CPU), dense (the reference), lava (Loihi 2's simulation)")
+                          "fraction of the CPU), dense (the reference), lava (Loihi 2's simulation, in a "
+                          "process of its own); default: as last time")
     app.add_argument("--input", metavar="DEVICE", help="input device (name as listed in the app)")
     app.add_argument("--output", metavar="DEVICE", help="output device, or 'none' for no sound")
     app.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping")
     app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
     app.add_argument("--jack", action="store_true",
                      help="open devices through PipeWire's JACK server (lowest latency on PipeWire desktops)")
-    app.add_argument("--buffer", type=int, default=2, metavar="HOPS",
-                     help="output jitter buffer in 8 ms hops (default 2): more survives a busier machine, "
-                          "and adds latency")
+    app.add_argument("--buffer", type=int, default=None, metavar="HOPS",
+                     help="output jitter buffer in 8 ms hops (default: as last time, else 2): more survives a "
+                          "busier machine, and adds latency")
+    app.add_argument("--virtual-mic", action=argparse.BooleanOptionalAction, default=None,
+                     help="publish the denoised sound as the microphone 'SPANDEX denoised microphone' that "
+                          "Zoom, Jitsi, OBS or a browser can pick (PipeWire or PulseAudio); default: as last time")
     app.add_argument("--engine", choices=("process", "thread"), default="process",
                      help=argparse.SUPPRESS)  # where the audio engine runs (bench/live.py compares)
     app.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     app.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
+    app.add_argument("--window-size", type=lambda text: tuple(int(v) for v in text.split("x")), metavar="WxH",
+                     help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
                     finetune_command, export_command, loihi_report_command):
@@ -63,7 +69,8 @@ def start_app(args: argparse.Namespace) -> int:
 
     return run_app(AppOptions(models=args.app_models, backend=args.app_backend, input=args.input, output=args.output,
                               file=args.file, demo=args.demo, jack=args.jack, engine=args.engine,
-                              prefill_hops=args.buffer, quit_after_s=args.quit_after, screenshot=args.screenshot))
+                              prefill_hops=args.buffer, virtual_mic=args.virtual_mic, quit_after_s=args.quit_after,
+                              screenshot=args.screenshot, window_size=args.window_size))
 
 
 def _terminated(signum, frame) -> None:

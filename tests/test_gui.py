@@ -24,6 +24,7 @@ from app.window.main_window import MainWindow  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_model  # noqa: E402
 from engine.live.host import EngineHost  # noqa: E402
+from engine.live.record import xruns  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
 
 NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
@@ -75,15 +76,31 @@ def playing_becomes(qtbot, window, slot: int) -> None:
     qtbot.waitUntil(lambda: window.history.playing == slot, timeout=10_000)
 
 
+@pytest.fixture
+def window_on_devices(qtbot, tmp_path, virtual_audio, noisy_speech):
+    """The window on the PipeWire devices (real callbacks, real xruns), real noisy speech at the microphone."""
+    window, host = open_window(qtbot, tmp_path, [str(reference_path(f"{n}.net")) for n in NETS],
+                               env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
+    player = virtual_audio.play(np.tile(noisy_speech[0], 12))
+    try:
+        qtbot.waitUntil(lambda: len(window.models) == 3 and window.frames_received > 200, timeout=120_000)
+        yield window
+    finally:
+        player.kill()
+        player.wait()
+        close_window(window, host)
+
+
 @pytest.mark.slow
-def test_plots_receive_data(qtbot, window, shots):
+def test_plots_receive_data(qtbot, window_on_devices, shots):
+    window = window_on_devices
     views = (window.spectrogram_in, window.spectrogram_out, window.raster, window.synops_trace,
              window.mops_trace, window.cpu_trace, window.sparsity)
     qtbot.waitUntil(lambda: all(view.updates > 10 for view in views), timeout=60_000)
     h = window.history
     assert window.spectrogram_in.updates > 10 and window.spectrogram_out.updates > 10
     assert np.ptp(h.in_db[-100:]) > 20  # real spectra, not the -120 dB fill
-    assert window.raster.updates > 10 and h.fired[-100:].sum() > 1000
+    assert window.raster.updates > 10 and h.fired_hops(100, 1281).sum() > 1000
     assert window.raster.layer_sizes == (257, 512, 512)
     for trace in (window.synops_trace, window.mops_trace, window.cpu_trace):
         assert trace.updates > 10 and len(trace.curves) == 3
@@ -94,8 +111,13 @@ def test_plots_receive_data(qtbot, window, shots):
     # side by side: the pruned models cost fewer SynOps than the baseline, as measured
     synops = [float(window.models_panel.table.item(row, 3).text().replace(",", "")) for row in range(3)]
     assert synops[0] > synops[1] > synops[2] > 0
-    assert "xruns 0" in window.xrun_label.text()
-    assert window.fps > 5
+    # the status line says what the counters say, and a correct engine keeps xruns rare on this machine
+    window.refresh_text()
+    counted = xruns(np.array(list(window.counters.values())))
+    assert window.xrun_label.text().startswith(f"xruns {counted} ")
+    assert window.stream_info.state == "running" and window.counters["callbacks"] > 500
+    assert counted <= 0.02 * window.counters["callbacks"], window.counters
+    # the frame rate is a speed target: measured in bench/gui.py, not asserted on this shared machine
     window.grab().save(str(shots / "main_window.png"))
 
 
@@ -234,7 +256,8 @@ def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, sh
     far too busy for Lava). The audio keeps flowing from its CPU twin and the window says so."""
     import signal
 
-    from tests.lava_session import children_of
+    from engine.live.paced import LAVA_NICE, LAVA_SLACK_HOPS
+    from tests.test_app_stop import descendants
 
     window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))], output="none",
                                backend="lava")
@@ -242,9 +265,9 @@ def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, sh
     try:
         qtbot.waitUntil(lambda: len(window.models) == 1 and window.frames_received > 100, timeout=180_000)
         assert window.models[0]["backend"] == "lava" and window.models[0]["twin"] == "sparse"
-        lava = children_of(host.pid)
+        lava = [pid for pid in descendants(host.pid) if pid not in _resource_trackers()]
         assert len(lava) >= 8, "Lava's processes did not start"
-        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in lava)  # they yield to the audio
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) == LAVA_NICE for pid in lava)  # below the engine
         for pid in lava:
             os.kill(pid, signal.SIGSTOP)
         hops = host.counters()["hops"]
@@ -256,7 +279,8 @@ def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, sh
         assert host.counters()["hops"] - hops > 100  # the engine kept real time without Lava
         assert window.history.playing == 0 and np.ptp(window.history.out_db[-50:]) > 20  # heard, denoised
         assert np.all(window.history.fallback[-50:, 0] != 0)
-        assert "latency 48 ms algorithmic" in window.latency_label.text()  # 32 ms STFT + 2 hops for Lava
+        late = 32 + 8 * (1 + LAVA_SLACK_HOPS)  # the STFT's 32 ms, Lava's step and its slack
+        assert f"latency {late} ms algorithmic" in window.latency_label.text()
         window.grab().save(str(shots / "lava_lagging.png"))
         window.tabs.setCurrentWidget(window.loihi_panel)
         qtbot.wait(200)
@@ -301,3 +325,91 @@ def test_spandex_without_a_display_says_so(tmp_path):
     run = subprocess.run([sys.executable, "main.py", "--output", "none"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "no display" in run.stderr
+
+
+def _resource_trackers() -> set[int]:
+    """multiprocessing's resource tracker helpers (not Lava's processes)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"resource_tracker" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_a_bad_file_or_model_says_so_once_and_the_engine_runs_on(qtbot, tmp_path, shots):
+    """Not audio, a model that does not exist: one clear message each in the window, no stale text, the
+    engine keeps running, and the user picks another file and model."""
+    bad_file = tmp_path / "notes.wav"
+    bad_file.write_text("not audio")
+    window, host = open_window(qtbot, tmp_path, ["no-such-model"], output="none", file=str(bad_file))
+    try:
+        qtbot.waitUntil(lambda: window.banner.isVisible() and window.notice.isVisible(), timeout=60_000)
+        assert "Cannot load the model no-such-model" in window.banner.text()
+        assert "No default model is shipped" not in window.banner.text()
+        qtbot.waitUntil(lambda: window.stream_info is not None and window.frames_received > 50, timeout=30_000)
+        assert window.state_label.text() != "starting the audio engine…" and host.alive
+        assert window.stream_info.file.endswith("noisy_speech.flac")  # the demo clip plays meanwhile
+        assert "Cannot play this file" in window.notice.text() or "Cannot load" in window.notice.text()
+        window.grab().save(str(shots / "bad_input.png"))
+        host.set_file(str(bad_file))  # picked again from the window: said again, nothing else changes
+        qtbot.waitUntil(lambda: "Cannot play this file as the microphone" in window.notice.text(), timeout=30_000)
+        assert host.alive and window.stream_info.file.endswith("noisy_speech.flac")
+        window.load_model(str(reference_path("spandex_prune50.net")))
+        qtbot.waitUntil(lambda: len(window.models) == 1 and not window.banner.isVisible(), timeout=60_000)
+    finally:
+        close_window(window, host)
+
+
+@pytest.mark.slow
+def test_recording_is_written_when_the_app_closes(qtbot, tmp_path):
+    window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune50.net"))], output="none")
+    try:
+        window.settings.setValue("record_folder", str(tmp_path / "recordings"))
+        qtbot.waitUntil(lambda: len(window.models) == 1 and window.frames_received > 50, timeout=60_000)
+        window.record_action.setChecked(True)
+        qtbot.waitUntil(lambda: "recording" in window.state_label.text(), timeout=10_000)
+        assert str(tmp_path / "recordings") in window.state_label.text()  # where the files will go
+        window.shutdown()  # as when the app is closed or stopped by a signal
+        assert window.recorded is not None and window.recorded.seconds > 0
+        assert all(Path(p).is_file() and Path(p).parent == tmp_path / "recordings" for p in window.recorded.paths)
+    finally:
+        close_window(window, host)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)], ids=["1280x800", "1920x1080"])
+def test_screenshots_under_xvfb(tmp_path, shots, size):
+    """The real app on a virtual X server of that size; the screenshot is kept in test-artifacts/gui/."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    xvfb = shutil.which("Xvfb")
+    assert xvfb, "Xvfb is missing: run scripts/setup.sh"
+    width, height = size
+    server = subprocess.Popen([xvfb, "-displayfd", "1", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        display = server.stdout.readline().strip()
+        shot = shots / f"xvfb_{width}x{height}.png"
+        shot.unlink(missing_ok=True)
+        env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(tmp_path)}
+        run = subprocess.run([sys.executable, "main.py", "--model", "spandex-dense", "--model", "spandex-prune75",
+                              "--output", "none", "--window-size", f"{width}x{height}", "--quit-after", "25",
+                              "--screenshot", str(shot)], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    from PySide6 import QtGui
+
+    image = QtGui.QImage(str(shot))
+    assert (image.width(), image.height()) == (width, height), image.size()

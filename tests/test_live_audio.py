@@ -13,7 +13,9 @@ The rig plays and records as one real-time JACK client (tests/jack_loop.py). On 
 PipeWire skips late clients' cycles — samples are lost with no PortAudio status flag (measured with a
 bare PortAudio client) — so links 1 and 3 are checked piece by piece: every piece that is not
 bit-exact must be accounted for by a counted device gap (the engine's stream clock jumped), a late
-worker hop, or a rig xrun, and most pieces must be exact. Link 2, the engine itself, must be exact.
+worker hop, or a rig xrun. Those glitches are limited too (:data:`MAX_GLITCH_SHARE` of the callbacks,
+:data:`MIN_EXACT` of the pieces): what a correct engine meets with a wide margin on the loaded 2-core
+development machine; speed targets stay in bench/live.py. Link 2, the engine itself, must be exact.
 And the offline ``denoise()`` of the fed file alone is compared too, as a sanity bound (the framing
 differs by the unknown sub-hop offset, so only closeness is asserted).
 """
@@ -43,6 +45,17 @@ from tests.virtual_audio import VirtualAudio
 BIT_EXACT = 1e-6  # float32 through float32 null sinks: differences would be whole samples, not this
 PREFILL_HOPS = 3
 PIECE = 4000  # 1/4 s: links through the rig are checked piece by piece
+MAX_GLITCH_SHARE = 0.02
+"""Late hops, latency trims and device gaps, each at most this share of the run's callbacks (2 %: one
+every 50 callbacks, 0.4 s). Measured on the loaded 2-core machine (load average 10-15, bench/live.py,
+60 s): 1-47 gaps, 1-32 late hops and 0-6 trims in 7500 callbacks (0.6 % at worst)."""
+MAX_GLITCH_SHARE_48K = 0.1
+"""The same at 48 kHz, where the worker also resamples both ways: measured 0.3-5.8 % late hops in four
+13 s runs at a load average of 11-12 (the 16 kHz limit failed one of them)."""
+MIN_EXACT = 0.8
+"""Pieces that must come through bit for bit (the others each hold a counted glitch)."""
+MAX_CLOCK_LATE_SHARE = 0.02
+"""Internal-clock ticks more than a hop late, as a share of its ticks, while it stands in for a device."""
 
 
 def offset_of(needle: np.ndarray, haystack: np.ndarray) -> int:
@@ -51,25 +64,59 @@ def offset_of(needle: np.ndarray, haystack: np.ndarray) -> int:
     return int(np.argmax(c))
 
 
-def start_engine(audio: VirtualAudio, models: list[str]) -> EngineHost:
+def start_engine(audio: VirtualAudio, models: list[str]) -> tuple[EngineHost, dict]:
+    """The engine on the virtual devices, its models loaded and its stream running: (host, stream event)."""
     config = EngineConfig(models=models, input="mic_feed", output="app_out", prefill_hops=PREFILL_HOPS)
     host = EngineHost(config, mode="process", env=audio.jack_env()).start()
-    stream = host.wait_event(protocol.StreamChanged, 60)
+    stream = host.wait_event(protocol.StreamChanged, 120)
     assert stream.state == "running", stream
-    return host
+    if models:
+        host.wait_event(protocol.ModelsChanged, 120, lambda e: len(e.models) == len(models))
+    return host, stream
+
+
+def wait_for_hops(host: EngineHost, more: int, timeout: float = 30.0) -> None:
+    """Wait until the engine has processed ``more`` hops beyond now (its stream is running)."""
+    target = host.counters()["hops"] + more
+    deadline = time.monotonic() + timeout
+    while host.counters()["hops"] < target:
+        assert time.monotonic() < deadline, f"the engine processed fewer than {more} hops in {timeout} s"
+        host.wait_event(protocol.Status, timeout)  # published 4 times a second
+
+
+def glitches(before: dict, after: dict) -> dict[str, int]:
+    """What went wrong between two counter readings: late hops, latency trims, device gaps."""
+    return {k: after[k] - before[k] for k in ("ring_late", "latency_trims", "device_gaps", "callbacks")}
+
+
+def assert_few_glitches(counted: dict[str, int], share: float = MAX_GLITCH_SHARE) -> None:
+    for key in ("ring_late", "latency_trims", "device_gaps"):
+        assert counted[key] <= share * counted["callbacks"], counted
 
 
 def run_through(host: EngineHost, audio: VirtualAudio, signal: np.ndarray, folder: Path, rate: int):
     """Feed ``signal`` (at ``rate``) to the virtual mic while the engine records and the speaker is
     captured; return (engine input 16 kHz, engine output 16 kHz, captured speaker, rig status flags)."""
     host.record_start(120.0, fresh=True)
-    time.sleep(0.3)
+    host.wait_event(protocol.RecordingStarted, 30)  # the networks are reset and the recorder armed
     captured, rig = audio.play_and_record(signal, folder, rate)
     host.record_stop(str(folder / "engine"))
     recorded = host.wait_event(protocol.Recorded, 30)
     noisy, _ = sf.read(recorded.paths[0], dtype="float32")
     out, _ = sf.read(recorded.paths[1], dtype="float32")
     return noisy, out, captured, rig["flags"]
+
+
+def wait_until_heard(host: EngineHost, timeout: float = 15.0) -> None:
+    """Wait until the engine's input carries sound (the telemetry's input peak)."""
+    deadline = time.monotonic() + timeout
+    host.read_frames()
+    while time.monotonic() < deadline:
+        frames = host.read_frames()
+        if frames.size and np.max(frames["in_peak"]) > 0.01:
+            return
+        host.wait_event(protocol.Status, timeout)
+    raise AssertionError("the microphone's sound did not reach the engine")
 
 
 def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> tuple[int, int, int]:
@@ -103,9 +150,9 @@ def aligned_pieces(reference: np.ndarray, captured: np.ndarray, piece: int) -> t
     return checked, exact, shifts
 
 
-def matched_fraction(candidates: list[np.ndarray], haystack: np.ndarray, piece: int, threshold: float) -> float:
-    """Fraction of the audible pieces of ``candidates[0]`` that (or the same piece of another candidate)
-    appear in ``haystack`` with a correlation above ``threshold``, each piece aligned on its own."""
+def matched_pieces(candidates: list[np.ndarray], haystack: np.ndarray, piece: int, threshold: float) -> tuple[int, int]:
+    """(Audible pieces of ``candidates[0]``, how many of them — or the same piece of another candidate —
+    appear in ``haystack`` with a correlation above ``threshold``), each piece aligned on its own."""
     total = good = 0
     for start in range(piece, candidates[0].size - 2 * piece, piece):
         if np.sqrt(np.mean(candidates[0][start:start + piece] ** 2)) < 1e-3:
@@ -118,7 +165,7 @@ def matched_fraction(candidates: list[np.ndarray], haystack: np.ndarray, piece: 
             with np.errstate(invalid="ignore", divide="ignore"):
                 best = max(best, float(np.nan_to_num(np.corrcoef(haystack[at:at + piece], chunk)[0, 1])))
         good += best > threshold
-    return good / total if total else 0.0
+    return total, good
 
 
 @pytest.mark.slow
@@ -126,10 +173,9 @@ def test_live_output_equals_offline_denoise(virtual_audio, noisy_speech, artifac
     noisy, _clean = noisy_speech
     signal = noisy[: 6 * 16000]
     model_path = str(reference_path("ndns_baseline.net"))
-    host = start_engine(virtual_audio, [model_path])
+    host, _ = start_engine(virtual_audio, [model_path])
     try:
-        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
-        time.sleep(1.0)
+        wait_for_hops(host, 125)  # a second of audio: the stream is settled
         before = host.counters()
         engine_in, engine_out, captured, rig_flags = run_through(host, virtual_audio, signal, tmp_path, 16000)
         after = host.counters()
@@ -143,7 +189,8 @@ def test_live_output_equals_offline_denoise(virtual_audio, noisy_speech, artifac
     # every lost piece must have been counted: a skipped cycle shows as a device gap (or a rig xrun)
     assert pieces > 0 and exact >= pieces - (gaps + rig_flags) and (shifts == 0 or gaps + rig_flags > 0), \
         (pieces, exact, shifts, gaps, rig_flags)
-    assert exact >= pieces / 2, (pieces, exact)  # and most of it came through bit for bit
+    assert exact >= MIN_EXACT * pieces, (pieces, exact)  # and nearly all of it came through bit for bit
+    assert_few_glitches(glitches(before, after))
 
     # 2. the engine: its output is the offline denoise() of the stream it received
     reference = denoise(engine_in, prepare(load_model(model_path))).audio
@@ -153,12 +200,12 @@ def test_live_output_equals_offline_denoise(virtual_audio, noisy_speech, artifac
     # 3. the speaker path: the captured signal holds the engine's output exactly, piece by piece
     pieces, exact, shifts = aligned_pieces(engine_out, captured, PIECE)
     assert pieces > 0, "nothing audible came out of the speaker"
-    glitches = (after["ring_late"] - before["ring_late"]) + (after["latency_trims"] - before["latency_trims"])
+    late_or_trimmed = (after["ring_late"] - before["ring_late"]) + (after["latency_trims"] - before["latency_trims"])
     # a glitch (worker late, latency trimmed) or a rig xrun spoils the piece it falls in and shifts the
     # rest; the pieces in between are bit-exact
-    allowed = glitches + gaps + rig_flags
+    allowed = late_or_trimmed + gaps + rig_flags
     assert exact >= pieces - allowed and (shifts == 0 or allowed > 0), (pieces, exact, shifts, allowed)
-    assert exact >= pieces / 2, (pieces, exact)
+    assert exact >= MIN_EXACT * pieces, (pieces, exact)
 
     # sanity: close to denoising the file alone (the framing differs by < 1 hop); piece by piece, each
     # aligned on its own, the median, so that a skipped cycle does not decide it
@@ -174,56 +221,69 @@ def test_live_output_equals_offline_denoise(virtual_audio, noisy_speech, artifac
 
 @pytest.mark.slow
 def test_device_lost_and_back(virtual_audio, noisy_speech, tmp_path):
-    host = start_engine(virtual_audio, [str(reference_path("spandex_prune75.net"))])
+    model_path = str(reference_path("spandex_prune75.net"))
+    host, _ = start_engine(virtual_audio, [model_path])
     try:
-        time.sleep(1.0)
+        wait_for_hops(host, 125)
         virtual_audio.kill_server()
         lost = host.wait_event(protocol.DeviceLost, 15)
         assert "mic_feed" in lost.devices
         # the app keeps running: hops keep coming (internal clock) and it says it is waiting
         waiting = host.wait_event(protocol.StreamChanged, 60, lambda e: e.state == "no-device")
         assert "mic_feed" in waiting.message
-        hops = host.counters()["hops"]
-        time.sleep(1.0)
-        assert host.counters()["hops"] > hops + 50
+        on_clock = host.counters()
+        wait_for_hops(host, 125, timeout=10)  # a second of hops without a device
+        ticks = host.counters()["callbacks"] - on_clock["callbacks"]
+        assert host.counters()["clock_late"] <= MAX_CLOCK_LATE_SHARE * ticks, (host.counters(), ticks)
         virtual_audio.start_server()
         back = host.wait_event(protocol.StreamChanged, 60, lambda e: e.state == "running")
         assert back.input.startswith("mic_feed") and back.output.startswith("app_out")
-        # and audio flows again, denoised
+        # and the audio is what it was before the loss: the offline denoise of what the engine heard,
+        # bit for bit, and that output on the speaker
         noisy, _ = noisy_speech
-        engine_in, engine_out, _captured, _ = run_through(host, virtual_audio, noisy[:2 * 16000], tmp_path, 16000)
-        assert np.max(np.abs(engine_in)) > 0.05 and np.max(np.abs(engine_out)) > 0.01
-        assert host.counters()["device_losses"] >= 1
+        before = host.counters()
+        engine_in, engine_out, captured, rig_flags = run_through(host, virtual_audio, noisy[:3 * 16000],
+                                                                 tmp_path, 16000)
+        after = host.counters()
+        assert after["device_losses"] >= 1
     finally:
         host.stop()
         if virtual_audio.daemons.get("pipewire") is None:  # leave the session's server running
             virtual_audio.start_server()
+    assert np.max(np.abs(engine_in)) > 0.05, "the microphone was not heard after it came back"
+    reference = denoise(engine_in, prepare(load_model(model_path))).audio
+    n = engine_in.size - LATENCY_SAMPLES
+    assert np.max(np.abs(engine_out[LATENCY_SAMPLES:] - reference[:n])) <= BIT_EXACT
+    pieces, exact, _ = aligned_pieces(engine_out, captured, PIECE)
+    counted = glitches(before, after)
+    assert pieces > 0 and exact >= pieces - (sum(counted.values()) - counted["callbacks"] + rig_flags), \
+        (pieces, exact, counted)
+    assert exact >= MIN_EXACT * pieces, (pieces, exact)
+    assert_few_glitches(counted)
 
 
 @pytest.mark.slow
 def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_path):
     """Unplugged mid-stream: said, the app runs on, and resumes when it is back; muted: said, not lost."""
     # under JACK/PipeWire an unplugged microphone does not stop the stream: its port reads as zeros
-    host = start_engine(virtual_audio, ["assets/models/spandex-dense.net"])
+    host, _ = start_engine(virtual_audio, ["assets/models/spandex-dense.net"])
     noise = (0.05 * np.random.default_rng(0).standard_normal(16000 * 30)).astype(np.float32)
     player = virtual_audio.play(noise)
     try:
-        time.sleep(1.0)
+        wait_until_heard(host)
         virtual_audio.remove_sink("mic_feed")  # unplugged while it sends sound
         lost = host.wait_event(protocol.DeviceLost, 15)
         assert lost.devices.startswith("mic_feed")
         waiting = host.wait_event(protocol.StreamChanged, 15, lambda e: e.state == "no-device")
         assert "mic_feed" in waiting.message
-        hops = host.counters()["hops"]
-        time.sleep(1.0)
-        assert host.counters()["hops"] > hops + 50  # the app keeps running on its own clock
+        wait_for_hops(host, 125, timeout=10)  # the app keeps running on its own clock
         player.kill()
         virtual_audio.add_sink("mic_feed")  # plugged back in
         back = host.wait_event(protocol.StreamChanged, 30, lambda e: e.state == "running")
         assert back.input.startswith("mic_feed") and 0.0 <= back.device_latency_s < 2.0
         # a microphone that is there but sends only zeros is muted, not lost: said, not reopened again
         player = virtual_audio.play(noise)
-        time.sleep(1.0)
+        wait_until_heard(host)
         player.kill()
         muted = host.wait_event(protocol.StreamChanged, 15, lambda e: "muted" in e.message)
         assert muted.state == "running" and muted.input.startswith("mic_feed")
@@ -232,6 +292,7 @@ def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_pa
         host.wait_event(protocol.StreamChanged, 30, lambda e: e.state == "running" and "muted" not in e.message)
         player.wait(timeout=30)
         host.record_start(30.0, fresh=True)
+        host.wait_event(protocol.RecordingStarted, 30)
         player = virtual_audio.play(noisy_speech[0][:32000])
         player.wait(timeout=30)
         host.record_stop(str(tmp_path / "engine"))
@@ -255,29 +316,37 @@ def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
         signal16 = noisy[: 4 * 16000]
         signal48 = resample_poly(signal16, 3, 1).astype(np.float32)
         model_path = str(reference_path("spandex_prune50.net"))
-        host = start_engine(audio, [model_path])
+        host, stream = start_engine(audio, [model_path])
         try:
-            host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
-            stream = host.events_now()
-            time.sleep(1.0)
-            engine_in, engine_out, captured, _ = run_through(host, audio, signal48, tmp_path, 48000)
+            wait_for_hops(host, 125)
+            before = host.counters()
+            engine_in, engine_out, captured, rig_flags = run_through(host, audio, signal48, tmp_path, 48000)
             counters = host.counters()
         finally:
             host.stop()
-        assert all(e.rate == 48000 for e in stream if isinstance(e, protocol.StreamChanged))
+        assert stream.rate == 48000, stream  # the device's rate: the engine resamples
         # the engine got the 48 kHz signal resampled to 16 kHz. The stream may start at any of 3 sample
         # phases of the 16 kHz grid, and the rig itself loses samples at 48 kHz on a loaded machine,
-        # with no status flag (measured without the engine: a bare PortAudio JACK client and parec
-        # both saw 256-sample slips in 1 of 3 runs; at a load average of 11 slips came every ~0.5 s).
-        # So pieces of 1/8 s are matched one by one and most must match; the engine's own counters
-        # must show no lost input.
+        # with no PortAudio flag (measured without the engine: a bare PortAudio JACK client and parec
+        # both saw 256-sample slips in 1 of 3 runs; at a load average of 11 slips came every ~0.5 s);
+        # the rig and the engine count most of them as jumps of their stream clocks. So pieces of 1/8 s are
+        # matched one by one, and the pieces that do not match must be few.
+        counted = glitches(before, counters)
+        allowed = counted["ring_late"] + counted["latency_trims"] + counted["device_gaps"] + rig_flags
         phases = [resample_poly(signal48[phase:], 1, 3) for phase in range(3)]
-        assert matched_fraction(phases, engine_in, 2000, 0.999) >= 0.6
+        # the rig's own slips are not all seen as clock jumps at 48 kHz: beyond the counted glitches, at
+        # most 1 - MIN_EXACT of the pieces may miss (it was 40 %)
+        pieces, matched = matched_pieces(phases, engine_in, 2000, 0.999)
+        unexplained = max(allowed, (1 - MIN_EXACT) * pieces)
+        assert pieces > 0 and pieces - matched <= unexplained, (pieces, matched, counted, rig_flags)
         # denoised exactly as offline, and the speaker got it back at 48 kHz
         reference = denoise(engine_in, prepare(load_model(model_path))).audio
         n = engine_in.size - LATENCY_SAMPLES
         assert np.max(np.abs(engine_out[LATENCY_SAMPLES:] - reference[:n])) <= BIT_EXACT
-        assert matched_fraction([resample_poly(engine_out, 3, 1)], captured, 6000, 0.99) >= 0.6
+        pieces, matched = matched_pieces([resample_poly(engine_out, 3, 1)], captured, 6000, 0.99)
+        assert pieces > 0 and pieces - matched <= max(allowed, (1 - MIN_EXACT) * pieces), \
+            (pieces, matched, counted, rig_flags)
+        assert_few_glitches(counted, MAX_GLITCH_SHARE_48K)
         assert counters["input_dropped"] == 0
         assert xruns(np.array(list(counters.values()))) - counters["device_gaps"] == 0, counters
     finally:

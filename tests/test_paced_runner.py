@@ -1,13 +1,17 @@
 """PacedRunner: a slow runner beside a CPU twin — the audio never waits, and every mask is the twin's bits.
 
-The slow runner here is a stand-in for the Lava backend (tests/test_lava_backend.py runs the real one): the
-dense runner answering one frame late, as Lava does, after a chosen delay per step, or stalled on a gate.
+The slow runner is mostly a stand-in for the Lava backend: the dense runner answering one frame late, as
+Lava does, after a chosen delay per step, or stalled on a gate; the last test stalls a real Lava process
+(tests/test_lava_backend.py runs it live).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +22,7 @@ from engine.denoiser import denoise
 from engine.dsp.stft import LATENCY_SAMPLES, streamed_magnitudes
 from engine.files.netx import load_model
 from engine.live.denoiser import LiveDenoiser
-from engine.live.paced import HOP_NS, Fallback, PacedRunner
+from engine.live.paced import HOP_NS, MAX_BACKLOG, Fallback, PacedRunner
 from engine.live.record import FRAME_DTYPE
 from tests.reference_models import reference_path
 
@@ -202,3 +206,55 @@ def test_the_window_says_when_lava_lags_and_where_the_audio_comes_from() -> None
     records["fallback"][:, 1] = Fallback.OUT_OF_STEP
     history.extend(records)
     assert "fell more than 4 s behind and was restarted" in pace_notice(models, history)
+
+
+def _alive(pids) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists() and
+            Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
+@pytest.mark.slow
+def test_a_stopped_lava_process_is_restarted_then_reset_and_a_stuck_one_is_killed(model, frames, expected):
+    """The real thing: Lava in its own process (engine.backends.lava_process), stopped with SIGSTOP as on a
+    machine far too busy for it. The twin carries the audio, the backlog restarts Lava, SIGCONT lets it
+    catch up, reset() brings it back in step with the twin's bits; stopped again, close() kills it."""
+    from engine.backends.lava_process import LavaProcessRunner
+
+    slow = LavaProcessRunner(model)
+    pids = slow.pids
+    assert len(pids) >= 8  # the host and Lava's own processes
+    paced = PacedRunner(slow, prepare(model, "dense"), max_backlog=20)
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        stalled, fallbacks, _ = run_paced(paced, frames[:40], real_time=False)
+        assert paced.restarts == 1 and not paced.in_step
+        assert fallbacks[-1] == Fallback.OUT_OF_STEP and paced.speed < 0.5
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while paced.backlog > 1 and time.monotonic() < deadline:
+            paced.step(frames[40])  # out of step: the twin answers while Lava works through its backlog
+            time.sleep(0.008)       # (the hop pace)
+        assert paced.backlog <= 1 and paced.fallback == Fallback.OUT_OF_STEP
+        paced.max_backlog = MAX_BACKLOG  # a Lava reset takes a second or more: no restart meanwhile
+        paced.reset()
+        masks, _, _ = run_paced(paced, frames)
+        deadline = time.monotonic() + 60
+        while paced.matched < 50 and time.monotonic() < deadline:  # Lava's reset and its backlog done
+            paced.step(frames[-1])
+            time.sleep(0.008)
+        assert paced.in_step and paced.mismatched == 0 and paced.matched >= 50  # Lava's answers, checked
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        paced.step(frames[0])  # a step in flight on a stopped Lava
+        started = time.monotonic()
+    finally:
+        paced.close()
+    assert time.monotonic() - started < 15  # not stuck on the stopped process: killed
+    assert_twin_bits(stalled, expected)
+    assert_twin_bits(masks, expected)
+    deadline = time.monotonic() + 10
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(pids) == [], "Lava's processes outlived close()"

@@ -66,6 +66,7 @@ class ModelsPanel(QtWidgets.QWidget):
         self.hidden = False
         self.shown_at = 0.0       # when the live numbers were last written
         self.shown_playing = -2   # the slot playing then
+        self.summaries: list[dict] = []
 
     @property
     def a(self) -> int:
@@ -118,18 +119,16 @@ class ModelsPanel(QtWidgets.QWidget):
         self.card.setVisible(not hidden)
 
     def refresh(self, history: FrameHistory) -> list[dict]:
-        """Update the live columns; returns the per-model summaries it showed."""
-        summaries = []
-        reference = None
-        for row, info in enumerate(self.models):
-            s = history.model_summary(row, info["layer_sizes"])
-            summaries.append(s)
-            if row == self.a:
-                reference = s
+        """Update the live columns (at most every NUMBERS_PERIOD_S, and when the model heard changes);
+        returns the per-model summaries shown (one-second means, as fresh as the numbers)."""
         now = time.monotonic()
-        if now - self.shown_at < self.NUMBERS_PERIOD_S and history.playing == self.shown_playing:
-            return summaries  # numbers that change 30 times a second cannot be read; redrawing them costs CPU
+        if now - self.shown_at < self.NUMBERS_PERIOD_S and history.playing == self.shown_playing \
+                and len(self.summaries) == len(self.models):
+            return self.summaries  # numbers that change 30 times a second cannot be read; computing them costs CPU
         self.shown_at, self.shown_playing = now, history.playing
+        summaries = [history.model_summary(row, info["layer_sizes"]) for row, info in enumerate(self.models)]
+        reference = summaries[self.a] if 0 <= self.a < len(summaries) else None
+        self.summaries = summaries
         for row, s in enumerate(summaries):
             hidden_layers = s["activity_sparsity"][1:] or s["activity_sparsity"]
             vs_a = "" if reference is None or reference["synops"] == 0 or row == self.a else \

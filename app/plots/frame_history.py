@@ -14,14 +14,21 @@ from engine.live.paced import Fallback
 from engine.live.record import MAX_MODELS, RASTER_NEURONS
 
 
-class FrameHistory:
-    """The newest ``length`` hops (oldest first, newest last) of what the engine published."""
+HISTORY_HOPS = 375
+"""Hops kept and drawn: 3 s."""
 
-    def __init__(self, length: int = 375) -> None:
+
+class FrameHistory:
+    """The newest ``length`` hops (oldest first, newest last) of what the engine published.
+
+    ``fired`` stays packed (8 neurons a byte, as the engine sends it): :meth:`fired_hops` unpacks the
+    newest hops for the raster, which draws only what is new."""
+
+    def __init__(self, length: int = HISTORY_HOPS) -> None:
         self.length = length
         self.in_db = np.full((length, N_BINS), -120.0, dtype=np.float32)
         self.out_db = np.full((length, N_BINS), -120.0, dtype=np.float32)
-        self.fired = np.zeros((length, RASTER_NEURONS), dtype=np.uint8)
+        self.fired_packed = np.zeros((length, RASTER_NEURONS // 8), dtype=np.uint8)
         self.synops = np.zeros((length, MAX_MODELS))
         self.synops_dense = np.zeros((length, MAX_MODELS))
         self.neuronops = np.zeros((length, MAX_MODELS))
@@ -47,7 +54,7 @@ class FrameHistory:
         records = records[-n:]
         for name, values in (
             ("in_db", records["in_db"]), ("out_db", records["out_db"]),
-            ("fired", np.unpackbits(records["fired"], axis=1)),
+            ("fired_packed", records["fired"]),
             ("synops", records["synops"]), ("synops_dense", records["synops_dense"]),
             ("neuronops", records["neuronops"]), ("compute_us", records["compute_ns"] / 1e3),
             ("cpu_us", records["cpu_ns"] / 1e3), ("events", records["events"]),
@@ -65,6 +72,10 @@ class FrameHistory:
         self.noise_db = float(last["noise_db"])
         self.out_ring_samples = int(last["out_ring_samples"])
         self.frames_seen += records.size
+
+    def fired_hops(self, hops: int, neurons: int) -> np.ndarray:
+        """Which of the first ``neurons`` neurons spiked, for the newest ``hops`` hops: (hops, neurons) 0/1."""
+        return np.unpackbits(self.fired_packed[self.length - hops:], axis=1, count=neurons)
 
     def recent(self, hops: int) -> slice:
         return slice(self.length - min(hops, self.frames_seen, self.length), self.length)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.plots.frame_history import FrameHistory
+from app.plots.column_image import ScrollingImage
+from app.plots.frame_history import HISTORY_HOPS, FrameHistory
 from engine.constants import HOP, SAMPLE_RATE
 from engine.live.protocol import ModelInfo
 
@@ -15,22 +16,28 @@ MAX_ROWS = 320
 a group's brightness is how many of its neurons spiked in that hop."""
 
 
-class SpikeRaster(pg.PlotWidget):
-    """One row per neuron (input encoder at the bottom), a dot where it spiked in that hop."""
+def _ramp() -> np.ndarray:
+    ramp = np.linspace(0.0, 1.0, 256)[:, None]
+    return (np.array([12, 12, 20]) * (1 - ramp) + np.array([120, 220, 255]) * ramp).astype(np.uint8)
 
-    def __init__(self, parent=None) -> None:
+
+class SpikeRaster(pg.PlotWidget):
+    """One row per neuron group (input encoder at the bottom), brighter where more of it spiked in that
+    hop. Each refresh draws only the hops that arrived since the last one."""
+
+    def __init__(self, parent=None, length: int = HISTORY_HOPS) -> None:
         super().__init__(parent=parent, title="Spikes (model on display)")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        ramp = np.linspace(0.0, 1.0, 64)[:, None]
-        self.image.setLookupTable((np.array([12, 12, 20]) * (1 - ramp) + np.array([120, 220, 255]) * ramp)
-                                  .astype(np.uint8))
-        self.addItem(self.image)
+        self.image: ScrollingImage | None = None
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.getAxis("bottom").setStyle(showValues=False)
         self.setLabel("left", "neuron")
+        self.length = length
         self.separators: list[pg.InfiniteLine] = []
         self.layer_sizes: tuple[int, ...] = ()
+        self.shown = -2       # the slot drawn (a switch starts the picture over)
+        self.group = 1
+        self.seen = 0
         self.updates = 0
         self.spikes_drawn = 0
 
@@ -49,23 +56,38 @@ class SpikeRaster(pg.PlotWidget):
             self.addItem(line)
             self.separators.append(line)
         self.getAxis("left").setTicks([ticks])
+        neurons = edge
+        self.group = -(-neurons // MAX_ROWS)
+        if self.image is not None:
+            self.removeItem(self.image)
+        self.image = ScrollingImage(-(-neurons // self.group), self.length, _ramp())
+        self.addItem(self.image)
+        seconds = self.length * HOP / SAMPLE_RATE
+        self.image.setRect(-seconds, 0.0, seconds, neurons)
+        self.setRange(xRange=(-seconds, 0.0), yRange=(0.0, neurons), padding=0)
 
     def refresh(self, history: FrameHistory, models: list[ModelInfo]) -> None:
         shown = history.shown
         if shown < 0 or shown >= len(models):
-            self.image.clear()
+            if self.shown != shown and self.image is not None:
+                self.image.clear()
+            self.shown = shown
             return
-        sizes = models[shown]["layer_sizes"]
-        self.set_layers(sizes)
-        neurons = min(sum(sizes), history.fired.shape[1])
-        group = -(-neurons // MAX_ROWS)
-        rows = -(-neurons // group)
-        fired = history.fired[:, :neurons]
-        if rows * group != neurons:
-            fired = np.pad(fired, ((0, 0), (0, rows * group - neurons)))
-        raster = fired.reshape(history.length, rows, group).sum(axis=2, dtype=np.uint8).T
-        self.image.setImage(np.ascontiguousarray(raster), levels=(0, group), autoLevels=False)
-        seconds = history.length * HOP / SAMPLE_RATE
-        self.image.setRect(-seconds, 0.0, seconds, neurons)
+        self.set_layers(models[shown]["layer_sizes"])
+        if shown != self.shown:
+            self.image.clear()
+            self.seen = history.frames_seen - history.length
+        self.shown = shown
+        new = min(history.frames_seen - self.seen, history.length)
+        self.seen = history.frames_seen
+        if new <= 0:
+            return
+        neurons = min(sum(self.layer_sizes), history.fired_packed.shape[1] * 8)
+        fired = history.fired_hops(new, neurons)
+        rows = self.image.rows
+        if rows * self.group != neurons:
+            fired = np.pad(fired, ((0, 0), (0, rows * self.group - neurons)))
+        counts = fired.reshape(new, rows, self.group).sum(axis=2, dtype=np.uint16)
+        self.image.push((counts.T * 255 // self.group).astype(np.uint8))
         self.spikes_drawn = int(fired[-1].sum())
         self.updates += 1

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 
-from app.plots.frame_history import FrameHistory
-from engine.constants import HOP, SAMPLE_RATE
+from app.plots.column_image import ScrollingImage, colour_indexes
+from app.plots.frame_history import HISTORY_HOPS, FrameHistory
+from engine.constants import HOP, N_BINS, SAMPLE_RATE
 
 LEVELS_DB = (-30.0, 40.0)
 """Colour range: |rfft| of a 512-sample frame; speech at -25 dBFS peaks around +30 dB."""
 
 
 class SpectrogramView(pg.PlotWidget):
-    """``which`` is "in_db" or "out_db" of :class:`FrameHistory`."""
+    """``which`` is "in_db" or "out_db" of :class:`FrameHistory`. Each refresh colours only the hops that
+    arrived since the last one (all of them after a pause, e.g. while the view was hidden)."""
 
-    def __init__(self, which: str, title: str, parent=None) -> None:
+    def __init__(self, which: str, title: str, parent=None, length: int = HISTORY_HOPS) -> None:
         super().__init__(parent=parent, title=title)
         self.which = which
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.image = ScrollingImage(N_BINS, length,
+                                    pg.colormap.get("inferno").getLookupTable(nPts=256, alpha=False))
         self.addItem(self.image)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setLabel("left", "kHz")
         self.getAxis("bottom").setStyle(showValues=False)
+        seconds = length * HOP / SAMPLE_RATE
+        self.image.setRect(-seconds, 0.0, seconds, SAMPLE_RATE / 2000)
+        self.setRange(xRange=(-seconds, 0.0), yRange=(0.0, SAMPLE_RATE / 2000), padding=0)
+        self.seen = 0  # history.frames_seen at the last refresh
         self.updates = 0
 
     def refresh(self, history: FrameHistory, models=None) -> None:
-        data = getattr(history, self.which).T  # (bins, time): frequency up the screen
-        self.image.setImage(np.ascontiguousarray(data), levels=LEVELS_DB, autoLevels=False)
-        seconds = history.length * HOP / SAMPLE_RATE
-        self.image.setRect(-seconds, 0.0, seconds, SAMPLE_RATE / 2000)
+        new = min(history.frames_seen - self.seen, history.length)
+        self.seen = history.frames_seen
+        if new <= 0:
+            return
+        spectra = getattr(history, self.which)[-new:]  # (hops, bins), oldest first
+        self.image.push(colour_indexes(spectra.T, *LEVELS_DB))  # frequency up the screen
         self.updates += 1

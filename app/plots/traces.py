@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -13,6 +15,9 @@ from engine.live.protocol import ModelInfo
 MODEL_COLOURS = ((102, 194, 255), (255, 160, 70), (120, 230, 120), (240, 100, 160), (200, 200, 90),
                  (170, 130, 255), (90, 220, 210), (255, 110, 110), (200, 200, 200))
 SMOOTH_HOPS = 8
+PERIOD_S = 1 / 15
+"""The traces are smoothed over 8 hops (64 ms): redrawn at most 15 times a second (half the plot timer's
+rate; a redraw of the three trace plots cost about as much as the three images, py-spy)."""
 
 
 def model_pen(slot: int, playing: bool = False) -> pg.QtGui.QPen:
@@ -30,8 +35,11 @@ class ModelTraces(pg.PlotWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.enableAutoRange(axis="y")
+        self.disableAutoRange()  # pyqtgraph's autorange re-measures every curve and re-lays the axis each frame
         self.setLabel("bottom", "s")
+        self.y_top = 0.0         # the y range's top, changed only when the data outgrows it or shrinks a lot
+        self.x_set = False
+        self.drawn_at = -1.0
         self.updates = 0
         self.pens_for: int | None = None  # the slot playing when the pens were last set
 
@@ -43,17 +51,30 @@ class ModelTraces(pg.PlotWidget):
         return history.cpu_us[:, slot]
 
     def refresh(self, history: FrameHistory, models: list[ModelInfo]) -> None:
+        now = time.monotonic()
+        if now - self.drawn_at < PERIOD_S and len(self.curves) == len(models) \
+                and self.pens_for == history.playing:
+            return
+        self.drawn_at = now
         while len(self.curves) < len(models):
             self.curves.append(self.plot(pen=model_pen(len(self.curves))))
             self.pens_for = None
         while len(self.curves) > len(models):
             self.removeItem(self.curves.pop())
         t = (np.arange(history.length) - history.length) * HOP / SAMPLE_RATE
+        if not self.x_set:
+            self.setXRange(float(t[0]), 0.0, padding=0)
+            self.x_set = True
         kernel = np.ones(SMOOTH_HOPS) / SMOOTH_HOPS
+        top = 0.0
         for slot, curve in enumerate(self.curves):
             values = np.convolve(self._values(history, slot), kernel, mode="same")
-            curve.setData(t, values)
+            curve.setData(t, values, skipFiniteCheck=True)
+            top = max(top, float(values.max()))
             if self.pens_for != history.playing:
                 curve.setPen(model_pen(slot, slot == history.playing))
         self.pens_for = history.playing
+        if top > self.y_top or top < 0.4 * self.y_top:  # headroom: the axis is re-laid rarely
+            self.y_top = 1.25 * top if top > 0 else 1.0
+            self.setYRange(0.0, self.y_top, padding=0)
         self.updates += 1

@@ -9,6 +9,7 @@ engine through :class:`engine.live.host.EngineHost` — the window never calls m
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,15 +36,19 @@ from engine.constants import BYPASS
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import user_data_dir
 from engine.live import protocol
+from engine.errors import SpandexError
 from engine.live.host import EngineHost
 
 FPS = 30
 """Plot redraws per second."""
 TEXT_HZ = 4
 """Status text updates per second."""
-NO_MODEL_TEXT = ("<b>No model loaded.</b> No default model is shipped yet (assets/models has none): open a "
-                 "netx model file — e.g. ../shared/reference_models/ndns_baseline.net — or start with "
-                 "<code>spandex --model PATH</code>. Until then you hear the input unprocessed.")
+NO_MODEL_TEXT = ("<b>No model loaded.</b> Open a model file (Open model… in the A/B tab, or Ctrl+O) or start "
+                 "with <code>spandex --model NAME|PATH</code>. Until then you hear the input unprocessed.")
+RECORD_FOLDER = Path.home() / "spandex-recordings"
+RECORD_FINISH_S = 30.0
+"""At shutdown, how long the engine may take to write a recording in progress."""
+"""Where recordings go unless the user chose another folder (remembered as ``record_folder``)."""
 
 
 def _same_file(path: str) -> Path:
@@ -75,8 +80,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.render_ms: deque[float] = deque(maxlen=FPS * 2)
         self.frames_received = 0
         self.closed = False
+        self.load_error = ""  # why the last model did not load (shown while none is loaded)
+        self.recorded: protocol.Recorded | None = None
         self.setWindowTitle("SPANDEX — spiking denoiser, live")
-        self.resize(1280, 820)
+        self.resize(1280, 800)
+        geometry = settings.value("geometry")
+        if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
 
         self._build_plots()
         self._build_side(demo_clip)
@@ -84,6 +94,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_status()
         self._build_shortcuts()
         self.timer = QtCore.QTimer(self)  # plots
+        # precise: Qt's default coarse timer ticked 8-16 times a second instead of 30 here (offscreen, measured)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.setInterval(1000 // FPS)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
@@ -203,12 +215,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.record_action.setCheckable(True)
         self.record_action.toggled.connect(self._record_toggled)
         bar.addAction(self.record_action)
+        self.record_folder_action = QtGui.QAction("to …", self)
+        self.record_folder_action.triggered.connect(self.choose_record_folder)
+        bar.addAction(self.record_folder_action)
+        self._show_record_folder()
+        self.virtual_mic_action = QtGui.QAction("Virtual mic", self)
+        self.virtual_mic_action.setCheckable(True)
+        self.virtual_mic_action.setToolTip("Publish the denoised sound as the microphone \"SPANDEX denoised "
+                                           "microphone\" that Zoom, Jitsi, OBS or a browser can pick")
+        self.virtual_mic_action.toggled.connect(self._virtual_mic_toggled)
+        bar.addAction(self.virtual_mic_action)
         bar.addSeparator()
         bar.addWidget(QtWidgets.QLabel("Backend for new models "))
         self.backend_combo = QtWidgets.QComboBox()
         self.backend_combo.addItems(BACKEND_NAMES)
         self.backend_combo.setCurrentText(self.backend)
-        self.backend_combo.currentTextChanged.connect(lambda name: setattr(self, "backend", name))
+        self.virtual_mic_action.setChecked(bool(self.host.config.virtual_mic))  # as the engine starts
+        self.backend_combo.currentTextChanged.connect(self._backend_chosen)
         bar.addWidget(self.backend_combo)
         demo = QtGui.QAction("Demo mode (D)", self)
         demo.triggered.connect(lambda: self.set_demo_mode(True))
@@ -319,13 +342,40 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.host.set_input(spec)
 
+    @property
+    def record_folder(self) -> Path:
+        return Path(str(self.settings.value("record_folder") or RECORD_FOLDER))
+
+    def choose_record_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Record into", str(self.record_folder))
+        if folder:
+            self.settings.setValue("record_folder", folder)
+            self._show_record_folder()
+
+    def _show_record_folder(self) -> None:
+        folder = str(self.record_folder).replace(str(Path.home()), "~", 1)
+        self.record_folder_action.setText(f"to {folder}")
+        self.record_folder_action.setToolTip(f"Recordings go to {self.record_folder} (click to choose a folder)")
+        self.record_action.setToolTip(f"Record the input and the output as WAV files in {self.record_folder}")
+
     def _record_toggled(self, on: bool) -> None:
         if on:
             self.host.record_start(600.0)
             return
-        folder = Path.home() / "spandex-recordings"
+        self.host.record_stop(str(self._record_prefix()))
+
+    def _record_prefix(self) -> Path:
+        folder = self.record_folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.host.record_stop(str(folder / time.strftime("%Y%m%d-%H%M%S")))
+        return folder / time.strftime("%Y%m%d-%H%M%S")
+
+    def _virtual_mic_toggled(self, on: bool) -> None:
+        self.settings.setValue("virtual_mic", on)
+        self.host.set_virtual_mic(on)
+
+    def _backend_chosen(self, name: str) -> None:
+        self.backend = name
+        self.settings.setValue("backend", name)
 
     def _abx_toggled(self, on: bool) -> None:
         if on and self.abx_panel.session is None:
@@ -428,8 +478,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._apply_pending_ab()
                 self.prune_panel.offer_models([m.get("source") or "" for m in self.models])
                 self.loihi_panel.set_models(self.models, event.playing)
-                self.banner.setText(NO_MODEL_TEXT)
-                self.banner.setVisible(not self.models and not self.loading)
+                if not event.loading:  # what the next start loads
+                    self.settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
+                self._show_banner()
             case protocol.StreamChanged():
                 self.stream_info = event
                 self.state_label.setText(stream_line(event))
@@ -450,14 +501,35 @@ class MainWindow(QtWidgets.QMainWindow):
             case protocol.EngineRestarted():
                 self.state_label.setText("restarting the audio engine after the sound server went away…")
             case protocol.EngineError() | protocol.Fatal():
-                if isinstance(event, protocol.EngineError):
+                if isinstance(event, protocol.EngineError) and event.message.startswith(protocol.LOAD_FAILED):
                     self.loading = max(0, self.loading - 1)
+                    self.load_error = event.message
                 self.show_notice(event.message)
-                self.banner.setVisible(not self.models and not self.loading)
+                self._show_banner()
+            case protocol.RecordingStarted():
+                self.state_label.setText(f"recording (at most {event.max_seconds / 60:.0f} min) — files will go "
+                                         f"to {self.record_folder}")
             case protocol.Recorded():
+                self.recorded = event
                 self.state_label.setText(f"recorded {event.seconds:.1f} s: {', '.join(event.paths)}")
+            case protocol.VirtualMicChanged():
+                self.virtual_mic_action.blockSignals(True)
+                self.virtual_mic_action.setChecked(event.on)
+                self.virtual_mic_action.blockSignals(False)
+                if event.on:
+                    self.state_label.setText(f"virtual microphone on: pick \"{event.name}\" as the microphone in "
+                                             "your call or streaming app")
             case protocol.Stopped():
                 pass
+
+    def _show_banner(self) -> None:
+        """The no-model banner, with the reason the last model did not load (if one did not)."""
+        if self.models or self.loading:
+            self.banner.hide()
+            return
+        why = f"<br>{self.load_error}" if self.load_error else ""
+        self.banner.setText(NO_MODEL_TEXT + why)
+        self.banner.show()
 
     @staticmethod
     def _source_spec(info: protocol.StreamChanged | None) -> str | None:
@@ -469,12 +541,20 @@ class MainWindow(QtWidgets.QMainWindow):
     # --- teardown --------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop the timer and close every pyqtgraph view (they crash at exit if left to the GC)."""
+        """Finish a recording (its files written), remember the window, stop the timers, close every
+        pyqtgraph view (they crash at exit if left to the GC)."""
         if self.closed:
             return
         self.closed = True
         self.timer.stop()
         self.text_timer.stop()
+        if self.record_action.isChecked() and self.host.alive:
+            self.host.record_stop(str(self._record_prefix()))
+            try:
+                self.recorded = self.host.wait_event(protocol.Recorded, RECORD_FINISH_S)
+            except (TimeoutError, SpandexError) as exc:
+                print(f"spandex: the recording could not be finished: {exc}", file=sys.stderr)
+        self.settings.setValue("geometry", self.saveGeometry())
         self.prune_panel.shutdown()
         self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,

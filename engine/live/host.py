@@ -17,6 +17,7 @@ import mmap
 import multiprocessing as mp
 import os
 import queue
+import sys
 import tempfile
 import threading
 import time
@@ -31,11 +32,13 @@ from engine.errors import SpandexError
 from engine.live import protocol
 from engine.live.protocol import EngineConfig
 from engine.live.record import COUNTERS, SharedBlock
+from engine.live.virtual_mic import remove_stale
 from engine.live.worker import run_engine
 
 E = TypeVar("E", bound=protocol.Event)
 
-REPLAYED = (protocol.Select, protocol.SetNoise, protocol.SetInput, protocol.SetFile, protocol.SetOutput)
+REPLAYED = (protocol.Select, protocol.SetNoise, protocol.SetInput, protocol.SetFile, protocol.SetOutput,
+            protocol.SetVirtualMic)
 """The commands that set a state a restarted engine must get back (the models come back by themselves)."""
 ONCE = (protocol.LoadModel, protocol.RemoveModel, protocol.Reset, protocol.ListDevices, protocol.RecordStart,
         protocol.RecordStop, protocol.Shutdown)
@@ -101,6 +104,7 @@ class EngineHost:
         self.models: list[protocol.ModelInfo] = []  # as the engine last reported them
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
+        self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
         self._new_queues()
 
     def _new_queues(self) -> None:
@@ -192,6 +196,12 @@ class EngineHost:
         """Write PREFIX-input.wav and PREFIX-output.wav; a :class:`~engine.live.protocol.Recorded` follows."""
         self.send(protocol.RecordStop(prefix))
 
+    def set_virtual_mic(self, on: bool) -> None:
+        """Publish the output as the virtual microphone, or stop; :class:`~engine.live.protocol.VirtualMicChanged`
+        follows (or an :class:`~engine.live.protocol.EngineError` saying why not)."""
+        self.virtual_mic_wanted |= on
+        self.send(protocol.SetVirtualMic(on))
+
     def send(self, command: protocol.Command) -> None:
         """Queue a command for the engine's worker. The latest setting of each kind (model heard, noise,
         microphone or file, speaker) is kept, to replay into a restarted engine."""
@@ -274,14 +284,22 @@ class EngineHost:
     def read_callbacks(self) -> np.ndarray:
         return self.shared.callbacks.read_new()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut the engine down (stream closed, PortAudio terminated) and release the shared memory."""
+    def stop(self, timeout: float = 20.0) -> None:
+        """Shut the engine down (stream closed, PortAudio terminated, Lava stopped, the virtual
+        microphone removed) and release the shared memory."""
         if self.runner is not None and self.runner.is_alive():
             self.send(protocol.Shutdown())
             self.runner.join(timeout)
             if isinstance(self.runner, mp.process.BaseProcess) and self.runner.is_alive():
                 self.runner.terminate()
                 self.runner.join(2.0)
+        if isinstance(self.runner, mp.process.BaseProcess) and self.virtual_mic_wanted \
+                and self.runner.exitcode != 0:  # it died or was killed: its virtual source is left over
+            try:
+                remove_stale({**os.environ, **self.env})
+            except Exception as exc:  # noqa: BLE001 — cleanup at exit: say so, never fail the stop
+                print(f"spandex: could not remove the virtual microphone: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
         if self.mode == "process":
             for q in (self.commands, self.events):
                 q.close()

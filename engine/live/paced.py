@@ -5,8 +5,9 @@ development machine, far more when the machine is busy — and a *twin*: the sam
 (sparse, else dense), whose masks equal the slow runner's bit for bit (tests/test_lava_backend.py).
 
 - The slow runner runs on a thread of its own and gets every frame, in order. The caller never waits
-  for it: it has one whole hop to answer, so a paced slot is heard one hop later than its slow runner
-  alone would be (``latency_frames`` = the slow runner's + 1; for Lava, 2 hops = 16 ms).
+  for it: it has ``slack_hops`` whole hops to answer, so a paced slot is heard that much later than its
+  slow runner alone would be (``latency_frames`` = the slow runner's + ``slack_hops``; for live Lava,
+  :data:`LAVA_SLACK_HOPS`).
 - The twin steps every frame on the caller's thread (sparse: ~0.1 ms).
 - The mask due on a hop is the slow runner's if it has answered and its answer equals the twin's,
   else the twin's (:attr:`PacedRunner.fallback` says which and why). Both are the same bits, so the
@@ -32,6 +33,7 @@ import numpy as np
 from engine.backends import Runner, prepare
 from engine.constants import HOP, SAMPLE_RATE
 from engine.errors import SpandexError
+from engine.snn.model import SDNNModel
 from engine.snn.telemetry import FrameTelemetry
 
 HOP_NS = HOP * 1_000_000_000 // SAMPLE_RATE
@@ -44,6 +46,8 @@ SPEED_STEPS = 125
 """The slow runner's last steps (1 s of frames) its speed is measured over."""
 
 STOP_TIMEOUT_S = 10.0
+STEP_WAIT_S = 1.0
+"""At close, how long a step in flight may still take before a killable slow runner is killed."""
 _STOP = object()
 _RESET = object()
 
@@ -59,25 +63,44 @@ class Fallback(IntEnum):
     FAILED = 3        # the slow runner stopped with an error: the twin's mask
 
 
-def cpu_twin(runner: Runner) -> Runner:
-    """A CPU runner of ``runner``'s model: sparse (cheapest), or dense where numba is missing."""
+LAVA_NICE = 0
+"""The nice value of a live Lava process (and of Lava's processes, which inherit it): the default, below
+the engine's raised priority (:data:`engine.live.host.ENGINE_NICE`), so the audio path comes first, and not
+lowered: at nice 10 it queued behind every background job of the shared 2-core machine (a training run
+at nice 10 halved its speed, bench/live.py)."""
+
+
+LAVA_SLACK_HOPS = 3
+"""Hops a live Lava step may take before its CPU twin's mask is used instead: a Lava slot is heard
+1 + 3 hops (32 ms) after the STFT's 32 ms. Measured with spandex-prune75 in its own process at the hop
+pace on the shared 2-core machine (load average 10-15): the twin was used for 26-30 % of the hops with
+1 hop of slack, 3 % with 3 hops — one step takes 4-6 ms, but its p99 is 10-20 ms under load."""
+
+
+def cpu_twin(model: SDNNModel) -> Runner:
+    """A CPU runner of ``model``: sparse (cheapest), or dense where numba is missing."""
     try:
-        return prepare(runner.model, "sparse")
+        return prepare(model, "sparse")
     except SpandexError:
-        return prepare(runner.model, "dense")
+        return prepare(model, "dense")
 
 
-def for_live(runner: Runner) -> Runner:
-    """``runner`` made fit for live audio: a late one (Lava) paced beside its CPU twin, others as they are.
+def for_live(model: SDNNModel, backend: str, process_models: str = "fast") -> Runner:
+    """A runner of ``model`` fit for live audio. ``lava``: Lava in a process of its own
+    (:class:`engine.backends.lava_process.LavaProcessRunner`, off the engine's interpreter lock), paced
+    beside its CPU twin; other backends as :func:`engine.backends.prepare` makes them.
 
-    On failure the runner is closed (the Lava backend's processes stopped).
+    On failure everything started is stopped (the Lava process and its children).
     """
-    if not runner.latency_frames:
-        return runner
+    if backend != "lava":
+        return prepare(model, backend)
+    from engine.backends.lava_process import LavaProcessRunner
+
+    slow = LavaProcessRunner(model, process_models=process_models, nice=LAVA_NICE)
     try:
-        return PacedRunner(runner, cpu_twin(runner))
+        return PacedRunner(slow, cpu_twin(model), slack_hops=LAVA_SLACK_HOPS)
     except BaseException:
-        runner.close()
+        slow.close()
         raise
 
 
@@ -87,12 +110,12 @@ class PacedRunner:
     Implements the runner protocol of :mod:`engine.backends`. Not thread-safe: one thread calls it.
     """
 
-    def __init__(self, slow: Runner, twin: Runner, max_backlog: int = MAX_BACKLOG) -> None:
+    def __init__(self, slow: Runner, twin: Runner, max_backlog: int = MAX_BACKLOG, slack_hops: int = 1) -> None:
         if twin.latency_frames:
             raise ValueError("the twin must answer each frame at once (latency_frames = 0)")
         self.slow, self.twin = slow, twin
         self.name, self.model = slow.name, slow.model
-        self.latency_frames = slow.latency_frames + 1
+        self.latency_frames = slow.latency_frames + slack_hops
         self.max_backlog = max_backlog
         self.fallback = Fallback.NONE
         self.in_step = True            # the slow runner's state is the twin's
@@ -221,12 +244,18 @@ class PacedRunner:
         self.fallback = Fallback.NONE
 
     def close(self) -> None:
-        """Stop the slow runner's thread (after the step in flight), then close both runners."""
+        """Stop the slow runner's thread (after the step in flight), then close both runners.
+
+        A slow runner that does not finish its step within :data:`STEP_WAIT_S` (a stalled or stopped
+        Lava process) is killed, if it can be (``kill()``), which ends the step in flight."""
         if self._closed:
             return
         self._closed = True
         self._epoch += 1
         self._inbox.put(_STOP)
+        self._thread.join(STEP_WAIT_S)
+        if self._thread.is_alive() and hasattr(self.slow, "kill"):
+            self.slow.kill()
         self._thread.join(STOP_TIMEOUT_S)
         self.slow.close()
         self.twin.close()

@@ -10,7 +10,8 @@ Commands are applied by the worker between hops, in the order sent. Events, as t
 - :class:`ModelsChanged` after every model load, removal or failed load (and once at start);
 - :class:`StreamChanged` whenever the devices, the file source or their state change;
 - :class:`Status` four times a second: latencies, and how long a lost device has been gone;
-- :class:`DevicesListed` after :class:`ListDevices`; :class:`Recorded` after :class:`RecordStop`;
+- :class:`DevicesListed` after :class:`ListDevices`; :class:`RecordingStarted` after :class:`RecordStart`,
+  :class:`Recorded` after :class:`RecordStop`; :class:`VirtualMicChanged` after :class:`SetVirtualMic`;
 - :class:`DeviceLost` when a device disappears (``restart``: the host starts a fresh engine process,
   then hands out :class:`EngineRestarted`);
 - :class:`EngineError` for a command or model that failed (the engine runs on); :class:`Fatal` when the
@@ -37,6 +38,7 @@ class EngineConfig:
     file: str | None = None          # file as microphone (looping); used instead of the input device
     fallback_file: str | None = None  # played as the microphone when no input device exists
     prefill_hops: int = 2
+    virtual_mic: bool = False        # publish the output as a virtual source (engine.live.virtual_mic)
     frame_ring: int = 512            # telemetry records kept (4 s)
     callback_ring: int = 4096
 
@@ -124,12 +126,19 @@ class RecordStop:
 
 
 @dataclass(frozen=True)
+class SetVirtualMic:
+    """Publish the denoised output as the virtual microphone (:mod:`engine.live.virtual_mic`), or stop."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class Shutdown:
     pass
 
 
 Command = (LoadModel | RemoveModel | Select | Reset | SetNoise | SetInput | SetFile | SetOutput | ListDevices
-           | RecordStart | RecordStop | Shutdown)
+           | RecordStart | RecordStop | SetVirtualMic | Shutdown)
 """Every command the engine's worker applies."""
 
 
@@ -213,9 +222,31 @@ class EngineRestarted:
 
 
 @dataclass(frozen=True)
+class RecordingStarted:
+    """The recorder is armed (after :class:`RecordStart`; the networks reset first if asked)."""
+
+    max_seconds: float
+    from_hop: int                    # the first hop recorded
+
+
+@dataclass(frozen=True)
+class VirtualMicChanged:
+    """The virtual microphone was published or removed (a failure comes as :class:`EngineError` first)."""
+
+    on: bool
+    name: str                        # what applications list ("SPANDEX denoised microphone")
+    source: str                      # the sound server's source name
+    dropped: int                     # samples the sound server did not take in time
+
+
+@dataclass(frozen=True)
 class Recorded:
     paths: tuple[str, ...]
     seconds: float
+
+
+LOAD_FAILED = "Cannot load the model"
+"""How the :class:`EngineError` message of every failed model load starts."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +268,6 @@ class Stopped:
     pass
 
 
-Event = (ModelsChanged | StreamChanged | Status | DevicesListed | DeviceLost | EngineRestarted | Recorded
-         | EngineError | Fatal | Stopped)
+Event = (ModelsChanged | StreamChanged | Status | DevicesListed | DeviceLost | EngineRestarted | RecordingStarted
+         | Recorded | VirtualMicChanged | EngineError | Fatal | Stopped)
 """Every event the owner of an engine receives."""

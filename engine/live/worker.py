@@ -17,6 +17,7 @@ imports Qt; the GUI runs it in a separate process through :mod:`engine.live.host
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
@@ -26,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from engine.backends import Runner, prepare
+from engine.backends import Runner
 from engine.constants import HOP, SAMPLE_RATE
 from engine.dsp.resampler import StreamingResampler
 from engine.errors import SpandexError
@@ -39,16 +40,15 @@ from engine.live.callback import AudioCallback
 from engine.live.denoiser import LiveDenoiser
 from engine.live.noise import NOISE_KINDS
 from engine.live.paced import PacedRunner, for_live
-from engine.live.protocol import EngineConfig
+from engine.live.protocol import LOAD_FAILED, EngineConfig
 from engine.live.record import COUNTERS, HOPS, SharedBlock
 from engine.live.ring import Doorbell
 from engine.live.supervisor import DeviceSupervisor
+from engine.live.virtual_mic import DESCRIPTION, SOURCE_NAME, VirtualMicrophone
 
 LOADER_NICE = 10
-"""The model loader thread's nice value: loading, and everything the Lava backend starts from that thread
-(its processes and threads, which inherit it), yields the CPU to the audio path. Measured with a Lava,
-a dense and a sparse slot on the loaded 2-core machine: 880 late callbacks in 30 s with Lava at the
-engine's priority, 0 with Lava at nice 10 (its audio then comes from its CPU twin more often)."""
+"""The model loader thread's nice value: reading and preparing a model yields the CPU to the audio path.
+(A Lava model's own process sets its nice value, :data:`engine.live.paced.LAVA_NICE`.)"""
 
 
 def _yield_the_cpu() -> None:
@@ -90,6 +90,9 @@ class AudioEngine:
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-model-loader",
                                          initializer=_yield_the_cpu)
         self.pending: list[Future] = []
+        self.opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-virtual-mic")
+        self.virtual_mic: VirtualMicrophone | None = None
+        self.virtual_mic_opening: Future | None = None  # created off the worker: pactl takes tens of ms
         self.fifo = np.zeros(0)
         self.to16: StreamingResampler | None = None
         self.from16: StreamingResampler | None = None
@@ -109,13 +112,16 @@ class AudioEngine:
             self._collect_models()
             if not self.config.models:
                 self._emit_models()  # none: the GUI says so
+            if self.config.virtual_mic:
+                self._virtual_mic(True)
             if self.config.file:
-                self.devices.set_file(self.config.file)
+                self._use_file(self.config.file, at_start=True)
             self.devices.open()
             last_status = 0.0
             while not self.stopping:
                 self._apply_commands()
                 self._collect_models()
+                self._collect_virtual_mic()
                 self.doorbell.wait(0.05)
                 self._process_available()
                 now = time.monotonic()
@@ -130,8 +136,10 @@ class AudioEngine:
             raise
         finally:
             self.devices.close()
+            self._close_virtual_mic()
             self.live.close()  # the Lava backend's processes stop with the engine
             self.loader.shutdown(wait=False, cancel_futures=True)
+            self.opener.shutdown(wait=False, cancel_futures=True)
             if not self.devices.portaudio_stuck:
                 audio_device.terminate()
             self.doorbell.close()
@@ -157,6 +165,11 @@ class AudioEngine:
             outputs.append(out)
         self.shared.counters[HOPS] += n_hops
         self.fifo = self.fifo[n_hops * HOP:]
+        if self.virtual_mic is not None:
+            self.virtual_mic.write(np.concatenate(outputs) if len(outputs) > 1 else outputs[0])
+            if self.virtual_mic.error:
+                self._send(protocol.EngineError(self.virtual_mic.error))
+                self._close_virtual_mic()
         if self.devices.plays_output:
             out = np.concatenate(outputs)
             if self.from16 is not None:
@@ -208,7 +221,7 @@ class AudioEngine:
             case protocol.SetInput():
                 self.devices.use_input(command.device)
             case protocol.SetFile():
-                self.devices.use_file(command.path)
+                self._use_file(command.path)
             case protocol.SetOutput():
                 self.devices.use_output(command.device)
             case protocol.ListDevices():
@@ -224,12 +237,23 @@ class AudioEngine:
                 if command.fresh:
                     self.live.reset()
                 self.live.record_start(command.max_seconds)
+                self._send(protocol.RecordingStarted(command.max_seconds, int(self.shared.counters[HOPS])))
+            case protocol.SetVirtualMic():
+                self._virtual_mic(command.on)
             case protocol.RecordStop():
                 self._record_stop(command.prefix)
             case protocol.Shutdown():
                 self.stopping = True
             case _:
                 raise TypeError(f"not an engine command: {command!r}")
+
+    def _use_file(self, path: str, at_start: bool = False) -> None:
+        """Play ``path`` as the microphone; if it cannot be read, say why and keep the current source."""
+        try:
+            self.devices.set_file(path) if at_start else self.devices.use_file(path)
+        except SpandexError as exc:
+            self._send(protocol.EngineError(f"Cannot play this file as the microphone — {exc}. Pick another "
+                                            "file or a microphone; until then the current source plays."))
 
     def _record_stop(self, prefix: str) -> None:
         noisy, denoised = self.live.record_stop()
@@ -242,8 +266,47 @@ class AudioEngine:
     # --- models ----------------------------------------------------------------------------------
 
     def _load(self, spec: str, backend: str):
-        """A runner for the live path: a late one (Lava) is paced, with a CPU twin for when it lags."""
-        return for_live(prepare(resolve_model(spec), backend))
+        """A runner for the live path: Lava in a process of its own, paced, with a CPU twin for when it lags."""
+        try:
+            model = resolve_model(spec)
+        except SpandexError as exc:
+            raise SpandexError(f"{LOAD_FAILED} {spec} — {exc}") from None
+        return for_live(model, backend)
+
+    # --- the virtual microphone ------------------------------------------------------------------
+
+    def _virtual_mic(self, on: bool) -> None:
+        """Publish the output as the virtual source, or stop. Created on a thread of its own (the sound
+        server takes tens of ms); :meth:`_collect_virtual_mic` reports it."""
+        if not on:
+            self._close_virtual_mic()
+        elif self.virtual_mic is None and self.virtual_mic_opening is None:
+            self.virtual_mic_opening = self.opener.submit(VirtualMicrophone().open)
+
+    def _collect_virtual_mic(self) -> None:
+        opening = self.virtual_mic_opening
+        if opening is None or not opening.done():
+            return
+        self.virtual_mic_opening = None
+        try:
+            self.virtual_mic = opening.result()
+        except SpandexError as exc:
+            self._send(protocol.EngineError(str(exc)))
+        self._emit_virtual_mic()
+
+    def _close_virtual_mic(self) -> None:
+        opening, self.virtual_mic_opening = self.virtual_mic_opening, None
+        if opening is not None and not opening.cancel():
+            with contextlib.suppress(Exception):  # it failed: nothing to close
+                opening.result().close()
+        if self.virtual_mic is not None:
+            self.virtual_mic.close()
+            self.virtual_mic = None
+        self._emit_virtual_mic()
+
+    def _emit_virtual_mic(self) -> None:
+        mic = self.virtual_mic
+        self._send(protocol.VirtualMicChanged(mic is not None, DESCRIPTION, SOURCE_NAME, mic.dropped if mic else 0))
 
     def _collect_models(self) -> None:
         done = [f for f in self.pending if f.done()]
@@ -254,9 +317,11 @@ class AudioEngine:
             try:
                 self.live.add_model(future.result())
             except SpandexError as exc:
-                self._send(protocol.EngineError(str(exc)))
+                message = str(exc)
+                self._send(protocol.EngineError(message if message.startswith(LOAD_FAILED)
+                                                else f"{LOAD_FAILED} — {message}"))
             except Exception as exc:  # noqa: BLE001 — a bad file must not stop the engine
-                self._send(protocol.EngineError(f"could not load the model: {type(exc).__name__}: {exc}"))
+                self._send(protocol.EngineError(f"{LOAD_FAILED} — {type(exc).__name__}: {exc}"))
         self._emit_models()
 
     # --- events ----------------------------------------------------------------------------------
