@@ -8,6 +8,7 @@ import socket
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from assets import asset_path
 from engine.backends import BACKEND_NAMES
@@ -95,9 +96,11 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
         elif not str(remembered_input).startswith("file:"):
             device = str(remembered_input)
     output = options.output if options.output is not None else remembered_output
-    return EngineConfig(models=models, backend=options.backend, input=device, output=output, file=file,
+    return EngineConfig(models=models, backend=options.backend or DEFAULT_BACKEND, input=device, output=output,
+                        file=file,
                         fallback_file=str(DEMO_CLIP) if DEMO_CLIP.is_file() else None,
-                        prefill_hops=options.prefill_hops, virtual_mic=bool(options.virtual_mic))
+                        prefill_hops=DEFAULT_BUFFER_HOPS if options.prefill_hops is None else options.prefill_hops,
+                        virtual_mic=bool(options.virtual_mic))
 
 
 def has_display() -> bool:
@@ -157,7 +160,7 @@ def run_app(options: AppOptions) -> int:
             signal.signal(sig, handler)
 
 
-_SIGNAL_HANDLERS: dict[int, object] = {}
+_SIGNAL_HANDLERS: dict[int, Any] = {}
 
 
 def _quit_on_signals(app) -> list[int]:

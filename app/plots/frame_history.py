@@ -13,7 +13,6 @@ from engine.evaluation.metrics import power_proxy_ops_per_s
 from engine.live.paced import Fallback
 from engine.live.record import MAX_MODELS, RASTER_NEURONS
 
-
 HISTORY_HOPS = 375
 """Hops kept and drawn: 3 s."""
 

@@ -33,10 +33,10 @@ from app.plots.traces import ModelTraces
 from app.window.status_text import latency_line, pace_notice, stream_line, xrun_line
 from engine.backends import BACKEND_NAMES
 from engine.constants import BYPASS
+from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import user_data_dir
 from engine.live import protocol
-from engine.errors import SpandexError
 from engine.live.host import EngineHost
 
 FPS = 30

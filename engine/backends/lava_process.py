@@ -137,7 +137,7 @@ class LavaProcessRunner:
     @property
     def pids(self) -> tuple[int, ...]:
         """Every OS process this runner owns: the Lava host and Lava's processes."""
-        return () if self._closed else (self._process.pid, *self.lava_pids)
+        return () if self._closed or self._process.pid is None else (self._process.pid, *self.lava_pids)
 
     def _receive(self) -> tuple:
         try:

@@ -149,6 +149,7 @@ class VirtualMicrophone:
         except BaseException:
             self.close()
             raise
+        assert self.feeder.stdin is not None  # stdin=PIPE
         self._fd = self.feeder.stdin.fileno()
         os.set_blocking(self._fd, False)
         with contextlib.suppress(OSError):  # a bigger pipe rides out longer server stalls
@@ -160,14 +161,15 @@ class VirtualMicrophone:
 
         Written in pieces of at most one pipe page, which the kernel writes whole or not at all, so a
         full pipe never splits a sample."""
-        if not self.active:
+        fd = self._fd
+        if fd is None or self.error is not None:
             return
         data = np.ascontiguousarray(samples, dtype="<f4")
-        view = memoryview(data).cast("B")
+        view = memoryview(data.data).cast("B")
         page = 4096
         for start in range(0, len(view), page):
             try:
-                os.write(self._fd, view[start:start + page])
+                os.write(fd, view[start:start + page])
             except BlockingIOError:
                 self.dropped += (len(view) - start) // 4
                 return
@@ -179,7 +181,8 @@ class VirtualMicrophone:
         """Stop the feeder and unload the source and the sink (safe twice, and after a failed open)."""
         if self.feeder is not None:
             with contextlib.suppress(OSError):
-                self.feeder.stdin.close()
+                if self.feeder.stdin is not None:
+                    self.feeder.stdin.close()
             try:
                 self.feeder.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
