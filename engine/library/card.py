@@ -36,7 +36,8 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     if "parent" in card:
         parent = str(card["parent"])
-        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {Path(parent).stem}")
+        shown = Path(parent).stem if parent.endswith((".net", ".pt", ".h5", ".hdf5")) else parent
+        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {shown}")
     metrics = card.get("metrics", {})
     if metrics:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
@@ -54,7 +55,9 @@ def card_lines(card: dict) -> list[str]:
     if data:
         sources = data.get("sources", {})
         speech = ", ".join(sources.get("train", {}).get("speech_groups", {})) or "?"
-        lines.append(f"data: {data.get('dataset', '?')} — {data.get('train_hours', '?')} h of training mixtures "
+        hours = data.get("train_hours")
+        hours_text = f"{hours:.1f}" if isinstance(hours, (int, float)) else "?"
+        lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
                      f"({speech})")
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
