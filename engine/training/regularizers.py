@@ -26,6 +26,10 @@ class ActivityRegularizer(RegularizerConfig):
     """``weight · Σ_l ψ(X_l)``; ``kind`` "lp" (with ``p``) or "hoyer" — the settings of
     :class:`RegularizerConfig` (checked there), made computable on spike tensors."""
 
+    def __post_init__(self) -> None:
+        # a plain dataclass subclass gets a new __init__ without the schema's checks: run them here
+        RegularizerConfig(weight=self.weight, kind=self.kind, p=self.p)
+
     def psi(self, spikes: torch.Tensor) -> torch.Tensor:
         """ψ of one layer's spikes ``(T, B, C)``."""
         if self.kind == "lp":
