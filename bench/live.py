@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.constants import SAMPLE_RATE  # noqa: E402 (after the path that finds it)
+from tests.lava_session import descendants  # noqa: E402
 
 MODELS = ("spandex-dense", "spandex-prune75", "spandex-prune90")
 
@@ -203,23 +204,6 @@ def rss_mb(pid: int) -> float:
         pass
     return 0.0
 
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (the engine's Lava processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
 
 
 def print_soak(r: dict) -> None:

@@ -19,28 +19,12 @@ import pytest
 
 from engine.live.virtual_mic import published_modules
 from tests.corpus import REPO
+from tests.lava_session import descendants
 from tests.reference_models import reference_path
 
 START_TIMEOUT_S = 240.0   # torch, Qt and (for Lava) a network's processes load on a busy 2-core machine
 STOP_TIMEOUT_S = 60.0
 
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] != "Z":
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
 
 
 def alive(pids: list[int]) -> list[int]:
