@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import fftconvolve, sosfilt
+from scipy.signal import butter, fftconvolve, sosfilt
 
 from engine.dsp.mixing import active_rms, loop_to_length
 from engine.errors import SpandexError
@@ -259,8 +259,6 @@ class FreshMixtures:
             sections.append(_peaking(rng.uniform(150, 5000), rng.uniform(-8, 8), rng.uniform(0.5, 2.0)))
             sections.append(_shelf(rng.uniform(1000, 4000), rng.uniform(-6, 6)))
         if rng.random() < recipe.band_limit_share:
-            from scipy.signal import butter
-
             cutoff = rng.choice([3400.0, 4000.0, 5500.0, 7000.0])
             sections.append(butter(4, cutoff, "lowpass", fs=RATE, output="sos"))
             if cutoff <= 4000.0:
@@ -332,24 +330,3 @@ def write_rooms(path: Path, count: int, seed: int) -> None:
     rooms = simulate_rooms(count, seed)
     with atomic_output(path) as temporary, open(temporary, "wb") as out:
         np.savez_compressed(out, **rooms)
-
-
-def describe_sources(root: Path) -> dict:
-    """Minutes per group of a fresh-mixture source folder, without decoding audio (for cards and pickers)."""
-    import soundfile as sf
-
-    summary: dict = {}
-    for kind in ("speech", "noise"):
-        groups = {}
-        for folder in _groups(root / kind):
-            seconds = 0.0
-            for path in folder.rglob("*.wav"):
-                info = sf.info(str(path))
-                seconds += info.frames / info.samplerate
-            groups[folder.name] = round(seconds / 60, 1)
-        summary[kind] = groups
-    summary["rooms"] = 0
-    if (root / "rooms.npz").is_file():
-        with np.load(root / "rooms.npz") as data:
-            summary["rooms"] = len(data.files)
-    return summary
