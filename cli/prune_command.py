@@ -6,7 +6,7 @@ import argparse
 
 from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
 from engine.library.catalog import resolve_model
-from engine.training.config import PruningConfig, TrainConfig
+from engine.training.config import ConfigError, PruningConfig, TrainConfig
 from engine.training.recipes import check_plan, fine_tune_config
 
 
@@ -41,7 +41,16 @@ def build_config(args: argparse.Namespace, pruning: PruningConfig | None) -> Tra
     return config
 
 
+def check_fractions(args: argparse.Namespace) -> None:
+    """A sparsity given as a percentage (``--sparsity 90``) is named by its flag, with the fraction meant."""
+    for flag, value in (("--sparsity", args.sparsity), ("--initial-sparsity", args.initial_sparsity)):
+        if value is not None and 1.0 <= value <= 100.0:
+            raise ConfigError(f"{flag} {value:g}: sparsity is a fraction below 1 (e.g. {value / 100:g} for "
+                              f"{value:g} %)")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_fractions(args)
     pruning = PruningConfig(final_sparsity=args.sparsity, frequency=args.frequency, n_prunes=args.prunes,
                             start_step=args.start_step, initial_sparsity=args.initial_sparsity, scope=args.scope)
     config = build_config(args, pruning)

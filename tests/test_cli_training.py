@@ -59,7 +59,9 @@ def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["prune", "NET", "--sparsity", "1.5", "--dataset", "D"], "final_sparsity = 1.5: must be below 1"),
+    (["prune", "NET", "--sparsity", "1.5", "--dataset", "D"], "--sparsity 1.5: sparsity is a fraction below 1 (e.g. 0.015"),
+    (["prune", "NET", "--sparsity", "90", "--dataset", "D"], "--sparsity 90: sparsity is a fraction below 1 (e.g. 0.9 for 90 %)"),
+    (["prune", "NET", "--sparsity", "150", "--dataset", "D"], "final_sparsity = 150.0: must be below 1"),
     (["prune", "NET", "--sparsity", "0.5"], "no dataset given"),
     (["finetune", "no-such-model", "--dataset", "D"], "no model named 'no-such-model'"),
     (["train"], "give a recipe file"),
