@@ -18,11 +18,11 @@ import torch
 
 from engine.library.catalog import resolve_model
 from engine.training import events as ev
-from engine.training.config import TrainConfig
+from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
 from engine.training.dataset_layout import dataset_summary, fresh_sources, split_folder
-from engine.training.fresh_mixtures import FreshMixtures, MixingRecipe
+from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config
 from engine.training.sources import AudioGroup
@@ -85,6 +85,21 @@ def test_levels_clean_share_and_noise_follow_the_recipe(fresh_dataset):
     assert 5 <= untouched <= 25  # about 15 of 60 examples have no noise: clean in, clean target
     assert min(levels) > -50 and max(levels) < -12  # active level drawn in -40..-20 dBFS
     assert -15 < np.median(snrs) < 20
+
+
+@pytest.mark.parametrize("mixing, message", [
+    ({"clean_share": 2}, "mixing: clean_share = 2: must be at most 1.0"),
+    ({"level_dbfs": [-10, -40]}, "mixing: level_dbfs [-10.0, -40.0]: the lower end comes first"),
+    ({"clean_share": 0.6, "high_snr_share": 0.5}, "mixing: clean_share + high_snr_share must not exceed 1"),
+    ({"clean_shar": 0.1}, "mixing: unknown setting(s) clean_shar"),
+])
+def test_a_bad_mixing_recipe_is_refused_by_name(mixing, message):
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(name="x", dataset="d", mixing=mixing)
+    assert message in str(refused.value)
+    # a good change keeps every other default, lists read as ranges
+    recipe = TrainConfig(name="x", dataset="d", mixing={"level_dbfs": [-30, -20]}).mixing_recipe()
+    assert recipe.level_dbfs == (-30.0, -20.0) and recipe.clean_share == MixingRecipe().clean_share
 
 
 def test_a_run_trains_from_fresh_mixtures_and_its_card_says_so(fresh_dataset, tmp_path):

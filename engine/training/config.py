@@ -98,6 +98,44 @@ class RegularizerConfig:
         return ActivityRegularizer(weight=self.weight, kind=self.kind, p=self.p)
 
 
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Decibels = Annotated[float, Field(ge=-120.0, le=120.0)]
+
+
+@_friendly
+@dataclass(frozen=True, config=_SCHEMA)
+class MixingRecipe:
+    """How fresh mixtures draw examples (:mod:`engine.training.fresh_mixtures`); recorded on every model card
+    trained from them. A run changes it through :attr:`TrainConfig.mixing`."""
+
+    snr_db: tuple[Decibels, Decibels] = (-5.0, 20.0)
+    high_snr_db: tuple[Decibels, Decibels] = (20.0, 40.0)
+    high_snr_share: Share = 0.15
+    clean_share: Share = 0.08
+    level_dbfs: tuple[Decibels, Decibels] = (-45.0, -10.0)
+    reverb_share: Share = 0.3
+    equaliser_share: Share = 0.5
+    band_limit_share: Share = 0.15
+    second_noise_share: Share = 0.2
+    generated_noise_share: Share = 0.12
+    babble_share: Share = 0.08
+    synthetic_share: Share = 0.12
+    max_group_minutes: Annotated[float, Field(gt=0.0)] = 40.0
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> MixingRecipe:
+        for name in ("snr_db", "high_snr_db", "level_dbfs"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name} [{low}, {high}]: the lower end comes first")
+        if self.clean_share + self.high_snr_share > 1.0:
+            raise ValueError("clean_share + high_snr_share must not exceed 1")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @_friendly
 @dataclass(frozen=True, config=_SCHEMA)
 class TrainConfig:
@@ -143,7 +181,7 @@ class TrainConfig:
     """The backward pass's matrix products: "float32", "bfloat16", or "auto" (bfloat16 where the device
     multiplies it natively; see :func:`engine.training.device.backward_dtype`)."""
     mixing: dict | None = None
-    """Fresh-mixture datasets only: changes to :class:`engine.training.fresh_mixtures.MixingRecipe`'s shares
+    """Fresh-mixture datasets only: changes to :class:`MixingRecipe`'s shares
     and ranges, e.g. ``{clean_share: 0.03, level_dbfs: [-38, -12]}``."""
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     notes: str = ""
@@ -151,12 +189,18 @@ class TrainConfig:
     @model_validator(mode="after")
     def _known_mixing(self) -> TrainConfig:
         if self.mixing is not None:
-            from engine.training.fresh_mixtures import MixingRecipe  # numpy/scipy only
-
             unknown = sorted(set(self.mixing) - {f.name for f in fields(MixingRecipe)})
             if unknown:
                 raise ValueError(f"mixing: unknown setting(s) {', '.join(map(str, unknown))}")
+            self.mixing_recipe()  # its own ranges, checked now
         return self
+
+    def mixing_recipe(self) -> MixingRecipe:
+        """The fresh-mixture recipe this run uses: the defaults changed by :attr:`mixing`."""
+        try:
+            return MixingRecipe(**(self.mixing or {}))
+        except ConfigError as exc:
+            raise ValueError(f"mixing: {exc}") from None
 
     @model_validator(mode="after")
     def _plain_name(self) -> TrainConfig:

@@ -25,42 +25,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.signal import butter, fftconvolve, sosfilt
 
+from engine.constants import SAMPLE_RATE
 from engine.dsp.mixing import active_rms, loop_to_length
 from engine.errors import SpandexError
 from engine.files.audio import load_audio
 from engine.training import synthetic_noise
+from engine.training.config import MixingRecipe
 
-RATE = 16000
 SYNTHETIC_PREFIX = "tts-"
-
-
-@dataclass(frozen=True)
-class MixingRecipe:
-    """How examples are drawn; recorded on every model card trained from fresh mixtures."""
-
-    snr_db: tuple[float, float] = (-5.0, 20.0)
-    high_snr_db: tuple[float, float] = (20.0, 40.0)
-    high_snr_share: float = 0.15
-    clean_share: float = 0.08
-    level_dbfs: tuple[float, float] = (-45.0, -10.0)
-    reverb_share: float = 0.3
-    equaliser_share: float = 0.5
-    band_limit_share: float = 0.15
-    second_noise_share: float = 0.2
-    generated_noise_share: float = 0.12
-    babble_share: float = 0.08
-    synthetic_share: float = 0.12
-    max_group_minutes: float = 40.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -73,7 +52,7 @@ class _Pool:
 
     @property
     def seconds(self) -> float:
-        return sum(c.size for c in self.clips) / RATE
+        return sum(c.size for c in self.clips) / SAMPLE_RATE
 
     def clip(self, index: int) -> np.ndarray:
         return self.clips[index].astype(np.float32) * np.float32(self.scales[index])
@@ -85,13 +64,13 @@ def _load_group(folder: Path, max_seconds: float, rng: np.random.Generator) -> _
     clips, scales, total = [], [], 0.0
     for index in order:
         audio = load_audio(files[index])
-        if audio.size < RATE // 10 or not np.any(audio):
+        if audio.size < SAMPLE_RATE // 10 or not np.any(audio):
             continue
         peak = float(np.max(np.abs(audio)))
         scale = peak / 32767.0
         clips.append(np.round(audio / scale).astype(np.int16))
         scales.append(scale)
-        total += audio.size / RATE
+        total += audio.size / SAMPLE_RATE
         if total >= max_seconds:
             break
     return _Pool(folder.name, clips, scales)
@@ -220,11 +199,11 @@ class FreshMixtures:
         parts, total = [], 0
         index = int(rng.integers(len(pool.clips)))
         first = pool.clip(index)
-        start = int(rng.integers(max(1, first.size - RATE // 2)))
+        start = int(rng.integers(max(1, first.size - SAMPLE_RATE // 2)))
         parts.append(first[start:])
         total += parts[-1].size
         while total < samples:
-            parts.append(np.zeros(int(rng.uniform(0.1, 0.6) * RATE), np.float32))
+            parts.append(np.zeros(int(rng.uniform(0.1, 0.6) * SAMPLE_RATE), np.float32))
             index = int(rng.integers(len(pool.clips)))
             parts.append(pool.clip(index))
             total += parts[-2].size + parts[-1].size
@@ -260,16 +239,16 @@ class FreshMixtures:
             sections.append(_shelf(rng.uniform(1000, 4000), rng.uniform(-6, 6)))
         if rng.random() < recipe.band_limit_share:
             cutoff = rng.choice([3400.0, 4000.0, 5500.0, 7000.0])
-            sections.append(butter(4, cutoff, "lowpass", fs=RATE, output="sos"))
+            sections.append(butter(4, cutoff, "lowpass", fs=SAMPLE_RATE, output="sos"))
             if cutoff <= 4000.0:
-                sections.append(butter(2, 300.0, "highpass", fs=RATE, output="sos"))
+                sections.append(butter(2, 300.0, "highpass", fs=SAMPLE_RATE, output="sos"))
         return np.concatenate(sections) if sections else None
 
 
 def _peaking(frequency: float, gain_db: float, q: float) -> np.ndarray:
     """RBJ audio-EQ-cookbook peaking filter as one second-order section."""
     a = 10 ** (gain_db / 40)
-    w = 2 * math.pi * frequency / RATE
+    w = 2 * math.pi * frequency / SAMPLE_RATE
     alpha = math.sin(w) / (2 * q)
     b0, b1, b2 = 1 + alpha * a, -2 * math.cos(w), 1 - alpha * a
     a0, a1, a2 = 1 + alpha / a, -2 * math.cos(w), 1 - alpha / a
@@ -279,7 +258,7 @@ def _peaking(frequency: float, gain_db: float, q: float) -> np.ndarray:
 def _shelf(frequency: float, gain_db: float) -> np.ndarray:
     """RBJ high-shelf filter (slope 1) as one second-order section: a tilt of the upper band."""
     a = 10 ** (gain_db / 40)
-    w = 2 * math.pi * frequency / RATE
+    w = 2 * math.pi * frequency / SAMPLE_RATE
     alpha = math.sin(w) / 2 * math.sqrt(2)
     cos, root = math.cos(w), 2 * math.sqrt(a) * alpha
     b0 = a * ((a + 1) + (a - 1) * cos + root)
@@ -306,7 +285,7 @@ def simulate_rooms(count: int, seed: int) -> dict[str, np.ndarray]:
             absorption, max_order = pra.inverse_sabine(rt60, size)
         except ValueError:
             continue
-        room = pra.ShoeBox(size, fs=RATE, materials=pra.Material(absorption), max_order=min(max_order, 12))
+        room = pra.ShoeBox(size, fs=SAMPLE_RATE, materials=pra.Material(absorption), max_order=min(max_order, 12))
         mic = np.array([rng.uniform(0.5, size[0] - 0.5), rng.uniform(0.5, size[1] - 0.5), rng.uniform(0.8, 1.8)])
         direction = rng.normal(size=3)
         direction[2] *= 0.2
@@ -318,7 +297,7 @@ def simulate_rooms(count: int, seed: int) -> dict[str, np.ndarray]:
         room.compute_rir()
         rir = np.asarray(room.rir[0][0], dtype=np.float64)
         onset = int(np.argmax(np.abs(rir)))
-        rir = rir[max(0, onset - 40):][: RATE // 2]
+        rir = rir[max(0, onset - 40):][: SAMPLE_RATE // 2]
         rir /= np.max(np.abs(rir))
         rooms[f"room{len(rooms):03d}_rt{int(rt60 * 1000):03d}"] = rir.astype(np.float32)
     return rooms

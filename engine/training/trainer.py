@@ -52,7 +52,7 @@ from engine.training.distributed import (
     share_of_batch,
     sum_over_workers,
 )
-from engine.training.fresh_mixtures import FreshMixtures, MixingRecipe
+from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.pruning import mask_sparsity, prune_masks
@@ -85,7 +85,7 @@ def load_training_data(config: TrainConfig, emit: Emit) -> PairedClips | FreshMi
     dataset's fixed clips."""
     sources = fresh_sources(config.dataset)
     if sources is not None:
-        recipe = MixingRecipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in (config.mixing or {}).items()})
+        recipe = config.mixing_recipe()
         return FreshMixtures.load(sources, recipe, seed=config.seed, progress=_loading_reporter("train", emit))
     return PairedClips.load(split_folder(config.dataset, "train"), compact=True,
                             progress=_loading_reporter("train", emit))
