@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.backends import Runner
 from engine.constants import HOP
+from engine.dsp.level import LevelNormaliser
 from engine.dsp.stft import LATENCY_SAMPLES, StreamingISTFT, StreamingSTFT
 from engine.snn.telemetry import FrameTelemetry, RunTotals
 
@@ -34,6 +35,7 @@ class StreamingDenoiser:
         self.analysis = StreamingSTFT()
         self.synthesis = StreamingISTFT()
         self.runner_latency = int(getattr(runner, "latency_frames", 0))
+        self.level = front_end(runner)
         self.waiting: deque[np.ndarray] = deque()  # spectra whose masks the runner has not given yet
 
     @property
@@ -45,6 +47,8 @@ class StreamingDenoiser:
         self.analysis.reset()
         self.synthesis.reset()
         self.waiting.clear()
+        if self.level is not None:
+            self.level.reset()
         if self.runner is not None:
             self.runner.reset()
 
@@ -59,7 +63,8 @@ class StreamingDenoiser:
         spectrum = self.analysis.push(hop)
         if spectrum is None or self.runner is None:
             return self.synthesis.push(spectrum), None
-        mask, telemetry = self.runner.step(np.abs(spectrum))
+        magnitude = np.abs(spectrum)
+        mask, telemetry = self.runner.step(magnitude if self.level is None else self.level.scale(magnitude))
         if self.runner_latency:
             self.waiting.append(spectrum)
             if len(self.waiting) <= self.runner_latency:
@@ -78,6 +83,12 @@ class StreamingDenoiser:
                 frames.append(telemetry)
         tail.append(self.synthesis.push(None))
         return np.concatenate(tail), frames
+
+
+def front_end(runner: Runner | None) -> LevelNormaliser | None:
+    """The input levelling the runner's model asks for (its frames scaled before the network hears them)."""
+    level = None if runner is None else runner.model.encoder.level
+    return None if level is None else LevelNormaliser(level)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 target, activity regularisation lowers measured SynOps, checkpoints are atomic, and a killed training process
 resumes from its last checkpoint exactly as if it had never stopped."""
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
 from engine.evaluation.evaluate import evaluate
 from engine.files.netx import load_model
@@ -56,6 +58,24 @@ def test_validation_equals_the_streaming_engine(tiny_dataset):
     assert result.power_proxy_mops == pytest.approx(engine.report["power_proxy_mops"], rel=1e-12)
     assert result.si_snr == pytest.approx(engine.mean("si_snr"), abs=1e-6)
     assert result.si_snr_noisy == pytest.approx(engine.mean("si_snr_noisy"), abs=1e-9)
+
+
+def test_a_levelled_run_validates_as_the_engine_streams_and_its_model_and_card_keep_the_levelling(
+        tiny_dataset, tmp_path):
+    events = collect(tiny_config(tiny_dataset, steps=4, eval_every=4, level_input=True), tmp_path / "run")
+    finished = events[-1]
+    model = load_model(finished.model_path)
+    assert model.encoder.level == LevelParams()
+    assert json.loads(Path(finished.card_path).read_text())["input_level"] == LevelParams().to_dict()
+    folder = tiny_dataset / "validation_set"
+    result = validate(model, PairedClips.load(folder, limit=3))
+    engine = evaluate(model, pair_files(folder / "noisy", folder / "clean")[:3])
+    assert result.synops_per_frame == engine.report["synops_per_frame"]  # levelled alike, the same events
+    assert result.si_snr == pytest.approx(engine.mean("si_snr"), abs=1e-6)
+    # and a fine-tune that turns it off gives a model without it
+    events = collect(tiny_config(tiny_dataset, steps=2, eval_every=2, init=finished.model_path, level_input=False,
+                                 name="plain"), tmp_path / "plain")
+    assert load_model(events[-1].model_path).encoder.level is None
 
 
 def test_a_run_reports_trains_and_exports(tiny_dataset, tmp_path):

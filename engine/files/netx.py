@@ -7,18 +7,24 @@ The netx layout (what lava-dl's ``export_hdf5`` writes and ``lava.lib.dl.netx.hd
     layer/i/weight  float32 (n_out, n_in), the weight mantissas      layer/i/delay  float32 (n_out,)
     layer/i/neuron/{type=b'SDNN', activation=b'relu', vThMant}        last layer: neuron/sigma_output = True
 
+A model with input levelling (:mod:`engine.dsp.level`) keeps its settings as a JSON attribute of the input
+layer, ``layer/0.attrs["spandex_level"]``, which netx readers do not look at (the levelling runs on the CPU
+front end, before any network sees a frame).
+
 Everything that can go wrong with a file (missing, not HDF5, truncated, wrong layout, shapes that do not
 chain, values a netx runtime would mangle) is reported as :class:`ModelFileError` with the file's name.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from engine.dsp.level import LevelParams
 from engine.errors import ModelFileError
 from engine.files.atomic import atomic_output
 from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
@@ -75,6 +81,7 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
     encoder = InputEncoder(
         size=int(np.prod(_read(first, "shape", path, 0))),
         threshold_mant=int(_read(first, "neuron/vThMant", path, 0)),
+        level=_level(first, path),
     )
     layers = []
     for index in range(1, len(keys)):
@@ -138,6 +145,8 @@ def save_netx(model: SDNNModel, path: str | os.PathLike,
         first.create_dataset("type", (1,), "S10", [b"input"])
         first.create_dataset("shape", data=np.array([model.encoder.size], dtype=np.int64))
         _write_neuron(first, model.encoder.threshold_mant, text)
+        if model.encoder.level is not None:
+            first.attrs[LEVEL_ATTRIBUTE] = json.dumps(model.encoder.level.to_dict())
         for index, (layer, delays) in enumerate(zip(model.layers, netx_delays), start=1):
             g = group.create_group(str(index))
             g.create_dataset("type", (1,), "S10", [b"dense"])
@@ -151,6 +160,19 @@ def save_netx(model: SDNNModel, path: str | os.PathLike,
             if layer.sigma_output:
                 g.create_dataset("neuron/sigma_output", data=True)
     return path
+
+
+LEVEL_ATTRIBUTE = "spandex_level"
+
+
+def _level(group, path: Path) -> LevelParams | None:
+    """The input levelling a SPANDEX file records on its input layer, if any."""
+    if LEVEL_ATTRIBUTE not in group.attrs:
+        return None
+    try:
+        return LevelParams(**json.loads(_text(group.attrs[LEVEL_ATTRIBUTE])))
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path.name}: unreadable input levelling settings: {_short(exc)}") from None
 
 
 def _write_neuron(group, threshold_mant: int, text) -> None:

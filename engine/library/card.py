@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.constants import HOP_S
+
 
 def read_card(model_path: str | Path) -> tuple[dict, str | None]:
     """The card beside ``model_path`` (``x.net`` → ``x.json``) and a problem, if it cannot be read.
@@ -43,6 +45,11 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+    level = card.get("input_level")
+    if level:
+        lines.append(f"input: levelled to {level['target_db']:g} dB per bin (attack "
+                     f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, "
+                     f"gain {level['min_gain_db']:+g} … {level['max_gain_db']:+g} dB)")
     recipe = card.get("recipe", {})
     if recipe:
         lines.append(f"recipe: {_recipe_summary(recipe)}")

@@ -29,6 +29,8 @@ import numpy as np
 
 from engine.backends import Runner
 from engine.constants import BYPASS, DB_FLOOR, HOP, N_BINS, N_FFT, SAMPLE_RATE
+from engine.denoiser import front_end
+from engine.dsp.level import LevelNormaliser
 from engine.dsp.stft import ALGORITHMIC_LATENCY_S, StreamingISTFT, StreamingSTFT
 from engine.errors import SpandexError
 from engine.live.noise import NoiseInjector
@@ -44,6 +46,7 @@ CROSSFADE_SAMPLES = 320
 class ModelSlot:
     runner: Runner
     synthesis: StreamingISTFT
+    level: LevelNormaliser | None = None  # the model's input levelling, if it has one
     last: FrameTelemetry | None = None
     spectrum: np.ndarray | None = None  # this hop's masked spectrum
     cpu_ns: int = 0
@@ -92,7 +95,7 @@ class LiveDenoiser:
                                f"gives {N_BINS} bins (n_fft {N_FFT})")
         if len(runner.model.neuron_counts) - 1 > MAX_LAYERS:
             raise SpandexError(f"{runner.model.name} has more than {MAX_LAYERS} encoding layers")
-        self.slots.append(ModelSlot(runner, StreamingISTFT()))
+        self.slots.append(ModelSlot(runner, StreamingISTFT(), level=front_end(runner)))
         if self.playing == BYPASS and len(self.slots) == 1:
             self.playing = 0
         return len(self.slots) - 1
@@ -128,6 +131,8 @@ class LiveDenoiser:
         for slot in self.slots:
             slot.synthesis.reset()
             slot.runner.reset()
+            if slot.level is not None:
+                slot.level.reset()
             slot.waiting.clear()
             slot.last = None
         self.noise.reset()
@@ -164,13 +169,15 @@ class LiveDenoiser:
         hop = self.noise.process(np.asarray(hop, dtype=np.float64))
         spectrum = self.analysis.push(hop)
         outputs = []
+        magnitude = None if spectrum is None else np.abs(spectrum)
         for slot in self.slots:
-            if spectrum is None:
+            if magnitude is None:
                 outputs.append(slot.synthesis.push(None))
                 slot.last = None
                 continue
             cpu = time.thread_time_ns()
-            mask, telemetry = slot.runner.step(np.abs(spectrum))
+            heard = magnitude if slot.level is None else slot.level.scale(magnitude)
+            mask, telemetry = slot.runner.step(heard)
             slot.cpu_ns = time.thread_time_ns() - cpu
             slot.last = telemetry
             masked = spectrum

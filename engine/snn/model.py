@@ -10,7 +10,8 @@ from a netx file and written back is the same file:
 - axonal delays are whole frames, per output neuron, applied after the 1-frame shift between layers.
 
 The N-DNS front-end constants that netx files do not store (input offset −0.2, input quantisation 1/64)
-live in :class:`InputEncoder`.
+live in :class:`InputEncoder`, with the optional input levelling (:mod:`engine.dsp.level`) a SPANDEX netx file
+records beside its input layer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.dsp.level import LevelParams
 from engine.errors import ModelFileError
 
 WEIGHT_SCALE = 64
@@ -40,12 +42,15 @@ class InputEncoder:
         threshold_mant: delta threshold mantissa (real threshold = threshold_mant / 64).
         offset: added to each magnitude before quantisation (N-DNS subtracts its STFT mean 0.2).
         step: input quantisation step (N-DNS: 1/64, rounding half to even as torch.round does).
+        level: if set, each |STFT| frame is scaled to a steady level before the offset (the CPU front end
+            does it, on every backend alike: :mod:`engine.dsp.level`); None: the magnitudes as they come.
     """
 
     size: int
     threshold_mant: int
     offset: float = -0.2
     step: float = 1.0 / 64
+    level: LevelParams | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -159,6 +159,9 @@ class TrainConfig:
     grad_clip: Annotated[float, Field(gt=0.0)] = 10.0
     mse_weight: Annotated[float, Field(ge=0.0)] = 0.001
     train_thresholds: bool = False
+    level_input: bool | None = None
+    """Level the network's input (:mod:`engine.dsp.level`): true adds the default levelling to the model,
+    false removes it, None keeps what the starting model has (a model trained from scratch: none)."""
     hidden_sizes: Annotated[tuple[Annotated[int, Field(ge=1, le=8192)], ...], Field(min_length=1, max_length=8)] \
         = (512, 512)
     threshold_mant: Annotated[int, Field(ge=1, le=65_535)] = 6

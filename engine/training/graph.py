@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.dsp.level import LevelParams, frame_gains, frame_power
 from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
 
 WEIGHT_STEP = 2.0 / WEIGHT_SCALE
@@ -277,6 +278,8 @@ class SDNNGraph(torch.nn.Module):
             self.register_buffer(f"mask_{index}", torch.ones(sizes[index + 1], sizes[index]))
         # the sigma output has no delta unit; netx files still carry a vThMant for it
         self.output_threshold_mant = int(threshold_mant)
+        self.input_level: LevelParams | None = None
+        """The model's input levelling (:mod:`engine.dsp.level`): each frame scaled before the encoder."""
         self.backward_dtype: torch.dtype | None = None
         """None: backward products in the parameters' dtype; ``torch.bfloat16``: see :class:`_Synapse`."""
 
@@ -311,6 +314,8 @@ class SDNNGraph(torch.nn.Module):
         self.clamp_parameters()
         p = self.surrogate
         x = magnitude.permute(2, 0, 1).contiguous()  # (T, B, bins): each frame one contiguous slab
+        if self.input_level is not None:
+            x = x * self.level_gains(x)
         x = quantize_input(x + self.input_offset, self.input_step)
         spikes = _Delta.apply(x, _ThresholdGrid.apply(self.thresholds[0]), p.tau_grad, p.scale_grad)
         emitted, delivered = [spikes], [spikes]
@@ -327,6 +332,14 @@ class SDNNGraph(torch.nn.Module):
         y = y.transpose(0, 1).contiguous().transpose(1, 2)
         return GraphOutput(y=y, spikes=emitted, delivered=delivered)
 
+    def level_gains(self, frames: torch.Tensor) -> torch.Tensor:
+        """The input levelling's gain for each frame of ``frames`` (T, B, bins), as ``(T, B, 1)``: the same
+        numbers the streaming front end computes (numpy, frame by frame), whatever the device."""
+        assert self.input_level is not None
+        magnitude = frames.detach().to("cpu", torch.float64).numpy()
+        gains = frame_gains(frame_power(magnitude).T, self.input_level).T  # (T, B)
+        return torch.from_numpy(np.ascontiguousarray(gains)).to(frames.device, frames.dtype).unsqueeze(-1)
+
     # --- conversion ------------------------------------------------------------------------------------
 
     @classmethod
@@ -342,6 +355,7 @@ class SDNNGraph(torch.nn.Module):
         graph = cls(model.neuron_counts, input_offset=model.encoder.offset, input_step=model.encoder.step,
                     max_delay=max_delay, train_thresholds=train_thresholds)
         graph.output_threshold_mant = model.layers[-1].threshold_mant
+        graph.input_level = model.encoder.level
         # Values sit in the middle of their grid cell (+0.5 frame, +0.5/64), so that small training updates
         # do not move them across a boundary: the forward pass floors both to what the model holds.
         with torch.no_grad():
@@ -370,5 +384,5 @@ class SDNNGraph(torch.nn.Module):
                        delays=delays[i] if i < len(delays) else None, sigma_output=i == self.n_layers - 1)
             for i in range(self.n_layers))
         encoder = InputEncoder(size=self.sizes[0], threshold_mant=th[0], offset=self.input_offset,
-                               step=self.input_step)
+                               step=self.input_step, level=self.input_level)
         return SDNNModel(encoder=encoder, layers=layers, name=name, source=source)

@@ -30,6 +30,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from engine.constants import HOP
+from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
 from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
@@ -97,11 +98,15 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
         sizes = (257, *config.hidden_sizes, 257)
         graph = SDNNGraph(sizes, threshold_mant=config.threshold_mant, max_delay=config.max_delay,
                           train_thresholds=config.train_thresholds, seed=config.seed)
-        return graph, "scratch"
-    model = resolve_model(config.init)
-    graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
-                                 freeze_zeros=config.keep_zeros)
-    return graph, parent_name(model, config.init)
+        parent = "scratch"
+    else:
+        model = resolve_model(config.init)
+        graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
+                                     freeze_zeros=config.keep_zeros)
+        parent = parent_name(model, config.init)
+    if config.level_input is not None:
+        graph.input_level = (graph.input_level or LevelParams()) if config.level_input else None
+    return graph, parent
 
 
 def parent_name(model, init: str) -> str:
@@ -275,6 +280,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "parent": parent,
         "data": data,
         "recipe": config.to_dict(),
+        "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
         "metrics": {
