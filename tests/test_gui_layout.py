@@ -113,17 +113,18 @@ def scroll_problems(window, may_scroll_down: set) -> list[str]:
 
 def label_problems(window) -> list[str]:
     """Every label shows its whole text: wide enough (or word-wrapped within its height), not cut by a
-    parent; a label that elides by design (``full_text``) elides to its width and tells the rest in its
+    parent; a label that elides by design (``elided_text``) elides to its width and tells the rest in its
     tooltip."""
     problems = []
     for label in window.findChildren(QtWidgets.QLabel):
         if not shown(label) or not label.text():
             continue
-        full = getattr(label, "full_text", None)
-        if full is not None:  # elides by design
-            if label.fontMetrics().horizontalAdvance(label.text()) > label.contentsRect().width():
+        elided = getattr(label, "elided_text", None)
+        if callable(elided):  # elides by design: text() is the whole text, elided_text() what is painted
+            painted = elided()
+            if label.fontMetrics().horizontalAdvance(painted) > label.contentsRect().width():
                 problems.append(f"{describe(label)}: elided text wider than the label")
-            if label.text() != full and full not in label.toolTip():
+            if painted != label.text() and label.text() not in label.toolTip():
                 problems.append(f"{describe(label)}: elided, but its tooltip does not tell the whole text")
         elif label.wordWrap():
             need = label.heightForWidth(label.width())
@@ -176,10 +177,12 @@ def plot_items(window):
 
 
 def chart_problems(window, legend_by_group: set) -> list[str]:
-    """Titles fit their chart; a chart of several series has a legend with an entry per series, inside the
-    plot area. ``legend_by_group``: charts whose legend names groups of series (the Pareto chart: a front
-    and its points per dataset)."""
+    """Titles fit their chart, texts in it its plot area; a chart of several series has a legend with an entry
+    per series, inside the plot area, or shares one legend with charts of the same series (the traces, one
+    line per model: ``window.model_legend``, shown, naming every model). ``legend_by_group``: charts whose
+    legend names groups of series (the Pareto chart: a front and its points per dataset)."""
     problems = []
+    shared = getattr(window, "model_legend", None)
     for view, item in plot_items(window):
         title = item.titleLabel
         name = title.text or describe(view)
@@ -189,8 +192,19 @@ def chart_problems(window, legend_by_group: set) -> list[str]:
             if inside.width() < text.width():
                 problems.append(f"chart title {title.text!r}: {text.width() - inside.width()} px of its "
                                 f"{text.width()} cut")
+        box = item.vb.mapRectToScene(item.vb.boundingRect())
+        for text in (i for i in item.items if isinstance(i, pg.TextItem) and i.isVisible()):
+            where = text.mapRectToScene(text.boundingRect())
+            if not box.contains(where):
+                problems.append(f"chart {name!r}: the text {text.textItem.toPlainText()!r} runs out of the plot")
         series = [i for i in item.items if isinstance(i, (pg.PlotDataItem, pg.BarGraphItem)) and i.isVisible()]
         if len(series) < 2 or item in legend_by_group:
+            continue
+        if shared is not None and view in shared.charts:
+            names = [m["name"] for m in window.models]
+            if not shown(shared) or len(shared.entries) < len(series) \
+                    or not all(name in entry for name, entry in zip(names, shared.entries)):
+                problems.append(f"chart {name!r}: {len(series)} series, the shared legend shows {shared.entries}")
             continue
         legend = item.legend
         entries = len(legend.items) if legend is not None and legend.isVisible() else 0
@@ -276,6 +290,13 @@ def test_every_tab_fits_at_1280x800_and_1920x1080(qtbot, private_home, shots):
         close_window(window, host)
 
 
+def assert_shows_record_folder(window, folder: Path) -> None:
+    """The toolbar says where recordings go (the end of a long path; the whole of it in the tooltip)."""
+    text = window.record_folder_action.text()
+    assert text.startswith("to ") and text.endswith(folder.name), text
+    assert str(folder) in window.record_folder_action.toolTip() and str(folder) in window.record_action.toolTip()
+
+
 @pytest.mark.slow
 def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, virtual_audio):
     """Geometry, splitter, backend, buffer, loaded models, record folder and virtual microphone, chosen in one
@@ -294,14 +315,15 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
         qtbot.waitUntil(lambda: len(window.models) == 2 and not window.loading, timeout=60_000)
         window.resize(780, 600)  # the offscreen screen is 800×800: restoreGeometry keeps a window inside it
         window.move(11, 23)
-        window.splitter.setSizes([420, 360])
+        window.splitter.setSizes([0, 10_000])  # the side panel as wide as the plots' minimum allows
         window.backend_combo.setCurrentText("sparse")  # the backend for the next models
         window.record_folder_action.trigger()
-        assert window.record_folder_action.text() == f"to {recordings}"
+        assert_shows_record_folder(window, recordings)
         window.virtual_mic_action.setChecked(True)
         qtbot.waitUntil(lambda: bool(published_modules(pactl_env(virtual_audio))), timeout=30_000)
         QtWidgets.QApplication.processEvents()
         geometry, sizes = window.geometry(), window.splitter.sizes()
+        assert sizes[1] > window.tabs.minimumSizeHint().width() + 50  # not what a first start would choose
     finally:
         close_window(window, host)
     assert not published_modules(pactl_env(virtual_audio))  # removed with the engine
@@ -312,7 +334,8 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
         assert host.config.prefill_hops == 5 and host.config.virtual_mic
         assert window.geometry() == geometry and window.splitter.sizes() == sizes
         assert window.backend_combo.currentText() == "sparse"
-        assert window.record_folder == recordings and window.record_folder_action.text() == f"to {recordings}"
+        assert window.record_folder == recordings
+        assert_shows_record_folder(window, recordings)
         assert window.virtual_mic_action.isChecked()
         qtbot.waitUntil(lambda: len(window.models) == 2 and bool(published_modules(pactl_env(virtual_audio))),
                         timeout=60_000)
