@@ -85,6 +85,7 @@ class ModelsPanel(QtWidgets.QWidget):
                                 "is instant (20 ms crossfade).")
         hint.setWordWrap(True)
         layout.addWidget(hint)
+        layout.addStretch(0)  # the room the card leaves in a blind test (ABX hides it) goes below, not between
         self.hidden = False
         self.shown_at = 0.0       # when the live numbers were last written
         self.shown_playing = -2   # the slot playing then
