@@ -259,6 +259,7 @@ def inner_tab_states(page: QtWidgets.QWidget):
         tabs.setCurrentIndex(first)
 
 
+@pytest.mark.slow
 def test_every_tab_fits_at_1280x800_and_1920x1080(qtbot, private_home, shots):
     window, host = open_window(qtbot, private_home, list(LINEUP), output="none")
     try:
