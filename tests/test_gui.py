@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
+from app.panels.models_panel import COLUMNS  # noqa: E402
 from app.window.main_window import MainWindow  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_model  # noqa: E402
@@ -109,7 +110,8 @@ def test_plots_receive_data(qtbot, window_on_devices, shots):
     assert window.sparsity.updates > 10 and all(0 < a < 1 for a in window.sparsity.last_activity)
     assert window.meter_in.db > -60
     # side by side: the pruned models cost fewer SynOps than the baseline, as measured
-    synops = [float(window.models_panel.table.item(row, 3).text().replace(",", "")) for row in range(3)]
+    column = COLUMNS.index("SynOps")
+    synops = [float(window.models_panel.table.item(row, column).text().replace(",", "")) for row in range(3)]
     assert synops[0] > synops[1] > synops[2] > 0
     # the status line says what the counters say, and a correct engine keeps xruns rare on this machine
     window.refresh_text()

@@ -3,7 +3,9 @@
 Rows: the loaded models (live slots), then the model library (engine/library/catalog.py), then files added with
 *Compare a file…*. For each, :func:`engine.loihi.resources.loihi_resource_report` (an estimate from
 published per-core limits, cited in the panel); a bar chart of synaptic memory per model, stored densely
-and exploiting sparsity; per layer for the selected model. *Export for Lava/netx…* runs
+and exploiting sparsity; per layer for the selected model. The tables are as wide as their columns (short
+two-line headers, explained in their tooltips; what does not fit is in the rows' tooltips), and the panel is
+never narrower than they are: it scrolls down, never sideways. *Export for Lava/netx…* runs
 :func:`engine.loihi.export.export_netx` on a worker thread (lava-dl loads there) and shows what it
 changed or why it refused.
 """
@@ -26,10 +28,23 @@ from engine.loihi.export import export_netx, plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LOIHI2, LoihiResourceReport, loihi_resource_report
 
-MODEL_COLUMNS = ("#", "model", "from", "weights = 0", "nonzero syn.", "dense KiB", "sparse KiB",
-                 "cores dense", "cores sparse")
-LAYER_COLUMNS = ("layer", "neurons", "synapses", "nonzero", "max delay", "dense KiB", "sparse KiB",
-                 "state KiB", "cores dense", "cores sparse")
+MODEL_COLUMNS = ("#", "model", "from", "weights\n= 0", "dense\nKiB", "sparse\nKiB", "cores\nd → s")
+LAYER_COLUMNS = ("layer", "neurons", "nonzero\nsynapses", "max\ndelay", "dense\nKiB", "sparse\nKiB", "state\nKiB",
+                 "cores\nd → s")
+TIPS = {
+    "#": "The model's number on the bar chart",
+    "from": "slot N: loaded in the A/B tab; shipped / user: the model library; file: added with Compare a file…",
+    "weights\n= 0": "Share of the synapses whose weight is zero (pruned)",
+    "dense\nKiB": "Synaptic memory with every synapse stored (plus neuron state, in the models' table), KiB",
+    "sparse\nKiB": "Synaptic memory with only the nonzero synapses stored, each with its target index (plus "
+                    "neuron state, in the models' table), KiB",
+    "state\nKiB": "Neuron state, KiB",
+    "cores\nd → s": "Neuro-cores needed with dense storage → with sparse storage",
+    "nonzero\nsynapses": "Synapses with a nonzero weight (of all synapses: in the row's tooltip)",
+    "max\ndelay": "The longest axonal delay in the layer, in time steps",
+}
+NAMES = ("model", "layer")
+"""The column of a table that takes the room its other columns leave."""
 DENSE_BRUSH, SPARSE_BRUSH = (255, 160, 70), (102, 194, 255)
 
 
@@ -61,28 +76,46 @@ def _kib(n_bytes: int) -> str:
 def _table(columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
     table = QtWidgets.QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(columns)
+    for col, name in enumerate(columns):
+        table.horizontalHeaderItem(col).setToolTip(TIPS.get(name, ""))
     table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-    table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)  # scrolls inside
+    table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+    table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as wide as its columns
+    table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
     return table
 
 
-def _fill(table: QtWidgets.QTableWidget, rows: list[tuple[str, ...]], shown: int = 10) -> None:
-    """Put ``rows`` in ``table`` and make it tall enough for up to ``shown`` of them (the panel scrolls)."""
+def _fill(table: QtWidgets.QTableWidget, rows: list[tuple[str, ...]], tips: list[str] | None = None,
+          shown: int = 10) -> None:
+    """Put ``rows`` in ``table`` (``tips``: each row's tooltip), make it as wide as its columns and tall
+    enough for up to ``shown`` rows (the panel scrolls down)."""
     table.setRowCount(len(rows))
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
             item = QtWidgets.QTableWidgetItem(value)
             if c and value[:1].isdigit():
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            if tips:
+                item.setToolTip(tips[r])
             table.setItem(r, c, item)
     table.resizeRowsToContents()
+    header = table.horizontalHeader()
+    widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount())]
+    for column, width in enumerate(widths):
+        if table.horizontalHeaderItem(column).text() in NAMES:
+            header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeMode.Stretch)  # takes the room left
+        else:
+            header.resizeSection(column, width)
+    more = len(rows) > shown
+    table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded if more
+                                     else QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll_bar = table.verticalScrollBar().sizeHint().width() if more else 0
+    table.setMinimumWidth(sum(widths) + 2 * table.frameWidth() + scroll_bar)
     visible = sum(table.rowHeight(r) for r in range(min(len(rows), shown)))
-    table.setFixedHeight(visible + table.horizontalHeader().sizeHint().height()
-                         + table.horizontalScrollBar().sizeHint().height() + 2 * table.frameWidth())
+    table.setFixedHeight(visible + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth())
 
 
 def _label(text: str = "", small: bool = False) -> QtWidgets.QLabel:
@@ -99,13 +132,14 @@ class MemoryBars(pg.PlotWidget):
     """Synaptic memory plus neuron state per model (row number): stored densely, and exploiting sparsity."""
 
     def __init__(self) -> None:
-        super().__init__(title="KiB per model: dense storage (orange) · sparse (blue)")
+        super().__init__(title="Memory per model (KiB), by # in the table")
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.setFixedHeight(170)
+        self.setFixedHeight(190)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
-        self.dense = pg.BarGraphItem(x=[], height=[], width=0.38, brush=DENSE_BRUSH)
-        self.sparse = pg.BarGraphItem(x=[], height=[], width=0.38, brush=SPARSE_BRUSH)
+        self.legend = self.addLegend(offset=(-4, 1), labelTextSize="8pt", colCount=2)
+        self.dense = pg.BarGraphItem(x=[], height=[], width=0.38, brush=DENSE_BRUSH, name="dense storage")
+        self.sparse = pg.BarGraphItem(x=[], height=[], width=0.38, brush=SPARSE_BRUSH, name="sparse storage")
         self.addItem(self.dense)
         self.addItem(self.sparse)
 
@@ -116,6 +150,7 @@ class MemoryBars(pg.PlotWidget):
         self.dense.setOpts(x=x - 0.2, height=dense)
         self.sparse.setOpts(x=x + 0.2, height=sparse)
         self.setXRange(0.4, len(rows) + 0.6, padding=0)
+        self.setYRange(0.0, 1.35 * max(dense + sparse + [1.0]), padding=0)  # the legend above the bars
         self.getAxis("bottom").setTicks([[(i, str(i)) for i in x]])
 
 
@@ -170,12 +205,15 @@ class LoihiPanel(QtWidgets.QWidget):
         layout.addWidget(self.export_label)
         layout.addWidget(self.figures_label)
         layout.addStretch(1)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
+        self.content = content
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(content)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOn)  # no reflow on scroll
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(self.scroll)
         self.refresh()
 
     # --- rows ------------------------------------------------------------------------------------
@@ -197,7 +235,8 @@ class LoihiPanel(QtWidgets.QWidget):
             if key not in seen:
                 seen.add(key)
                 self.rows.append(self._row(name, origin, path))
-        _fill(self.models_table, [self._cells(i, row) for i, row in enumerate(self.rows)])
+        _fill(self.models_table, [self._cells(i, row) for i, row in enumerate(self.rows)],
+              [self._tip(row) for row in self.rows])
         self.bars.show_rows(self.rows)
         self.models_table.selectRow(0)
         if selected is not None:
@@ -220,14 +259,26 @@ class LoihiPanel(QtWidgets.QWidget):
             self._cache[key] = model_row(name, origin, path)
         return replace(self._cache[key], origin=origin)
 
+    def _fit_width(self) -> None:
+        """The panel is never narrower than its widest table (the side panel's splitter keeps to that)."""
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.scroll.setMinimumWidth(self.content.minimumSizeHint().width() + bar + 2 * self.scroll.frameWidth())
+
     @staticmethod
     def _cells(index: int, row: ModelRow) -> tuple[str, ...]:
         r = row.report
         if r is None:
-            return (str(index + 1), row.name, row.origin, "refused (see below)", "", "", "", "", "")
+            return (str(index + 1), row.name, row.origin, "refused", "", "", "")
         return (str(index + 1), row.name, row.origin, f"{1 - r.nonzero_synapses / r.synapses:.1%}",
-                f"{r.nonzero_synapses:,}", _kib(r.dense_bytes), _kib(r.sparse_bytes), str(r.cores_dense),
-                str(r.cores_sparse))
+                _kib(r.dense_bytes), _kib(r.sparse_bytes), f"{r.cores_dense} → {r.cores_sparse}")
+
+    @staticmethod
+    def _tip(row: ModelRow) -> str:
+        r = row.report
+        if r is None:
+            return f"{row.path}: {row.problem}"
+        return (f"{row.path}: {r.nonzero_synapses:,} of {r.synapses:,} synapses nonzero; {r.cores_dense} neuro-cores "
+                f"dense, {r.cores_sparse} sparse")
 
     @property
     def selected(self) -> ModelRow | None:
@@ -235,6 +286,10 @@ class LoihiPanel(QtWidgets.QWidget):
         return self.rows[rows[0].row()] if rows and rows[0].row() < len(self.rows) else None
 
     def _show_selected(self) -> None:
+        self._show_row()
+        self._fit_width()
+
+    def _show_row(self) -> None:
         row = self.selected
         self.export_button.setEnabled(row is not None and not self.exporting)
         if row is None:
@@ -255,9 +310,11 @@ class LoihiPanel(QtWidgets.QWidget):
             f"{r.cores_dense} neuro-cores dense, {r.cores_sparse} sparse, of {r.figures.cores_per_chip} "
             f"on {r.chips} chip{'s' if r.chips > 1 else ''}.")
         _fill(self.layers_table, [
-            (l.name, f"{l.neurons:,}", f"{l.synapses:,}", f"{l.nonzero_synapses:,}", str(l.max_delay),
-             _kib(l.dense_synapse_bytes), _kib(l.sparse_synapse_bytes), _kib(l.neuron_bytes), str(l.cores_dense),
-             str(l.cores_sparse)) for l in r.layers])
+            (l.name.split(" (")[0], f"{l.neurons:,}", f"{l.nonzero_synapses:,}", str(l.max_delay),
+             _kib(l.dense_synapse_bytes), _kib(l.sparse_synapse_bytes), _kib(l.neuron_bytes),
+             f"{l.cores_dense} → {l.cores_sparse}") for l in r.layers],
+            [f"{l.name}: {l.nonzero_synapses:,} of {l.synapses:,} synapses nonzero; {l.cores_dense} neuro-cores dense, "
+             f"{l.cores_sparse} sparse" for l in r.layers])
         self.notes_label.setText("<br>".join(f"Export note: {note}" for note in row.notes))
 
     def _compare_dialog(self) -> None:

@@ -1,5 +1,9 @@
 """A/B panel: the loaded models side by side (live SynOps, M-Ops/s, sparsity, CPU), which one plays,
-and which two are A and B."""
+and which two are A and B; the selected model's card below.
+
+The table is as wide as its columns, never scrolled sideways: short headers (explained in their tooltips),
+number columns as wide as the widest number they show (set once, not re-measured four times a second), the
+weights' sparsity in the model's tooltip (it does not change while the model runs)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,19 @@ from app.plots.frame_history import FrameHistory
 from app.plots.traces import MODEL_COLOURS
 from engine.live.protocol import ModelInfo
 
-COLUMNS = ("key", "model", "weights = 0", "SynOps/hop", "M-Ops/s", "vs A", "silent neurons", "CPU µs/hop")
+COLUMNS = ("#", "model", "SynOps", "M-Ops/s", "vs A", "silent", "µs/hop")
+HEADER_TIPS = (
+    "The model's key: press it to hear the model (▶: the model heard)",
+    "The model's name (its file, backend and zero weights in its tooltip); double-click to hear it",
+    "Synaptic operations per hop (8 ms), mean of the last second",
+    "N-DNS power proxy: synaptic and neuron operations per second, in millions",
+    "SynOps against model A's",
+    "Hidden neurons silent per hop, mean of the last second",
+    "CPU time of the model's step per hop, in µs (dense and sparse give the same sound; this tells them apart)")
+WIDEST = ("▶ 9", "", "8,888,888", "888.88", "+888%", "100%", "88888")
+"""The widest text each column shows as a rule (the model column: the names loaded); a wider one widens it."""
+SHOWN_ROWS = 9
+"""The table grows to this many rows (the 1-9 keys); the card below takes the rest of the height."""
 
 
 class ModelsPanel(QtWidgets.QWidget):
@@ -33,15 +49,21 @@ class ModelsPanel(QtWidgets.QWidget):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as tall as its rows
+        self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        header.setHighlightSections(False)
+        for col, tip in enumerate(HEADER_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
         layout.addWidget(self.table)
         self.card = QtWidgets.QPlainTextEdit()
         self.card.setReadOnly(True)
-        self.card.setMaximumHeight(150)
+        self.card.setMinimumHeight(90)
         self.card.setPlaceholderText("Select a model to see its card: data, recipe, measured metrics.")
         self.table.itemSelectionChanged.connect(self._show_card)
-        layout.addWidget(self.card)
+        layout.addWidget(self.card, 1)
         ab = QtWidgets.QHBoxLayout()
         self.a_combo = QtWidgets.QComboBox()
         self.b_combo = QtWidgets.QComboBox()
@@ -63,10 +85,17 @@ class ModelsPanel(QtWidgets.QWidget):
                                 "is instant (20 ms crossfade).")
         hint.setWordWrap(True)
         layout.addWidget(hint)
+        layout.addStretch(0)  # the room the card leaves in a blind test (ABX hides it) goes below, not between
         self.hidden = False
         self.shown_at = 0.0       # when the live numbers were last written
         self.shown_playing = -2   # the slot playing then
         self.summaries: list[dict] = []
+        bold = QtGui.QFont(self.table.font())
+        bold.setBold(True)
+        self.bold_metrics = QtGui.QFontMetrics(bold)  # the row heard is bold: the widest a text gets
+        margin = self.table.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_FocusFrameHMargin, None, self.table)
+        self.cell_padding = 2 * (margin + 1) + 1 + 4  # the item's margins, the grid line, a little air
+        self._fit()
 
     @property
     def a(self) -> int:
@@ -101,16 +130,46 @@ class ModelsPanel(QtWidgets.QWidget):
                 item = QtWidgets.QTableWidgetItem("")
                 if col in (0, 1):
                     item.setForeground(colour)
+                else:
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
             self.table.item(row, 0).setText(str(row + 1))
             backend = info.get("backend", "dense")
             # dense and sparse give the same bits (only the CPU column tells them apart); Lava is heard later
             self.table.item(row, 1).setText(f"{info['name']} [lava]" if backend == "lava" else info["name"])
-            self.table.item(row, 1).setToolTip(f"{info.get('source') or info['name']} ({backend} backend)")
-            self.table.item(row, 2).setText(f"{info['weight_sparsity']:.0%}")
+            self.table.item(row, 1).setToolTip(
+                f"{info.get('source') or info['name']} ({backend} backend): {info['weight_sparsity']:.0%} of its "
+                "weights are zero")
         if old != [m["source"] for m in models]:
             self.table.clearSelection()
+        self._fit()
         self._show_card()
+
+    def _cell_width(self, text: str) -> int:
+        return self.bold_metrics.horizontalAdvance(text) + self.cell_padding
+
+    def _fit(self) -> None:
+        """Size every column for its widest text and the table for its columns and rows (no scroll bars);
+        the model column takes what room is left."""
+        header = self.table.horizontalHeader()
+        names = [self.table.item(row, 1).text() for row in range(self.table.rowCount())]
+        self.widths = []
+        for col, widest in enumerate(WIDEST):
+            texts = names if col == 1 else [widest]
+            self.widths.append(max([header.sectionSizeHint(col)] + [self._cell_width(t) for t in texts]))
+            if col != 1:
+                header.resizeSection(col, self.widths[col])
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self._fit_width()
+        rows = min(max(self.table.rowCount(), 1), SHOWN_ROWS)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff if self.table.rowCount()
+                                              <= SHOWN_ROWS else QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.setFixedHeight(header.sizeHint().height() + rows * self.table.verticalHeader().defaultSectionSize()
+                                  + 2 * self.table.frameWidth())
+
+    def _fit_width(self) -> None:
+        scroll_bar = self.table.verticalScrollBar().sizeHint().width() if self.table.rowCount() > SHOWN_ROWS else 0
+        self.table.setMinimumWidth(sum(self.widths) + 2 * self.table.frameWidth() + scroll_bar)
 
     def set_hidden(self, hidden: bool) -> None:
         """ABX: hide everything that tells the models apart."""
@@ -135,8 +194,12 @@ class ModelsPanel(QtWidgets.QWidget):
                 f"{s['synops'] / reference['synops'] - 1:+.0%}"
             values = (f"{s['synops']:,.0f}", f"{s['mops']:.2f}", vs_a,
                       f"{sum(hidden_layers) / len(hidden_layers):.0%}", f"{s['cpu_us']:.0f}")
-            for col, text in enumerate(values, start=3):
+            for col, text in enumerate(values, start=2):
                 self.table.item(row, col).setText(text)
+                if self._cell_width(text) > self.widths[col]:  # wider than WIDEST
+                    self.widths[col] = self._cell_width(text)
+                    self.table.horizontalHeader().resizeSection(col, self.widths[col])
+                    self._fit_width()
             playing = row == history.playing
             font = self.table.item(row, 1).font()
             if font.bold() != playing:

@@ -4,6 +4,10 @@ The run is an :class:`engine.training.job.TrainingJob` — a process of its own,
 smooth; a QTimer on the GUI thread drains its events (never blocking) into the curves, the progress bar and
 the status line. Cancel checkpoints first: Start on the same settings resumes. A finished run joins the
 model library and :attr:`PrunePanel.model_installed` asks the window to load it beside its parent for A/B.
+
+Laid out as three pages — the settings, the run's curves, the library's Pareto chart — above Start / Cancel,
+the progress and the status, which stay in sight: on a laptop's screen the whole form and four readable
+curves do not fit one above the other. Start shows the run's page.
 """
 
 from __future__ import annotations
@@ -77,30 +81,31 @@ class PrunePanel(QtWidgets.QWidget):
         self.refresh_library()
 
     def _lay_out(self) -> None:
-        scroll = QtWidgets.QScrollArea()
+        scroll = QtWidgets.QScrollArea()  # scrolls only on a screen too small for the form
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.form)
+        scroll.setMinimumWidth(self.form.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.pages = QtWidgets.QTabWidget()
+        self.pages.addTab(scroll, "Settings")
+        self.pages.addTab(self.curves, "Run")
+        self.pages.addTab(self.pareto, "Pareto (library)")
+        for index, tip in enumerate(("The model to start from, the pruning schedule, regularisation, the data",
+                                     "The run: the planned and measured sparsity, validation SI-SNR and SynOps, "
+                                     "the training loss",
+                                     "The model library: SI-SNR against cost, from the model cards")):
+            self.pages.setTabToolTip(index, tip)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
-        controls = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(controls)
+        layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.pages, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.message)
-        self.plots = QtWidgets.QTabWidget()
-        self.plots.addTab(self.curves, "Run")
-        self.plots.addTab(self.pareto, "Pareto (library)")
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        splitter.addWidget(controls)
-        splitter.addWidget(self.plots)
-        splitter.setSizes([380, 420])
-        outer = QtWidgets.QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(splitter)
 
     # --- library ---------------------------------------------------------------------------------
 
@@ -163,6 +168,7 @@ class PrunePanel(QtWidgets.QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)  # busy until the run says how far it is
         self.progress.setFormat("starting…")
+        self.pages.setCurrentWidget(self.curves)
         self.status.setText(f"Starting <b>{html.escape(config.name)}</b> in {html.escape(str(run_dir))}…")
         self.timer.start()
 

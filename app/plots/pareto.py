@@ -59,6 +59,14 @@ class ParetoChart(QtWidgets.QWidget):
                                                                      else "its card has no SI-SNR / M-Ops/s")
                 continue
             groups.setdefault(entry.measured_on or "?", []).append(entry)
+        points_all = [(e.measured[1], e.measured[0]) for members in groups.values() for e in members]
+        if points_all:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
+            mops_all, snr_all = zip(*points_all)
+            middle = (max(snr_all) + min(snr_all)) / 2
+            half = max(1.0, (max(snr_all) - min(snr_all)) / 2 * 1.2)
+            x_top = max(mops_all) * 1.25
+            self.plot.setXRange(0, x_top, padding=0)
+            self.plot.setYRange(middle - half, middle + half, padding=0)
         for index, (dataset, members) in enumerate(sorted(groups.items())):
             colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
             points = [(e.measured[1], e.measured[0]) for e in members]
@@ -68,16 +76,12 @@ class ParetoChart(QtWidgets.QWidget):
             self.plot.plot([p[0] for p in points], [p[1] for p in points], pen=None, symbol="o", symbolSize=9,
                            symbolPen=None, symbolBrush=colour, name=f"measured on {Path(dataset).name or dataset}")
             for entry, (mops, si_snr) in zip(members, points):
-                label = pg.TextItem(entry.name, color=colour, anchor=(0, 1))
+                # names on the right half run left of their point, those near the top below it: inside the plot
+                anchor = (1 if mops > 0.5 * x_top else 0, 0 if si_snr > middle + 0.7 * half else 1)
+                label = pg.TextItem(entry.name, color=colour, anchor=anchor)
                 label.setPos(mops, si_snr)
                 self.plot.addItem(label)
                 self.plotted[entry.name] = (mops, si_snr)
-        if self.plotted:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
-            mops, si_snr = zip(*self.plotted.values())
-            middle = (max(si_snr) + min(si_snr)) / 2
-            half = max(1.0, (max(si_snr) - min(si_snr)) / 2 * 1.2)
-            self.plot.setXRange(0, max(mops) * 1.25, padding=0)
-            self.plot.setYRange(middle - half, middle + half, padding=0)
         lines = [f"{len(self.plotted)} model(s) plotted."]
         if self.unmeasured:
             lines.append("Not plotted (no measured numbers): " + "; ".join(

@@ -19,8 +19,9 @@ class SparsityBars(pg.PlotWidget):
     """Bars per layer: activity sparsity of its neurons (last second) and weight sparsity of its synapses."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, title="Sparsity: silent neurons · zero weights (out of layer)")
-        self.setYRange(0.0, 1.3, padding=0)  # room above the bars for the legend
+        super().__init__(parent=parent, title="Sparsity per layer (model on display)")
+        self.setYRange(0.0, 1.5, padding=0)  # room above the bars for the legend (one row of it)
+        self.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.addLegend(offset=(4, 1), labelTextSize="8pt", colCount=2)

@@ -1,11 +1,17 @@
-"""Live traces, one curve per loaded model: SynOps per hop, power proxy (M-Ops/s), CPU µs per hop."""
+"""Live traces, one curve per loaded model: SynOps per hop, power proxy (M-Ops/s), CPU µs per hop; and the
+legend the three share.
+
+A curve has its model's colour, as in the A/B table. The three trace plots share one legend, a line of text
+above them (:class:`ModelLegend`): a legend inside each would take a third of a plot's height on a laptop."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
 
 from app.plots.frame_history import FrameHistory
 from engine.constants import HOP, SAMPLE_RATE
@@ -78,3 +84,33 @@ class ModelTraces(pg.PlotWidget):
             self.y_top = 1.25 * top if top > 0 else 1.0
             self.setYRange(0.0, self.y_top, padding=0)
         self.updates += 1
+
+
+class ModelLegend(QtWidgets.QLabel):
+    """What the traces' colours mean: "━ 1 spandex-dense  ━ 2 spandex-prune75 …", the model heard in bold.
+    ``charts``: the plots it is the legend of; ``entries``: the names it shows, by slot."""
+
+    def __init__(self, charts: tuple[ModelTraces, ...], parent=None) -> None:
+        super().__init__(parent)
+        self.charts = charts
+        self.entries: list[str] = []
+        self.shown_for: tuple[tuple[str, ...], int] | None = None
+        self.setWordWrap(True)
+        self.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.setToolTip("The traces below: one line per loaded model, in its colour in the A/B table (the model "
+                        "heard in bold, its line thicker)")
+
+    def show_models(self, models: list[ModelInfo], playing: int) -> None:
+        """Write the legend for ``models`` (only when they or the model heard changed: a timer may call this)."""
+        names = tuple(info["name"] for info in models)
+        if self.shown_for == (names, playing):
+            return
+        self.shown_for = (names, playing)
+        self.entries = [f"{slot + 1} {name}" for slot, name in enumerate(names)]
+        parts = []
+        for slot, entry in enumerate(self.entries):
+            colour = "#{:02x}{:02x}{:02x}".format(*MODEL_COLOURS[slot % len(MODEL_COLOURS)])
+            text = html.escape(entry)
+            parts.append(f"<span style='color:{colour}'>━━</span>&nbsp;" + (f"<b>{text}</b>" if slot == playing
+                                                                            else text).replace(" ", "&nbsp;"))
+        self.setText("Traces: " + " &nbsp; ".join(parts) if parts else "")

@@ -20,7 +20,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent=parent)
-        titles = {"sparsity": "Weight sparsity: schedule (line), measured (dots)",
+        titles = {"sparsity": "Weight sparsity",
                   "si_snr": "Validation SI-SNR (dB)", "synops": "Validation SynOps / frame", "loss": "Training loss"}
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -40,6 +40,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self.plots["sparsity"].setYRange(0.0, 1.0)
         self.plots["loss"].setLabel("bottom", "step")
         self.planned = self.plots["sparsity"].plot(pen=pg.mkPen(PLAN_COLOUR, width=2))
+        legend = self.plots["sparsity"].addLegend(offset=(-4, -4), labelTextSize="8pt", colCount=2)
+        legend.addItem(self.planned, "schedule")
+        legend.addItem(self.curves["sparsity"], "measured")
         self.curves["sparsity"].setZValue(1)  # the dots above the line
         self.points: dict[str, dict[int, float]] = {series: {} for series in SERIES}
 

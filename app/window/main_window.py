@@ -29,7 +29,8 @@ from app.plots.meters import LevelMeter
 from app.plots.raster import SpikeRaster
 from app.plots.sparsity import SparsityBars
 from app.plots.spectrogram import SpectrogramView
-from app.plots.traces import ModelTraces
+from app.plots.traces import ModelLegend, ModelTraces
+from app.window.elided_label import ElidedLabel
 from app.window.status_text import latency_line, pace_notice, stream_line, xrun_line
 from engine.backends import BACKEND_NAMES
 from engine.constants import BYPASS
@@ -46,9 +47,15 @@ TEXT_HZ = 4
 NO_MODEL_TEXT = ("<b>No model loaded.</b> Open a model file (Open model… in the A/B tab, or Ctrl+O) or start "
                  "with <code>spandex --model NAME|PATH</code>. Until then you hear the input unprocessed.")
 RECORD_FOLDER = Path.home() / "spandex-recordings"
+"""Where recordings go unless the user chose another folder (remembered as ``record_folder``)."""
 RECORD_FINISH_S = 30.0
 """At shutdown, how long the engine may take to write a recording in progress."""
-"""Where recordings go unless the user chose another folder (remembered as ``record_folder``)."""
+SIDE_SHARE = 0.36
+"""The side panel's share of the window's width at the first start (at least what its widest tab needs);
+then the width the user left it at, remembered as ``side_width``. A wider window widens the plots three
+times as fast as the side panel."""
+FOLDER_CHARS = 32
+"""The record folder as the toolbar shows it: at most this many characters (the whole path in its tooltip)."""
 
 
 def _same_file(path: str) -> Path:
@@ -58,11 +65,11 @@ def _same_file(path: str) -> Path:
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, host: EngineHost, demo_clip: Path, settings: QtCore.QSettings,
-                 backend: str = "dense") -> None:
+                 backend: str | None = None) -> None:
         super().__init__()
         self.host = host
         self.settings = settings
-        self.backend = backend
+        self.backend = backend or host.config.backend  # for the models opened from now on
         self.models: list[protocol.ModelInfo] = []
         self.loading = len(host.config.models)
         self.history = FrameHistory()
@@ -93,6 +100,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_toolbar(demo_clip)
         self._build_status()
         self._build_shortcuts()
+        self.split_done = False  # the split is set at the first show, when the window has its size
         self.timer = QtCore.QTimer(self)  # plots
         # precise: Qt's default coarse timer ticked 8-16 times a second instead of 30 here (offscreen, measured)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -114,21 +122,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mops_trace = ModelTraces("mops")
         self.cpu_trace = ModelTraces("cpu")
         self.sparsity = SparsityBars()
+        self.model_legend = ModelLegend((self.synops_trace, self.mops_trace, self.cpu_trace))
         self.meter_in = LevelMeter("in")
         self.meter_out = LevelMeter("out")
         grid = QtWidgets.QGridLayout()
         grid.addWidget(self.spectrogram_in, 0, 0)
         grid.addWidget(self.spectrogram_out, 0, 1)
         grid.addWidget(self.raster, 1, 0, 1, 2)
-        grid.addWidget(self.synops_trace, 2, 0)
-        grid.addWidget(self.mops_trace, 2, 1)
-        grid.addWidget(self.cpu_trace, 3, 0)
-        grid.addWidget(self.sparsity, 3, 1)
+        grid.addWidget(self.model_legend, 2, 0, 1, 2)
+        grid.addWidget(self.synops_trace, 3, 0)
+        grid.addWidget(self.mops_trace, 3, 1)
+        grid.addWidget(self.cpu_trace, 4, 0)
+        grid.addWidget(self.sparsity, 4, 1)
         meters = QtWidgets.QHBoxLayout()
         meters.addWidget(self.meter_in)
         meters.addWidget(self.meter_out)
-        grid.addLayout(meters, 4, 0, 1, 2)
-        for row, stretch in enumerate((3, 3, 2, 2, 0)):
+        grid.addLayout(meters, 5, 0, 1, 2)
+        for row, stretch in enumerate((3, 3, 0, 2, 2, 0)):
             grid.setRowStretch(row, stretch)
         self.plots_widget = QtWidgets.QWidget()
         self.plots_widget.setLayout(grid)
@@ -176,24 +186,41 @@ class MainWindow(QtWidgets.QMainWindow):
         self.pace_label.setWordWrap(True)
         self.pace_label.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
         self.pace_label.hide()
-        splitter = QtWidgets.QSplitter()
-        splitter.addWidget(self.plots_widget)
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([880, 400])
+        self.splitter = QtWidgets.QSplitter()
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.plots_widget)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
         normal = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(normal)
         layout.addWidget(self.banner)
         layout.addWidget(self.notice)
         layout.addWidget(self.pace_label)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         self.demo_view = DemoView()
         self.pages = QtWidgets.QStackedWidget()
         self.pages.addWidget(normal)
         self.normal_page = normal
         self.pages.addWidget(self.demo_view)
         self.setCentralWidget(self.pages)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self.split_done:
+            self.split_done = True
+            self._split()
+
+    def _split(self) -> None:
+        """The split between plots and side panel: the side panel as wide as the user left it, else
+        :data:`SIDE_SHARE` of the window; never narrower than its widest tab needs."""
+        width = sum(self.splitter.sizes())
+        try:
+            side = int(self.settings.value("side_width") or 0)
+        except (TypeError, ValueError):
+            side = 0
+        side = max(self.tabs.minimumSizeHint().width(), side or round(width * SIDE_SHARE))
+        self.splitter.setSizes([width - side, side])
 
     def _build_toolbar(self, demo_clip: Path) -> None:
         bar = self.addToolBar("Audio")
@@ -226,8 +253,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.virtual_mic_action.toggled.connect(self._virtual_mic_toggled)
         bar.addAction(self.virtual_mic_action)
         bar.addSeparator()
-        bar.addWidget(QtWidgets.QLabel("Backend for new models "))
+        backend_label = QtWidgets.QLabel("Backend ")
         self.backend_combo = QtWidgets.QComboBox()
+        for widget in (backend_label, self.backend_combo):
+            widget.setToolTip("The backend of the models opened from now on (those loaded keep theirs): dense and "
+                              "sparse give the same sound, Lava runs Loihi 2's simulation")
+        bar.addWidget(backend_label)
         self.backend_combo.addItems(BACKEND_NAMES)
         self.backend_combo.setCurrentText(self.backend)
         self.virtual_mic_action.setChecked(bool(self.host.config.virtual_mic))  # as the engine starts
@@ -238,7 +269,7 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addAction(demo)
 
     def _build_status(self) -> None:
-        self.state_label = QtWidgets.QLabel("starting the audio engine…")
+        self.state_label = ElidedLabel("starting the audio engine…")  # the rest of a long line: in its tooltip
         self.latency_label = QtWidgets.QLabel()
         self.xrun_label = QtWidgets.QLabel()
         self.fps_label = QtWidgets.QLabel()
@@ -354,6 +385,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _show_record_folder(self) -> None:
         folder = str(self.record_folder).replace(str(Path.home()), "~", 1)
+        if len(folder) > FOLDER_CHARS:
+            folder = "…" + folder[-(FOLDER_CHARS - 1):]
         self.record_folder_action.setText(f"to {folder}")
         self.record_folder_action.setToolTip(f"Recordings go to {self.record_folder} (click to choose a folder)")
         self.record_action.setToolTip(f"Record the input and the output as WAV files in {self.record_folder}")
@@ -390,7 +423,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Hide (or show again) every view that tells which model is playing."""
         self.blind = blind
         self.models_panel.set_hidden(blind)
-        for view in self.model_views + (self.spectrogram_out,):
+        for view in self.model_views + (self.spectrogram_out, self.model_legend):
             view.setVisible(not blind)
         self.bypass_action.setEnabled(not blind)
 
@@ -443,6 +476,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.spectrogram_out.refresh(self.history)
                 for view in self.model_views:
                     view.refresh(self.history, self.models)
+                self.model_legend.show_models(self.models, self.history.playing)  # (when they changed)
         self.ticks += 1
         now = time.perf_counter()
         self.tick_times.append(now)
@@ -555,6 +589,8 @@ class MainWindow(QtWidgets.QMainWindow):
             except (TimeoutError, SpandexError) as exc:
                 print(f"spandex: the recording could not be finished: {exc}", file=sys.stderr)
         self.settings.setValue("geometry", self.saveGeometry())
+        if self.split_done:
+            self.settings.setValue("side_width", self.splitter.sizes()[1])
         self.prune_panel.shutdown()
         self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,
