@@ -2,6 +2,11 @@
 
 The main window's timer drains the engine's frame ring into :meth:`FrameHistory.extend` (a few records
 per tick); every plot then reads these arrays. No engine work happens here — only copies and means.
+
+Each array is a window on a store twice its length: a tick writes its few new rows after the window and
+moves the window on; only when the store is full are the last ``length`` rows copied back to its start
+(once per ``length`` hops, 3 s). Shifting every array by the new rows on every tick, as before, moved
+~0.8 MB a tick and cost about a twentieth of the window's time per frame (cProfile).
 """
 
 from __future__ import annotations
@@ -17,26 +22,59 @@ HISTORY_HOPS = 375
 """Hops kept and drawn: 3 s."""
 
 
+class _Rolling:
+    """A :class:`FrameHistory` array: the newest ``length`` rows (oldest first) of a store twice as long,
+    read as a view (no copy)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.store = "_" + name
+
+    def __get__(self, history: FrameHistory, owner: type | None = None) -> np.ndarray:
+        return getattr(history, self.store)[history.start:history.start + history.length]
+
+
+ROLLING = {
+    # name: (record field, dtype, shape after the time axis, value before any record, record unit / ours)
+    "in_db": ("in_db", np.float32, (N_BINS,), -120.0, 1),
+    "out_db": ("out_db", np.float32, (N_BINS,), -120.0, 1),
+    "fired_packed": ("fired", np.uint8, (RASTER_NEURONS // 8,), 0, 1),
+    "synops": ("synops", np.float64, (MAX_MODELS,), 0.0, 1),
+    "synops_dense": ("synops_dense", np.float64, (MAX_MODELS,), 0.0, 1),
+    "neuronops": ("neuronops", np.float64, (MAX_MODELS,), 0.0, 1),
+    "compute_us": ("compute_ns", np.float64, (MAX_MODELS,), 0.0, 1000),
+    "cpu_us": ("cpu_ns", np.float64, (MAX_MODELS,), 0.0, 1000),
+    "events": ("events", np.float64, (MAX_MODELS, 6), 0.0, 1),
+    "realtime": ("realtime", np.float32, (MAX_MODELS,), np.nan, 1),
+    "fallback": ("fallback", np.int8, (MAX_MODELS,), 0, 1),
+    "worker_us": ("worker_ns", np.float64, (), 0.0, 1000),
+}
+"""The rolling arrays of :class:`FrameHistory` and where each comes from in a record."""
+
+
 class FrameHistory:
     """The newest ``length`` hops (oldest first, newest last) of what the engine published.
 
     ``fired`` stays packed (8 neurons a byte, as the engine sends it): :meth:`fired_hops` unpacks the
     newest hops for the raster, which draws only what is new."""
 
+    in_db = _Rolling()
+    out_db = _Rolling()
+    fired_packed = _Rolling()
+    synops = _Rolling()
+    synops_dense = _Rolling()
+    neuronops = _Rolling()
+    compute_us = _Rolling()
+    cpu_us = _Rolling()
+    events = _Rolling()
+    realtime = _Rolling()
+    fallback = _Rolling()
+    worker_us = _Rolling()
+
     def __init__(self, length: int = HISTORY_HOPS) -> None:
         self.length = length
-        self.in_db = np.full((length, N_BINS), -120.0, dtype=np.float32)
-        self.out_db = np.full((length, N_BINS), -120.0, dtype=np.float32)
-        self.fired_packed = np.zeros((length, RASTER_NEURONS // 8), dtype=np.uint8)
-        self.synops = np.zeros((length, MAX_MODELS))
-        self.synops_dense = np.zeros((length, MAX_MODELS))
-        self.neuronops = np.zeros((length, MAX_MODELS))
-        self.compute_us = np.zeros((length, MAX_MODELS))
-        self.cpu_us = np.zeros((length, MAX_MODELS))
-        self.events = np.zeros((length, MAX_MODELS, 6))
-        self.realtime = np.full((length, MAX_MODELS), np.nan, dtype=np.float32)
-        self.fallback = np.zeros((length, MAX_MODELS), dtype=np.int8)
-        self.worker_us = np.zeros(length)
+        self.start = 0  # where the window begins in each store
+        for name, (_, dtype, shape, fill, _) in ROLLING.items():
+            setattr(self, "_" + name, np.full((2 * length, *shape), fill, dtype=dtype))
         self.in_peak = 0.0
         self.out_peak = 0.0
         self.playing = -1
@@ -51,18 +89,15 @@ class FrameHistory:
         if n == 0:
             return
         records = records[-n:]
-        for name, values in (
-            ("in_db", records["in_db"]), ("out_db", records["out_db"]),
-            ("fired_packed", records["fired"]),
-            ("synops", records["synops"]), ("synops_dense", records["synops_dense"]),
-            ("neuronops", records["neuronops"]), ("compute_us", records["compute_ns"] / 1e3),
-            ("cpu_us", records["cpu_ns"] / 1e3), ("events", records["events"]),
-            ("worker_us", records["worker_ns"] / 1e3), ("realtime", records["realtime"]),
-            ("fallback", records["fallback"]),
-        ):
-            array = getattr(self, name)
-            array[:-n] = array[n:]
-            array[-n:] = values
+        at = self.start + self.length  # where the new rows go
+        if at + n > 2 * self.length:  # the stores are full: their newest rows move to the start
+            at = self.length - n
+            for name in ROLLING:
+                store = getattr(self, "_" + name)
+                store[:at] = store[self.start + n:self.start + self.length]
+        for name, (field, _, _, _, unit) in ROLLING.items():
+            getattr(self, "_" + name)[at:at + n] = records[field] / unit if unit != 1 else records[field]
+        self.start = at + n - self.length
         last = records[-1]
         self.in_peak = float(records["in_peak"].max())
         self.out_peak = float(records["out_peak"].max())
