@@ -59,14 +59,14 @@ class ScrollingImage(pg.GraphicsObject):
         self.update()
 
     def push(self, indexes: np.ndarray) -> None:
-        """Append columns of colour indexes (rows × n, oldest first) and schedule a repaint."""
+        """Append columns of colour indexes (rows × n, oldest first). This does not repaint: the plot repaints
+        its data area once per frame (:meth:`app.plots.live_plot.LivePlot.repaint_data`)."""
         indexes = indexes[:, -self.length:]
         n = indexes.shape[1]
         first = min(n, self.length - self.head)
         self.ring[:, self.head:self.head + first] = self.table[indexes[:, :first]]
         self.ring[:, :n - first] = self.table[indexes[:, first:]]
         self.head = (self.head + n) % self.length
-        self.update()
 
     def boundingRect(self) -> QtCore.QRectF:
         return QtCore.QRectF(0.0, 0.0, float(self.length), float(self.rows))

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 
 from app.plots.column_image import ScrollingImage
 from app.plots.frame_history import HISTORY_HOPS, FrameHistory
+from app.plots.live_plot import LivePlot
 from engine.constants import HOP, SAMPLE_RATE
 from engine.live.protocol import ModelInfo
 
@@ -21,15 +22,13 @@ def _ramp() -> np.ndarray:
     return (np.array([12, 12, 20]) * (1 - ramp) + np.array([120, 220, 255]) * ramp).astype(np.uint8)
 
 
-class SpikeRaster(pg.PlotWidget):
+class SpikeRaster(LivePlot):
     """One row per neuron group (input encoder at the bottom), brighter where more of it spiked in that
     hop. Each refresh draws only the hops that arrived since the last one."""
 
     def __init__(self, parent=None, length: int = HISTORY_HOPS) -> None:
-        super().__init__(parent=parent, title="Spikes (model on display)")
+        super().__init__(title="Spikes (model on display)", parent=parent)
         self.image: ScrollingImage | None = None
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
         self.getAxis("bottom").setStyle(showValues=False)
         self.setLabel("left", "neuron")
         self.length = length
@@ -89,5 +88,6 @@ class SpikeRaster(pg.PlotWidget):
             fired = np.pad(fired, ((0, 0), (0, rows * self.group - neurons)))
         counts = fired.reshape(new, rows, self.group).sum(axis=2, dtype=np.uint16)
         self.image.push((counts.T * 255 // self.group).astype(np.uint8))
+        self.repaint_data()
         self.spikes_drawn = int(fired[-1].sum())
         self.updates += 1

@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from app.plots.frame_history import FrameHistory
+from app.plots.live_plot import LivePlot
 from engine.live.protocol import ModelInfo
 
 LAYER_LABELS = ("in", "h1", "h2", "h3", "h4", "h5", "out")
@@ -15,15 +16,13 @@ PERIOD_S = 0.5
 """The bars change slowly (one-second means): redrawn twice a second."""
 
 
-class SparsityBars(pg.PlotWidget):
+class SparsityBars(LivePlot):
     """Bars per layer: activity sparsity of its neurons (last second) and weight sparsity of its synapses."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent=parent, title="Sparsity per layer (model on display)")
+        super().__init__(title="Sparsity per layer (model on display)", parent=parent)
         self.setYRange(0.0, 1.5, padding=0)  # room above the bars for the legend (one row of it)
         self.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
         self.addLegend(offset=(4, 1), labelTextSize="8pt", colCount=2)
         self.activity = pg.BarGraphItem(x=[], height=[], width=0.38, brush=(102, 194, 255),
                                         name="silent neurons (last second)")
