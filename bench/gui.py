@@ -11,10 +11,15 @@ the other, for ``--seconds`` after a warm-up:
 - ``demo``: the same in demo mode (full screen, big numbers, two spectrograms).
 
 CPU comes from /proc (user + system time of each process over the measured seconds, as a share of one
-core); ``fps`` is the window's own plot-timer rate. The machine's load average is printed too: on a shared
-2-core machine the numbers move with what else runs, so compare the rows of one run.
+core); ``fps`` is the window's own plot-timer rate; ``paints/s`` counts the window's backing-store syncs
+(Qt's ``UpdateRequest``: each paints whatever changed, then flushes it to the screen), so a window that
+really paints every frame shows about one sync per tick. The machine's load average is printed too: on a
+shared 2-core machine the numbers move with what else runs, so compare the rows of one run.
 
-Run: ``.venv/bin/python bench/gui.py [--seconds 20] [--models A B C]``
+``--against DIR`` measures another checkout of SPANDEX in the same run (e.g. ``git worktree add /tmp/before
+main``): each case runs for both, one after the other, so that both see the same load.
+
+Run: ``.venv/bin/python bench/gui.py [--seconds 20] [--models A B C] [--against DIR]``
 """
 
 from __future__ import annotations
@@ -53,7 +58,21 @@ def run_for(app, seconds: float) -> None:
 def child(args: argparse.Namespace) -> None:
     """One case; prints one JSON line."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.repo:  # the checkout measured: its app and engine (the engine process inherits sys.path)
+        sys.path.insert(0, args.repo)
     from PySide6 import QtCore, QtWidgets
+
+    class SyncCounter(QtCore.QObject):
+        """Counts the window's backing-store syncs (UpdateRequest events)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QtCore.QEvent.Type.UpdateRequest:
+                self.count += 1
+            return False
 
     app = QtWidgets.QApplication(["spandex-bench-gui"])
     engine_pid = None
@@ -80,6 +99,8 @@ def child(args: argparse.Namespace) -> None:
             window.set_demo_mode(True)
         engine_pid = host.pid
     run_for(app, args.warmup)
+    syncs = SyncCounter()
+    window.installEventFilter(syncs)
     ticks0 = getattr(window, "ticks", 0)
     gui0 = process_cpu_s(os.getpid())
     engine0 = process_cpu_s(engine_pid) if engine_pid else 0.0
@@ -89,9 +110,10 @@ def child(args: argparse.Namespace) -> None:
     gui = process_cpu_s(os.getpid()) - gui0
     engine = process_cpu_s(engine_pid) - engine0 if engine_pid else None
     ticks = getattr(window, "ticks", 0) - ticks0
+    window.removeEventFilter(syncs)
     result = {"case": args.case, "seconds": elapsed, "gui_pct": 100 * gui / elapsed,
               "engine_pct": None if engine is None else 100 * engine / elapsed, "fps": ticks / elapsed,
-              "models": len(getattr(window, "models", []))}
+              "paints": syncs.count / elapsed, "models": len(getattr(window, "models", []))}
     if host is not None:
         window.shutdown()
         host.stop()
@@ -107,44 +129,55 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--against", metavar="DIR", help="another checkout, measured in the same run")
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--repo", default="", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         child(args)
         return
+    trees = [("this", "")]
+    if args.against:
+        trees.insert(0, (Path(args.against).name, str(Path(args.against).resolve())))
     results = []
     for case in args.cases:
-        with tempfile.TemporaryDirectory() as workdir:
-            load = os.getloadavg()[0]
-            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": workdir}
-            run = subprocess.run([sys.executable, __file__, "--case", case, "--workdir", workdir, "--seconds",
-                                  str(args.seconds), "--warmup", str(args.warmup), "--models", *args.models],
-                                 env=env, capture_output=True, text=True, timeout=args.seconds + 600)
-        lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-        if run.returncode != 0 or not lines:
-            print(f"{case}: the run failed (exit {run.returncode}):\n{run.stderr[-3000:]}", file=sys.stderr)
-            continue
-        result = json.loads(lines[-1])
-        result["load"] = (load, os.getloadavg()[0])
-        results.append(result)
+        for tree, repo in trees if case != "empty" else trees[-1:]:
+            with tempfile.TemporaryDirectory() as workdir:
+                load = os.getloadavg()[0]
+                env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": workdir}
+                command = [sys.executable, __file__, "--case", case, "--workdir", workdir, "--repo", repo,
+                           "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--models", *args.models]
+                run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.seconds + 600)
+            lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+            if run.returncode != 0 or not lines:
+                print(f"{case} ({tree}): the run failed (exit {run.returncode}):\n{run.stderr[-3000:]}",
+                      file=sys.stderr)
+                continue
+            result = json.loads(lines[-1])
+            result["tree"] = tree
+            result["load"] = (load, os.getloadavg()[0])
+            results.append(result)
     print(f"\nGUI cost: {len(args.models)} models ({', '.join(args.models)}), sparse backend, the demo clip as "
           f"the microphone, offscreen Qt at 1280×800, {args.seconds:.0f} s per case, {os.cpu_count()} cores\n")
-    header = (f"{'case':<6} {'GUI CPU':>8} {'engine CPU':>10} {'plot fps':>8} {'GUI CPU ms/frame':>16} {'models':>6} "
-              f"{'load 1m':>12}")
+    header = (f"{'case':<6} {'tree':<10} {'GUI CPU':>8} {'engine CPU':>10} {'plot fps':>8} {'paints/s':>8} "
+              f"{'GUI CPU ms/frame':>16} {'models':>6} {'load 1m':>12}")
     print(header)
     print("-" * len(header))
     for r in results:
         engine = "—" if r["engine_pct"] is None else f"{r['engine_pct']:.0f}%"
         per_frame = f"{10 * r['gui_pct'] / r['fps']:.1f}" if r["fps"] > 0 else "—"
-        print(f"{r['case']:<6} {r['gui_pct']:7.0f}% {engine:>10} {r['fps']:8.1f} {per_frame:>16} {r['models']:6d} "
-              f"{r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
+        print(f"{r['case']:<6} {r['tree']:<10} {r['gui_pct']:7.1f}% {engine:>10} {r['fps']:8.1f} {r['paints']:8.1f} "
+              f"{per_frame:>16} {r['models']:6d} {r['load'][0]:5.2f}→{r['load'][1]:<5.2f}")
     empty = next((r for r in results if r["case"] == "empty"), None)
     if empty:
         print("\nabove the empty window: " + ", ".join(
-            f"{r['case']} {r['gui_pct'] - empty['gui_pct']:+.0f} points" for r in results if r is not empty))
+            f"{r['case']} ({r['tree']}) {r['gui_pct'] - empty['gui_pct']:+.0f} points" for r in results
+            if r is not empty))
     print("GUI CPU = the GUI process's share of one core (user + system); engine CPU = the engine process's;\n"
-          "GUI CPU ms/frame = GUI CPU time per plotted frame (less sensitive to a busy machine capping the fps).")
+          "paints/s = the window's backing-store syncs a second (one per frame when every plot is painted in\n"
+          "the same sync); GUI CPU ms/frame = GUI CPU time per plot-timer tick (less sensitive to a busy\n"
+          "machine capping the fps).")
 
 
 if __name__ == "__main__":
