@@ -1,7 +1,7 @@
 """What the GUI costs: CPU of the GUI process and of the engine process, main view and demo mode, beside an
 empty window, in one run.
 
-Each case runs in a child process of its own (offscreen Qt, ``QT_QPA_PLATFORM=offscreen``), one after
+Each case runs in a child process of its own (offscreen Qt unless ``--platform`` says otherwise), one after
 the other, for ``--seconds`` after a warm-up:
 
 - ``empty``: a QApplication and an empty main window of the same size, nothing else — what Qt itself
@@ -19,7 +19,10 @@ shared 2-core machine the numbers move with what else runs, so compare the rows 
 ``--against DIR`` measures another checkout of SPANDEX in the same run (e.g. ``git worktree add /tmp/before
 main``): each case runs for both, one after the other, so that both see the same load.
 
-Run: ``.venv/bin/python bench/gui.py [--seconds 20] [--models A B C] [--against DIR]``
+``--platform xcb`` paints to an X server instead (run under ``xvfb-run -a -s "-screen 0 1280x800x24"`` or on
+a desktop): the flushes to the server are then part of the GUI's cost (the server's own CPU is not counted).
+
+Run: ``.venv/bin/python bench/gui.py [--seconds 20] [--models A B C] [--against DIR] [--platform xcb]``
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--against", metavar="DIR", help="another checkout, measured in the same run")
+    parser.add_argument("--platform", default="offscreen", choices=("offscreen", "xcb"),
+                        help="Qt platform (xcb: the X server in $DISPLAY)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--repo", default="", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default="", help=argparse.SUPPRESS)
@@ -145,7 +150,7 @@ def main() -> None:
         for tree, repo in trees if case != "empty" else trees[-1:]:
             with tempfile.TemporaryDirectory() as workdir:
                 load = os.getloadavg()[0]
-                env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": workdir}
+                env = {**os.environ, "QT_QPA_PLATFORM": args.platform, "XDG_CONFIG_HOME": workdir}
                 command = [sys.executable, __file__, "--case", case, "--workdir", workdir, "--repo", repo,
                            "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--models", *args.models]
                 run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.seconds + 600)
@@ -159,7 +164,7 @@ def main() -> None:
             result["load"] = (load, os.getloadavg()[0])
             results.append(result)
     print(f"\nGUI cost: {len(args.models)} models ({', '.join(args.models)}), sparse backend, the demo clip as "
-          f"the microphone, offscreen Qt at 1280×800, {args.seconds:.0f} s per case, {os.cpu_count()} cores\n")
+          f"the microphone, Qt {args.platform} at 1280×800, {args.seconds:.0f} s per case, {os.cpu_count()} cores\n")
     header = (f"{'case':<6} {'tree':<10} {'GUI CPU':>8} {'engine CPU':>10} {'plot fps':>8} {'paints/s':>8} "
               f"{'GUI CPU ms/frame':>16} {'models':>6} {'load 1m':>12}")
     print(header)
