@@ -187,6 +187,38 @@ def test_demo_mode_noise_and_reset(qtbot, window, shots):
 
 
 @pytest.mark.slow
+def test_the_window_paints_all_its_plots_in_one_sync_a_frame(qtbot, window):
+    """Each plot whose scene changes on its own got a backing-store sync (and flush) of its own: 4.3 a frame."""
+
+    class Syncs(QtCore.QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            self.count += event.type() == QtCore.QEvent.Type.UpdateRequest
+            return False
+
+    syncs = Syncs()
+    window.installEventFilter(syncs)
+    ticks = window.ticks
+    qtbot.waitUntil(lambda: window.ticks > ticks + 60, timeout=30_000)
+    window.removeEventFilter(syncs)
+    assert window.spectrogram_in.updates > 0 and syncs.count < 1.5 * (window.ticks - ticks)
+
+
+@pytest.mark.slow
+def test_a_minimized_window_drains_the_engine_but_draws_nothing_until_it_is_back(qtbot, window):
+    views = (window.spectrogram_in, window.spectrogram_out, window.raster, window.synops_trace, window.sparsity)
+    window.showMinimized()
+    qtbot.waitUntil(window.isMinimized, timeout=5_000)
+    drawn, frames = [view.updates for view in views], window.frames_received
+    qtbot.waitUntil(lambda: window.frames_received > frames + 125, timeout=10_000)  # a second of hops read
+    assert [view.updates for view in views] == drawn
+    window.showNormal()
+    qtbot.waitUntil(lambda: all(view.updates > n for view, n in zip(views, drawn)), timeout=10_000)
+    assert window.spectrogram_in.seen > frames + 125  # the hops it missed are drawn, not skipped
+
+
+@pytest.mark.slow
 def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     qtbot.mouseClick(window.abx_panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     session = window.abx_panel.session
