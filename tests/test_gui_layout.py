@@ -340,6 +340,9 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
         assert window.virtual_mic_action.isChecked()
         qtbot.waitUntil(lambda: len(window.models) == 2 and bool(published_modules(pactl_env(virtual_audio))),
                         timeout=60_000)
+        # the window's own word that the microphone is on (it replaces the status line: before Record, or it
+        # could replace the "recording" line this test waits for)
+        qtbot.waitUntil(lambda: "virtual microphone on" in window.state_label.text(), timeout=10_000)
         assert [m["source"] for m in window.models] == models
         assert all(m["backend"] == "sparse" for m in window.models)
         window.record_action.setChecked(True)
