@@ -50,6 +50,8 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"input: levelled to {level['target_db']:g} dB per bin (attack "
                      f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, "
                      f"gain {level['min_gain_db']:+g} … {level['max_gain_db']:+g} dB)")
+    for stage in card.get("stages", []):  # earlier runs of the same model, not shipped on their own
+        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
     recipe = card.get("recipe", {})
     if recipe:
         lines.append(f"recipe: {_recipe_summary(recipe)}")
