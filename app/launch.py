@@ -135,7 +135,7 @@ def run_app(options: AppOptions) -> int:
             window.resize(*options.window_size)
         window.show()
         if options.demo:
-            window.set_demo_mode(True)
+            window.controller.set_demo_mode(True)
         host.list_devices()
         if options.quit_after_s is not None:
             def finish() -> None:

@@ -96,10 +96,10 @@ def child(args: argparse.Namespace) -> None:
         window.resize(1280, 800)
         window.show()
         deadline = time.monotonic() + 300
-        while len(window.models) < len(args.models) and time.monotonic() < deadline:
+        while len(window.controller.models) < len(args.models) and time.monotonic() < deadline:
             run_for(app, 0.2)
         if args.case == "demo":
-            window.set_demo_mode(True)
+            window.controller.set_demo_mode(True)
         engine_pid = host.pid
     run_for(app, args.warmup)
     syncs = SyncCounter()
@@ -116,7 +116,7 @@ def child(args: argparse.Namespace) -> None:
     window.removeEventFilter(syncs)
     result = {"case": args.case, "seconds": elapsed, "gui_pct": 100 * gui / elapsed,
               "engine_pct": None if engine is None else 100 * engine / elapsed, "fps": ticks / elapsed,
-              "paints": syncs.count / elapsed, "models": len(getattr(window, "models", []))}
+              "paints": syncs.count / elapsed, "models": len(window.controller.models) if host is not None else 0}
     if host is not None:
         window.shutdown()
         host.stop()

@@ -112,7 +112,7 @@ def child(args: argparse.Namespace) -> None:
     window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
     window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
-    window.on_event(host.wait_event(protocol.ModelsChanged, 300, lambda e: len(e.models) == len(args.models)))
+    window.controller.on_event(host.wait_event(protocol.ModelsChanged, 300, lambda e: len(e.models) == len(args.models)))
     frames = []
     read_frames = host.read_frames
 
@@ -147,7 +147,7 @@ def child(args: argparse.Namespace) -> None:
         if now >= next_sample:  # memory of every process, and the latency heard, over the run
             samples.append({"t": now - start, "gui_mb": rss_mb(os.getpid()), "engine_mb": rss_mb(engine_pid),
                             "lava_mb": sum(rss_mb(pid) for pid in descendants(engine_pid)),
-                            "buffer_ms": 1e3 * window.status_info.buffer_latency_s if window.status_info else float("nan"),
+                            "buffer_ms": 1e3 * window.controller.status_info.buffer_latency_s if window.controller.status_info else float("nan"),
                             "counters": host.counters()})
             next_sample += args.sample_every
     elapsed = time.monotonic() - start
@@ -163,7 +163,7 @@ def child(args: argparse.Namespace) -> None:
     app.processEvents()
     records = np.concatenate(frames)
     cpu_us = records["cpu_ns"][:, :len(args.models)] / 1e3
-    paced = [i for i, m in enumerate(window.models) if m.get("twin")]
+    paced = [i for i, m in enumerate(window.controller.models) if m.get("twin")]
     fallback = records["fallback"][:, paced]
     minute = np.floor((records["t"] - records["t"][0]) / 60.0)
     ring_ms = records["out_ring_samples"] / 16.0  # the output buffer's fill, at 16 kHz, in ms
@@ -171,7 +171,7 @@ def child(args: argparse.Namespace) -> None:
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
-        "priority": window.stream_info.priority if window.stream_info else "?",
+        "priority": window.controller.stream_info.priority if window.controller.stream_info else "?",
         "xruns": delta["input_underflow"] + delta["input_overflow"] + delta["output_underflow"]
         + delta["output_overflow"],
         "gaps": delta["device_gaps"], "worker_late": delta["ring_late"], "trims": delta["latency_trims"],
@@ -184,7 +184,7 @@ def child(args: argparse.Namespace) -> None:
         "engine_cpu_pct": None if engine_cpu is None else 100 * engine_cpu / elapsed,
         "gui_cpu_pct": 100 * process_total / elapsed,
         # per paced (Lava) slot: the share of hops whose mask came from the CPU twin, and why
-        "paced": {window.models[i]["name"]: {"late": float(np.mean(fallback[:, k] == 1)),
+        "paced": {window.controller.models[i]["name"]: {"late": float(np.mean(fallback[:, k] == 1)),
                                              "out_of_step": float(np.mean(fallback[:, k] == 2)),
                                              "failed": float(np.mean(fallback[:, k] == 3))}
                   for k, i in enumerate(paced)},

@@ -64,7 +64,7 @@ def close_window(window, host):
 def window(qtbot, tmp_path):
     window, host = open_window(qtbot, tmp_path, [str(reference_path(f"{n}.net")) for n in NETS],
                                output="none")
-    qtbot.waitUntil(lambda: len(window.models) == 3 and window.frames_received > 200, timeout=60_000)
+    qtbot.waitUntil(lambda: len(window.controller.models) == 3 and window.frames_received > 200, timeout=60_000)
     yield window
     close_window(window, host)
 
@@ -84,7 +84,7 @@ def window_on_devices(qtbot, tmp_path, virtual_audio, noisy_speech):
                                env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
     player = virtual_audio.play(np.tile(noisy_speech[0], 12))
     try:
-        qtbot.waitUntil(lambda: len(window.models) == 3 and window.frames_received > 200, timeout=120_000)
+        qtbot.waitUntil(lambda: len(window.controller.models) == 3 and window.frames_received > 200, timeout=120_000)
         yield window
     finally:
         player.kill()
@@ -117,7 +117,7 @@ def test_plots_receive_data(qtbot, window_on_devices, shots):
     window.refresh_text()
     counted = xruns(np.array(list(window.counters.values())))
     assert window.xrun_label.text().startswith(f"xruns {counted} ")
-    assert window.stream_info.state == "running" and window.counters["callbacks"] > 500
+    assert window.controller.stream_info.state == "running" and window.counters["callbacks"] > 500
     assert counted <= 0.02 * window.counters["callbacks"], window.counters
     # the frame rate is a speed target: measured in bench/gui.py, not asserted on this shared machine
     window.grab().save(str(shots / "main_window.png"))
@@ -129,7 +129,7 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
                                output="none")
     try:
         panel = window.models_panel
-        qtbot.waitUntil(lambda: len(window.models) == 2, timeout=60_000)
+        qtbot.waitUntil(lambda: len(window.controller.models) == 2, timeout=60_000)
         expected = "\n".join(card_lines(read_card(shipped)[0]))
         assert "SI-SNR dB" in expected and panel.card.toPlainText() == expected
         panel.table.selectRow(1)  # the official file has no card: said so
@@ -252,12 +252,12 @@ def test_no_model_says_so_then_opens_one(qtbot, tmp_path, shots, monkeypatch):
         assert "No model loaded" in window.banner.text()
         qtbot.waitUntil(lambda: window.frames_received > 50, timeout=30_000)
         window.grab().save(str(shots / "no_model.png"))
-        window.load_model(str(reference_path("spandex_prune50.net")))
-        qtbot.waitUntil(lambda: len(window.models) == 1 and not window.banner.isVisible(), timeout=60_000)
+        window.controller.load_model(str(reference_path("spandex_prune50.net")))
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1 and not window.banner.isVisible(), timeout=60_000)
         playing_becomes(qtbot, window, 0)
-        window.load_model(str(tmp_path / "settings.ini"))  # not a model: says so, keeps running
+        window.controller.load_model(str(tmp_path / "settings.ini"))  # not a model: says so, keeps running
         qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=30_000)
-        assert len(window.models) == 1
+        assert len(window.controller.models) == 1
     finally:
         close_window(window, host)
 
@@ -267,18 +267,18 @@ def test_device_pickers_list_real_devices(qtbot, tmp_path, virtual_audio):
     window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))],
                                env=virtual_audio.jack_env(), input="mic_feed", output="app_out")
     try:
-        qtbot.waitUntil(lambda: window.stream_info is not None and window.stream_info.state == "running", timeout=60_000)
+        qtbot.waitUntil(lambda: window.controller.stream_info is not None and window.controller.stream_info.state == "running", timeout=60_000)
         qtbot.mouseClick(window.devices.refresh_button, QtCore.Qt.MouseButton.LeftButton)  # rescan
         sources = window.devices.source
         qtbot.waitUntil(lambda: sources.findData("mic_feed (JACK Audio Connection Kit)") >= 0, timeout=30_000)
         assert window.devices.output.findData("app_out (JACK Audio Connection Kit)") >= 0
-        qtbot.waitUntil(lambda: window.stream_info is not None and window.stream_info.state == "running", timeout=30_000)
+        qtbot.waitUntil(lambda: window.controller.stream_info is not None and window.controller.stream_info.state == "running", timeout=30_000)
         assert sources.currentData() == "mic_feed (JACK Audio Connection Kit)"
         sources.setCurrentIndex(0)  # the demo clip, through the same path
         sources.activated.emit(0)
-        qtbot.waitUntil(lambda: (window.stream_info.file or "").endswith("noisy_speech.flac"),
+        qtbot.waitUntil(lambda: (window.controller.stream_info.file or "").endswith("noisy_speech.flac"),
                         timeout=30_000)
-        assert window.stream_info.output.startswith("app_out")
+        assert window.controller.stream_info.output.startswith("app_out")
         assert window.settings.value("input").startswith("file:")  # remembered for the next start
     finally:
         close_window(window, host)
@@ -297,8 +297,8 @@ def test_a_lagging_lava_slot_says_so_while_the_audio_goes_on(qtbot, tmp_path, sh
                                backend="lava")
     lava: list[int] = []
     try:
-        qtbot.waitUntil(lambda: len(window.models) == 1 and window.frames_received > 100, timeout=180_000)
-        assert window.models[0]["backend"] == "lava" and window.models[0]["twin"] == "sparse"
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1 and window.frames_received > 100, timeout=180_000)
+        assert window.controller.models[0]["backend"] == "lava" and window.controller.models[0]["twin"] == "sparse"
         lava = [pid for pid in descendants(host.pid) if pid not in _resource_trackers()]
         assert len(lava) >= 8, "Lava's processes did not start"
         assert all(os.getpriority(os.PRIO_PROCESS, pid) == LAVA_NICE for pid in lava)  # below the engine
@@ -384,16 +384,16 @@ def test_a_bad_file_or_model_says_so_once_and_the_engine_runs_on(qtbot, tmp_path
         qtbot.waitUntil(lambda: window.banner.isVisible() and window.notice.isVisible(), timeout=60_000)
         assert "Cannot load the model no-such-model" in window.banner.text()
         assert "No default model is shipped" not in window.banner.text()
-        qtbot.waitUntil(lambda: window.stream_info is not None and window.frames_received > 50, timeout=30_000)
+        qtbot.waitUntil(lambda: window.controller.stream_info is not None and window.frames_received > 50, timeout=30_000)
         assert window.state_label.text() != "starting the audio engine…" and host.alive
-        assert window.stream_info.file.endswith("noisy_speech.flac")  # the demo clip plays meanwhile
+        assert window.controller.stream_info.file.endswith("noisy_speech.flac")  # the demo clip plays meanwhile
         assert "Cannot play this file" in window.notice.text() or "Cannot load" in window.notice.text()
         window.grab().save(str(shots / "bad_input.png"))
         host.set_file(str(bad_file))  # picked again from the window: said again, nothing else changes
         qtbot.waitUntil(lambda: "Cannot play this file as the microphone" in window.notice.text(), timeout=30_000)
-        assert host.alive and window.stream_info.file.endswith("noisy_speech.flac")
-        window.load_model(str(reference_path("spandex_prune50.net")))
-        qtbot.waitUntil(lambda: len(window.models) == 1 and not window.banner.isVisible(), timeout=60_000)
+        assert host.alive and window.controller.stream_info.file.endswith("noisy_speech.flac")
+        window.controller.load_model(str(reference_path("spandex_prune50.net")))
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1 and not window.banner.isVisible(), timeout=60_000)
     finally:
         close_window(window, host)
 
@@ -403,13 +403,13 @@ def test_recording_is_written_when_the_app_closes(qtbot, tmp_path):
     window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune50.net"))], output="none")
     try:
         window.settings.setValue("record_folder", str(tmp_path / "recordings"))
-        qtbot.waitUntil(lambda: len(window.models) == 1 and window.frames_received > 50, timeout=60_000)
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1 and window.frames_received > 50, timeout=60_000)
         window.record_action.setChecked(True)
         qtbot.waitUntil(lambda: "recording" in window.state_label.text(), timeout=10_000)
         assert str(tmp_path / "recordings") in window.state_label.text()  # where the files will go
         window.shutdown()  # as when the app is closed or stopped by a signal
-        assert window.recorded is not None and window.recorded.seconds > 0
-        assert all(Path(p).is_file() and Path(p).parent == tmp_path / "recordings" for p in window.recorded.paths)
+        assert window.controller.recorded is not None and window.controller.recorded.seconds > 0
+        assert all(Path(p).is_file() and Path(p).parent == tmp_path / "recordings" for p in window.controller.recorded.paths)
     finally:
         close_window(window, host)
 

@@ -201,7 +201,7 @@ def chart_problems(window, legend_by_group: set) -> list[str]:
         if len(series) < 2 or item in legend_by_group:
             continue
         if shared is not None and view in shared.charts:
-            names = [m["name"] for m in window.models]
+            names = [m["name"] for m in window.controller.models]
             if not shown(shared) or len(shared.entries) < len(series) \
                     or not all(name in entry for name, entry in zip(names, shared.entries)):
                 problems.append(f"chart {name!r}: {len(series)} series, the shared legend shows {shared.entries}")
@@ -263,8 +263,8 @@ def inner_tab_states(page: QtWidgets.QWidget):
 def test_every_tab_fits_at_1280x800_and_1920x1080(qtbot, private_home, shots):
     window, host = open_window(qtbot, private_home, list(LINEUP), output="none")
     try:
-        qtbot.waitUntil(lambda: len(window.models) == 3 and window.frames_received > 200
-                        and window.status_info is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: len(window.controller.models) == 3 and window.frames_received > 200
+                        and window.controller.status_info is not None, timeout=120_000)
         may_scroll_down = set(window.loihi_panel.findChildren(QtWidgets.QScrollArea))  # a report, read down
         legend_by_group = {window.prune_panel.pareto.plot.getPlotItem()}
         problems: list[str] = []
@@ -313,7 +313,7 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
     window, host = open_window(qtbot, private_home, models, env=env, output="none", backend="dense",
                                prefill_hops=5)
     try:
-        qtbot.waitUntil(lambda: len(window.models) == 2 and not window.loading, timeout=60_000)
+        qtbot.waitUntil(lambda: len(window.controller.models) == 2 and not window.controller.loading, timeout=60_000)
         window.resize(780, 600)  # the offscreen screen is 800×800: restoreGeometry keeps a window inside it
         window.move(11, 23)
         window.splitter.setSizes([0, 10_000])  # the side panel as wide as the plots' minimum allows
@@ -335,22 +335,22 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
         assert host.config.prefill_hops == 5 and host.config.virtual_mic
         assert window.geometry() == geometry and window.splitter.sizes() == sizes
         assert window.backend_combo.currentText() == "sparse"
-        assert window.record_folder == recordings
+        assert window.controller.record_folder == recordings
         assert_shows_record_folder(window, recordings)
         assert window.virtual_mic_action.isChecked()
-        qtbot.waitUntil(lambda: len(window.models) == 2 and bool(published_modules(pactl_env(virtual_audio))),
+        qtbot.waitUntil(lambda: len(window.controller.models) == 2 and bool(published_modules(pactl_env(virtual_audio))),
                         timeout=60_000)
         # the window's own word that the microphone is on (it replaces the status line: before Record, or it
         # could replace the "recording" line this test waits for)
         qtbot.waitUntil(lambda: "virtual microphone on" in window.state_label.text(), timeout=10_000)
-        assert [m["source"] for m in window.models] == models
-        assert all(m["backend"] == "sparse" for m in window.models)
+        assert [m["source"] for m in window.controller.models] == models
+        assert all(m["backend"] == "sparse" for m in window.controller.models)
         window.record_action.setChecked(True)
         qtbot.waitUntil(lambda: "recording" in window.state_label.text(), timeout=10_000)
         assert str(recordings) in window.state_label.text()
         window.record_action.setChecked(False)
-        qtbot.waitUntil(lambda: window.recorded is not None, timeout=30_000)
-        assert all(Path(p).parent == recordings for p in window.recorded.paths)
+        qtbot.waitUntil(lambda: window.controller.recorded is not None, timeout=30_000)
+        assert all(Path(p).parent == recordings for p in window.controller.recorded.paths)
     finally:
         close_window(window, host)
     assert not published_modules(pactl_env(virtual_audio))

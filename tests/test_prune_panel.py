@@ -131,11 +131,11 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
 
         # loaded at once beside its parent: A = parent, B = the new model
         def ab_ready() -> bool:
-            sources = [Path(m["source"]).resolve() for m in window.models]
-            return installed.resolve() in sources and window.pending_ab is None
+            sources = [Path(m["source"]).resolve() for m in window.controller.models]
+            return installed.resolve() in sources and window.controller.pending_ab is None
 
         qtbot.waitUntil(ab_ready, timeout=120_000)
-        sources = [Path(m["source"]).resolve() for m in window.models]
+        sources = [Path(m["source"]).resolve() for m in window.controller.models]
         assert len(sources) == 3
         assert window.models_panel.a == sources.index(Path(parent).resolve()) == 1
         assert window.models_panel.b == sources.index(installed.resolve()) == 2

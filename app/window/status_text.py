@@ -1,7 +1,9 @@
-"""What the window's status lines say: the stream, the latency, the xruns, and a lagging Lava slot.
+"""What the window's words say: the status lines (stream, latency, xruns, frame rate, recording, virtual
+microphone), the notices (a lagging Lava slot, a lost device, no model loaded) and the record folder's label.
 
-Plain functions from the engine's events and counters to text, no Qt: the window sets the labels a few
-times a second (its text timer), apart from the plots.
+Plain functions from the engine's events and counters to text, no Qt: the window's text timer sets the
+status labels a few times a second, apart from the plots; the controller (:mod:`app.window.controller`)
+sets the lines that answer an engine event.
 """
 
 from __future__ import annotations
@@ -78,3 +80,62 @@ def xrun_line(counters: dict[str, int], callback_us: Sequence[float], on_device:
     driver = "callback" if on_device else "clock tick"
     return (f"xruns {xruns(np.array([counters[k] for k in counters]))} · worker late {counters['ring_late']}"
             f" · {driver} p99 {p99:.0f} µs")
+
+
+def fps_line(fps: float) -> str:
+    """The plot timer's measured rate."""
+    return f"GUI {fps:.0f} fps"
+
+
+STARTING = "starting the audio engine…"
+"""The status line before the engine has said anything."""
+RESTARTING = "restarting the audio engine after the sound server went away…"
+"""The status line while a fresh engine process starts (:class:`engine.live.protocol.EngineRestarted`)."""
+
+
+def recording_line(max_seconds: float, folder: Path) -> str:
+    """A recording has begun: how long it may run, and where its files will go."""
+    return f"recording (at most {max_seconds / 60:.0f} min) — files will go to {folder}"
+
+
+def recorded_line(seconds: float, paths: Sequence[str]) -> str:
+    """A recording is written: its length and its files."""
+    return f"recorded {seconds:.1f} s: {', '.join(paths)}"
+
+
+def virtual_mic_line(name: str) -> str:
+    """The virtual microphone is published: what to pick in a call or streaming app."""
+    return f"virtual microphone on: pick \"{name}\" as the microphone in your call or streaming app"
+
+
+def device_lost_notice(devices: str) -> str:
+    """An audio device went away (``devices``: "input / output")."""
+    return (f"Audio device lost ({devices}). SPANDEX keeps running and will "
+            "resume when the device is back — or pick another one.")
+
+
+def abx_notice(problem: str) -> str:
+    """Why a blind test could not start."""
+    return f"ABX: {problem} (choose two different models as A and B)"
+
+
+NO_MODEL_TEXT = ("<b>No model loaded.</b> Open a model file (Open model… in the A/B tab, or Ctrl+O) or start "
+                 "with <code>spandex --model NAME|PATH</code>. Until then you hear the input unprocessed.")
+
+
+def no_model_text(load_error: str) -> str:
+    """The no-model banner (rich text), with why the last model did not load when one did not."""
+    why = f"<br>{load_error}" if load_error else ""
+    return NO_MODEL_TEXT + why
+
+
+FOLDER_CHARS = 32
+"""The record folder as the toolbar shows it: at most this many characters (the whole path in its tooltip)."""
+
+
+def folder_label(folder: Path) -> str:
+    """The record folder's toolbar label: ``~`` for home, cut at the front to :data:`FOLDER_CHARS`."""
+    text = str(folder).replace(str(Path.home()), "~", 1)
+    if len(text) > FOLDER_CHARS:
+        text = "…" + text[-(FOLDER_CHARS - 1):]
+    return f"to {text}"
