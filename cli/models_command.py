@@ -20,12 +20,16 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _number(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+
+
 def run(args: argparse.Namespace) -> int:
     entries = list_models()
     if args.name:
         return show_card(args.name, entries)
-    print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'M-Ops/s':>8}  "
-          f"{'measured on':<12} file")
+    print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} {'M-Ops/s':>8} "
+          f"{'clips':>5}  {'measured on':<12} file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
         try:
@@ -35,15 +39,19 @@ def run(args: argparse.Namespace) -> int:
             continue
         card_metrics = entry.card.get("metrics", {})
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
+        si_snri = card_metrics.get("si_snri")
+        data = entry.card.get("data")
+        clips = data.get("validation_clips") if isinstance(data, dict) else None
         print(f"{name:<24} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
-              f"{'' if si_snr is None else f'{si_snr:.2f}':>7} {'' if mops is None else f'{mops:.2f}':>8}  "
+              f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:
             print(f"    warning: {entry.card_problem}")
     if not entries:
         print("(no models yet)")
-    print(f"\n* default model. SI-SNR and M-Ops/s are the card's, measured on the validation split of the "
-          f"dataset named (numbers from different datasets do not compare). User models live in "
+    print(f"\n* default model. SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, "
+          f"measured on that many clips of the validation split of the dataset named (numbers from different "
+          f"datasets or a few clips do not compare). User models live in "
           f"{user_models_dir()}.")
     return 0
 

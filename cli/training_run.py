@@ -30,7 +30,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
     group.add_argument("--threads", type=int, help="torch threads (default 2)")
     group.add_argument("--device", help="cpu (default), cuda or cuda:N; several GPUs or machines: start the "
-                                        "command with torchrun (see README, Training)")
+                                        "command with torchrun (see docs/training.md)")
     group.add_argument("--seed", type=int)
     group.add_argument("--train-thresholds", action="store_const", const=True,
                        help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")

@@ -21,7 +21,7 @@ class SparsityBars(LivePlot):
 
     def __init__(self, parent=None) -> None:
         super().__init__(title="Sparsity per layer (model on display)", parent=parent)
-        self.setYRange(0.0, 1.5, padding=0)  # room above the bars for the legend (one row of it)
+        self.setYRange(0.0, 1.75, padding=0)  # room above the bars (at most 1) for the legend (one row of it)
         self.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.addLegend(offset=(4, 1), labelTextSize="8pt", colCount=2)
         self.activity = pg.BarGraphItem(x=[], height=[], width=0.38, brush=(102, 194, 255),

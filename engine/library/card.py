@@ -47,9 +47,11 @@ def card_lines(card: dict) -> list[str]:
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
     level = card.get("input_level")
     if level:
-        lines.append(f"input: levelled to {level['target_db']:g} dB per bin (attack "
-                     f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, "
-                     f"gain {level['min_gain_db']:+g} … {level['max_gain_db']:+g} dB)")
+        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (the network hears each "
+                     f"frame at a steady level, {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 "
+                     f"dBFS; attack {level['attack_frames'] * HOP_S:.2g} s, release "
+                     f"{level['release_frames'] * HOP_S:.2g} s, gain {level['min_gain_db']:+g} … "
+                     f"{level['max_gain_db']:+g} dB)")
     for stage in card.get("stages", []):  # earlier runs of the same model, not shipped on their own
         lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
     recipe = card.get("recipe", {})

@@ -194,7 +194,8 @@ class TrainConfig:
         if self.mixing is not None:
             unknown = sorted(set(self.mixing) - {f.name for f in fields(MixingRecipe)})
             if unknown:
-                raise ValueError(f"mixing: unknown setting(s) {', '.join(map(str, unknown))}")
+                known = ", ".join(f.name for f in fields(MixingRecipe))
+                raise ValueError(f"mixing: unknown setting(s) {', '.join(map(str, unknown))} (known: {known})")
             self.mixing_recipe()  # its own ranges, checked now
         return self
 
