@@ -333,6 +333,15 @@ def speech_wav(real_speech, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def long_speech_wav(real_speech, tmp_path_factory) -> Path:
+    """A minute of speech: Lava is still denoising it when the test interrupts (a short file can be done, and
+    its output complete, while Lava's processes are still being stopped)."""
+    path = tmp_path_factory.mktemp("wav") / "long_speech.wav"
+    sf.write(path, np.tile(real_speech, int(np.ceil(60 * 16000 / real_speech.size))), 16000, subtype="FLOAT")
+    return path
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
@@ -392,11 +401,11 @@ def _as_if_from_a_terminal() -> None:
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_cli_interrupted_mid_run_stops_lava_cleanly(how, speech_wav, tmp_path) -> None:
+def test_cli_interrupted_mid_run_stops_lava_cleanly(how, long_speech_wav, tmp_path) -> None:
     """Ctrl-C reaches the whole process group (Lava's children too); SIGTERM only the main process."""
     out = tmp_path / "out.wav"
     child = subprocess.Popen(
-        _cli("denoise", str(speech_wav), str(out), "--model", str(reference_path("ndns_baseline.net")),
+        _cli("denoise", str(long_speech_wav), str(out), "--model", str(reference_path("ndns_baseline.net")),
              "--backend", "lava"), cwd=REPO_ROOT, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=_as_if_from_a_terminal)
