@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         "input": str(args.input), "output": str(args.output), "input_rate": source.rate,
         "input_channels": source.channels, "duration_s": source.seconds, "model": model.name,
         "model_source": model.source, "backend": args.backend,
-        **run_report(model, stream.totals, latency_frames), "notes": notes, "warnings": source.problems,
+        **run_report(model, stream.run_totals(), latency_frames), "notes": notes, "warnings": source.problems,
     }
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -92,17 +92,25 @@ def as_json(evaluation: Evaluation) -> dict:
     }
 
 
+def _scored_mean(evaluation: Evaluation, attribute: str) -> float:
+    """The mean of a score every file has (None only for an evaluation of no files)."""
+    value = evaluation.mean(attribute)
+    if value is None:
+        raise ValueError(f"no {attribute} to report: the evaluation scored no files")
+    return value
+
+
 def metricsboard_entry(evaluation: Evaluation) -> dict:
     """One entry in the layout of the N-DNS challenge's metricsboard YAML (MOS columns not measured)."""
     r = evaluation.report
-    si_snr = evaluation.mean("si_snr")
+    si_snr = _scored_mean(evaluation, "si_snr")
     return {
         "team": "SPANDEX",
         "model": evaluation.model.name,
         "date": datetime.date.today().isoformat(),
         "SI-SNR": round(si_snr, 2),
-        "SI-SNRi_data": round(si_snr - evaluation.mean("si_snr_noisy"), 2),
-        "SI-SNRi_enc+dec": round(si_snr - evaluation.mean("si_snr_encdec"), 2),
+        "SI-SNRi_data": round(si_snr - _scored_mean(evaluation, "si_snr_noisy"), 2),
+        "SI-SNRi_enc+dec": round(si_snr - _scored_mean(evaluation, "si_snr_encdec"), 2),
         "latency_total_ms": round(r["latency_ms"], 3),
         "power_proxy_Ops/s": round(r["power_proxy_mops"] * 1e6),
         "PDP_proxy_Ops": round(r["pdp_proxy_mops"] * 1e6),

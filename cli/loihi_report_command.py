@@ -24,7 +24,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    reports, notes = [], []
+    reports: list[LoihiResourceReport] = []
+    notes: list[str] = []
     for spec in args.models:
         model = resolve_model(spec)
         reports.append(loihi_resource_report(model))

@@ -116,6 +116,12 @@ class AlignedDenoiser:
         self.received = 0
         self.given = 0
 
+    def run_totals(self) -> RunTotals:
+        """``totals`` of a denoiser with a runner (encode+decode alone has none: ValueError)."""
+        if self.totals is None:
+            raise ValueError("a denoiser without a runner has no telemetry totals")
+        return self.totals
+
     def push(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float64)
         self.received += block.size
@@ -131,8 +137,8 @@ class AlignedDenoiser:
         self.pending = np.zeros(0)
         out = self._hops(last)
         tail, frames = self.denoiser.finish()
-        for telemetry in frames:
-            self.totals.add(telemetry)
+        for telemetry in frames:  # telemetry only comes with a runner
+            self.run_totals().add(telemetry)
         return self._aligned(np.concatenate((out, tail)))
 
     def _hops(self, samples: np.ndarray) -> np.ndarray:
@@ -140,7 +146,7 @@ class AlignedDenoiser:
         for k in range(0, samples.size, HOP):
             out[k:k + HOP], telemetry = self.denoiser.process(samples[k:k + HOP])
             if telemetry is not None:  # never without a runner, whose totals exist
-                self.totals.add(telemetry)
+                self.run_totals().add(telemetry)
         return out
 
     def _aligned(self, out: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from app.panels.cells import header_item
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 from engine.library.catalog import list_models
@@ -77,7 +78,7 @@ def _table(columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
     table = QtWidgets.QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(columns)
     for col, name in enumerate(columns):
-        table.horizontalHeaderItem(col).setToolTip(TIPS.get(name, ""))
+        header_item(table, col).setToolTip(TIPS.get(name, ""))
     table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -105,7 +106,7 @@ def _fill(table: QtWidgets.QTableWidget, rows: list[tuple[str, ...]], tips: list
     header = table.horizontalHeader()
     widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount())]
     for column, width in enumerate(widths):
-        if table.horizontalHeaderItem(column).text() in NAMES:
+        if header_item(table, column).text() in NAMES:
             header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeMode.Stretch)  # takes the room left
         else:
             header.resizeSection(column, width)
@@ -206,21 +207,22 @@ class LoihiPanel(QtWidgets.QWidget):
         layout.addWidget(self.figures_label)
         layout.addStretch(1)
         self.content = content
-        self.scroll = QtWidgets.QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(content)
-        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOn)  # no reflow on scroll
+        self.scroll_area = QtWidgets.QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(content)
+        self.scroll_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOn)  # no reflow on scroll
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.scroll)
+        outer.addWidget(self.scroll_area)
         self.refresh()
 
     # --- rows ------------------------------------------------------------------------------------
 
     def set_models(self, models: list[ModelInfo], playing: int = -1) -> None:
         """The engine's loaded models (its ``models`` event); selects the one playing."""
-        self.live = [(m["name"], f"slot {i + 1}", Path(m["source"])) for i, m in enumerate(models) if m.get("source")]
+        self.live = [(m["name"], f"slot {i + 1}", Path(source)) for i, m in enumerate(models)
+                     if (source := m.get("source"))]
         self.refresh()
         self._select(lambda row: row.origin == f"slot {playing + 1}")
 
@@ -261,8 +263,8 @@ class LoihiPanel(QtWidgets.QWidget):
 
     def _fit_width(self) -> None:
         """The panel is never narrower than its widest table (the side panel's splitter keeps to that)."""
-        bar = self.scroll.verticalScrollBar().sizeHint().width()
-        self.scroll.setMinimumWidth(self.content.minimumSizeHint().width() + bar + 2 * self.scroll.frameWidth())
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        self.scroll_area.setMinimumWidth(self.content.minimumSizeHint().width() + bar + 2 * self.scroll_area.frameWidth())
 
     @staticmethod
     def _cells(index: int, row: ModelRow) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.panels.cells import cell_item, header_item
 from app.plots.frame_history import FrameHistory
 from app.plots.traces import MODEL_COLOURS
 from engine.live.protocol import ModelInfo
@@ -55,7 +56,7 @@ class ModelsPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
         header.setHighlightSections(False)
         for col, tip in enumerate(HEADER_TIPS):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
+            header_item(self.table, col).setToolTip(tip)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
         layout.addWidget(self.table)
         self.card = QtWidgets.QPlainTextEdit()
@@ -133,11 +134,11 @@ class ModelsPanel(QtWidgets.QWidget):
                 else:
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
-            self.table.item(row, 0).setText(str(row + 1))
+            cell_item(self.table, row, 0).setText(str(row + 1))
             backend = info.get("backend", "dense")
             # dense and sparse give the same bits (only the CPU column tells them apart); Lava is heard later
-            self.table.item(row, 1).setText(f"{info['name']} [lava]" if backend == "lava" else info["name"])
-            self.table.item(row, 1).setToolTip(
+            cell_item(self.table, row, 1).setText(f"{info['name']} [lava]" if backend == "lava" else info["name"])
+            cell_item(self.table, row, 1).setToolTip(
                 f"{info.get('source') or info['name']} ({backend} backend): {info['weight_sparsity']:.0%} of its "
                 "weights are zero")
         if old != [m["source"] for m in models]:
@@ -152,7 +153,7 @@ class ModelsPanel(QtWidgets.QWidget):
         """Size every column for its widest text and the table for its columns and rows (no scroll bars);
         the model column takes what room is left."""
         header = self.table.horizontalHeader()
-        names = [self.table.item(row, 1).text() for row in range(self.table.rowCount())]
+        names = [cell_item(self.table, row, 1).text() for row in range(self.table.rowCount())]
         self.widths = []
         for col, widest in enumerate(WIDEST):
             texts = names if col == 1 else [widest]
@@ -195,18 +196,18 @@ class ModelsPanel(QtWidgets.QWidget):
             values = (f"{s['synops']:,.0f}", f"{s['mops']:.2f}", vs_a,
                       f"{sum(hidden_layers) / len(hidden_layers):.0%}", f"{s['cpu_us']:.0f}")
             for col, text in enumerate(values, start=2):
-                self.table.item(row, col).setText(text)
+                cell_item(self.table, row, col).setText(text)
                 if self._cell_width(text) > self.widths[col]:  # wider than WIDEST
                     self.widths[col] = self._cell_width(text)
                     self.table.horizontalHeader().resizeSection(col, self.widths[col])
                     self._fit_width()
             playing = row == history.playing
-            font = self.table.item(row, 1).font()
+            font = cell_item(self.table, row, 1).font()
             if font.bold() != playing:
                 font.setBold(playing)
                 for col in range(len(COLUMNS)):
-                    self.table.item(row, col).setFont(font)
-            self.table.item(row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
+                    cell_item(self.table, row, col).setFont(font)
+            cell_item(self.table, row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
         return summaries
 
     def _show_card(self) -> None:

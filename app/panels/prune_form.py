@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from PySide6 import QtCore, QtWidgets
 
@@ -24,17 +25,39 @@ TRAIN_THREADS = max(1, (os.cpu_count() or 2) - 1)
 """Torch threads of a run started in the app: one core stays with the audio engine and the GUI."""
 
 
-def _spin(low: float, high: float, value: float, decimals: int | None = None, suffix: str = "",
-          special: str = "") -> QtWidgets.QAbstractSpinBox:
-    box = QtWidgets.QSpinBox() if decimals is None else QtWidgets.QDoubleSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
+def _int_spin(low: float, high: float, value: int, suffix: str = "", special: str = "") -> QtWidgets.QSpinBox:
+    """A whole-number box (an int field's schema bounds are ints)."""
+    box = QtWidgets.QSpinBox()
+    box.setRange(int(low), int(high))
+    box.setValue(value)
+    return _set_up(box, suffix, special)
+
+
+def _float_spin(low: float, high: float, value: float, decimals: int, suffix: str = "",
+                special: str = "") -> QtWidgets.QDoubleSpinBox:
+    box = QtWidgets.QDoubleSpinBox()
+    box.setDecimals(decimals)
     box.setRange(low, high)
     box.setValue(value)
+    return _set_up(box, suffix, special)
+
+
+_Box = TypeVar("_Box", QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)
+
+
+def _set_up(box: _Box, suffix: str, special: str) -> _Box:
     box.setSuffix(suffix)
     box.setSpecialValueText(special)  # shown at the minimum
     box.setKeyboardTracking(False)
     return box
+
+
+def _bounds(cls, name: str) -> tuple[float, float]:
+    """The schema's range of a numeric field of ``cls`` (config.py); a spin box needs both ends."""
+    low, high = field_range(cls, name)
+    if low is None or high is None:
+        raise ValueError(f"{cls.__name__}.{name} has no bounded range for a spin box")
+    return low, high
 
 
 class PruneForm(QtWidgets.QWidget):
@@ -59,18 +82,18 @@ class PruneForm(QtWidgets.QWidget):
         self.open_button = QtWidgets.QPushButton("Open…")
         self.open_button.clicked.connect(self.open_model_dialog)
         self.model_info = QtWidgets.QLabel()
-        self.sparsity = _spin(0, 99, 75, 1, " %", "off (fine-tune only)")
-        self.prunes = _spin(*field_range(PruningConfig, "n_prunes"), 10)  # ranges: the schema's (config.py)
-        self.frequency = _spin(*field_range(PruningConfig, "frequency"), 10)
-        self.steps = _spin(*field_range(TrainConfig, "steps"), recipe["steps"])
-        self.eval_every = _spin(*field_range(TrainConfig, "eval_every"), recipe["eval_every"])
-        self.batch = _spin(*field_range(TrainConfig, "batch_size"), recipe["batch_size"])
-        self.segment = _spin(*field_range(TrainConfig, "segment_seconds"), recipe["segment_seconds"], 1, " s")
-        self.reg_weight = _spin(*field_range(RegularizerConfig, "weight"), 0.0, 3, "", "off")
+        self.sparsity = _float_spin(0, 99, 75, 1, " %", "off (fine-tune only)")
+        self.prunes = _int_spin(*_bounds(PruningConfig, "n_prunes"), 10)  # ranges: the schema's (config.py)
+        self.frequency = _int_spin(*_bounds(PruningConfig, "frequency"), 10)
+        self.steps = _int_spin(*_bounds(TrainConfig, "steps"), recipe["steps"])
+        self.eval_every = _int_spin(*_bounds(TrainConfig, "eval_every"), recipe["eval_every"])
+        self.batch = _int_spin(*_bounds(TrainConfig, "batch_size"), recipe["batch_size"])
+        self.segment = _float_spin(*_bounds(TrainConfig, "segment_seconds"), recipe["segment_seconds"], 1, " s")
+        self.reg_weight = _float_spin(*_bounds(RegularizerConfig, "weight"), 0.0, 3, "", "off")
         self.reg_kind = QtWidgets.QComboBox()
         self.reg_kind.addItem("L_p: mean |x|^p", "lp")
         self.reg_kind.addItem("Hoyer-square", "hoyer")
-        self.p = _spin(0.01, 1.0, 1.0, 2)
+        self.p = _float_spin(0.01, 1.0, 1.0, 2)
         self.thresholds = QtWidgets.QCheckBox("learn the delta thresholds too")
         self.dataset = QtWidgets.QLineEdit(self._remembered_dataset())
         self.browse_button = QtWidgets.QPushButton("Browse…")
@@ -204,7 +227,7 @@ class PruneForm(QtWidgets.QWidget):
         sparsity = self.sparsity.value() / 100
         pruning = None if sparsity == 0 else PruningConfig(final_sparsity=sparsity, frequency=self.frequency.value(),
                                                            n_prunes=self.prunes.value())
-        settings = {"dataset": self.dataset.text().strip(), "steps": self.steps.value(),
+        settings: dict[str, Any] = {"dataset": self.dataset.text().strip(), "steps": self.steps.value(),
                     "eval_every": self.eval_every.value(), "batch_size": self.batch.value(),
                     "segment_seconds": self.segment.value(), "train_thresholds": self.thresholds.isChecked(),
                     "log_every": 1, "threads": TRAIN_THREADS}

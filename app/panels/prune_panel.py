@@ -140,7 +140,11 @@ class PrunePanel(QtWidgets.QWidget):
 
     @property
     def running(self) -> bool:
-        return self.job is not None and not self.job.finished
+        return self._live_job() is not None
+
+    def _live_job(self) -> TrainingJob | None:
+        """The run's job while it runs (None: none started, or it finished)."""
+        return self.job if self.job is not None and not self.job.finished else None
 
     def show_message(self, text: str | None, details: str = "") -> None:
         self.message.setText(text or "")
@@ -174,8 +178,9 @@ class PrunePanel(QtWidgets.QWidget):
 
     def cancel(self) -> None:
         """Ask the run to checkpoint and stop after its current step (nothing is lost; Start resumes)."""
-        if self.running:
-            self.job.cancel()
+        job = self._live_job()
+        if job is not None:
+            job.cancel()
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelling: the run checkpoints after its current step…")
 
@@ -272,7 +277,7 @@ class PrunePanel(QtWidgets.QWidget):
             self.curves.clear_run()
         done = self._show_run(*draft) if draft is not None else []
         self.start_button.setText("Resume" if done else "Start")
-        if done:
+        if done and draft is not None:  # done: a run drawn from the draft
             self.status.setText(f"{html.escape(str(self.runs_dir / draft[0].name))} holds this run, stopped at "
                                 f"step {done[-1].step}: Resume continues it.")
 
@@ -282,9 +287,10 @@ class PrunePanel(QtWidgets.QWidget):
         """Stop polling; a run still going checkpoints and stops (killed if it takes too long); close the
         pyqtgraph views (they crash at exit if left to the garbage collector)."""
         self.timer.stop()
-        if self.running:
-            self.job.cancel()
-            self.job.wait(timeout=CLOSE_WAIT_S)
-            self.job.kill()
+        job = self._live_job()
+        if job is not None:
+            job.cancel()
+            job.wait(timeout=CLOSE_WAIT_S)
+            job.kill()
         self.curves.close()
         self.pareto.shutdown()

@@ -52,14 +52,15 @@ class ParetoChart(QtWidgets.QWidget):
         self.legend.clear()
         self.plotted.clear()
         self.unmeasured.clear()
-        groups: dict[str, list[ModelEntry]] = {}
+        groups: dict[str, list[tuple[str, tuple[float, float]]]] = {}  # dataset → (name, (M-Ops/s, SI-SNR))
         for entry in entries:
             if entry.measured is None:
                 self.unmeasured[entry.name] = entry.card_problem or ("no model card" if not entry.card
                                                                      else "its card has no SI-SNR / M-Ops/s")
                 continue
-            groups.setdefault(entry.measured_on or "?", []).append(entry)
-        points_all = [(e.measured[1], e.measured[0]) for members in groups.values() for e in members]
+            point = (entry.measured[1], entry.measured[0])
+            groups.setdefault(entry.measured_on or "?", []).append((entry.name, point))
+        points_all = [point for members in groups.values() for _, point in members]
         if points_all:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
             mops_all, snr_all = zip(*points_all)
             middle = (max(snr_all) + min(snr_all)) / 2
@@ -69,19 +70,19 @@ class ParetoChart(QtWidgets.QWidget):
             self.plot.setYRange(middle - half, middle + half, padding=0)
         for index, (dataset, members) in enumerate(sorted(groups.items())):
             colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
-            points = [(e.measured[1], e.measured[0]) for e in members]
+            points = [point for _, point in members]
             front = pareto_front(points)
             self.plot.plot([p[0] for p in front], [p[1] for p in front],
                            pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
             self.plot.plot([p[0] for p in points], [p[1] for p in points], pen=None, symbol="o", symbolSize=9,
                            symbolPen=None, symbolBrush=colour, name=f"measured on {Path(dataset).name or dataset}")
-            for entry, (mops, si_snr) in zip(members, points):
+            for name, (mops, si_snr) in members:
                 # names on the right half run left of their point, those near the top below it: inside the plot
                 anchor = (1 if mops > 0.5 * x_top else 0, 0 if si_snr > middle + 0.7 * half else 1)
-                label = pg.TextItem(entry.name, color=colour, anchor=anchor)
+                label = pg.TextItem(name, color=colour, anchor=anchor)
                 label.setPos(mops, si_snr)
                 self.plot.addItem(label)
-                self.plotted[entry.name] = (mops, si_snr)
+                self.plotted[name] = (mops, si_snr)
         lines = [f"{len(self.plotted)} model(s) plotted."]
         if self.unmeasured:
             lines.append("Not plotted (no measured numbers): " + "; ".join(

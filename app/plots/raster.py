@@ -73,8 +73,11 @@ class SpikeRaster(LivePlot):
             self.shown = shown
             return
         self.set_layers(models[shown]["layer_sizes"])
+        image = self.image
+        if image is None:  # a model without layers: nothing to draw
+            return
         if shown != self.shown:
-            self.image.clear()
+            image.clear()
             self.seen = history.frames_seen - history.length
         self.shown = shown
         new = min(history.frames_seen - self.seen, history.length)
@@ -83,11 +86,11 @@ class SpikeRaster(LivePlot):
             return
         neurons = min(sum(self.layer_sizes), history.fired_packed.shape[1] * 8)
         fired = history.fired_hops(new, neurons)
-        rows = self.image.rows
+        rows = image.rows
         if rows * self.group != neurons:
             fired = np.pad(fired, ((0, 0), (0, rows * self.group - neurons)))
         counts = fired.reshape(new, rows, self.group).sum(axis=2, dtype=np.uint16)
-        self.image.push((counts.T * 255 // self.group).astype(np.uint8))
+        image.push((counts.T * 255 // self.group).astype(np.uint8))
         self.repaint_data()
         self.spikes_drawn = int(fired[-1].sum())
         self.updates += 1

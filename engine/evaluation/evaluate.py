@@ -91,8 +91,8 @@ def evaluate(
             none = np.zeros(0, np.float32)
             aligned.add(none, none, denoised.finish(), encdec.finish())
             scorer.add(*aligned.take())
-            totals.merge(denoised.totals)
-            scores.append(scorer.score(pair.key, denoised.totals, note))
+            totals.merge(denoised.run_totals())
+            scores.append(scorer.score(pair.key, denoised.run_totals(), note))
         latency_frames = runner.latency_frames
     return Evaluation(model, backend, scores, run_report(model, totals, latency_frames))
 

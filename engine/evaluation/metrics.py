@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
+from typing import overload
 
 import numpy as np
 from pesq import PesqError, pesq
@@ -183,6 +184,20 @@ def model_size_kb(
     if nonzero_weights < 0 or n_delays < 0:
         raise ValueError("weight and delay counts must be non-negative")
     return (nonzero_weights * weight_bits + n_delays * delay_bits) / 8 / 1000
+
+
+@overload
+def power_proxy_ops_per_s(synops_per_frame: float, neuronops_per_frame: float, hop_s: float = HOP_S) -> float: ...
+
+
+@overload
+def power_proxy_ops_per_s(synops_per_frame: np.ndarray, neuronops_per_frame: float | np.ndarray,
+                          hop_s: float = HOP_S) -> np.ndarray: ...
+
+
+@overload
+def power_proxy_ops_per_s(synops_per_frame: float | np.ndarray, neuronops_per_frame: np.ndarray,
+                          hop_s: float = HOP_S) -> np.ndarray: ...
 
 
 def power_proxy_ops_per_s(

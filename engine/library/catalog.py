@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from assets import asset_path
 from engine.errors import ModelFileError, SpandexError
@@ -61,10 +62,15 @@ class ModelEntry:
         metrics = self.card.get("metrics")
         if not isinstance(metrics, dict):
             return None
-        values = metrics.get("si_snr"), metrics.get("power_proxy_mops")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        si_snr, mops = metrics.get("si_snr"), metrics.get("power_proxy_mops")
+        if not (_finite_number(si_snr) and _finite_number(mops)):
             return None
-        return float(values[0]), float(values[1])
+        return float(si_snr), float(mops)
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:

@@ -202,7 +202,8 @@ class PacedRunner:
             twin = self._twin_answers.get(frame)
             if mask is None or twin is None:
                 continue
-            if np.array_equal(mask, twin[0]):
+            twin_mask = twin[0]
+            if twin_mask is not None and np.array_equal(mask, twin_mask):
                 self.matched += 1
                 if self.in_step and frame >= due:
                     self._slow_answers[frame] = (mask, telemetry)

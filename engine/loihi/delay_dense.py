@@ -29,6 +29,8 @@ imports lava (through :mod:`engine.lava_compat`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeAlias
+
 import numpy as np
 
 from engine.lava_compat import import_lava
@@ -44,7 +46,12 @@ _weightutils = import_lava("lava.utils.weightutils")
 
 DelayDense = _dense.DelayDense
 LavaPyType = _type.LavaPyType
-PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
+if TYPE_CHECKING:  # lava-nc ships no types: to mypy, its ports and base classes are Any
+    PyInPort: TypeAlias = Any
+    PyOutPort: TypeAlias = Any
+else:
+    PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
+PyLoihiProcessModel: Any = _model.PyLoihiProcessModel
 
 LOIHI2_MAX_DELAY = 63
 """Loihi 2 synapses hold 6-bit delays; the stock model refuses larger ones, and so does this one."""
@@ -60,7 +67,7 @@ EXACT_SPIKE_LIMIT = 1 << 23
 @_decorator.implements(proc=DelayDense, protocol=_protocol.LoihiProtocol)
 @_decorator.requires(_resources.CPU)
 @_decorator.tag("fixed_pt")
-class FastDelayDenseModel(_model.PyLoihiProcessModel):
+class FastDelayDenseModel(PyLoihiProcessModel):
     """Fixed-point ``DelayDense``: bit-identical to lava-nc's ``PyDelayDenseModelBitAcc``, much faster."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,7 +175,7 @@ def verify_netx_network(network, plan: NetxExport) -> None:
         raise LoihiExportError(f"{name}: netx built {len(layers)} layers, expected {1 + len(model.layers)}")
     scale = 1 << (NETX_SPIKE_EXP + NETX_STATE_EXP)
 
-    def check_neuron(position: int, neuron, kind: type, threshold_mant: int | None) -> None:
+    def check_neuron(position: int, neuron, kind: type[Any], threshold_mant: int | None) -> None:
         if type(neuron) is not kind:
             raise LoihiExportError(f"{name}: netx made layer {position} a {type(neuron).__name__} neuron, "
                                    f"expected {kind.__name__}")

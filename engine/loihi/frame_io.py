@@ -13,6 +13,7 @@ pipes never hold more than one message and nothing blocks. Importing this module
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -29,13 +30,19 @@ _type = import_lava("lava.magma.core.model.py.type")
 
 InPort, OutPort = _process_ports.InPort, _process_ports.OutPort
 LavaPyType = _type.LavaPyType
-PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
+if TYPE_CHECKING:  # lava-nc ships no types: to mypy, its ports and base classes are Any
+    PyInPort: TypeAlias = Any
+    PyOutPort: TypeAlias = Any
+else:
+    PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
+AbstractProcess: Any = _process.AbstractProcess
+PyLoihiProcessModel: Any = _model.PyLoihiProcessModel
 
 MESSAGE_BITS = 24
 """Graded spikes and sigma outputs are 24-bit messages on Loihi 2 (int32 in the simulation)."""
 
 
-class FrameSource(_process.AbstractProcess):
+class FrameSource(AbstractProcess):
     """Sends, on each time step, the int32 frame the host fed it before that step."""
 
     def __init__(self, *, size: int) -> None:
@@ -52,7 +59,7 @@ class FrameSource(_process.AbstractProcess):
 @_decorator.implements(proc=FrameSource, protocol=_protocol.LoihiProtocol)
 @_decorator.requires(_resources.CPU)
 @_decorator.tag("fixed_pt")
-class PyFrameSourceModel(_model.PyLoihiProcessModel):
+class PyFrameSourceModel(PyLoihiProcessModel):
     frame_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=MESSAGE_BITS)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MESSAGE_BITS)
 
@@ -60,7 +67,7 @@ class PyFrameSourceModel(_model.PyLoihiProcessModel):
         self.s_out.send(self.frame_in.recv())
 
 
-class FrameSink(_process.AbstractProcess):
+class FrameSink(AbstractProcess):
     """Receives one int32 vector per in-port each time step and hands them to the host, concatenated.
 
     The in-ports are ``a_in_0`` … ``a_in_{n-1}``, one per entry of ``sizes``.

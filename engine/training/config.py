@@ -21,6 +21,7 @@ import annotated_types
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails
 
 from engine.errors import SpandexError
 from engine.training.schedule import GMPSchedule, Scope
@@ -247,7 +248,7 @@ _MUST = {
 }
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     # a nested model or a union puts its class or type names in the location: keep the settings' names only
     loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in _TYPE_TAGS))]
     field = ".".join(loc)
@@ -294,17 +295,25 @@ def _kind(value: object) -> str:
 
 def field_range(cls, name: str) -> tuple[float | None, float | None]:
     """The (lowest, highest) value the schema allows for a numeric field of ``cls`` (None: unbounded)."""
-    low = high = None
+    low: float | None = None
+    high: float | None = None
     for item in cls.__pydantic_fields__[name].metadata:
         if isinstance(item, annotated_types.Ge):
-            low = item.ge
+            low = _number(item.ge)
         elif isinstance(item, annotated_types.Gt):
-            low = item.gt
+            low = _number(item.gt)
         elif isinstance(item, annotated_types.Le):
-            high = item.le
+            high = _number(item.le)
         elif isinstance(item, annotated_types.Lt):
-            high = item.lt
+            high = _number(item.lt)
     return low, high
+
+
+def _number(bound: object) -> float:
+    """A bound of a numeric field, as it is (an int field's stays an int)."""
+    if not isinstance(bound, int | float):
+        raise TypeError(f"not a numeric bound: {bound!r}")
+    return bound
 
 
 class _NumberLoader(yaml.SafeLoader):

@@ -127,7 +127,7 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
         same = (previous is not None and previous.get("spec") == settings["spec"]
                 and previous.get("seed") == seed
                 and previous.get("splits", {}).get(name) == settings["splits"][name])
-        if same and target.is_dir():
+        if same and previous is not None and target.is_dir():  # same: previous is not None
             manifest["clips"][name] = previous["clips"][name]
             if progress:
                 progress(name, sources.clips, sources.clips)
@@ -225,7 +225,7 @@ class _ClipMaker:
     def _fill(self, group: AudioGroup, pause: tuple[float, float], lead: bool) -> tuple[np.ndarray, list[str]]:
         """Random files of ``group`` joined with pauses until the clip is full (long files: random part)."""
         out = np.zeros(self.length, dtype=np.float32)
-        used = []
+        used: list[str] = []
         position = int(self.rng.uniform(*pause) * SAMPLE_RATE) if lead else 0
         while position < self.length:
             path = group.files[self.rng.integers(len(group.files))]

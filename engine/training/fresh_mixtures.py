@@ -110,7 +110,8 @@ class FreshMixtures:
         root = Path(root)
         folders = [("speech", g) for g in _groups(root / "speech")] + [("noise", g) for g in _groups(root / "noise")]
         rng = np.random.default_rng(seed)
-        speech, noise = [], []
+        speech: list[_Pool] = []
+        noise: list[_Pool] = []
         for done, (kind, folder) in enumerate(folders):
             pool = _load_group(folder, recipe.max_group_minutes * 60, rng)
             if pool.clips:
@@ -277,7 +278,7 @@ def simulate_rooms(count: int, seed: int) -> dict[str, np.ndarray]:
     import pyroomacoustics as pra
 
     rng = np.random.default_rng(seed)
-    rooms = {}
+    rooms: dict[str, np.ndarray] = {}
     while len(rooms) < count:
         size = np.array([rng.uniform(3, 12), rng.uniform(3, 10), rng.uniform(2.4, 4)])
         rt60 = rng.uniform(0.15, 0.9)

@@ -319,7 +319,7 @@ def _loading_reporter(split: str, emit: Emit) -> Callable[[int, int], None]:
 
 
 def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = lambda e: None,
-                 should_stop: Callable[[], bool] = lambda: False) -> ev.Event:
+                 should_stop: Callable[[], bool] = lambda: False) -> ev.Finished | ev.Cancelled:
     """Train, reporting through ``emit``; returns (and emits) the final Finished or Cancelled event.
 
     Raises :class:`SpandexError` for bad settings or data (nothing written but ``run_dir``'s config).
@@ -335,7 +335,7 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
 
 
 def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_stop: Callable[[], bool],
-           device: torch.device, workers: Workers) -> ev.Event:
+           device: torch.device, workers: Workers) -> ev.Finished | ev.Cancelled:
     run_dir = prepare_run_dir(config, run_dir)
     train = load_training_data(config, emit)
     validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
