@@ -130,12 +130,22 @@ def label_problems(window) -> list[str]:
             need = label.heightForWidth(label.width())
             if need > label.height():
                 problems.append(f"{describe(label)}: {label.height()} px tall, its wrapped text needs {need}")
-        elif label.width() < label.minimumSizeHint().width():
-            problems.append(f"{describe(label)}: {label.width()} px wide, its text needs "
-                            f"{label.minimumSizeHint().width()}")
-        cut = cut_sideways(label)
-        if cut > 0:
-            problems.append(f"{describe(label)}: {cut} px cut off at the side")
+        else:
+            problems.extend(width_problems(label, "its text needs"))
+            continue
+        problems.extend(width_problems(label, None))
+    return problems
+
+
+def width_problems(widget, need_words: str | None) -> list[str]:
+    """Narrower than its minimum size hint (checked when ``need_words`` is given), or cut by a parent."""
+    problems = []
+    if need_words is not None and widget.width() < widget.minimumSizeHint().width():
+        problems.append(f"{describe(widget)}: {widget.width()} px wide, {need_words} "
+                        f"{widget.minimumSizeHint().width()}")
+    cut = cut_sideways(widget)
+    if cut > 0:
+        problems.append(f"{describe(widget)}: {cut} px cut off at the side")
     return problems
 
 
@@ -148,12 +158,7 @@ def control_problems(window) -> list[str]:
     for control in window.findChildren(QtWidgets.QWidget):
         if not isinstance(control, kinds) or not shown(control) or internal(control):
             continue
-        if control.width() < control.minimumSizeHint().width():
-            problems.append(f"{describe(control)}: {control.width()} px wide, needs "
-                            f"{control.minimumSizeHint().width()}")
-        cut = cut_sideways(control)
-        if cut > 0:
-            problems.append(f"{describe(control)}: {cut} px cut off at the side")
+        problems.extend(width_problems(control, "needs"))
     for bar in window.findChildren(QtWidgets.QToolBar):
         extension = bar.findChild(QtWidgets.QToolButton, "qt_toolbar_ext_button")
         if shown(bar) and extension is not None and extension.isVisible():

@@ -29,16 +29,13 @@ imports lava (through :mod:`engine.lava_compat`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
-
 import numpy as np
 
 from engine.lava_compat import import_lava
+from engine.loihi.lava_types import PyInPort, PyLoihiProcessModel, PyOutPort
 
 _decorator = import_lava("lava.magma.core.decorator")
 _dense = import_lava("lava.proc.dense.process")
-_model = import_lava("lava.magma.core.model.py.model")
-_ports = import_lava("lava.magma.core.model.py.ports")
 _protocol = import_lava("lava.magma.core.sync.protocols.loihi_protocol")
 _resources = import_lava("lava.magma.core.resources")
 _type = import_lava("lava.magma.core.model.py.type")
@@ -46,12 +43,6 @@ _weightutils = import_lava("lava.utils.weightutils")
 
 DelayDense = _dense.DelayDense
 LavaPyType = _type.LavaPyType
-if TYPE_CHECKING:  # lava-nc ships no types: to mypy, its ports and base classes are Any
-    PyInPort: TypeAlias = Any
-    PyOutPort: TypeAlias = Any
-else:
-    PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
-PyLoihiProcessModel: Any = _model.PyLoihiProcessModel
 
 LOIHI2_MAX_DELAY = 63
 """Loihi 2 synapses hold 6-bit delays; the stock model refuses larger ones, and so does this one."""

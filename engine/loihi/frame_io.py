@@ -13,15 +13,14 @@ pipes never hold more than one message and nothing blocks. Importing this module
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import numpy as np
 
 from engine.lava_compat import import_lava
+from engine.loihi.lava_types import PyInPort, PyLoihiProcessModel, PyOutPort
 
 _decorator = import_lava("lava.magma.core.decorator")
-_model = import_lava("lava.magma.core.model.py.model")
-_ports = import_lava("lava.magma.core.model.py.ports")
 _process = import_lava("lava.magma.core.process.process")
 _process_ports = import_lava("lava.magma.core.process.ports.ports")
 _protocol = import_lava("lava.magma.core.sync.protocols.loihi_protocol")
@@ -30,13 +29,7 @@ _type = import_lava("lava.magma.core.model.py.type")
 
 InPort, OutPort = _process_ports.InPort, _process_ports.OutPort
 LavaPyType = _type.LavaPyType
-if TYPE_CHECKING:  # lava-nc ships no types: to mypy, its ports and base classes are Any
-    PyInPort: TypeAlias = Any
-    PyOutPort: TypeAlias = Any
-else:
-    PyInPort, PyOutPort = _ports.PyInPort, _ports.PyOutPort
-AbstractProcess: Any = _process.AbstractProcess
-PyLoihiProcessModel: Any = _model.PyLoihiProcessModel
+AbstractProcess: Any = _process.AbstractProcess  # lava-nc ships no types: to mypy, Any
 
 MESSAGE_BITS = 24
 """Graded spikes and sigma outputs are 24-bit messages on Loihi 2 (int32 in the simulation)."""
@@ -103,6 +96,6 @@ def frame_sink_model(n_ports: int) -> type:
     attributes["run_spk"] = run_spk
     attributes["__module__"] = __name__
     attributes["__doc__"] = f"Process model of a FrameSink with {n_ports} in-ports."
-    model = type(f"PyFrameSinkModel{n_ports}", (_model.PyLoihiProcessModel,), attributes)
+    model = type(f"PyFrameSinkModel{n_ports}", (PyLoihiProcessModel,), attributes)
     model = _decorator.tag("fixed_pt")(_decorator.requires(_resources.CPU)(model))
     return _decorator.implements(proc=FrameSink, protocol=_protocol.LoihiProtocol)(model)
