@@ -66,6 +66,13 @@ def join(device: torch.device) -> tuple[Workers, torch.device]:
     return Workers(rank, world, local, owns), device
 
 
+def finish_together(workers: Workers) -> None:
+    """After a run that ended normally: wait until every process has, so that none tears the group down while
+    another still talks to it (a gloo process leaving early can abort at exit)."""
+    if workers.world_size > 1 and dist.is_initialized():
+        dist.barrier()
+
+
 def leave(workers: Workers) -> None:
     if workers.owns_group and dist.is_initialized():
         dist.destroy_process_group()

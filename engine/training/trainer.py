@@ -45,6 +45,7 @@ from engine.training.device import backward_dtype, training_device
 from engine.training.distributed import (
     Workers,
     data_rng,
+    finish_together,
     from_main,
     gather_to_all,
     join,
@@ -329,7 +330,9 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     torch.set_num_threads(config.threads)
     workers, device = join(training_device(config.device))
     try:
-        return _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers)
+        result = _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers)
+        finish_together(workers)
+        return result
     finally:
         leave(workers)
 
