@@ -15,12 +15,14 @@ batch (:func:`frame_gains`); both compute the same gains from the same frame pow
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 GAIN_STEPS_PER_OCTAVE = 8
 """Gains are ``2 ** (k / 8)`` for integer ``k``: exact, and the same in every path that computes them."""
+
+_DB_PER_STEP = 20.0 * np.log10(2.0) / GAIN_STEPS_PER_OCTAVE
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,7 @@ class LevelParams:
             raise ValueError("level gain limits must span 0 dB (min_gain_db <= 0 <= max_gain_db)")
 
     def to_dict(self) -> dict[str, float]:
-        return {"target_db": self.target_db, "attack_frames": self.attack_frames,
-                "release_frames": self.release_frames, "max_gain_db": self.max_gain_db,
-                "min_gain_db": self.min_gain_db}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,6 @@ def step(power: np.ndarray, state: LevelState, params: LevelParams) -> tuple[np.
     low, high = (np.ceil(params.min_gain_db / _DB_PER_STEP), np.floor(params.max_gain_db / _DB_PER_STEP))
     steps = np.clip(np.round(wanted_db / _DB_PER_STEP), low, high)
     return np.power(2.0, steps / GAIN_STEPS_PER_OCTAVE), LevelState(level=level)
-
-
-_DB_PER_STEP = 20.0 * np.log10(2.0) / GAIN_STEPS_PER_OCTAVE
 
 
 def frame_power(magnitude: np.ndarray) -> np.ndarray:
