@@ -33,9 +33,21 @@ def add_parser(subparsers) -> None:
                         help="how the network is computed; every backend gives the same result "
                              "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
                              "simulation through Lava, 8 ms more latency)")
+    parser.add_argument("--limit", type=_pair_count, metavar="N",
+                        help="score only the first N pairs, in name order (a quick look at a large set)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
     parser.set_defaults(run=run)
+
+
+def _pair_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pairs") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: give at least 1 pair")
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", UnpairedFilesWarning)
         warnings.simplefilter("always", AudioFileWarning)
         pairs = pair_files(args.noisy, args.clean)
+        if args.limit is not None and args.limit < len(pairs):
+            print(f"note: scoring the first {args.limit} of {len(pairs)} pairs (--limit)", file=sys.stderr)
+            pairs = pairs[:args.limit]
         bar = ProgressBar(f"evaluating {model.name} on {len(pairs)} files")
         evaluation = evaluate(model, pairs, args.backend, progress=bar.update)
         bar.close()

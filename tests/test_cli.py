@@ -161,6 +161,23 @@ def test_eval_pairs_ndns_names_and_writes_yaml_and_json(tmp_path, noisy_speech):
     assert all(f["pesq"] is not None and 1.0 <= f["pesq"] <= 4.7 for f in report["files"])
 
 
+def test_eval_limit_scores_the_first_pairs_only(tmp_path, noisy_speech):
+    noisy, clean = noisy_speech
+    for folder in ("noisy", "clean"):
+        (tmp_path / folder).mkdir()
+    second = 16000 * 2
+    for i in range(3):
+        sf.write(tmp_path / "noisy" / f"take{i}.wav", noisy[i * second:(i + 1) * second], 16000)
+        sf.write(tmp_path / "clean" / f"take{i}.wav", clean[i * second:(i + 1) * second], 16000)
+    result = spandex("eval", "--model", BASELINE, "--noisy", tmp_path / "noisy", "--clean", tmp_path / "clean",
+                     "--limit", "2", "--json", tmp_path / "r.json")
+    assert [f["key"] for f in json.loads((tmp_path / "r.json").read_text())["files"]] == ["take0", "take1"]
+    assert "the first 2 of 3 pairs" in result.stderr
+    refused = spandex("eval", "--noisy", tmp_path / "noisy", "--clean", tmp_path / "clean", "--limit", "0",
+                      check_ok=False)
+    assert refused.returncode == 2 and "--limit" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_eval_with_nothing_to_pair(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
