@@ -27,3 +27,14 @@ def test_event_lines():
     assert status_text.device_lost_notice("hw:1 / hw:2").startswith("Audio device lost (hw:1 / hw:2).")
     assert status_text.abx_notice("A and B are the same model").startswith("ABX: A and B are the same model (")
     assert status_text.fps_line(29.6) == "GUI 30 fps"
+
+
+def test_stream_line_says_a_missing_device_is_being_looked_for():
+    from engine.live import protocol
+
+    event = protocol.StreamChanged(state="no-device", message="no microphone found: playing the demo clip",
+                                   rate=16000, input=None, output=None, file="/x/demo.wav", device_latency_s=0.0,
+                                   prefill_hops=2, priority="normal")
+    line = status_text.stream_line(event)
+    assert line.startswith("sound device missing, looking for it: file demo.wav → no output at 16 kHz.")
+    assert line.endswith("no microphone found: playing the demo clip")

@@ -54,7 +54,7 @@ def pace_notice(models: Sequence[protocol.ModelInfo], history: FrameHistory) -> 
     return "\n".join(lines)
 
 
-STATE_WORDS = {"running": "running", "internal-clock": "internal clock", "no-device": "waiting for the device"}
+STATE_WORDS = {"running": "running", "internal-clock": "internal clock", "no-device": "sound device missing, looking for it"}
 
 
 def stream_line(event: protocol.StreamChanged) -> str:
