@@ -42,6 +42,17 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
     assert model.neuron_counts == (257, 512, 512, 257)
 
 
+def test_card_data_line_names_corpora_not_every_group():
+    from engine.library.card import card_lines, speech_summary
+
+    assert speech_summary(["asterisk-es", "asterisk-it", "tts-espeak-fr", "tts-festival-cs", "mine"]) == (
+        "asterisk (es, it), mine, 2 synthetic voices")
+    assert speech_summary(f"tux-{i}" for i in range(8)) == "tux (8 groups)"
+    default = next(e for e in SHIPPED if e.name == "spandex-dense")
+    data = next(line for line in card_lines(default.card) if line.startswith("data: "))
+    assert "synthetic voices" in data and len(data) < 200, data
+
+
 def is_official(parent: str) -> bool:
     """A card's parent that names the official N-DNS baseline and its licence, as SPANDEX's own cards did."""
     return parent.startswith(OFFICIAL) and "MIT" in parent

@@ -9,6 +9,7 @@ what it has.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.constants import HOP_S
@@ -65,7 +66,7 @@ def card_lines(card: dict) -> list[str]:
     data = card.get("data", {})
     if data:
         sources = data.get("sources", {})
-        speech = ", ".join(sources.get("train", {}).get("speech_groups", {})) or "?"
+        speech = speech_summary(sources.get("train", {}).get("speech_groups", {}))
         hours = data.get("train_hours")
         hours_text = f"{hours:.1f}" if isinstance(hours, (int, float)) else "?"
         lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
@@ -73,6 +74,23 @@ def card_lines(card: dict) -> list[str]:
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
     return lines
+
+
+def speech_summary(groups: Iterable[str]) -> str:
+    """Speech groups (``corpus-language``, ``tts-…`` for a synthetic voice) in a few words, by corpus."""
+    corpora: dict[str, list[str]] = {}
+    voices = 0
+    for name in groups:
+        corpus, _, part = name.partition("-")
+        if corpus == "tts":
+            voices += 1
+        else:
+            corpora.setdefault(corpus, []).append(part)
+    words = [corpus if parts == [""] else f"{corpus} ({', '.join(parts) if len(parts) <= 3 else f'{len(parts)} groups'})"
+             for corpus, parts in corpora.items()]
+    if voices:
+        words.append(f"{voices} synthetic voice{'s' if voices > 1 else ''}")
+    return ", ".join(words) or "?"
 
 
 METRICS = (
