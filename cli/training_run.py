@@ -66,7 +66,7 @@ def _fmt_time(seconds: float) -> str:
 def describe(event: ev.Event) -> str | None:
     """One line for a progress event (None: nothing worth a line)."""
     if isinstance(event, ev.Loading):
-        return f"loading {event.split} clips: {event.total}" if event.done == event.total else None
+        return f"loaded {event.total} {event.split} {event.what}" if event.done == event.total else None
     if isinstance(event, ev.Started):
         where = f"resuming at step {event.start_step} of {event.total_steps}" if event.start_step else \
             f"starting a run of {event.total_steps} steps"

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli.training_run import describe
 from engine.library.catalog import resolve_model
 from engine.training import events as ev
 from engine.training.config import ConfigError, MixingRecipe, TrainConfig
@@ -112,6 +113,9 @@ def test_a_run_trains_from_fresh_mixtures_and_its_card_says_so(fresh_dataset, tm
     assert card["data"]["train_clips"] is None
     assert card["data"]["train_mixing"]["speech_groups"].keys() == {"talker0", "talker1", "talker2"}
     assert card["data"]["train_mixing"]["rooms"] == 3
+    loaded = [e for e in events if isinstance(e, ev.Loading) and e.done == e.total]
+    assert [(e.split, e.what) for e in loaded] == [("train", "source folders"), ("validation", "clips")]
+    assert describe(loaded[0]).startswith("loaded ") and describe(loaded[0]).endswith(" train source folders")
 
 
 def _fixed_batch_loss(run: _Run, noisy: torch.Tensor, clean: torch.Tensor) -> float:

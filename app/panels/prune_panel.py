@@ -203,7 +203,7 @@ class PrunePanel(QtWidgets.QWidget):
         if isinstance(event, ev.Loading):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
-            self.progress.setFormat(f"loading {event.split} clips: %v / %m")
+            self.progress.setFormat(f"loading {event.split} {event.what}: %v / %m")
         elif isinstance(event, ev.Started):
             self.started_at, self.start_step = time.monotonic(), event.start_step
             self.progress.setRange(0, event.total_steps)

@@ -17,11 +17,15 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Loading:
-    """Reading the dataset into memory: ``done`` of ``total`` clips of ``split`` ("train", "validation")."""
+    """Reading the dataset into memory: ``done`` of ``total`` ``what`` of ``split`` ("train", "validation").
+
+    ``what`` is "clips" for mixtures made in advance, "source folders" for the speech and noise folders that
+    fresh mixtures are mixed from (one folder holds many recordings)."""
 
     split: str
     done: int
     total: int
+    what: str = "clips"
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,8 @@ def load_training_data(config: TrainConfig, emit: Emit) -> PairedClips | FreshMi
     sources = fresh_sources(config.dataset)
     if sources is not None:
         recipe = config.mixing_recipe()
-        return FreshMixtures.load(sources, recipe, seed=config.seed, progress=_loading_reporter("train", emit))
+        return FreshMixtures.load(sources, recipe, seed=config.seed,
+                                  progress=_loading_reporter("train", emit, what="source folders"))
     return PairedClips.load(split_folder(config.dataset, "train"), compact=True,
                             progress=_loading_reporter("train", emit))
 
@@ -311,11 +312,11 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     return run_dir
 
 
-def _loading_reporter(split: str, emit: Emit) -> Callable[[int, int], None]:
-    """Emit :class:`Loading` about every 2 % of the clips (and at the end)."""
+def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
+    """Emit :class:`Loading` about every 2 % of the clips or folders (and at the end)."""
     def report(done: int, total: int) -> None:
         if done == total or done % max(1, total // 50) == 0:
-            emit(ev.Loading(split, done, total))
+            emit(ev.Loading(split, done, total, what))
     return report
 
 
