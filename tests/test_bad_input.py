@@ -167,6 +167,8 @@ CASES = [
          "--json /dev/null is a device", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-json-is-yaml", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "r", "--yaml", "r"],
          "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
+         "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
 ]
 
 
