@@ -32,7 +32,6 @@ import resource
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ from numpy.lib.recfunctions import repack_fields
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.constants import SAMPLE_RATE  # noqa: E402 (after the path that finds it)
+from engine.constants import HOP, SAMPLE_RATE  # noqa: E402 (after the path that finds it)
 from tests.lava_session import descendants  # noqa: E402
 
 MODELS = ("spandex-dense", "spandex-prune75", "spandex-prune90")
@@ -110,20 +109,32 @@ def child(args: argparse.Namespace) -> None:
                          backend=args.backend, prefill_hops=args.buffer)
     host = EngineHost(engine_config(options, settings), mode=args.engine).start()
     window = MainWindow(host, DEMO_CLIP, settings, backend=args.backend)
-    window.callback_us = deque()  # keep every callback's duration, not just the last 4096
     window.show()
     window.controller.on_event(host.wait_event(protocol.ModelsChanged, 300, lambda e: len(e.models) == len(args.models)))
-    frames = []
-    read_frames = host.read_frames
+    # what the table needs from every hop and callback, in storage filled before measuring starts: the GUI
+    # process's memory over a soak is then the app's, not this bench's bookkeeping
+    capacity = int((args.seconds + 10) * SAMPLE_RATE / HOP * 1.1)
+    kept_frames: _Kept | None = None
+    kept_callbacks = _Kept(np.dtype(np.int64), capacity)
+    read_frames, read_callbacks = host.read_frames, host.read_callbacks
 
-    def keep(limit=None):
+    def keep_frames(limit=None):
+        nonlocal kept_frames
         records = read_frames(limit)
+        wanted = records[["t", "cpu_ns", "worker_ns", "fallback", "out_ring_samples"]]
+        if kept_frames is None:
+            kept_frames = _Kept(repack_fields(wanted).dtype, capacity)
         if measuring:
-            # repacked: a multi-field view copies whole records (~3 KB each: 590 MB in a 30-minute soak)
-            frames.append(repack_fields(records[["t", "cpu_ns", "worker_ns", "fallback", "out_ring_samples"]]))
+            kept_frames.add(wanted)
         return records
 
-    host.read_frames = keep
+    def keep_callbacks():
+        callbacks = read_callbacks()
+        if measuring:
+            kept_callbacks.add(callbacks["duration_ns"])
+        return callbacks
+
+    host.read_frames, host.read_callbacks = keep_frames, keep_callbacks
     # sleep until the window's timers (30 Hz plots, 4 Hz text) or the engine wake the loop: polling with a
     # time limit returns at once when nothing is pending, and the spinning counted as the GUI's CPU
     WAIT = QtCore.QEventLoop.ProcessEventsFlag.AllEvents | QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents
@@ -132,7 +143,6 @@ def child(args: argparse.Namespace) -> None:
     while time.monotonic() < deadline:
         app.processEvents(WAIT)
     measuring = True
-    window.callback_us.clear()
     before = host.counters()
     ticks_before = window.ticks
     engine_pid = host.pid
@@ -164,13 +174,14 @@ def child(args: argparse.Namespace) -> None:
     window.close()
     window.deleteLater()
     app.processEvents()
-    records = np.concatenate(frames)
+    assert kept_frames is not None
+    records = kept_frames.rows()
     cpu_us = records["cpu_ns"][:, :len(args.models)] / 1e3
     paced = [i for i, m in enumerate(window.controller.models) if m.get("twin")]
     fallback = records["fallback"][:, paced]
     minute = np.floor((records["t"] - records["t"][0]) / 60.0)
     ring_ms = records["out_ring_samples"] / 16.0  # the output buffer's fill, at 16 kHz, in ms
-    callback_us = np.array(window.callback_us)
+    callback_us = kept_callbacks.rows() / 1e3
     delta = {k: after[k] - before[k] for k in after}
     print(json.dumps({
         "engine": f"{args.engine}:{args.buffer}", "seconds": elapsed, "hops": delta["hops"],
@@ -195,6 +206,24 @@ def child(args: argparse.Namespace) -> None:
                                for m in np.unique(minute)],
         "samples": samples,
     }), flush=True)
+
+
+class _Kept:
+    """Rows appended into an array allocated and written once up front (every page resident before the
+    measurement), so that keeping them does not grow the process; rows beyond ``capacity`` are dropped."""
+
+    def __init__(self, dtype: np.dtype, capacity: int) -> None:
+        self._rows = np.zeros(capacity, dtype)
+        self._rows.view(np.uint8)[:] = 0  # touch every page now (np.zeros maps them lazily)
+        self._count = 0
+
+    def add(self, values: np.ndarray) -> None:
+        n = min(values.size, self._rows.size - self._count)
+        self._rows[self._count:self._count + n] = values[:n]
+        self._count += n
+
+    def rows(self) -> np.ndarray:
+        return self._rows[:self._count]
 
 
 def rss_mb(pid: int) -> float:
