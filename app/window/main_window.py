@@ -43,6 +43,10 @@ FPS = 30
 """Plot redraws per second."""
 TEXT_HZ = 4
 """Status text updates per second."""
+TOOL_BUTTON_STYLE = ("QToolBar QToolButton { border: 1px solid palette(mid); border-radius: 3px; padding: 1px 2px; "
+                     "margin: 0px; } QToolBar QToolButton:checked { background: palette(highlight); "
+                     "color: palette(highlighted-text); }")
+"""The toolbar's actions drawn as framed buttons, a switched-on one (Bypass, Record, Virtual mic) filled."""
 SIDE_SHARE = 0.36
 """The side panel's share of the window's width at the first start (at least what its widest tab needs);
 then the width the user left it at, remembered as ``side_width``. A wider window widens the plots three
@@ -196,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_toolbar(self, demo_clip: Path) -> None:
         bar = self.addToolBar("Audio")
         bar.setMovable(False)
+        bar.setStyleSheet(TOOL_BUTTON_STYLE)  # framed: flat text-only buttons read as labels
         self.devices = DevicePicker(demo_clip, self.settings)
         bar.addWidget(self.devices)
         bar.addSeparator()
