@@ -34,7 +34,8 @@ def add_parser(subparsers) -> None:
                              "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
                              "simulation through Lava, 8 ms more latency)")
     parser.add_argument("--limit", type=int, metavar="N",
-                        help="score only the first N pairs, in name order (a quick look at a large set)")
+                        help="score only the first N pairs, in the order they pair (N-DNS file ids by number, "
+                             "other names alphabetically): a quick look at a large set")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
     parser.set_defaults(run=run)

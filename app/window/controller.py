@@ -290,11 +290,12 @@ class WindowController:
             case protocol.EngineRestarted():
                 w.state_label.setText(status_text.RESTARTING)
             case protocol.EngineError() | protocol.Fatal():
-                if isinstance(event, protocol.EngineError) and event.message.startswith(protocol.LOAD_FAILED):
+                load_failed = isinstance(event, protocol.EngineError) and event.message.startswith(protocol.LOAD_FAILED)
+                if load_failed:
                     self.loading = max(0, self.loading - 1)
                     self._load_error = event.message
-                w.show_notice(event.message)
-                self._show_banner()
+                if not (load_failed and self._show_banner()):  # said once: the no-model banner tells it then
+                    w.show_notice(event.message)
             case protocol.RecordingStarted():
                 w.state_label.setText(status_text.recording_line(event.max_seconds, self.record_folder))
             case protocol.Recorded():
@@ -309,7 +310,8 @@ class WindowController:
             case protocol.Stopped():
                 pass
 
-    def _show_banner(self) -> None:
-        """The no-model banner, with the reason the last model did not load (if one did not)."""
+    def _show_banner(self) -> bool:
+        """The no-model banner, with the reason the last model did not load (if one did not); whether it shows."""
         loaded_or_coming = bool(self.models or self.loading)
         self._window.show_banner("" if loaded_or_coming else status_text.no_model_text(self._load_error))
+        return not loaded_or_coming

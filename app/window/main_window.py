@@ -99,7 +99,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # --- layout ----------------------------------------------------------------------------------
 
     def _build_plots(self) -> None:
-        self.spectrogram_in = SpectrogramView("in_db", "Input (microphone + injected noise)")
+        self.spectrogram_in = SpectrogramView("in_db", "Input (+ injected noise)")
         self.spectrogram_out = SpectrogramView("out_db", "Output (what you hear)")
         self.raster = SpikeRaster()
         self.synops_trace = ModelTraces("synops")

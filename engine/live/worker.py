@@ -252,7 +252,8 @@ class AudioEngine:
         try:
             self.devices.set_file(path) if at_start else self.devices.use_file(path)
         except SpandexError as exc:
-            self._send(protocol.EngineError(f"Cannot play this file as the microphone — {exc}. Pick another "
+            reason = str(exc).rstrip(".")
+            self._send(protocol.EngineError(f"Cannot play this file as the microphone — {reason}. Pick another "
                                             "file or a microphone; until then the current source plays."))
 
     def _record_stop(self, prefix: str) -> None:
