@@ -289,13 +289,13 @@ class WindowController:
                 w.show_notice(status_text.device_lost_notice(event.devices))
             case protocol.EngineRestarted():
                 w.state_label.setText(status_text.RESTARTING)
-            case protocol.EngineError() | protocol.Fatal():
-                load_failed = isinstance(event, protocol.EngineError) and event.message.startswith(protocol.LOAD_FAILED)
-                if load_failed:
-                    self.loading = max(0, self.loading - 1)
-                    self._load_error = event.message
-                if not (load_failed and self._show_banner()):  # said once: the no-model banner tells it then
+            case protocol.EngineError() if event.message.startswith(protocol.LOAD_FAILED):
+                self.loading = max(0, self.loading - 1)
+                self._load_error = event.message
+                if not self._show_banner():  # with no model loaded the banner says why: said once
                     w.show_notice(event.message)
+            case protocol.EngineError() | protocol.Fatal():
+                w.show_notice(event.message)
             case protocol.RecordingStarted():
                 w.state_label.setText(status_text.recording_line(event.max_seconds, self.record_folder))
             case protocol.Recorded():
