@@ -34,6 +34,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int)
     group.add_argument("--train-thresholds", action="store_const", const=True,
                        help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
+    group.add_argument("--drop-idle-neurons", action="store_const", const=True,
+                       help="export without the hidden neurons that have no nonzero weight in or out: the same "
+                            "output, fewer NeuronOps (a smaller network)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
     reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")
@@ -47,7 +50,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
     keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
-            "threads", "device", "seed", "name", "train_thresholds")
+            "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "reg_weight", None):
         values["regularizer"] = {"weight": args.reg_weight, "kind": args.reg, "p": args.p}

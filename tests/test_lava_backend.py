@@ -26,6 +26,7 @@ from engine.denoiser import denoise
 from engine.dsp.stft import LATENCY_SAMPLES, streamed_magnitudes
 from engine.files.netx import load_model
 from engine.live.paced import Fallback
+from engine.snn.compaction import drop_idle_neurons
 from tests.lava_session import (
     REPO_ROOT,
     children_of,
@@ -83,6 +84,17 @@ def test_lava_masks_equal_the_engine_bit_for_bit(name, lava_results) -> None:
     assert abs(int(lava_events.sum()) - int(dense_events.sum())) < 0.05 * dense_events.sum()
 
 
+def test_a_compacted_net_runs_on_lava_with_the_uncompacted_masks(lava_results) -> None:
+    """Hidden layers of other sizes than 512 (a pruned net without its idle neurons) run on Lava, and give
+    the masks of the net before compaction."""
+    magnitude, _, results = lava_results
+    reference = load_model(reference_path("spandex_prune75.net"))
+    assert drop_idle_neurons(reference).neuron_counts == (257, 512, 272, 257)
+    expected, telemetry = _dense_results(reference, magnitude)
+    np.testing.assert_array_equal(results["compacted|masks"], expected)
+    np.testing.assert_array_equal(results["compacted|input_events"], [t.events[0] for t in telemetry])
+
+
 def test_stock_and_fast_delay_dense_give_the_same_network_output(lava_results) -> None:
     magnitude, _, results = lava_results
     expected, _ = _dense_results(load_model(reference_path("ndns_baseline.net")), magnitude[:STOCK_FRAMES])
@@ -128,6 +140,10 @@ def _equivalence_child() -> None:
             if name == "spandex_prune75":
                 runner.reset()
                 results["reset|masks"] = np.array([mask for mask, _ in stream(runner, magnitude[:50])])
+    with LavaRunner(drop_idle_neurons(load_model(reference_path("spandex_prune75.net")))) as runner:
+        answers = stream(runner, magnitude)
+        results["compacted|masks"] = np.array([mask for mask, _ in answers])
+        results["compacted|input_events"] = np.array([t.events[0] for _, t in answers])
     baseline = load_model(reference_path("ndns_baseline.net"))
     with LavaRunner(baseline, process_models="stock") as runner:
         results["stock|masks"] = np.array([mask for mask, _ in stream(runner, magnitude[:STOCK_FRAMES])])

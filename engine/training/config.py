@@ -170,6 +170,9 @@ class TrainConfig:
     """Axonal delays up to this many frames (62: the netx/Loihi limit)."""
     keep_zeros: bool = True
     """When fine-tuning a model, its zero weights stay zero (a pruned model stays pruned)."""
+    drop_idle_neurons: bool = False
+    """Validate and export the model without its idle hidden neurons (:mod:`engine.snn.compaction`): the same
+    outputs from a smaller network, fewer NeuronOps; its weight sparsity is then that of the smaller network."""
     pruning: PruningConfig | None = None
     regularizer: RegularizerConfig | None = None
     eval_every: Steps = 200

@@ -36,6 +36,8 @@ from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import save_netx
 from engine.library.catalog import resolve_model
+from engine.snn.compaction import drop_idle_neurons
+from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, dump_config, load_config
@@ -241,9 +243,14 @@ class _Run:
         layer = tuple(1.0 - float(m.mean()) for m in new)
         self.emit(ev.Pruned(self.step, target, mask_sparsity(new), layer))
 
+    def exported(self, name: str, source: str | None = None) -> SDNNModel:
+        """The model as it would be exported now; with ``drop_idle_neurons``, without its idle hidden neurons."""
+        model = self.graph.to_model(name, source=source)
+        return drop_idle_neurons(model) if self.config.drop_idle_neurons else model
+
     def evaluate(self, clips: PairedClips) -> ev.Evaluated:
         start = time.perf_counter()
-        model = self.graph.to_model(self.config.name)
+        model = self.exported(self.config.name)
         result = validate(model, clips, self.config.eval_batch)
         event = ev.Evaluated(
             step=self.step, si_snr=result.si_snr, si_snri=result.si_snri,
@@ -256,7 +263,7 @@ class _Run:
 
     def export(self, evaluation: ev.Evaluated, train: PairedClips | FreshMixtures, validation: PairedClips) -> ev.Finished:
         config = self.config
-        model = self.graph.to_model(config.name, source=str(self.run_dir / f"{config.name}.net"))
+        model = self.exported(config.name, source=str(self.run_dir / f"{config.name}.net"))
         model_path = save_netx(model, self.run_dir / f"{config.name}.net")
         card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s)
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
