@@ -13,6 +13,7 @@ def model_report(model: SDNNModel) -> dict:
     """Static facts: sparsity, parameters and storage (N-DNS conventions, see engine.evaluation.metrics)."""
     n_delays = sum(l.delays.size for l in model.layers if l.delays is not None)
     return {
+        "neurons": list(model.neuron_counts),
         "weight_sparsity": model.weight_sparsity,
         "layer_weight_sparsity": list(model.layer_weight_sparsity()),
         "params": model_params(l.weight_mant.shape for l in model.layers),

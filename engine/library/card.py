@@ -46,6 +46,8 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+        if metrics.get("neurons"):
+            lines.append(f"  neurons per layer: {'-'.join(str(n) for n in metrics['neurons'])}")
     level = card.get("input_level")
     if level:
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike (the network hears each "
@@ -118,4 +120,6 @@ def _recipe_summary(recipe: dict) -> str:
         parts.append(f"activity regularisation {kind}, λ = {regularizer.get('weight', '?'):g}")
     if recipe.get("train_thresholds"):
         parts.append("learned thresholds")
+    if recipe.get("drop_idle_neurons"):
+        parts.append("idle neurons dropped")
     return "; ".join(parts)
