@@ -35,8 +35,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--train-thresholds", action="store_const", const=True,
                        help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
     group.add_argument("--drop-idle-neurons", action="store_const", const=True,
-                       help="export without the hidden neurons that have no nonzero weight in or out: the same "
-                            "output, fewer NeuronOps (a smaller network)")
+                       help="export without the hidden neurons that have no nonzero weight in or out, and the "
+                            "synapses into them: the same output from a smaller network, fewer NeuronOps and "
+                            "SynOps (its weight sparsity is then that of the smaller network)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
     reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")

@@ -71,7 +71,7 @@ data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metr
 data["parent"] = stage["parent"]
 data["notes"] = ("Global GMP of spandex-dense to 75 % (L1 activity regularisation λ = 50, learned thresholds), then "
                  "2,000 steps at λ = 70; exported without its 267 idle hidden neurons (no nonzero weight in or out): "
-                 "the same output from a 257-512-245-257 network, 0.34 M-Ops/s fewer NeuronOps. Fine-tuning under "
+                 "the same output from a 257-512-245-257 network, 0.33 M-Ops/s fewer NeuronOps. Fine-tuning under "
                  "the regulariser rounded a further share of the weights to zero in 8 bits. scripts/train_lineup.sh.")
 card.write_text(json.dumps(data, indent=2))
 PY

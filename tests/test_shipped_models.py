@@ -11,6 +11,7 @@ from engine.denoiser import denoise
 from engine.evaluation.metrics import si_snr
 from engine.files.audio import load_audio
 from engine.files.netx import load_model
+from engine.library.card import card_lines
 from engine.library.catalog import SHIPPED_DIR, ModelEntry, default_lineup, default_model, list_models
 from engine.snn.compaction import idle_hidden_neurons
 from engine.snn.model import SDNNModel
@@ -50,8 +51,20 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
         assert model.neuron_counts == (257, 512, 512, 257)
 
 
+def test_a_card_with_dropped_idle_neurons_says_what_is_left_of_the_full_size_network():
+    entry = next(e for e in SHIPPED if e.name == "spandex-prune75")
+    model = load_model(entry.path)
+    lines = card_lines(entry.card)
+    assert "  neurons per layer: " + "-".join(map(str, model.neuron_counts)) in lines
+    full = 257 * 512 + 512 * 512 + 512 * 257
+    assert (f"  idle neurons dropped from 257-512-512-257: {model.n_nonzero_synapses:,} of its {full:,} weights "
+            f"left ({1 - model.n_nonzero_synapses / full:.1%} zero)") in lines
+    dense = next(e for e in SHIPPED if e.name == "spandex-dense")
+    assert not any(line.startswith("  idle neurons dropped") for line in card_lines(dense.card))
+
+
 def test_card_data_line_names_corpora_not_every_group():
-    from engine.library.card import card_lines, speech_summary
+    from engine.library.card import speech_summary
 
     assert speech_summary(["asterisk-es", "asterisk-it", "tts-espeak-fr", "tts-festival-cs", "mine"]) == (
         "asterisk (es, it), mine, 2 synthetic voices")

@@ -48,6 +48,12 @@ def card_lines(card: dict) -> list[str]:
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
         if metrics.get("neurons"):
             lines.append(f"  neurons per layer: {'-'.join(str(n) for n in metrics['neurons'])}")
+            full = _full_layout(metrics["neurons"], card.get("recipe", {}))
+            if full is not None and isinstance(metrics.get("nonzero_params"), int):
+                weights = sum(a * b for a, b in zip(full, full[1:]))
+                lines.append(f"  idle neurons dropped from {'-'.join(str(n) for n in full)}: "
+                             f"{metrics['nonzero_params']:,} of its {weights:,} weights left "
+                             f"({1 - metrics['nonzero_params'] / weights:.1%} zero)")
     level = card.get("input_level")
     if level:
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike (the network hears each "
@@ -105,6 +111,17 @@ METRICS = (
     ("size_kb", "size KB", ".1f"),
 )
 """(card key, label, format) of the metrics shown, in order."""
+
+
+def _full_layout(neurons: list, recipe: dict) -> list[int] | None:
+    """The full-size layout a model with dropped idle neurons came from (its recipe's hidden sizes), or None."""
+    hidden = recipe.get("hidden_sizes")
+    if not recipe.get("drop_idle_neurons") or not isinstance(hidden, list) or len(hidden) != len(neurons) - 2:
+        return None
+    full = [neurons[0], *hidden, neurons[-1]]
+    if not all(isinstance(n, int) and n >= kept for n, kept in zip(full, neurons)):
+        return None  # not the layout this model was cut from
+    return full if full != list(neurons) else None
 
 
 def _recipe_summary(recipe: dict) -> str:
