@@ -6,6 +6,7 @@ import argparse
 
 from engine.library.catalog import resolve_model
 from engine.loihi.export import export_netx
+from engine.snn.compaction import drop_idle_neurons
 
 
 def add_parser(subparsers) -> None:
@@ -16,11 +17,23 @@ def add_parser(subparsers) -> None:
                     "change is refused. The file is checked by loading it through netx before it is written.")
     parser.add_argument("model", metavar="MODEL", help="library model name or netx/.pt file")
     parser.add_argument("output", metavar="OUT", help="the netx file to write (.net)")
+    parser.add_argument("--drop-idle-neurons", action="store_true",
+                        help="leave out the hidden neurons that have no nonzero weight in or out (and the synapses "
+                             "into them): the same output from a smaller network, fewer NeuronOps and SynOps")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
+    if args.drop_idle_neurons:
+        compact = drop_idle_neurons(model)
+        sizes = "-".join(str(n) for n in compact.neuron_counts)
+        if compact is model:
+            print(f"note: {model.name} has no idle hidden neurons ({sizes})")
+        else:
+            print(f"note: dropped {sum(model.neuron_counts) - sum(compact.neuron_counts)} idle hidden neurons: "
+                  f"{'-'.join(str(n) for n in model.neuron_counts)} -> {sizes}")
+        model = compact
     plan = export_netx(model, args.output)
     for note in plan.notes:
         print(f"note: {note}")

@@ -133,3 +133,18 @@ def test_cli_export_writes_and_reports_the_fix(tmp_path, capsys) -> None:
     source = reference_path("spandex_prune75.net")
     assert main(["export", str(source), str(source)]) == 1
     assert "own file" in capsys.readouterr().err
+
+
+def test_cli_export_can_drop_idle_neurons(tmp_path, capsys) -> None:
+    """The smaller network is what the file holds (that it computes the same is tests/test_compaction.py's)."""
+    source = reference_path("spandex_prune75.net")
+    out = tmp_path / "compact.net"
+    assert main(["export", str(source), str(out), "--drop-idle-neurons"]) == 0
+    printed = capsys.readouterr().out
+    assert "dropped 240 idle hidden neurons: 257-512-512-257 -> 257-512-272-257" in printed
+    assert "checked through netx" in printed
+    with h5py.File(out, "r") as handle:
+        assert [handle[f"layer/{i}/weight"].shape[:2] for i in (1, 2, 3)] == [(512, 257), (272, 512), (257, 272)]
+    assert main(["export", str(reference_path("ndns_baseline_nodelay.net")), str(tmp_path / "b.net"),
+                 "--drop-idle-neurons"]) == 0
+    assert "idle hidden neurons" in capsys.readouterr().out
