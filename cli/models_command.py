@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.errors import ModelFileError
 from engine.evaluation.report import model_report
 from engine.files.netx import load_model
-from engine.library.card import card_lines
+from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, find_model, list_models, user_models_dir
 
 
@@ -16,7 +16,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("models", help="list the model library, or show one model's card",
                                    description="List the model library; with NAME, show that model's card "
                                                "(data, recipe, training, metrics).")
-    parser.add_argument("name", nargs="?", metavar="NAME", help="a library model whose card to show")
+    parser.add_argument("name", nargs="?", metavar="NAME",
+                        help="a library model, or a model file, whose card to show")
     parser.set_defaults(run=run)
 
 
@@ -62,9 +63,15 @@ def measured_on(entry: ModelEntry) -> str:
 
 
 def show_card(name: str, entries: list[ModelEntry]) -> int:
-    entry = find_model(name, entries)
-    if entry.card_problem:
-        raise ModelFileError(f"{entry.path}: {entry.card_problem}")
-    lines = card_lines(entry.card) or [f"{name} has no model card ({entry.path.with_suffix('.json')})"]
-    print("\n".join(lines + [f"file: {entry.path}"]))
+    """The card of library model ``name``, or of the model file ``name`` (the JSON beside it)."""
+    if Path(name).is_file():  # a run folder's model, say, not (yet) in the library
+        path = Path(name)
+        card, problem = read_card(path)
+    else:
+        entry = find_model(name, entries)
+        path, card, problem = entry.path, entry.card, entry.card_problem
+    if problem:
+        raise ModelFileError(f"{path}: {problem}")
+    lines = card_lines(card) or [f"{name} has no model card ({path.with_suffix('.json')})"]
+    print("\n".join(lines + [f"file: {path}"]))
     return 0

@@ -202,6 +202,14 @@ def test_models_lists_the_library(tmp_path, monkeypatch):
     card = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
                           cwd=REPO)
     assert card.returncode == 0 and "SI-SNR dB: 11.90" in card.stdout and "power proxy M-Ops/s: 6.00" in card.stdout
+    # a model file outside the library (a run folder's, say): the card beside it
+    outside = tmp_path / "run" / "trial.net"
+    save_netx(load_model(reference_path("spandex_prune75.net")), outside)
+    (tmp_path / "run" / "trial.json").write_text('{"name": "trial", "metrics": {"si_snri": 3.21}}')
+    by_path = subprocess.run([sys.executable, "-m", "cli.main", "models", str(outside)], capture_output=True,
+                             text=True, cwd=REPO)
+    assert by_path.returncode == 0 and "model: trial" in by_path.stdout and "SI-SNRi dB: 3.21" in by_path.stdout
+    assert f"file: {outside}" in by_path.stdout
     (user / "mine.json").write_text('{"metrics": ')
     broken = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
                             cwd=REPO)
