@@ -7,6 +7,7 @@ import argparse
 from engine.library.catalog import resolve_model
 from engine.loihi.export import export_netx
 from engine.snn.compaction import drop_idle_neurons
+from engine.snn.model import layout_text
 
 
 def add_parser(subparsers) -> None:
@@ -27,12 +28,11 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     if args.drop_idle_neurons:
         compact = drop_idle_neurons(model)
-        sizes = "-".join(str(n) for n in compact.neuron_counts)
         if compact is model:
-            print(f"note: {model.name} has no idle hidden neurons ({sizes})")
+            print(f"note: {model.name} has no idle hidden neurons ({layout_text(model.neuron_counts)})")
         else:
             print(f"note: dropped {sum(model.neuron_counts) - sum(compact.neuron_counts)} idle hidden neurons: "
-                  f"{'-'.join(str(n) for n in model.neuron_counts)} -> {sizes}")
+                  f"{layout_text(model.neuron_counts)} -> {layout_text(compact.neuron_counts)}")
         model = compact
     plan = export_netx(model, args.output)
     for note in plan.notes:

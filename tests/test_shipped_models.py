@@ -216,9 +216,8 @@ def test_sparsity_ladder_is_what_the_names_say_and_costs_less_on_real_speech(noi
         runs = [stage["recipe"] for stage in entry.card.get("stages", [])] + [entry.card["recipe"]]
         assert [r["pruning"]["final_sparsity"] for r in runs if r.get("pruning")] == [target]
         model = load_model(entry.path)
-        # GMP masks exactly the target share; weights left alive that round to 0 in 8 bits add some points
-        # (up to 14.5 for spandex-prune75, fine-tuned 2,000 steps under the activity regulariser)
-        assert target - 0.005 <= model.weight_sparsity <= target + 0.15
+        # GMP masks exactly the target share; weights left alive that round to 0 in 8 bits add a few points
+        assert target - 0.005 <= model.weight_sparsity <= target + 0.1
         costs.append(denoise(noisy, prepare(model, "sparse")).totals.power_proxy_mops)
     assert costs == sorted(costs, reverse=True) and costs[-1] < costs[0] / 2, costs
 

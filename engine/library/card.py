@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.constants import HOP_S
+from engine.snn.model import layout_text
 
 
 def read_card(model_path: str | Path) -> tuple[dict, str | None]:
@@ -47,11 +48,11 @@ def card_lines(card: dict) -> list[str]:
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
         if metrics.get("neurons"):
-            lines.append(f"  neurons per layer: {'-'.join(str(n) for n in metrics['neurons'])}")
+            lines.append(f"  neurons per layer: {layout_text(metrics['neurons'])}")
             full = _full_layout(metrics["neurons"], card.get("recipe", {}))
             if full is not None and isinstance(metrics.get("nonzero_params"), int):
                 weights = sum(a * b for a, b in zip(full, full[1:]))
-                lines.append(f"  idle neurons dropped from {'-'.join(str(n) for n in full)}: "
+                lines.append(f"  idle neurons dropped from {layout_text(full)}: "
                              f"{metrics['nonzero_params']:,} of its {weights:,} weights left "
                              f"({1 - metrics['nonzero_params'] / weights:.1%} zero)")
     level = card.get("input_level")

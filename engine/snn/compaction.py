@@ -15,6 +15,7 @@ Where nothing is idle the model itself is returned.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -23,7 +24,10 @@ from engine.snn.model import DenseLayer, SDNNModel
 
 def idle_hidden_neurons(model: SDNNModel) -> list[np.ndarray]:
     """Per hidden layer, a boolean mask of the neurons with no nonzero incoming or no nonzero outgoing weight."""
-    layers = model.layers
+    return _idle(model.layers)
+
+
+def _idle(layers: Sequence[DenseLayer]) -> list[np.ndarray]:
     return [~((layers[i].weight_mant != 0).any(axis=1) & (layers[i + 1].weight_mant != 0).any(axis=0))
             for i in range(len(layers) - 1)]
 
@@ -33,8 +37,7 @@ def drop_idle_neurons(model: SDNNModel) -> SDNNModel:
     layers = list(model.layers)
     changed = False
     while True:
-        idle = idle_hidden_neurons(dataclasses.replace(model, layers=tuple(layers)))
-        keep = [_keep_one(~mask) for mask in idle]
+        keep = [_keep_one(~mask) for mask in _idle(layers)]
         if all(k.all() for k in keep):
             break
         changed = True

@@ -16,6 +16,7 @@ records beside its input layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,11 @@ SPIKE_STEP = 1.0 / (WEIGHT_SCALE * 64)
 
 MANTISSA_MIN, MANTISSA_MAX = -256, 254
 """The 8-bit weight mantissa range netx and Loihi 2 accept (lava-dl's ``quantize_8bit`` clamp)."""
+
+
+def layout_text(neuron_counts: Iterable[int]) -> str:
+    """Neurons per layer as people write a network's shape: ``257-512-512-257``."""
+    return "-".join(str(n) for n in neuron_counts)
 
 
 @dataclass(frozen=True)
