@@ -9,7 +9,7 @@ from engine.errors import ModelFileError
 from engine.evaluation.report import model_report
 from engine.files.netx import load_model
 from engine.library.card import card_lines, read_card
-from engine.library.catalog import ModelEntry, find_model, list_models, user_models_dir
+from engine.library.catalog import ModelEntry, list_models, model_file, user_models_dir
 
 
 def add_parser(subparsers) -> None:
@@ -64,12 +64,13 @@ def measured_on(entry: ModelEntry) -> str:
 
 def show_card(name: str, entries: list[ModelEntry]) -> int:
     """The card of library model ``name``, or of the model file ``name`` (the JSON beside it)."""
-    if Path(name).is_file():  # a run folder's model, say, not (yet) in the library
-        path = Path(name)
-        card, problem = read_card(path)
-    else:
-        entry = find_model(name, entries)
+    entry = next((e for e in entries if e.name == name), None)
+    if entry is not None:
         path, card, problem = entry.path, entry.card, entry.card_problem
+    else:  # a model file — a run folder's, say, not (yet) in the library — named as --model takes it
+        path = model_file(name)
+        load_model(path)  # a file that is not a model says so, rather than showing an empty card
+        card, problem = read_card(path)
     if problem:
         raise ModelFileError(f"{path}: {problem}")
     lines = card_lines(card) or [f"{name} has no model card ({path.with_suffix('.json')})"]

@@ -169,6 +169,9 @@ CASES = [
          "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("models-not-a-model", ["models", "notes.txt"], "notes.txt: not a readable netx HDF5 file",
+         {"notes.txt": "hello"}),
+    Case("models-missing-file", ["models", "runs/gone.net"], "model file not found: runs/gone.net"),
 ]
 
 

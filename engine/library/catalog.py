@@ -114,12 +114,18 @@ def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
                 "no default model is shipped yet (assets/models has none): pass --model with a netx "
                 "file, e.g. --model ../shared/reference_models/ndns_baseline.net")
         return load_model(entry.path)
+    return load_model(model_file(spec))
+
+
+def model_file(spec: str | os.PathLike) -> Path:
+    """The file a model spec names: a path as given (a model file name, or an existing file), else the library
+    entry of that name (:class:`ModelFileError` naming the known ones if there is none)."""
     text = str(spec)
     path = Path(text).expanduser()
     looks_like_path = path.suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in text
     if looks_like_path or path.is_file():
-        return load_model(path)
-    return load_model(find_model(text, hint=" and no such file").path)
+        return path
+    return find_model(text, hint=" and no such file").path
 
 
 def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "") -> ModelEntry:
