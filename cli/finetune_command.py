@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from cli.prune_command import build_config
-from cli.training_run import add_training_options, require_dataset, run_dir_for, run_foreground
+from cli.training_run import add_training_options, check_run_inputs, run_dir_for, run_foreground
 
 
 def add_parser(subparsers) -> None:
@@ -24,5 +24,5 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = build_config(args, None)
-    require_dataset(config)
+    check_run_inputs(config)
     return run_foreground(config, run_dir_for(args, config), install=not args.no_install)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
+from cli.training_run import add_training_options, overrides, check_run_inputs, run_dir_for, run_foreground
 from engine.library.catalog import resolve_model
 from engine.training.config import ConfigError, PruningConfig, TrainConfig
 from engine.training.recipes import check_plan, fine_tune_config
@@ -54,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
     pruning = PruningConfig(final_sparsity=args.sparsity, frequency=args.frequency, n_prunes=args.prunes,
                             start_step=args.start_step, initial_sparsity=args.initial_sparsity, scope=args.scope)
     config = build_config(args, pruning)
-    require_dataset(config)
+    check_run_inputs(config)
     return run_foreground(config, run_dir_for(args, config), install=not args.no_install)

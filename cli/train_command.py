@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.training_run import add_training_options, overrides, require_dataset, run_dir_for, run_foreground
+from cli.training_run import add_training_options, overrides, check_run_inputs, run_dir_for, run_foreground
 from engine.errors import SpandexError
 from engine.training.config import load_config
 
@@ -38,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
         run_dir = run_dir_for(args, config)
     else:
         raise SpandexError("give a recipe file (e.g. configs/ndns-scratch.yaml) or --resume RUN_DIR")
-    require_dataset(config)
+    check_run_inputs(config)
     return run_foreground(config, run_dir, install=args.install)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.library.catalog import install_model, user_models_dir
+from engine.library.catalog import install_model, resolve_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.dataset_layout import dataset_summary
@@ -38,6 +38,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                        help="export without the hidden neurons that have no nonzero weight in or out, and the "
                             "synapses into them: the same output from a smaller network, fewer NeuronOps and "
                             "SynOps (its weight sparsity is then that of the smaller network)")
+    distil = parser.add_argument_group("knowledge distillation")
+    distil.add_argument("--teacher", metavar="MODEL", help="library name or netx/.pt file to distil from: the "
+                                                          "run also learns to match its denoised output")
+    distil.add_argument("--teacher-weight", type=float, metavar="W",
+                        help="share of the loss from matching the teacher (0-1, default 0.5)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
     reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")
@@ -51,7 +56,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
     keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
-            "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons")
+            "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher",
+            "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "reg_weight", None):
         values["regularizer"] = {"weight": args.reg_weight, "kind": args.reg, "p": args.p}
@@ -136,8 +142,11 @@ def _print(event: ev.Event) -> None:
         print(line, flush=True)
 
 
-def require_dataset(config: TrainConfig) -> None:
-    """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does)."""
+def check_run_inputs(config: TrainConfig) -> None:
+    """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does) or
+    with a teacher that is not a model."""
+    if config.teacher is not None:
+        resolve_model(config.teacher)
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
     dataset_summary(config.dataset)  # no audio read: folders and pairs only

@@ -123,6 +123,10 @@ CASES = [
          "data has no training_set/ folder", {"data/readme.txt": "empty"}),
     Case("finetune-unknown-model", ["finetune", "no-such-model", "--dataset", "data"],
          "no model named 'no-such-model'"),
+    Case("finetune-teacher-unknown", ["finetune", NET, "--teacher", "no-such-teacher", "--dataset", "data"],
+         "no model named 'no-such-teacher'"),
+    Case("finetune-teacher-weight-2", ["finetune", NET, "--teacher", NET, "--teacher-weight", "2", "--dataset",
+                                       "data"], "teacher_weight = 2.0: must be at most 1"),
     Case("malicious-checkpoint", ["train", "--resume", "run"],
          "refused: the checkpoint asks to load posix.system", prepare=_malicious_run),
     # --- denoise: the input ----------------------------------------------------------------------------------

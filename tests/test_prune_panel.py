@@ -82,6 +82,7 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         qtbot.waitUntil(lambda: panel.form.model.findData(parent) >= 0, timeout=60_000)  # loaded: offered
         choose(panel, parent)
         fill_tiny_run(panel, tiny_dataset)
+        panel.form.distil.setChecked(True)  # the run also learns the starting model's output
         assert "24 training pairs, 6 validation pairs" in panel.form.dataset_info.text()
         steps, planned = panel.curves.planned.getData()  # drawn before Start
         start_sparsity = load_model(parent).weight_sparsity
@@ -125,6 +126,7 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         installed = user_models_dir() / "ndns_baseline-gmp60.net"
         assert installed.is_file() and load_model(installed).weight_sparsity >= 0.6
         card = json.loads(installed.with_suffix(".json").read_text())
+        assert card["recipe"]["teacher"] == parent and card["recipe"]["teacher_weight"] == 0.5
         assert panel.pareto.plotted["ndns_baseline-gmp60"] == (card["metrics"]["power_proxy_mops"],
                                                                card["metrics"]["si_snr"])
         assert panel.form.model.findData("ndns_baseline-gmp60") >= 0  # a starting point for the next run

@@ -95,6 +95,11 @@ class PruneForm(QtWidgets.QWidget):
         self.reg_kind.addItem("Hoyer-square", "hoyer")
         self.p = _float_spin(0.01, 1.0, 1.0, 2)
         self.thresholds = QtWidgets.QCheckBox("learn the delta thresholds too")
+        self.distil = QtWidgets.QCheckBox("the starting model's output too (distillation)")
+        self.distil.setToolTip("Each batch also goes through the starting model, left as it is; the run learns to "
+                               "match its denoised output as well as the clean speech (half each). Pruned models "
+                               "keep more of their parent's behaviour on unseen audio; steps take about a third "
+                               "longer.")
         self.dataset = QtWidgets.QLineEdit(self._remembered_dataset())
         self.browse_button = QtWidgets.QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse_dataset)
@@ -109,6 +114,7 @@ class PruneForm(QtWidgets.QWidget):
             box.valueChanged.connect(self._changed)
         self.reg_kind.currentIndexChanged.connect(self._changed)
         self.thresholds.toggled.connect(self._changed)
+        self.distil.toggled.connect(self._changed)
         self.model.currentIndexChanged.connect(self._changed)
         self.dataset.editingFinished.connect(self.check_dataset)
         self.dataset.editingFinished.connect(self._changed)
@@ -137,6 +143,7 @@ class PruneForm(QtWidgets.QWidget):
         form.addRow("Activity reg. λ", self.reg_weight)
         form.addRow("ψ, p", row(self.reg_kind, self.p))
         form.addRow("Thresholds", self.thresholds)
+        form.addRow("Learn from", self.distil)
         form.addRow("Dataset", row(self.dataset, self.browse_button))
         form.addRow("", self.dataset_info)
         form.addRow("Result name", self.name)
@@ -231,6 +238,8 @@ class PruneForm(QtWidgets.QWidget):
                     "eval_every": self.eval_every.value(), "batch_size": self.batch.value(),
                     "segment_seconds": self.segment.value(), "train_thresholds": self.thresholds.isChecked(),
                     "log_every": 1, "threads": TRAIN_THREADS}
+        if self.distil.isChecked():
+            settings["teacher"] = self.model.currentData()
         if self.reg_weight.value() > 0:
             settings["regularizer"] = RegularizerConfig(self.reg_weight.value(), self.reg_kind.currentData(),
                                                         self.p.value())

@@ -173,6 +173,12 @@ class TrainConfig:
     drop_idle_neurons: bool = False
     """Validate and export the model without its idle hidden neurons (:mod:`engine.snn.compaction`): the same
     outputs from a smaller network, fewer NeuronOps; its weight sparsity is then that of the smaller network."""
+    teacher: Annotated[str, Field(min_length=1)] | None = None
+    """A model (library name or netx/.pt path) to distil from: the run also learns to match the teacher's
+    denoised output on every training batch (knowledge distillation; see ``teacher_weight``)."""
+    teacher_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    """With a ``teacher``, the loss is ``(1 − w) · loss(clean) + w · loss(teacher's output)``, both the N-DNS
+    objective (:func:`engine.training.loss.ndns_loss`); 1 learns from the teacher alone."""
     pruning: PruningConfig | None = None
     regularizer: RegularizerConfig | None = None
     eval_every: Steps = 200

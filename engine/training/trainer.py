@@ -113,6 +113,15 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
     return graph, parent
 
 
+def build_teacher(config: TrainConfig) -> SDNNGraph | None:
+    """The frozen graph a run distils from (``config.teacher``), or None."""
+    if config.teacher is None:
+        return None
+    teacher = SDNNGraph.from_model(resolve_model(config.teacher), max_delay=0)
+    teacher.requires_grad_(False)
+    return teacher
+
+
 def parent_name(model, init: str) -> str:
     """How a card names the model a run started from: a library model by its name; a file by its stem, with
     the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix starts the stem), e.g.
@@ -140,6 +149,9 @@ class _Run:
         self.graph, self.parent = build_graph(config)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
+        self.teacher = build_teacher(config)
+        if self.teacher is not None:
+            self.teacher.to(device)
         # what the step calls: the graph, or its DDP wrapper that averages gradients over the processes
         self.model = self.graph if not workers.distributed else DistributedDataParallel(
             self.graph, device_ids=[device] if device.type == "cuda" else None)
@@ -210,6 +222,12 @@ class _Run:
         out = self.model(noisy_magnitude)
         denoised, magnitude = denoise_batch(out.mask, spectrum, samples, noisy_magnitude)
         loss, score = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, config.mse_weight)
+        if self.teacher is not None:  # distillation: also match what the teacher makes of the same batch
+            with torch.no_grad():
+                taught, taught_magnitude = denoise_batch(self.teacher(noisy_magnitude).mask, spectrum, samples,
+                                                         noisy_magnitude)
+            imitation, _ = ndns_loss(taught, denoised, taught_magnitude, magnitude, config.mse_weight)
+            loss = (1.0 - config.teacher_weight) * loss + config.teacher_weight * imitation
         regularization = torch.zeros((), device=self.device)
         if self.regularizer is not None:
             regularization = self.regularizer(out.spikes)
