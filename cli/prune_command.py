@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.training_run import add_training_options, overrides, check_run_inputs, run_dir_for, run_foreground
+from cli.training_run import add_training_options, check_run_inputs, overrides, run_dir_for, run_foreground
 from engine.library.catalog import resolve_model
 from engine.training.config import ConfigError, PruningConfig, TrainConfig
 from engine.training.recipes import check_plan, fine_tune_config

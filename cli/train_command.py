@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.training_run import add_training_options, overrides, check_run_inputs, run_dir_for, run_foreground
+from cli.training_run import add_training_options, check_run_inputs, overrides, run_dir_for, run_foreground
 from engine.errors import SpandexError
 from engine.training.config import load_config
 

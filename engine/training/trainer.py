@@ -1,4 +1,5 @@
-"""One training run — from scratch, fine-tuning, GMP pruning, activity regularisation — resumable and cancellable.
+"""One training run — from scratch, fine-tuning, GMP pruning, activity regularisation, distillation — resumable,
+cancellable.
 
 :func:`run_training` is the whole loop. It reports through ``emit`` (see :mod:`engine.training.events`), polls
 ``should_stop`` between steps, and keeps everything in its run folder::
