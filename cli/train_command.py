@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.training_run import add_training_options, check_run_inputs, overrides, run_dir_for, run_foreground
+from cli.training_run import (
+    add_training_options,
+    check_run_inputs,
+    option_name,
+    overrides,
+    run_dir_for,
+    run_foreground,
+)
 from engine.errors import SpandexError
 from engine.training.config import load_config
 
@@ -30,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
+        ignored = [option_name(key) for key in overrides(args) if key != "device"] + (["--out"] if args.out else [])
+        if ignored:
+            raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
+                               f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")
         config = load_config(run_dir / "config.yaml")
         if args.device:  # where it runs is not part of the run: a CPU run may continue on a GPU
             config = config.replace(device=args.device)

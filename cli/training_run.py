@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.library.catalog import install_model, resolve_model, user_models_dir
+from engine.library.catalog import install_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.dataset_layout import dataset_summary
 from engine.training.run_folder import kept_only_once_started
-from engine.training.trainer import run_training
+from engine.training.trainer import load_teacher, run_training
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +64,11 @@ def overrides(args: argparse.Namespace) -> dict:
     return values
 
 
+def option_name(key: str) -> str:
+    """The command-line option that sets config ``key`` (as :func:`overrides` maps them)."""
+    return {"learning_rate": "--lr", "regularizer": "--reg-weight"}.get(key, "--" + key.replace("_", "-"))
+
+
 def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
     return Path(args.out) if getattr(args, "out", None) else Path("build") / "runs" / config.name
 
@@ -82,7 +87,9 @@ def describe(event: ev.Event) -> str | None:
             f"starting a run of {event.total_steps} steps"
         return (f"{where}: {event.train_clips} training clips "
                 f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
-                f"run folder {event.run_dir}")
+                f"run folder {event.run_dir}"
+                + (f"; distilling from {event.teacher} ({event.teacher_weight:.0%} of the loss)"
+                   if event.teacher else ""))
     if isinstance(event, ev.StepReport):
         return (f"step {event.step}/{event.total_steps}  loss {event.loss:.3f}  batch SI-SNR {event.si_snr:.2f} dB"
                 + (f"  reg {event.regularization:.4f}" if event.regularization else "")
@@ -146,7 +153,7 @@ def check_run_inputs(config: TrainConfig) -> None:
     """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does) or
     with a teacher that is not a model."""
     if config.teacher is not None:
-        resolve_model(config.teacher)
+        load_teacher(config.teacher)
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
     dataset_summary(config.dataset)  # no audio read: folders and pairs only

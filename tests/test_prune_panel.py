@@ -23,6 +23,7 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 from app.panels.prune_panel import PrunePanel  # noqa: E402
 from app.plots.pareto import ParetoChart, pareto_front  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
+from engine.library.card import card_lines  # noqa: E402
 from engine.library.catalog import SHIPPED_DIR, list_models, user_models_dir  # noqa: E402
 from engine.training import events as ev  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
@@ -82,7 +83,8 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         qtbot.waitUntil(lambda: panel.form.model.findData(parent) >= 0, timeout=60_000)  # loaded: offered
         choose(panel, parent)
         fill_tiny_run(panel, tiny_dataset)
-        panel.form.distil.setChecked(True)  # the run also learns the starting model's output
+        panel.form.teacher.setCurrentIndex(1)  # the run also learns the starting model's output
+        assert panel.form.teacher.currentText().startswith("the starting model")
         assert "24 training pairs, 6 validation pairs" in panel.form.dataset_info.text()
         steps, planned = panel.curves.planned.getData()  # drawn before Start
         start_sparsity = load_model(parent).weight_sparsity
@@ -126,7 +128,8 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         installed = user_models_dir() / "ndns_baseline-gmp60.net"
         assert installed.is_file() and load_model(installed).weight_sparsity >= 0.6
         card = json.loads(installed.with_suffix(".json").read_text())
-        assert card["recipe"]["teacher"] == parent and card["recipe"]["teacher_weight"] == 0.5
+        assert card["recipe"]["teacher"] == parent and card["recipe"]["teacher_weight"] is None  # its default, 0.5
+        assert "distilled from ndns_baseline (50% of the loss)" in " ".join(card_lines(card))
         assert panel.pareto.plotted["ndns_baseline-gmp60"] == (card["metrics"]["power_proxy_mops"],
                                                                card["metrics"]["si_snr"])
         assert panel.form.model.findData("ndns_baseline-gmp60") >= 0  # a starting point for the next run
@@ -174,6 +177,13 @@ def test_bad_input_is_said_in_the_panel_and_starts_nothing(panel, tmp_path, tiny
     assert panel.job is None and "last prune comes at step 60, after the run's 40 steps" in panel.message.text()
 
     panel.form.prunes.setValue(1)
+    panel.form.sparsity.setValue(0)  # fine-tune only, taught by itself
+    panel.form.teacher.setCurrentIndex(1)
+    panel.start()
+    assert panel.job is None and "learns nothing from itself" in panel.message.text()
+    panel.form.teacher.setCurrentIndex(0)
+    panel.form.sparsity.setValue(75)
+
     panel.form.name.setText("spandex-dense")  # a shipped model's name
     panel.start()
     assert panel.job is None and "already holds a model named 'spandex-dense'" in panel.message.text()

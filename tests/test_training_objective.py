@@ -17,6 +17,7 @@ import torch
 
 from engine.files.netx import load_model, save_netx
 from engine.training import events as ev
+from engine.training.config import ConfigError, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
@@ -136,14 +137,14 @@ def imitation_score(student: SDNNGraph, teacher: SDNNGraph, noisy: torch.Tensor)
         return float(si_snr(outputs[1], outputs[0]).mean())
 
 
-@pytest.mark.parametrize("weight", [0.0, 1.0])
+@pytest.mark.parametrize("weight", [None, 1.0])
 def test_distillation_moves_the_student_towards_its_teacher(tiny_dataset, tmp_path, weight):
-    """A run with a teacher learns what the teacher makes of each batch; the same run without (weight 0)
-    learns the clean targets. Measured on a fixed batch the run never drew: the distilled student ends much
-    closer to its teacher than it started, the control does not."""
+    """A run with a teacher (weight 1: the teacher alone) learns what the teacher makes of each batch; the same
+    run without one (None) learns the clean targets. Measured on a fixed batch the run never drew: the distilled
+    student ends much closer to its teacher than it started, the control does not."""
     teacher_path = save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), tmp_path / "teacher.net")
     config = tiny_config(tiny_dataset, steps=40, eval_every=40, eval_clips=1, log_every=10,
-                         teacher=str(teacher_path), teacher_weight=weight)
+                         teacher=None if weight is None else str(teacher_path), teacher_weight=weight)
     clips = PairedClips.load(split_folder(tiny_dataset, "train"))
     noisy, _ = clips.batch(np.random.default_rng(123), 8, 8000)
     teacher = SDNNGraph.from_model(load_model(teacher_path))
@@ -154,8 +155,20 @@ def test_distillation_moves_the_student_towards_its_teacher(tiny_dataset, tmp_pa
     before, after = imitation_score(start, teacher, noisy), imitation_score(finished, teacher, noisy)
     print(f"teacher weight {weight}: SI-SNR against the teacher's output {before:.2f} -> {after:.2f} dB")
     card = json.loads(Path(events[-1].card_path).read_text())
-    assert card["recipe"]["teacher"] == str(teacher_path) and card["recipe"]["teacher_weight"] == weight
+    assert card["recipe"]["teacher_weight"] == weight
     if weight:
+        assert card["recipe"]["teacher"] == str(teacher_path)
         assert after > before + 3.0, (before, after)
     else:
+        assert card["recipe"]["teacher"] is None
         assert after < before + 3.0, (before, after)
+
+
+def test_the_teacher_weight_defaults_to_half_and_needs_a_teacher():
+    assert TrainConfig(name="a", dataset="d", teacher="spandex-dense").distillation_weight == 0.5
+    assert TrainConfig(name="a", dataset="d", teacher="t", teacher_weight=0.8).distillation_weight == 0.8
+    assert TrainConfig(name="a", dataset="d").distillation_weight == 0.0
+    with pytest.raises(ConfigError, match="teacher_weight = 0.7 needs a teacher"):
+        TrainConfig(name="a", dataset="d", teacher_weight=0.7)
+    with pytest.raises(ConfigError, match="teacher_weight = 0.0: must be above 0"):
+        TrainConfig(name="a", dataset="d", teacher="t", teacher_weight=0.0)

@@ -22,6 +22,8 @@ from engine.training.recipes import check_plan, fine_tune_config, fine_tune_defa
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "build" / "data" / "debian"
 DATASET_KEY = "prune/dataset"
 TRAIN_THREADS = max(1, (os.cpu_count() or 2) - 1)
+STARTING_MODEL = "<the starting model>"
+"""The teacher choice that means: whatever model the run starts from."""
 """Torch threads of a run started in the app: one core stays with the audio engine and the GUI."""
 
 
@@ -95,11 +97,12 @@ class PruneForm(QtWidgets.QWidget):
         self.reg_kind.addItem("Hoyer-square", "hoyer")
         self.p = _float_spin(0.01, 1.0, 1.0, 2)
         self.thresholds = QtWidgets.QCheckBox("learn the delta thresholds too")
-        self.distil = QtWidgets.QCheckBox("the starting model's output too (distillation)")
-        self.distil.setToolTip("Each batch also goes through the starting model, left as it is; the run learns to "
-                               "match its denoised output as well as the clean speech (half each). Pruned models "
-                               "keep more of their parent's behaviour on unseen audio; steps take about a third "
-                               "longer.")
+        self.teacher = QtWidgets.QComboBox()
+        self.teacher.setToolTip("Distillation: each batch also goes through the teacher, left as it is, and the run "
+                                "learns to match its denoised output as well as the clean speech (half each). A "
+                                "pruned model keeps more of its dense parent's behaviour on unseen audio; steps take "
+                                "about a third longer.")
+        self._fill_teachers()
         self.dataset = QtWidgets.QLineEdit(self._remembered_dataset())
         self.browse_button = QtWidgets.QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse_dataset)
@@ -114,7 +117,7 @@ class PruneForm(QtWidgets.QWidget):
             box.valueChanged.connect(self._changed)
         self.reg_kind.currentIndexChanged.connect(self._changed)
         self.thresholds.toggled.connect(self._changed)
-        self.distil.toggled.connect(self._changed)
+        self.teacher.currentIndexChanged.connect(self._changed)
         self.model.currentIndexChanged.connect(self._changed)
         self.dataset.editingFinished.connect(self.check_dataset)
         self.dataset.editingFinished.connect(self._changed)
@@ -143,7 +146,7 @@ class PruneForm(QtWidgets.QWidget):
         form.addRow("Activity reg. λ", self.reg_weight)
         form.addRow("ψ, p", row(self.reg_kind, self.p))
         form.addRow("Thresholds", self.thresholds)
-        form.addRow("Learn from", self.distil)
+        form.addRow("Teacher", self.teacher)
         form.addRow("Dataset", row(self.dataset, self.browse_button))
         form.addRow("", self.dataset_info)
         form.addRow("Result name", self.name)
@@ -163,6 +166,7 @@ class PruneForm(QtWidgets.QWidget):
         index = self.model.findData(current)
         self.model.setCurrentIndex(index if index >= 0 else 0)
         self.model.blockSignals(False)
+        self._fill_teachers()
         if self.model.currentData() != current:
             self._changed()
 
@@ -174,8 +178,22 @@ class PruneForm(QtWidgets.QWidget):
             self.model.addItem(Path(path).name, path)
             index = self.model.count() - 1
             self.model.setItemData(index, path, QtCore.Qt.ItemDataRole.ToolTipRole)
+            self._fill_teachers()
         if select:
             self.model.setCurrentIndex(index)
+
+    def _fill_teachers(self) -> None:
+        """Offer as teacher: none, the starting model, and every model offered as a start; keep the choice."""
+        current = self.teacher.currentData()
+        self.teacher.blockSignals(True)
+        self.teacher.clear()
+        self.teacher.addItem("none: the clean speech only", "")
+        self.teacher.addItem("the starting model, as it was (while pruning it)", STARTING_MODEL)
+        for index in range(self.model.count()):
+            self.teacher.addItem(self.model.itemText(index), self.model.itemData(index))
+        found = self.teacher.findData(current) if current is not None else -1
+        self.teacher.setCurrentIndex(max(found, 0))
+        self.teacher.blockSignals(False)
 
     def open_model_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in NETX_SUFFIXES + TORCH_SUFFIXES)
@@ -238,8 +256,14 @@ class PruneForm(QtWidgets.QWidget):
                     "eval_every": self.eval_every.value(), "batch_size": self.batch.value(),
                     "segment_seconds": self.segment.value(), "train_thresholds": self.thresholds.isChecked(),
                     "log_every": 1, "threads": TRAIN_THREADS}
-        if self.distil.isChecked():
-            settings["teacher"] = self.model.currentData()
+        teacher = self.teacher.currentData()
+        if teacher == STARTING_MODEL:
+            teacher = self.model.currentData()
+        if teacher:
+            if teacher == self.model.currentData() and pruning is None:
+                raise SpandexError("a model fine-tuned without pruning learns nothing from itself: choose another "
+                                   "teacher, or a target sparsity")
+            settings["teacher"] = teacher
         if self.reg_weight.value() > 0:
             settings["regularizer"] = RegularizerConfig(self.reg_weight.value(), self.reg_kind.currentData(),
                                                         self.p.value())

@@ -36,6 +36,8 @@ TORCH_SUFFIXES = (".pt", ".pth")
 def load_model(path: str | os.PathLike) -> SDNNModel:
     """Load a model from a netx HDF5 file (``.net``/``.h5``) or an N-DNS state dict (``.pt``)."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     if path.suffix.lower() in TORCH_SUFFIXES:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine.constants import HOP_S
+from engine.constants import DEFAULT_TEACHER_WEIGHT, HOP_S
 from engine.snn.model import layout_text
 
 
@@ -140,4 +140,7 @@ def _recipe_summary(recipe: dict) -> str:
         parts.append("learned thresholds")
     if recipe.get("drop_idle_neurons"):
         parts.append("idle neurons dropped")
+    if recipe.get("teacher"):
+        weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT
+        parts.append(f"distilled from {Path(recipe['teacher']).stem} ({weight:.0%} of the loss)")
     return "; ".join(parts)

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
+from engine.constants import DEFAULT_TEACHER_WEIGHT
 from engine.errors import SpandexError
 from engine.training.schedule import GMPSchedule, Scope
 
@@ -176,9 +177,10 @@ class TrainConfig:
     teacher: Annotated[str, Field(min_length=1)] | None = None
     """A model (library name or netx/.pt path) to distil from: the run also learns to match the teacher's
     denoised output on every training batch (knowledge distillation; see ``teacher_weight``)."""
-    teacher_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    teacher_weight: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     """With a ``teacher``, the loss is ``(1 − w) · loss(clean) + w · loss(teacher's output)``, both the N-DNS
-    objective (:func:`engine.training.loss.ndns_loss`); 1 learns from the teacher alone."""
+    objective (:func:`engine.training.loss.ndns_loss`); 1 learns from the teacher alone. None: 0.5
+    (:attr:`distillation_weight`)."""
     pruning: PruningConfig | None = None
     regularizer: RegularizerConfig | None = None
     eval_every: Steps = 200
@@ -215,6 +217,19 @@ class TrainConfig:
             return MixingRecipe(**(self.mixing or {}))
         except ConfigError as exc:
             raise ValueError(f"mixing: {exc}") from None
+
+    @model_validator(mode="after")
+    def _weight_with_teacher(self) -> TrainConfig:
+        if self.teacher_weight is not None and self.teacher is None:
+            raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
+        return self
+
+    @property
+    def distillation_weight(self) -> float:
+        """The teacher's share of the loss: 0 without a teacher, else ``teacher_weight`` (default 0.5)."""
+        if self.teacher is None:
+            return 0.0
+        return DEFAULT_TEACHER_WEIGHT if self.teacher_weight is None else self.teacher_weight
 
     @model_validator(mode="after")
     def _plain_name(self) -> TrainConfig:

@@ -37,6 +37,9 @@ class Started:
     train_clips: int
     train_seconds: float
     validation_clips: int
+    teacher: str | None = None
+    """The model the run distils from, if any, and its share of the loss."""
+    teacher_weight: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -114,11 +114,19 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
     return graph, parent
 
 
+def load_teacher(spec: str) -> SDNNModel:
+    """The model a run distils from; a bad spec's message says it is the teacher."""
+    try:
+        return resolve_model(spec)
+    except SpandexError as exc:
+        raise SpandexError(f"teacher: {exc}") from None
+
+
 def build_teacher(config: TrainConfig) -> SDNNGraph | None:
     """The frozen graph a run distils from (``config.teacher``), or None."""
     if config.teacher is None:
         return None
-    teacher = SDNNGraph.from_model(resolve_model(config.teacher), max_delay=0)
+    teacher = SDNNGraph.from_model(load_teacher(config.teacher), max_delay=0)
     teacher.requires_grad_(False)
     return teacher
 
@@ -228,7 +236,7 @@ class _Run:
                 taught, taught_magnitude = denoise_batch(self.teacher(noisy_magnitude).mask, spectrum, samples,
                                                          noisy_magnitude)
             imitation, _ = ndns_loss(taught, denoised, taught_magnitude, magnitude, config.mse_weight)
-            loss = (1.0 - config.teacher_weight) * loss + config.teacher_weight * imitation
+            loss = (1.0 - config.distillation_weight) * loss + config.distillation_weight * imitation
         regularization = torch.zeros((), device=self.device)
         if self.regularizer is not None:
             regularization = self.regularizer(out.spikes)
@@ -374,7 +382,8 @@ def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_s
     run = _Run(config, run_dir, emit, device, workers)
     if run.checkpoint_path.is_file():
         run.restore(load_checkpoint(run.checkpoint_path))
-    emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation)))
+    emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
+                    config.teacher, config.distillation_weight))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
