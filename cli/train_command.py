@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.training_run import (
-    add_training_options,
-    check_run_inputs,
-    option_name,
-    overrides,
-    run_dir_for,
-    run_foreground,
-)
+from cli.training_run import add_training_options, check_run_inputs, option_name, overrides, run_dir_for, run_foreground
 from engine.errors import SpandexError
 from engine.training.config import load_config
 
