@@ -199,6 +199,13 @@ class Goal:
     met: bool | None  # None: a row it needs was not measured
 
 
+def versus(a: float, b: float, digits: int = 2) -> str:
+    """"a vs b", with as many more decimals as it takes for a real difference not to print as a tie."""
+    while f"{a:.{digits}f}" == f"{b:.{digits}f}" and a != b and digits < 6:
+        digits += 1
+    return f"{a:.{digits}f} vs {b:.{digits}f}"
+
+
 def goals(rows: dict[str, Row], dense: str, pruned: str, frugal: str, noisy: str = "noisy input") -> list[Goal]:
     """The issue's targets, judged from this run's numbers only."""
     def value(name: str, what: Callable[[Row], float | None]) -> float | None:
@@ -221,16 +228,16 @@ def goals(rows: dict[str, Row], dense: str, pruned: str, frugal: str, noisy: str
     return [
         judged(f"{dense} SI-SNRi ≥ official baseline + 1.0 dB", [d, official],
                lambda: f"{d:.2f} vs {official:.2f} + 1.0", lambda: d >= official + 1.0),
-        judged(f"{dense} SI-SNRi ≥ RNNoise", [d, rnnoise], lambda: f"{d:.2f} vs {rnnoise:.2f}",
+        judged(f"{dense} SI-SNRi ≥ RNNoise", [d, rnnoise], lambda: versus(d, rnnoise),
                lambda: d >= rnnoise),
         judged(f"{dense} at input SNR ≥ 12 dB: SI-SNRi ≥ −1 dB", [d_high], lambda: f"{d_high:.2f}",
                lambda: d_high >= -1.0),
         judged(f"{dense} clean speech in → ≥ 25 dB SI-SNR out", [d_clean], lambda: f"{d_clean:.2f}",
                lambda: d_clean >= 25.0),
-        judged(f"{dense} STOI ≥ noisy input's", [d_stoi, n_stoi], lambda: f"{d_stoi:.3f} vs {n_stoi:.3f}",
+        judged(f"{dense} STOI ≥ noisy input's", [d_stoi, n_stoi], lambda: versus(d_stoi, n_stoi, 3),
                lambda: d_stoi >= n_stoi),
         judged(f"{pruned} SI-SNRi ≥ official at ≤ ⅓ of its M-Ops/s", [p, official, p_mops, o_mops],
-               lambda: f"{p:.2f} vs {official:.2f} dB; {p_mops:.2f} vs {o_mops:.2f}/3 = {o_mops / 3:.2f} M-Ops/s",
+               lambda: f"{versus(p, official)} dB; {p_mops:.2f} vs {o_mops:.2f}/3 = {o_mops / 3:.2f} M-Ops/s",
                lambda: p >= official and p_mops <= o_mops / 3),
         judged(f"{frugal} ≤ 3 M-Ops/s within 0.5 dB of {dense}", [f, d, f_mops],
                lambda: f"{f_mops:.2f} M-Ops/s; {f:.2f} vs {d:.2f} dB ({f - d:+.2f})",

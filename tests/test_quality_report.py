@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.quality import OFFICIAL, Row, band_of, goals, input_snr
+from bench.quality import OFFICIAL, Row, band_of, goals, input_snr, versus
 from engine.snn.telemetry import RunTotals
 
 
@@ -56,3 +56,10 @@ def test_targets_are_judged_from_the_measured_rows():
     missing = rows(4.0)
     del missing["RNNoise"]
     assert judged(goals(missing, "spandex-dense", "spandex-prune75", "spandex-frugal"))[1] is None
+
+
+def test_a_difference_never_prints_as_a_tie():
+    assert versus(3.8120, 3.8141) == "3.812 vs 3.814"  # 3.81 vs 3.81 would read as met
+    assert versus(4.48, 3.65) == "4.48 vs 3.65"
+    assert versus(0.8401, 0.8372, 3) == "0.840 vs 0.837"
+    assert versus(2.5, 2.5) == "2.50 vs 2.50"  # a real tie stays short
