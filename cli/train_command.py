@@ -30,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
-        ignored = [option_name(key) for key in overrides(args) if key != "device"] + (["--out"] if args.out else [])
+        machine = ("device", "threads")  # where and how it computes is not part of the run: they may change
+        ignored = [option_name(k) for k in overrides(args) if k not in machine] + (["--out"] if args.out else [])
         if ignored:
             raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
                                f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")
         config = load_config(run_dir / "config.yaml")
-        if args.device:  # where it runs is not part of the run: a CPU run may continue on a GPU
-            config = config.replace(device=args.device)
+        config = config.replace(**{k: v for k, v in overrides(args).items() if k in machine})  # CPU run -> GPU
     elif args.config:
         config = load_config(args.config, **overrides(args))
         run_dir = run_dir_for(args, config)

@@ -153,7 +153,7 @@ def check_run_inputs(config: TrainConfig) -> None:
     """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does) or
     with a teacher that is not a model."""
     if config.teacher is not None:
-        load_teacher(config.teacher)
+        load_teacher(config.teacher)  # a bad teacher is refused before the run folder exists
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
     dataset_summary(config.dataset)  # no audio read: folders and pairs only

@@ -23,6 +23,3 @@ DB_FLOOR = -120.0
 
 BYPASS = -1
 """The model slot that means "no model": the unprocessed input, heard with the same delay."""
-
-DEFAULT_TEACHER_WEIGHT = 0.5
-"""A teacher's share of the loss when a run names a teacher but no weight (engine/training/config.py)."""

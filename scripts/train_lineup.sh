@@ -10,7 +10,7 @@
 #   3. spandex-frugal: spandex-prune75 fine-tuned 800 steps at λ = 500 with learned thresholds, distilled from
 #      spandex-dense, idle neurons dropped.
 # Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished steps are
-# skipped. Needs the dataset of scripts/build_training_data.sh. About 1 h 45 min on 2 cores.
+# skipped. Needs the dataset of scripts/build_training_data.sh. About 2 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -62,8 +62,8 @@ wait "$first"; wait "$second"
 stage spandex-prune75-gmp "${SPANDEX[@]}" prune assets/models/spandex-dense.net --sparsity 0.75 "${PRUNE[@]}" \
     --reg-weight 50 --train-thresholds --name spandex-prune75-gmp --out "$RUNS/spandex-prune75-gmp"
 step spandex-prune75 "${SPANDEX[@]}" finetune "$RUNS/spandex-prune75-gmp/spandex-prune75-gmp.net" --reg-weight 70 \
-    --train-thresholds --drop-idle-neurons --teacher spandex-dense "${PRUNE[@]}" --steps 2000 --eval-every 500 \
-    --threads 1 --name spandex-prune75 --out "$RUNS/spandex-prune75"
+    --train-thresholds --drop-idle-neurons --teacher spandex-dense --teacher-weight 0.5 "${PRUNE[@]}" --steps 2000 \
+    --eval-every 500 --threads 1 --name spandex-prune75 --out "$RUNS/spandex-prune75"
 # its card names the shipped parent and keeps the GMP stage, which is not shipped, under "stages"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib

@@ -180,7 +180,7 @@ def test_bad_input_is_said_in_the_panel_and_starts_nothing(panel, tmp_path, tiny
     panel.form.sparsity.setValue(0)  # fine-tune only, taught by itself
     panel.form.teacher.setCurrentIndex(1)
     panel.start()
-    assert panel.job is None and "learns nothing from itself" in panel.message.text()
+    assert panel.job is None and "would learn nothing from itself" in panel.message.text()
     panel.form.teacher.setCurrentIndex(0)
     panel.form.sparsity.setValue(75)
 

@@ -7,6 +7,7 @@
 - a run with a teacher (distillation) moves towards the teacher's output, a run without does not.
 """
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
 from engine.training import events as ev
 from engine.training.config import ConfigError, TrainConfig
@@ -172,3 +174,62 @@ def test_the_teacher_weight_defaults_to_half_and_needs_a_teacher():
         TrainConfig(name="a", dataset="d", teacher_weight=0.7)
     with pytest.raises(ConfigError, match="teacher_weight = 0.0: must be above 0"):
         TrainConfig(name="a", dataset="d", teacher="t", teacher_weight=0.0)
+
+
+def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_dataset, tmp_path):
+    """The first step's reported loss is (1 − W)·loss(clean) + W·loss(teacher's output), each the N-DNS
+    objective computed here independently of the trainer, on the batch the step drew."""
+    teacher_path = save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), tmp_path / "teacher.net")
+    config = tiny_config(tiny_dataset, steps=1, log_every=1, eval_every=1, eval_clips=1, teacher=str(teacher_path),
+                         teacher_weight=0.25)
+    student, _ = build_graph(config)
+    teacher = SDNNGraph.from_model(load_model(teacher_path))
+    drawn: list = []
+    original = PairedClips.batch
+
+    def remember(self, rng, rows, samples):  # the batch the step draws, kept for the check
+        drawn.append(original(self, rng, rows, samples))
+        return drawn[-1]
+
+    events: list = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PairedClips, "batch", remember)
+        run_training(config, tmp_path / "run", emit=events.append)
+    noisy, clean = drawn[0]
+    with torch.no_grad():
+        spectrum = stft(noisy)
+        denoised, magnitude = denoise_batch(student(spectrum.abs()).mask, spectrum, noisy.shape[-1])
+        taught, taught_magnitude = denoise_batch(teacher(spectrum.abs()).mask, spectrum, noisy.shape[-1])
+        on_clean = float(ndns_loss(clean, denoised, stft(clean).abs(), magnitude, 0.001)[0])
+        on_teacher = float(ndns_loss(taught, denoised, taught_magnitude, magnitude, 0.001)[0])
+    reported = next(e for e in events if isinstance(e, ev.StepReport)).loss
+    assert abs(on_clean - on_teacher) > 1.0  # the two objectives differ: the mix is visible
+    assert reported == pytest.approx(0.75 * on_clean + 0.25 * on_teacher, abs=1e-4)
+
+
+def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):
+    teacher_path = save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), tmp_path / "teacher.net")
+    config = tiny_config(tiny_dataset, steps=6, eval_every=6, eval_clips=1, teacher=str(teacher_path))
+    calls = {"n": 0}
+
+    def stop_after_two_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    run_training(config, tmp_path / "run", should_stop=stop_after_two_steps)
+    save_netx(SDNNGraph((257, 32, 32, 257), seed=12).to_model("teacher"), teacher_path)  # another net, same name
+    with pytest.raises(SpandexError, match="the teacher .* is no longer the model file this run started with"):
+        run_training(config, tmp_path / "run")
+    save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), teacher_path)  # the same net again
+    events: list = []
+    run_training(config, tmp_path / "run", emit=events.append)
+    card = json.loads(Path(events[-1].card_path).read_text())
+    assert card["training"]["teacher_sha256"] == hashlib.sha256(teacher_path.read_bytes()).hexdigest()
+
+
+def test_a_teacher_must_teach_something():
+    with pytest.raises(ConfigError, match="would learn nothing from itself"):
+        TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense")
+    # pruning or regularising it, its own output keeps the student close to what it was: allowed
+    TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense",
+                regularizer={"weight": 10.0})

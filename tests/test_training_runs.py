@@ -210,6 +210,9 @@ def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):
     collect(tiny_config(tiny_dataset, steps=2, eval_every=2), tmp_path / "run")
     with pytest.raises(SpandexError, match="other settings .*learning_rate"):
         collect(tiny_config(tiny_dataset, steps=2, eval_every=2, learning_rate=0.5), tmp_path / "run")
+    # how it computes is not part of the run: another thread count continues it
+    events = collect(tiny_config(tiny_dataset, steps=2, eval_every=2, threads=2), tmp_path / "run")
+    assert isinstance(events[-1], ev.Finished)
 
 
 def test_yaml_exponents_are_numbers(tmp_path):

@@ -22,9 +22,9 @@ from engine.training.recipes import check_plan, fine_tune_config, fine_tune_defa
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "build" / "data" / "debian"
 DATASET_KEY = "prune/dataset"
 TRAIN_THREADS = max(1, (os.cpu_count() or 2) - 1)
+"""Torch threads of a run started in the app: one core stays with the audio engine and the GUI."""
 STARTING_MODEL = "<the starting model>"
 """The teacher choice that means: whatever model the run starts from."""
-"""Torch threads of a run started in the app: one core stays with the audio engine and the GUI."""
 
 
 def _int_spin(low: float, high: float, value: int, suffix: str = "", special: str = "") -> QtWidgets.QSpinBox:
@@ -188,7 +188,7 @@ class PruneForm(QtWidgets.QWidget):
         self.teacher.blockSignals(True)
         self.teacher.clear()
         self.teacher.addItem("none: the clean speech only", "")
-        self.teacher.addItem("the starting model, as it was (while pruning it)", STARTING_MODEL)
+        self.teacher.addItem("the starting model, as it was", STARTING_MODEL)
         for index in range(self.model.count()):
             self.teacher.addItem(self.model.itemText(index), self.model.itemData(index))
         found = self.teacher.findData(current) if current is not None else -1
@@ -260,9 +260,6 @@ class PruneForm(QtWidgets.QWidget):
         if teacher == STARTING_MODEL:
             teacher = self.model.currentData()
         if teacher:
-            if teacher == self.model.currentData() and pruning is None:
-                raise SpandexError("a model fine-tuned without pruning learns nothing from itself: choose another "
-                                   "teacher, or a target sparsity")
             settings["teacher"] = teacher
         if self.reg_weight.value() > 0:
             settings["regularizer"] = RegularizerConfig(self.reg_weight.value(), self.reg_kind.currentData(),

@@ -210,8 +210,10 @@ class PrunePanel(QtWidgets.QWidget):
             self.progress.setValue(event.start_step)
             self.progress.setFormat("step %v / %m")
             where = f"resumed at step {event.start_step}" if event.start_step else "started"
+            taught = f" Distilling from {event.teacher} ({event.teacher_weight:.0%} of the loss)." if event.teacher else ""
             self.status.setText(f"Run {where}: {event.train_clips} training clips "
-                                f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips.")
+                                f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips."
+                                + taught)
         elif isinstance(event, ev.StepReport):
             self.progress.setValue(event.step)
             done = event.step - self.start_step

@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine.constants import DEFAULT_TEACHER_WEIGHT, HOP_S
+from engine.constants import HOP_S
 from engine.snn.model import layout_text
+from engine.training.config import DEFAULT_TEACHER_WEIGHT
 
 
 def read_card(model_path: str | Path) -> tuple[dict, str | None]:
@@ -141,6 +142,6 @@ def _recipe_summary(recipe: dict) -> str:
     if recipe.get("drop_idle_neurons"):
         parts.append("idle neurons dropped")
     if recipe.get("teacher"):
-        weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT
+        weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
         parts.append(f"distilled from {Path(recipe['teacher']).stem} ({weight:.0%} of the loss)")
     return "; ".join(parts)

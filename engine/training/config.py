@@ -23,7 +23,6 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
-from engine.constants import DEFAULT_TEACHER_WEIGHT
 from engine.errors import SpandexError
 from engine.training.schedule import GMPSchedule, Scope
 
@@ -38,6 +37,8 @@ class ConfigError(SpandexError):
 _SCHEMA = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 Sparsity = Annotated[float, Field(ge=0.0, lt=1.0)]
+DEFAULT_TEACHER_WEIGHT = 0.5
+"""A teacher's share of the loss when a run names a teacher but no weight."""
 Steps = Annotated[int, Field(ge=1, le=10_000_000)]
 
 
@@ -219,9 +220,13 @@ class TrainConfig:
             raise ValueError(f"mixing: {exc}") from None
 
     @model_validator(mode="after")
-    def _weight_with_teacher(self) -> TrainConfig:
+    def _teacher_that_teaches(self) -> TrainConfig:
         if self.teacher_weight is not None and self.teacher is None:
             raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
+        changes_model = self.pruning is not None or self.regularizer is not None or self.train_thresholds
+        if self.teacher is not None and self.teacher == self.init and not changes_model:
+            raise ValueError(f"teacher {self.teacher!r} is the starting model and nothing prunes or regularises it: "
+                             f"it would learn nothing from itself (choose another teacher, or prune or regularise)")
         return self
 
     @property

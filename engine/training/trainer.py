@@ -18,6 +18,7 @@ It runs in the calling process; :mod:`engine.training.job` runs it in a process 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -35,8 +36,8 @@ from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
 from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
-from engine.files.netx import save_netx
-from engine.library.catalog import resolve_model
+from engine.files.netx import load_model, save_netx
+from engine.library.catalog import model_file, resolve_model
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
@@ -114,21 +115,25 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
     return graph, parent
 
 
-def load_teacher(spec: str) -> SDNNModel:
-    """The model a run distils from; a bad spec's message says it is the teacher."""
+def load_teacher(spec: str) -> tuple[SDNNModel, str]:
+    """The model a run distils from and its file's SHA-256 (a library name can come to mean another file: a
+    resumed run checks it still has the same teacher); a bad spec's message says it is the teacher."""
     try:
-        return resolve_model(spec)
+        path = model_file(spec)
+        model = load_model(path)
     except SpandexError as exc:
         raise SpandexError(f"teacher: {exc}") from None
+    return model, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_teacher(config: TrainConfig) -> SDNNGraph | None:
-    """The frozen graph a run distils from (``config.teacher``), or None."""
+def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None]:
+    """The frozen graph a run distils from (``config.teacher``) and its file's SHA-256, or (None, None)."""
     if config.teacher is None:
-        return None
-    teacher = SDNNGraph.from_model(load_teacher(config.teacher), max_delay=0)
+        return None, None
+    model, digest = load_teacher(config.teacher)
+    teacher = SDNNGraph.from_model(model, max_delay=0)  # 0: no longer than the model's own delays need
     teacher.requires_grad_(False)
-    return teacher
+    return teacher, digest
 
 
 def parent_name(model, init: str) -> str:
@@ -158,7 +163,7 @@ class _Run:
         self.graph, self.parent = build_graph(config)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
-        self.teacher = build_teacher(config)
+        self.teacher, self.teacher_sha256 = build_teacher(config)
         if self.teacher is not None:
             self.teacher.to(device)
         # what the step calls: the graph, or its DDP wrapper that averages gradients over the processes
@@ -190,7 +195,7 @@ class _Run:
             "numpy_rng": rng_states[0] if len(rng_states) == 1 else rng_states,
             "torch_rng": torch.get_rng_state(), "history": self.history,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
-            "config": self.config.to_dict(), "parent": self.parent,
+            "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
         }
 
     def restore(self, state: dict) -> None:
@@ -204,6 +209,9 @@ class _Run:
             self.rng = data_rng(self.config.seed, self.workers, self.step)
         torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
+        if state.get("teacher_sha256", self.teacher_sha256) != self.teacher_sha256:
+            raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the model file this run started with "
+                               f"(its contents changed); resume with that model, or start a new run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
 
@@ -293,6 +301,8 @@ class _Run:
         model = self.exported(config.name, source=str(self.run_dir / f"{config.name}.net"))
         model_path = save_netx(model, self.run_dir / f"{config.name}.net")
         card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s)
+        if self.teacher_sha256 is not None:  # which file the teacher's name meant
+            card["training"]["teacher_sha256"] = self.teacher_sha256
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
         return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"])
 
@@ -336,7 +346,8 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     saved = run_dir / "config.yaml"
     if saved.is_file():
         previous = load_config(saved)
-        if previous.replace(device=config.device) != config:  # the same run may resume on another device
+        # the same run may resume on another device, with another number of threads
+        if previous.replace(device=config.device, threads=config.threads) != config:
             changed = sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
             raise SpandexError(
                 f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
