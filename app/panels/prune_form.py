@@ -146,7 +146,7 @@ class PruneForm(QtWidgets.QWidget):
         form.addRow("Activity reg. λ", self.reg_weight)
         form.addRow("ψ, p", row(self.reg_kind, self.p))
         form.addRow("Thresholds", self.thresholds)
-        form.addRow("Teacher", self.teacher)
+        form.addRow("Teacher (distillation)", self.teacher)
         form.addRow("Dataset", row(self.dataset, self.browse_button))
         form.addRow("", self.dataset_info)
         form.addRow("Result name", self.name)
