@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli.training_run import add_training_options, check_run_inputs, option_name, overrides, run_dir_for, run_foreground
 from engine.errors import SpandexError
-from engine.training.config import load_config
+from engine.training.config import MACHINE_SETTINGS, load_config
 
 
 def add_parser(subparsers) -> None:
@@ -30,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
-        machine = ("device", "threads")  # where and how it computes is not part of the run: they may change
-        ignored = [option_name(k) for k in overrides(args) if k not in machine] + (["--out"] if args.out else [])
+        given = overrides(args)
+        ignored = [option_name(k) for k in given if k not in MACHINE_SETTINGS] + (["--out"] if args.out else [])
         if ignored:
             raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
                                f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")
         config = load_config(run_dir / "config.yaml")
-        config = config.replace(**{k: v for k, v in overrides(args).items() if k in machine})  # CPU run -> GPU
+        config = config.replace(**{k: v for k, v in given.items() if k in MACHINE_SETTINGS})  # a CPU run -> GPU
     elif args.config:
         config = load_config(args.config, **overrides(args))
         run_dir = run_dir_for(args, config)

@@ -39,6 +39,8 @@ _SCHEMA = ConfigDict(extra="forbid", allow_inf_nan=False)
 Sparsity = Annotated[float, Field(ge=0.0, lt=1.0)]
 DEFAULT_TEACHER_WEIGHT = 0.5
 """A teacher's share of the loss when a run names a teacher but no weight."""
+MACHINE_SETTINGS = ("device", "threads")
+"""Where and how a run computes, not what: a run may resume with other values of these."""
 Steps = Annotated[int, Field(ge=1, le=10_000_000)]
 
 

@@ -42,7 +42,7 @@ from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from engine.training.config import TrainConfig, dump_config, load_config
+from engine.training.config import MACHINE_SETTINGS, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder
 from engine.training.device import backward_dtype, training_device
@@ -346,8 +346,7 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     saved = run_dir / "config.yaml"
     if saved.is_file():
         previous = load_config(saved)
-        # the same run may resume on another device, with another number of threads
-        if previous.replace(device=config.device, threads=config.threads) != config:
+        if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) != config:  # may resume elsewhere
             changed = sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
             raise SpandexError(
                 f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
