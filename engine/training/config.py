@@ -169,6 +169,9 @@ class TrainConfig:
     false removes it, None keeps what the starting model has (a model trained from scratch: none)."""
     hidden_sizes: Annotated[tuple[Annotated[int, Field(ge=1, le=8192)], ...], Field(min_length=1, max_length=8)] \
         = (512, 512)
+    widen: tuple[Annotated[int, Field(ge=1, le=8192)], ...] | None = None
+    """Give the starting model's hidden layers this many neurons each before training
+    (:mod:`engine.training.widening`): the new ones start unheard, so the run starts from exactly the parent."""
     threshold_mant: Annotated[int, Field(ge=1, le=65_535)] = 6
     max_delay: Annotated[int, Field(ge=0, le=62)] = 62
     """Axonal delays up to this many frames (62: the netx/Loihi limit)."""
@@ -231,6 +234,12 @@ class TrainConfig:
                              f"it would learn nothing from itself (choose another teacher, or prune or regularise)")
         return self
 
+    @model_validator(mode="after")
+    def _widen_a_model(self) -> TrainConfig:
+        if self.widen is not None and self.init == "scratch":
+            raise ValueError("widen grows a trained model: give it one (init: MODEL); from scratch, set hidden_sizes")
+        return self
+
     @property
     def distillation_weight(self) -> float:
         """The teacher's share of the loss: 0 without a teacher, else ``teacher_weight`` (default 0.5)."""
@@ -247,6 +256,8 @@ class TrainConfig:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        if self.widen is not None:
+            data["widen"] = list(self.widen)
         return data
 
     @classmethod

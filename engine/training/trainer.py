@@ -64,6 +64,7 @@ from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.pruning import mask_sparsity, prune_masks
 from engine.training.schedule import GMPSchedule
 from engine.training.validation import validate
+from engine.training.widening import widen
 
 Emit = Callable[[ev.Event], None]
 
@@ -110,6 +111,8 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
         graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
                                      freeze_zeros=config.keep_zeros)
         parent = parent_name(model, config.init)
+        if config.widen is not None:
+            graph = widen(graph, config.widen, seed=config.seed)
     if config.level_input is not None:
         graph.input_level = (graph.input_level or LevelParams()) if config.level_input else None
     return graph, parent
