@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.errors import SpandexError
 from engine.library.catalog import install_model, user_models_dir
 from engine.training import events as ev
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
 from engine.training.run_folder import kept_only_once_started
 from engine.training.trainer import load_teacher, run_training
@@ -88,7 +88,7 @@ def describe(event: ev.Event) -> str | None:
         return (f"{where}: {event.train_clips} training clips "
                 f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
                 f"run folder {event.run_dir}"
-                + (f"; distilling from {event.teacher} ({event.teacher_weight:.0%} of the loss)"
+                + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight)}"
                    if event.teacher else ""))
     if isinstance(event, ev.StepReport):
         return (f"step {event.step}/{event.total_steps}  loss {event.loss:.3f}  batch SI-SNR {event.si_snr:.2f} dB"

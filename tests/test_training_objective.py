@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 import torch
 
+from cli.training_run import describe
 from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
+from engine.library.card import card_lines
 from engine.training import events as ev
 from engine.training.config import ConfigError, TrainConfig
 from engine.training.dataset import PairedClips
@@ -161,6 +163,10 @@ def test_distillation_moves_the_student_towards_its_teacher(tiny_dataset, tmp_pa
     if weight:
         assert card["recipe"]["teacher"] == str(teacher_path)
         assert after > before + 3.0, (before, after)
+        # the CLI's start line and the card's recipe line name the teacher alike (one phrase, teacher_phrase)
+        started = next(e for e in events if isinstance(e, ev.Started))
+        assert "; distilling from teacher (100% of the loss)" in describe(started)
+        assert "distilled from teacher (100% of the loss)" in " ".join(card_lines(card))
     else:
         assert card["recipe"]["teacher"] is None
         assert after < before + 3.0, (before, after)

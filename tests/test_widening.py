@@ -11,6 +11,7 @@ from engine.backends import prepare
 from engine.dsp.stft import streamed_magnitudes
 from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
+from engine.library.card import card_lines
 from engine.snn.model import SDNNModel
 from engine.training.config import ConfigError, TrainConfig
 from engine.training.graph import SDNNGraph
@@ -88,3 +89,5 @@ def test_a_run_that_widens_starts_from_its_parent_widened(tmp_path):
     graph, source = build_graph(config)
     assert graph.sizes == (257, 32, 40, 257) and source == "parent"
     assert config.to_dict()["widen"] == [32, 40]
+    recipe_line = next(line for line in card_lines({"recipe": config.to_dict()}) if line.startswith("recipe:"))
+    assert "widened to 32 × 40 hidden neurons" in recipe_line

@@ -25,7 +25,7 @@ from engine.errors import SpandexError
 from engine.library.catalog import install_model, list_models
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
-from engine.training.config import TrainConfig, load_config
+from engine.training.config import TrainConfig, load_config, teacher_phrase
 from engine.training.job import TrainingJob
 from engine.training.recipes import planned_schedule
 
@@ -210,7 +210,7 @@ class PrunePanel(QtWidgets.QWidget):
             self.progress.setValue(event.start_step)
             self.progress.setFormat("step %v / %m")
             where = f"resumed at step {event.start_step}" if event.start_step else "started"
-            taught = f" Distilling from {event.teacher} ({event.teacher_weight:.0%} of the loss)." if event.teacher else ""
+            taught = f" Distilling from {teacher_phrase(event.teacher, event.teacher_weight)}." if event.teacher else ""
             self.status.setText(f"Run {where}: {event.train_clips} training clips "
                                 f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips."
                                 + taught)

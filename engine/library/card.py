@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.constants import HOP_S
 from engine.snn.model import layout_text
-from engine.training.config import DEFAULT_TEACHER_WEIGHT
+from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
 
 
 def read_card(model_path: str | Path) -> tuple[dict, str | None]:
@@ -129,6 +129,9 @@ def _full_layout(neurons: list, recipe: dict) -> list[int] | None:
 def _recipe_summary(recipe: dict) -> str:
     parts = [f"{recipe.get('steps', '?')} steps, batch {recipe.get('batch_size', '?')} × "
              f"{recipe.get('segment_seconds', '?')} s, lr {recipe.get('learning_rate', '?')}"]
+    widened = recipe.get("widen")
+    if widened:
+        parts.append(f"widened to {' × '.join(map(str, widened))} hidden neurons")
     pruning = recipe.get("pruning")
     if pruning:
         parts.append(f"GMP to {pruning['final_sparsity']:.0%} ({pruning.get('scope', 'global')}, "
@@ -143,5 +146,5 @@ def _recipe_summary(recipe: dict) -> str:
         parts.append("idle neurons dropped")
     if recipe.get("teacher"):
         weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
-        parts.append(f"distilled from {Path(recipe['teacher']).stem} ({weight:.0%} of the loss)")
+        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight)}")
     return "; ".join(parts)

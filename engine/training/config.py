@@ -39,6 +39,14 @@ _SCHEMA = ConfigDict(extra="forbid", allow_inf_nan=False)
 Sparsity = Annotated[float, Field(ge=0.0, lt=1.0)]
 DEFAULT_TEACHER_WEIGHT = 0.5
 """A teacher's share of the loss when a run names a teacher but no weight."""
+
+
+def teacher_phrase(teacher: str, weight: float) -> str:
+    """How a run's teacher is named wherever it is shown (CLI, Prune panel, card): "spandex-dense (50% of the
+    loss)"; a file by its stem, as cards name models."""
+    return f"{Path(teacher).stem} ({weight:.0%} of the loss)"
+
+
 MACHINE_SETTINGS = ("device", "threads")
 """Where and how a run computes, not what: a run may resume with other values of these."""
 Steps = Annotated[int, Field(ge=1, le=10_000_000)]
