@@ -45,8 +45,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                         help="share of the loss from matching the teacher (0-1, default 0.5)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
-    reg.add_argument("--reg", choices=("lp", "hoyer"), default="lp", help="ψ: L_p (default) or Hoyer")
-    reg.add_argument("--p", type=float, default=1.0, help="p of L_p (1, 0.5, 0.01, ...)")
+    reg.add_argument("--reg", choices=("lp", "hoyer"), help="ψ: L_p (default) or Hoyer")
+    reg.add_argument("--p", type=float, help="p of L_p (default 1; 0.5, 0.01, ...)")
     out = parser.add_argument_group("output")
     out.add_argument("--name", help="name of the resulting model")
     out.add_argument("--out", metavar="RUN_DIR", help="run folder: checkpoints, history, the exported model "
@@ -59,8 +59,13 @@ def overrides(args: argparse.Namespace) -> dict:
             "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher",
             "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    kind, p = getattr(args, "reg", None), getattr(args, "p", None)
+    if getattr(args, "reg_weight", None) is None and (kind is not None or p is not None):
+        given = " and ".join(option for option, value in (("--reg", kind), ("--p", p)) if value is not None)
+        raise SpandexError(f"{given} only shape{'' if ' and ' in given else 's'} the activity regulariser, which is off "
+                           f"without --reg-weight LAMBDA: give --reg-weight too")
     if getattr(args, "reg_weight", None):
-        values["regularizer"] = {"weight": args.reg_weight, "kind": args.reg, "p": args.p}
+        values["regularizer"] = {"weight": args.reg_weight, "kind": kind or "lp", "p": 1.0 if p is None else p}
     return values
 
 
