@@ -224,8 +224,10 @@ def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):
 
     run_training(config, tmp_path / "run", should_stop=stop_after_two_steps)
     save_netx(SDNNGraph((257, 32, 32, 257), seed=12).to_model("teacher"), teacher_path)  # another net, same name
+    refused: list = []
     with pytest.raises(SpandexError, match="the teacher .* is no longer the model file this run started with"):
-        run_training(config, tmp_path / "run")
+        run_training(config, tmp_path / "run", emit=refused.append)
+    assert not any(isinstance(e, ev.Loading) for e in refused)  # said before the data's minutes of loading
     save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), teacher_path)  # the same net again
     events: list = []
     run_training(config, tmp_path / "run", emit=events.append)
