@@ -116,8 +116,9 @@ METRICS = (
 
 
 def _full_layout(neurons: list, recipe: dict) -> list[int] | None:
-    """The full-size layout a model with dropped idle neurons came from (its recipe's hidden sizes), or None."""
-    hidden = recipe.get("hidden_sizes")
+    """The full-size layout a model with dropped idle neurons came from (its recipe's hidden sizes, or the sizes
+    it widened its starting model to), or None."""
+    hidden = recipe.get("widen") or recipe.get("hidden_sizes")
     if not recipe.get("drop_idle_neurons") or not isinstance(hidden, list) or len(hidden) != len(neurons) - 2:
         return None
     full = [neurons[0], *hidden, neurons[-1]]
