@@ -13,12 +13,14 @@ from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
 from engine.library.card import card_lines
 from engine.snn.model import SDNNModel
+from engine.training import events as ev
 from engine.training.config import ConfigError, TrainConfig
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, si_snr, stft
-from engine.training.trainer import build_graph
+from engine.training.trainer import build_graph, run_training
 from engine.training.widening import widen
 from tests.reference_models import reference_path
+from tests.test_training_runs import tiny_config
 
 FRAMES = 250
 
@@ -75,10 +77,12 @@ def test_a_pruned_parent_stays_pruned_and_new_connections_may_grow():
 
 def test_widening_refuses_what_it_cannot_do():
     graph = SDNNGraph((257, 40, 40, 257), seed=0)
-    with pytest.raises(SpandexError, match="narrower than the model's 40, 40"):
+    with pytest.raises(SpandexError, match=r"widen: \[30, 50\] is narrower than the model's 40, 40 neurons"):
         widen(graph, (30, 50))
-    with pytest.raises(SpandexError, match="the model has 2 hidden layers"):
+    with pytest.raises(SpandexError, match=r"widen: \[60\] gives 1 size\(s\) for a model with 2 hidden layers"):
         widen(graph, (60,))
+    with pytest.raises(SpandexError, match="nothing to widen"):
+        widen(graph, (40, 40))
     with pytest.raises(ConfigError, match="widen grows a trained model"):
         TrainConfig(name="a", dataset="d", widen=(600, 600))
 
@@ -95,3 +99,12 @@ def test_a_run_that_widens_starts_from_its_parent_widened(tmp_path):
     card = {"recipe": {**config.to_dict(), "drop_idle_neurons": True},
             "metrics": {"neurons": [257, 30, 39, 257], "nonzero_params": 1000}}
     assert "idle neurons dropped from 257-32-40-257" in " ".join(card_lines(card))
+
+
+def test_a_run_that_cannot_widen_its_model_says_so_before_loading_data(tiny_dataset, tmp_path):
+    parent = save_netx(SDNNGraph((257, 24, 24, 257), seed=4).to_model("parent"), tmp_path / "parent.net")
+    config = tiny_config(tiny_dataset, init=str(parent), widen=(20, 30))
+    events: list = []
+    with pytest.raises(SpandexError, match=r"widen: \[20, 30\] is narrower than the model's 24, 24 neurons"):
+        run_training(config, tmp_path / "run", emit=events.append)
+    assert not any(isinstance(e, ev.Loading) for e in events)  # not after the data's minutes of loading

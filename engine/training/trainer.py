@@ -159,14 +159,14 @@ class _Run:
     """The state of one run and the steps that change it (in one process of ``workers``, on ``device``)."""
 
     def __init__(self, config: TrainConfig, run_dir: Path, emit: Emit, device: torch.device = torch.device("cpu"),
-                 workers: Workers = Workers(), teacher: tuple[SDNNGraph | None, str | None] | None = None) -> None:
+                 workers: Workers = Workers()) -> None:
         self.config, self.run_dir, self.emit = config, run_dir, emit
         self.device, self.workers = device, workers
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
-        self.teacher, self.teacher_sha256 = build_teacher(config) if teacher is None else teacher
+        self.teacher, self.teacher_sha256 = build_teacher(config)
         if self.teacher is not None:
             self.teacher.to(device)
         # what the step calls: the graph, or its DDP wrapper that averages gradients over the processes
@@ -212,6 +212,9 @@ class _Run:
             self.rng = data_rng(self.config.seed, self.workers, self.step)
         torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
+        if state.get("teacher_sha256", self.teacher_sha256) != self.teacher_sha256:  # a name can come to mean another file
+            raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the model file this run started with "
+                               f"(its contents changed); resume with that model, or start a new run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
 
@@ -382,28 +385,18 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
         leave(workers)
 
 
-def _refuse_another_teacher(state: dict, digest: str | None, config: TrainConfig) -> None:
-    """A resumed run must distil from the very file it started with (a library name can come to mean another)."""
-    if state.get("teacher_sha256", digest) != digest:
-        raise SpandexError(f"the teacher {config.teacher!r} is no longer the model file this run started with "
-                           f"(its contents changed); resume with that model, or start a new run")
-
-
 def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_stop: Callable[[], bool],
            device: torch.device, workers: Workers) -> ev.Finished | ev.Cancelled:
     run_dir = prepare_run_dir(config, run_dir)
-    checkpoint = run_dir / CHECKPOINT_NAME
-    state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
-    teacher = build_teacher(config)
-    if state is not None:  # what makes a resume impossible is said before the data's minutes of loading
-        _refuse_another_teacher(state, teacher[1], config)
+    # the network, its teacher and the checkpoint first: what makes a run impossible (a model that cannot be
+    # widened so, a teacher that changed) is said before the data's minutes of loading
+    run = _Run(config, run_dir, emit, device, workers)
+    if run.checkpoint_path.is_file():
+        run.restore(load_checkpoint(run.checkpoint_path))
     train = load_training_data(config, emit)
     validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
-    run = _Run(config, run_dir, emit, device, workers, teacher)
-    if state is not None:
-        run.restore(state)
     emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
                     config.teacher, config.distillation_weight))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):

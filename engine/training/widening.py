@@ -25,12 +25,14 @@ from engine.training.graph import SDNNGraph
 def widen(graph: SDNNGraph, hidden_sizes: tuple[int, ...], seed: int = 0) -> SDNNGraph:
     """A graph with ``hidden_sizes`` hidden neurons per layer that computes what ``graph`` computes."""
     old_hidden = graph.sizes[1:-1]
+    has, given = ", ".join(map(str, old_hidden)), ", ".join(map(str, hidden_sizes))
     if len(hidden_sizes) != len(old_hidden):
-        raise SpandexError(f"widen: the model has {len(old_hidden)} hidden layers "
-                         f"({', '.join(map(str, old_hidden))} neurons), widen gives {len(hidden_sizes)} sizes")
+        raise SpandexError(f"widen: [{given}] gives {len(hidden_sizes)} size(s) for a model with {len(old_hidden)} "
+                           f"hidden layers ({has} neurons): give one size per hidden layer")
     if any(new < old for new, old in zip(hidden_sizes, old_hidden)):
-        raise SpandexError(f"widen: {', '.join(map(str, hidden_sizes))} neurons is narrower than the model's "
-                         f"{', '.join(map(str, old_hidden))} (widening only adds neurons)")
+        raise SpandexError(f"widen: [{given}] is narrower than the model's {has} neurons (widening only adds neurons)")
+    if tuple(hidden_sizes) == tuple(old_hidden):
+        raise SpandexError(f"widen: [{given}] is the model's own layout: nothing to widen (leave widen out)")
     sizes = (graph.sizes[0], *hidden_sizes, graph.sizes[-1])
     generator = torch.Generator().manual_seed(seed)
     wide = SDNNGraph(sizes, input_offset=graph.input_offset, input_step=graph.input_step,
