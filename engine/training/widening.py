@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from engine.errors import SpandexError
-from engine.training.graph import SDNNGraph
+from engine.training.graph import WEIGHT_STEP, SDNNGraph
 
 
 def widen(graph: SDNNGraph, hidden_sizes: tuple[int, ...], seed: int = 0) -> SDNNGraph:
@@ -45,7 +45,7 @@ def widen(graph: SDNNGraph, hidden_sizes: tuple[int, ...], seed: int = 0) -> SDN
             n_out, n_in = old.shape
             std = float(old.detach().double().std())
             fresh = torch.randn(sizes[index + 1], sizes[index], generator=generator, dtype=torch.float64) * std
-            fresh = torch.round(fresh * 32.0) / 32.0  # on the 8-bit grid (2/64), as every trained weight is
+            fresh = torch.round(fresh / WEIGHT_STEP) * WEIGHT_STEP  # on the 8-bit grid, as every trained weight is
             fresh[:n_out, :] = 0.0  # old neurons hear no new neuron ...
             fresh[:n_out, :n_in] = old.detach().double()  # ... and what they heard before
             wide.weights[index].copy_(fresh.to(old.dtype))
