@@ -59,13 +59,13 @@ def overrides(args: argparse.Namespace) -> dict:
             "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher",
             "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    kind, p = getattr(args, "reg", None), getattr(args, "p", None)
-    if not getattr(args, "reg_weight", None) and (kind is not None or p is not None):  # absent or 0: off
+    weight, kind, p = getattr(args, "reg_weight", None), getattr(args, "reg", None), getattr(args, "p", None)
+    if not weight and (kind is not None or p is not None):  # absent or 0: off
         given = " and ".join(option for option, value in (("--reg", kind), ("--p", p)) if value is not None)
         raise SpandexError(f"{given} only shape{'' if ' and ' in given else 's'} the activity regulariser, which is off "
                            f"without a --reg-weight LAMBDA above 0: give one")
-    if getattr(args, "reg_weight", None):
-        values["regularizer"] = {"weight": args.reg_weight, "kind": kind or "lp", "p": 1.0 if p is None else p}
+    if weight:
+        values["regularizer"] = {"weight": weight, "kind": kind or "lp", "p": 1.0 if p is None else p}
     return values
 
 
