@@ -5,8 +5,11 @@ ndns_baseline.net, on random segments of real noisy speech (tests/corpus.py). Fo
 length and torch thread count it prints seconds per step, milliseconds per audio frame and the speed-up.
 The graphs compute the same forward values and gradients (tests/test_training_graph.py); SDNNGraph is
 timed twice: all products in float32, and with its backward products in bfloat16 (backward_precision).
+With ``--baseline REV`` an earlier SDNNGraph is timed too, on the same batch: REV's engine/ is unpacked with
+``git archive`` into a temporary folder and run there in a subprocess (after this process's steps for each
+configuration); e.g. ``--baseline 0887902``, the graph as it was when issue 11 asked for a 2× faster step.
 
-    .venv/bin/python bench/training_step.py [--repeats 3] [--quick]
+    .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--baseline REV]
 
 The machine is shared and noisy: read the ratios, measured back to back, more than absolute times.
 """
@@ -14,7 +17,11 @@ The machine is shared and noisy: read the ratios, measured back to back, more th
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +35,7 @@ import torch  # noqa: E402
 import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
 from engine.constants import HOP  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
-from engine.training.device import backward_dtype  # noqa: E402
+from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
 from engine.training.loss import denoise_batch, ndns_loss, stft  # noqa: E402
 from tests import corpus  # noqa: E402
@@ -68,6 +75,66 @@ def training_step(graph, forward, noisy, clean) -> Callable[[], None]:
     return step
 
 
+# Run in REV's unpacked tree: that revision's graph and loss (their signatures changed over time), the step
+# as training_step() takes it, on the batch this process saved; prints the best seconds as JSON.
+_BASELINE_STEP = """
+import inspect, json, sys, time
+sys.path.insert(0, ".")
+import engine.training
+import torch
+torch.set_num_threads(int(sys.argv[3]))
+try:
+    from engine.files.netx import load_model
+except ImportError:
+    from engine.netx_io import load_model
+from engine.training.graph import SDNNGraph
+from engine.training.loss import denoise_batch, ndns_loss, stft
+noisy, clean = torch.load(sys.argv[1])
+graph = SDNNGraph.from_model(load_model(sys.argv[2]))
+optimizer = torch.optim.RAdam([p for p in graph.parameters() if p.requires_grad], lr=1e-3)
+samples = noisy.shape[-1]
+takes_magnitude = len(inspect.signature(denoise_batch).parameters) == 4
+def step():
+    spectrum = stft(noisy)
+    magnitude = spectrum.abs()
+    out = graph(magnitude)
+    y = out.y if hasattr(out, "y") else out
+    extra = (magnitude,) if takes_magnitude else ()
+    denoised, denoised_magnitude = denoise_batch(torch.relu(y + 1), spectrum, samples, *extra)
+    loss, _ = ndns_loss(clean, denoised, stft(clean).abs(), denoised_magnitude, 0.001)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(graph.parameters(), 10.0)
+    optimizer.step()
+best = float("inf")
+for attempt in range(int(sys.argv[4]) + 1):
+    start = time.perf_counter()
+    step()
+    if attempt:
+        best = min(best, time.perf_counter() - start)
+print(json.dumps(best))
+"""
+
+
+def unpack_revision(rev: str, folder: Path) -> Path:
+    """REV's tracked files (engine/ is what the baseline step imports) unpacked into ``folder``."""
+    archive = folder / "tree.tar"
+    subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), rev, "engine"],
+                   check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "tree", filter="data")
+    return folder / "tree"
+
+
+def baseline_seconds(tree: Path, noisy, clean, threads: int, repeats: int) -> float:
+    """Best seconds per step of the graph in ``tree`` on this batch (a subprocess, one warm-up)."""
+    batch = tree.parent / "batch.pt"
+    torch.save((noisy, clean), batch)
+    done = subprocess.run([sys.executable, "-c", _BASELINE_STEP, str(batch), str(BASELINE), str(threads),
+                           str(repeats)], cwd=tree, capture_output=True, text=True, check=True)
+    return float(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def best_seconds(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
     """Best wall time of each step, the steps taking turns (load changes hit all alike); one warm-up each."""
     best = dict.fromkeys(steps, np.inf)
@@ -84,7 +151,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one configuration per thread count")
+    parser.add_argument("--baseline", metavar="REV", help="also time this git revision's SDNNGraph (e.g. 0887902)")
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory(prefix="spandex-bench-")
+    tree = unpack_revision(args.baseline, Path(scratch.name)) if args.baseline else None
     model = load_model(BASELINE)
     speech = corpus.joined_speech(corpus.speech_files(), 60.0)
     noisy_all, clean_all = corpus.typing_noise_mix(speech, corpus.keyboard_files())
@@ -92,8 +162,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
     native = backward_dtype("auto", torch.device("cpu")) is not None
-    print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {'graph f32':>9} "
-          f"{'graph bf16':>10} {'slayer ms/fr':>12} {'graph ms/fr':>11} {'f32 ×':>6} {'bf16 ×':>6}")
+    keep_freed_memory()  # as a training run does (engine/training/trainer.py)
+    rev = f"{args.baseline[:9]} s" if tree else ""
+    print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
+          f"{'graph f32':>9} {'graph bf16':>10} {'graph ms/fr':>11} {'× slayer':>8} {'× ' + args.baseline[:9] if tree else '':>11}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for batch, seconds in shapes:
@@ -111,14 +183,17 @@ def main() -> None:
                 "bf16": training_step(mixed, lambda m, g=mixed: g(m).y, noisy, clean),
             }, args.repeats)
             fastest = t["bf16"] if native else t["f32"]
-            print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} {t['f32']:9.2f} "
-                  f"{t['bf16']:10.2f} {t['slayer'] / frames * 1e3:12.3f} {fastest / frames * 1e3:11.3f} "
-                  f"{t['slayer'] / t['f32']:5.1f}x {t['slayer'] / t['bf16']:5.1f}x")
+            before = f"{baseline_seconds(tree, noisy, clean, threads, args.repeats):11.2f}" if tree else ""
+            gain = f"{float(before) / fastest:10.2f}x" if tree else ""
+            print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} {before:>11} "
+                  f"{t['f32']:9.2f} {t['bf16']:10.2f} {fastest / frames * 1e3:11.3f} "
+                  f"{t['slayer'] / fastest:7.2f}x {gain:>11}")
     print(f"\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "
-          f"{args.repeats} after a warm-up, the three taking turns. graph f32: every product in float32; graph "
-          f"bf16: backward products in bfloat16 (what backward_precision 'auto' picks on this CPU: "
-          f"{'yes' if native else 'no, emulated here'}); graph ms/fr is the one 'auto' picks.")
-
+          f"{args.repeats} after a warm-up; slayer and both graphs taking turns"
+          f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess' if tree else ''}. graph f32: every "
+          f"product in float32; graph bf16: backward products in bfloat16 (what backward_precision 'auto' picks "
+          f"on this CPU: {'yes' if native else 'no, emulated here'}). graph ms/fr and the speed-ups (×) are of "
+          f"the one 'auto' picks.")
 
 if __name__ == "__main__":
     main()

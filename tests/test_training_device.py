@@ -1,6 +1,6 @@
 """The training step is device-agnostic: nothing in it is made on an implicit (CPU) device, ``--device cuda``
-fails in one clear line where there is no CUDA, and the bfloat16 backward products give float32's gradients
-to mixed-precision accuracy."""
+fails in one clear line where there is no CUDA, the bfloat16 backward products give float32's gradients
+to mixed-precision accuracy, and a training process keeps the memory it frees."""
 
 import subprocess
 import sys
@@ -78,3 +78,42 @@ def test_bfloat16_backward_gives_float32_gradients_to_mixed_precision_accuracy()
         assert exact.abs().max() > 0
         assert float((mixed - exact).norm() / exact.norm()) < 0.05  # bfloat16 keeps ~3 significant digits
         assert not torch.equal(mixed, exact)  # and it did run in bfloat16
+
+
+
+_STEP_FAULTS = """
+import resource, sys, torch
+from engine.files.netx import load_model
+from engine.training.device import keep_freed_memory
+from engine.training.graph import SDNNGraph
+kept = keep_freed_memory() if sys.argv[2] == "keep" else False
+torch.set_num_threads(1)
+graph = SDNNGraph.from_model(load_model(sys.argv[1]))
+x = torch.rand(4, 257, 501, generator=torch.Generator().manual_seed(0)) ** 3 * 3  # 4 x 4 s of |STFT|-like input
+def step():
+    graph.zero_grad()
+    graph(x).y.square().mean().backward()
+for _ in range(2):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    step()
+print(kept, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 3)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_training_process_keeps_freed_memory_instead_of_faulting_it_in_again():
+    """A step allocates and frees dozens of multi-megabyte tensors; by default each comes back as fresh pages
+    the kernel must fault in and zero (measured: ~30,000-50,000 faults in a 16 x 4 s step), kept none."""
+    def faults_per_step(mode: str) -> tuple[str, int]:
+        done = subprocess.run([sys.executable, "-c", _STEP_FAULTS, str(reference_path("ndns_baseline.net")), mode],
+                              cwd=REPO, capture_output=True, text=True, check=True)
+        kept, count = done.stdout.split()
+        return kept, int(count)
+
+    kept, with_keeping = faults_per_step("keep")
+    assert kept == "True"
+    _, by_default = faults_per_step("default")
+    # (with transparent huge pages there are fewer faults either way; kept must still be a fraction of them)
+    assert with_keeping <= by_default / 5 + 10, (with_keeping, by_default)

@@ -11,7 +11,7 @@ import torch
 
 from engine.backends import prepare
 from engine.files.netx import load_model, save_netx
-from engine.training.graph import SDNNGraph
+from engine.training.graph import SDNNGraph, _Shift, delay_order
 from tests.reference_models import reference_path
 from tests.slayer_reference import slayer_network
 
@@ -116,3 +116,51 @@ def test_masked_weights_get_no_gradient_and_stay_zero():
         assert torch.all(graph.weights[index].grad[zero] == 0)
         assert torch.any(graph.weights[index].grad[~zero] != 0)
     assert graph.to_model().weight_sparsity == pytest.approx(model.weight_sparsity)
+
+
+def shifted_by_definition(x: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
+    """``y[t, :, c] = x[t - 1 - floor(d_c), :, c]`` (zero before the start), one channel and frame at a time."""
+    y = torch.zeros_like(x)
+    for c in range(x.shape[2]):
+        shift = 1 + int(np.floor(float(delay[c])))
+        for t in range(shift, x.shape[0]):
+            y[t, :, c] = x[t - shift, :, c]
+    return y
+
+
+def test_delays_shift_each_neuron_as_defined_forward_and_backward():
+    """Neurons sorted by delay and shifted a run at a time, against the definition: values, the input's
+    gradient, and slayer's delay gradient Σ_t g[t] (y[t-1] - y[t]); shifts at and past the sequence's end too."""
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randn(12, 3, 9, generator=generator, dtype=torch.float64, requires_grad=True)
+    delay = torch.tensor([0.5, 3.2, 0.9, 11.0, 3.7, 20.0, 1.5, 0.0, 10.4], dtype=torch.float64, requires_grad=True)
+    order, runs = delay_order(delay)
+    assert [s for _, _, s in runs] == sorted({1 + int(np.floor(float(d))) for d in delay.detach()})
+    y = _Shift.apply(x[:, :, order], delay[order], runs)[:, :, torch.argsort(order)]
+    expected = shifted_by_definition(x.detach(), delay.detach())
+    assert torch.equal(y, expected)
+    g = torch.randn(y.shape, generator=generator, dtype=torch.float64)
+    (y * g).sum().backward()
+    x_reference = x.detach().clone().requires_grad_(True)
+    (shifted_by_definition(x_reference, delay.detach()) * g).sum().backward()
+    torch.testing.assert_close(x.grad, x_reference.grad, rtol=0, atol=0)
+    previous = torch.cat([torch.zeros_like(expected[:1]), expected[:-1]])
+    torch.testing.assert_close(delay.grad, (g * (previous - expected)).sum(dim=(0, 1)), rtol=1e-12, atol=1e-12)
+    assert delay.grad.abs().max() > 0.1
+
+
+def test_neuron_order_says_which_neuron_each_channel_is():
+    """Layer 1 spikes the same whatever its own delays; its channels come sorted by delay, and ``neuron_order``
+    maps them back to neurons (what validation pairs with each neuron's fan-out)."""
+    graph = SDNNGraph.from_model(load_model(reference_path("ndns_baseline.net"))).double()
+    still = SDNNGraph.from_model(load_model(reference_path("ndns_baseline.net"))).double()
+    with torch.no_grad():
+        still.delays[0].fill_(0.5)  # every shift 1: sorted order is the neurons' own
+    x = random_magnitudes(batch=1)
+    moved, kept = graph(x), still(x)
+    order = moved.neuron_order[1]
+    assert not torch.equal(order, torch.arange(order.numel()))  # the baseline's delays differ between neurons
+    assert torch.equal(kept.neuron_order[1], torch.arange(order.numel()))
+    assert kept.spikes[1].abs().sum() > 0
+    assert torch.equal(moved.spikes[1][:, :, torch.argsort(order)], kept.spikes[1])
+    assert moved.neuron_order[0] is None

@@ -25,7 +25,7 @@ from engine.training.config import ConfigError, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
-from engine.training.loss import denoise_batch, ndns_loss, si_snr, stft
+from engine.training.loss import denoise_batch, istft, ndns_loss, si_snr, stft
 from engine.training.trainer import build_graph, run_training
 from tests.test_training_runs import tiny_config
 
@@ -241,3 +241,16 @@ def test_a_teacher_must_teach_something():
     # pruning or regularising it, its own output keeps the student close to what it was: allowed
     TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense",
                 regularizer={"weight": 10.0})
+
+
+@pytest.mark.parametrize("length", [64000, 16000, 1000, 300])
+def test_istft_is_torch_istft_of_the_engine_framing(length):
+    """The loss's frame-major inverse STFT (its backward pass stays contiguous) rebuilds what torch.istft does,
+    edges (fewer frames cover them) and short clips included."""
+    generator = torch.Generator().manual_seed(length)
+    audio = torch.randn(2, length, generator=generator, dtype=torch.float64)
+    spectrum = stft(audio)
+    spectrum = spectrum * torch.rand(spectrum.shape, generator=generator, dtype=torch.float64)
+    expected = torch.istft(spectrum, N_FFT, HOP, window=torch.ones(N_FFT, dtype=torch.float64), center=True,
+                           length=length)
+    torch.testing.assert_close(istft(spectrum, length), expected, rtol=0, atol=1e-14)

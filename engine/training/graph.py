@@ -10,7 +10,10 @@ slayer itself), in a layout and with kernels that make a training step several t
   products in bfloat16 (``backward_dtype``; the forward pass, which decides the spikes, stays exact);
 - the delta encoder's sequential loop as three in-place kernels a frame on preallocated buffers, its backward
   vectorised;
-- the 1-frame ``delay_shift`` and the per-neuron axonal delays as one ``gather`` (slayer loops over neurons);
+- hidden neurons worked on sorted by delay (their weight rows, and the next layer's columns, taken in that
+  order; :attr:`GraphOutput.neuron_order` maps channels back to neurons), so the 1-frame ``delay_shift`` and the
+  per-neuron axonal delays are one slice copy per distinct delay (slayer loops over neurons);
+- sigma sums in place on the synapses' output;
 - the output ``(B, bins, T)`` laid out frame-major, as ``torch.stft``'s spectra it multiplies.
 
 Every tensor a forward or backward pass makes is made on its inputs' device (tests/test_training_device.py).
@@ -130,15 +133,18 @@ class _Delta(torch.autograd.Function):
 
 
 class _Sigma(torch.autograd.Function):
-    """Running sum over time (dim 0), as ``torch.cumsum`` but several times faster on CPU for ``(T, B, C)``."""
+    """Running sum over time (dim 0), as ``torch.cumsum`` but several times faster on CPU for ``(T, B, C)``.
+
+    In place: its input is a synapse's output, which nothing else holds (no copy of 4-16 MB per layer).
+    """
 
     @staticmethod
     def forward(ctx, x):
-        y = x.clone()
-        frames = y.unbind(0)
+        ctx.mark_dirty(x)
+        frames = x.unbind(0)
         for previous, frame in zip(frames, frames[1:]):
             frame.add_(previous)
-        return y
+        return x
 
     @staticmethod
     def backward(ctx, grad):
@@ -177,45 +183,60 @@ class _Synapse(torch.autograd.Function):
         return grad_x, grad_weight, None
 
 
-def _frame_index(steps: int, shift: torch.Tensor, offset: int) -> torch.Tensor:
-    """``offset + t - shift[c]`` as a ``(T, 1, C)`` index, on ``shift``'s device."""
-    frames = torch.arange(steps, device=shift.device).unsqueeze(1)
-    return (frames + offset - shift.unsqueeze(0)).unsqueeze(1)
+Runs = tuple[tuple[int, int, int], ...]
+"""Channels ``[start, stop)`` whose spikes arrive ``shift`` frames late, in channel order."""
+
+
+def delay_order(delay: torch.Tensor) -> tuple[torch.Tensor, Runs]:
+    """The order that sorts a layer's neurons by whole-frame shift (``1 + floor(delay)``: ``delay_shift`` and
+    the axonal delay), and the runs of equal shift in that order (one host sync)."""
+    shift = 1 + torch.floor(delay.detach()).long()
+    order = torch.argsort(shift, stable=True)
+    values, counts = torch.unique_consecutive(shift[order], return_counts=True)
+    runs, start = [], 0
+    for value, count in zip(values.tolist(), counts.tolist()):
+        runs.append((start, start + count, value))
+        start += count
+    return order, tuple(runs)
 
 
 class _Shift(torch.autograd.Function):
     """``delay_shift`` (1 frame) then the axonal delay: ``y[t, :, c] = x[t - 1 - floor(d_c), :, c]``.
 
-    One ``gather`` from ``x`` behind leading zero frames (no masks). Backward as slayer's ``_delayFunction``:
-    the input gets the gradient shifted back; each delay gets ``Σ_{b,t} g[t] (y[t-1] - y[t])``.
+    The channels come sorted by shift (:func:`delay_order`), so each run of equal shift is one slice copy.
+    Backward as slayer's ``_delayFunction``: the input gets the gradient shifted back; each delay gets
+    ``Σ_{b,t} g[t] (y[t-1] - y[t])``.
     """
 
     @staticmethod
-    def forward(ctx, x, delay):
-        steps, batch, channels = x.shape
-        shift = 1 + torch.floor(delay.detach()).long()  # (C,)
-        lead = int(shift.max())  # one sync: how many zero frames the gather may read
-        padded = torch.cat([x.new_zeros(lead, batch, channels), x])
-        index = _frame_index(steps, shift, lead).expand(steps, batch, channels)
-        y = torch.gather(padded, 0, index)
-        ctx.save_for_backward(y, shift)
-        ctx.lead = lead
+    def forward(ctx, x, delay, runs):
+        steps = x.shape[0]
+        y = torch.empty_like(x)
+        for start, stop, shift in runs:
+            kept = max(steps - shift, 0)
+            y[:steps - kept, :, start:stop] = 0
+            y[steps - kept:, :, start:stop] = x[:kept, :, start:stop]
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(y)
+        ctx.runs = runs
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        y, shift = ctx.saved_tensors
-        steps, batch, channels = grad.shape
-        padded = torch.cat([grad, grad.new_zeros(ctx.lead, batch, channels)])
-        index = _frame_index(steps, -shift, 0).expand(steps, batch, channels)  # where x[t] went
-        grad_x = torch.gather(padded, 0, index)
+        steps = grad.shape[0]
+        grad_x = torch.empty_like(grad)
+        for start, stop, shift in ctx.runs:  # where x[t] went
+            kept = max(steps - shift, 0)
+            grad_x[:kept, :, start:stop] = grad[steps - kept:, :, start:stop]
+            grad_x[kept:, :, start:stop] = 0
         grad_delay = None
         if ctx.needs_input_grad[1]:
+            (y,) = ctx.saved_tensors
             # Σ_t g[t] (y[t-1] - y[t]) = Σ_t y[t] (g[t+1] - g[t])  (y[-1] = 0, g[T] = 0)
             step_back = torch.neg(grad)
             step_back[:-1] += grad[1:]
-            grad_delay = (step_back * y).sum(dim=(0, 1))
-        return grad_x, grad_delay
+            grad_delay = step_back.mul_(y).sum(dim=(0, 1))
+        return grad_x, grad_delay, None
 
 
 @dataclass
@@ -226,11 +247,14 @@ class GraphOutput:
         y: the output layer's sigma value ``(B, bins, T)``; the mask is ``relu(y + 1)``.
         spikes: per encoding layer (input encoder, hidden layers) the graded spikes it emitted, ``(T, B, C)``.
         delivered: per dense layer, the spikes it received (after shift and delays), ``(T, B, C_in)``.
+        neuron_order: per entry of ``spikes`` (and of ``delivered``), which neuron each channel is: the graph
+            works on hidden neurons sorted by delay; None for the input encoder (channels are bins).
     """
 
     y: torch.Tensor
     spikes: list[torch.Tensor]
     delivered: list[torch.Tensor]
+    neuron_order: list[torch.Tensor | None]
 
     @property
     def mask(self) -> torch.Tensor:
@@ -318,19 +342,27 @@ class SDNNGraph(torch.nn.Module):
             x = x * self.level_gains(x)
         x = quantize_input(x + self.input_offset, self.input_step)
         spikes = _Delta.apply(x, _ThresholdGrid.apply(self.thresholds[0]), p.tau_grad, p.scale_grad)
-        emitted, delivered = [spikes], [spikes]
-        for index in range(self.n_layers - 1):
-            current = _Synapse.apply(spikes, self.effective_weight(index), self.backward_dtype)
+        # Hidden neurons are worked on sorted by delay, so that delaying their spikes is a few slice copies: the
+        # weights' rows (the neurons) and the next layer's columns (their synapses) are taken in that order.
+        orders = [delay_order(d) for d in self.delays]
+        weights = [self.effective_weight(i) for i in range(self.n_layers)]
+        for index, (order, _) in enumerate(orders):
+            weights[index] = weights[index][order]
+            weights[index + 1] = weights[index + 1][:, order]
+        emitted, delivered, neuron_order = [spikes], [spikes], [None]
+        for index, (order, runs) in enumerate(orders):
+            current = _Synapse.apply(spikes, weights[index], self.backward_dtype)
             sigma = _Sigma.apply(current)
             out = _Delta.apply(torch.relu(sigma), _ThresholdGrid.apply(self.thresholds[index + 1]),
                                p.tau_grad, p.scale_grad)
-            spikes = _Shift.apply(out, self.delays[index])
+            spikes = _Shift.apply(out, self.delays[index][order], runs)
             emitted.append(out)
             delivered.append(spikes)
-        y = _Sigma.apply(_Synapse.apply(spikes, self.effective_weight(self.n_layers - 1), self.backward_dtype))
+            neuron_order.append(order)
+        y = _Sigma.apply(_Synapse.apply(spikes, weights[-1], self.backward_dtype))
         # (B, bins, T) held frame-major, as torch.stft lays out its spectra: the mask multiplies them in order
         y = y.transpose(0, 1).contiguous().transpose(1, 2)
-        return GraphOutput(y=y, spikes=emitted, delivered=delivered)
+        return GraphOutput(y=y, spikes=emitted, delivered=delivered, neuron_order=neuron_order)
 
     def level_gains(self, frames: torch.Tensor) -> torch.Tensor:
         """The input levelling's gain for each frame of ``frames`` (T, B, bins), as ``(T, B, 1)``: the same

@@ -20,8 +20,25 @@ def stft(audio: torch.Tensor) -> torch.Tensor:
 
 
 def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
-    window = torch.ones(N_FFT, dtype=spectrum.real.dtype, device=spectrum.device)
-    return torch.istft(spectrum, N_FFT, HOP, window=window, center=True, length=length)
+    """``torch.istft`` of :func:`stft`'s spectra (overlap-add, divided by how many frames cover each sample,
+    centre padding removed), done frame by frame on a frame-major layout.
+
+    ``torch.istft`` hands its backward pass a bin-major gradient, and multiplying that with frame-major spectra
+    (as :func:`stft` makes them) strides through memory: 40 ms of a 16 × 4 s training step here. The inverse
+    FFT of frames ``(B, T, 257)`` and an overlap-add of their four 128-sample quarters keep every pass
+    contiguous, forward and backward.
+    """
+    frames = torch.fft.irfft(spectrum.transpose(1, 2), n=N_FFT, dim=-1)  # (B, T, N_FFT)
+    batch, steps, _ = frames.shape
+    quarters = N_FFT // HOP
+    blocks = frames.reshape(batch, steps, quarters, HOP)
+    summed = frames.new_zeros(batch, steps + quarters - 1, HOP)
+    cover = frames.new_zeros(steps + quarters - 1, 1)  # how many frames cover each 128-sample block
+    for quarter in range(quarters):
+        summed[:, quarter:quarter + steps] += blocks[:, :, quarter]
+        cover[quarter:quarter + steps] += 1
+    start = N_FFT // 2
+    return (summed / cover).reshape(batch, -1)[:, start:start + length]
 
 
 def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_ch
 from engine.training.config import MACHINE_SETTINGS, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder
-from engine.training.device import backward_dtype, training_device
+from engine.training.device import backward_dtype, keep_freed_memory, training_device
 from engine.training.distributed import (
     Workers,
     data_rng,
@@ -61,6 +61,7 @@ from engine.training.distributed import (
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
+from engine.training.prefetch import BatchPrefetcher
 from engine.training.pruning import mask_sparsity, prune_masks
 from engine.training.schedule import GMPSchedule
 from engine.training.validation import validate
@@ -175,6 +176,7 @@ class _Run:
         self.optimizer = make_optimizer(config, [p for p in self.graph.parameters() if p.requires_grad])
         self.regularizer = config.regularizer.build() if config.regularizer else None
         self.rng = data_rng(config.seed, workers)
+        self.prefetcher: BatchPrefetcher | None = None
         self.batch_rows = share_of_batch(config.batch_size, workers)
         self.step = 0
         self.elapsed_s = 0.0
@@ -191,7 +193,8 @@ class _Run:
 
     def state(self) -> dict:
         """The checkpoint's contents (collective: with several processes every one must call it)."""
-        rng_states = gather_to_all(self.rng.bit_generator.state, self.workers)
+        data_state = self.rng.bit_generator.state if self.prefetcher is None else self.prefetcher.generator_state
+        rng_states = gather_to_all(data_state, self.workers)
         return {
             "step": self.step, "elapsed_s": self.elapsed_s, "graph": self.graph.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -202,6 +205,7 @@ class _Run:
         }
 
     def restore(self, state: dict) -> None:
+        self.stop_prefetching()
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
@@ -235,7 +239,7 @@ class _Run:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
-        noisy, clean = clips.batch(self.rng, self.batch_rows, samples)
+        noisy, clean = self.next_batch(clips, samples)
         noisy, clean = noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
         spectrum = stft(noisy)
         noisy_magnitude = spectrum.abs()
@@ -265,6 +269,19 @@ class _Run:
         self.graph.clamp_parameters()
         self.step += 1
         return loss_value, score_value, reg_value
+
+    def next_batch(self, clips: PairedClips | FreshMixtures, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's batch from ``clips``; the next one is drawn on a worker thread meanwhile."""
+        if self.prefetcher is None or not self.prefetcher.serves(clips.batch, self.batch_rows, samples):
+            self.stop_prefetching()
+            self.prefetcher = BatchPrefetcher(clips.batch, self.rng, self.batch_rows, samples)
+        return self.prefetcher.next()
+
+    def stop_prefetching(self) -> None:
+        """Drop the batch drawn ahead: the generator is back where the steps so far left it."""
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
 
     def agree(self, flag: bool) -> bool:
         """True when ``flag`` is true in any of the processes (collective)."""
@@ -376,6 +393,7 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     only rank 0 emits, validates and writes.
     """
     torch.set_num_threads(config.threads)
+    keep_freed_memory()
     workers, device = join(training_device(config.device))
     try:
         result = _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers)
@@ -393,11 +411,20 @@ def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_s
     run = _Run(config, run_dir, emit, device, workers)
     if run.checkpoint_path.is_file():
         run.restore(load_checkpoint(run.checkpoint_path))
+    try:
+        return _steps(run, config, emit, should_stop, workers)
+    finally:
+        run.stop_prefetching()
+
+
+def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[], bool],
+           workers: Workers) -> ev.Finished | ev.Cancelled:
+    """Load the data, then train, validate and checkpoint ``run`` to its last step."""
     train = load_training_data(config, emit)
     validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
-    emit(ev.Started(str(run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
+    emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
                     config.teacher, config.distillation_weight))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)

@@ -57,7 +57,8 @@ def validate(model: SDNNModel, clips: PairedClips, batch: int = 16,
             denoised, _ = denoise_batch(out.mask, spectrum, noisy.shape[-1])
             scores[indices] = si_snr(clean, denoised).numpy()
             noisy_scores[indices] = si_snr(clean, noisy).numpy()
-            for received, fan in zip(out.delivered, fan_out):
+            for received, fan, order in zip(out.delivered, fan_out, out.neuron_order):
+                fan = fan if order is None else fan[order]
                 synops += float(((received != 0).double().sum(dim=(0, 1)) * fan).sum())
             for layer, emitted in enumerate(out.spikes):
                 events[layer] += float((emitted != 0).sum())

@@ -1,0 +1,56 @@
+"""The next training batch, drawn on a second thread while the current step computes.
+
+Mixing a fresh batch (16 × 4 s: speech, rooms, equalisers, noise) is 0.03-0.2 s of numpy and scipy work a
+step; the step's torch kernels release the GIL, so where a core is free the draw costs the step nothing.
+
+The batches are the ones an unprefetched run draws, bit for bit: the same generator, the same calls, in the
+same order, one at a time. Only the generator runs one batch ahead, so a checkpoint keeps
+:attr:`BatchPrefetcher.generator_state` — the state after the batches handed out so far — and :meth:`close`
+puts the generator back there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+Draw = Callable[[np.random.Generator, int, int], tuple[torch.Tensor, torch.Tensor]]
+"""``batch(rng, rows, samples) -> (noisy, clean)``, as :class:`~engine.training.dataset.PairedClips` and
+:class:`~engine.training.fresh_mixtures.FreshMixtures` draw."""
+
+
+class BatchPrefetcher:
+    """Hands out ``draw(rng, rows, samples)`` batches, the next one already being drawn on a worker thread."""
+
+    def __init__(self, draw: Draw, rng: np.random.Generator, rows: int, samples: int) -> None:
+        self.draw, self.rows, self.samples = draw, rows, samples
+        self._rng = rng
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-batches")
+        self._pending: Future | None = None
+        self.generator_state: dict[str, Any] = rng.bit_generator.state
+        """The generator's state after the batches handed out so far (what a run without prefetching has)."""
+
+    def serves(self, draw: Draw, rows: int, samples: int) -> bool:
+        return draw == self.draw and (rows, samples) == (self.rows, self.samples)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch (drawn now if none is pending); the one after it starts drawing."""
+        if self._pending is None:
+            batch = self.draw(self._rng, self.rows, self.samples)
+        else:
+            batch, self._pending = self._pending.result(), None  # a failed draw raises here, in the step
+        self.generator_state = self._rng.bit_generator.state  # no draw is running: safe to read
+        self._pending = self._pool.submit(self.draw, self._rng, self.rows, self.samples)
+        return batch
+
+    def close(self) -> None:
+        """Wait for the pending draw, drop it, put the generator back to :attr:`generator_state`."""
+        if self._pending is not None:
+            self._pending.exception()  # wait; its error, if any, belongs to a batch nobody asked for
+            self._pending = None
+        self._pool.shutdown(wait=True)
+        self._rng.bit_generator.state = self.generator_state
