@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.library.catalog import install_model, user_models_dir
+from engine.library.catalog import install_model, resolve_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
@@ -156,7 +156,12 @@ def _print(event: ev.Event) -> None:
 
 def check_run_inputs(config: TrainConfig) -> None:
     """Refuse, before any run folder exists, a run without a usable dataset (as the app's Prune panel does) or
-    with a teacher that is not a model."""
+    whose starting model or teacher is not a model."""
+    if config.init != "scratch":
+        try:
+            resolve_model(config.init)
+        except SpandexError as exc:
+            raise SpandexError(f"init: {exc}") from None
     if config.teacher is not None:
         load_teacher(config.teacher)  # a bad teacher is refused before the run folder exists
     if not config.dataset:

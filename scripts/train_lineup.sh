@@ -33,18 +33,17 @@ step() {  # name, command...: a stage whose model is shipped
     install "$RUNS/$1" "$1"
 }
 
-# configs/spandex-dense.yaml starts from build/runs/spandex-dense-stage1 (its init), wherever RUNS is
-STAGE1=build/runs/spandex-dense-stage1
-if [[ -f "$STAGE1/spandex-dense-stage1.net" ]]; then echo "spandex-dense-stage1: finished before"
-else "${SPANDEX[@]}" train configs/spandex-dense-stage1.yaml --dataset "$DATASET" --out "$STAGE1"; fi
-step spandex-dense "${SPANDEX[@]}" train configs/spandex-dense.yaml --dataset "$DATASET" --out "$RUNS/spandex-dense"
+stage spandex-dense-stage1 "${SPANDEX[@]}" train configs/spandex-dense-stage1.yaml --dataset "$DATASET" \
+    --out "$RUNS/spandex-dense-stage1"
+step spandex-dense "${SPANDEX[@]}" train configs/spandex-dense.yaml --dataset "$DATASET" \
+    --init "$RUNS/spandex-dense-stage1/spandex-dense-stage1.net" --out "$RUNS/spandex-dense"
 # the app's default, A/B'd against the cheaper ones (the library reads "default" and "ab_with" from the card); the
 # card names the official baseline as parent and keeps the first stage, which is not shipped, under "stages"
-.venv/bin/python - <<'PY'
-import json, pathlib
+RUNS="$RUNS" .venv/bin/python - <<'PY'
+import json, os, pathlib
 card = pathlib.Path("assets/models/spandex-dense.json")
 data = json.loads(card.read_text())
-stage = json.loads(pathlib.Path("build/runs/spandex-dense-stage1/spandex-dense-stage1.json").read_text())  # $STAGE1
+stage = json.loads((pathlib.Path(os.environ["RUNS"]) / "spandex-dense-stage1" / "spandex-dense-stage1.json").read_text())
 data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metrics", "training")}]
 data.update(parent=stage["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned by SPANDEX on fresh mixtures in two stages "

@@ -145,6 +145,13 @@ CASES = [
     Case("resume-with-other-settings", ["train", "--resume", "run", "--teacher", NET, "--steps", "9"],
          "--resume continues run with its own settings; --steps, --teacher would be ignored",
          {"run/config.yaml": "name: r\ndataset: data\n"}),
+    Case("resume-with-init", ["train", "--resume", "run", "--init", NET],
+         "--resume continues run with its own settings; --init would be ignored",
+         {"run/config.yaml": "name: r\ndataset: data\n"}),
+    Case("train-init-unknown", ["train", "good.yaml", "--init", "no-such-model"],
+         "init: no model named 'no-such-model'", {"good.yaml": GOOD_YAML}),
+    Case("train-init-not-a-model", ["train", "good.yaml", "--init", "notes.net"],
+         "init: notes.net: not a readable netx HDF5 file", {"good.yaml": GOOD_YAML, "notes.net": "just text\n"}),
     Case("malicious-checkpoint", ["train", "--resume", "run"],
          "refused: the checkpoint asks to load posix.system", prepare=_malicious_run),
     # --- denoise: the input ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ puts the generator back there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -31,7 +31,7 @@ class BatchPrefetcher:
         self._rng = rng
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-batches")
         self._pending: Future | None = None
-        self.generator_state: dict[str, Any] = rng.bit_generator.state
+        self.generator_state: Mapping[str, Any] = rng.bit_generator.state
         """The generator's state after the batches handed out so far (what a run without prefetching has)."""
 
     def serves(self, draw: Draw, rows: int, samples: int) -> bool:
