@@ -7,9 +7,11 @@ The graphs compute the same forward values and gradients (tests/test_training_gr
 timed twice: all products in float32, and with its backward products in bfloat16 (backward_precision).
 With ``--baseline REV`` an earlier SDNNGraph is timed too, on the same batch: REV's engine/ is unpacked with
 ``git archive`` into a temporary folder and run there in a subprocess (after this process's steps for each
-configuration); e.g. ``--baseline 0887902``, the graph as it was when issue 11 asked for a 2× faster step.
+configuration), its backward products as this CPU's 'auto' picks them where REV has that choice (float32 before
+it did); e.g. ``--baseline 0887902``, the graph as it was when issue 11 asked for a 2× faster step.
+``--profile`` prints instead where one 16 × 4 s step spends its time (torch.profiler, one thread).
 
-    .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--baseline REV]
+    .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--baseline REV] [--profile]
 
 The machine is shared and noisy: read the ratios, measured back to back, more than absolute times.
 """
@@ -91,6 +93,8 @@ from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
 noisy, clean = torch.load(sys.argv[1])
 graph = SDNNGraph.from_model(load_model(sys.argv[2]))
+if sys.argv[5] == "bfloat16" and hasattr(graph, "backward_dtype"):  # the precision "auto" picks, where REV has it
+    graph.backward_dtype = torch.bfloat16
 optimizer = torch.optim.RAdam([p for p in graph.parameters() if p.requires_grad], lr=1e-3)
 samples = noisy.shape[-1]
 takes_magnitude = len(inspect.signature(denoise_batch).parameters) == 4
@@ -119,20 +123,47 @@ print(json.dumps(best))
 def unpack_revision(rev: str, folder: Path) -> Path:
     """REV's tracked files (engine/ is what the baseline step imports) unpacked into ``folder``."""
     archive = folder / "tree.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), rev, "engine"],
-                   check=True)
+    done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), rev, "engine"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"--baseline {rev}: git cannot archive it ({done.stderr.strip().splitlines()[-1]})")
     with tarfile.open(archive) as tar:
         tar.extractall(folder / "tree", filter="data")
     return folder / "tree"
 
 
-def baseline_seconds(tree: Path, noisy, clean, threads: int, repeats: int) -> float:
-    """Best seconds per step of the graph in ``tree`` on this batch (a subprocess, one warm-up)."""
+def baseline_seconds(tree: Path, noisy, clean, threads: int, repeats: int, precision: str) -> float:
+    """Best seconds per step of the graph in ``tree`` on this batch (a subprocess, one warm-up), its backward
+    products in ``precision`` where that revision can choose."""
     batch = tree.parent / "batch.pt"
     torch.save((noisy, clean), batch)
     done = subprocess.run([sys.executable, "-c", _BASELINE_STEP, str(batch), str(BASELINE), str(threads),
-                           str(repeats)], cwd=tree, capture_output=True, text=True, check=True)
+                           str(repeats), precision], cwd=tree, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"--baseline: the training step failed in that revision's own code: {last}")
     return float(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def profile_step(model, noisy_all: np.ndarray, clean_all: np.ndarray) -> None:
+    """The profiler's table of one 16 × 4 s step of SDNNGraph as a training run takes it (backward products as
+    'auto' picks them), after two warm-up steps."""
+    from torch.profiler import profile
+
+    torch.set_num_threads(1)
+    samples = int(4.0 * 16000) // HOP * HOP
+    starts = np.random.default_rng(0).integers(0, noisy_all.size - samples, 16)
+    noisy = torch.from_numpy(np.stack([noisy_all[s:s + samples] for s in starts]))
+    clean = torch.from_numpy(np.stack([clean_all[s:s + samples] for s in starts]))
+    graph = SDNNGraph.from_model(model)
+    graph.backward_dtype = backward_dtype("auto", torch.device("cpu"))
+    step = training_step(graph, lambda m: graph(m).y, noisy, clean)
+    step()
+    step()
+    with profile(record_shapes=True) as recorded:
+        step()
+    print(recorded.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=30,
+                                                                 max_name_column_width=28))
 
 
 def best_seconds(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
@@ -151,19 +182,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one configuration per thread count")
-    parser.add_argument("--baseline", metavar="REV", help="also time this git revision's SDNNGraph (e.g. 0887902)")
+    parser.add_argument("--baseline", metavar="REV", help="also time this git revision's SDNNGraph (e.g. 0887902), "
+                                                          "its backward products as 'auto' picks them where it can")
+    parser.add_argument("--profile", action="store_true", help="instead: where one 16 x 4 s step of the graph "
+                                                               "spends its time (torch.profiler, one thread)")
     args = parser.parse_args()
     scratch = tempfile.TemporaryDirectory(prefix="spandex-bench-")
     tree = unpack_revision(args.baseline, Path(scratch.name)) if args.baseline else None
     model = load_model(BASELINE)
     speech = corpus.joined_speech(corpus.speech_files(), 60.0)
     noisy_all, clean_all = corpus.typing_noise_mix(speech, corpus.keyboard_files())
+    precision = "bfloat16" if backward_dtype("auto", torch.device("cpu")) is not None else "float32"
+    if tree:  # a revision whose step cannot run says so now, not after minutes of timing
+        short = torch.from_numpy(noisy_all[None, :8192].copy()), torch.from_numpy(clean_all[None, :8192].copy())
+        baseline_seconds(tree, *short, 1, 0, precision)
+    if args.profile:
+        profile_step(model, noisy_all, clean_all)
+        return
     shapes = [(4, 4.0)] if args.quick else [(4, 4.0), (16, 4.0)]
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
     native = backward_dtype("auto", torch.device("cpu")) is not None
     keep_freed_memory()  # as a training run does (engine/training/trainer.py)
-    rev = f"{args.baseline[:9]} s" if tree else ""
+    rev = f"{args.baseline[:9]} s/step" if tree else ""
     print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
           f"{'graph f32':>9} {'graph bf16':>10} {'graph ms/fr':>11} {'× slayer':>8} {'× ' + args.baseline[:9] if tree else '':>11}")
     for threads in (1, 2):
@@ -183,7 +224,7 @@ def main() -> None:
                 "bf16": training_step(mixed, lambda m, g=mixed: g(m).y, noisy, clean),
             }, args.repeats)
             fastest = t["bf16"] if native else t["f32"]
-            before = f"{baseline_seconds(tree, noisy, clean, threads, args.repeats):11.2f}" if tree else ""
+            before = f"{baseline_seconds(tree, noisy, clean, threads, args.repeats, precision):11.2f}" if tree else ""
             gain = f"{float(before) / fastest:10.2f}x" if tree else ""
             print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} {before:>11} "
                   f"{t['f32']:9.2f} {t['bf16']:10.2f} {fastest / frames * 1e3:11.3f} "

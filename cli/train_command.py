@@ -26,6 +26,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.init is not None and not args.init.strip():
+        raise SpandexError("--init needs a model: a library name or a netx file (it was given empty)")
     if args.resume:
         if args.config:
             raise SpandexError("give either CONFIG or --resume RUN_DIR, not both")
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
         given = overrides(args)
         ignored = [option_name(k) for k in given if k not in MACHINE_SETTINGS]
-        ignored += [option for option, value in (("--init", args.init), ("--out", args.out)) if value]
+        ignored += [option for option, value in (("--init", args.init), ("--out", args.out)) if value is not None]
         if ignored:
             raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
                                f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")

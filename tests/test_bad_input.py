@@ -150,6 +150,8 @@ CASES = [
          {"run/config.yaml": "name: r\ndataset: data\n"}),
     Case("train-init-unknown", ["train", "good.yaml", "--init", "no-such-model"],
          "init: no model named 'no-such-model'", {"good.yaml": GOOD_YAML}),
+    Case("train-init-empty", ["train", "good.yaml", "--init", ""],
+         "--init needs a model: a library name or a netx file (it was given empty)", {"good.yaml": GOOD_YAML}),
     Case("train-init-not-a-model", ["train", "good.yaml", "--init", "notes.net"],
          "init: notes.net: not a readable netx HDF5 file", {"good.yaml": GOOD_YAML, "notes.net": "just text\n"}),
     Case("malicious-checkpoint", ["train", "--resume", "run"],
