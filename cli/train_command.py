@@ -35,15 +35,14 @@ def run(args: argparse.Namespace) -> int:
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
         given = overrides(args)
-        ignored = [option_name(k) for k in given if k not in MACHINE_SETTINGS]
-        ignored += [option for option, value in (("--init", args.init), ("--out", args.out)) if value is not None]
+        ignored = [option_name(k) for k in given if k not in MACHINE_SETTINGS] + (["--out"] if args.out else [])
         if ignored:
             raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
                                f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")
         config = load_config(run_dir / "config.yaml")
         config = config.replace(**{k: v for k, v in given.items() if k in MACHINE_SETTINGS})  # a CPU run -> GPU
     elif args.config:
-        config = load_config(args.config, **overrides(args), **({"init": args.init} if args.init else {}))
+        config = load_config(args.config, **overrides(args))
         run_dir = run_dir_for(args, config)
     else:
         raise SpandexError("give a recipe file (e.g. configs/ndns-scratch.yaml) or --resume RUN_DIR")

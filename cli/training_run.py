@@ -55,7 +55,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
-    keys = ("dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
+    keys = ("init", "dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
             "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher",
             "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}

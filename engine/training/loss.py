@@ -24,7 +24,7 @@ def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
     centre padding removed), done frame by frame on a frame-major layout.
 
     ``torch.istft`` hands its backward pass a bin-major gradient, and multiplying that with frame-major spectra
-    (as :func:`stft` makes them) strides through memory: 40 ms of a 16 × 4 s training step here. The inverse
+    (as :func:`stft` makes them) strides through memory: a 21 ms copy in a 16 × 4 s training step here. The inverse
     FFT of frames ``(B, T, 257)`` and an overlap-add of their four 128-sample quarters keep every pass
     contiguous, forward and backward.
     """
