@@ -11,7 +11,7 @@ import torch
 
 from engine.backends import prepare
 from engine.files.netx import load_model, save_netx
-from engine.training.graph import SDNNGraph, _Shift, delay_order
+from engine.training.graph import CHUNK_FRAMES, SDNNGraph, _Shift, _threshold_gradient, delay_order
 from tests.reference_models import reference_path
 from tests.slayer_reference import slayer_network
 
@@ -128,11 +128,13 @@ def shifted_by_definition(x: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
     return y
 
 
-def test_delays_shift_each_neuron_as_defined_forward_and_backward():
+@pytest.mark.parametrize("frames", [12, 2 * CHUNK_FRAMES + 5])
+def test_delays_shift_each_neuron_as_defined_forward_and_backward(frames):
     """Neurons sorted by delay and shifted a run at a time, against the definition: values, the input's
-    gradient, and slayer's delay gradient Σ_t g[t] (y[t-1] - y[t]); shifts at and past the sequence's end too."""
+    gradient, and slayer's delay gradient Σ_t g[t] (y[t-1] - y[t]) (summed a chunk of frames at a time: within one
+    chunk, and across chunks with a short last one); shifts at and past the sequence's end too."""
     generator = torch.Generator().manual_seed(7)
-    x = torch.randn(12, 3, 9, generator=generator, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(frames, 3, 9, generator=generator, dtype=torch.float64, requires_grad=True)
     delay = torch.tensor([0.5, 3.2, 0.9, 11.0, 3.7, 20.0, 1.5, 0.0, 10.4], dtype=torch.float64, requires_grad=True)
     order, runs = delay_order(delay)
     assert [s for _, _, s in runs] == sorted({1 + int(np.floor(float(d))) for d in delay.detach()})
@@ -147,6 +149,20 @@ def test_delays_shift_each_neuron_as_defined_forward_and_backward():
     previous = torch.cat([torch.zeros_like(expected[:1]), expected[:-1]])
     torch.testing.assert_close(delay.grad, (g * (previous - expected)).sum(dim=(0, 1)), rtol=1e-12, atol=1e-12)
     assert delay.grad.abs().max() > 0.1
+
+
+def test_threshold_gradient_a_chunk_at_a_time_is_slayers_formula():
+    """The delta unit's threshold gradient, summed a chunk of frames at a time (a short last chunk too), against
+    slayer's relaxed-delta formula on whole tensors."""
+    generator = torch.Generator().manual_seed(11)
+    frames = 3 * CHUNK_FRAMES + 7
+    d = torch.randn(frames, 4, 33, generator=generator, dtype=torch.float64) * 0.2
+    g = torch.randn(frames, 4, 33, generator=generator, dtype=torch.float64)
+    th, tau, scale = torch.tensor(6 / 64, dtype=torch.float64), 0.1, 0.8
+    sub = d.abs() - th
+    expected = (torch.where(sub > 0, -d * scale * torch.exp(-sub.abs() / tau) / th, -torch.sign(d)) * g).sum()
+    assert (sub > 0).any() and (sub <= 0).any()
+    torch.testing.assert_close(_threshold_gradient(d, th, g, tau, scale), expected.reshape(1), rtol=1e-12, atol=1e-12)
 
 
 def test_neuron_order_says_which_neuron_each_channel_is():

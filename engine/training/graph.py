@@ -14,6 +14,7 @@ slayer itself), in a layout and with kernels that make a training step several t
   order; :attr:`GraphOutput.neuron_order` maps channels back to neurons), so the 1-frame ``delay_shift`` and the
   per-neuron axonal delays are one slice copy per distinct delay (slayer loops over neurons);
 - sigma sums in place on the synapses' output;
+- the threshold's and the delays' gradients reduced a chunk of frames at a time, in the CPU's cache;
 - the output ``(B, bins, T)`` laid out frame-major, as ``torch.stft``'s spectra it multiplies.
 
 Every tensor a forward or backward pass makes is made on its inputs' device (tests/test_training_device.py).
@@ -120,16 +121,34 @@ class _Delta(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_input = grad.clone()
-        grad_input[:-1] -= grad[1:]
+        grad_input = torch.empty_like(grad)
+        torch.sub(grad[:-1], grad[1:], out=grad_input[:-1])
+        grad_input[-1] = grad[-1]
         grad_threshold = None
         if ctx.needs_input_grad[1]:
             delta_input, th = ctx.saved_tensors
-            sub = delta_input.abs() - th
-            nascent = ctx.scale_grad * torch.exp(-sub.abs() / ctx.tau_grad)
-            per_value = torch.where(sub > 0, -delta_input * nascent / th, -torch.sign(delta_input)) * grad
-            grad_threshold = per_value.sum().reshape(1)
+            grad_threshold = _threshold_gradient(delta_input, th, grad, ctx.tau_grad, ctx.scale_grad)
         return grad_input, grad_threshold, None, None
+
+
+CHUNK_FRAMES = 16
+"""Frames per chunk of the backward passes that reduce a ``(T, B, C)`` tensor to a few numbers (the threshold's
+and the delays' gradients): a chunk's temporaries (16 × 16 × 512 floats, 0.5 MB) stay in the CPU's cache, where
+whole-tensor temporaries (16 MB each) went through memory — 2.5× slower for both reductions, measured on a
+16 × 4 s batch at one thread."""
+
+
+def _threshold_gradient(delta_input: torch.Tensor, th: torch.Tensor, grad: torch.Tensor, tau_grad: float,
+                        scale_grad: float) -> torch.Tensor:
+    """slayer's relaxed-delta threshold gradient ``Σ g · (|d| > θ ? -d·scale·exp(-||d| - θ| / τ)/θ : -sign(d))``,
+    a chunk of frames at a time (the same values per element; the sum in another order)."""
+    total = torch.zeros((), dtype=grad.dtype, device=grad.device)
+    for start in range(0, grad.shape[0], CHUNK_FRAMES):
+        d, g = delta_input[start:start + CHUNK_FRAMES], grad[start:start + CHUNK_FRAMES]
+        sub = d.abs().sub_(th)
+        nascent = sub.abs().neg_().div_(tau_grad).exp_().mul_(scale_grad)
+        total += torch.where(sub > 0, torch.neg(d).mul_(nascent).div_(th), torch.sign(d).neg_()).mul_(g).sum()
+    return total.reshape(1)
 
 
 class _Sigma(torch.autograd.Function):
@@ -232,10 +251,14 @@ class _Shift(torch.autograd.Function):
         grad_delay = None
         if ctx.needs_input_grad[1]:
             (y,) = ctx.saved_tensors
-            # Σ_t g[t] (y[t-1] - y[t]) = Σ_t y[t] (g[t+1] - g[t])  (y[-1] = 0, g[T] = 0)
-            step_back = torch.neg(grad)
-            step_back[:-1] += grad[1:]
-            grad_delay = step_back.mul_(y).sum(dim=(0, 1))
+            # Σ_t g[t] (y[t-1] - y[t]) = Σ_t y[t] (g[t+1] - g[t])  (y[-1] = 0, g[T] = 0), a chunk of frames at a time
+            grad_delay = torch.zeros(grad.shape[-1], dtype=grad.dtype, device=grad.device)
+            for start in range(0, steps, CHUNK_FRAMES):
+                stop = min(start + CHUNK_FRAMES, steps)
+                step_back = torch.neg(grad[start:stop])
+                later = grad[start + 1:stop + 1]
+                step_back[:later.shape[0]] += later
+                grad_delay += step_back.mul_(y[start:stop]).sum(dim=(0, 1))
         return grad_x, grad_delay, None
 
 
