@@ -93,9 +93,10 @@ from engine.training.graph import SDNNGraph
 from engine.training.loss import denoise_batch, ndns_loss, stft
 try:  # a training run keeps freed memory where REV can (as this process does)
     from engine.training.device import keep_freed_memory
-    keep_freed_memory()
 except ImportError:
     pass
+else:
+    keep_freed_memory()
 noisy, clean = torch.load(sys.argv[1])
 graph = SDNNGraph.from_model(load_model(sys.argv[2]))
 if sys.argv[5] == "bfloat16" and hasattr(graph, "backward_dtype"):  # the precision "auto" picks, where REV has it

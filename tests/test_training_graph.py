@@ -11,7 +11,7 @@ import torch
 
 from engine.backends import prepare
 from engine.files.netx import load_model, save_netx
-from engine.training.graph import CHUNK_FRAMES, SDNNGraph, _Shift, _threshold_gradient, delay_order
+from engine.training.graph import CHUNK_FRAMES, SDNNGraph, _Delta, _Shift, _threshold_gradient, delay_order
 from tests.reference_models import reference_path
 from tests.slayer_reference import slayer_network
 
@@ -128,11 +128,11 @@ def shifted_by_definition(x: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
     return y
 
 
-@pytest.mark.parametrize("frames", [12, 2 * CHUNK_FRAMES + 5])
+@pytest.mark.parametrize("frames", [12, CHUNK_FRAMES, 2 * CHUNK_FRAMES + 5])
 def test_delays_shift_each_neuron_as_defined_forward_and_backward(frames):
     """Neurons sorted by delay and shifted a run at a time, against the definition: values, the input's
     gradient, and slayer's delay gradient Σ_t g[t] (y[t-1] - y[t]) (summed a chunk of frames at a time: within one
-    chunk, and across chunks with a short last one); shifts at and past the sequence's end too."""
+    chunk, one full chunk, and across chunks with a short last one); shifts at and past the sequence's end too."""
     generator = torch.Generator().manual_seed(7)
     x = torch.randn(frames, 3, 9, generator=generator, dtype=torch.float64, requires_grad=True)
     delay = torch.tensor([0.5, 3.2, 0.9, 11.0, 3.7, 20.0, 1.5, 0.0, 10.4], dtype=torch.float64, requires_grad=True)
@@ -158,11 +158,22 @@ def test_threshold_gradient_a_chunk_at_a_time_is_slayers_formula():
     frames = 3 * CHUNK_FRAMES + 7
     d = torch.randn(frames, 4, 33, generator=generator, dtype=torch.float64) * 0.2
     g = torch.randn(frames, 4, 33, generator=generator, dtype=torch.float64)
-    th, tau, scale = torch.tensor(6 / 64, dtype=torch.float64), 0.1, 0.8
+    th, tau, scale = torch.tensor([6 / 64], dtype=torch.float64), 0.1, 0.8  # shaped as the unit saves it
     sub = d.abs() - th
     expected = (torch.where(sub > 0, -d * scale * torch.exp(-sub.abs() / tau) / th, -torch.sign(d)) * g).sum()
     assert (sub > 0).any() and (sub <= 0).any()
     torch.testing.assert_close(_threshold_gradient(d, th, g, tau, scale), expected.reshape(1), rtol=1e-12, atol=1e-12)
+
+
+def test_delta_unit_passes_each_frame_its_change_gradient():
+    """The delta unit's input gradient, as slayer's: ``g[t] - g[t+1]`` (``g[T] = 0``), the last frame included."""
+    generator = torch.Generator().manual_seed(13)
+    x = torch.randn(CHUNK_FRAMES + 3, 2, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(x.shape, generator=generator, dtype=torch.float64)
+    (_Delta.apply(x, torch.tensor([0.5], dtype=torch.float64), 0.1, 0.8) * g).sum().backward()
+    expected = g - torch.cat([g[1:], torch.zeros_like(g[:1])])
+    assert torch.equal(x.grad, expected)
+    assert expected[-1].abs().max() > 0
 
 
 def test_neuron_order_says_which_neuron_each_channel_is():

@@ -45,6 +45,17 @@ WEIGHT_STEP = 2.0 / WEIGHT_SCALE
 DEFAULT_MAX_DELAY = 62
 """netx/Loihi clamp axonal delays to 62 frames; trained delays stay within it."""
 
+CHUNK_FRAMES = 16
+"""Frames per chunk of the backward passes that reduce a ``(T, B, C)`` tensor over frames and batch (the
+threshold's gradient to one number, the delays' to one per neuron), on the CPU: a chunk's temporaries (16 frames
+× a batch of 16 × 512 channels in float32: 0.5 MB each, a few alive at once) stay in the cache, where the
+whole-tensor temporaries (16 MB each for 4 s) went through memory and took 2.5× as long, measured on a 16 × 4 s
+batch at one thread. On a GPU, which has no such cache to fit, the whole tensor is one chunk."""
+
+
+def _frames_per_chunk(tensor: torch.Tensor) -> int:
+    return CHUNK_FRAMES if tensor.device.type == "cpu" else max(tensor.shape[0], 1)
+
 
 @dataclass(frozen=True)
 class SurrogateParams:
@@ -131,20 +142,14 @@ class _Delta(torch.autograd.Function):
         return grad_input, grad_threshold, None, None
 
 
-CHUNK_FRAMES = 16
-"""Frames per chunk of the backward passes that reduce a ``(T, B, C)`` tensor to a few numbers (the threshold's
-and the delays' gradients): a chunk's temporaries (16 × 16 × 512 floats, 0.5 MB) stay in the CPU's cache, where
-whole-tensor temporaries (16 MB each) went through memory — 2.5× slower for both reductions, measured on a
-16 × 4 s batch at one thread."""
-
-
 def _threshold_gradient(delta_input: torch.Tensor, th: torch.Tensor, grad: torch.Tensor, tau_grad: float,
                         scale_grad: float) -> torch.Tensor:
     """slayer's relaxed-delta threshold gradient ``Σ g · (|d| > θ ? -d·scale·exp(-||d| - θ| / τ)/θ : -sign(d))``,
     a chunk of frames at a time (the same values per element; the sum in another order)."""
     total = torch.zeros((), dtype=grad.dtype, device=grad.device)
-    for start in range(0, grad.shape[0], CHUNK_FRAMES):
-        d, g = delta_input[start:start + CHUNK_FRAMES], grad[start:start + CHUNK_FRAMES]
+    chunk = _frames_per_chunk(grad)
+    for start in range(0, grad.shape[0], chunk):
+        d, g = delta_input[start:start + chunk], grad[start:start + chunk]
         sub = d.abs().sub_(th)
         nascent = sub.abs().neg_().div_(tau_grad).exp_().mul_(scale_grad)
         total += torch.where(sub > 0, torch.neg(d).mul_(nascent).div_(th), torch.sign(d).neg_()).mul_(g).sum()
@@ -251,15 +256,22 @@ class _Shift(torch.autograd.Function):
         grad_delay = None
         if ctx.needs_input_grad[1]:
             (y,) = ctx.saved_tensors
-            # Σ_t g[t] (y[t-1] - y[t]) = Σ_t y[t] (g[t+1] - g[t])  (y[-1] = 0, g[T] = 0), a chunk of frames at a time
-            grad_delay = torch.zeros(grad.shape[-1], dtype=grad.dtype, device=grad.device)
-            for start in range(0, steps, CHUNK_FRAMES):
-                stop = min(start + CHUNK_FRAMES, steps)
-                step_back = torch.neg(grad[start:stop])
-                later = grad[start + 1:stop + 1]
-                step_back[:later.shape[0]] += later
-                grad_delay += step_back.mul_(y[start:stop]).sum(dim=(0, 1))
+            grad_delay = _delay_gradient(y, grad)
         return grad_x, grad_delay, None
+
+
+def _delay_gradient(y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """slayer's delay gradient of delayed spikes ``y`` (T, B, C): per channel ``Σ_{b,t} g[t] (y[t-1] - y[t])``,
+    computed as ``Σ_{b,t} y[t] (g[t+1] - g[t])`` (``y[-1] = 0``, ``g[T] = 0``) a chunk of frames at a time."""
+    steps, chunk = grad.shape[0], _frames_per_chunk(grad)
+    total = torch.zeros(grad.shape[-1], dtype=grad.dtype, device=grad.device)
+    for start in range(0, steps, chunk):
+        stop = min(start + chunk, steps)
+        step_back = torch.neg(grad[start:stop])
+        later = grad[start + 1:stop + 1]  # one frame short in the last chunk: g[T] = 0
+        step_back[:later.shape[0]] += later
+        total += step_back.mul_(y[start:stop]).sum(dim=(0, 1))
+    return total
 
 
 @dataclass
