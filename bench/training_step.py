@@ -31,10 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import engine.training  # noqa: E402,F401,I001  (first: it sets passive OpenMP waiting before torch loads)
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import engine.training  # noqa: E402,F401  (first: it sets passive OpenMP waiting before torch loads)
 from engine.constants import HOP  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
@@ -193,6 +194,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="instead: where one 16 x 4 s step of the graph "
                                                                "spends its time (torch.profiler, one thread)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.baseline is not None and (not args.baseline.strip() or args.baseline.startswith("-")):
+        parser.error(f"--baseline {args.baseline!r}: give a git revision (a commit, tag or branch)")
+    if args.profile and args.baseline:
+        parser.error("--profile profiles today's graph only: leave out --baseline")
     scratch = tempfile.TemporaryDirectory(prefix="spandex-bench-")
     tree = unpack_revision(args.baseline, Path(scratch.name)) if args.baseline else None
     model = load_model(BASELINE)
@@ -237,7 +244,7 @@ def main() -> None:
                   f"{t['slayer'] / fastest:7.2f}x {gain:>11}")
     print(f"\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "
           f"{args.repeats} after a warm-up; slayer and both graphs taking turns"
-          f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess' if tree else ''}. graph f32: every "
+          f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess (which keeps freed memory only where that revision can: b9afc42 and later)' if tree else ''}. graph f32: every "
           f"product in float32; graph bf16: backward products in bfloat16 (what backward_precision 'auto' picks "
           f"on this CPU: {'yes' if native else 'no, emulated here'}). graph ms/fr and the speed-ups (×) are of "
           f"the one 'auto' picks.")
