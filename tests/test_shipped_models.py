@@ -63,6 +63,16 @@ def test_a_card_with_dropped_idle_neurons_says_what_is_left_of_the_full_size_net
     assert not any(line.startswith("  idle neurons dropped") for line in card_lines(dense.card))
 
 
+@pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
+def test_every_shipped_card_shows_its_card_check(entry):
+    """The numbers CI measures again (tests/test_card_numbers.py) are on the card a user reads."""
+    check = entry.card["metrics"]["card_check"]
+    line = next(line for line in card_lines(entry.card) if line.startswith("  card check ("))
+    assert line == (f"  card check ({len(check['si_snr_in'])} short clips that the test suite measures again): "
+                    f"SI-SNRi {check['si_snri']:.2f} dB at {check['power_proxy_mops']:.2f} M-Ops/s")
+    assert not any(shown.startswith("  card check") for shown in card_lines({"metrics": {"si_snr": 1.0, "card_check": {}}}))
+
+
 def test_card_data_line_names_corpora_not_every_group():
     from engine.library.card import speech_summary
 

@@ -48,6 +48,11 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+        check = metrics.get("card_check")
+        if isinstance(check, dict) and all(isinstance(check.get(k), (int, float)) for k in ("si_snri", "power_proxy_mops")):
+            clips = len(check["si_snr_in"]) if isinstance(check.get("si_snr_in"), list) else "?"
+            lines.append(f"  card check ({clips} short clips that the test suite measures again): SI-SNRi "
+                         f"{check['si_snri']:.2f} dB at {check['power_proxy_mops']:.2f} M-Ops/s")
         if metrics.get("neurons"):
             lines.append(f"  neurons per layer: {layout_text(metrics['neurons'])}")
             full = _full_layout(metrics["neurons"], card.get("recipe", {}))
