@@ -36,7 +36,7 @@ import engine.training  # noqa: E402,F401,I001  (first: it sets passive OpenMP w
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.constants import HOP  # noqa: E402
+from engine.constants import HOP, SAMPLE_RATE  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
@@ -152,16 +152,22 @@ def baseline_seconds(tree: Path, noisy, clean, threads: int, repeats: int, preci
     return float(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def random_segments(noisy_all: np.ndarray, clean_all: np.ndarray, rng: np.random.Generator, batch: int,
+                    seconds: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` paired segments of ``seconds`` (a whole number of hops) from random places in the recording."""
+    samples = int(seconds * SAMPLE_RATE) // HOP * HOP
+    starts = rng.integers(0, noisy_all.size - samples, batch)
+    return (torch.from_numpy(np.stack([noisy_all[s:s + samples] for s in starts])),
+            torch.from_numpy(np.stack([clean_all[s:s + samples] for s in starts])))
+
+
 def profile_step(model, noisy_all: np.ndarray, clean_all: np.ndarray) -> None:
     """The profiler's table of one 16 × 4 s step of SDNNGraph as a training run takes it (backward products as
     'auto' picks them), after two warm-up steps."""
     from torch.profiler import profile
 
     torch.set_num_threads(1)
-    samples = int(4.0 * 16000) // HOP * HOP
-    starts = np.random.default_rng(0).integers(0, noisy_all.size - samples, 16)
-    noisy = torch.from_numpy(np.stack([noisy_all[s:s + samples] for s in starts]))
-    clean = torch.from_numpy(np.stack([clean_all[s:s + samples] for s in starts]))
+    noisy, clean = random_segments(noisy_all, clean_all, np.random.default_rng(0), 16, 4.0)
     graph = SDNNGraph.from_model(model)
     graph.backward_dtype = backward_dtype("auto", torch.device("cpu"))
     step = training_step(graph, lambda m: graph(m).y, noisy, clean)
@@ -205,7 +211,8 @@ def main() -> None:
     model = load_model(BASELINE)
     speech = corpus.joined_speech(corpus.speech_files(), 60.0)
     noisy_all, clean_all = corpus.typing_noise_mix(speech, corpus.keyboard_files())
-    precision = "bfloat16" if backward_dtype("auto", torch.device("cpu")) is not None else "float32"
+    native = backward_dtype("auto", torch.device("cpu")) is not None  # this CPU multiplies bfloat16 natively
+    precision = "bfloat16" if native else "float32"
     if tree:  # a revision whose step cannot run says so now, not after minutes of timing
         short = torch.from_numpy(noisy_all[None, :8192].copy()), torch.from_numpy(clean_all[None, :8192].copy())
         baseline_seconds(tree, *short, 1, 0, precision)
@@ -215,7 +222,6 @@ def main() -> None:
     shapes = [(4, 4.0)] if args.quick else [(4, 4.0), (16, 4.0)]
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
-    native = backward_dtype("auto", torch.device("cpu")) is not None
     keep_freed_memory()  # as a training run does (engine/training/trainer.py)
     rev = f"{args.baseline[:9]} s/step" if tree else ""
     print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
@@ -223,11 +229,8 @@ def main() -> None:
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for batch, seconds in shapes:
-            samples = int(seconds * 16000) // HOP * HOP
-            starts = rng.integers(0, noisy_all.size - samples, batch)
-            noisy = torch.from_numpy(np.stack([noisy_all[s:s + samples] for s in starts]))
-            clean = torch.from_numpy(np.stack([clean_all[s:s + samples] for s in starts]))
-            frames = batch * (samples // HOP + 1)
+            noisy, clean = random_segments(noisy_all, clean_all, rng, batch, seconds)
+            frames = batch * (noisy.shape[-1] // HOP + 1)
             slayer = SlayerGraph(model)
             exact, mixed = SDNNGraph.from_model(model), SDNNGraph.from_model(model)
             mixed.backward_dtype = bf16
