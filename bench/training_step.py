@@ -216,13 +216,13 @@ def main() -> None:
     if tree:  # a revision whose step cannot run says so now, not after minutes of timing
         short = torch.from_numpy(noisy_all[None, :8192].copy()), torch.from_numpy(clean_all[None, :8192].copy())
         baseline_seconds(tree, *short, 1, 0, precision)
+    keep_freed_memory()  # as a training run does (engine/training/trainer.py)
     if args.profile:
         profile_step(model, noisy_all, clean_all)
         return
     shapes = [(4, 4.0)] if args.quick else [(4, 4.0), (16, 4.0)]
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
-    keep_freed_memory()  # as a training run does (engine/training/trainer.py)
     rev = f"{args.baseline[:9]} s/step" if tree else ""
     print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
           f"{'graph f32':>9} {'graph bf16':>10} {'graph ms/fr':>11} {'× slayer':>8} {'× ' + args.baseline[:9] if tree else '':>11}")
