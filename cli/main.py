@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 
 from cli import (
+    blend_command,
     data_command,
     denoise_command,
     eval_command,
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
-                    finetune_command, export_command, loihi_report_command):
+                    finetune_command, blend_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
     return parser
 

@@ -2,8 +2,8 @@
 the lines that ``spandex models NAME`` prints and the app's model list shows.
 
 Cards are written by :mod:`engine.training.trainer` (fields ``name``, ``parent``, ``data``, ``recipe``,
-``training``, ``metrics``, ``notes``); every field is optional here, so a hand-written or older card shows
-what it has.
+``training``, ``metrics``, ``notes``) and by ``spandex blend`` (the first model's card with ``blend`` added and its
+own ``metrics``); every field is optional here, so a hand-written or older card shows what it has.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     if "parent" in card:
         parent = str(card["parent"])
-        shown = Path(parent).stem if parent.endswith((".net", ".pt", ".h5", ".hdf5")) else parent
-        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {shown}")
+        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {_shown(parent)}")
     metrics = card.get("metrics", {})
     if metrics:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
@@ -73,6 +72,12 @@ def card_lines(card: dict) -> list[str]:
     recipe = card.get("recipe", {})
     if recipe:
         lines.append(f"recipe: {_recipe_summary(recipe)}")
+    blend = card.get("blend")
+    if isinstance(blend, dict) and isinstance(blend.get("share"), (int, float)):
+        share = float(blend["share"])
+        lines.append(f"blend: {share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} "
+                     f"{_shown(str(blend.get('other', '?')))}, weight by weight, rounded to 8 bits"
+                     + ("; the first model's zero weights kept" if blend.get("keep_zeros") else ""))
     training = card.get("training", {})
     if training:
         minutes = training.get("wall_time_s", 0) / 60
@@ -118,6 +123,11 @@ METRICS = (
     ("size_kb", "size KB", ".1f"),
 )
 """(card key, label, format) of the metrics shown, in order."""
+
+
+def _shown(model: str) -> str:
+    """A model as a card names it: a model file by its name, anything else as written."""
+    return Path(model).stem if model.endswith((".net", ".pt", ".h5", ".hdf5")) else model
 
 
 def _full_layout(neurons: list, recipe: dict) -> list[int] | None:
