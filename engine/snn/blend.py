@@ -56,12 +56,12 @@ def kept_from_model(model: SDNNModel, other: SDNNModel) -> list[str]:
     """Where ``other`` differs from ``model`` in what a blend takes from ``model`` alone, in words (empty: nowhere)."""
     notes = []
     mine, theirs = model.encoder, other.encoder
-    for what, a, b in (("input threshold", f"{mine.threshold_mant}/64", f"{theirs.threshold_mant}/64"),
-                       ("input offset", f"{mine.offset:g}", f"{theirs.offset:g}"),
-                       ("input step", f"{mine.step:g}", f"{theirs.step:g}"),
-                       ("input levelling", "on" if mine.level else "off", "on" if theirs.level else "off")):
-        if a != b:
-            notes.append(f"{what} {a} ({other.name}: {b})")
+    for what, ours, other_value in (("input threshold", f"{mine.threshold_mant}/64", f"{theirs.threshold_mant}/64"),
+                                    ("input offset", f"{mine.offset:g}", f"{theirs.offset:g}"),
+                                    ("input step", f"{mine.step:g}", f"{theirs.step:g}"),
+                                    ("input levelling", "on" if mine.level else "off", "on" if theirs.level else "off")):
+        if ours != other_value:
+            notes.append(f"{what} {ours} ({other.name}: {other_value})")
     for index, (a, b) in enumerate(zip(model.layers, other.layers), start=1):
         if a.threshold_mant != b.threshold_mant:
             notes.append(f"layer {index}'s threshold {a.threshold_mant}/64 ({other.name}: {b.threshold_mant}/64)")
