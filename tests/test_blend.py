@@ -4,14 +4,17 @@ worked out here, zeros kept, refusals, and the command's model, card and scores.
 import dataclasses
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cli.main import main
+from engine.dsp.level import LevelParams
 from engine.files.netx import load_model
 from engine.library.card import card_lines
+from engine.library.catalog import ModelEntry
 from engine.snn.blend import BlendError, blend, kept_from_model
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from engine.training.dataset import PairedClips
@@ -32,21 +35,33 @@ def _model(weights: list[list[list[int]]], name: str, threshold: int = 6, delays
     return SDNNModel(InputEncoder(size=len(weights[0][0]), threshold_mant=6), tuple(layers), name=name)
 
 
-def test_a_blend_is_the_share_weighted_sum_rounded_to_even_mantissas():
-    a = _model([[[10, -20, 0], [6, 0, 254]], [[2, 4], [0, -256], [8, 8]]], "a", delays=[1, 2])
-    b = _model([[[20, -10, 4], [0, 2, -256]], [[4, 4], [2, 254], [-8, 8]]], "b", delays=[1, 2])
-    share = 0.75
+def _exact_grid(share: float, x: int, y: int) -> int:
+    """share·x + (1 − share)·y in exact arithmetic (the share as written), to the nearest even mantissa, ties to
+    the even multiple of 2 — worked out here with fractions, not floats."""
+    exact = Fraction(str(share)) * x + (1 - Fraction(str(share))) * y
+    return 2 * round(exact / 2)  # round() of a Fraction: ties to even
+
+
+@pytest.mark.parametrize("share", [0.75, 0.9, 0.7, 0.3, 0.95])
+def test_a_blend_is_the_share_weighted_sum_rounded_to_even_mantissas(share):
+    a = _model([[[10, -20, 0, 2], [6, 0, 254, -2]], [[2, 4], [0, -256], [8, 8], [2, 14]]], "a", delays=[1, 2])
+    b = _model([[[20, -10, 4, 12], [0, 2, -256, -12]], [[4, 4], [2, 254], [-8, 8], [12, 4]]], "b", delays=[1, 2])
     mixed = blend(a, b, share)
     for mine, theirs, got in zip(a.layers, b.layers, mixed.layers):
         for x, y, z in zip(mine.weight_mant.ravel().tolist(), theirs.weight_mant.ravel().tolist(),
                            got.weight_mant.ravel().tolist()):
-            exact = share * x + (1 - share) * y
-            assert z == 2 * round(exact / 2), (x, y, z)  # Python's round: half to even
-            assert abs(z - exact) <= 1
-    # worked by hand: 0.75*10 + 0.25*20 = 12.5 -> 12; 0.75*6 + 0.25*0 = 4.5 -> 4; 0.75*254 - 0.25*256 = 126.5 -> 126
-    assert mixed.layers[0].weight_mant.tolist() == [[12, -18, 0], [4, 0, 126]]
+            assert z == _exact_grid(share, x, y), (share, x, y, z)
     assert mixed.encoder == a.encoder and mixed.name == "a"
     assert [list(layer.delays) for layer in mixed.layers[:1]] == [[1, 2]]
+
+
+def test_ties_go_to_the_even_mantissa_and_the_ends_give_either_model():
+    a = _model([[[2, 6, 2, -2, 2]], [[2], [4], [6], [8], [10]]], "a")
+    b = _model([[[4, 8, 8, -4, 12]], [[4], [6], [8], [10], [12]]], "b")
+    # halfway: 3 -> 4 (1.5 steps: to 2), 7 -> 8 (3.5: to 4), 5 -> 4 (2.5: to 2), -3 -> -4, 7 -> 8;
+    # 0.9·2 + 0.1·12 = 3 exactly (2.9999999999999996 in floats) -> 4
+    assert blend(a, b, 0.5).layers[0].weight_mant.tolist() == [[4, 8, 4, -4, 8]]
+    assert blend(a, b, 0.9).layers[0].weight_mant.tolist()[0][4] == 4
     assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(blend(a, b, 1.0).layers, a.layers))
     assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(blend(a, b, 0.0).layers, b.layers))
 
@@ -72,6 +87,18 @@ def test_a_blend_keeps_the_first_models_delays_thresholds_and_encoder_and_says_w
     assert kept_from_model(a, b) == ["input threshold 6/64 (b: 3/64)", "layer 1's threshold 6/64 (b: 4/64)",
                                      "layer 1's axonal delays (1 of 2 neurons differ in b)"]
     assert kept_from_model(a, a) == []
+    c = dataclasses.replace(a, name="c", encoder=dataclasses.replace(a.encoder, offset=0.0, step=1 / 32),
+                            layers=(dataclasses.replace(a.layers[0], delays=None), a.layers[1]))
+    assert kept_from_model(a, c) == ["input offset -0.2 (c: 0)", "input step 0.015625 (c: 0.03125)",
+                                     "layer 1's axonal delays (some; c: none)"]
+
+
+def test_a_blend_says_when_the_other_model_levels_its_input_otherwise():
+    a = _model([[[2, 4, 6], [8, 10, 12]], [[2, 4], [6, 8], [10, 12]]], "a")
+    levelled = dataclasses.replace(a, encoder=dataclasses.replace(a.encoder, level=LevelParams()))
+    other = dataclasses.replace(a, name="b", encoder=dataclasses.replace(a.encoder, level=LevelParams(target_db=-6.0)))
+    assert kept_from_model(levelled, other) == ["input levelling settings (b levels its input otherwise)"]
+    assert kept_from_model(levelled, dataclasses.replace(a, name="b")) == ["input levelling on (b: off)"]
 
 
 def test_models_of_different_layouts_are_refused():
@@ -102,18 +129,22 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
     clips = PairedClips.load(split_folder(tiny_dataset, "validation"))
     score = validate(expected, clips)
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["name"] == "soup" and card["blend"] == {"model": SHIPPED_DENSE, "other": official, "share": 0.8,
-                                                         "keep_zeros": False,
-                                                         "kept_from_model": ["input levelling on (ndns_baseline: off)"]}
+    official_named = "ndns_baseline (MIT License, see LICENSE-ndns.md)"  # the licence beside the file, named
+    assert card["name"] == "soup" and card["blend"] == {
+        "model": SHIPPED_DENSE, "other": official_named, "share": 0.8, "keep_zeros": False,
+        "kept_from_model": ["input levelling on (ndns_baseline: off)"]}
     assert "note: the blend keeps spandex-dense's input levelling on (ndns_baseline: off)" in printed
-    assert card["metrics"]["si_snri"] == pytest.approx(score.si_snri, abs=1e-9)
-    assert card["metrics"]["power_proxy_mops"] == pytest.approx(score.power_proxy_mops, abs=1e-9)
-    assert card["parent"].startswith("ndns_baseline")  # the first model's parent: the blend adds no training
+    for key in ("si_snr", "si_snri", "power_proxy_mops", "synops_per_frame"):
+        assert card["metrics"][key] == pytest.approx(getattr(score, key), abs=1e-9), key
+    assert card["metrics"]["nonzero_params"] == expected.n_nonzero_synapses
+    # the first model's card as it is (the blend adds no training); the blend's numbers say where they were measured
     shipped = json.loads(Path(f"assets/models/{SHIPPED_DENSE}.json").read_text())
-    assert card["stages"] == shipped["stages"] and card["recipe"] == shipped["recipe"]  # how the first was trained
-    assert card["data"] == {"dataset": str(tiny_dataset)}  # measured on another dataset than it trained on
+    for key in ("parent", "data", "stages", "recipe", "training"):
+        assert card[key] == shipped[key], key
+    assert ModelEntry("soup", out, "user", card).measured_on == str(tiny_dataset)
     assert re.search(rf"^soup \(the blend\) +{score.si_snri:.2f} +{score.power_proxy_mops:.2f}$", printed, re.M)
-    assert "blend: 80% spandex-dense + 20% ndns_baseline, weight by weight, rounded to 8 bits" in card_lines(card)
+    assert ("blend: 80% spandex-dense + 20% ndns_baseline (MIT License, see LICENSE-ndns.md), weight by weight, "
+            "rounded to 8 bits") in card_lines(card)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -138,3 +169,19 @@ def test_spandex_blend_refuses_a_bad_output_or_dataset_before_any_work(tmp_path,
                  "--out", str(tmp_path / "soup.net")]) == 1
     assert "has no validation_set/ folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda out: out.with_suffix(".json").mkdir(), "--out's card {card} is a folder"),
+    (lambda out: out.symlink_to(out.parent / "elsewhere.net"),
+     "--out {out} is a symbolic link to {target}: refusing to replace it (give the target's own path)"),
+])
+def test_spandex_blend_refuses_an_output_or_card_it_must_not_write_before_any_work(make, message, tmp_path, capsys):
+    out = tmp_path / "soup.net"
+    make(out)
+    before = sorted(tmp_path.iterdir())
+    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", str(tmp_path / "none"),
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message.format(card=out.with_suffix(".json"), out=out, target=tmp_path / "elsewhere.net") in err
+    assert len(err.splitlines()) == 1 and sorted(tmp_path.iterdir()) == before

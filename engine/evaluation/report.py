@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from engine.constants import HOP, SAMPLE_RATE
 from engine.dsp.stft import ALGORITHMIC_LATENCY_S
 from engine.evaluation.metrics import model_params, model_size_kb, pdp_proxy
@@ -19,6 +22,32 @@ def model_report(model: SDNNModel) -> dict:
         "params": model_params(l.weight_mant.shape for l in model.layers),
         "nonzero_params": model.n_nonzero_synapses,
         "size_kb": model_size_kb(model.n_nonzero_synapses, n_delays),
+    }
+
+
+class ValidationScores(Protocol):
+    """What a validation measured (``engine.training.validation.ValidationResult``, a training run's evaluation)."""
+
+    @property
+    def si_snr(self) -> float: ...
+    @property
+    def si_snri(self) -> float: ...
+    @property
+    def synops_per_frame(self) -> float: ...
+    @property
+    def power_proxy_mops(self) -> float: ...
+    @property
+    def activity_sparsity(self) -> Sequence[float]: ...
+
+
+def card_metrics(scores: ValidationScores, model: SDNNModel, measured_on: str) -> dict:
+    """A model card's ``metrics``: what a validation measured, and :func:`model_report`."""
+    return {
+        "measured_on": measured_on,
+        "si_snr": scores.si_snr, "si_snri": scores.si_snri,
+        "synops_per_frame": scores.synops_per_frame, "power_proxy_mops": scores.power_proxy_mops,
+        "activity_sparsity": list(scores.activity_sparsity),
+        **model_report(model),
     }
 
 

@@ -45,11 +45,12 @@ class OutputTarget:
 
 
 def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False,
-                 follow_link: bool = False) -> OutputTarget:
+                 follow_link: bool = False, follow_link_option: str | None = "--follow-link") -> OutputTarget:
     """Check that ``path`` may be written, before any work; raise :class:`OutputError` naming ``what`` if not.
 
     ``audio``: the extension must name a format of :data:`AUDIO_FORMATS`. ``follow_link``: a symbolic link is
-    written through (its target replaced) instead of refused. Nothing is created or changed.
+    written through (its target replaced) instead of refused; a refusal names ``follow_link_option``, the
+    command's way to ask for that (None: it has none). Nothing is created or changed.
     """
     text = os.fspath(path)
     if not text.strip():
@@ -60,8 +61,9 @@ def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False
     if path.is_symlink():
         target = Path(os.path.realpath(path))
         if not follow_link:
+            instead = f", or {follow_link_option} to write to {target}" if follow_link_option else ""
             raise OutputError(f"{what} {text} is a symbolic link to {target}: refusing to replace it (give the "
-                              f"target's own path, or --follow-link to write to {target})")
+                              f"target's own path{instead})")
         path = target
     try:
         mode = path.stat().st_mode

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.constants import HOP_S
-from engine.snn.model import layout_text
+from engine.snn.model import SDNNModel, layout_text
 from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
 
 
@@ -94,6 +94,23 @@ def card_lines(card: dict) -> list[str]:
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
     return lines
+
+
+def card_model_name(model: SDNNModel, spec: str) -> str:
+    """How a card names a model (the one a run started from, the one a blend mixed in): a library model by its
+    name; a file by its stem, with
+    the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix starts the stem), e.g.
+    "ndns_baseline (MIT License, see LICENSE-ndns.md)" for the official N-DNS baseline."""
+    path = Path(spec)
+    if not path.is_file():
+        return model.name
+    for notice in sorted(path.parent.glob("LICENSE-*.md")):
+        prefix = notice.stem.removeprefix("LICENSE-")
+        if path.stem.startswith(prefix):
+            title = next((line.strip("# ").strip() for line in notice.read_text(encoding="utf-8").splitlines()
+                          if line.strip()), "licence")
+            return f"{path.stem} ({title}, see {notice.name})"
+    return path.stem
 
 
 def speech_summary(groups: Iterable[str]) -> str:

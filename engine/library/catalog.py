@@ -51,9 +51,12 @@ class ModelEntry:
 
     @property
     def measured_on(self) -> str | None:
-        """The dataset folder its card's numbers were measured on (None when the card does not say)."""
-        data = self.card.get("data")
-        dataset = data.get("dataset") if isinstance(data, dict) else None
+        """The dataset folder its card's numbers were measured on: the metrics' own (a blend's), else the one it
+        trained on, whose validation split a training run scores (None when the card does not say)."""
+        metrics, data = self.card.get("metrics"), self.card.get("data")
+        dataset = metrics.get("dataset") if isinstance(metrics, dict) else None
+        if not dataset:
+            dataset = data.get("dataset") if isinstance(data, dict) else None
         return str(dataset) if dataset else None
 
     @property

