@@ -26,12 +26,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--dataset", metavar="DIR", required=True,
                         help="dataset folder whose validation split scores the blend and both models")
     parser.add_argument("--out", metavar="OUT", required=True, help="the netx file to write (.net)")
+    parser.add_argument("--install", action="store_true",
+                        help="also add the blend to your model library, named by OUT's file name (as prune and "
+                             "finetune do), where `spandex models` and the app list it")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_blend_output(args.out)  # before loading anything
-    outcome = make_blend(args.model, args.other, args.share, args.keep_zeros, args.dataset, args.out)
+    check_blend_output(args.out, args.install)  # before loading anything
+    outcome = make_blend(args.model, args.other, args.share, args.keep_zeros, args.dataset, args.out, args.install)
     first, other = outcome.scores[1][0], outcome.scores[2][0]
     for note in outcome.kept:
         print(f"note: the blend keeps {first}'s {note}")
@@ -41,4 +44,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<32} {scores.si_snri:>10.2f} {scores.power_proxy_mops:>8.2f}")
     print(f"{outcome.path}: {args.share:.0%} {first} + {1 - args.share:.0%} {other}, with its card "
           f"{outcome.path.with_suffix('.json').name}")
+    if outcome.installed is not None:
+        print(f"joined the model library as {outcome.path.stem} ({outcome.installed})")
     return 0

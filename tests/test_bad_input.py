@@ -75,6 +75,8 @@ NET = "{baseline}"
 P50 = "{prune50}"
 DENOISE = ["denoise", "in.wav"]
 MODEL = ["--model", NET]
+BLEND = ["--share", "0.5", "--dataset", "data", "--out", "b.net"]
+VALIDATION = {"data/validation_set/noisy/x.wav": "<audio>", "data/validation_set/clean/x.wav": "<audio>"}
 
 CASES = [
     # --- training settings (YAML, CLI options): checked before anything starts ---------------------------------
@@ -200,6 +202,17 @@ CASES = [
          "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    # --- blend -----------------------------------------------------------------------------------------------
+    Case("blend-layouts", ["blend", "spandex-dense", "spandex-prune75", *BLEND], "spandex-dense and spandex-prune75 "
+         "cannot be blended: their layouts differ (257-512-512-257 against 257-499-199-257)", VALIDATION),
+    Case("blend-share-percent", ["blend", NET, P50, "--share", "80", "--dataset", "data", "--out", "b.net"],
+         "share 80: give the first model's share of the weights, from 0 to 1 (0.8 for 80 %)", VALIDATION),
+    Case("blend-dataset-a-file", ["blend", NET, P50, "--share", "0.5", "--dataset", "notes.txt", "--out", "b.net"],
+         "dataset notes.txt is a file, not a folder", {"notes.txt": "x"}),
+    Case("blend-out-not-netx", ["blend", NET, P50, "--share", "0.5", "--dataset", "data", "--out", "b.wav"],
+         "--out b.wav: a model is written as a netx file; name it .net", VALIDATION),
+    Case("blend-card-a-folder", ["blend", NET, P50, *BLEND], "--out's card b.json is a folder",
+         {**VALIDATION, "b.json/keep.txt": "x"}),
     Case("models-not-a-model", ["models", "notes.txt"], "notes.txt: not a readable netx HDF5 file",
          {"notes.txt": "hello"}),
     Case("models-missing-file", ["models", "runs/gone.net"], "model file not found: runs/gone.net"),

@@ -108,10 +108,11 @@ def test_models_of_different_layouts_are_refused():
         blend(a, _model([[[2, 2, 2]], [[2], [2], [2]]], "narrow"), 0.5)
 
 
-@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
-def test_a_share_outside_zero_to_one_is_refused(share):
+@pytest.mark.parametrize("share, hint", [(-0.1, ""), (1.5, " (0.015 for 1.5 %)"), (float("nan"), ""),
+                                         (80.0, " (0.8 for 80 %)"), (250.0, "")])
+def test_a_share_outside_zero_to_one_is_refused(share, hint):
     a = _model([[[2, 4]], [[2], [4]]], "a")
-    with pytest.raises(BlendError, match="give the first model's share of the weights, from 0 to 1"):
+    with pytest.raises(BlendError, match=re.escape(f"give the first model's share of the weights, from 0 to 1{hint}") + "$"):
         blend(a, a, share)
 
 
@@ -143,8 +144,40 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
         assert card[key] == shipped[key], key
     assert ModelEntry("soup", out, "user", card).measured_on == str(tiny_dataset)
     assert re.search(rf"^soup \(the blend\) +{score.si_snri:.2f} +{score.power_proxy_mops:.2f}$", printed, re.M)
+    lines = card_lines(card)
     assert ("blend: 80% spandex-dense + 20% ndns_baseline (MIT License, see LICENSE-ndns.md), weight by weight, "
-            "rounded to 8 bits") in card_lines(card)
+            "rounded to 8 bits") in lines
+    # what the card keeps of the first model is said to be the first model's: the blend itself trains nothing
+    assert "parent (before the blend): ndns_baseline (MIT License, see LICENSE-ndns.md)" in lines
+    assert any(line.startswith("recipe (before the blend): 2400 steps") for line in lines)
+    assert any(line.startswith("training (before the blend): ") for line in lines)
+
+
+def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tiny_dataset, tmp_path, capsys,
+                                                                             monkeypatch):
+    library = tmp_path / "library"
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
+    first, second = tmp_path / "first.net", tmp_path / "second.net"
+    official = str(reference_path("ndns_baseline.net"))
+    assert main(["blend", "spandex-prune50", official, "--share", "0.9", "--keep-zeros", "--dataset",
+                 str(tiny_dataset), "--out", str(first)]) == 0
+    assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.5", "--dataset", str(tiny_dataset),
+                 "--out", str(second), "--install"]) == 0
+    assert f"joined the model library as second ({library / 'second.net'})" in capsys.readouterr().out
+    card = json.loads((library / "second.json").read_text())
+    assert (library / "second.net").read_bytes() == second.read_bytes()
+    shipped = json.loads(Path("assets/models/spandex-prune50.json").read_text())
+    first_card = json.loads(first.with_suffix(".json").read_text())
+    assert first_card["earlier_blends"] == [shipped["blend"]]  # the shipped prune50 is a blend itself
+    assert card["earlier_blends"] == [shipped["blend"], first_card["blend"]]
+    assert card["blend"]["model"] == "first" and card["blend"]["other"] == SHIPPED_DENSE
+    lines = card_lines(card)
+    assert [line.split(":")[0] for line in lines if "blend: " in line][-2:] == ["earlier blend", "blend"]
+    # installing again under the same name is refused before any work, and the library keeps the first
+    assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.5", "--dataset", str(tiny_dataset),
+                 "--out", str(tmp_path / "again" / "second.net"), "--install"]) == 1
+    assert "the library already holds a model named 'second'" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -162,6 +195,9 @@ def test_spandex_blend_refuses_bad_input_in_one_line_and_writes_nothing(args, me
 
 
 def test_spandex_blend_refuses_a_bad_output_or_dataset_before_any_work(tmp_path, capsys):
+    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", "README.md",
+                 "--out", str(tmp_path / "soup.net")]) == 1
+    assert "dataset README.md is a file, not a folder" in capsys.readouterr().err
     assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", str(tmp_path),
                  "--out", str(tmp_path / "soup.wav")]) == 1
     assert "name it .net" in capsys.readouterr().err
@@ -172,7 +208,8 @@ def test_spandex_blend_refuses_a_bad_output_or_dataset_before_any_work(tmp_path,
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda out: out.with_suffix(".json").mkdir(), "--out's card {card} is a folder"),
+    (lambda out: out.with_suffix(".json").mkdir(), "--out's card {card} is a folder: give a file name, e.g. {card}/blend.json"),
+    (lambda out: out.mkdir(), "--out {out} is a folder: give a file name, e.g. {out}/blend.net"),
     (lambda out: out.symlink_to(out.parent / "elsewhere.net"),
      "--out {out} is a symbolic link to {target}: refusing to replace it (give the target's own path)"),
 ])

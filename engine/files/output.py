@@ -45,19 +45,21 @@ class OutputTarget:
 
 
 def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False,
-                 follow_link: bool = False, follow_link_option: str | None = "--follow-link") -> OutputTarget:
+                 follow_link: bool = False, follow_link_option: str | None = "--follow-link",
+                 example: str = "denoised.wav") -> OutputTarget:
     """Check that ``path`` may be written, before any work; raise :class:`OutputError` naming ``what`` if not.
 
     ``audio``: the extension must name a format of :data:`AUDIO_FORMATS`. ``follow_link``: a symbolic link is
     written through (its target replaced) instead of refused; a refusal names ``follow_link_option``, the
-    command's way to ask for that (None: it has none). Nothing is created or changed.
+    command's way to ask for that (None: it has none); ``example`` is the file name a refused folder is shown
+    with. Nothing is created or changed.
     """
     text = os.fspath(path)
     if not text.strip():
         raise OutputError(f"{what} is empty: give a file name")
     path = Path(text)
     if text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
-        raise OutputError(f"{what} {text} names a folder: give a file name, e.g. {text.rstrip('/')}/denoised.wav")
+        raise OutputError(f"{what} {text} names a folder: give a file name, e.g. {text.rstrip('/')}/{example}")
     if path.is_symlink():
         target = Path(os.path.realpath(path))
         if not follow_link:
@@ -73,7 +75,7 @@ def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False
         raise OutputError(f"{what} {text}: cannot be written: {exc.strerror}") from None
     if mode is not None:
         if stat.S_ISDIR(mode):
-            raise OutputError(f"{what} {text} is a folder: give a file name, e.g. {text.rstrip('/')}/denoised.wav")
+            raise OutputError(f"{what} {text} is a folder: give a file name, e.g. {text.rstrip('/')}/{example}")
         if not stat.S_ISREG(mode):
             raise OutputError(f"{what} {text} is {_kind(mode)}, not a regular file: refusing to write to it")
         _check_replaceable(path, what, text)

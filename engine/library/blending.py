@@ -15,7 +15,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, read_card
-from engine.library.catalog import model_file, resolve_model
+from engine.library.catalog import install_model, model_file, resolve_model, user_models_dir
 from engine.snn.blend import blend, kept_from_model
 from engine.snn.model import SDNNModel
 
@@ -34,26 +34,33 @@ class BlendOutcome:
     scores: Sequence[tuple[str, ValidationScores]]
     clips: int
     seconds: float
+    installed: Path | None = None
+    """Where it joined the user's library (``install``), or None."""
 
 
-def check_blend_output(out: str) -> Path:
-    """The netx file to write and its card beside it, checked before any work (:class:`SpandexError` if not)."""
+def check_blend_output(out: str, install: bool = False) -> Path:
+    """The netx file to write and its card beside it (and, with ``install``, its place in the user's library),
+    checked before any work (:class:`SpandexError` if not)."""
     if Path(out).suffix.lower() != ".net":
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
-    target = check_output(out, "--out", follow_link_option=None).path
-    check_output(target.with_suffix(".json"), "--out's card", follow_link_option=None)
+    target = check_output(out, "--out", follow_link_option=None, example="blend.net").path
+    check_output(target.with_suffix(".json"), "--out's card", follow_link_option=None, example="blend.json")
+    if install and (user_models_dir() / target.name).exists():
+        raise SpandexError(f"the library already holds a model named '{target.stem}' ({user_models_dir() / target.name})"
+                           f": name --out otherwise or remove it first")
     return target
 
 
 def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool, dataset: str,
-               out: str) -> BlendOutcome:
+               out: str, install: bool = False) -> BlendOutcome:
     """Blend ``model_spec`` and ``other_spec`` (library names or files), score the blend and both on ``dataset``'s
-    validation split, and write the blend to ``out`` with its card (``out`` with ``.json``)."""
+    validation split, and write the blend to ``out`` with its card (``out`` with ``.json``); with ``install``, also
+    into the user's model library (where the app and ``spandex models`` list it)."""
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import split_folder
     from engine.training.validation import validate
 
-    target = check_blend_output(out)
+    target = check_blend_output(out, install)
     validation = split_folder(dataset, "validation")
     model, other = resolve_model(model_spec), resolve_model(other_spec)
     first_card, problem = read_card(model_file(model_spec))
@@ -71,17 +78,23 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
                       dataset=dataset)
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
-    return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds)
+    installed = install_model(target, target.with_suffix(".json")) if install else None
+    return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds, installed)
 
 
 def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, blend: dict, measured_on: str,
                dataset: str) -> dict:
     """The blend's card: its first model's card (its parent, data, stages, recipe and training: the blend adds no
-    training), the ``blend``, and the blend's own ``metrics`` on ``dataset``."""
+    training; where the first model was a blend itself, its blends as ``earlier_blends``), the ``blend``, and the
+    blend's own ``metrics`` on ``dataset``."""
+    earlier = list(first_card.get("earlier_blends", []))
+    if isinstance(first_card.get("blend"), dict):
+        earlier.append(first_card["blend"])
     return {
         "name": blended.name,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **{key: first_card[key] for key in CARD_FIELDS_KEPT if key in first_card},
+        **({"earlier_blends": earlier} if earlier else {}),
         "blend": blend,
         "input_level": None if blended.encoder.level is None else blended.encoder.level.to_dict(),
         "metrics": {**card_metrics(scores, blended, measured_on), "dataset": dataset},

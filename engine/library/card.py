@@ -37,11 +37,14 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
 def card_lines(card: dict) -> list[str]:
     """The card as short ``label: value`` lines, most telling first."""
     lines = []
+    blend = card.get("blend") if isinstance(card.get("blend"), dict) else None
+    # a blend trains nothing: its parent, recipe and training are its first model's
+    of_first = " (before the blend)" if blend else ""
     if "name" in card:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     if "parent" in card:
         parent = str(card["parent"])
-        lines.append("parent: trained from scratch" if parent == "scratch" else f"parent: {_shown(parent)}")
+        lines.append(f"parent{of_first}: " + ("trained from scratch" if parent == "scratch" else _shown(parent)))
     metrics = card.get("metrics", {})
     if metrics:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
@@ -71,17 +74,15 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
     recipe = card.get("recipe", {})
     if recipe:
-        lines.append(f"recipe: {_recipe_summary(recipe)}")
-    blend = card.get("blend")
-    if isinstance(blend, dict) and isinstance(blend.get("share"), (int, float)):
-        share = float(blend["share"])
-        lines.append(f"blend: {share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} "
-                     f"{_shown(str(blend.get('other', '?')))}, weight by weight, rounded to 8 bits"
-                     + ("; the first model's zero weights kept" if blend.get("keep_zeros") else ""))
+        lines.append(f"recipe{of_first}: {_recipe_summary(recipe)}")
+    for earlier in card.get("earlier_blends", []):  # the first model was a blend itself
+        lines.append(f"earlier blend: {_blend_summary(earlier)}")
+    if blend:
+        lines.append(f"blend: {_blend_summary(blend)}")
     training = card.get("training", {})
     if training:
         minutes = training.get("wall_time_s", 0) / 60
-        lines.append(f"training: {training.get('steps', '?')} steps, {minutes:.0f} min on "
+        lines.append(f"training{of_first}: {training.get('steps', '?')} steps, {minutes:.0f} min on "
                      f"{training.get('machine', 'an unknown machine')}, {training.get('threads', '?')} thread(s)")
     data = card.get("data", {})
     if data:
@@ -140,6 +141,15 @@ METRICS = (
     ("size_kb", "size KB", ".1f"),
 )
 """(card key, label, format) of the metrics shown, in order."""
+
+
+def _blend_summary(blend: dict) -> str:
+    share = blend.get("share")
+    if not isinstance(share, (int, float)):
+        return "?"
+    return (f"{share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} {_shown(str(blend.get('other', '?')))}"
+            f", weight by weight, rounded to 8 bits" + ("; the first model's zero weights kept" if blend.get("keep_zeros")
+                                                        else ""))
 
 
 def _shown(model: str) -> str:

@@ -38,7 +38,8 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
     its SynOps budget); otherwise a weight is zero where the rounded blend is.
     """
     if not 0.0 <= share <= 1.0:
-        raise BlendError(f"share {share:g}: give the first model's share of the weights, from 0 to 1")
+        percent = f" ({share / 100:g} for {share:g} %)" if 1.0 < share <= 100.0 else ""
+        raise BlendError(f"share {share:g}: give the first model's share of the weights, from 0 to 1{percent}")
     _check_blendable(model, other)
     layers = []
     for mine, theirs in zip(model.layers, other.layers):

@@ -23,6 +23,9 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
     """The folder of ``split`` ("train", "validation" or "test") in ``dataset``; a split folder is its own
     split."""
     root = Path(dataset)
+    if root.exists() and not root.is_dir():
+        raise SpandexError(f"dataset {root} is a file, not a folder: give the dataset's folder (training_set/, "
+                           f"validation_set/; build one with `spandex data build`)")
     if not root.is_dir():
         raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
     if (root / "noisy").is_dir() and (root / "clean").is_dir():
