@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from engine.library.blending import check_blend_output, make_blend
+from engine.snn.blend import check_share
 
 
 def add_parser(subparsers) -> None:
@@ -27,21 +28,26 @@ def add_parser(subparsers) -> None:
                         help="dataset folder whose validation split scores the blend and both models")
     parser.add_argument("--out", metavar="OUT", required=True, help="the netx file to write (.net)")
     parser.add_argument("--install", action="store_true",
-                        help="also add the blend to your model library, named by OUT's file name (as prune and "
-                             "finetune do), where `spandex models` and the app list it")
+                        help="also add the blend to your model library, named by OUT's file name, where `spandex "
+                             "models` and the app list it (prune and finetune do so unless --no-install)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_blend_output(args.out, args.install)  # before loading anything
-    outcome = make_blend(args.model, args.other, args.share, args.keep_zeros, args.dataset, args.out, args.install)
+    check_share(args.share)  # before loading anything
+    check_blend_output(args.out, args.install)
+    print(f"scoring the blend, {args.model} and {args.other} on the validation split of {args.dataset}")
+    print(f"{'model':<32} {'SI-SNRi dB':>10} {'M-Ops/s':>8}")
+
+    def scored(label: str, scores) -> None:
+        print(f"{label:<32} {scores.si_snri:>10.2f} {scores.power_proxy_mops:>8.2f}", flush=True)
+
+    outcome = make_blend(args.model, args.other, args.share, args.keep_zeros, args.dataset, args.out, args.install,
+                         scored)
     first, other = outcome.scores[1][0], outcome.scores[2][0]
+    print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
     for note in outcome.kept:
         print(f"note: the blend keeps {first}'s {note}")
-    print(f"validation split of {args.dataset}: {outcome.clips} clips, {outcome.seconds / 60:.1f} min")
-    print(f"{'model':<32} {'SI-SNRi dB':>10} {'M-Ops/s':>8}")
-    for label, scores in outcome.scores:
-        print(f"{label:<32} {scores.si_snri:>10.2f} {scores.power_proxy_mops:>8.2f}")
     print(f"{outcome.path}: {args.share:.0%} {first} + {1 - args.share:.0%} {other}, with its card "
           f"{outcome.path.with_suffix('.json').name}")
     if outcome.installed is not None:

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
         si_snri = card_metrics.get("si_snri")
         data = entry.card.get("data")
-        clips = data.get("validation_clips") if isinstance(data, dict) else None
+        clips = card_metrics.get("clips")  # a blend's: it was measured apart from its first model's training
+        if clips is None:
+            clips = data.get("validation_clips") if isinstance(data, dict) else None
         print(f"{name:<24} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")

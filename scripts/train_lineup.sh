@@ -61,7 +61,7 @@ import json, os, pathlib
 card = pathlib.Path("assets/models/spandex-dense.json")
 data = json.loads(card.read_text())
 stage = json.loads((pathlib.Path(os.environ["RUNS"]) / "spandex-dense-stage1" / "spandex-dense-stage1.json").read_text())
-data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metrics", "training")}, *data["stages"]]
+data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metrics", "training")}, *data.get("stages", [])]
 data.update(parent=stage["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned by SPANDEX on fresh mixtures in two stages "
                   "(3,200 steps, then 2,400 more from a restarted learning rate), then blended weight by weight with "

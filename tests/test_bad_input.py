@@ -211,7 +211,7 @@ CASES = [
          "dataset notes.txt is a file, not a folder", {"notes.txt": "x"}),
     Case("blend-out-not-netx", ["blend", NET, P50, "--share", "0.5", "--dataset", "data", "--out", "b.wav"],
          "--out b.wav: a model is written as a netx file; name it .net", VALIDATION),
-    Case("blend-card-a-folder", ["blend", NET, P50, *BLEND], "--out's card b.json is a folder",
+    Case("blend-card-a-folder", ["blend", NET, P50, *BLEND], "--out's card b.json (written beside OUT) is a folder",
          {**VALIDATION, "b.json/keep.txt": "x"}),
     Case("models-not-a-model", ["models", "notes.txt"], "notes.txt: not a readable netx HDF5 file",
          {"notes.txt": "hello"}),

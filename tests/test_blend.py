@@ -178,6 +178,17 @@ def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tin
                  "--out", str(tmp_path / "again" / "second.net"), "--install"]) == 1
     assert "the library already holds a model named 'second'" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+    assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.5", "--dataset", str(tiny_dataset),
+                 "--out", str(tmp_path / "again" / "second.NET"), "--install"]) == 1  # the library's name is the stem
+    assert not (tmp_path / "again").exists()
+    # written straight into the library, --install has nothing more to do
+    assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.4", "--dataset", str(tiny_dataset),
+                 "--out", str(library / "third.net"), "--install"]) == 0
+    assert f"joined the model library as third ({library / 'third.net'})" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    third = next(line for line in listing.splitlines() if line.startswith("third "))
+    assert f" {len(PairedClips.load(split_folder(tiny_dataset, 'validation')))}  " in third  # the blend's own clips
 
 
 @pytest.mark.parametrize("args, message", [
@@ -208,7 +219,10 @@ def test_spandex_blend_refuses_a_bad_output_or_dataset_before_any_work(tmp_path,
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda out: out.with_suffix(".json").mkdir(), "--out's card {card} is a folder: give a file name, e.g. {card}/blend.json"),
+    (lambda out: out.with_suffix(".json").mkdir(),
+     "--out's card {card} (written beside OUT) is a folder: remove it, or name --out otherwise"),
+    (lambda out: out.with_suffix(".json").symlink_to(out.parent / "elsewhere.json"),
+     "--out's card {card} (written beside OUT) is a symbolic link: remove it, or name --out otherwise"),
     (lambda out: out.mkdir(), "--out {out} is a folder: give a file name, e.g. {out}/blend.net"),
     (lambda out: out.symlink_to(out.parent / "elsewhere.net"),
      "--out {out} is a symbolic link to {target}: refusing to replace it (give the target's own path)"),

@@ -98,11 +98,13 @@ def lineage(entry: ModelEntry) -> list[str]:
         chain.append(parent)
         if parent == "scratch" or is_official(parent):
             return chain
-        name = parent.split(" (")[0]  # a shipped model, perhaps with a word on which version of it
+        name = parent.split(" (")[0]
         assert name in shipped, (
             f"{entry.name}: parent {parent!r} is neither 'scratch', a shipped model, nor the official N-DNS "
             f"baseline named with its licence (e.g. '{OFFICIAL} (Intel N-DNS baseline, MIT)')")
-        card = shipped[name].card
+        # a shipped blend's parent may be named as it was before its blend, exactly as its own card names it
+        assert parent == name or parent == shipped[name].card.get("blend", {}).get("model"), (entry.name, parent)
+        card = shipped[name].card  # a blend's card keeps the parent of the model it was blended from
 
 
 def weight_correlation(model: SDNNModel, reference: SDNNModel) -> float:
@@ -136,11 +138,14 @@ def test_shipped_model_descends_from_scratch_or_the_official_baseline_never_span
     card admits."""
     chain = lineage(entry)
     init = str(entry.card.get("recipe", {}).get("init", ""))
-    # a blend's card names the model blended in: it is part of the lineage too
-    blended_in = [str(b.get("other", "")) for b in [entry.card.get("blend") or {}, *entry.card.get("earlier_blends", [])]]
-    assert not any(name in init or name in " ".join(chain + blended_in) for name in SPANDEX_REFERENCES), (
-        entry.name, init, blended_in)
-    assert all(is_official(other) for other in blended_in if other), (entry.name, blended_in)
+    # a blend's card names both models it mixed: they are part of the lineage too
+    blends = [b for b in [entry.card.get("blend"), *entry.card.get("earlier_blends", [])] if b is not None]
+    mixed = [str(b["model"]) for b in blends] + [str(b["other"]) for b in blends]
+    assert not any(name in init or name in " ".join(chain + mixed) for name in SPANDEX_REFERENCES), (
+        entry.name, init, mixed)
+    assert all(is_official(b["other"]) for b in blends), (entry.name, mixed)
+    if "blend" in entry.card:
+        assert entry.card["blend"]["model"].split(" (")[0] == entry.name, entry.card["blend"]
     model = load_model(entry.path)
     resemblance = {name: weight_correlation(model, ref) for name, ref in references.items()}
     closest = max(resemblance, key=resemblance.get)

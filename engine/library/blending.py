@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from engine.files.netx import save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, read_card
 from engine.library.catalog import install_model, model_file, resolve_model, user_models_dir
-from engine.snn.blend import blend, kept_from_model
+from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
 CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training")
@@ -44,22 +44,34 @@ def check_blend_output(out: str, install: bool = False) -> Path:
     if Path(out).suffix.lower() != ".net":
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
     target = check_output(out, "--out", follow_link_option=None, example="blend.net").path
-    check_output(target.with_suffix(".json"), "--out's card", follow_link_option=None, example="blend.json")
-    if install and (user_models_dir() / target.name).exists():
-        raise SpandexError(f"the library already holds a model named '{target.stem}' ({user_models_dir() / target.name})"
-                           f": name --out otherwise or remove it first")
+    card = target.with_suffix(".json")
+    if card.is_symlink() or (card.exists() and not card.is_file()):
+        what = "a symbolic link" if card.is_symlink() else "a folder" if card.is_dir() else "not a regular file"
+        raise SpandexError(f"--out's card {card} (written beside OUT) is {what}: remove it, or name --out otherwise")
+    check_output(card, "--out's card", follow_link_option=None)
+    if install and not _in_library(target) and (user_models_dir() / f"{target.stem}.net").exists():
+        raise SpandexError(f"the library already holds a model named '{target.stem}' "
+                           f"({user_models_dir() / f'{target.stem}.net'}): name --out otherwise or remove it first")
     return target
 
 
+def _in_library(target: Path) -> bool:
+    """Whether ``target`` is written straight into the user's library (then it needs no copy there)."""
+    return target.parent.resolve() == user_models_dir().resolve()
+
+
 def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool, dataset: str,
-               out: str, install: bool = False) -> BlendOutcome:
+               out: str, install: bool = False,
+               scored: Callable[[str, ValidationScores], None] | None = None) -> BlendOutcome:
     """Blend ``model_spec`` and ``other_spec`` (library names or files), score the blend and both on ``dataset``'s
     validation split, and write the blend to ``out`` with its card (``out`` with ``.json``); with ``install``, also
-    into the user's model library (where the app and ``spandex models`` list it)."""
+    into the user's model library (where the app and ``spandex models`` list it). ``scored(label, scores)`` is
+    called as each of the three is scored."""
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import split_folder
     from engine.training.validation import validate
 
+    check_share(share)
     target = check_blend_output(out, install)
     validation = split_folder(dataset, "validation")
     model, other = resolve_model(model_spec), resolve_model(other_spec)
@@ -68,26 +80,32 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
         raise SpandexError(f"{model_spec}: {problem} (the blend's card would lose where the model came from)")
     blended = blend(model, other, share, keep_zeros=keep_zeros, name=target.stem)
     clips = PairedClips.load(validation)
-    scores = [(f"{blended.name} (the blend)", validate(blended, clips)), (model.name, validate(model, clips)),
-              (other.name, validate(other, clips))]
+    scores = []
+    for label, candidate in ((f"{blended.name} (the blend)", blended), (model.name, model), (other.name, other)):
+        scores.append((label, validate(candidate, clips)))
+        if scored is not None:
+            scored(*scores[-1])
     kept = kept_from_model(model, other)
     card = blend_card(blended, first_card, scores[0][1],
                       blend={"model": card_model_name(model, model_spec), "other": card_model_name(other, other_spec),
                              "share": share, "keep_zeros": keep_zeros, "kept_from_model": kept},
                       measured_on=f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)",
-                      dataset=dataset)
+                      dataset=dataset, clips=len(clips))
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
-    installed = install_model(target, target.with_suffix(".json")) if install else None
+    installed = None
+    if install:
+        installed = target if _in_library(target) else install_model(
+            target, target.with_suffix(".json"), rename_advice="name --out otherwise")
     return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds, installed)
 
 
 def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, blend: dict, measured_on: str,
-               dataset: str) -> dict:
+               dataset: str, clips: int) -> dict:
     """The blend's card: its first model's card (its parent, data, stages, recipe and training: the blend adds no
     training; where the first model was a blend itself, its blends as ``earlier_blends``), the ``blend``, and the
     blend's own ``metrics`` on ``dataset``."""
-    earlier = list(first_card.get("earlier_blends", []))
+    earlier = [b for b in first_card.get("earlier_blends", []) if isinstance(b, dict)]
     if isinstance(first_card.get("blend"), dict):
         earlier.append(first_card["blend"])
     return {
@@ -97,5 +115,5 @@ def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, b
         **({"earlier_blends": earlier} if earlier else {}),
         "blend": blend,
         "input_level": None if blended.encoder.level is None else blended.encoder.level.to_dict(),
-        "metrics": {**card_metrics(scores, blended, measured_on), "dataset": dataset},
+        "metrics": {**card_metrics(scores, blended, measured_on), "dataset": dataset, "clips": clips},
     }

@@ -75,8 +75,9 @@ def card_lines(card: dict) -> list[str]:
     recipe = card.get("recipe", {})
     if recipe:
         lines.append(f"recipe{of_first}: {_recipe_summary(recipe)}")
-    for earlier in card.get("earlier_blends", []):  # the first model was a blend itself
-        lines.append(f"earlier blend: {_blend_summary(earlier)}")
+    earlier_blends = card.get("earlier_blends")
+    for earlier in earlier_blends if isinstance(earlier_blends, list) else []:  # the first model was a blend too
+        lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
     training = card.get("training", {})

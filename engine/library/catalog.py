@@ -142,7 +142,7 @@ def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
-                  replace: bool = False) -> Path:
+                  replace: bool = False, rename_advice: str = "choose another --name") -> Path:
     """Copy a model file (and its card) into the user's library, atomically; return the new path.
 
     Refuses to replace a user model of the same name unless ``replace``.
@@ -153,7 +153,7 @@ def install_model(model_path: Path, card_path: Path | None = None, user_dir: Pat
     target = folder / (model_path.stem + ".net")
     if target.exists() and not replace:
         raise SpandexError(f"the library already holds a model named '{model_path.stem}' ({target}); "
-                           f"choose another --name or remove it first")
+                           f"{rename_advice} or remove it first")
     load_model(model_path)  # refuse to install something that does not load
     if card_path is not None:
         with atomic_output(target.with_suffix(".json")) as tmp:

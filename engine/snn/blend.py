@@ -37,20 +37,26 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
     ``keep_zeros``: a weight that is zero in ``model`` stays zero (a pruned model keeps its weight sparsity and
     its SynOps budget); otherwise a weight is zero where the rounded blend is.
     """
-    if not 0.0 <= share <= 1.0:
-        percent = f" ({share / 100:g} for {share:g} %)" if 1.0 < share <= 100.0 else ""
-        raise BlendError(f"share {share:g}: give the first model's share of the weights, from 0 to 1{percent}")
+    check_share(share)
     _check_blendable(model, other)
     layers = []
     for mine, theirs in zip(model.layers, other.layers):
         mixed = share * mine.weight_mant.astype(np.float64) + (1.0 - share) * theirs.weight_mant
         # float arithmetic lands a hair off exact ties (0.9 × 2 + 0.1 × 12 = 2.9999999999999996): mantissas are at
-        # most 256, so 9 decimals give back the exact value, and np.round then rounds ties to even, as torch.round
+        # most 256, so for a share of up to 9 decimals, 9 decimals give back the exact value, and np.round then
+        # rounds ties to even, as torch.round
         weight = WEIGHT_GRID * np.round(np.round(mixed, 9) / WEIGHT_GRID)
         if keep_zeros:
             weight[mine.weight_mant == 0] = 0
         layers.append(dataclasses.replace(mine, weight_mant=weight.astype(mine.weight_mant.dtype)))
     return dataclasses.replace(model, layers=tuple(layers), name=name or model.name, source=None)  # validated
+
+
+def check_share(share: float) -> None:
+    """Refuse a share outside [0, 1] (NaN included), with the fraction meant where it looks like a percentage."""
+    if not 0.0 <= share <= 1.0:
+        percent = f" ({share / 100:g} for {share:g} %)" if 1.0 < share <= 100.0 else ""
+        raise BlendError(f"share {share:g}: give the first model's share of the weights, from 0 to 1{percent}")
 
 
 def kept_from_model(model: SDNNModel, other: SDNNModel) -> list[str]:
