@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.errors import SpandexError
 from engine.evaluation.report import ValidationScores, card_metrics
 from engine.files.atomic import write_text_atomic
-from engine.files.netx import save_netx
+from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, read_card
 from engine.library.catalog import install_model, model_file, resolve_model, user_models_dir
@@ -74,8 +74,9 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     check_share(share)
     target = check_blend_output(out, install)
     validation = split_folder(dataset, "validation")
-    model, other = resolve_model(model_spec), resolve_model(other_spec)
-    first_card, problem = read_card(model_file(model_spec))
+    first_file = model_file(model_spec)  # the library is listed once for it: its card is read from the same file
+    model, other = load_model(first_file), resolve_model(other_spec)
+    first_card, problem = read_card(first_file)
     if problem:
         raise SpandexError(f"{model_spec}: {problem} (the blend's card would lose where the model came from)")
     blended = blend(model, other, share, keep_zeros=keep_zeros, name=target.stem)

@@ -100,9 +100,8 @@ def card_lines(card: dict) -> list[str]:
 
 def card_model_name(model: SDNNModel, spec: str) -> str:
     """How a card names a model (the one a run started from, the one a blend mixed in): a library model by its
-    name; a file by its stem, with
-    the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix starts the stem), e.g.
-    "ndns_baseline (MIT License, see LICENSE-ndns.md)" for the official N-DNS baseline."""
+    name; a file by its stem, with the licence notice that lies beside it (``LICENSE-<prefix>.md`` whose prefix
+    starts the stem), e.g. "ndns_baseline (MIT License, see LICENSE-ndns.md)" for the official N-DNS baseline."""
     path = Path(spec)
     if not path.is_file():
         return model.name
