@@ -67,12 +67,12 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     validation split, and write the blend to ``out`` with its card (``out`` with ``.json``); with ``install``, also
     into the user's model library (where the app and ``spandex models`` list it). ``scored(label, scores)`` is
     called as each of the three is scored."""
+    check_share(share)
+    target = check_blend_output(out, install)
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import split_folder
     from engine.training.validation import validate
 
-    check_share(share)
-    target = check_blend_output(out, install)
     validation = split_folder(dataset, "validation")
     first_file = model_file(model_spec)  # the library is listed once for it: its card is read from the same file
     model, other = load_model(first_file), resolve_model(other_spec)
