@@ -93,27 +93,32 @@ x = torch.rand(4, 257, 501, generator=torch.Generator().manual_seed(0)) ** 3 * 3
 def step():
     graph.zero_grad()
     graph(x).y.square().mean().backward()
-for _ in range(2):
+for _ in range(10):  # kept, the heap grows to its high-water mark within the first steps, and now and then later
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
+for _ in range(20):
     step()
-print(kept, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 3)
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_a_training_process_keeps_freed_memory_instead_of_faulting_it_in_again():
     """A step allocates and frees dozens of multi-megabyte tensors; by default each comes back as fresh pages
-    the kernel must fault in and zero (measured: ~30,000-50,000 faults in a 16 x 4 s step), kept none."""
-    def faults_per_step(mode: str) -> tuple[str, int]:
+    the kernel must fault in and zero (measured: ~30,000-50,000 faults in a 16 x 4 s step), kept none.
+
+    Counted over 20 steps after 10, because both counts come in bursts: by default glibc raises its mmap
+    threshold as big blocks are freed and trims the heap as it shrinks, so a single step may fault 0 or 10,000
+    pages (measured here, 4 x 4 s: 34,000-100,000 in 20 steps); kept, the heap still grows by a 4 MB tensor
+    now and then (500-2,000 in 20 steps). Three steps after two once failed at 1,002 against 2,111 per step."""
+    def faults_in_20_steps(mode: str) -> tuple[str, int]:
         done = subprocess.run([sys.executable, "-c", _STEP_FAULTS, str(reference_path("ndns_baseline.net")), mode],
                               cwd=REPO, capture_output=True, text=True, check=True)
         kept, count = done.stdout.split()
         return kept, int(count)
 
-    kept, with_keeping = faults_per_step("keep")
+    kept, with_keeping = faults_in_20_steps("keep")
     assert kept == "True"
-    _, by_default = faults_per_step("default")
+    _, by_default = faults_in_20_steps("default")
     # (with transparent huge pages there are fewer faults either way; kept must still be a fraction of them)
     assert with_keeping <= by_default / 5 + 10, (with_keeping, by_default)
