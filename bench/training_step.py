@@ -4,7 +4,9 @@ One step = STFT, forward, N-DNS loss, backward and RAdam update of the 257-512-5
 ndns_baseline.net, on random segments of real noisy speech (tests/corpus.py). For each batch x segment
 length and torch thread count it prints seconds per step, milliseconds per audio frame and the speed-up.
 The graphs compute the same forward values and gradients (tests/test_training_graph.py); SDNNGraph is
-timed twice: all products in float32, and with its backward products in bfloat16 (backward_precision).
+timed three times: all products in float32; with its backward products in bfloat16 (backward_precision); and
+as 'auto' picks them without the batch's STFTs and magnitudes, which a CPU training run makes on the thread that
+draws its next batch while the step before computes ("ahead": the step's time where that thread has a core).
 With ``--baseline REV`` an earlier SDNNGraph is timed too, on the same batch: REV's engine/ is unpacked with
 ``git archive`` into a temporary folder and run there in a subprocess (after this process's steps for each
 configuration), its backward products as this CPU's 'auto' picks them where REV has that choice (float32 before
@@ -40,7 +42,7 @@ from engine.constants import HOP, SAMPLE_RATE  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
-from engine.training.loss import denoise_batch, ndns_loss, stft  # noqa: E402
+from engine.training.loss import batch_spectra, denoise_batch, ndns_loss  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.slayer_reference import slayer_network  # noqa: E402
 
@@ -60,17 +62,19 @@ class SlayerGraph(torch.nn.Module):
         return self.net(magnitude + self.net.offset)
 
 
-def training_step(graph, forward, noisy, clean) -> Callable[[], None]:
-    """One full training step of ``graph`` on this batch (RAdam state kept between calls)."""
+def training_step(graph, forward, noisy, clean, spectra_ahead: bool = False) -> Callable[[], None]:
+    """One full training step of ``graph`` on this batch (RAdam state kept between calls); with ``spectra_ahead``
+    without the batch's STFTs and magnitudes, which a CPU training run makes on the thread that draws its batches
+    (engine/training/prefetch.py) while the step before computes."""
     optimizer = torch.optim.RAdam([p for p in graph.parameters() if p.requires_grad], lr=1e-3)
     samples = noisy.shape[-1]
+    ahead = batch_spectra((noisy, clean)) if spectra_ahead else None
 
     def step() -> None:
-        spectrum = stft(noisy)
-        noisy_magnitude = spectrum.abs()
-        y = forward(noisy_magnitude)
-        denoised, magnitude = denoise_batch(torch.relu(y + 1), spectrum, samples, noisy_magnitude)
-        loss, _ = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, 0.001)
+        batch = ahead if ahead is not None else batch_spectra((noisy, clean))
+        y = forward(batch.noisy_magnitude)
+        denoised, magnitude = denoise_batch(torch.relu(y + 1), batch.noisy_spectrum, samples, batch.noisy_magnitude)
+        loss, _ = ndns_loss(batch.clean, denoised, batch.clean_magnitude, magnitude, 0.001)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(graph.parameters(), 10.0)
@@ -224,33 +228,39 @@ def main() -> None:
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
     rev = f"{args.baseline[:9]} s/step" if tree else ""
+    gains = f"{'× ' + args.baseline[:9]:>11} {'ahead':>11}" if tree else ""
     print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
-          f"{'graph f32':>9} {'graph bf16':>10} {'graph ms/fr':>11} {'× slayer':>8} {'× ' + args.baseline[:9] if tree else '':>11}")
+          f"{'graph f32':>9} {'graph bf16':>10} {'bf16, ahead':>11} {'graph ms/fr':>11} {'× slayer':>8} {gains}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for batch, seconds in shapes:
             noisy, clean = random_segments(noisy_all, clean_all, rng, batch, seconds)
             frames = batch * (noisy.shape[-1] // HOP + 1)
             slayer = SlayerGraph(model)
-            exact, mixed = SDNNGraph.from_model(model), SDNNGraph.from_model(model)
+            exact, mixed, ahead = (SDNNGraph.from_model(model) for _ in range(3))
             mixed.backward_dtype = bf16
+            ahead.backward_dtype = bf16 if native else None  # as the fastest full step
             t = best_seconds({
                 "slayer": training_step(slayer, slayer, noisy, clean),
                 "f32": training_step(exact, lambda m, g=exact: g(m).y, noisy, clean),
                 "bf16": training_step(mixed, lambda m, g=mixed: g(m).y, noisy, clean),
+                "ahead": training_step(ahead, lambda m, g=ahead: g(m).y, noisy, clean, spectra_ahead=True),
             }, args.repeats)
             fastest = t["bf16"] if native else t["f32"]
-            before = f"{baseline_seconds(tree, noisy, clean, threads, args.repeats, precision):11.2f}" if tree else ""
-            gain = f"{float(before) / fastest:10.2f}x" if tree else ""
-            print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} {before:>11} "
-                  f"{t['f32']:9.2f} {t['bf16']:10.2f} {fastest / frames * 1e3:11.3f} "
-                  f"{t['slayer'] / fastest:7.2f}x {gain:>11}")
+            before = baseline_seconds(tree, noisy, clean, threads, args.repeats, precision) if tree else 0.0
+            gains = f"{before / fastest:10.2f}x {before / t['ahead']:10.2f}x" if tree else ""
+            print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} "
+                  f"{f'{before:.2f}' if tree else '':>11} {t['f32']:9.2f} {t['bf16']:10.2f} {t['ahead']:11.2f} "
+                  f"{fastest / frames * 1e3:11.3f} {t['slayer'] / fastest:7.2f}x {gains}")
     print(f"\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "
           f"{args.repeats} after a warm-up; slayer and both graphs taking turns"
           f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess (which keeps freed memory only where that revision can: b9afc42 and later)' if tree else ''}. graph f32: every "
           f"product in float32; graph bf16: backward products in bfloat16 (what backward_precision 'auto' picks "
-          f"on this CPU: {'yes' if native else 'no, emulated here'}). graph ms/fr and the speed-ups (×) are of "
-          f"the one 'auto' picks.")
+          f"on this CPU: {'yes' if native else 'no, emulated here'}); bf16, ahead: the same without the batch's "
+          f"STFTs and magnitudes, which a CPU training run makes on its batch-drawing thread while the step before "
+          f"computes (the step's time where that thread has a core of its own). graph ms/fr, × slayer and the first "
+          f"× {args.baseline or 'REV'} are of the full step as 'auto' picks it; 'ahead' is × {args.baseline or 'REV'} "
+          f"for bf16, ahead.")
 
 if __name__ == "__main__":
     main()

@@ -64,3 +64,21 @@ def test_serves_only_the_same_source_and_shape():
     assert not prefetcher.serves(other.batch, 2, 100)
     assert not prefetcher.serves(source.batch, 2, 200)
     prefetcher.close()
+
+
+def test_the_worker_prepares_each_batch_before_handing_it_out():
+    """A CPU run has its worker make each batch's spectra too (engine/training/trainer.py): prepare(draw(...))."""
+    source, prepared_on = Noise(), []
+
+    def prepare(batch):
+        prepared_on.append(threading.current_thread().name)
+        noisy, clean = batch
+        return noisy + clean
+
+    plain = np.random.default_rng(4)
+    expected = [sum(source.batch(plain, 2, 50)) for _ in range(3)]
+    prefetcher = BatchPrefetcher(source.batch, np.random.default_rng(4), 2, 50, prepare=prepare)
+    for step in range(3):
+        assert torch.equal(prefetcher.next(), expected[step])
+    prefetcher.close()
+    assert len(prepared_on) == 4 and all(name.startswith("spandex-batches") for name in prepared_on[1:])

@@ -7,6 +7,8 @@ frames with zero padding (:mod:`engine.dsp.stft`), so the training graph sees th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from engine.constants import HOP, N_FFT
@@ -19,6 +21,38 @@ def stft(audio: torch.Tensor) -> torch.Tensor:
     return torch.stft(audio, N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True)
 
 
+def magnitude(spectrum: torch.Tensor) -> torch.Tensor:
+    """``spectrum.abs()``, bit for bit; for single-precision spectra on the CPU as ``hypot`` of the real and
+    imaginary parts, 2.2 times as fast there (8 against 18 ms for 16 × 4 s). In double precision the two differ
+    in the last bit now and then, so there it is ``abs`` itself."""
+    if spectrum.dtype == torch.complex64 and spectrum.device.type == "cpu":
+        return torch.hypot(spectrum.real, spectrum.imag)
+    return spectrum.abs()
+
+
+@dataclass(frozen=True)
+class BatchSpectra:
+    """A training batch and what a step needs of it before the network runs; no gradient flows into any of it."""
+
+    noisy: torch.Tensor  # (B, samples)
+    clean: torch.Tensor  # (B, samples)
+    noisy_spectrum: torch.Tensor  # (B, 257, T) complex
+    noisy_magnitude: torch.Tensor  # (B, 257, T), the network's input
+    clean_magnitude: torch.Tensor  # (B, 257, T), the MSE term's target
+
+
+def batch_spectra(batch: tuple[torch.Tensor, torch.Tensor]) -> BatchSpectra:
+    """:class:`BatchSpectra` of a ``(noisy, clean)`` batch, on the batch's device.
+
+    On a CPU run this is done on the thread that draws the next batch (:mod:`engine.training.prefetch`), while the
+    step before computes: the two STFTs and magnitudes are ~50 ms of a 16 × 4 s step here.
+    """
+    noisy, clean = batch
+    with torch.no_grad():
+        spectrum = stft(noisy)
+        return BatchSpectra(noisy, clean, spectrum, magnitude(spectrum), magnitude(stft(clean)))
+
+
 def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
     """``torch.istft`` of :func:`stft`'s spectra (overlap-add, divided by how many frames cover each sample,
     centre padding removed), done frame by frame on a frame-major layout.
@@ -29,16 +63,41 @@ def istft(spectrum: torch.Tensor, length: int) -> torch.Tensor:
     contiguous, forward and backward.
     """
     frames = torch.fft.irfft(spectrum.transpose(1, 2), n=N_FFT, dim=-1)  # (B, T, N_FFT)
-    batch, steps, _ = frames.shape
-    quarters = N_FFT // HOP
-    blocks = frames.reshape(batch, steps, quarters, HOP)
-    summed = frames.new_zeros(batch, steps + quarters - 1, HOP)
+    steps, quarters = frames.shape[1], N_FFT // HOP
     cover = frames.new_zeros(steps + quarters - 1, 1)  # how many frames cover each 128-sample block
     for quarter in range(quarters):
-        summed[:, quarter:quarter + steps] += blocks[:, :, quarter]
         cover[quarter:quarter + steps] += 1
     start = N_FFT // 2
-    return (summed / cover).reshape(batch, -1)[:, start:start + length]
+    return (_OverlapAdd.apply(frames) / cover).reshape(frames.shape[0], -1)[:, start:start + length]
+
+
+class _OverlapAdd(torch.autograd.Function):
+    """Frames ``(B, T, N_FFT)`` overlap-added at hop ``HOP`` into ``(B, T + 3, HOP)`` blocks.
+
+    Autograd's gradient of each of the four slice sums is a zero-filled frame-sized tensor with one quarter
+    copied in, summed four times (~40 ms of a 16 × 4 s step here); each quarter's gradient is simply the slice of
+    the blocks' gradient it was added to.
+    """
+
+    @staticmethod
+    def forward(ctx, frames: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = frames.shape
+        quarters = N_FFT // HOP
+        blocks = frames.reshape(batch, steps, quarters, HOP)
+        summed = frames.new_zeros(batch, steps + quarters - 1, HOP)
+        for quarter in range(quarters):
+            summed[:, quarter:quarter + steps] += blocks[:, :, quarter]
+        return summed
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        batch, blocks, _ = grad.shape
+        quarters = N_FFT // HOP
+        steps = blocks - quarters + 1
+        frames = grad.new_empty(batch, steps, quarters, HOP)
+        for quarter in range(quarters):
+            frames[:, :, quarter] = grad[:, quarter:quarter + steps]
+        return frames.reshape(batch, steps, N_FFT)
 
 
 def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -59,10 +118,32 @@ def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int,
     pass), and since it is non-negative the denoised magnitude is ``mask · |noisy|``: pass ``noisy_magnitude``
     when it is at hand. Both are fastest when the mask is laid out as the spectrum is (frame-major).
     """
-    parts = torch.view_as_real(noisy_spectrum) * mask.unsqueeze(-1)
+    noisy_parts = torch.view_as_real(noisy_spectrum)
+    if noisy_parts.requires_grad:
+        parts = noisy_parts * mask.unsqueeze(-1)
+    else:  # the usual case: only the mask learns
+        parts = _MaskedParts.apply(mask, noisy_parts)
     if noisy_magnitude is None:
-        noisy_magnitude = noisy_spectrum.abs()
+        noisy_magnitude = magnitude(noisy_spectrum)
     return istft(torch.view_as_complex(parts), length), mask * noisy_magnitude
+
+
+class _MaskedParts(torch.autograd.Function):
+    """``parts · mask`` for constant real and imaginary ``parts (B, 257, T, 2)`` and a learnt mask ``(B, 257, T)``.
+
+    Autograd's own gradient of the mask is a product and a sum over the last axis of two: that sum is torch's
+    slow case (29 ms for 16 × 4 s here). Written as ``re · re' + im · im'`` it takes 6 ms.
+    """
+
+    @staticmethod
+    def forward(ctx, mask: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(parts)
+        return parts * mask.unsqueeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (parts,) = ctx.saved_tensors
+        return torch.addcmul(grad[..., 0] * parts[..., 0], grad[..., 1], parts[..., 1]), None
 
 
 def ndns_loss(clean: torch.Tensor, denoised: torch.Tensor, clean_magnitude: torch.Tensor,

@@ -22,12 +22,16 @@ Draw = Callable[[np.random.Generator, int, int], tuple[torch.Tensor, torch.Tenso
 """``batch(rng, rows, samples) -> (noisy, clean)``, as :class:`~engine.training.dataset.PairedClips` and
 :class:`~engine.training.fresh_mixtures.FreshMixtures` draw."""
 
+Prepare = Callable[[tuple[torch.Tensor, torch.Tensor]], Any]
+"""What else the worker does to a drawn batch before handing it out (e.g. its spectra); no random numbers."""
+
 
 class BatchPrefetcher:
-    """Hands out ``draw(rng, rows, samples)`` batches, the next one already being drawn on a worker thread."""
+    """Hands out ``prepare(draw(rng, rows, samples))`` batches, the next one already being made on a worker thread."""
 
-    def __init__(self, draw: Draw, rng: np.random.Generator, rows: int, samples: int) -> None:
-        self.draw, self.rows, self.samples = draw, rows, samples
+    def __init__(self, draw: Draw, rng: np.random.Generator, rows: int, samples: int,
+                 prepare: Prepare | None = None) -> None:
+        self.draw, self.rows, self.samples, self.prepare = draw, rows, samples, prepare
         self._rng = rng
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-batches")
         self._pending: Future | None = None
@@ -37,15 +41,19 @@ class BatchPrefetcher:
     def serves(self, draw: Draw, rows: int, samples: int) -> bool:
         return draw == self.draw and (rows, samples) == (self.rows, self.samples)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next batch (drawn now if none is pending); the one after it starts drawing."""
+    def next(self) -> Any:
+        """The next batch (made now if none is pending); the one after it starts being made."""
         if self._pending is None:
-            batch = self.draw(self._rng, self.rows, self.samples)
+            batch = self._make()
         else:
             batch, self._pending = self._pending.result(), None  # a failed draw raises here, in the step
         self.generator_state = self._rng.bit_generator.state  # no draw is running: safe to read
-        self._pending = self._pool.submit(self.draw, self._rng, self.rows, self.samples)
+        self._pending = self._pool.submit(self._make)
         return batch
+
+    def _make(self) -> Any:
+        batch = self.draw(self._rng, self.rows, self.samples)
+        return batch if self.prepare is None else self.prepare(batch)
 
     def close(self) -> None:
         """Wait for the pending draw, drop it, put the generator back to :attr:`generator_state`."""

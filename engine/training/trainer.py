@@ -61,7 +61,7 @@ from engine.training.distributed import (
 )
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
-from engine.training.loss import denoise_batch, ndns_loss, stft
+from engine.training.loss import BatchSpectra, batch_spectra, denoise_batch, ndns_loss
 from engine.training.prefetch import BatchPrefetcher
 from engine.training.pruning import mask_sparsity, prune_masks
 from engine.training.schedule import GMPSchedule
@@ -225,17 +225,14 @@ class _Run:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
-        noisy, clean = self.next_batch(clips, samples)
-        noisy, clean = noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)
-        spectrum = stft(noisy)
-        noisy_magnitude = spectrum.abs()
-        out = self.model(noisy_magnitude)
-        denoised, magnitude = denoise_batch(out.mask, spectrum, samples, noisy_magnitude)
-        loss, score = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, config.mse_weight)
+        batch = self.next_batch(clips, samples)
+        out = self.model(batch.noisy_magnitude)
+        denoised, magnitude = denoise_batch(out.mask, batch.noisy_spectrum, samples, batch.noisy_magnitude)
+        loss, score = ndns_loss(batch.clean, denoised, batch.clean_magnitude, magnitude, config.mse_weight)
         if self.teacher is not None:  # distillation: also match what the teacher makes of the same batch
             with torch.no_grad():
-                taught, taught_magnitude = denoise_batch(self.teacher(noisy_magnitude).mask, spectrum, samples,
-                                                         noisy_magnitude)
+                taught, taught_magnitude = denoise_batch(self.teacher(batch.noisy_magnitude).mask,
+                                                         batch.noisy_spectrum, samples, batch.noisy_magnitude)
             imitation, _ = ndns_loss(taught, denoised, taught_magnitude, magnitude, config.mse_weight)
             loss = (1.0 - config.distillation_weight) * loss + config.distillation_weight * imitation
         regularization = torch.zeros((), device=self.device)
@@ -256,12 +253,19 @@ class _Run:
         self.step += 1
         return loss_value, score_value, reg_value
 
-    def next_batch(self, clips: PairedClips | FreshMixtures, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The step's batch from ``clips``; the next one is drawn on a worker thread meanwhile."""
+    def next_batch(self, clips: PairedClips | FreshMixtures, samples: int) -> BatchSpectra:
+        """The step's batch from ``clips`` and its spectra, on the step's device; the next one is drawn on a worker
+        thread meanwhile — on a CPU run with its spectra, where a free core makes them cost the step nothing."""
+        on_cpu = self.device.type == "cpu"
         if self.prefetcher is None or not self.prefetcher.serves(clips.batch, self.batch_rows, samples):
             self.stop_prefetching()
-            self.prefetcher = BatchPrefetcher(clips.batch, self.rng, self.batch_rows, samples)
-        return self.prefetcher.next()
+            self.prefetcher = BatchPrefetcher(clips.batch, self.rng, self.batch_rows, samples,
+                                              prepare=batch_spectra if on_cpu else None)
+        batch = self.prefetcher.next()
+        if on_cpu:
+            return batch
+        noisy, clean = batch  # on a GPU the spectra are quicker there than on the worker
+        return batch_spectra((noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)))
 
     def stop_prefetching(self) -> None:
         """Drop the batch drawn ahead: the generator is back where the steps so far left it."""
