@@ -1,7 +1,8 @@
 """The next training batch, drawn on a second thread while the current step computes.
 
 Mixing a fresh batch (16 × 4 s: speech, rooms, equalisers, noise) is 0.03-0.2 s of numpy and scipy work a
-step; the step's torch kernels release the GIL, so where a core is free the draw costs the step nothing.
+step; the step's torch kernels release the GIL, so where a core is free the draw costs the step nothing. A CPU
+run has the worker make the batch's spectra too (``prepare``: :func:`~engine.training.loss.batch_spectra`).
 
 The batches are the ones an unprefetched run draws, bit for bit: the same generator, the same calls, in the
 same order, one at a time. Only the generator runs one batch ahead, so a checkpoint keeps
