@@ -10,6 +10,7 @@
 import hashlib
 import json
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
 from engine.library.card import card_lines
 from engine.training import events as ev
+from engine.training import trainer
 from engine.training.config import ConfigError, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
@@ -197,10 +199,22 @@ def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_da
         drawn.append(original(self, rng, rows, samples))
         return drawn[-1]
 
+    make_teacher, threads = trainer.build_teacher, []
+
+    def teacher_that_says_where(config):  # the thread each of the teacher's forward passes runs on
+        graph, digest = make_teacher(config)
+        graph.register_forward_pre_hook(lambda module, inputs: threads.append(threading.current_thread().name))
+        return graph, digest
+
     events: list = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PairedClips, "batch", remember)
+        patch.setattr(trainer, "build_teacher", teacher_that_says_where)
         run_training(config, tmp_path / "run", emit=events.append)
+    # a CPU run has the thread that draws the batches run the teacher too, off the step's own thread (but for the
+    # first batch, made when the first step asks for it)
+    assert len(threads) >= 2 and threads[0] == threading.main_thread().name, threads
+    assert all(name.startswith("spandex-batches") for name in threads[1:]), threads
     noisy, clean = drawn[0]
     with torch.no_grad():
         spectrum = stft(noisy)

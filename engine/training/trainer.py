@@ -25,6 +25,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,14 @@ def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None]:
 
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A step's batch: its spectra and, when distilling, what the teacher makes of it (audio, magnitudes)."""
+
+    spectra: BatchSpectra
+    taught: tuple[torch.Tensor, torch.Tensor] | None
+
+
 class _Run:
     """The state of one run and the steps that change it (in one process of ``workers``, on ``device``)."""
 
@@ -226,13 +235,13 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, self.step + 1)
         batch = self.next_batch(clips, samples)
-        out = self.model(batch.noisy_magnitude)
-        denoised, magnitude = denoise_batch(out.mask, batch.noisy_spectrum, samples, batch.noisy_magnitude)
-        loss, score = ndns_loss(batch.clean, denoised, batch.clean_magnitude, magnitude, config.mse_weight)
-        if self.teacher is not None:  # distillation: also match what the teacher makes of the same batch
-            with torch.no_grad():
-                taught, taught_magnitude = denoise_batch(self.teacher(batch.noisy_magnitude).mask,
-                                                         batch.noisy_spectrum, samples, batch.noisy_magnitude)
+        out = self.model(batch.spectra.noisy_magnitude)
+        denoised, magnitude = denoise_batch(out.mask, batch.spectra.noisy_spectrum, samples,
+                                            batch.spectra.noisy_magnitude)
+        loss, score = ndns_loss(batch.spectra.clean, denoised, batch.spectra.clean_magnitude, magnitude,
+                                config.mse_weight)
+        if batch.taught is not None:  # distillation: also match what the teacher makes of the same batch
+            taught, taught_magnitude = batch.taught
             imitation, _ = ndns_loss(taught, denoised, taught_magnitude, magnitude, config.mse_weight)
             loss = (1.0 - config.distillation_weight) * loss + config.distillation_weight * imitation
         regularization = torch.zeros((), device=self.device)
@@ -253,19 +262,29 @@ class _Run:
         self.step += 1
         return loss_value, score_value, reg_value
 
-    def next_batch(self, clips: PairedClips | FreshMixtures, samples: int) -> BatchSpectra:
-        """The step's batch from ``clips`` and its spectra, on the step's device; the next one is drawn on a worker
-        thread meanwhile — on a CPU run with its spectra, where a free core makes them cost the step nothing."""
+    def next_batch(self, clips: PairedClips | FreshMixtures, samples: int) -> _Batch:
+        """The step's batch from ``clips``, with what the step needs of it before its own network runs, on the
+        step's device. The next one is drawn on a worker thread meanwhile; on a CPU run that thread also makes its
+        spectra and its teacher's output, which a free core then takes off the step's time."""
         on_cpu = self.device.type == "cpu"
         if self.prefetcher is None or not self.prefetcher.serves(clips.batch, self.batch_rows, samples):
             self.stop_prefetching()
             self.prefetcher = BatchPrefetcher(clips.batch, self.rng, self.batch_rows, samples,
-                                              prepare=batch_spectra if on_cpu else None)
+                                              prepare=self._prepare if on_cpu else None)
         batch = self.prefetcher.next()
         if on_cpu:
             return batch
-        noisy, clean = batch  # on a GPU the spectra are quicker there than on the worker
-        return batch_spectra((noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)))
+        noisy, clean = batch  # on a GPU these are quicker there than on the worker
+        return self._prepare((noisy.to(self.device, non_blocking=True), clean.to(self.device, non_blocking=True)))
+
+    def _prepare(self, batch: tuple[torch.Tensor, torch.Tensor]) -> _Batch:
+        spectra = batch_spectra(batch)
+        if self.teacher is None:
+            return _Batch(spectra, None)
+        with torch.no_grad():  # (grad mode is per thread: this does not touch the step's)
+            taught = denoise_batch(self.teacher(spectra.noisy_magnitude).mask, spectra.noisy_spectrum,
+                                   spectra.noisy.shape[-1], spectra.noisy_magnitude)
+        return _Batch(spectra, taught)
 
     def stop_prefetching(self) -> None:
         """Drop the batch drawn ahead: the generator is back where the steps so far left it."""
