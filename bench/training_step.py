@@ -230,7 +230,7 @@ def main() -> None:
     rev = f"{args.baseline[:9]} s/step" if tree else ""
     gains = f"{'× ' + args.baseline[:9]:>11} {'ahead':>11}" if tree else ""
     print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
-          f"{'graph f32':>9} {'graph bf16':>10} {'bf16, ahead':>11} {'graph ms/fr':>11} {'× slayer':>8} {gains}")
+          f"{'graph f32':>9} {'graph bf16':>10} {'auto, ahead':>11} {'graph ms/fr':>11} {'× slayer':>8} {gains}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for batch, seconds in shapes:
@@ -253,14 +253,14 @@ def main() -> None:
                   f"{f'{before:.2f}' if tree else '':>11} {t['f32']:9.2f} {t['bf16']:10.2f} {t['ahead']:11.2f} "
                   f"{fastest / frames * 1e3:11.3f} {t['slayer'] / fastest:7.2f}x {gains}")
     print(f"\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "
-          f"{args.repeats} after a warm-up; slayer and both graphs taking turns"
+          f"{args.repeats} after a warm-up; slayer and the graph's steps taking turns"
           f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess (which keeps freed memory only where that revision can: b9afc42 and later)' if tree else ''}. graph f32: every "
           f"product in float32; graph bf16: backward products in bfloat16 (what backward_precision 'auto' picks "
-          f"on this CPU: {'yes' if native else 'no, emulated here'}); bf16, ahead: the same without the batch's "
+          f"on this CPU: {'yes' if native else 'no, emulated here'}); auto, ahead: the one 'auto' picks, without the batch's "
           f"STFTs and magnitudes, which a CPU training run makes on its batch-drawing thread while the step before "
           f"computes (the step's time where that thread has a core of its own). graph ms/fr, × slayer and the first "
           f"× {args.baseline or 'REV'} are of the full step as 'auto' picks it; 'ahead' is × {args.baseline or 'REV'} "
-          f"for bf16, ahead.")
+          f"for auto, ahead.")
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine.errors import SpandexError
-from engine.files.netx import load_model
+from engine.files.netx import load_model, save_netx
 from engine.training.config import TrainConfig, dump_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
@@ -38,6 +38,22 @@ def test_every_tensor_of_a_step_is_made_on_the_parameters_device(tiny_dataset, t
         assert p.device.type == "cpu"
         assert p.grad is None or p.grad.device.type == "cpu"
     assert run.step == 2
+
+
+def test_what_a_step_needs_before_its_network_runs_is_made_on_the_batchs_device(tiny_dataset, tmp_path):
+    """On a CPU run the batch's spectra and the teacher's output are made on the batch-drawing thread, outside the
+    step: the same check as above, for them (on a GPU run they are made in the step, on the GPU)."""
+    teacher = save_netx(SDNNGraph((257, 32, 32, 257), seed=5).to_model("teacher"), tmp_path / "teacher.net")
+    run = _Run(tiny_config(tiny_dataset, teacher=str(teacher)), tmp_path, emit=lambda e: None,
+               device=torch.device("cpu"))
+    batch = PairedClips.load(split_folder(tiny_dataset, "train")).batch(np.random.default_rng(0), 2, 8000)
+    with torch.device("meta"):
+        prepared = run._prepare(batch)
+    assert prepared.taught is not None
+    made = [getattr(prepared.spectra, name) for name in prepared.spectra.__dataclass_fields__] + list(prepared.taught)
+    for tensor in made:
+        assert tensor.device.type == "cpu" and not tensor.requires_grad
+        assert torch.isfinite(tensor).all()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -83,7 +99,7 @@ def test_bfloat16_backward_gives_float32_gradients_to_mixed_precision_accuracy()
 
 _STEP_FAULTS = """
 import resource, sys, torch
-from engine.files.netx import load_model
+from engine.files.netx import load_model, save_netx
 from engine.training.device import keep_freed_memory
 from engine.training.graph import SDNNGraph
 kept = keep_freed_memory() if sys.argv[2] == "keep" else False

@@ -303,17 +303,26 @@ def test_the_masks_gradient_is_autograds_of_the_plain_product():
     assert grads[1].abs().max() > 0
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_magnitude_is_abs_bit_for_bit(dtype):
-    spectrum = stft(torch.randn(4, 16000, generator=torch.Generator().manual_seed(1), dtype=dtype) * 1e3)
+def test_magnitude_is_abs():
+    """hypot in single precision on the CPU; abs where a gradient flows (hypot's is NaN at a zero bin) and in
+    double precision (the two differ in the last bit now and then)."""
+    spectrum = stft(torch.randn(4, 16000, generator=torch.Generator().manual_seed(1)) * 1e3)
     assert torch.equal(magnitude(spectrum), spectrum.abs())
+    silent = stft(torch.cat([torch.zeros(1, 4000), torch.randn(1, 4000)], dim=1)).requires_grad_(True)
+    assert (silent.detach() == 0).any()
+    gradient, = torch.autograd.grad(magnitude(silent).sum(), silent)
+    expected, = torch.autograd.grad(silent.abs().sum(), silent)
+    assert torch.isfinite(gradient).all() and torch.equal(gradient, expected)
 
 
 def test_batch_spectra_hold_what_a_step_needs_without_gradients():
     generator = torch.Generator().manual_seed(2)
     noisy, clean = torch.randn(2, 4000, generator=generator), torch.randn(2, 4000, generator=generator)
-    batch = batch_spectra((noisy, clean))
+    batch = batch_spectra((noisy.requires_grad_(True), clean.requires_grad_(True)))
+    assert not any(getattr(batch, name).requires_grad for name in ("noisy_spectrum", "noisy_magnitude",
+                                                                    "clean_magnitude"))
     assert batch.noisy is noisy and batch.clean is clean
-    assert torch.equal(batch.noisy_spectrum, stft(noisy))
-    assert torch.equal(batch.noisy_magnitude, stft(noisy).abs())
-    assert torch.equal(batch.clean_magnitude, stft(clean).abs())
+    with torch.no_grad():
+        assert torch.equal(batch.noisy_spectrum, stft(noisy))
+        assert torch.equal(batch.noisy_magnitude, stft(noisy).abs())
+        assert torch.equal(batch.clean_magnitude, stft(clean).abs())
