@@ -13,7 +13,7 @@ configuration), its backward products as this CPU's 'auto' picks them where REV 
 it did); e.g. ``--baseline 0887902``, the graph as it was when issue 11 asked for a 2× faster step.
 ``--profile`` prints instead where one 16 × 4 s step spends its time (torch.profiler, one thread).
 
-    .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--baseline REV] [--profile]
+    .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--threads 1 2] [--baseline REV] [--profile]
 
 The machine is shared and noisy: read the ratios, measured back to back, more than absolute times.
 """
@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -196,9 +197,12 @@ def best_seconds(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one configuration per thread count")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps of each kind after a warm-up; the best "
+                                                               "is shown (default 3)")
+    parser.add_argument("--quick", action="store_true", help="only the 4 x 4 s batch (default: 4 x 4 s and 16 x 4 s)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], metavar="N",
+                        help="torch thread counts to time (default: 1 2)")
     parser.add_argument("--baseline", metavar="REV", help="also time this git revision's SDNNGraph (e.g. 0887902), "
                                                           "its backward products as 'auto' picks them where it can")
     parser.add_argument("--profile", action="store_true", help="instead: where one 16 x 4 s step of the graph "
@@ -206,6 +210,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if any(n < 1 for n in args.threads):
+        parser.error("--threads: each thread count must be at least 1")
     if args.baseline is not None and (not args.baseline.strip() or args.baseline.startswith("-")):
         parser.error(f"--baseline {args.baseline!r}: give a git revision (a commit, tag or branch)")
     if args.profile and args.baseline:
@@ -227,11 +233,11 @@ def main() -> None:
     shapes = [(4, 4.0)] if args.quick else [(4, 4.0), (16, 4.0)]
     rng = np.random.default_rng(0)
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
-    rev = f"{args.baseline[:9]} s/step" if tree else ""
-    gains = f"{'× ' + args.baseline[:9]:>11} {'ahead':>11}" if tree else ""
-    print(f"{'threads':>7} {'batch':>5} {'segment':>7} {'frames':>6} {'slayer s/step':>13} {rev:>11} "
-          f"{'graph f32':>9} {'graph bf16':>10} {'auto, ahead':>11} {'graph ms/fr':>11} {'× slayer':>8} {gains}")
-    for threads in (1, 2):
+    rev = args.baseline[:9] if tree else ""
+    header = ["threads", "batch", "frames", "slayer s", *([f"{rev} s"] if tree else []), "graph f32 s",
+              "graph bf16 s", "auto ahead s", "auto ms/frame", "× slayer", *([f"× {rev}", f"× {rev} ahead"] if tree else [])]
+    rows = []
+    for threads in args.threads:
         torch.set_num_threads(threads)
         for batch, seconds in shapes:
             noisy, clean = random_segments(noisy_all, clean_all, rng, batch, seconds)
@@ -247,20 +253,37 @@ def main() -> None:
                 "ahead": training_step(ahead, lambda m, g=ahead: g(m).y, noisy, clean, spectra_ahead=True),
             }, args.repeats)
             fastest = t["bf16"] if native else t["f32"]
-            before = baseline_seconds(tree, noisy, clean, threads, args.repeats, precision) if tree else 0.0
-            gains = f"{before / fastest:10.2f}x {before / t['ahead']:10.2f}x" if tree else ""
-            print(f"{threads:7d} {batch:5d} {seconds:6.1f}s {frames:6d} {t['slayer']:13.2f} "
-                  f"{f'{before:.2f}' if tree else '':>11} {t['f32']:9.2f} {t['bf16']:10.2f} {t['ahead']:11.2f} "
-                  f"{fastest / frames * 1e3:11.3f} {t['slayer'] / fastest:7.2f}x {gains}")
-    print(f"\nOne step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam. Best of "
-          f"{args.repeats} after a warm-up; slayer and the graph's steps taking turns"
-          f"{', then ' + args.baseline + chr(39) + 's graph in a subprocess (which keeps freed memory only where that revision can: b9afc42 and later)' if tree else ''}. graph f32: every "
-          f"product in float32; graph bf16: backward products in bfloat16 (what backward_precision 'auto' picks "
-          f"on this CPU: {'yes' if native else 'no, emulated here'}); auto, ahead: the one 'auto' picks, without the batch's "
-          f"STFTs and magnitudes, which a CPU training run makes on its batch-drawing thread while the step before "
-          f"computes (the step's time where that thread has a core of its own). graph ms/fr, × slayer and the first "
-          f"× {args.baseline or 'REV'} are of the full step as 'auto' picks it; 'ahead' is × {args.baseline or 'REV'} "
-          f"for auto, ahead.")
+            row = [str(threads), f"{batch} × {seconds:g} s", str(frames), f"{t['slayer']:.2f}"]
+            if tree:
+                before = baseline_seconds(tree, noisy, clean, threads, args.repeats, precision)
+                row.append(f"{before:.2f}")
+            row += [f"{t['f32']:.2f}", f"{t['bf16']:.2f}", f"{t['ahead']:.2f}", f"{fastest / frames * 1e3:.3f}",
+                    f"{t['slayer'] / fastest:.2f}x"]
+            if tree:
+                row += [f"{before / fastest:.2f}x", f"{before / t['ahead']:.2f}x"]
+            rows.append(row)
+            print(f"(measured {row[1]} at {threads} thread{'s' if threads > 1 else ''})", file=sys.stderr)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for line in (header, *rows):
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
+    auto = "bfloat16 backward products: this CPU multiplies bfloat16 natively" if native else \
+        "float32: this CPU has no native bfloat16 products (graph bf16 is emulated here)"
+    legend = [
+        f"One step: STFT, forward, N-DNS loss (100 - SI-SNR + 0.001 MSE), backward, clip, RAdam, in seconds: the best "
+        f"of {args.repeats} after a warm-up, slayer and the graph's steps taking turns"
+        + (f", then {args.baseline}'s graph in a subprocess (which keeps freed memory only where that revision can: "
+           f"b9afc42 and later)." if tree else "."),
+        "graph f32: every product in float32. graph bf16: the backward products in bfloat16. 'auto' is what "
+        f"backward_precision: auto picks here ({auto}).",
+        "auto ahead: that step without the batch's STFTs and magnitudes, which a CPU training run makes on the thread "
+        "that draws its next batch while the step before computes: the step's time where that thread has a core.",
+        "auto ms/frame and × slayer are of the full 'auto' step"
+        + (f"; × {rev} compares it with {args.baseline}'s step, and × {rev} ahead the 'ahead' step." if tree else "."),
+    ]
+    print()
+    for paragraph in legend:
+        print(textwrap.fill(paragraph, width=110))
+
 
 if __name__ == "__main__":
     main()

@@ -73,6 +73,15 @@ def test_every_shipped_card_shows_its_card_check(entry):
     assert not any(shown.startswith("  card check") for shown in card_lines({"metrics": {"si_snr": 1.0, "card_check": {}}}))
 
 
+def test_a_cards_training_time_says_seconds_under_a_minute():
+    def shown(seconds: float) -> str:
+        card = {"training": {"steps": 30, "wall_time_s": seconds, "machine": "x86_64 2 cores", "threads": 1}}
+        return next(line for line in card_lines(card) if line.startswith("training: "))
+
+    assert shown(10.7) == "training: 30 steps, 11 s on x86_64 2 cores, 1 thread(s)"  # was "0 min"
+    assert shown(3725) == "training: 30 steps, 62 min on x86_64 2 cores, 1 thread(s)"
+
+
 def test_card_data_line_names_corpora_not_every_group():
     from engine.library.card import speech_summary
 

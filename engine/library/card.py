@@ -82,8 +82,9 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"blend: {_blend_summary(blend)}")
     training = card.get("training", {})
     if training:
-        minutes = training.get("wall_time_s", 0) / 60
-        lines.append(f"training{of_first}: {training.get('steps', '?')} steps, {minutes:.0f} min on "
+        seconds = training.get("wall_time_s", 0)
+        took = f"{seconds:.0f} s" if seconds < 59.5 else f"{seconds / 60:.0f} min"  # a short run is not "0 min"
+        lines.append(f"training{of_first}: {training.get('steps', '?')} steps, {took} on "
                      f"{training.get('machine', 'an unknown machine')}, {training.get('threads', '?')} thread(s)")
     data = card.get("data", {})
     if data:

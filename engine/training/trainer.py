@@ -176,6 +176,9 @@ class _Run:
         self.step = 0
         self.elapsed_s = 0.0
         self.history: list[dict] = []
+        self.window: list[tuple[float, float, float]] = []
+        """(loss, SI-SNR, regulariser) of each step since the last step report: the next report averages them,
+        and a checkpoint keeps them, so that the first report after a resume is the uninterrupted run's."""
         self.schedule: GMPSchedule | None = None
         if config.pruning is not None:
             self.schedule = config.pruning.schedule(mask_sparsity(self.masks))
@@ -194,7 +197,7 @@ class _Run:
             "step": self.step, "elapsed_s": self.elapsed_s, "graph": self.graph.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "numpy_rng": rng_states[0] if len(rng_states) == 1 else rng_states,
-            "torch_rng": torch.get_rng_state(), "history": self.history,
+            "torch_rng": torch.get_rng_state(), "history": self.history, "report_window": self.window,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
         }
@@ -204,6 +207,7 @@ class _Run:
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
+        self.window = [tuple(values) for values in state.get("report_window", [])]  # (none in older checkpoints)
         rng_states = state["numpy_rng"] if isinstance(state["numpy_rng"], list) else [state["numpy_rng"]]
         if len(rng_states) == self.workers.world_size:
             self.rng.bit_generator.state = rng_states[self.workers.rank]
@@ -434,8 +438,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
         run.prune_to(run.schedule.initial_sparsity)
 
     last_save = time.monotonic()
-    window: list[tuple[float, float, float]] = []
-    window_start = time.monotonic()
+    window_start, timed = time.monotonic(), 0  # the wall time of the steps this process made since the last report
     last_eval: ev.Evaluated | None = None
     while run.step < config.steps:
         if run.agree(should_stop()):
@@ -444,18 +447,19 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
             emit(cancelled)
             return cancelled
         tick = time.monotonic()
-        window.append(run.train_step(train, samples))
+        run.window.append(run.train_step(train, samples))
+        timed += 1
         if run.schedule is not None and run.schedule.is_pruning_step(run.step):
             run.prune_to(run.schedule.sparsity_at(run.step))
         if run.step % config.log_every == 0 or run.step == config.steps:
             now = time.monotonic()
-            loss, si, reg = (float(np.mean(v)) for v in zip(*window))
+            loss, si, reg = (float(np.mean(v)) for v in zip(*run.window))
             report = ev.StepReport(run.step, config.steps, loss, si, reg,
                                    run.optimizer.param_groups[0]["lr"], mask_sparsity(run.masks),
-                                   (now - window_start) / len(window), run.elapsed_s)
+                                   (now - window_start) / timed, run.elapsed_s)
             run.history.append({"event": "step", **report.__dict__})
             emit(report)
-            window, window_start = [], now
+            run.window, window_start, timed = [], now, 0
         saved = False
         if run.step % config.eval_every == 0 or run.step == config.steps:
             if workers.is_main:
