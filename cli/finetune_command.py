@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 
 from cli.prune_command import build_config
-from cli.training_run import add_training_options, check_run_inputs, run_dir_for, run_foreground
+from cli.training_run import (
+    add_training_options,
+    check_run_inputs,
+    fine_tune_help_defaults,
+    run_dir_for,
+    run_foreground,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -18,7 +24,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", metavar="MODEL", help="library name or netx/.pt file to start from")
     parser.add_argument("--config", metavar="FILE", help="recipe with further settings (options override it)")
     parser.add_argument("--no-install", action="store_true", help="keep the model in the run folder only")
-    add_training_options(parser)
+    add_training_options(parser, fine_tune_help_defaults())
     parser.set_defaults(run=run)
 
 

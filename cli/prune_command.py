@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from cli.training_run import add_training_options, check_run_inputs, overrides, run_dir_for, run_foreground
+from cli.training_run import (
+    add_training_options,
+    check_run_inputs,
+    fine_tune_help_defaults,
+    overrides,
+    run_dir_for,
+    run_foreground,
+)
 from engine.library.catalog import resolve_model
 from engine.training.config import ConfigError, PruningConfig, TrainConfig
 from engine.training.recipes import check_plan, fine_tune_config
@@ -28,7 +35,7 @@ def add_parser(subparsers) -> None:
                         help="one threshold over all layers (SPANDEX) or one per layer")
     parser.add_argument("--config", metavar="FILE", help="recipe with further settings (options override it)")
     parser.add_argument("--no-install", action="store_true", help="keep the model in the run folder only")
-    add_training_options(parser)
+    add_training_options(parser, fine_tune_help_defaults())
     parser.set_defaults(run=run)
 
 

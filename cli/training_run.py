@@ -7,6 +7,7 @@ import argparse
 import shlex
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import SpandexError
@@ -14,24 +15,36 @@ from engine.library.catalog import install_model, resolve_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
+from engine.training.recipes import fine_tune_defaults
 from engine.training.run_folder import kept_only_once_started
 from engine.training.trainer import load_teacher, run_training
 
 
-def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Options every training command takes (they override the config's values)."""
+def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str, object] | None = None) -> None:
+    """Options every training command takes (they override the config's values).
+
+    ``defaults``: the values a command uses when neither an option nor a recipe sets them, shown in the help
+    (``spandex prune``/``finetune``: :func:`engine.training.recipes.fine_tune_defaults`); without it, each
+    comes from the recipe the command reads (``spandex train``).
+    """
+    def shown(key: str, help_text: str) -> str:
+        if defaults is None:
+            return f"{help_text} (default: the recipe's)"
+        return f"{help_text} (default {defaults[key]}; with --config, the recipe's)"
+
     group = parser.add_argument_group("training")
     group.add_argument("--dataset", metavar="DIR", help="dataset folder (training_set/, validation_set/)")
-    group.add_argument("--steps", type=int, help="optimizer steps in all")
-    group.add_argument("--batch-size", type=int)
-    group.add_argument("--segment-seconds", type=float, help="length of each training segment")
-    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (the recipe's optimizer: RAdam for train recipes, Adam at 3e-3 for prune/finetune)")
-    group.add_argument("--eval-every", type=int, help="validate every N steps")
-    group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only")
+    group.add_argument("--steps", type=int, help=shown("steps", "optimizer steps in all"))
+    group.add_argument("--batch-size", type=int, help=shown("batch_size", "training segments a step"))
+    group.add_argument("--segment-seconds", type=float, help=shown("segment_seconds", "length of each training segment"))
+    group.add_argument("--lr", type=float, dest="learning_rate", help=shown("learning_rate", "learning rate"))
+    group.add_argument("--eval-every", type=int, help=shown("eval_every", "validate every N steps"))
+    group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only (default: all)")
     group.add_argument("--threads", type=int, help="torch threads (default 2)")
     group.add_argument("--device", help="cpu (default), cuda or cuda:N; several GPUs or machines: start the "
                                         "command with torchrun (see docs/training.md)")
-    group.add_argument("--seed", type=int)
+    group.add_argument("--seed", type=int, help="random seed" + (" (default: the recipe's, else 0)" if defaults is None
+                                                             else " (default 0)"))
     group.add_argument("--train-thresholds", action="store_const", const=True,
                        help="learn each layer's delta threshold too (N-DNS does; it trades SI-SNR for SynOps)")
     group.add_argument("--drop-idle-neurons", action="store_const", const=True,
@@ -51,6 +64,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--name", help="name of the resulting model")
     out.add_argument("--out", metavar="RUN_DIR", help="run folder: checkpoints, history, the exported model "
                                                     "(default build/runs/NAME)")
+
+
+def fine_tune_help_defaults() -> dict[str, object]:
+    """What ``spandex prune``/``finetune`` run with when neither an option nor ``--config`` says otherwise, as
+    their help shows it."""
+    settings = fine_tune_defaults("MODEL", None)
+    return {**settings, "learning_rate": f"{settings['learning_rate']:g}, {settings['optimizer'].capitalize()}, cosine to {settings['final_learning_rate']:g}"}
 
 
 def overrides(args: argparse.Namespace) -> dict:

@@ -124,3 +124,24 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tiny_dataset, t
     assert not run.exists()
     assert main([*args, "--dataset", str(tiny_dataset), "--lr", "0.002", "--no-install"]) == 0
     assert (run / "fixed.net").is_file()
+
+
+@pytest.mark.parametrize("command", ["prune", "finetune"])
+def test_fine_tuning_commands_show_the_defaults_they_run_with(command, capsys):
+    """`spandex prune/finetune --help` names the steps, batch, rate and validation interval a run takes when
+    neither an option nor --config sets them: the values the run's config then holds."""
+    from engine.training.recipes import fine_tune_config
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    config = fine_tune_config("spandex-dense", "spandex-dense", None)
+    assert f"optimizer steps in all (default {config.steps};" in shown
+    assert f"training segments a step (default {config.batch_size};" in shown
+    assert f"length of each training segment (default {config.segment_seconds};" in shown
+    assert (f"learning rate (default {config.learning_rate:g}, {config.optimizer.capitalize()}, cosine to "
+            f"{config.final_learning_rate:g};") in shown
+    assert f"validate every N steps (default {config.eval_every};" in shown
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    assert "optimizer steps in all (default: the recipe's)" in " ".join(capsys.readouterr().out.split())
