@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from cli.main import build_parser, main
-from engine.files.netx import load_model
+from engine.files.netx import load_model, save_netx
+from engine.library.card import card_lines
+from engine.training.graph import SDNNGraph
+from engine.training.recipes import fine_tune_config
 from tests.reference_models import reference_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,8 +134,6 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tiny_dataset, t
 def test_fine_tuning_commands_show_the_defaults_they_run_with(command, capsys):
     """`spandex prune/finetune --help` names the steps, batch, rate and validation interval a run takes when
     neither an option nor --config sets them: the values the run's config then holds."""
-    from engine.training.recipes import fine_tune_config
-
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
     shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
@@ -145,3 +147,31 @@ def test_fine_tuning_commands_show_the_defaults_they_run_with(command, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     assert "optimizer steps in all (default: the recipe's)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_fine_tune_keeps_its_parents_smaller_layout_and_its_card_says_so(tiny_dataset, tmp_path, library, capsys):
+    """A parent whose idle neurons were dropped (fewer than the recipe's 512 hidden neurons) is fine-tuned in its
+    own layout; the card says the layout is the parent's, and, when idle neurons are dropped again, which layout
+    they were dropped from (the one the run trained, not the recipe's hidden sizes). Validation lines say what
+    their share of zero weights counts, beside the steps' pruned share."""
+    graph = SDNNGraph((257, 24, 20, 257), seed=3)
+    with torch.no_grad():  # 4 first-layer neurons with nothing in or out: idle
+        graph.weights[0][:4] = 0
+        graph.weights[1][:, :4] = 0
+    parent = save_netx(graph.to_model("small-parent"), tmp_path / "small-parent.net")
+
+    assert main(["finetune", str(parent), "--dataset", str(tiny_dataset), "--name", "kept-layout",
+                 "--out", str(tmp_path / "kept"), *TINY]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "zero (pruned or rounded to 0, of the 257-24-20-257 network;" in out
+    lines = card_lines(json.loads((library / "kept-layout.json").read_text()))
+    assert "  neurons per layer: 257-24-20-257 (its parent's)" in lines
+
+    assert main(["finetune", str(parent), "--dataset", str(tiny_dataset), "--name", "dropped-again",
+                 "--drop-idle-neurons", "--out", str(tmp_path / "dropped"), *TINY]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "zero (pruned or rounded to 0, of the 257-20-20-257 network without idle neurons;" in out
+    card = json.loads((library / "dropped-again.json").read_text())
+    assert card["trained_layout"] == [257, 24, 20, 257] and card["metrics"]["neurons"] == [257, 20, 20, 257]
+    shown = " ".join(card_lines(card))
+    assert "idle neurons dropped from 257-24-20-257:" in shown and "(its parent's)" not in shown

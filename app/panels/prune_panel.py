@@ -221,11 +221,12 @@ class PrunePanel(QtWidgets.QWidget):
             eta = (event.total_steps - event.step) * elapsed / done if done > 0 else 0.0
             self.progress.setFormat(f"step %v / %m · ETA {_duration(eta)}")
             self.status.setText(f"Step {event.step}: loss {event.loss:.3f}, batch SI-SNR {event.si_snr:.2f} dB, "
-                                f"{event.weight_sparsity:.1%} of weights zero, {event.seconds_per_step:.2f} s/step.")
+                                f"{event.weight_sparsity:.1%} of synapses pruned, {event.seconds_per_step:.2f} s/step.")
         elif isinstance(event, ev.Evaluated):
             self.status.setText(f"Validation at step {event.step}: SI-SNR {event.si_snr:.2f} dB (SI-SNRi "
                                 f"{event.si_snri:.2f}), {event.synops_per_frame:,.0f} SynOps/frame, "
-                                f"{event.power_proxy_mops:.2f} M-Ops/s.")
+                                f"{event.power_proxy_mops:.2f} M-Ops/s, weights {event.weight_sparsity:.1%} zero "
+                                f"({event.zeros_counted()}).")
         elif isinstance(event, ev.Finished):
             self._install(event)
         elif isinstance(event, ev.Cancelled):

@@ -56,8 +56,9 @@ def card_lines(card: dict) -> list[str]:
             lines.append(f"  card check ({clips} short clips that the test suite measures again): SI-SNRi "
                          f"{check['si_snri']:.2f} dB at {check['power_proxy_mops']:.2f} M-Ops/s")
         if metrics.get("neurons"):
-            lines.append(f"  neurons per layer: {layout_text(metrics['neurons'])}")
-            full = _full_layout(metrics["neurons"], card.get("recipe", {}))
+            lines.append(f"  neurons per layer: {layout_text(metrics['neurons'])}"
+                         + (" (its parent's)" if _inherited_layout(card) else ""))
+            full = _full_layout(metrics["neurons"], card)
             if full is not None and isinstance(metrics.get("nonzero_params"), int):
                 weights = sum(a * b for a, b in zip(full, full[1:]))
                 lines.append(f"  idle neurons dropped from {layout_text(full)}: "
@@ -158,13 +159,35 @@ def _shown(model: str) -> str:
     return Path(model).stem if model.endswith((".net", ".pt", ".h5", ".hdf5")) else model
 
 
-def _full_layout(neurons: list, recipe: dict) -> list[int] | None:
-    """The full-size layout a model with dropped idle neurons came from (its recipe's hidden sizes, or the sizes
-    it widened its starting model to), or None."""
+def _trained_layout(card: dict) -> list | None:
+    """The layout the run trained: the card's ``trained_layout``; a card from before it was written, its
+    recipe's (the sizes it widened its parent to, or its ``hidden_sizes``, which only a run from scratch or of
+    an N-DNS-sized parent actually trained)."""
+    layout = card.get("trained_layout")
+    if isinstance(layout, list):
+        return layout
+    recipe = card.get("recipe", {})
     hidden = recipe.get("widen") or recipe.get("hidden_sizes")
-    if not recipe.get("drop_idle_neurons") or not isinstance(hidden, list) or len(hidden) != len(neurons) - 2:
+    neurons = card.get("metrics", {}).get("neurons")
+    if not isinstance(hidden, list) or not isinstance(neurons, list) or len(neurons) < 2:
         return None
-    full = [neurons[0], *hidden, neurons[-1]]
+    return [neurons[0], *hidden, neurons[-1]]
+
+
+def _inherited_layout(card: dict) -> bool:
+    """Whether a fine-tune kept a layout its parent has and its recipe's ``hidden_sizes`` do not say (e.g. a
+    fine-tune of a model whose idle neurons were dropped)."""
+    recipe, neurons = card.get("recipe", {}), card.get("metrics", {}).get("neurons")
+    hidden = recipe.get("hidden_sizes")
+    return (card.get("parent", "scratch") != "scratch" and not recipe.get("widen") and isinstance(neurons, list)
+            and card.get("trained_layout") == neurons and isinstance(hidden, list) and hidden != neurons[1:-1])
+
+
+def _full_layout(neurons: list, card: dict) -> list[int] | None:
+    """The layout a model with dropped idle neurons came from (the one its run trained), or None."""
+    full = _trained_layout(card)
+    if not card.get("recipe", {}).get("drop_idle_neurons") or full is None or len(full) != len(neurons):
+        return None
     if not all(isinstance(n, int) and n >= kept for n, kept in zip(full, neurons)):
         return None  # not the layout this model was cut from
     return full if full != list(neurons) else None

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.snn.model import layout_text
+
 
 @dataclass(frozen=True)
 class Loading:
@@ -77,6 +79,20 @@ class Evaluated:
     layer_sparsity: tuple[float, ...]
     activity_sparsity: tuple[float, ...]
     seconds: float
+    neurons: tuple[int, ...] = ()
+    """The exported model's layout, whose weights ``weight_sparsity`` counts (without idle neurons where the
+    run drops them)."""
+    dropped_idle: bool = False
+    """Whether the run exports without its idle hidden neurons (``drop_idle_neurons``)."""
+
+    def zeros_counted(self) -> str:
+        """What ``weight_sparsity`` counts, in words, beside a step's share (the pruning masks alone, of the
+        network trained): weights 8-bit rounding made 0 too, of the network exported."""
+        counted = "pruned or rounded to 0"
+        if self.neurons:
+            counted += f", of the {layout_text(self.neurons)} network" + (
+                " without idle neurons" if self.dropped_idle else "")
+        return counted
 
 
 @dataclass(frozen=True)

@@ -324,7 +324,8 @@ class _Run:
             step=self.step, si_snr=result.si_snr, si_snri=result.si_snri,
             synops_per_frame=result.synops_per_frame, power_proxy_mops=result.power_proxy_mops,
             weight_sparsity=model.weight_sparsity, layer_sparsity=model.layer_weight_sparsity(),
-            activity_sparsity=result.activity_sparsity, seconds=time.perf_counter() - start)
+            activity_sparsity=result.activity_sparsity, seconds=time.perf_counter() - start,
+            neurons=tuple(model.neuron_counts), dropped_idle=self.config.drop_idle_neurons)
         self.history.append({"event": "evaluated", **event.__dict__})
         self.emit(event)
         return event
@@ -333,7 +334,8 @@ class _Run:
         config = self.config
         model = self.exported(config.name, source=str(self.run_dir / f"{config.name}.net"))
         model_path = save_netx(model, self.run_dir / f"{config.name}.net")
-        card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s)
+        card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s,
+                          trained_layout=self.graph.sizes)
         if self.teacher_sha256 is not None:  # which file the teacher's name meant
             card["training"]["teacher_sha256"] = self.teacher_sha256
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
@@ -341,8 +343,12 @@ class _Run:
 
 
 def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str,
-               train: PairedClips | FreshMixtures, validation: PairedClips, elapsed_s: float) -> dict:
-    """What `spandex models` and the GUI show about a trained model: data, recipe, metrics."""
+               train: PairedClips | FreshMixtures, validation: PairedClips, elapsed_s: float,
+               trained_layout: tuple[int, ...]) -> dict:
+    """What `spandex models` and the GUI show about a trained model: data, recipe, metrics.
+
+    ``trained_layout`` is the network the run trained (its parent's, widened or not; from scratch, the recipe's
+    ``hidden_sizes``), which the exported model has unless its idle neurons were dropped."""
     data = {"dataset": str(config.dataset), "train_clips": len(train), "train_hours": train.seconds / 3600,
             "validation_clips": len(validation), "validation_hours": validation.seconds / 3600}
     if isinstance(train, FreshMixtures):
@@ -359,6 +365,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "parent": parent,
         "data": data,
         "recipe": config.to_dict(),
+        "trained_layout": list(trained_layout),
         "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
