@@ -42,6 +42,7 @@ import torch  # noqa: E402
 from engine.constants import HOP, SAMPLE_RATE  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
+from engine.training import fused  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
 from engine.training.loss import batch_spectra, denoise_batch, ndns_loss  # noqa: E402
 from tests import corpus  # noqa: E402
@@ -277,6 +278,9 @@ def main() -> None:
         f"backward_precision: auto picks here ({auto}).",
         "auto ahead: that step without the batch's STFTs and magnitudes, which a CPU training run makes on the thread "
         "that draws its next batch while the step before computes: the step's time where that thread has a core.",
+        "The graph's loops over frames (delta encoders, sigma, a hidden layer's sigma-ReLU-delta chain): "
+        + ("compiled kernels (engine/training/fused.py)." if fused.available() else
+           f"torch's, one kernel call a frame: the compiled kernels are {fused.why_unavailable()}."),
         "auto ms/frame and × slayer are of the full 'auto' step"
         + (f"; × {rev} compares it with {args.baseline}'s step, and × {rev} ahead the 'ahead' step." if tree else "."),
     ]

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from engine.dsp.level import LevelParams, frame_gains, frame_power
 from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+from engine.training import fused
 
 WEIGHT_STEP = 2.0 / WEIGHT_SCALE
 """slayer's ``quantize_8bit`` rounds weights to steps of 2/64 (even mantissas)."""
@@ -115,6 +116,12 @@ class _Delta(torch.autograd.Function):
     def forward(ctx, x, threshold, tau_grad, scale_grad):
         th = threshold.detach().to(x.dtype)
         below = float(torch.nextafter(th, torch.zeros_like(th)))  # |d| > below  <=>  |d| >= θ
+        ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
+        if fused.takes(x):
+            sent, delta_input = fused.delta_forward(x, below, SPIKE_STEP, keep_delta_input=ctx.needs_input_grad[1])
+            if delta_input is not None:
+                ctx.save_for_backward(delta_input, th)
+            return sent
         change = torch.empty_like(x, memory_format=torch.contiguous_format)
         torch.sub(x[1:], x[:-1], out=change[1:])
         change[0] = x[0]
@@ -126,7 +133,6 @@ class _Delta(torch.autograd.Function):
             torch.sub(d, sent, out=residual)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(change, th)
-        ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
         # floor to the spike grid; SPIKE_STEP is a power of two, so scaling by its inverse is exact
         return out.mul_(1.0 / SPIKE_STEP).floor_().mul_(SPIKE_STEP)
 
@@ -165,6 +171,9 @@ class _Sigma(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.mark_dirty(x)
+        if fused.takes(x):
+            fused.sigma_forward(x)
+            return x
         frames = x.unbind(0)
         for previous, frame in zip(frames, frames[1:]):
             frame.add_(previous)
@@ -172,11 +181,46 @@ class _Sigma(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if fused.takes(grad):
+            return fused.sigma_backward(grad)
         g = grad.clone()
         frames = g.unbind(0)
         for later, frame in zip(frames[:0:-1], frames[-2::-1]):
             frame.add_(later)
         return g
+
+
+class _SigmaReluDelta(torch.autograd.Function):
+    """A hidden layer's ``_Delta(relu(_Sigma(current)))`` in one pass by the compiled kernels
+    (:mod:`engine.training.fused`): the same values and gradients, without a kernel call a frame or the
+    intermediate tensors' passes through memory. Only where :func:`engine.training.fused.takes` the tensor."""
+
+    @staticmethod
+    def forward(ctx, current, threshold, tau_grad, scale_grad):
+        th = threshold.detach().to(current.dtype)
+        below = float(torch.nextafter(th, torch.zeros_like(th)))
+        sent, sigma, delta_input = fused.sigma_relu_delta_forward(current, below, SPIKE_STEP,
+                                                                  keep_delta_input=ctx.needs_input_grad[1])
+        ctx.save_for_backward(sigma, *(() if delta_input is None else (delta_input, th)))
+        ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
+        return sent
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous()
+        sigma, *for_threshold = ctx.saved_tensors
+        grad_threshold = None
+        if ctx.needs_input_grad[1]:
+            delta_input, th = for_threshold
+            grad_threshold = _threshold_gradient(delta_input, th, grad, ctx.tau_grad, ctx.scale_grad)
+        return fused.sigma_relu_delta_backward(grad, sigma), grad_threshold, None, None
+
+
+def _sigma_relu_delta(current: torch.Tensor, threshold: torch.Tensor, surrogate: SurrogateParams) -> torch.Tensor:
+    """A hidden layer's spikes from its synapses' output: sigma, ReLU, delta unit (fused where it can be)."""
+    if fused.takes(current):
+        return _SigmaReluDelta.apply(current, threshold, surrogate.tau_grad, surrogate.scale_grad)
+    return _Delta.apply(torch.relu(_Sigma.apply(current)), threshold, surrogate.tau_grad, surrogate.scale_grad)
 
 
 class _Synapse(torch.autograd.Function):
@@ -387,9 +431,7 @@ class SDNNGraph(torch.nn.Module):
         emitted, delivered, neuron_order = [spikes], [spikes], [None]
         for index, (order, runs) in enumerate(orders):
             current = _Synapse.apply(spikes, weights[index], self.backward_dtype)
-            sigma = _Sigma.apply(current)
-            out = _Delta.apply(torch.relu(sigma), _ThresholdGrid.apply(self.thresholds[index + 1]),
-                               p.tau_grad, p.scale_grad)
+            out = _sigma_relu_delta(current, _ThresholdGrid.apply(self.thresholds[index + 1]), p)
             spikes = _Shift.apply(out, self.delays[index][order], runs)
             emitted.append(out)
             delivered.append(spikes)

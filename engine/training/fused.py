@@ -1,0 +1,181 @@
+"""The training graph's loops over frames as compiled kernels, where a C compiler is at hand.
+
+A delta encoder, a sigma (running sum) and a hidden layer's sigma → ReLU → delta chain are sequential over
+frames: in torch each frame costs a few kernel calls of a few microseconds whatever their size (~1,500 calls a
+layer for 4 s), plus a pass through memory for each step of the chain. ``fused_kernels.c`` does each chain in one
+pass, the same arithmetic in the same order, so the values are the torch loops' bit for bit
+(tests/test_training_fused.py); bench/training_step.py measures what it saves.
+
+The source is compiled once per machine with the system's C compiler (``$CC``, else ``cc``) into the user's
+cache (``$XDG_CACHE_HOME/spandex``, else ``~/.cache/spandex``; a few tenths of a second) and loaded with
+ctypes: no build step, no Python headers. Where that fails (no compiler, a read-only cache), or with
+``SPANDEX_FUSED_KERNELS=0``, :func:`available` is False and the graph keeps its torch loops: same numbers,
+slower. Only contiguous float32/float64 CPU tensors take the kernels; GPU runs keep torch's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("fused_kernels.c")
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-trapping-math", "-shared", "-fPIC")
+"""``-march=native``: built for this CPU (the cache key names it); no contraction into fused multiply-adds and
+no fast-math, so every sum and product rounds as torch's do."""
+SWITCH = "SPANDEX_FUSED_KERNELS"
+"""Environment variable: "0" keeps the torch loops (for comparisons); anything else or unset uses the kernels."""
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spandex"
+
+
+def _cpu_identity() -> str:
+    """What ``-march=native`` depends on: the CPU's model and feature flags (first core's)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.machine()
+    wanted = [line for line in text.splitlines() if line.startswith(("model name", "flags", "Features"))]
+    return platform.machine() + "\n" + "\n".join(dict.fromkeys(wanted))
+
+
+def _build() -> ctypes.CDLL:
+    """Compile (or find already compiled) and load the kernels; raises OSError/subprocess errors on failure."""
+    compiler = shutil.which(os.environ.get("CC") or "cc")
+    if compiler is None:
+        raise OSError(f"no C compiler ({os.environ.get('CC') or 'cc'}) on PATH")
+    key = hashlib.sha256("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(FLAGS), compiler,
+                                    _cpu_identity()]).encode()).hexdigest()[:16]
+    target = _cache_dir() / f"fused-kernels-{key}.so"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
+        os.close(handle)
+        try:
+            subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", partial], check=True, capture_output=True,
+                           timeout=120)
+            os.replace(partial, target)  # atomic: a concurrent build (another process) loads one or the other
+        finally:
+            Path(partial).unlink(missing_ok=True)
+    library = ctypes.CDLL(str(target))
+    pointer, count = ctypes.c_void_p, ctypes.c_long
+    for suffix, real in (("f", ctypes.c_float), ("d", ctypes.c_double)):
+        getattr(library, f"delta_forward_{suffix}").argtypes = [pointer] * 5 + [count, count, real, real, real]
+        getattr(library, f"sigma_relu_delta_forward_{suffix}").argtypes = \
+            [pointer] * 6 + [count, count, real, real, real]
+        getattr(library, f"sigma_relu_delta_backward_{suffix}").argtypes = [pointer] * 3 + [count, count]
+        getattr(library, f"sigma_forward_{suffix}").argtypes = [pointer, count, count]
+        getattr(library, f"sigma_backward_{suffix}").argtypes = [pointer] * 2 + [count, count]
+        for name in ("delta_forward", "sigma_relu_delta_forward", "sigma_relu_delta_backward", "sigma_forward",
+                     "sigma_backward"):
+            getattr(library, f"{name}_{suffix}").restype = None
+    return library
+
+
+def _library() -> ctypes.CDLL | None:
+    with _lock:
+        if "library" not in _state:
+            try:
+                _state["library"] = _build()
+                _state["reason"] = None
+            except (OSError, subprocess.SubprocessError) as exc:
+                _state["library"] = None
+                detail = getattr(exc, "stderr", b"") or b""
+                _state["reason"] = f"{exc}" + (f": {detail.decode(errors='replace').strip()[:300]}" if detail else "")
+        return _state["library"]  # type: ignore[return-value]
+
+
+def available() -> bool:
+    """Whether the kernels are in use (compiled and loaded, and not switched off)."""
+    return os.environ.get(SWITCH, "1") != "0" and _library() is not None
+
+
+def why_unavailable() -> str | None:
+    """Why :func:`available` is False, in words; None when it is True."""
+    if os.environ.get(SWITCH, "1") == "0":
+        return f"switched off ({SWITCH}=0)"
+    return None if _library() is not None else f"not built: {_state.get('reason')}"
+
+
+def takes(*tensors: torch.Tensor) -> bool:
+    """Whether the kernels can work on these tensors: available, on the CPU, contiguous, one float dtype."""
+    first = tensors[0]
+    return (first.dtype in (torch.float32, torch.float64)
+            and all(t.device.type == "cpu" and t.dtype == first.dtype and t.is_contiguous() for t in tensors)
+            and available())
+
+
+def _call(name: str, dtype: torch.dtype):
+    library = _library()
+    assert library is not None
+    return getattr(library, f"{name}_{'f' if dtype == torch.float32 else 'd'}")
+
+
+def _ptr(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+def _frames_and_width(x: torch.Tensor) -> tuple[int, int]:
+    return x.shape[0], x.numel() // max(x.shape[0], 1)
+
+
+def delta_forward(x: torch.Tensor, below: float, step: float,
+                  keep_delta_input: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The delta unit over ``x`` (T, ...): the floored sent values, and slayer's delta input if asked for."""
+    frames, width = _frames_and_width(x)
+    out = torch.empty_like(x)
+    delta_input = torch.empty_like(x) if keep_delta_input else None
+    scratch = torch.empty((2, width), dtype=x.dtype)
+    _call("delta_forward", x.dtype)(_ptr(x), _ptr(out), _ptr(delta_input), _ptr(scratch[0]), _ptr(scratch[1]),
+                                    frames, width, below, step, 1.0 / step)
+    return out, delta_input
+
+
+def sigma_relu_delta_forward(current: torch.Tensor, below: float, step: float,
+                             keep_delta_input: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Sigma (the running sum of ``current``), ReLU, delta unit: the floored sent values, sigma, and slayer's
+    delta input if asked for."""
+    frames, width = _frames_and_width(current)
+    out, sigma = torch.empty_like(current), torch.empty_like(current)
+    delta_input = torch.empty_like(current) if keep_delta_input else None
+    scratch = torch.empty((2, width), dtype=current.dtype)
+    _call("sigma_relu_delta_forward", current.dtype)(_ptr(current), _ptr(sigma), _ptr(out), _ptr(delta_input),
+                                                     _ptr(scratch[0]), _ptr(scratch[1]), frames, width, below, step,
+                                                     1.0 / step)
+    return out, sigma, delta_input
+
+
+def sigma_relu_delta_backward(grad_out: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The gradient of the synapses' output from that of the spikes (delta, ReLU and sigma backward)."""
+    frames, width = _frames_and_width(grad_out)
+    grad_current = torch.empty_like(grad_out)
+    _call("sigma_relu_delta_backward", grad_out.dtype)(_ptr(grad_out), _ptr(sigma), _ptr(grad_current), frames, width)
+    return grad_current
+
+
+def sigma_forward(x: torch.Tensor) -> None:
+    """The running sum over frames, in place."""
+    frames, width = _frames_and_width(x)
+    _call("sigma_forward", x.dtype)(_ptr(x), frames, width)
+
+
+def sigma_backward(grad: torch.Tensor) -> torch.Tensor:
+    """The running sum's backward: the reversed running sum of ``grad``."""
+    frames, width = _frames_and_width(grad)
+    out = torch.empty_like(grad)
+    _call("sigma_backward", grad.dtype)(_ptr(grad), _ptr(out), frames, width)
+    return out

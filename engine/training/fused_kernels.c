@@ -1,0 +1,110 @@
+/* The training graph's sequential loops over frames, one pass each instead of a few torch kernels a frame.
+ *
+ * Built and loaded by engine/training/fused.py (cc, at first use, cached); the graph falls back to its torch
+ * loops where no compiler is at hand. Every function computes what those loops compute, bit for bit, in the same
+ * order of operations (tests/test_training_fused.py): compiled without contraction into fused multiply-adds
+ * (-ffp-contract=off) and with IEEE arithmetic (no -ffast-math; -fno-trapping-math only lets the compiler use
+ * vector selects, which change no value).
+ *
+ * Tensors are (T, N) row-major: T frames of N = batch x channels values. `r` and `previous` are N-value scratch
+ * buffers. `delta_input` may be NULL; otherwise it receives slayer's delta input (change plus residual), which the
+ * threshold's gradient needs.
+ */
+
+#define SPANDEX_KERNELS(real, suffix)                                                                            \
+                                                                                                                 \
+/* One delta-encoder frame: d = change + residual; send d where |d| >= threshold (hardshrink with `below`, the   \
+ * largest value under it); keep the rest as residual; the sent value floored to the spike grid. */              \
+static inline void delta_frame_##suffix(const real *restrict source, real *restrict previous,           \
+                                        real *restrict r, real *restrict out,                                   \
+                                        real *restrict delta_input, long n, real below, real step,              \
+                                        real inv_step, int first, int relu) {                                   \
+    for (long i = 0; i < n; i++) {                                                                               \
+        real x = source[i];                                                                                      \
+        if (relu) x = x <= (real)0 ? (real)0 : x;                                                                \
+        real change = first ? x : x - previous[i];                                                               \
+        previous[i] = x;                                                                                         \
+        real d = change + r[i];                                                                                  \
+        if (delta_input) delta_input[i] = d;                                                                     \
+        real sent = (d >= -below && d <= below) ? (real)0 : d;                                                   \
+        r[i] = d - sent;                                                                                         \
+        out[i] = __builtin_floor##suffix##_(sent * inv_step) * step;                                             \
+    }                                                                                                            \
+}                                                                                                                \
+                                                                                                                 \
+/* The input encoder: the delta unit over x (T, N). */                                                           \
+void delta_forward_##suffix(const real *restrict x, real *restrict out, real *restrict delta_input,             \
+                            real *restrict r, real *restrict previous, long frames, long n, real below,         \
+                            real step, real inv_step) {                                                          \
+    for (long i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
+    for (long t = 0; t < frames; t++)                                                                            \
+        delta_frame_##suffix(x + t * n, previous, r, out + t * n, delta_input ? delta_input + t * n : 0, n,   \
+                             below, step, inv_step, t == 0, 0);                                                  \
+}                                                                                                                \
+                                                                                                                 \
+/* A hidden layer after its synapses: sigma (the running sum of `current`, into `sigma`), ReLU, then the delta   \
+ * unit. */                                                                                                      \
+void sigma_relu_delta_forward_##suffix(const real *restrict current, real *restrict sigma, real *restrict out,  \
+                                       real *restrict delta_input, real *restrict r, real *restrict previous,   \
+                                       long frames, long n, real below, real step, real inv_step) {             \
+    for (long i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
+    for (long t = 0; t < frames; t++) {                                                                          \
+        const real *restrict now = current + t * n;                                                              \
+        real *restrict frame = sigma + t * n;                                                                    \
+        if (t == 0) {                                                                                            \
+            for (long i = 0; i < n; i++) frame[i] = now[i];                                                      \
+        } else {                                                                                                 \
+            const real *restrict before = sigma + (t - 1) * n;                                                   \
+            for (long i = 0; i < n; i++) frame[i] = now[i] + before[i];                                          \
+        }                                                                                                        \
+        delta_frame_##suffix(frame, previous, r, out + t * n, delta_input ? delta_input + t * n : 0, n, below,   \
+                             step, inv_step, t == 0, 1);                                                         \
+    }                                                                                                            \
+}                                                                                                                \
+                                                                                                                 \
+/* Its backward (slayer's delta gradient, ReLU's, then the running sum's): grad_out (T, N) is the gradient of   \
+ * the spikes, sigma the saved running sum; grad_current receives the gradient of the synapses' output. */        \
+void sigma_relu_delta_backward_##suffix(const real *restrict grad_out, const real *restrict sigma,              \
+                                        real *restrict grad_current, long frames, long n) {                     \
+    for (long t = frames - 1; t >= 0; t--) {                                                                     \
+        const real *restrict g = grad_out + t * n;                                                               \
+        const real *restrict s = sigma + t * n;                                                                  \
+        real *restrict out = grad_current + t * n;                                                               \
+        if (t == frames - 1) {                                                                                   \
+            for (long i = 0; i < n; i++) out[i] = s[i] <= (real)0 ? (real)0 : g[i];                              \
+        } else {                                                                                                 \
+            const real *restrict g_next = grad_out + (t + 1) * n;                                                \
+            const real *restrict later = grad_current + (t + 1) * n;                                             \
+            for (long i = 0; i < n; i++) {                                                                       \
+                real to_x = g[i] - g_next[i];                                                                    \
+                out[i] = (s[i] <= (real)0 ? (real)0 : to_x) + later[i];                                          \
+            }                                                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+}                                                                                                                \
+                                                                                                                 \
+/* The running sum over frames in place, and its backward (the reversed running sum) into `out`. */             \
+void sigma_forward_##suffix(real *restrict x, long frames, long n) {                                             \
+    for (long t = 1; t < frames; t++) {                                                                          \
+        real *restrict frame = x + t * n;                                                                        \
+        const real *restrict before = x + (t - 1) * n;                                                           \
+        for (long i = 0; i < n; i++) frame[i] = frame[i] + before[i];                                            \
+    }                                                                                                            \
+}                                                                                                                \
+void sigma_backward_##suffix(const real *restrict grad, real *restrict out, long frames, long n) {              \
+    for (long t = frames - 1; t >= 0; t--) {                                                                     \
+        const real *restrict g = grad + t * n;                                                                   \
+        real *restrict o = out + t * n;                                                                          \
+        if (t == frames - 1) {                                                                                   \
+            for (long i = 0; i < n; i++) o[i] = g[i];                                                            \
+        } else {                                                                                                 \
+            const real *restrict later = out + (t + 1) * n;                                                      \
+            for (long i = 0; i < n; i++) o[i] = g[i] + later[i];                                                 \
+        }                                                                                                        \
+    }                                                                                                            \
+}
+
+#define __builtin_floorf_ __builtin_floorf
+#define __builtin_floord_ __builtin_floor
+SPANDEX_KERNELS(float, f)
+SPANDEX_KERNELS(double, d)
