@@ -94,6 +94,7 @@ def test_a_training_step_of_the_graph_is_the_torch_loops_bit_for_bit(dtype, monk
 
     kernels, loops = _both_ways(monkeypatch, run)
     _assert_identical(kernels, loops)
+    assert kernels[0].stride() == loops[0].stride() == (50 * 257, 1, 257)  # y frame-major, as the spectra
     assert all((s != 0).any() for s in kernels[1:4])  # every layer spiked
 
 

@@ -1,6 +1,6 @@
 """The training graph's loops over frames as compiled kernels, where a C compiler is at hand.
 
-A delta encoder, a sigma (running sum) and a hidden layer's sigma → ReLU → delta chain are sequential over
+A delta encoder, the output layer's sigma (running sum) and a hidden layer's sigma → ReLU → delta chain are sequential over
 frames: in torch each frame costs a few kernel calls of a few microseconds whatever their size (~1,500 calls a
 layer for 4 s), plus a pass through memory for each step of the chain. ``fused_kernels.c`` does each chain in one
 pass, the same arithmetic in the same order, so the values are the torch loops' bit for bit
@@ -78,10 +78,10 @@ def _build() -> ctypes.CDLL:
         getattr(library, f"sigma_relu_delta_forward_{suffix}").argtypes = \
             [pointer] * 6 + [count, count, real, real, real]
         getattr(library, f"sigma_relu_delta_backward_{suffix}").argtypes = [pointer] * 3 + [count, count]
-        getattr(library, f"sigma_forward_{suffix}").argtypes = [pointer, count, count]
-        getattr(library, f"sigma_backward_{suffix}").argtypes = [pointer] * 2 + [count, count]
-        for name in ("delta_forward", "sigma_relu_delta_forward", "sigma_relu_delta_backward", "sigma_forward",
-                     "sigma_backward"):
+        for name in ("sigma_frame_major_forward", "sigma_frame_major_backward"):
+            getattr(library, f"{name}_{suffix}").argtypes = [pointer] * 2 + [count, count, count]
+        for name in ("delta_forward", "sigma_relu_delta_forward", "sigma_relu_delta_backward",
+                     "sigma_frame_major_forward", "sigma_frame_major_backward"):
             getattr(library, f"{name}_{suffix}").restype = None
     return library
 
@@ -167,15 +167,17 @@ def sigma_relu_delta_backward(grad_out: torch.Tensor, sigma: torch.Tensor) -> to
     return grad_current
 
 
-def sigma_forward(x: torch.Tensor) -> None:
-    """The running sum over frames, in place."""
-    frames, width = _frames_and_width(x)
-    _call("sigma_forward", x.dtype)(_ptr(x), frames, width)
+def sigma_frame_major_forward(current: torch.Tensor) -> torch.Tensor:
+    """The running sum over frames of ``current`` (T, B, C), laid out frame-major: (B, T, C)."""
+    frames, batch, width = current.shape
+    out = torch.empty((batch, frames, width), dtype=current.dtype)
+    _call("sigma_frame_major_forward", current.dtype)(_ptr(current), _ptr(out), frames, batch, width)
+    return out
 
 
-def sigma_backward(grad: torch.Tensor) -> torch.Tensor:
-    """The running sum's backward: the reversed running sum of ``grad``."""
-    frames, width = _frames_and_width(grad)
-    out = torch.empty_like(grad)
-    _call("sigma_backward", grad.dtype)(_ptr(grad), _ptr(out), frames, width)
+def sigma_frame_major_backward(grad: torch.Tensor) -> torch.Tensor:
+    """Its backward: from the gradient of the (B, T, C) sums, that of ``current`` (T, B, C)."""
+    batch, frames, width = grad.shape
+    out = torch.empty((frames, batch, width), dtype=grad.dtype)
+    _call("sigma_frame_major_backward", grad.dtype)(_ptr(grad), _ptr(out), frames, batch, width)
     return out

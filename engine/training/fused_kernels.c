@@ -83,25 +83,35 @@ void sigma_relu_delta_backward_##suffix(const real *restrict grad_out, const rea
     }                                                                                                            \
 }                                                                                                                \
                                                                                                                  \
-/* The running sum over frames in place, and its backward (the reversed running sum) into `out`. */             \
-void sigma_forward_##suffix(real *restrict x, long frames, long n) {                                             \
-    for (long t = 1; t < frames; t++) {                                                                          \
-        real *restrict frame = x + t * n;                                                                        \
-        const real *restrict before = x + (t - 1) * n;                                                           \
-        for (long i = 0; i < n; i++) frame[i] = frame[i] + before[i];                                            \
-    }                                                                                                            \
-}                                                                                                                \
-void sigma_backward_##suffix(const real *restrict grad, real *restrict out, long frames, long n) {              \
-    for (long t = frames - 1; t >= 0; t--) {                                                                     \
-        const real *restrict g = grad + t * n;                                                                   \
-        real *restrict o = out + t * n;                                                                          \
-        if (t == frames - 1) {                                                                                   \
-            for (long i = 0; i < n; i++) o[i] = g[i];                                                            \
-        } else {                                                                                                 \
-            const real *restrict later = out + (t + 1) * n;                                                      \
-            for (long i = 0; i < n; i++) o[i] = g[i] + later[i];                                                 \
+/* The output layer's sigma, written frame-major: `current` (T, B, C) summed over frames into out (B, T, C), the \
+ * layout the loss multiplies the spectra in; and its backward, from grad (B, T, C) into grad_current (T, B, C). */ \
+void sigma_frame_major_forward_##suffix(const real *restrict current, real *restrict out, long frames, long batch, \
+                                        long c) {                                                                \
+    for (long t = 0; t < frames; t++)                                                                            \
+        for (long b = 0; b < batch; b++) {                                                                       \
+            const real *restrict now = current + (t * batch + b) * c;                                            \
+            real *restrict o = out + (b * frames + t) * c;                                                       \
+            if (t == 0) {                                                                                        \
+                for (long i = 0; i < c; i++) o[i] = now[i];                                                      \
+            } else {                                                                                             \
+                const real *restrict before = o - c;                                                             \
+                for (long i = 0; i < c; i++) o[i] = now[i] + before[i];                                          \
+            }                                                                                                    \
         }                                                                                                        \
-    }                                                                                                            \
+}                                                                                                                \
+void sigma_frame_major_backward_##suffix(const real *restrict grad, real *restrict grad_current, long frames,    \
+                                         long batch, long c) {                                                   \
+    for (long t = frames - 1; t >= 0; t--)                                                                       \
+        for (long b = 0; b < batch; b++) {                                                                       \
+            const real *restrict g = grad + (b * frames + t) * c;                                                \
+            real *restrict o = grad_current + (t * batch + b) * c;                                               \
+            if (t == frames - 1) {                                                                               \
+                for (long i = 0; i < c; i++) o[i] = g[i];                                                        \
+            } else {                                                                                             \
+                const real *restrict later = grad_current + ((t + 1) * batch + b) * c;                           \
+                for (long i = 0; i < c; i++) o[i] = g[i] + later[i];                                             \
+            }                                                                                                    \
+        }                                                                                                        \
 }
 
 #define __builtin_floorf_ __builtin_floorf

@@ -171,9 +171,6 @@ class _Sigma(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.mark_dirty(x)
-        if fused.takes(x):
-            fused.sigma_forward(x)
-            return x
         frames = x.unbind(0)
         for previous, frame in zip(frames, frames[1:]):
             frame.add_(previous)
@@ -181,8 +178,6 @@ class _Sigma(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if fused.takes(grad):
-            return fused.sigma_backward(grad)
         g = grad.clone()
         frames = g.unbind(0)
         for later, frame in zip(frames[:0:-1], frames[-2::-1]):
@@ -214,6 +209,19 @@ class _SigmaReluDelta(torch.autograd.Function):
             delta_input, th = for_threshold
             grad_threshold = _threshold_gradient(delta_input, th, grad, ctx.tau_grad, ctx.scale_grad)
         return fused.sigma_relu_delta_backward(grad, sigma), grad_threshold, None, None
+
+
+class _SigmaFrameMajor(torch.autograd.Function):
+    """The output layer's ``_Sigma``, made frame-major ``(B, T, bins)`` as it is summed (the layout the loss
+    multiplies the spectra in) by the compiled kernels, instead of summed in place and then copied into it."""
+
+    @staticmethod
+    def forward(ctx, current):
+        return fused.sigma_frame_major_forward(current)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return fused.sigma_frame_major_backward(grad.contiguous())
 
 
 def _sigma_relu_delta(current: torch.Tensor, threshold: torch.Tensor, surrogate: SurrogateParams) -> torch.Tensor:
@@ -436,9 +444,12 @@ class SDNNGraph(torch.nn.Module):
             emitted.append(out)
             delivered.append(spikes)
             neuron_order.append(order)
-        y = _Sigma.apply(_Synapse.apply(spikes, weights[-1], self.backward_dtype))
+        current = _Synapse.apply(spikes, weights[-1], self.backward_dtype)
         # (B, bins, T) held frame-major, as torch.stft lays out its spectra: the mask multiplies them in order
-        y = y.transpose(0, 1).contiguous().transpose(1, 2)
+        if fused.takes(current):
+            y = _SigmaFrameMajor.apply(current).transpose(1, 2)
+        else:
+            y = _Sigma.apply(current).transpose(0, 1).contiguous().transpose(1, 2)
         return GraphOutput(y=y, spikes=emitted, delivered=delivered, neuron_order=neuron_order)
 
     def level_gains(self, frames: torch.Tensor) -> torch.Tensor:
