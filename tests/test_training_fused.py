@@ -1,5 +1,7 @@
 """The compiled loops (engine/training/fused.py) against the graph's torch loops: the same values and gradients
-bit for bit, float32 and float64; and a machine without a C compiler trains the same, on the torch loops."""
+bit for bit, float32 and float64 — but the delays' gradients, which the kernels sum in float64 (torch in the
+tensor's dtype, in its own order): equal to that rounding; and a machine without a C compiler trains the same, on
+the torch loops."""
 
 import pytest
 import torch
@@ -88,12 +90,16 @@ def test_a_training_step_of_the_graph_is_the_torch_loops_bit_for_bit(dtype, monk
                 d.mul_(6)  # a few frames of delay
         out = graph(magnitude)
         ((out.mask - target) ** 2).sum().backward()
-        grads = [p.grad for p in graph.parameters()]
+        grads = [p.grad for p in [*graph.weights, *graph.thresholds]]
         assert all(g is not None for g in grads)
-        return [out.y.detach(), *[s.detach() for s in out.spikes], *grads]
+        return [out.y.detach(), *[s.detach() for s in out.spikes], *[d.detach() for d in out.delivered], *grads], \
+            [d.grad for d in graph.delays]
 
-    kernels, loops = _both_ways(monkeypatch, run)
+    (kernels, kernel_delays), (loops, loop_delays) = _both_ways(monkeypatch, run)
     _assert_identical(kernels, loops)
+    for a, b in zip(kernel_delays, loop_delays, strict=True):
+        assert (a != 0).any()
+        torch.testing.assert_close(a, b, rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=0)
     assert kernels[0].stride() == loops[0].stride() == (50 * 257, 1, 257)  # y frame-major, as the spectra
     assert all((s != 0).any() for s in kernels[1:4])  # every layer spiked
 

@@ -80,8 +80,10 @@ def _build() -> ctypes.CDLL:
         getattr(library, f"sigma_relu_delta_backward_{suffix}").argtypes = [pointer] * 3 + [count, count]
         for name in ("sigma_frame_major_forward", "sigma_frame_major_backward"):
             getattr(library, f"{name}_{suffix}").argtypes = [pointer] * 2 + [count, count, count]
+        getattr(library, f"shift_forward_{suffix}").argtypes = [pointer] * 3 + [count] * 4
+        getattr(library, f"shift_backward_{suffix}").argtypes = [pointer] * 5 + [count] * 4
         for name in ("delta_forward", "sigma_relu_delta_forward", "sigma_relu_delta_backward",
-                     "sigma_frame_major_forward", "sigma_frame_major_backward"):
+                     "sigma_frame_major_forward", "sigma_frame_major_backward", "shift_forward", "shift_backward"):
             getattr(library, f"{name}_{suffix}").restype = None
     return library
 
@@ -181,3 +183,29 @@ def sigma_frame_major_backward(grad: torch.Tensor) -> torch.Tensor:
     out = torch.empty((frames, batch, width), dtype=grad.dtype)
     _call("sigma_frame_major_backward", grad.dtype)(_ptr(grad), _ptr(out), frames, batch, width)
     return out
+
+
+def _run_table(runs: tuple[tuple[int, int, int], ...]) -> torch.Tensor:
+    return torch.tensor(runs, dtype=torch.long).reshape(-1, 3).contiguous()
+
+
+def shift_forward(x: torch.Tensor, runs: tuple[tuple[int, int, int], ...]) -> torch.Tensor:
+    """``y[t, :, c] = x[t - shift, :, c]`` (0 before) for each run of channels ``(start, stop, shift)``."""
+    frames, batch, width = x.shape
+    y = torch.empty_like(x)
+    table = _run_table(runs)
+    _call("shift_forward", x.dtype)(_ptr(x), _ptr(y), _ptr(table), len(runs), frames, batch, width)
+    return y
+
+
+def shift_backward(grad: torch.Tensor, y: torch.Tensor | None,
+                   runs: tuple[tuple[int, int, int], ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The gradient of the undelayed spikes, and with ``y`` (the delayed ones) each channel's delay gradient
+    (summed in float64, returned in ``grad``'s dtype)."""
+    frames, batch, width = grad.shape
+    grad_x = torch.empty_like(grad)
+    grad_delay = torch.empty(width, dtype=torch.float64) if y is not None else None
+    table = _run_table(runs)
+    _call("shift_backward", grad.dtype)(_ptr(grad), _ptr(y), _ptr(grad_x), _ptr(grad_delay), _ptr(table), len(runs),
+                                        frames, batch, width)
+    return grad_x, None if grad_delay is None else grad_delay.to(grad.dtype)

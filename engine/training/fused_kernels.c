@@ -112,6 +112,57 @@ void sigma_frame_major_backward_##suffix(const real *restrict grad, real *restri
                 for (long i = 0; i < c; i++) o[i] = g[i] + later[i];                                             \
             }                                                                                                    \
         }                                                                                                        \
+}                                                                                                                \
+                                                                                                                 \
+/* delay_shift and the axonal delays of neurons sorted by delay: `runs` holds (start, stop, shift) triples, the  \
+ * channels [start, stop) arriving `shift` frames late; y[t, b, c] = x[t - shift, b, c] (0 before). */           \
+void shift_forward_##suffix(const real *restrict x, real *restrict y, const long *restrict runs, long n_runs,    \
+                            long frames, long batch, long c) {                                                   \
+    for (long t = 0; t < frames; t++)                                                                            \
+        for (long b = 0; b < batch; b++)                                                                         \
+            for (long k = 0; k < n_runs; k++) {                                                                  \
+                long start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
+                real *restrict to = y + (t * batch + b) * c;                                                     \
+                if (t < shift) {                                                                                 \
+                    for (long i = start; i < stop; i++) to[i] = (real)0;                                         \
+                } else {                                                                                         \
+                    const real *restrict from = x + ((t - shift) * batch + b) * c;                               \
+                    for (long i = start; i < stop; i++) to[i] = from[i];                                         \
+                }                                                                                                \
+            }                                                                                                    \
+}                                                                                                                \
+                                                                                                                 \
+/* Its backward: grad_x[t] = grad[t + shift] (0 past the end); with `y` (the delayed spikes), each channel's     \
+ * delay gradient, slayer's sum over batch and frames of y[t] (g[t+1] - g[t]) (g[T] = 0), accumulated in double  \
+ * into grad_delay (c values, zeroed here). */                                                                   \
+void shift_backward_##suffix(const real *restrict grad, const real *restrict y, real *restrict grad_x,           \
+                             double *restrict grad_delay, const long *restrict runs, long n_runs, long frames,   \
+                             long batch, long c) {                                                               \
+    for (long t = 0; t < frames; t++)                                                                            \
+        for (long b = 0; b < batch; b++)                                                                         \
+            for (long k = 0; k < n_runs; k++) {                                                                  \
+                long start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
+                real *restrict to = grad_x + (t * batch + b) * c;                                                \
+                if (t + shift >= frames) {                                                                       \
+                    for (long i = start; i < stop; i++) to[i] = (real)0;                                         \
+                } else {                                                                                         \
+                    const real *restrict from = grad + ((t + shift) * batch + b) * c;                            \
+                    for (long i = start; i < stop; i++) to[i] = from[i];                                         \
+                }                                                                                                \
+            }                                                                                                    \
+    if (!y) return;                                                                                              \
+    for (long i = 0; i < c; i++) grad_delay[i] = 0.0;                                                            \
+    for (long t = 0; t < frames; t++)                                                                            \
+        for (long b = 0; b < batch; b++) {                                                                       \
+            const real *restrict now = grad + (t * batch + b) * c;                                               \
+            const real *restrict spikes = y + (t * batch + b) * c;                                               \
+            if (t + 1 < frames) {                                                                                \
+                const real *restrict next = grad + ((t + 1) * batch + b) * c;                                    \
+                for (long i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * (-now[i] + next[i]));         \
+            } else {                                                                                             \
+                for (long i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * -now[i]);                     \
+            }                                                                                                    \
+        }                                                                                                        \
 }
 
 #define __builtin_floorf_ __builtin_floorf

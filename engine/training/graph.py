@@ -286,6 +286,12 @@ class _Shift(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, delay, runs):
+        ctx.runs = runs
+        if fused.takes(x):
+            y = fused.shift_forward(x, runs)
+            if ctx.needs_input_grad[1]:
+                ctx.save_for_backward(y)
+            return y
         steps = x.shape[0]
         y = torch.empty_like(x)
         for start, stop, shift in runs:
@@ -294,11 +300,15 @@ class _Shift(torch.autograd.Function):
             y[steps - kept:, :, start:stop] = x[:kept, :, start:stop]
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(y)
-        ctx.runs = runs
         return y
 
     @staticmethod
     def backward(ctx, grad):
+        grad = grad.contiguous()
+        if fused.takes(grad):
+            (y,) = ctx.saved_tensors if ctx.needs_input_grad[1] else (None,)
+            grad_x, grad_delay = fused.shift_backward(grad, y, ctx.runs)
+            return grad_x, grad_delay, None
         steps = grad.shape[0]
         grad_x = torch.empty_like(grad)
         for start, stop, shift in ctx.runs:  # where x[t] went
