@@ -138,11 +138,13 @@ void shift_forward_##suffix(const real *restrict x, real *restrict y, const long
 void shift_backward_##suffix(const real *restrict grad, const real *restrict y, real *restrict grad_x,           \
                              double *restrict grad_delay, const long *restrict runs, long n_runs, long frames,   \
                              long batch, long c) {                                                               \
+    if (y)                                                                                                       \
+        for (long i = 0; i < c; i++) grad_delay[i] = 0.0;                                                        \
     for (long t = 0; t < frames; t++)                                                                            \
-        for (long b = 0; b < batch; b++)                                                                         \
+        for (long b = 0; b < batch; b++) {                                                                       \
+            real *restrict to = grad_x + (t * batch + b) * c;                                                    \
             for (long k = 0; k < n_runs; k++) {                                                                  \
                 long start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
-                real *restrict to = grad_x + (t * batch + b) * c;                                                \
                 if (t + shift >= frames) {                                                                       \
                     for (long i = start; i < stop; i++) to[i] = (real)0;                                         \
                 } else {                                                                                         \
@@ -150,10 +152,7 @@ void shift_backward_##suffix(const real *restrict grad, const real *restrict y, 
                     for (long i = start; i < stop; i++) to[i] = from[i];                                         \
                 }                                                                                                \
             }                                                                                                    \
-    if (!y) return;                                                                                              \
-    for (long i = 0; i < c; i++) grad_delay[i] = 0.0;                                                            \
-    for (long t = 0; t < frames; t++)                                                                            \
-        for (long b = 0; b < batch; b++) {                                                                       \
+            if (!y) continue;                                                                                    \
             const real *restrict now = grad + (t * batch + b) * c;                                               \
             const real *restrict spikes = y + (t * batch + b) * c;                                               \
             if (t + 1 < frames) {                                                                                \
