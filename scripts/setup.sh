@@ -25,6 +25,8 @@ APT_PACKAGES=(
     libglx-mesa0 libgl1-mesa-dri libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core
     # a virtual sound card: PipeWire null sinks as microphone and speaker, apps run under pw-jack
     pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus libasound2-plugins
+    # a C compiler for the trainer's compiled loops (engine/training/fused.py; without one it trains on torch's, slower)
+    gcc libc6-dev
 )
 
 say() { printf 'setup: %s\n' "$*"; }
