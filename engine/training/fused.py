@@ -6,11 +6,13 @@ layer for 4 s), plus a pass through memory for each step of the chain. ``fused_k
 pass, the same arithmetic in the same order, so the values are the torch loops' bit for bit
 (tests/test_training_fused.py); bench/training_step.py measures what it saves.
 
-The source is compiled once per machine with the system's C compiler (``$CC``, else ``cc``) into the user's
-cache (``$XDG_CACHE_HOME/spandex``, else ``~/.cache/spandex``; a few tenths of a second) and loaded with
-ctypes: no build step, no Python headers. Where that fails (no compiler, a read-only cache), or with
-``SPANDEX_FUSED_KERNELS=0``, :func:`available` is False and the graph keeps its torch loops: same numbers,
-slower. Only contiguous float32/float64 CPU tensors take the kernels; GPU runs keep torch's.
+The source is compiled once per machine with the system's C compiler (``$CC``, else ``cc``; half a second) into
+the user's cache (``$XDG_CACHE_HOME/spandex``, else ``~/.cache/spandex``; each source version and CPU its own
+file, with its SHA-256 beside it: a file cut short by a crash is built again, not loaded) and loaded with ctypes:
+no build step, no Python headers. A cache folder others could write to, or none at all, and the process builds
+for itself. Where building fails (no compiler), or with ``SPANDEX_FUSED_KERNELS=0``, :func:`available` is False
+and the graph keeps its torch loops: the same numbers, slower (:func:`why_unavailable` says why; the bench prints
+it). Only contiguous float32/float64 CPU tensors take the kernels; GPU runs keep torch's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -38,9 +42,19 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "spandex"
+def _cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/spandex`` (else ``~/.cache/spandex``), if it is this user's own and no one else can
+    write to it (a library found there is loaded into the process); else None."""
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = base / "spandex"
+        folder.mkdir(parents=True, exist_ok=True)
+        info = folder.stat()
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
+        return None
+    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return folder
 
 
 def _cpu_identity() -> str:
@@ -53,26 +67,62 @@ def _cpu_identity() -> str:
     return platform.machine() + "\n" + "\n".join(dict.fromkeys(wanted))
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _intact(library: Path) -> bool:
+    """Whether ``library`` is whole: the digest written beside it when it was built still matches (a file cut
+    short by a crash would kill the process that loads it, with SIGBUS, before Python could catch anything)."""
+    digest = library.with_suffix(".sha256")
+    try:
+        return digest.read_text(encoding="ascii").strip() == _digest(library)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _write_synced(path: Path, data: bytes | None, source: Path | None = None) -> None:
+    """Put ``data`` (or the file ``source``) at ``path`` atomically and durably: fsync, then rename."""
+    handle, partial = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data if data is not None else source.read_bytes())  # type: ignore[union-attr]
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+def _compile(command: list[str], target: Path) -> Path:
+    """The kernels compiled to ``target``, with their digest beside them (unless another process got there
+    first)."""
+    with tempfile.TemporaryDirectory(prefix="spandex-kernels-") as scratch:
+        built = Path(scratch) / "kernels.so"
+        subprocess.run([*command, *FLAGS, str(SOURCE), "-o", str(built)], check=True, capture_output=True,
+                       timeout=120)
+        if not _intact(target):
+            _write_synced(target, None, source=built)
+            _write_synced(target.with_suffix(".sha256"), _digest(target).encode("ascii"))
+    return target
+
+
 def _build() -> ctypes.CDLL:
-    """Compile (or find already compiled) and load the kernels; raises OSError/subprocess errors on failure."""
-    compiler = shutil.which(os.environ.get("CC") or "cc")
-    if compiler is None:
+    """Compile (or find already compiled) and load the kernels; raises on any failure (caught by the caller)."""
+    command = shlex.split(os.environ.get("CC") or "cc")
+    if not command or shutil.which(command[0]) is None:
         raise OSError(f"no C compiler ({os.environ.get('CC') or 'cc'}) on PATH")
-    key = hashlib.sha256("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(FLAGS), compiler,
+    command[0] = str(shutil.which(command[0]))
+    key = hashlib.sha256("\n".join([SOURCE.read_text(encoding="utf-8"), " ".join(FLAGS), " ".join(command),
                                     _cpu_identity()]).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"fused-kernels-{key}.so"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
-        os.close(handle)
-        try:
-            subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", partial], check=True, capture_output=True,
-                           timeout=120)
-            os.replace(partial, target)  # atomic: a concurrent build (another process) loads one or the other
-        finally:
-            Path(partial).unlink(missing_ok=True)
-    library = ctypes.CDLL(str(target))
-    pointer, count = ctypes.c_void_p, ctypes.c_long
+    name = f"fused-kernels-{key}.so"
+    folder = _cache_dir()
+    if folder is not None:
+        library = ctypes.CDLL(str(folder / name if _intact(folder / name) else _compile(command, folder / name)))
+    else:  # no cache of our own: built for this process alone
+        with tempfile.TemporaryDirectory(prefix="spandex-kernels-") as private:
+            library = ctypes.CDLL(str(_compile(command, Path(private) / name)))  # loaded: the file may go
+    pointer, count = ctypes.c_void_p, ctypes.c_int64
     for suffix, real in (("f", ctypes.c_float), ("d", ctypes.c_double)):
         getattr(library, f"delta_forward_{suffix}").argtypes = [pointer] * 5 + [count, count, real, real, real]
         getattr(library, f"sigma_relu_delta_forward_{suffix}").argtypes = \
@@ -94,7 +144,7 @@ def _library() -> ctypes.CDLL | None:
             try:
                 _state["library"] = _build()
                 _state["reason"] = None
-            except (OSError, subprocess.SubprocessError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever fails, the torch loops compute the same
                 _state["library"] = None
                 detail = getattr(exc, "stderr", b"") or b""
                 _state["reason"] = f"{exc}" + (f": {detail.decode(errors='replace').strip()[:300]}" if detail else "")
@@ -141,7 +191,7 @@ def delta_forward(x: torch.Tensor, below: float, step: float,
     frames, width = _frames_and_width(x)
     out = torch.empty_like(x)
     delta_input = torch.empty_like(x) if keep_delta_input else None
-    scratch = torch.empty((2, width), dtype=x.dtype)
+    scratch = x.new_empty((2, width))
     _call("delta_forward", x.dtype)(_ptr(x), _ptr(out), _ptr(delta_input), _ptr(scratch[0]), _ptr(scratch[1]),
                                     frames, width, below, step, 1.0 / step)
     return out, delta_input
@@ -154,7 +204,7 @@ def sigma_relu_delta_forward(current: torch.Tensor, below: float, step: float,
     frames, width = _frames_and_width(current)
     out, sigma = torch.empty_like(current), torch.empty_like(current)
     delta_input = torch.empty_like(current) if keep_delta_input else None
-    scratch = torch.empty((2, width), dtype=current.dtype)
+    scratch = current.new_empty((2, width))
     _call("sigma_relu_delta_forward", current.dtype)(_ptr(current), _ptr(sigma), _ptr(out), _ptr(delta_input),
                                                      _ptr(scratch[0]), _ptr(scratch[1]), frames, width, below, step,
                                                      1.0 / step)
@@ -172,7 +222,7 @@ def sigma_relu_delta_backward(grad_out: torch.Tensor, sigma: torch.Tensor) -> to
 def sigma_frame_major_forward(current: torch.Tensor) -> torch.Tensor:
     """The running sum over frames of ``current`` (T, B, C), laid out frame-major: (B, T, C)."""
     frames, batch, width = current.shape
-    out = torch.empty((batch, frames, width), dtype=current.dtype)
+    out = current.new_empty((batch, frames, width))
     _call("sigma_frame_major_forward", current.dtype)(_ptr(current), _ptr(out), frames, batch, width)
     return out
 
@@ -180,13 +230,19 @@ def sigma_frame_major_forward(current: torch.Tensor) -> torch.Tensor:
 def sigma_frame_major_backward(grad: torch.Tensor) -> torch.Tensor:
     """Its backward: from the gradient of the (B, T, C) sums, that of ``current`` (T, B, C)."""
     batch, frames, width = grad.shape
-    out = torch.empty((frames, batch, width), dtype=grad.dtype)
+    out = grad.new_empty((frames, batch, width))
     _call("sigma_frame_major_backward", grad.dtype)(_ptr(grad), _ptr(out), frames, batch, width)
     return out
 
 
+def runs_fit(runs: tuple[tuple[int, int, int], ...], width: int) -> bool:
+    """Whether each run ``(start, stop, shift)`` lies within ``width`` channels and shifts forward (a NaN delay,
+    after training diverged, gives a huge negative shift: the torch loops take it, the kernels must not)."""
+    return all(0 <= start <= stop <= width and shift >= 0 for start, stop, shift in runs)
+
+
 def _run_table(runs: tuple[tuple[int, int, int], ...]) -> torch.Tensor:
-    return torch.tensor(runs, dtype=torch.long).reshape(-1, 3).contiguous()
+    return torch.tensor(runs, dtype=torch.int64, device="cpu").reshape(-1, 3).contiguous()
 
 
 def shift_forward(x: torch.Tensor, runs: tuple[tuple[int, int, int], ...]) -> torch.Tensor:
@@ -204,7 +260,7 @@ def shift_backward(grad: torch.Tensor, y: torch.Tensor | None,
     (summed in float64, returned in ``grad``'s dtype)."""
     frames, batch, width = grad.shape
     grad_x = torch.empty_like(grad)
-    grad_delay = torch.empty(width, dtype=torch.float64) if y is not None else None
+    grad_delay = grad.new_empty(width, dtype=torch.float64) if y is not None else None
     table = _run_table(runs)
     _call("shift_backward", grad.dtype)(_ptr(grad), _ptr(y), _ptr(grad_x), _ptr(grad_delay), _ptr(table), len(runs),
                                         frames, batch, width)

@@ -11,15 +11,17 @@
  * threshold's gradient needs.
  */
 
+#include <stdint.h>
+
 #define SPANDEX_KERNELS(real, suffix)                                                                            \
                                                                                                                  \
 /* One delta-encoder frame: d = change + residual; send d where |d| >= threshold (hardshrink with `below`, the   \
  * largest value under it); keep the rest as residual; the sent value floored to the spike grid. */              \
 static inline void delta_frame_##suffix(const real *restrict source, real *restrict previous,           \
                                         real *restrict r, real *restrict out,                                   \
-                                        real *restrict delta_input, long n, real below, real step,              \
+                                        real *restrict delta_input, int64_t n, real below, real step,              \
                                         real inv_step, int first, int relu) {                                   \
-    for (long i = 0; i < n; i++) {                                                                               \
+    for (int64_t i = 0; i < n; i++) {                                                                               \
         real x = source[i];                                                                                      \
         if (relu) x = x <= (real)0 ? (real)0 : x;                                                                \
         real change = first ? x : x - previous[i];                                                               \
@@ -34,10 +36,10 @@ static inline void delta_frame_##suffix(const real *restrict source, real *restr
                                                                                                                  \
 /* The input encoder: the delta unit over x (T, N). */                                                           \
 void delta_forward_##suffix(const real *restrict x, real *restrict out, real *restrict delta_input,             \
-                            real *restrict r, real *restrict previous, long frames, long n, real below,         \
+                            real *restrict r, real *restrict previous, int64_t frames, int64_t n, real below,         \
                             real step, real inv_step) {                                                          \
-    for (long i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
-    for (long t = 0; t < frames; t++)                                                                            \
+    for (int64_t i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
+    for (int64_t t = 0; t < frames; t++)                                                                            \
         delta_frame_##suffix(x + t * n, previous, r, out + t * n, delta_input ? delta_input + t * n : 0, n,   \
                              below, step, inv_step, t == 0, 0);                                                  \
 }                                                                                                                \
@@ -46,16 +48,16 @@ void delta_forward_##suffix(const real *restrict x, real *restrict out, real *re
  * unit. */                                                                                                      \
 void sigma_relu_delta_forward_##suffix(const real *restrict current, real *restrict sigma, real *restrict out,  \
                                        real *restrict delta_input, real *restrict r, real *restrict previous,   \
-                                       long frames, long n, real below, real step, real inv_step) {             \
-    for (long i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
-    for (long t = 0; t < frames; t++) {                                                                          \
+                                       int64_t frames, int64_t n, real below, real step, real inv_step) {             \
+    for (int64_t i = 0; i < n; i++) { r[i] = (real)0; previous[i] = (real)0; }                                      \
+    for (int64_t t = 0; t < frames; t++) {                                                                          \
         const real *restrict now = current + t * n;                                                              \
         real *restrict frame = sigma + t * n;                                                                    \
         if (t == 0) {                                                                                            \
-            for (long i = 0; i < n; i++) frame[i] = now[i];                                                      \
+            for (int64_t i = 0; i < n; i++) frame[i] = now[i];                                                      \
         } else {                                                                                                 \
             const real *restrict before = sigma + (t - 1) * n;                                                   \
-            for (long i = 0; i < n; i++) frame[i] = now[i] + before[i];                                          \
+            for (int64_t i = 0; i < n; i++) frame[i] = now[i] + before[i];                                          \
         }                                                                                                        \
         delta_frame_##suffix(frame, previous, r, out + t * n, delta_input ? delta_input + t * n : 0, n, below,   \
                              step, inv_step, t == 0, 1);                                                         \
@@ -65,17 +67,17 @@ void sigma_relu_delta_forward_##suffix(const real *restrict current, real *restr
 /* Its backward (slayer's delta gradient, ReLU's, then the running sum's): grad_out (T, N) is the gradient of   \
  * the spikes, sigma the saved running sum; grad_current receives the gradient of the synapses' output. */        \
 void sigma_relu_delta_backward_##suffix(const real *restrict grad_out, const real *restrict sigma,              \
-                                        real *restrict grad_current, long frames, long n) {                     \
-    for (long t = frames - 1; t >= 0; t--) {                                                                     \
+                                        real *restrict grad_current, int64_t frames, int64_t n) {                     \
+    for (int64_t t = frames - 1; t >= 0; t--) {                                                                     \
         const real *restrict g = grad_out + t * n;                                                               \
         const real *restrict s = sigma + t * n;                                                                  \
         real *restrict out = grad_current + t * n;                                                               \
         if (t == frames - 1) {                                                                                   \
-            for (long i = 0; i < n; i++) out[i] = s[i] <= (real)0 ? (real)0 : g[i];                              \
+            for (int64_t i = 0; i < n; i++) out[i] = s[i] <= (real)0 ? (real)0 : g[i];                              \
         } else {                                                                                                 \
             const real *restrict g_next = grad_out + (t + 1) * n;                                                \
             const real *restrict later = grad_current + (t + 1) * n;                                             \
-            for (long i = 0; i < n; i++) {                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                                       \
                 real to_x = g[i] - g_next[i];                                                                    \
                 out[i] = (s[i] <= (real)0 ? (real)0 : to_x) + later[i];                                          \
             }                                                                                                    \
@@ -85,49 +87,49 @@ void sigma_relu_delta_backward_##suffix(const real *restrict grad_out, const rea
                                                                                                                  \
 /* The output layer's sigma, written frame-major: `current` (T, B, C) summed over frames into out (B, T, C), the \
  * layout the loss multiplies the spectra in; and its backward, from grad (B, T, C) into grad_current (T, B, C). */ \
-void sigma_frame_major_forward_##suffix(const real *restrict current, real *restrict out, long frames, long batch, \
-                                        long c) {                                                                \
-    for (long t = 0; t < frames; t++)                                                                            \
-        for (long b = 0; b < batch; b++) {                                                                       \
+void sigma_frame_major_forward_##suffix(const real *restrict current, real *restrict out, int64_t frames, int64_t batch, \
+                                        int64_t c) {                                                                \
+    for (int64_t t = 0; t < frames; t++)                                                                            \
+        for (int64_t b = 0; b < batch; b++) {                                                                       \
             const real *restrict now = current + (t * batch + b) * c;                                            \
             real *restrict o = out + (b * frames + t) * c;                                                       \
             if (t == 0) {                                                                                        \
-                for (long i = 0; i < c; i++) o[i] = now[i];                                                      \
+                for (int64_t i = 0; i < c; i++) o[i] = now[i];                                                      \
             } else {                                                                                             \
                 const real *restrict before = o - c;                                                             \
-                for (long i = 0; i < c; i++) o[i] = now[i] + before[i];                                          \
+                for (int64_t i = 0; i < c; i++) o[i] = now[i] + before[i];                                          \
             }                                                                                                    \
         }                                                                                                        \
 }                                                                                                                \
-void sigma_frame_major_backward_##suffix(const real *restrict grad, real *restrict grad_current, long frames,    \
-                                         long batch, long c) {                                                   \
-    for (long t = frames - 1; t >= 0; t--)                                                                       \
-        for (long b = 0; b < batch; b++) {                                                                       \
+void sigma_frame_major_backward_##suffix(const real *restrict grad, real *restrict grad_current, int64_t frames,    \
+                                         int64_t batch, int64_t c) {                                                   \
+    for (int64_t t = frames - 1; t >= 0; t--)                                                                       \
+        for (int64_t b = 0; b < batch; b++) {                                                                       \
             const real *restrict g = grad + (b * frames + t) * c;                                                \
             real *restrict o = grad_current + (t * batch + b) * c;                                               \
             if (t == frames - 1) {                                                                               \
-                for (long i = 0; i < c; i++) o[i] = g[i];                                                        \
+                for (int64_t i = 0; i < c; i++) o[i] = g[i];                                                        \
             } else {                                                                                             \
                 const real *restrict later = grad_current + ((t + 1) * batch + b) * c;                           \
-                for (long i = 0; i < c; i++) o[i] = g[i] + later[i];                                             \
+                for (int64_t i = 0; i < c; i++) o[i] = g[i] + later[i];                                             \
             }                                                                                                    \
         }                                                                                                        \
 }                                                                                                                \
                                                                                                                  \
 /* delay_shift and the axonal delays of neurons sorted by delay: `runs` holds (start, stop, shift) triples, the  \
  * channels [start, stop) arriving `shift` frames late; y[t, b, c] = x[t - shift, b, c] (0 before). */           \
-void shift_forward_##suffix(const real *restrict x, real *restrict y, const long *restrict runs, long n_runs,    \
-                            long frames, long batch, long c) {                                                   \
-    for (long t = 0; t < frames; t++)                                                                            \
-        for (long b = 0; b < batch; b++)                                                                         \
-            for (long k = 0; k < n_runs; k++) {                                                                  \
-                long start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
+void shift_forward_##suffix(const real *restrict x, real *restrict y, const int64_t *restrict runs, int64_t n_runs,    \
+                            int64_t frames, int64_t batch, int64_t c) {                                                   \
+    for (int64_t t = 0; t < frames; t++)                                                                            \
+        for (int64_t b = 0; b < batch; b++)                                                                         \
+            for (int64_t k = 0; k < n_runs; k++) {                                                                  \
+                int64_t start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
                 real *restrict to = y + (t * batch + b) * c;                                                     \
                 if (t < shift) {                                                                                 \
-                    for (long i = start; i < stop; i++) to[i] = (real)0;                                         \
+                    for (int64_t i = start; i < stop; i++) to[i] = (real)0;                                         \
                 } else {                                                                                         \
                     const real *restrict from = x + ((t - shift) * batch + b) * c;                               \
-                    for (long i = start; i < stop; i++) to[i] = from[i];                                         \
+                    for (int64_t i = start; i < stop; i++) to[i] = from[i];                                         \
                 }                                                                                                \
             }                                                                                                    \
 }                                                                                                                \
@@ -136,20 +138,20 @@ void shift_forward_##suffix(const real *restrict x, real *restrict y, const long
  * delay gradient, slayer's sum over batch and frames of y[t] (g[t+1] - g[t]) (g[T] = 0), accumulated in double  \
  * into grad_delay (c values, zeroed here). */                                                                   \
 void shift_backward_##suffix(const real *restrict grad, const real *restrict y, real *restrict grad_x,           \
-                             double *restrict grad_delay, const long *restrict runs, long n_runs, long frames,   \
-                             long batch, long c) {                                                               \
+                             double *restrict grad_delay, const int64_t *restrict runs, int64_t n_runs, int64_t frames,   \
+                             int64_t batch, int64_t c) {                                                               \
     if (y)                                                                                                       \
-        for (long i = 0; i < c; i++) grad_delay[i] = 0.0;                                                        \
-    for (long t = 0; t < frames; t++)                                                                            \
-        for (long b = 0; b < batch; b++) {                                                                       \
+        for (int64_t i = 0; i < c; i++) grad_delay[i] = 0.0;                                                        \
+    for (int64_t t = 0; t < frames; t++)                                                                            \
+        for (int64_t b = 0; b < batch; b++) {                                                                       \
             real *restrict to = grad_x + (t * batch + b) * c;                                                    \
-            for (long k = 0; k < n_runs; k++) {                                                                  \
-                long start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
+            for (int64_t k = 0; k < n_runs; k++) {                                                                  \
+                int64_t start = runs[3 * k], stop = runs[3 * k + 1], shift = runs[3 * k + 2];                       \
                 if (t + shift >= frames) {                                                                       \
-                    for (long i = start; i < stop; i++) to[i] = (real)0;                                         \
+                    for (int64_t i = start; i < stop; i++) to[i] = (real)0;                                         \
                 } else {                                                                                         \
                     const real *restrict from = grad + ((t + shift) * batch + b) * c;                            \
-                    for (long i = start; i < stop; i++) to[i] = from[i];                                         \
+                    for (int64_t i = start; i < stop; i++) to[i] = from[i];                                         \
                 }                                                                                                \
             }                                                                                                    \
             if (!y) continue;                                                                                    \
@@ -157,9 +159,9 @@ void shift_backward_##suffix(const real *restrict grad, const real *restrict y, 
             const real *restrict spikes = y + (t * batch + b) * c;                                               \
             if (t + 1 < frames) {                                                                                \
                 const real *restrict next = grad + ((t + 1) * batch + b) * c;                                    \
-                for (long i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * (-now[i] + next[i]));         \
+                for (int64_t i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * (-now[i] + next[i]));         \
             } else {                                                                                             \
-                for (long i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * -now[i]);                     \
+                for (int64_t i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * -now[i]);                     \
             }                                                                                                    \
         }                                                                                                        \
 }

@@ -8,12 +8,14 @@ slayer itself), in a layout and with kernels that make a training step several t
 - time-major tensors ``(T, B, C)``: a delta encoder's step reads one contiguous ``(B, C)`` slab;
 - dense synapses as one matrix product over all frames instead of slayer's ``conv3d``; optionally its backward
   products in bfloat16 (``backward_dtype``; the forward pass, which decides the spikes, stays exact);
-- the delta encoder's sequential loop as three in-place kernels a frame on preallocated buffers, its backward
-  vectorised;
+- the loops over frames (delta encoders, sigma sums, a hidden layer's sigma → ReLU → delta chain, the delays) as
+  compiled C kernels, one pass each way (:mod:`engine.training.fused`); where no C compiler is at hand, on a GPU
+  or for a view they cannot read, torch loops that compute the same (the delays' gradients to float32 rounding:
+  the kernels sum them in float64): the delta encoder as three in-place kernels a
+  frame, its backward vectorised, sigma summed in place;
 - hidden neurons worked on sorted by delay (their weight rows, and the next layer's columns, taken in that
   order; :attr:`GraphOutput.neuron_order` maps channels back to neurons), so the 1-frame ``delay_shift`` and the
   per-neuron axonal delays are one slice copy per distinct delay (slayer loops over neurons);
-- sigma sums in place on the synapses' output;
 - the threshold's and the delays' gradients reduced a chunk of frames at a time, in the CPU's cache;
 - the output ``(B, bins, T)`` laid out frame-major, as ``torch.stft``'s spectra it multiplies.
 
@@ -287,7 +289,8 @@ class _Shift(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, delay, runs):
         ctx.runs = runs
-        if fused.takes(x):
+        ctx.fused = fused.takes(x) and fused.runs_fit(runs, x.shape[-1])
+        if ctx.fused:
             y = fused.shift_forward(x, runs)
             if ctx.needs_input_grad[1]:
                 ctx.save_for_backward(y)
@@ -305,7 +308,7 @@ class _Shift(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         grad = grad.contiguous()
-        if fused.takes(grad):
+        if ctx.fused and fused.takes(grad):
             (y,) = ctx.saved_tensors if ctx.needs_input_grad[1] else (None,)
             grad_x, grad_delay = fused.shift_backward(grad, y, ctx.runs)
             return grad_x, grad_delay, None
