@@ -30,7 +30,7 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str,
     def shown(key: str, help_text: str) -> str:
         if defaults is None:
             return f"{help_text} (default: the recipe's)"
-        return f"{help_text} (default {defaults[key]}; with --config, the recipe's)"
+        return f"{help_text} (default {defaults[key]}, unless a --config recipe sets it)"
 
     group = parser.add_argument_group("training")
     group.add_argument("--dataset", metavar="DIR", help="dataset folder (training_set/, validation_set/)")
@@ -114,7 +114,10 @@ def describe(event: ev.Event) -> str | None:
                 f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
                 f"run folder {event.run_dir}"
                 + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight)}"
-                   if event.teacher else ""))
+                   if event.teacher else "")
+                + (f"\nnote: the loops over frames run on torch's kernels, about 1.3 times slower a step than the "
+                   f"compiled ones, which are {event.slower_loops} (docs/training.md, 'compiled loops')"
+                   if event.slower_loops else ""))
     if isinstance(event, ev.StepReport):
         return (f"step {event.step}/{event.total_steps}  loss {event.loss:.3f}  batch SI-SNR {event.si_snr:.2f} dB"
                 + (f"  reg {event.regularization:.4f}" if event.regularization else "")
@@ -151,6 +154,10 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)
 
+    if install and (user_models_dir() / f"{config.name}.net").exists():  # refused now, not after the training
+        raise SpandexError(f"the library already holds a model named '{config.name}' "
+                           f"({user_models_dir() / f'{config.name}.net'}); choose another --name or remove it first "
+                           f"(nothing was trained)")
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with kept_only_once_started(run_dir):

@@ -15,6 +15,7 @@ import torch
 from cli.main import build_parser, main
 from engine.files.netx import load_model, save_netx
 from engine.library.card import card_lines
+from engine.training import fused
 from engine.training.graph import SDNNGraph
 from engine.training.recipes import fine_tune_config
 from tests.reference_models import reference_path
@@ -59,7 +60,9 @@ def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, 
     code = main(["finetune", "pruned-test", "--dataset", str(tiny_dataset), "--name", "frugal-test",
                  "--out", str(tmp_path / "ft-run-2"), *TINY])
     assert code == 1
-    assert "already holds a model named 'frugal-test'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a model named 'frugal-test'" in err and "nothing was trained" in err
+    assert not (tmp_path / "ft-run-2").exists()  # refused before the run, not after it
 
 
 @pytest.mark.parametrize("args, message", [
@@ -138,18 +141,19 @@ def test_fine_tuning_commands_show_the_defaults_they_run_with(command, capsys):
         build_parser().parse_args([command, "--help"])
     shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     config = fine_tune_config("spandex-dense", "spandex-dense", None)
-    assert f"optimizer steps in all (default {config.steps};" in shown
-    assert f"training segments a step (default {config.batch_size};" in shown
-    assert f"length of each training segment (default {config.segment_seconds};" in shown
+    assert f"optimizer steps in all (default {config.steps}," in shown
+    assert f"training segments a step (default {config.batch_size}," in shown
+    assert f"length of each training segment (default {config.segment_seconds}," in shown
     assert (f"learning rate (default {config.learning_rate:g}, {config.optimizer.capitalize()}, cosine to "
-            f"{config.final_learning_rate:g};") in shown
-    assert f"validate every N steps (default {config.eval_every};" in shown
+            f"{config.final_learning_rate:g},") in shown
+    assert f"validate every N steps (default {config.eval_every}," in shown
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     assert "optimizer steps in all (default: the recipe's)" in " ".join(capsys.readouterr().out.split())
 
 
-def test_a_fine_tune_keeps_its_parents_smaller_layout_and_its_card_says_so(tiny_dataset, tmp_path, library, capsys):
+def test_a_fine_tune_keeps_its_parents_smaller_layout_and_its_card_says_so(tiny_dataset, tmp_path, library, capsys,
+                                                                             monkeypatch):
     """A parent whose idle neurons were dropped (fewer than the recipe's 512 hidden neurons) is fine-tuned in its
     own layout; the card says the layout is the parent's, and, when idle neurons are dropped again, which layout
     they were dropped from (the one the run trained, not the recipe's hidden sizes). Validation lines say what
@@ -167,11 +171,32 @@ def test_a_fine_tune_keeps_its_parents_smaller_layout_and_its_card_says_so(tiny_
     lines = card_lines(json.loads((library / "kept-layout.json").read_text()))
     assert "  neurons per layer: 257-24-20-257 (its parent's)" in lines
 
+    assert (json.loads((library / "kept-layout.json").read_text())["training"]["compiled_loops"]
+            is fused.available())
+    assert "note: the loops over frames run on torch's kernels" not in out or not fused.available()
+
+    monkeypatch.setenv(fused.SWITCH, "0")  # as on a machine without a C compiler: same run, and a note says so
     assert main(["finetune", str(parent), "--dataset", str(tiny_dataset), "--name", "dropped-again",
                  "--drop-idle-neurons", "--out", str(tmp_path / "dropped"), *TINY]) == 0
     out = " ".join(capsys.readouterr().out.split())
+    assert f"note: the loops over frames run on torch's kernels, about 1.3 times slower a step than the compiled " \
+           f"ones, which are switched off ({fused.SWITCH}=0)" in out
+    assert json.loads((library / "dropped-again.json").read_text())["training"]["compiled_loops"] is False
     assert "zero (pruned or rounded to 0, of the 257-20-20-257 network without idle neurons;" in out
     card = json.loads((library / "dropped-again.json").read_text())
     assert card["trained_layout"] == [257, 24, 20, 257] and card["metrics"]["neurons"] == [257, 20, 20, 257]
     shown = " ".join(card_lines(card))
     assert "idle neurons dropped from 257-24-20-257:" in shown and "(its parent's)" not in shown
+
+
+def test_a_fine_tuning_recipe_that_leaves_settings_out_takes_the_fine_tuning_defaults(tmp_path):
+    """`spandex finetune MODEL --config R`: what R leaves out is what the help shows (Adam at 3e-3, 400 steps, the
+    name MODEL-finetuned), not a from-scratch run's settings (RAdam at 1e-2, which unlearns the parent)."""
+    recipe = tmp_path / "short.yaml"
+    recipe.write_text("dataset: somewhere\nthreads: 1\nsteps: 50\n")
+    config = fine_tune_config("spandex-dense", "spandex-dense", None, recipe=recipe)
+    plain = fine_tune_config("spandex-dense", "spandex-dense", None)
+    assert config.steps == 50 and config.threads == 1 and config.dataset == "somewhere"  # the recipe's
+    assert (config.name, config.optimizer, config.learning_rate, config.final_learning_rate, config.eval_every) == \
+        (plain.name, plain.optimizer, plain.learning_rate, plain.final_learning_rate, plain.eval_every) == \
+        ("spandex-dense-finetuned", "adam", 0.003, 0.0003, 100)

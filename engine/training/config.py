@@ -385,8 +385,9 @@ def parse_yaml(text: str) -> object:
     return yaml.load(text, Loader=_NumberLoader)  # noqa: S506 — a SafeLoader subclass
 
 
-def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
-    """Read a YAML config; ``overrides`` (non-None values) replace its settings."""
+def load_config(path: str | os.PathLike, defaults: dict | None = None, **overrides) -> TrainConfig:
+    """Read a YAML config; ``overrides`` (non-None values) replace its settings, and ``defaults`` stand in for
+    the settings it leaves out (else :class:`TrainConfig`'s own)."""
     path = Path(path)
     try:
         data = parse_yaml(path.read_text(encoding="utf-8"))
@@ -401,7 +402,7 @@ def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
         raise ConfigError(f"{path}: the file holds no settings (expected name:, dataset:, ...)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings (name: ..., dataset: ...), got {_kind(data)}")
-    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    data = {**(defaults or {}), **data, **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig.from_dict(data, where=str(path))
 
 

@@ -42,6 +42,9 @@ class Started:
     teacher: str | None = None
     """The model the run distils from, if any, and its share of the loss."""
     teacher_weight: float = 0.0
+    slower_loops: str | None = None
+    """Why a CPU run computes its loops over frames with torch's kernels instead of the compiled ones
+    (:mod:`engine.training.fused`), e.g. no C compiler; None when they are compiled (or on a GPU)."""
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,12 @@ def fine_tune_config(init: str, model_name: str, pruning: PruningConfig | None,
     """The run that fine-tunes — and with ``pruning``, prunes — the model ``init`` (library name or file).
 
     ``settings`` (config keys) override :func:`fine_tune_defaults`, or, given a ``recipe`` YAML file, that
-    file's settings (whose pruning stays when ``pruning`` is None).
+    file's settings (whose pruning stays when ``pruning`` is None), which override the defaults in turn: a recipe
+    that leaves out the learning rate fine-tunes at the fine-tuning rate, not at a from-scratch run's.
     """
     if recipe is not None:
-        return load_config(recipe, init=init, pruning=pruning, **settings)
+        return load_config(recipe, defaults=fine_tune_defaults(model_name, pruning), init=init, pruning=pruning,
+                           **settings)
     return TrainConfig.from_dict({**fine_tune_defaults(model_name, pruning), "dataset": "", "init": init,
                                   **settings, "pruning": pruning})
 

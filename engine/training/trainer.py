@@ -43,6 +43,7 @@ from engine.library.catalog import model_file, resolve_model
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
+from engine.training import fused
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import MACHINE_SETTINGS, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
@@ -368,6 +369,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "trained_layout": list(trained_layout),
         "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
+                     "compiled_loops": config.device == "cpu" and fused.available(),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
         "metrics": card_metrics(evaluation, model,
                                 "validation split of the dataset (speakers and noises unseen in training)"),
@@ -440,7 +442,8 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
-                    config.teacher, config.distillation_weight))
+                    config.teacher, config.distillation_weight,
+                    slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
