@@ -29,14 +29,15 @@ def run(args: argparse.Namespace) -> int:
     entries = list_models()
     if args.name:
         return show_card(args.name, entries)
-    print(f"{'name':<24} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} {'M-Ops/s':>8} "
+    width = max([24, *(len(entry.name) + 2 for entry in entries)])  # a long name does not push its row out of line
+    print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} {'M-Ops/s':>8} "
           f"{'clips':>5}  {'measured on':<12} file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
         try:
             facts = model_report(load_model(entry.path))
         except ModelFileError as exc:
-            print(f"{name:<24} {entry.origin:<8} unusable: {exc}")
+            print(f"{name:<{width}} {entry.origin:<8} unusable: {exc}")
             continue
         card_metrics = entry.card.get("metrics", {})
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         clips = card_metrics.get("clips")  # a blend's: it was measured apart from its first model's training
         if clips is None:
             clips = data.get("validation_clips") if isinstance(data, dict) else None
-        print(f"{name:<24} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
+        print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:

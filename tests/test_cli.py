@@ -197,6 +197,13 @@ def test_models_lists_the_library(tmp_path, monkeypatch):
     assert result.returncode == 0
     line = next(l for l in result.stdout.splitlines() if l.startswith("mine"))
     assert "user" in line and "79.5%" in line and "11.90" in line
+    # a name longer than the column keeps its row in line with the header
+    save_netx(load_model(reference_path("spandex_prune75.net")), user / "spandex-prune75-finetuned-again.net")
+    listing = subprocess.run([sys.executable, "-m", "cli.main", "models"], capture_output=True, text=True,
+                             cwd=REPO).stdout.splitlines()
+    header, long_row = listing[0], next(l for l in listing if l.startswith("spandex-prune75-finetuned-again"))
+    assert long_row.index(" user ") + 1 == header.index("origin")
+    (user / "spandex-prune75-finetuned-again.net").unlink()
     assert [e.name for e in list_models(user_dir=user) if e.origin == "user"] == ["mine"]
     # one model's card; a broken card is said, not shown as empty
     card = subprocess.run([sys.executable, "-m", "cli.main", "models", "mine"], capture_output=True, text=True,
