@@ -217,3 +217,32 @@ def test_without_a_cache_of_its_own_a_process_builds_for_itself(problem, tmp_pat
     assert fused.available(), fused.why_unavailable()
     if problem != "no home directory":
         assert list((tmp_path / "shared" / "spandex").iterdir()) == []  # nothing loaded from, or left in, it
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_mask_on_the_spectra_is_the_torch_operations_bit_for_bit(dtype, monkeypatch):
+    """relu(y + 1) on the noisy spectra: the denoised audio, its magnitudes, the N-DNS loss and y's gradient."""
+    from engine.training.loss import batch_spectra, masked_denoise, ndns_loss
+
+    generator = torch.Generator().manual_seed(8)
+    noisy = torch.randn(2, 4000, generator=generator, dtype=torch.float64).to(dtype)
+    clean = torch.randn(2, 4000, generator=generator, dtype=torch.float64).to(dtype)
+    spectra = batch_spectra((noisy, clean))
+    frames = spectra.noisy_magnitude.shape[-1]
+    y0 = torch.randn(2, frames, 257, generator=generator, dtype=torch.float64).to(dtype).transpose(1, 2)
+
+    def run():
+        y = y0.detach().clone(memory_format=torch.preserve_format).requires_grad_(True)
+        audio, magnitude = masked_denoise(y, spectra.noisy_spectrum, 4000, spectra.noisy_magnitude)
+        loss, _ = ndns_loss(clean, audio, spectra.clean_magnitude, magnitude, 0.001)
+        loss.backward()
+        return audio.detach(), magnitude.detach(), loss.detach(), y.grad
+
+    assert fused.takes_mask(y0, torch.view_as_real(spectra.noisy_spectrum), spectra.noisy_magnitude)
+    kernels, loops = _both_ways(monkeypatch, run)
+    _assert_identical(kernels[:3], loops[:3])
+    # y's gradient: bit for bit where torch's addcmul fuses its multiply-add, as the kernel does (this CPU); a CPU
+    # whose torch kernel does not would differ in the last bit
+    torch.testing.assert_close(kernels[3], loops[3], rtol=1e-6 if dtype == torch.float32 else 1e-15, atol=0)
+    assert (kernels[3] == 0).any() and (kernels[3] != 0).any()  # the ReLU closes some bins

@@ -132,8 +132,11 @@ def _build() -> ctypes.CDLL:
             getattr(library, f"{name}_{suffix}").argtypes = [pointer] * 2 + [count, count, count]
         getattr(library, f"shift_forward_{suffix}").argtypes = [pointer] * 3 + [count] * 4
         getattr(library, f"shift_backward_{suffix}").argtypes = [pointer] * 5 + [count] * 4
+        getattr(library, f"mask_forward_{suffix}").argtypes = [pointer] * 5 + [count]
+        getattr(library, f"mask_backward_{suffix}").argtypes = [pointer] * 6 + [count]
         for name in ("delta_forward", "sigma_relu_delta_forward", "sigma_relu_delta_backward",
-                     "sigma_frame_major_forward", "sigma_frame_major_backward", "shift_forward", "shift_backward"):
+                     "sigma_frame_major_forward", "sigma_frame_major_backward", "shift_forward", "shift_backward",
+                     "mask_forward", "mask_backward"):
             getattr(library, f"{name}_{suffix}").restype = None
     return library
 
@@ -265,3 +268,39 @@ def shift_backward(grad: torch.Tensor, y: torch.Tensor | None,
     _call("shift_backward", grad.dtype)(_ptr(grad), _ptr(y), _ptr(grad_x), _ptr(grad_delay), _ptr(table), len(runs),
                                         frames, batch, width)
     return grad_x, None if grad_delay is None else grad_delay.to(grad.dtype)
+
+
+def _frame_major(x: torch.Tensor) -> bool:
+    """Whether a ``(B, bins, T)`` tensor is laid out frame-major, ``(B, T, bins)`` contiguous, as the spectra."""
+    return x.dim() == 3 and x.transpose(1, 2).is_contiguous()
+
+
+def takes_mask(y: torch.Tensor, parts: torch.Tensor, magnitude: torch.Tensor) -> bool:
+    """Whether :func:`mask_forward` can work on these: the graph's output ``y`` and the noisy spectra's parts
+    ``(B, bins, T, 2)`` and magnitudes, all frame-major on the CPU, one float dtype."""
+    return (y.shape == magnitude.shape == parts.shape[:3] and parts.shape[3:] == (2,)
+            and _frame_major(y) and _frame_major(magnitude) and parts.permute(0, 2, 1, 3).is_contiguous()
+            and takes(y.transpose(1, 2), magnitude.transpose(1, 2), parts.permute(0, 2, 1, 3)))
+
+
+def _frame_major_like(x: torch.Tensor, last: tuple[int, ...] = ()) -> torch.Tensor:
+    batch, bins, frames = x.shape
+    order = (0, 2, 1, *range(3, 3 + len(last)))
+    return x.new_empty((batch, frames, bins, *last)).permute(order)
+
+
+def mask_forward(y: torch.Tensor, parts: torch.Tensor,
+                 magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mask = relu(y + 1)``: the masked parts and the denoised magnitude ``mask · magnitude``, frame-major."""
+    masked, denoised = _frame_major_like(y, (2,)), _frame_major_like(y)
+    _call("mask_forward", y.dtype)(_ptr(y), _ptr(parts), _ptr(magnitude), _ptr(masked), _ptr(denoised), y.numel())
+    return masked, denoised
+
+
+def mask_backward(y: torch.Tensor, parts: torch.Tensor, magnitude: torch.Tensor, grad_masked: torch.Tensor,
+                  grad_magnitude: torch.Tensor) -> torch.Tensor:
+    """``y``'s gradient from those of the masked parts and the denoised magnitude (frame-major, as ``y``)."""
+    grad_y = _frame_major_like(y)
+    _call("mask_backward", y.dtype)(_ptr(y), _ptr(parts), _ptr(magnitude), _ptr(grad_masked), _ptr(grad_magnitude),
+                                    _ptr(grad_y), y.numel())
+    return grad_y

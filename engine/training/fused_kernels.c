@@ -164,9 +164,37 @@ void shift_backward_##suffix(const real *restrict grad, const real *restrict y, 
                 for (int64_t i = 0; i < c; i++) grad_delay[i] += (double)(spikes[i] * -now[i]);                     \
             }                                                                                                    \
         }                                                                                                        \
+}                                                                                                                \
+                                                                                                                 \
+/* The mask on the noisy spectra (n bins of the batch, frame-major, as the spectra): mask = relu(y + 1); the      \
+ * masked real and imaginary parts, and the denoised magnitude mask * |noisy|. */                                \
+void mask_forward_##suffix(const real *restrict y, const real *restrict parts, const real *restrict magnitude,   \
+                           real *restrict masked, real *restrict denoised_magnitude, int64_t n) {                \
+    for (int64_t i = 0; i < n; i++) {                                                                            \
+        real m = y[i] + (real)1;                                                                                 \
+        m = m <= (real)0 ? (real)0 : m;                                                                          \
+        masked[2 * i] = parts[2 * i] * m;                                                                        \
+        masked[2 * i + 1] = parts[2 * i + 1] * m;                                                                \
+        denoised_magnitude[i] = m * magnitude[i];                                                                \
+    }                                                                                                            \
+}                                                                                                                \
+                                                                                                                 \
+/* Its backward: y's gradient from the masked parts' and the denoised magnitude's. */                            \
+void mask_backward_##suffix(const real *restrict y, const real *restrict parts, const real *restrict magnitude,  \
+                            const real *restrict grad_masked, const real *restrict grad_magnitude,              \
+                            real *restrict grad_y, int64_t n) {                                                  \
+    for (int64_t i = 0; i < n; i++) {                                                                            \
+        /* torch's addcmul: one fused multiply-add onto the first product */                                  \
+        real from_parts = __builtin_fma##suffix##_(grad_masked[2 * i + 1], parts[2 * i + 1],                    \
+                                                   grad_masked[2 * i] * parts[2 * i]);                           \
+        real total = from_parts + grad_magnitude[i] * magnitude[i];                                              \
+        grad_y[i] = y[i] + (real)1 <= (real)0 ? (real)0 : total;                                                 \
+    }                                                                                                            \
 }
 
 #define __builtin_floorf_ __builtin_floorf
+#define __builtin_fmaf_ __builtin_fmaf
+#define __builtin_fmad_ __builtin_fma
 #define __builtin_floord_ __builtin_floor
 SPANDEX_KERNELS(float, f)
 SPANDEX_KERNELS(double, d)

@@ -13,6 +13,7 @@ import torch
 
 from engine.constants import HOP, N_FFT
 from engine.evaluation.metrics import EPS
+from engine.training import fused
 
 
 def stft(audio: torch.Tensor) -> torch.Tensor:
@@ -127,6 +128,39 @@ def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int,
     if noisy_magnitude is None:
         noisy_magnitude = magnitude(noisy_spectrum)
     return istft(torch.view_as_complex(parts), length), mask * noisy_magnitude
+
+
+def masked_denoise(y: torch.Tensor, noisy_spectrum: torch.Tensor, length: int,
+                   noisy_magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`denoise_batch` with the mask ``relu(y + 1)`` of a graph's output ``y``: (audio, magnitudes).
+
+    On the CPU, with the compiled kernels (:mod:`engine.training.fused`), the mask, the masked parts and the
+    denoised magnitude are one pass, and their backward another (instead of six elementwise passes and their
+    gradients' sum), the same values; elsewhere the torch operations.
+    """
+    parts = torch.view_as_real(noisy_spectrum)
+    if not parts.requires_grad and not noisy_magnitude.requires_grad and fused.takes_mask(y, parts, noisy_magnitude):
+        masked, magnitude = _MaskOnSpectra.apply(y, parts, noisy_magnitude)
+        return istft(torch.view_as_complex(masked), length), magnitude
+    return denoise_batch(torch.relu(y + 1.0), noisy_spectrum, length, noisy_magnitude)
+
+
+class _MaskOnSpectra(torch.autograd.Function):
+    """``mask = relu(y + 1)``, the noisy parts times the mask and the denoised magnitude ``mask · |noisy|``, by
+    the compiled kernels; the spectra are constants."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, parts: torch.Tensor, magnitude: torch.Tensor):
+        ctx.save_for_backward(y, parts, magnitude)
+        return fused.mask_forward(y, parts, magnitude)
+
+    @staticmethod
+    def backward(ctx, grad_masked: torch.Tensor, grad_magnitude: torch.Tensor):
+        y, parts, magnitude = ctx.saved_tensors
+        if not fused.takes_mask(y, grad_masked, grad_magnitude):  # handed another layout: make it the spectra's
+            grad_masked = grad_masked.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)
+            grad_magnitude = grad_magnitude.transpose(1, 2).contiguous().transpose(1, 2)
+        return fused.mask_backward(y, parts, magnitude, grad_masked, grad_magnitude), None, None
 
 
 class _MaskedParts(torch.autograd.Function):

@@ -63,7 +63,7 @@ from engine.training.distributed import (
 )
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
-from engine.training.loss import BatchSpectra, batch_spectra, denoise_batch, ndns_loss
+from engine.training.loss import BatchSpectra, batch_spectra, denoise_batch, masked_denoise, ndns_loss
 from engine.training.prefetch import BatchPrefetcher
 from engine.training.pruning import mask_sparsity, prune_masks
 from engine.training.schedule import GMPSchedule
@@ -241,8 +241,8 @@ class _Run:
             group["lr"] = learning_rate(config, self.step + 1)
         batch = self.next_batch(clips, samples)
         out = self.model(batch.spectra.noisy_magnitude)
-        denoised, magnitude = denoise_batch(out.mask, batch.spectra.noisy_spectrum, samples,
-                                            batch.spectra.noisy_magnitude)
+        denoised, magnitude = masked_denoise(out.y, batch.spectra.noisy_spectrum, samples,
+                                             batch.spectra.noisy_magnitude)
         loss, score = ndns_loss(batch.spectra.clean, denoised, batch.spectra.clean_magnitude, magnitude,
                                 config.mse_weight)
         if batch.taught is not None:  # distillation: also match what the teacher makes of the same batch
