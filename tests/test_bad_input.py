@@ -120,7 +120,7 @@ CASES = [
     Case("prune-schedule-too-long", ["prune", NET, "--sparsity", "0.5", "--steps", "5", "--dataset", "data"],
          "the schedule's last prune comes at step 100, after the run's 5 steps"),
     Case("prune-missing-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "nowhere", "--out", "run"],
-         "dataset folder nowhere does not exist"),
+         "dataset folder nowhere does not exist (read from the working folder, "),
     Case("prune-empty-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
          "data has no training_set/ folder", {"data/readme.txt": "empty"}),
     Case("finetune-unknown-model", ["finetune", "no-such-model", "--dataset", "data"],

@@ -75,7 +75,7 @@ def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, 
     (["train", "missing.yaml"], "configuration file not found"),
     (["train", "--resume", "nowhere"], "holds no training run"),
     (["prune", "NET", "--sparsity", "0.5", "--dataset", "no-such-dir", "--steps", "1", "--prunes", "1", "--frequency", "1"],
-     "dataset folder no-such-dir does not exist"),
+     "dataset folder no-such-dir does not exist (read from the working folder, "),
 ])
 def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -27,7 +27,8 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
         raise SpandexError(f"dataset {root} is a file, not a folder: give the dataset's folder (training_set/, "
                            f"validation_set/; build one with `spandex data build`)")
     if not root.is_dir():
-        raise SpandexError(f"dataset folder {root} does not exist (build one with `spandex data build`)")
+        where = "" if root.is_absolute() else f" (read from the working folder, {Path.cwd()})"
+        raise SpandexError(f"dataset folder {root} does not exist{where}; build one with `spandex data build`")
     if (root / "noisy").is_dir() and (root / "clean").is_dir():
         return root
     candidate = root / SPLIT_NAMES[split]
