@@ -15,11 +15,11 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, mode: int = 0o666) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
 
     If the body raises (Ctrl-C included), the temporary file is removed and ``path`` keeps its old content.
-    Parent folders are created.
+    Parent folders are created. The file gets ``mode`` less the umask, as a new file would (0o600: private).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result gets a new file's mode
+        os.chmod(tmp, mode & ~_umask())  # mkstemp makes it private; the result gets a new file's mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from engine.files.atomic import atomic_output
+
 SOURCE = Path(__file__).with_name("fused_kernels.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-trapping-math", "-shared", "-fPIC")
 """``-march=native``: built for this CPU (the cache key names it); no contraction into fused multiply-adds and
@@ -67,8 +69,8 @@ def _cpu_identity() -> str:
     return platform.machine() + "\n" + "\n".join(dict.fromkeys(wanted))
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _intact(library: Path) -> bool:
@@ -76,34 +78,23 @@ def _intact(library: Path) -> bool:
     short by a crash would kill the process that loads it, with SIGBUS, before Python could catch anything)."""
     digest = library.with_suffix(".sha256")
     try:
-        return digest.read_text(encoding="ascii").strip() == _digest(library)
+        return digest.read_text(encoding="ascii").strip() == _digest(library.read_bytes())
     except (OSError, UnicodeDecodeError):
         return False
 
 
-def _write_synced(path: Path, data: bytes | None, source: Path | None = None) -> None:
-    """Put ``data`` (or the file ``source``) at ``path`` atomically and durably: fsync, then rename."""
-    handle, partial = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data if data is not None else source.read_bytes())  # type: ignore[union-attr]
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    finally:
-        Path(partial).unlink(missing_ok=True)
-
-
 def _compile(command: list[str], target: Path) -> Path:
     """The kernels compiled to ``target``, with their digest beside them (unless another process got there
-    first)."""
+    first); both written atomically and privately."""
     with tempfile.TemporaryDirectory(prefix="spandex-kernels-") as scratch:
         built = Path(scratch) / "kernels.so"
         subprocess.run([*command, *FLAGS, str(SOURCE), "-o", str(built)], check=True, capture_output=True,
                        timeout=120)
         if not _intact(target):
-            _write_synced(target, None, source=built)
-            _write_synced(target.with_suffix(".sha256"), _digest(target).encode("ascii"))
+            library = built.read_bytes()
+            for path, data in ((target, library), (target.with_suffix(".sha256"), _digest(library).encode("ascii"))):
+                with atomic_output(path, mode=0o600) as tmp:
+                    tmp.write_bytes(data)
     return target
 
 
