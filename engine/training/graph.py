@@ -102,6 +102,13 @@ class _ThresholdGrid(torch.autograd.Function):
         return grad
 
 
+def _send_bound(threshold: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, float]:
+    """A delta unit's threshold θ in ``dtype``, and the largest value below it: ``|d| > below  <=>  |d| >= θ``.
+    Reading it as a number costs one device sync."""
+    th = threshold.detach().to(dtype)
+    return th, float(torch.nextafter(th, torch.zeros_like(th)))
+
+
 class _Delta(torch.autograd.Function):
     """slayer's ``_DeltaUnit`` (residual kept, no cumulative error) plus its output floor to 1/4096.
 
@@ -111,13 +118,11 @@ class _Delta(torch.autograd.Function):
 
     The loop over frames is three kernels a frame: ``hardshrink`` with λ the largest value below θ (in
     ``x``'s dtype) keeps exactly the ``|d| >= θ`` values, so it is the send decision and the sent value in one.
-    Reading θ as a number costs one device sync per layer and forward pass.
     """
 
     @staticmethod
     def forward(ctx, x, threshold, tau_grad, scale_grad):
-        th = threshold.detach().to(x.dtype)
-        below = float(torch.nextafter(th, torch.zeros_like(th)))  # |d| > below  <=>  |d| >= θ
+        th, below = _send_bound(threshold, x.dtype)
         ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
         if fused.takes(x):
             sent, delta_input = fused.delta_forward(x, below, SPIKE_STEP, keep_delta_input=ctx.needs_input_grad[1])
@@ -194,8 +199,7 @@ class _SigmaReluDelta(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, current, threshold, tau_grad, scale_grad):
-        th = threshold.detach().to(current.dtype)
-        below = float(torch.nextafter(th, torch.zeros_like(th)))
+        th, below = _send_bound(threshold, current.dtype)
         sent, sigma, delta_input = fused.sigma_relu_delta_forward(current, below, SPIKE_STEP,
                                                                   keep_delta_input=ctx.needs_input_grad[1])
         ctx.save_for_backward(sigma, *(() if delta_input is None else (delta_input, th)))
