@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.library.catalog import install_model, resolve_model, user_models_dir
+from engine.library.catalog import check_name_free, install_model, resolve_model, user_models_dir
 from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
@@ -154,10 +154,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)
 
-    if install and (user_models_dir() / f"{config.name}.net").exists():  # refused now, not after the training
-        raise SpandexError(f"the library already holds a model named '{config.name}' "
-                           f"({user_models_dir() / f'{config.name}.net'}); choose another --name or remove it first "
-                           f"(nothing was trained)")
+    if install:  # a name the library holds is refused now, not after the training
+        check_name_free(config.name, rename_advice="nothing was trained; choose another --name")
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with kept_only_once_started(run_dir):

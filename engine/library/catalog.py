@@ -141,6 +141,14 @@ def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "
     raise ModelFileError(f"no model named '{name}' in the library (known: {known}){hint}")
 
 
+def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str = "choose another --name") -> None:
+    """Refuse a model name the user's library already holds, saying what to do instead."""
+    target = (user_dir or user_models_dir()) / (name + ".net")
+    if target.exists():
+        raise SpandexError(f"the library already holds a model named '{name}' ({target}); {rename_advice} or "
+                           f"remove it first")
+
+
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
                   replace: bool = False, rename_advice: str = "choose another --name") -> Path:
     """Copy a model file (and its card) into the user's library, atomically; return the new path.
@@ -149,11 +157,9 @@ def install_model(model_path: Path, card_path: Path | None = None, user_dir: Pat
     """
     from engine.files.atomic import atomic_output
 
-    folder = user_dir or user_models_dir()
-    target = folder / (model_path.stem + ".net")
-    if target.exists() and not replace:
-        raise SpandexError(f"the library already holds a model named '{model_path.stem}' ({target}); "
-                           f"{rename_advice} or remove it first")
+    target = (user_dir or user_models_dir()) / (model_path.stem + ".net")
+    if not replace:
+        check_name_free(model_path.stem, user_dir, rename_advice)
     load_model(model_path)  # refuse to install something that does not load
     if card_path is not None:
         with atomic_output(target.with_suffix(".json")) as tmp:
