@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import ModelFileError
+from engine.errors import ModelFileError, SpandexError
 from engine.evaluation.report import model_report
-from engine.files.netx import load_model
+from engine.files.netx import NETX_SUFFIXES, load_model
 from engine.library.card import card_lines, read_card
-from engine.library.catalog import ModelEntry, list_models, model_file, user_models_dir
+from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
+from engine.training.config import model_name_problem
 
 
 def add_parser(subparsers) -> None:
@@ -18,6 +19,10 @@ def add_parser(subparsers) -> None:
                                                "(data, recipe, training, metrics).")
     parser.add_argument("name", nargs="?", metavar="NAME",
                         help="a library model, or a model file, whose card to show")
+    parser.add_argument("--install", metavar="FILE",
+                        help="add a model file (a run folder's, say) and the card beside it to your library")
+    parser.add_argument("--name", dest="install_name", metavar="NAME",
+                        help="with --install: the name it joins the library under (default: the file's name)")
     parser.set_defaults(run=run)
 
 
@@ -26,12 +31,14 @@ def _number(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.install or args.install_name:
+        return install(args)
     entries = list_models()
     if args.name:
         return show_card(args.name, entries)
     width = max([24, *(len(entry.name) + 2 for entry in entries)])  # a long name does not push its row out of line
-    print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} {'M-Ops/s':>8} "
-          f"{'clips':>5}  {'measured on':<12} file")
+    print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'hidden':>9} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} "
+          f"{'M-Ops/s':>8} {'clips':>5}  {'measured on':<12} file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
         try:
@@ -46,14 +53,18 @@ def run(args: argparse.Namespace) -> int:
         clips = card_metrics.get("clips")  # a blend's: it was measured apart from its first model's training
         if clips is None:
             clips = data.get("validation_clips") if isinstance(data, dict) else None
-        print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} {facts['size_kb']:8.1f} "
+        print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} "
+              f"{'-'.join(map(str, facts['neurons'][1:-1])):>9} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:
             print(f"    warning: {entry.card_problem}")
     if not entries:
         print("(no models yet)")
-    print(f"\n* default model. SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, "
+    print(f"\n* default model. sparsity: the share of zero weights in the model's own layers; hidden: the hidden layers' sizes "
+          f"(a model exported without its idle neurons has fewer, and the zeros that went with them are not counted: "
+          f"compare size KB, about a byte a nonzero weight). "
+          f"SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, "
           f"measured on that many clips of the validation split of the dataset named (numbers from different "
           f"datasets or a few clips do not compare). User models live in "
           f"{user_models_dir()}.")
@@ -78,4 +89,29 @@ def show_card(name: str, entries: list[ModelEntry]) -> int:
         raise ModelFileError(f"{path}: {problem}")
     lines = card_lines(card) or [f"{name} has no model card ({path.with_suffix('.json')})"]
     print("\n".join(lines + [f"file: {path}"]))
+    return 0
+
+
+def install(args: argparse.Namespace) -> int:
+    """``--install FILE [--name NAME]``: the model file and its card (if it has one) join the user's library."""
+    if not args.install:
+        raise SpandexError("--name goes with --install FILE (the model file to add under that name)")
+    if args.name:
+        raise SpandexError("give either NAME (to show a card) or --install FILE, not both")
+    path = Path(args.install).expanduser()
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    if path.suffix.lower() not in NETX_SUFFIXES:
+        raise ModelFileError(f"{path}: the library holds netx files ({', '.join(NETX_SUFFIXES)}); "
+                             f"export it first: spandex export {path} MODEL.net")
+    name = args.install_name or path.stem
+    problem = model_name_problem(name)
+    if problem:
+        raise SpandexError(f"--name: {problem}")
+    card, problem = read_card(path)
+    if problem:
+        raise ModelFileError(f"{path}: {problem}")
+    card_path = path.with_suffix(".json") if card else None
+    target = install_model(path, card_path, name=name)
+    print(f"joined the model library as {name} ({target})" + ("" if card else "; it has no card beside it"))
     return 0

@@ -216,6 +216,10 @@ CASES = [
     Case("models-not-a-model", ["models", "notes.txt"], "notes.txt: not a readable netx HDF5 file",
          {"notes.txt": "hello"}),
     Case("models-missing-file", ["models", "runs/gone.net"], "model file not found: runs/gone.net"),
+    Case("models-install-name-taken", ["models", "--install", "run/trial.net", "--name", "keeper"],
+         "the library already holds a model named 'keeper'", {"run/trial.net": "x", "library/keeper.net": "mine"}),
+    Case("models-install-not-netx", ["models", "--install", "trial.pt"], "trial.pt: the library holds netx files",
+         {"trial.pt": "x"}),
 ]
 
 

@@ -196,7 +196,7 @@ def test_models_lists_the_library(tmp_path, monkeypatch):
     result = subprocess.run([sys.executable, "-m", "cli.main", "models"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0
     line = next(l for l in result.stdout.splitlines() if l.startswith("mine"))
-    assert "user" in line and "79.5%" in line and "11.90" in line
+    assert "user" in line and "79.5%" in line and "11.90" in line and " 512-512 " in line
     # a name longer than the column keeps its row in line with the header
     save_netx(load_model(reference_path("spandex_prune75.net")), user / "spandex-prune75-finetuned-again.net")
     listing = subprocess.run([sys.executable, "-m", "cli.main", "models"], capture_output=True, text=True,
@@ -248,3 +248,43 @@ def test_sparse_backend_writes_the_dense_backends_file(tmp_path, noisy_file, noi
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["backend"] == "sparse" and "sparse backend" in result.stdout
     assert report["mean"]["si_snri"] > 1  # it denoised real speech (2.6 dB measured)
+
+
+def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypatch, capsys):
+    from cli.main import main
+    from engine.files.netx import load_model, save_netx
+
+    user = tmp_path / "library"
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(user))
+    run = tmp_path / "run"
+    save_netx(load_model(reference_path("spandex_prune75.net")), run / "trial.net")
+    (run / "trial.json").write_text(json.dumps({"name": "trial", "metrics": {"si_snri": 3.21}}))
+
+    assert main(["models", "--install", str(run / "trial.net"), "--name", "keeper"]) == 0
+    assert "joined the model library as keeper" in capsys.readouterr().out
+    assert (user / "keeper.net").read_bytes() == (run / "trial.net").read_bytes()
+    assert json.loads((user / "keeper.json").read_text()) == {"name": "keeper", "metrics": {"si_snri": 3.21}}
+    assert main(["models", "keeper"]) == 0 and "SI-SNRi dB: 3.21" in capsys.readouterr().out
+
+    def refused(argv, *fragments):
+        assert main(argv) != 0
+        err = capsys.readouterr().err
+        assert err.count("spandex: error: ") == 1 and "Traceback" not in err, err
+        for fragment in fragments:
+            assert fragment in err, err
+
+    before = sorted(p.name for p in user.iterdir())
+    refused(["models", "--install", str(run / "trial.net"), "--name", "keeper"],
+            "already holds a model named 'keeper'")
+    refused(["models", "--install", str(run / "trial.net"), "--name", "../escape"], "must be a plain file name")
+    refused(["models", "--install", str(run / "missing.net")], "model file not found: ", "missing.net")
+    refused(["models", "--name", "x"], "--name goes with --install FILE")
+    (run / "notes.txt").write_text("not a model")
+    refused(["models", "--install", str(run / "notes.txt")], "the library holds netx files")
+    (run / "broken.net").write_bytes(b"not hdf5")
+    refused(["models", "--install", str(run / "broken.net"), "--name", "broken"], "broken.net")
+    assert sorted(p.name for p in user.iterdir()) == before  # nothing refused was written
+    # without a card it joins all the same, under its own name
+    save_netx(load_model(reference_path("spandex_prune75.net")), run / "bare.net")
+    assert main(["models", "--install", str(run / "bare.net")]) == 0
+    assert "has no card beside it" in capsys.readouterr().out and (user / "bare.net").is_file()

@@ -7,6 +7,7 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -150,20 +151,28 @@ def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str 
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
-                  replace: bool = False, rename_advice: str = "choose another --name") -> Path:
+                  replace: bool = False, rename_advice: str = "choose another --name", name: str | None = None) -> Path:
     """Copy a model file (and its card) into the user's library, atomically; return the new path.
 
-    Refuses to replace a user model of the same name unless ``replace``.
+    ``name`` is the library name (default: the file's stem); a card's own ``name`` follows it. Refuses to replace
+    a user model of the same name unless ``replace``.
     """
     from engine.files.atomic import atomic_output
 
-    target = (user_dir or user_models_dir()) / (model_path.stem + ".net")
+    name = name or model_path.stem
+    target = (user_dir or user_models_dir()) / (name + ".net")
     if not replace:
-        check_name_free(model_path.stem, user_dir, rename_advice)
+        check_name_free(name, user_dir, rename_advice)
     load_model(model_path)  # refuse to install something that does not load
     if card_path is not None:
+        card_bytes = card_path.read_bytes()
+        if name != model_path.stem:
+            card = json.loads(card_bytes)
+            if isinstance(card, dict) and "name" in card:
+                card["name"] = name
+                card_bytes = (json.dumps(card, indent=2) + "\n").encode()
         with atomic_output(target.with_suffix(".json")) as tmp:
-            tmp.write_bytes(card_path.read_bytes())
+            tmp.write_bytes(card_bytes)
     with atomic_output(target) as tmp:
         tmp.write_bytes(model_path.read_bytes())
     return target

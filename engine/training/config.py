@@ -41,6 +41,13 @@ DEFAULT_TEACHER_WEIGHT = 0.5
 """A teacher's share of the loss when a run names a teacher but no weight."""
 
 
+def model_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a model's name (its file name in the library), or None."""
+    if not name or any(c in name for c in "/\\\0") or name.startswith(".") or name != name.strip():
+        return f"name {name!r} must be a plain file name (no '/', no leading '.' or spaces)"
+    return None
+
+
 def teacher_phrase(teacher: str, weight: float) -> str:
     """How a run's teacher is named wherever it is shown (CLI, Prune panel, card): "spandex-dense (50% of the
     loss)"; a file by its stem, as cards name models."""
@@ -257,8 +264,9 @@ class TrainConfig:
 
     @model_validator(mode="after")
     def _plain_name(self) -> TrainConfig:
-        if any(c in self.name for c in "/\\\0") or self.name.startswith(".") or self.name != self.name.strip():
-            raise ValueError(f"name {self.name!r} must be a plain file name (no '/', no leading '.' or spaces)")
+        problem = model_name_problem(self.name)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def to_dict(self) -> dict:
