@@ -110,9 +110,7 @@ def describe(event: ev.Event) -> str | None:
     if isinstance(event, ev.Started):
         where = f"resuming at step {event.start_step} of {event.total_steps}" if event.start_step else \
             f"starting a run of {event.total_steps} steps"
-        return (f"{where}: {event.train_clips} training clips "
-                f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips; "
-                f"run folder {event.run_dir}"
+        return (f"{where}: {event.data_phrase()}; run folder {event.run_dir}"
                 + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight)}"
                    if event.teacher else "")
                 + (f"\nnote: the loops over frames run on torch's kernels, about 1.3 times slower a step than the "

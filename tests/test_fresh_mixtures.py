@@ -116,6 +116,10 @@ def test_a_run_trains_from_fresh_mixtures_and_its_card_says_so(fresh_dataset, tm
     loaded = [e for e in events if isinstance(e, ev.Loading) and e.done == e.total]
     assert [(e.split, e.what) for e in loaded] == [("train", "source folders"), ("validation", "clips")]
     assert describe(loaded[0]).startswith("loaded ") and describe(loaded[0]).endswith(" train source folders")
+    # the start line counts the speech recordings the mixtures are drawn from, not "training clips"
+    started = next(e for e in events if isinstance(e, ev.Started))
+    assert started.fresh_mixtures and "training clips" not in describe(started)
+    assert f"fresh mixtures from {started.train_clips} speech recordings (" in describe(started)
 
 
 def _fixed_batch_loss(run: _Run, noisy: torch.Tensor, clean: torch.Tensor) -> float:

@@ -213,9 +213,7 @@ class PrunePanel(QtWidgets.QWidget):
             taught = f" Distilling from {teacher_phrase(event.teacher, event.teacher_weight)}." if event.teacher else ""
             if event.slower_loops:  # e.g. no C compiler: the run is slower, not different
                 taught += f" Its loops over frames run on torch's kernels (the compiled ones are {event.slower_loops})."
-            self.status.setText(f"Run {where}: {event.train_clips} training clips "
-                                f"({event.train_seconds / 3600:.2f} h), {event.validation_clips} validation clips."
-                                + taught)
+            self.status.setText(f"Run {where}: {event.data_phrase()}." + taught)
         elif isinstance(event, ev.StepReport):
             self.progress.setValue(event.step)
             done = event.step - self.start_step

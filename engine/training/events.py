@@ -37,6 +37,7 @@ class Started:
     start_step: int
     """0 for a new run, the checkpoint's step when resumed."""
     train_clips: int
+    """Training clips made in advance; with ``fresh_mixtures``, the clean speech recordings mixed from."""
     train_seconds: float
     validation_clips: int
     teacher: str | None = None
@@ -45,6 +46,16 @@ class Started:
     slower_loops: str | None = None
     """Why a CPU run computes its loops over frames with torch's kernels instead of the compiled ones
     (:mod:`engine.training.fused`), e.g. no C compiler; None when they are compiled (or on a GPU)."""
+    fresh_mixtures: bool = False
+    """Each batch is mixed anew from speech and noise recordings (no fixed training clips)."""
+
+    def data_phrase(self) -> str:
+        """The run's data as the CLI and the Prune panel say it: "2400 training clips (2.67 h), 96 validation
+        clips" or, for fresh mixtures, what they are mixed from."""
+        hours = f"{self.train_seconds / 3600:.2f} h"
+        train = (f"fresh mixtures from {self.train_clips} speech recordings ({hours} of speech)"
+                 if self.fresh_mixtures else f"{self.train_clips} training clips ({hours})")
+        return f"{train}, {self.validation_clips} validation clips"
 
 
 @dataclass(frozen=True)

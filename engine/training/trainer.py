@@ -443,7 +443,8 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
                     config.teacher, config.distillation_weight,
-                    slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None))
+                    slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
+                    fresh_mixtures=isinstance(train, FreshMixtures)))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
