@@ -9,10 +9,14 @@
 #   env: PYTHON (default .venv/bin/python), SPANDEX_CORPUS (default build/corpus)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${1:-$REPO/build/data/small}"
-CORPUS="${SPANDEX_CORPUS:-$REPO/build/corpus}"
+# relative paths given by the caller are read from the caller's working folder (the build below runs in $REPO)
+from_here() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$PWD/$1" ;; esac; }
+OUT="$(from_here "${1:-$REPO/build/data/small}")"
+CORPUS="$(from_here "${SPANDEX_CORPUS:-$REPO/build/corpus}")"
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x "$REPO/.venv/bin/python" ]]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+elif [[ "$PYTHON" == */* ]]; then
+    PYTHON="$(from_here "$PYTHON")"
 fi
 SPANDEX_CORPUS="$CORPUS" PYTHON="$PYTHON" "$REPO/scripts/fetch_corpus.sh" >/dev/null
 

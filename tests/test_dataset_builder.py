@@ -152,9 +152,11 @@ def test_summary_for_a_dataset_picker(tiny_dataset, tmp_path):
 
 
 def test_small_dataset_script_builds_a_try_it_dataset(tmp_path, speech_corpus):
-    run = subprocess.run(["bash", str(REPO / "scripts" / "make_small_dataset.sh"), str(tmp_path / "small")],
+    # a relative OUT is read from the caller's working folder, not from the repository the script runs in
+    run = subprocess.run(["bash", str(REPO / "scripts" / "make_small_dataset.sh"), "small"], cwd=tmp_path,
                          capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert not (REPO / "small").exists()
     summary = dataset_summary(tmp_path / "small")
     assert summary["train_pairs"] == 64 and summary["validation_pairs"] == 8
     assert set(summary["sources"]["validation"]["noise_groups"]) == {"babble"}
