@@ -75,10 +75,7 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
     recipe = card.get("recipe", {})
     if recipe:
-        stages = len(card["stages"]) if isinstance(card.get("stages"), list) else 0
-        said = [of_first.strip(" ()")] if of_first else []
-        said += [f"its last stage, after the {'stage' if stages == 1 else f'{stages} stages'} above"] if stages else []
-        lines.append(f"recipe{' (' + '; '.join(said) + ')' if said else ''}: {_recipe_summary(recipe)}")
+        lines.append(f"recipe{of_first}: {_recipe_summary(recipe)}")
     earlier_blends = card.get("earlier_blends")
     for earlier in earlier_blends if isinstance(earlier_blends, list) else []:  # the first model was a blend too
         lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
