@@ -16,8 +16,6 @@ from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
 from engine.training.recipes import fine_tune_defaults
-from engine.training.run_folder import kept_only_once_started
-from engine.training.trainer import load_teacher, run_training
 
 
 def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str, object] | None = None) -> None:
@@ -152,6 +150,9 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)
 
+    from engine.training.run_folder import kept_only_once_started  # torch: imported by the commands that train
+    from engine.training.trainer import run_training
+
     if install:  # a name the library holds is refused now, not after the training
         check_name_free(config.name, rename_advice="nothing was trained; choose another --name")
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -186,6 +187,8 @@ def check_run_inputs(config: TrainConfig) -> None:
         except SpandexError as exc:
             raise SpandexError(f"init: {exc}") from None
     if config.teacher is not None:
+        from engine.training.trainer import load_teacher
+
         load_teacher(config.teacher)  # a bad teacher is refused before the run folder exists
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")

@@ -288,3 +288,14 @@ def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypa
     save_netx(load_model(reference_path("spandex_prune75.net")), run / "bare.net")
     assert main(["models", "--install", str(run / "bare.net")]) == 0
     assert "has no card beside it" in capsys.readouterr().out and (user / "bare.net").is_file()
+
+
+def test_the_command_line_starts_without_torch_or_scipy_signal():
+    """`spandex --help`, and every command that fails on its arguments, starts in well under a second: torch
+    (about 3 s to import) is imported by the commands that train, scipy.signal (about 1 s) where audio is resampled,
+    filtered or scored — not by the parser."""
+    probe = ("import sys, cli.main; cli.main.build_parser(); "
+             "print(sorted(m for m in ('torch', 'scipy.signal', 'pystoi', 'pesq', 'PySide6') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import firwin, upfirdn
 
 
 class BlockResampler:
@@ -34,6 +33,8 @@ class BlockResampler:
 
     def _filter(self) -> tuple[np.ndarray, int]:
         """``resample_poly``'s filter for this length (its zero padding included) and the outputs it drops."""
+        from scipy.signal import firwin  # about a second to import: only when a file is resampled
+
         up, down = self.up, self.down
         half_len = 10 * max(up, down)
         taps = firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", 5.0)) * up
@@ -78,6 +79,8 @@ class BlockResampler:
         start_in = self._first_input(self.produced) // self.down * self.down  # keeps upfirdn's phase
         stop_in = self._last_input(end - 1) + 1
         window = self.buffer[start_in - self.buffer_start:stop_in - self.buffer_start]
+        from scipy.signal import upfirdn  # imported by _filter already: a lookup here
+
         y = upfirdn(self.taps, window, self.up, self.down)
         first = self.produced + self.skip - start_in * self.up // self.down
         out = y[first:first + end - self.produced]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import firwin
 
 
 class StreamingResampler:
@@ -29,6 +28,8 @@ class StreamingResampler:
             self.n_taps = 1
             self.reset()
             return
+        from scipy.signal import firwin  # about a second to import: only when a stream is resampled
+
         max_rate = max(self.up, self.down)
         half = 10 * max_rate
         taps = firwin(2 * half + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up

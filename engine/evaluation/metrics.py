@@ -55,8 +55,6 @@ from collections.abc import Iterable
 from typing import overload
 
 import numpy as np
-from pesq import PesqError, pesq
-from pystoi import stoi as _pystoi
 
 from engine.constants import HOP_S, SAMPLE_RATE
 from engine.errors import AudioInputError
@@ -137,6 +135,8 @@ def pesq_wb(clean: np.ndarray, denoised: np.ndarray) -> float | None:
     in it ("no utterances detected", e.g. silence or low noise), a buffer too short, or an
     all-zero ``denoised`` (the PESQ C code then fails on NaN).
     """
+    from pesq import PesqError, pesq  # imported where scored: a command that scores nothing starts faster
+
     ref, deg = _same_length_1d(clean, denoised, "PESQ")
     if not np.any(ref):
         return None
@@ -154,6 +154,8 @@ def stoi(clean: np.ndarray, denoised: np.ndarray) -> float | None:
     (~384 ms) of reference left after pystoi removes its silent frames (pystoi then warns and
     returns a placeholder 1e-5).
     """
+    from pystoi import stoi as _pystoi  # imports scipy.signal (about a second): only where STOI is scored
+
     ref, deg = _same_length_1d(clean, denoised, "STOI")
     if not np.any(ref):
         return None

@@ -25,7 +25,6 @@ from typing import Literal
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from engine.constants import N_FFT, SAMPLE_RATE
 from engine.dsp.block_resampler import BlockResampler
@@ -53,6 +52,8 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate:
         return audio.astype(np.float32, copy=False)
     g = math.gcd(int(from_rate), int(to_rate))
+    from scipy.signal import resample_poly  # about a second to import: only when a file needs resampling
+
     out = resample_poly(audio.astype(np.float64), int(to_rate) // g, int(from_rate) // g, axis=-1)
     return out.astype(np.float32)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 from assets import asset_path
 from engine.constants import SAMPLE_RATE
@@ -33,6 +32,8 @@ BED_SECONDS = 8.0
 
 def fan_noise(length: int, rng: np.random.Generator) -> np.ndarray:
     """A desk fan: low-passed rumble, a slowly wobbling blade-pass tone and its harmonics."""
+    from scipy.signal import lfilter  # about a second to import: only when the fan bed is made
+
     t = np.arange(length) / SAMPLE_RATE
     white = rng.standard_normal(length)
     rumble = lfilter([1.0], [1.0, -0.985], white)  # one-pole low-pass, ~40 Hz corner

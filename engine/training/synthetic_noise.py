@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 from engine.dsp.mixing import pink_noise
 
@@ -30,6 +29,8 @@ def pink(length: int, rng: np.random.Generator) -> np.ndarray:
 
 def brown(length: int, rng: np.random.Generator) -> np.ndarray:
     """1/f² noise: integrated white noise, high-passed at 20 Hz so it does not drift."""
+    from scipy.signal import butter, sosfilt  # about a second to import: only where the noise is made
+
     walk = np.cumsum(rng.standard_normal(length))
     return _unit(sosfilt(butter(2, 20, "highpass", fs=RATE, output="sos"), walk))
 
@@ -46,6 +47,8 @@ def hum(length: int, rng: np.random.Generator) -> np.ndarray:
 
 def fan(length: int, rng: np.random.Generator) -> np.ndarray:
     """Band-limited noise with a slow wobble, like a fan or an air conditioner."""
+    from scipy.signal import butter, sosfilt  # about a second to import: only where the noise is made
+
     low = rng.uniform(80, 400)
     high = rng.uniform(1500, 6000)
     noise = sosfilt(butter(2, [low, high], "bandpass", fs=RATE, output="sos"), rng.standard_normal(length))
