@@ -436,7 +436,7 @@ def test_screenshots_under_xvfb(tmp_path, shots, size):
         shot.unlink(missing_ok=True)
         env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(tmp_path)}
         run = subprocess.run([sys.executable, "main.py", "--model", "spandex-dense", "--model", "spandex-prune75",
-                              "--output", "none", "--window-size", f"{width}x{height}", "--quit-after", "25",
+                              "--output", "none", "--window-size", f"{width}x{height}", "--quit-after", "12",
                               "--screenshot", str(shot)], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=300)
     finally:
