@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from engine.errors import ModelFileError, SpandexError
 from engine.evaluation.report import model_report
-from engine.files.netx import NETX_SUFFIXES, load_model
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
 from engine.training.config import model_name_problem
@@ -61,13 +62,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"    warning: {entry.card_problem}")
     if not entries:
         print("(no models yet)")
-    print(f"\n* default model. sparsity: the share of zero weights in the model's own layers; hidden: the hidden layers' sizes "
-          f"(a model exported without its idle neurons has fewer, and the zeros that went with them are not counted: "
-          f"compare size KB, about a byte a nonzero weight). "
-          f"SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, "
-          f"measured on that many clips of the validation split of the dataset named (numbers from different "
-          f"datasets or a few clips do not compare). User models live in "
-          f"{user_models_dir()}.")
+    notes = ["* default model.",
+             "sparsity: the share of zero weights in the model's own layers; hidden: the hidden layers' sizes. A "
+             "model exported without its idle neurons has smaller layers, so its share counts fewer zeros: size KB "
+             "(about a byte a nonzero weight) compares across layouts.",
+             "SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, measured on that many clips "
+             "of the validation split of the dataset named (numbers from different datasets or a few clips do not "
+             "compare).",
+             f"User models live in {user_models_dir()}; add one with: spandex models --install FILE [--name NAME]."]
+    print("\n" + "\n".join(textwrap.fill(note, width=100, break_on_hyphens=False, break_long_words=False)
+                            for note in notes))
     return 0
 
 
@@ -94,24 +98,34 @@ def show_card(name: str, entries: list[ModelEntry]) -> int:
 
 def install(args: argparse.Namespace) -> int:
     """``--install FILE [--name NAME]``: the model file and its card (if it has one) join the user's library."""
-    if not args.install:
+    if args.install is None:
         raise SpandexError("--name goes with --install FILE (the model file to add under that name)")
     if args.name:
         raise SpandexError("give either NAME (to show a card) or --install FILE, not both")
     path = Path(args.install).expanduser()
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
-    if path.suffix.lower() not in NETX_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        raise ModelFileError(f"{path} is a model card: install the model file beside it (a .net file)")
+    if suffix in TORCH_SUFFIXES:
         raise ModelFileError(f"{path}: the library holds netx files ({', '.join(NETX_SUFFIXES)}); "
                              f"export it first: spandex export {path} MODEL.net")
-    name = args.install_name or path.stem
+    if suffix not in NETX_SUFFIXES:
+        raise ModelFileError(f"{path} is not a netx model file ({', '.join(NETX_SUFFIXES)})")
+    name = path.stem if args.install_name is None else args.install_name
     problem = model_name_problem(name)
     if problem:
-        raise SpandexError(f"--name: {problem}")
-    card, problem = read_card(path)
-    if problem:
-        raise ModelFileError(f"{path}: {problem}")
-    card_path = path.with_suffix(".json") if card else None
+        raise SpandexError(f"--name: {problem}" if args.install_name is not None else
+                           f"{path}: {problem}; give the model another with --name")
+    # the card beside the file named, else beside the file a link leads to
+    card_path = next((p.with_suffix(".json") for p in (path, path.resolve()) if p.with_suffix(".json").is_file()), None)
+    if card_path is not None:
+        _, problem = read_card(card_path.with_suffix(path.suffix))
+        if problem:
+            raise ModelFileError(f"{path}: {problem}")
     target = install_model(path, card_path, name=name)
-    print(f"joined the model library as {name} ({target})" + ("" if card else "; it has no card beside it"))
+    print(f"joined the model library as {name} ({target})" + ("" if card_path else "; it has no card beside it"))
     return 0

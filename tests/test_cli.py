@@ -274,20 +274,37 @@ def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypa
             assert fragment in err, err
 
     before = sorted(p.name for p in user.iterdir())
-    refused(["models", "--install", str(run / "trial.net"), "--name", "keeper"],
-            "already holds a model named 'keeper'")
-    refused(["models", "--install", str(run / "trial.net"), "--name", "../escape"], "must be a plain file name")
+    trial = str(run / "trial.net")
+    refused(["models", "--install", trial, "--name", "keeper"], "already holds a model named 'keeper'")
+    # a shipped model's name would go on finding the shipped model
+    refused(["models", "--install", trial, "--name", "spandex-dense"], "'spandex-dense' is the name of a shipped model")
+    refused(["models", "--install", trial, "--name", "../escape"], "must be a plain file name")
+    refused(["models", "--install", trial, "--name", "new\nline"], "no '/', '\\' or control characters")
+    refused(["models", "--install", trial, "--name", "x.net"], "must not end with a file suffix")
+    refused(["models", "--install", trial, "--name", ""], "--name: the name is empty")
     refused(["models", "--install", str(run / "missing.net")], "model file not found: ", "missing.net")
+    refused(["models", "--install", str(run)], f"{run} is a folder, not a model file")
+    refused(["models", "--install", str(run / "trial.json")], "trial.json is a model card: install the model file")
     refused(["models", "--name", "x"], "--name goes with --install FILE")
     (run / "notes.txt").write_text("not a model")
-    refused(["models", "--install", str(run / "notes.txt")], "the library holds netx files")
+    refused(["models", "--install", str(run / "notes.txt")], "notes.txt is not a netx model file")
+    (run / "trial.pt").write_text("x")
+    refused(["models", "--install", str(run / "trial.pt")], "export it first: spandex export")
     (run / "broken.net").write_bytes(b"not hdf5")
     refused(["models", "--install", str(run / "broken.net"), "--name", "broken"], "broken.net")
     assert sorted(p.name for p in user.iterdir()) == before  # nothing refused was written
+    # a link's card is the one beside the file it leads to; the card names the model as the library lists it
+    (tmp_path / "link.net").symlink_to(run / "trial.net")
+    assert main(["models", "--install", str(tmp_path / "link.net")]) == 0
+    assert "no card" not in capsys.readouterr().out
+    assert json.loads((user / "link.json").read_text())["name"] == "link"
     # without a card it joins all the same, under its own name
     save_netx(load_model(reference_path("spandex_prune75.net")), run / "bare.net")
     assert main(["models", "--install", str(run / "bare.net")]) == 0
     assert "has no card beside it" in capsys.readouterr().out and (user / "bare.net").is_file()
+    # a library that cannot be written says so, and keeps nothing half-written
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(run / "notes.txt" / "library"))
+    refused(["models", "--install", trial, "--name", "elsewhere"], "cannot write to the model library")
 
 
 def test_the_command_line_starts_without_torch_or_scipy_signal():

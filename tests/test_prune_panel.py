@@ -186,7 +186,7 @@ def test_bad_input_is_said_in_the_panel_and_starts_nothing(panel, tmp_path, tiny
 
     panel.form.name.setText("spandex-dense")  # a shipped model's name
     panel.start()
-    assert panel.job is None and "already holds a model named 'spandex-dense'" in panel.message.text()
+    assert panel.job is None and "'spandex-dense' is the name of a shipped model" in panel.message.text()
 
     broken = tmp_path / "broken.net"
     broken.write_bytes(b"not an HDF5 file")

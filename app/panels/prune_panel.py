@@ -22,7 +22,7 @@ from app.panels.prune_form import PruneForm
 from app.plots.pareto import ParetoChart
 from app.plots.training_curves import TrainingCurves
 from engine.errors import SpandexError
-from engine.library.catalog import install_model, list_models
+from engine.library.catalog import check_name_free, install_model, list_models
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training.config import TrainConfig, load_config, teacher_phrase
@@ -125,8 +125,10 @@ class PrunePanel(QtWidgets.QWidget):
     def name_problem(self, config: TrainConfig) -> str | None:
         """Why a run may not be named ``config.name``: a library model has the name, or its run folder holds a
         run with other settings. None if it may (a folder with the same settings is resumed)."""
-        if config.name in {e.name for e in list_models()}:
-            return f"the library already holds a model named '{config.name}': choose another name"
+        try:
+            check_name_free(config.name, rename_advice="choose another name")
+        except SpandexError as exc:
+            return str(exc)
         saved = self.runs_dir / config.name / "config.yaml"
         try:
             if saved.is_file() and load_config(saved) != config:

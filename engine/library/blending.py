@@ -15,7 +15,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, read_card
-from engine.library.catalog import install_model, model_file, resolve_model, user_models_dir
+from engine.library.catalog import check_name_free, install_model, model_file, resolve_model, user_models_dir
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
@@ -49,9 +49,8 @@ def check_blend_output(out: str, install: bool = False) -> Path:
         what = "a symbolic link" if card.is_symlink() else "a folder" if card.is_dir() else "not a regular file"
         raise SpandexError(f"--out's card {card} (written beside OUT) is {what}: remove it, or name --out otherwise")
     check_output(card, "--out's card", follow_link_option=None)
-    if install and not _in_library(target) and (user_models_dir() / f"{target.stem}.net").exists():
-        raise SpandexError(f"the library already holds a model named '{target.stem}' "
-                           f"({user_models_dir() / f'{target.stem}.net'}): name --out otherwise or remove it first")
+    if install and not _in_library(target):
+        check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
 
 

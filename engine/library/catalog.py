@@ -142,12 +142,18 @@ def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "
     raise ModelFileError(f"no model named '{name}' in the library (known: {known}){hint}")
 
 
-def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str = "choose another --name") -> None:
-    """Refuse a model name the user's library already holds, saying what to do instead."""
-    target = (user_dir or user_models_dir()) / (name + ".net")
-    if target.exists():
-        raise SpandexError(f"the library already holds a model named '{name}' ({target}); {rename_advice} or "
-                           f"remove it first")
+def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str = "choose another --name",
+                    shipped_dir: Path = SHIPPED_DIR) -> None:
+    """Refuse a model name the library already holds — a user model's, in any netx file, or a shipped model's
+    (the name would reach the shipped one) — saying what to do instead."""
+    if any(path.is_file() for path in (shipped_dir / (name + suffix) for suffix in NETX_SUFFIXES)):
+        raise SpandexError(f"'{name}' is the name of a shipped model, which the library would go on finding under "
+                           f"it; {rename_advice}")
+    folder = user_dir or user_models_dir()
+    for target in (folder / (name + suffix) for suffix in NETX_SUFFIXES):
+        if target.exists():
+            raise SpandexError(f"the library already holds a model named '{name}' ({target}); {rename_advice} or "
+                               f"remove it first")
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
@@ -155,24 +161,32 @@ def install_model(model_path: Path, card_path: Path | None = None, user_dir: Pat
     """Copy a model file (and its card) into the user's library, atomically; return the new path.
 
     ``name`` is the library name (default: the file's stem); a card's own ``name`` follows it. Refuses to replace
-    a user model of the same name unless ``replace``.
+    a user model of the same name unless ``replace``, and says so when the library folder cannot be written.
     """
     from engine.files.atomic import atomic_output
 
     name = name or model_path.stem
-    target = (user_dir or user_models_dir()) / (name + ".net")
+    folder = user_dir or user_models_dir()
+    target = folder / (name + ".net")
     if not replace:
         check_name_free(name, user_dir, rename_advice)
     load_model(model_path)  # refuse to install something that does not load
-    if card_path is not None:
-        card_bytes = card_path.read_bytes()
-        if name != model_path.stem:
+    card_target = folder / (name + ".json")
+    wrote_card = False
+    try:
+        if card_path is not None:  # first: a card alone is listed nowhere, a model without its card would be
+            card_bytes = card_path.read_bytes()
             card = json.loads(card_bytes)
-            if isinstance(card, dict) and "name" in card:
+            if isinstance(card, dict) and card.get("name", name) != name:  # the card names what the library lists
                 card["name"] = name
                 card_bytes = (json.dumps(card, indent=2) + "\n").encode()
-        with atomic_output(target.with_suffix(".json")) as tmp:
-            tmp.write_bytes(card_bytes)
-    with atomic_output(target) as tmp:
-        tmp.write_bytes(model_path.read_bytes())
+            with atomic_output(card_target) as tmp:
+                tmp.write_bytes(card_bytes)
+            wrote_card = True
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(model_path.read_bytes())
+    except OSError as exc:
+        if wrote_card:
+            card_target.unlink(missing_ok=True)
+        raise SpandexError(f"cannot write to the model library {folder}: {exc.strerror or exc}") from None
     return target

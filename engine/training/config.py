@@ -41,10 +41,21 @@ DEFAULT_TEACHER_WEIGHT = 0.5
 """A teacher's share of the loss when a run names a teacher but no weight."""
 
 
+MODEL_FILE_SUFFIXES = (".net", ".h5", ".hdf5", ".pt", ".pth", ".json")
+"""What a model's name must not end with: the library adds ``.net`` (and ``.json`` for its card) itself."""
+
+
 def model_name_problem(name: str) -> str | None:
     """What is wrong with ``name`` as a model's name (its file name in the library), or None."""
-    if not name or any(c in name for c in "/\\\0") or name.startswith(".") or name != name.strip():
-        return f"name {name!r} must be a plain file name (no '/', no leading '.' or spaces)"
+    if not name:
+        return "the name is empty"
+    shown = repr(name) if not name.isprintable() else f"'{name}'"
+    if not name.isprintable() or "/" in name or "\\" in name:
+        return f"name {shown} must be a plain file name: no '/', '\\' or control characters"
+    if name.startswith(".") or name != name.strip():
+        return f"name {shown} must not start with '.' or start or end with a space"
+    if name.lower().endswith(MODEL_FILE_SUFFIXES):
+        return f"name {shown} must not end with a file suffix ({', '.join(MODEL_FILE_SUFFIXES)}): the library adds it"
     return None
 
 
