@@ -24,7 +24,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tarfile
 import tempfile
 import textwrap
 import time
@@ -44,6 +43,7 @@ from engine.files.netx import load_model  # noqa: E402
 from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E402
 from engine.training import fused  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
+from bench.revision import unpack_revision  # noqa: E402
 from engine.training.loss import batch_spectra, denoise_batch, ndns_loss  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.slayer_reference import slayer_network  # noqa: E402
@@ -131,18 +131,6 @@ for attempt in range(int(sys.argv[4]) + 1):
         best = min(best, time.perf_counter() - start)
 print(json.dumps(best))
 """
-
-
-def unpack_revision(rev: str, folder: Path) -> Path:
-    """REV's tracked files (engine/ is what the baseline step imports) unpacked into ``folder``."""
-    archive = folder / "tree.tar"
-    done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), rev, "engine"],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"--baseline {rev}: git cannot archive it ({done.stderr.strip().splitlines()[-1]})")
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "tree", filter="data")
-    return folder / "tree"
 
 
 def baseline_seconds(tree: Path, noisy, clean, threads: int, repeats: int, precision: str) -> float:
