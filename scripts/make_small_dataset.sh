@@ -10,7 +10,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # relative paths given by the caller are read from the caller's working folder (the build below runs in $REPO)
-from_here() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$PWD/$1" ;; esac; }
+from_here() { realpath -ms -- "$1"; }  # absolute, '..' folded, links kept as named
 OUT="$(from_here "${1:-$REPO/build/data/small}")"
 CORPUS="$(from_here "${SPANDEX_CORPUS:-$REPO/build/corpus}")"
 if [[ -z "${PYTHON:-}" ]]; then
