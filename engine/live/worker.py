@@ -104,6 +104,9 @@ class AudioEngine:
 
     def run(self) -> None:
         sys.setswitchinterval(0.001)  # a callback waiting for the GIL waits at most ~1 ms
+        # scipy.signal (~1 s to import) is imported where it is first used — the fan noise bed, a resampled
+        # stream or file — which here is between hops, with the stream running: imported now, before it starts.
+        import scipy.signal  # noqa: F401
         try:
             for spec in self.config.models:  # loaded before the stream starts: no glitch
                 self.pending.append(self.loader.submit(self._load, spec, self.config.backend))
