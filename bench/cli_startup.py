@@ -43,7 +43,8 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, *argv], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(process.pid, 0)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen is told
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 

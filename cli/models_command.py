@@ -32,20 +32,28 @@ def _number(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.install or args.install_name:
+    if args.install is not None or args.install_name is not None:
         return install(args)
     entries = list_models()
     if args.name:
         return show_card(args.name, entries)
     width = max([24, *(len(entry.name) + 2 for entry in entries)])  # a long name does not push its row out of line
-    print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'hidden':>9} {'size KB':>8} {'SI-SNR':>7} {'SI-SNRi':>7} "
-          f"{'M-Ops/s':>8} {'clips':>5}  {'measured on':<12} file")
+    facts_of: dict[str, dict | ModelFileError] = {}
+    for entry in entries:
+        try:
+            facts_of[str(entry.path)] = model_report(load_model(entry.path))
+        except ModelFileError as exc:
+            facts_of[str(entry.path)] = exc
+    hidden_of = {path: "-".join(map(str, facts["neurons"][1:-1])) for path, facts in facts_of.items()
+                 if isinstance(facts, dict)}
+    hidden_width = max([9, *(len(text) for text in hidden_of.values())])
+    print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'hidden':>{hidden_width}} {'size KB':>8} {'SI-SNR':>7} "
+          f"{'SI-SNRi':>7} {'M-Ops/s':>8} {'clips':>5}  {'measured on':<12} file")
     for entry in entries:
         name = entry.name + (" *" if entry.is_default else "")
-        try:
-            facts = model_report(load_model(entry.path))
-        except ModelFileError as exc:
-            print(f"{name:<{width}} {entry.origin:<8} unusable: {exc}")
+        facts = facts_of[str(entry.path)]
+        if isinstance(facts, ModelFileError):
+            print(f"{name:<{width}} {entry.origin:<8} unusable: {facts}")
             continue
         card_metrics = entry.card.get("metrics", {})
         si_snr, mops = card_metrics.get("si_snr"), card_metrics.get("power_proxy_mops")
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if clips is None:
             clips = data.get("validation_clips") if isinstance(data, dict) else None
         print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} "
-              f"{'-'.join(map(str, facts['neurons'][1:-1])):>9} {facts['size_kb']:8.1f} "
+              f"{hidden_of[str(entry.path)]:>{hidden_width}} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:
@@ -102,6 +110,8 @@ def install(args: argparse.Namespace) -> int:
         raise SpandexError("--name goes with --install FILE (the model file to add under that name)")
     if args.name:
         raise SpandexError("give either NAME (to show a card) or --install FILE, not both")
+    if not args.install.strip():
+        raise SpandexError("--install is empty: give the model file to add")
     path = Path(args.install).expanduser()
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a model file")

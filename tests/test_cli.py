@@ -302,6 +302,14 @@ def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypa
     save_netx(load_model(reference_path("spandex_prune75.net")), run / "bare.net")
     assert main(["models", "--install", str(run / "bare.net")]) == 0
     assert "has no card beside it" in capsys.readouterr().out and (user / "bare.net").is_file()
+    # a card left behind by a removed model would describe the next model of that name: refused
+    (user / "keeper.net").unlink()
+    refused(["models", "--install", str(run / "bare.net"), "--name", "keeper"],
+            "holds a card named 'keeper' with no model beside it")
+    refused(["models", "--install", ""], "--install is empty")  # empty is not absent
+    refused(["models", "--install", trial, "--name=-x"], "must not start with '.' or '-'")
+    assert main(["models", "--install", trial, "--name", "mine\u00a0too"]) == 0  # a no-break space is a character
+    capsys.readouterr()
     # a library that cannot be written says so, and keeps nothing half-written
     monkeypatch.setenv("SPANDEX_MODELS_DIR", str(run / "notes.txt" / "library"))
     refused(["models", "--install", trial, "--name", "elsewhere"], "cannot write to the model library")

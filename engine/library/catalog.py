@@ -150,10 +150,16 @@ def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str 
         raise SpandexError(f"'{name}' is the name of a shipped model, which the library would go on finding under "
                            f"it; {rename_advice}")
     folder = user_dir or user_models_dir()
-    for target in (folder / (name + suffix) for suffix in NETX_SUFFIXES):
-        if target.exists():
-            raise SpandexError(f"the library already holds a model named '{name}' ({target}); {rename_advice} or "
-                               f"remove it first")
+    held = sorted(p for p in folder.iterdir() if p.stem == name) if folder.is_dir() else []
+    model = next((p for p in held if p.suffix.lower() in NETX_SUFFIXES), None)
+    if model is not None:
+        card = model.with_suffix(".json")
+        raise SpandexError(f"the library already holds a model named '{name}' ({model}); {rename_advice} or "
+                           f"remove it first" + (f" (and its card, {card.name})" if card.exists() else ""))
+    orphan = next((p for p in held if p.suffix.lower() == ".json"), None)
+    if orphan is not None:  # a model's card left behind: it would describe the new model
+        raise SpandexError(f"the library holds a card named '{name}' with no model beside it ({orphan}); "
+                           f"{rename_advice} or remove the card first")
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
@@ -172,21 +178,31 @@ def install_model(model_path: Path, card_path: Path | None = None, user_dir: Pat
         check_name_free(name, user_dir, rename_advice)
     load_model(model_path)  # refuse to install something that does not load
     card_target = folder / (name + ".json")
+    try:
+        model_bytes = model_path.read_bytes()
+        card_bytes = card_path.read_bytes() if card_path is not None else None
+    except OSError as exc:
+        raise SpandexError(f"cannot read {exc.filename or model_path}: {exc.strerror or exc}") from None
+    if card_bytes is not None:
+        try:
+            card = json.loads(card_bytes)
+        except ValueError:
+            card = None  # copied as it is: the card reader says what is wrong with it
+        if isinstance(card, dict) and card.get("name", name) != name:  # the card names what the library lists
+            card["name"] = name
+            card_bytes = (json.dumps(card, indent=2) + "\n").encode()
     wrote_card = False
     try:
-        if card_path is not None:  # first: a card alone is listed nowhere, a model without its card would be
-            card_bytes = card_path.read_bytes()
-            card = json.loads(card_bytes)
-            if isinstance(card, dict) and card.get("name", name) != name:  # the card names what the library lists
-                card["name"] = name
-                card_bytes = (json.dumps(card, indent=2) + "\n").encode()
+        if card_bytes is not None:  # first: a card alone is listed nowhere, a model without its card would be
             with atomic_output(card_target) as tmp:
                 tmp.write_bytes(card_bytes)
             wrote_card = True
         with atomic_output(target) as tmp:
-            tmp.write_bytes(model_path.read_bytes())
-    except OSError as exc:
-        if wrote_card:
+            tmp.write_bytes(model_bytes)
+    except BaseException as exc:  # Ctrl-C too: no card is left without its model
+        if wrote_card and not target.exists():
             card_target.unlink(missing_ok=True)
-        raise SpandexError(f"cannot write to the model library {folder}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise SpandexError(f"cannot write to the model library {folder}: {exc.strerror or exc}") from None
+        raise
     return target

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import unicodedata
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -49,11 +50,12 @@ def model_name_problem(name: str) -> str | None:
     """What is wrong with ``name`` as a model's name (its file name in the library), or None."""
     if not name:
         return "the name is empty"
-    shown = repr(name) if not name.isprintable() else f"'{name}'"
-    if not name.isprintable() or "/" in name or "\\" in name:
+    control = any(unicodedata.category(c).startswith("C") for c in name)
+    shown = repr(name) if control else f"'{name}'"
+    if control or "/" in name or "\\" in name:
         return f"name {shown} must be a plain file name: no '/', '\\' or control characters"
-    if name.startswith(".") or name != name.strip():
-        return f"name {shown} must not start with '.' or start or end with a space"
+    if name.startswith((".", "-")) or name != name.strip():
+        return f"name {shown} must not start with '.' or '-', or start or end with a space"
     if name.lower().endswith(MODEL_FILE_SUFFIXES):
         return f"name {shown} must not end with a file suffix ({', '.join(MODEL_FILE_SUFFIXES)}): the library adds it"
     return None
