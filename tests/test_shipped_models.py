@@ -1,5 +1,9 @@
 """The models SPANDEX ships: each loads, has a truthful card, and the default really denoises."""
 
+import json
+import re
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,6 +105,29 @@ def is_official(parent: str) -> bool:
     return parent.startswith(OFFICIAL) and "MIT" in parent
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def earlier_shipped(parent: str) -> tuple[dict, SDNNModel] | None:
+    """For a parent named as an earlier shipped model, "NAME (..., git REV)" (a model replaced since, like the
+    spandex-prune75 that spandex-frugal was made from): that revision's card and model, read from git; else None."""
+    match = re.fullmatch(r"([\w.-]+) \(.*\bgit ([0-9a-f]{7,40})\)", parent)
+    if match is None:
+        return None
+    name, rev = match.groups()
+    shown = {}
+    for suffix in (".json", ".net"):
+        done = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:assets/models/{name}{suffix}"],
+                              capture_output=True)
+        assert done.returncode == 0, f"parent {parent!r}: git cannot show it: {done.stderr.decode()[-300:]}"
+        shown[suffix] = done.stdout
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{name}.net"
+        path.write_bytes(shown[".net"])
+        model = load_model(path)
+    return json.loads(shown[".json"]), model
+
+
 def lineage(entry: ModelEntry) -> list[str]:
     """The card's parents up to the root: ``scratch``, or the official baseline."""
     shipped, chain, card = {e.name: e for e in SHIPPED}, [], entry.card
@@ -114,6 +141,10 @@ def lineage(entry: ModelEntry) -> list[str]:
         assert name in shipped, (
             f"{entry.name}: parent {parent!r} is neither 'scratch', a shipped model, nor the official N-DNS "
             f"baseline named with its licence (e.g. '{OFFICIAL} (Intel N-DNS baseline, MIT)')")
+        earlier = earlier_shipped(parent) if parent != name else None
+        if earlier is not None:  # the model shipped under that name at that revision: its own card goes on
+            card = earlier[0]
+            continue
         # a shipped blend's parent may be named as it was before its blend, exactly as its own card names it
         assert parent == name or parent == shipped[name].card.get("blend", {}).get("model"), (entry.name, parent)
         card = shipped[name].card  # a blend's card keeps the parent of the model it was blended from
@@ -257,9 +288,12 @@ def test_sparsity_ladder_is_what_the_names_say_and_costs_less_on_real_speech(noi
 def test_frugal_model_is_pruned_and_regularised_and_spikes_less_than_its_parent(noisy_speech):
     noisy, _ = noisy_speech
     entries = {e.name: e for e in SHIPPED}
-    frugal, parent = entries["spandex-frugal"], entries[entries["spandex-frugal"].card["parent"]]
-    assert frugal.card["recipe"]["regularizer"]["weight"] > 0 and parent.name.startswith("spandex-prune")
-    model, parent_model = load_model(frugal.path), load_model(parent.path)
+    frugal = entries["spandex-frugal"]
+    named = frugal.card["parent"]
+    assert frugal.card["recipe"]["regularizer"]["weight"] > 0 and named.startswith("spandex-prune")
+    earlier = earlier_shipped(named)  # made from a prune75 shipped before the one shipped now
+    model = load_model(frugal.path)
+    parent_model = earlier[1] if earlier is not None else load_model(entries[named].path)
     # pruned weights stayed pruned: the regulariser changed activity, not the mask (where the fine-tune left
     # idle neurons that its export dropped, the layers are smaller: then fewer nonzero weights is what is left)
     if model.neuron_counts == parent_model.neuron_counts:
