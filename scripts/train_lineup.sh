@@ -158,7 +158,8 @@ git show 32a4a2e:assets/models/spandex-prune75.net > "$RUNS/spandex-prune75-32a4
 step spandex-frugal "${SPANDEX[@]}" finetune "$RUNS/spandex-prune75-32a4a2e.net" --reg-weight 350 --train-thresholds \
     --drop-idle-neurons --teacher "$DENSE" "${PRUNE[@]}" --steps 800 --eval-every 400 --threads 1 \
     --name spandex-frugal --out "$RUNS/spandex-frugal"
-notes spandex-frugal "spandex-prune75 fine-tuned 800 steps under L1 activity regularisation λ = 350 with learned " \
+notes spandex-frugal "The spandex-prune75 shipped until 2026-12-06 (git 32a4a2e, 257-499-199-257) fine-tuned 800 steps " \
+    "under L1 activity regularisation λ = 350 with learned " \
     "thresholds, distilled from spandex-dense before its blend (half the loss: matching the dense model's" \
     " output), exported without idle hidden neurons: fewer spikes for a little SI-SNR. " \
     "scripts/train_lineup.sh."
