@@ -38,20 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         return show_card(args.name, entries)
     width = max([24, *(len(entry.name) + 2 for entry in entries)])  # a long name does not push its row out of line
-    facts_of: dict[str, dict | ModelFileError] = {}
-    for entry in entries:
-        try:
-            facts_of[str(entry.path)] = model_report(load_model(entry.path))
-        except ModelFileError as exc:
-            facts_of[str(entry.path)] = exc
-    hidden_of = {path: "-".join(map(str, facts["neurons"][1:-1])) for path, facts in facts_of.items()
-                 if isinstance(facts, dict)}
-    hidden_width = max([9, *(len(text) for text in hidden_of.values())])
+    reports = [(entry, _report(entry)) for entry in entries]  # all first: the hidden column fits the widest
+    hidden_width = max([9, *(len(_hidden(facts)) for _, facts in reports if isinstance(facts, dict))])
     print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'hidden':>{hidden_width}} {'size KB':>8} {'SI-SNR':>7} "
           f"{'SI-SNRi':>7} {'M-Ops/s':>8} {'clips':>5}  {'measured on':<12} file")
-    for entry in entries:
+    for entry, facts in reports:
         name = entry.name + (" *" if entry.is_default else "")
-        facts = facts_of[str(entry.path)]
         if isinstance(facts, ModelFileError):
             print(f"{name:<{width}} {entry.origin:<8} unusable: {facts}")
             continue
@@ -63,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if clips is None:
             clips = data.get("validation_clips") if isinstance(data, dict) else None
         print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} "
-              f"{hidden_of[str(entry.path)]:>{hidden_width}} {facts['size_kb']:8.1f} "
+              f"{_hidden(facts):>{hidden_width}} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
               f"{measured_on(entry):<12} {entry.path}")
         if entry.card_problem:
@@ -81,6 +73,19 @@ def run(args: argparse.Namespace) -> int:
     print("\n" + "\n".join(textwrap.fill(note, width=100, break_on_hyphens=False, break_long_words=False)
                             for note in notes))
     return 0
+
+
+def _report(entry: ModelEntry) -> dict | ModelFileError:
+    """The model file's static facts, or why it cannot be read."""
+    try:
+        return model_report(load_model(entry.path))
+    except ModelFileError as exc:
+        return exc
+
+
+def _hidden(facts: dict) -> str:
+    """The hidden layers' sizes, e.g. "512-512"."""
+    return "-".join(map(str, facts["neurons"][1:-1]))
 
 
 def measured_on(entry: ModelEntry) -> str:
@@ -131,9 +136,10 @@ def install(args: argparse.Namespace) -> int:
         raise SpandexError(f"--name: {problem}" if args.install_name is not None else
                            f"{path}: {problem}; give the model another with --name")
     # the card beside the file named, else beside the file a link leads to
-    card_path = next((p.with_suffix(".json") for p in (path, path.resolve()) if p.with_suffix(".json").is_file()), None)
-    if card_path is not None:
-        _, problem = read_card(card_path.with_suffix(path.suffix))
+    carded = next((p for p in (path, path.resolve()) if p.with_suffix(".json").is_file()), None)
+    card_path = carded.with_suffix(".json") if carded is not None else None
+    if carded is not None:
+        _, problem = read_card(carded)
         if problem:
             raise ModelFileError(f"{path}: {problem}")
     target = install_model(path, card_path, name=name)

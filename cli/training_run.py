@@ -150,11 +150,11 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)
 
+    if install:  # a name the library holds is refused now, not after the training (nor after importing torch)
+        check_name_free(config.name, rename_advice="nothing was trained; choose another --name")
     from engine.training.run_folder import kept_only_once_started  # torch: imported by the commands that train
     from engine.training.trainer import run_training
 
-    if install:  # a name the library holds is refused now, not after the training
-        check_name_free(config.name, rename_advice="nothing was trained; choose another --name")
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with kept_only_once_started(run_dir):

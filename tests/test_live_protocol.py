@@ -70,7 +70,7 @@ print(before, seen)
 def test_the_engine_imports_scipy_signal_before_its_stream_starts():
     """scipy.signal takes about a second to import. The fan noise bed and a resampled stream use it between
     hops, with the stream running (a reviewer measured 108 late hops the first time "fan" was chosen): the
-    engine imports it while it sets up, before the stream opens. The GUI process does not import it."""
+    engine imports it while it sets up, before the stream opens (in its own process: the GUI's need not)."""
     import subprocess
     import sys
     from pathlib import Path

@@ -25,6 +25,7 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
 from engine.errors import SpandexError
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.training.schedule import GMPSchedule, Scope
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ DEFAULT_TEACHER_WEIGHT = 0.5
 """A teacher's share of the loss when a run names a teacher but no weight."""
 
 
-MODEL_FILE_SUFFIXES = (".net", ".h5", ".hdf5", ".pt", ".pth", ".json")
+MODEL_FILE_SUFFIXES = (*NETX_SUFFIXES, *TORCH_SUFFIXES, ".json")
 """What a model's name must not end with: the library adds ``.net`` (and ``.json`` for its card) itself."""
 
 
