@@ -44,7 +44,7 @@ from engine.training.device import backward_dtype, keep_freed_memory  # noqa: E4
 from engine.training import fused  # noqa: E402
 from engine.training.graph import SDNNGraph  # noqa: E402
 from bench.revision import unpack_revision  # noqa: E402
-from engine.training.loss import batch_spectra, denoise_batch, ndns_loss  # noqa: E402
+from engine.training.loss import batch_spectra, masked_denoise, ndns_loss  # noqa: E402
 from tests import corpus  # noqa: E402
 from tests.slayer_reference import slayer_network  # noqa: E402
 
@@ -75,7 +75,7 @@ def training_step(graph, forward, noisy, clean, spectra_ahead: bool = False) -> 
     def step() -> None:
         batch = ahead if ahead is not None else batch_spectra((noisy, clean))
         y = forward(batch.noisy_magnitude)
-        denoised, magnitude = denoise_batch(torch.relu(y + 1), batch.noisy_spectrum, samples, batch.noisy_magnitude)
+        denoised, magnitude = masked_denoise(y, batch.noisy_spectrum, samples, batch.noisy_magnitude)
         loss, _ = ndns_loss(batch.clean, denoised, batch.clean_magnitude, magnitude, 0.001)
         optimizer.zero_grad()
         loss.backward()
