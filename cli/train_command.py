@@ -47,4 +47,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise SpandexError("give a recipe file (e.g. configs/ndns-scratch.yaml) or --resume RUN_DIR")
     check_run_inputs(config)
-    return run_foreground(config, run_dir, install=args.install)
+    return run_foreground(config, run_dir, install=args.install, resuming=bool(args.resume))

@@ -136,10 +136,12 @@ def resume_command(run_dir: Path, install: bool) -> str:
     return shlex.join(["spandex", "train", "--resume", str(run_dir), *(["--install"] if install else [])])
 
 
-def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
+def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: bool = False) -> int:
     """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0/130.
 
     A run that fails before its first checkpoint leaves no run folder behind (nothing there to resume).
+    ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
+    the way to finish the run and install its model under another.
     """
     stop = {"requested": False}
 
@@ -150,8 +152,14 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
               file=sys.stderr, flush=True)
 
+    model_file = run_dir / f"{config.name}.net"
+    install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
+    later = f"the run's model is kept as {model_file}: add it under another name ({install_later})"
     if install:  # a name the library holds is refused now, not after the training (nor after importing torch)
-        check_name_free(config.name, rename_advice="nothing was trained; choose another --name")
+        check_name_free(config.name, rename_advice=(
+            f"nothing was trained: finish the run without --install ({resume_command(run_dir, False)}), then add "
+            f"its model under another name ({install_later})" if resuming
+            else "nothing was trained; choose another --name"))
     from engine.training.run_folder import kept_only_once_started  # torch: imported by the commands that train
     from engine.training.trainer import run_training
 
@@ -166,8 +174,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool) -> int:
         print(f"cancelled at step {result.step}; checkpoint {result.checkpoint}. Resume with: "
               f"{resume_command(run_dir, install)}", flush=True)
         return 130
-    if install:
-        path = install_model(Path(result.model_path), Path(result.card_path))
+    if install:  # (the name was free when the run started; another process may have taken it since)
+        path = install_model(Path(result.model_path), Path(result.card_path), rename_advice=later)
         print(f"added to the model library: {path} (user models: {user_models_dir()})")
     return 0
 

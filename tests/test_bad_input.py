@@ -220,6 +220,15 @@ CASES = [
          "the library already holds a model named 'keeper'", {"run/trial.net": "x", "library/keeper.net": "mine"}),
     Case("models-install-not-netx", ["models", "--install", "trial.pt"], "trial.pt: the library holds netx files",
          {"trial.pt": "x"}),
+    Case("export-out-a-folder", ["export", NET, "exports"], "OUT exports is a folder: give a file name",
+         {"exports/keep.txt": "x"}),
+    Case("export-out-symlink", ["export", NET, "link.net"], "OUT link.net is a symbolic link to",
+         {"real.net": "mine"}, prepare=lambda folder: (folder / "link.net").symlink_to(folder / "real.net")),
+    Case("export-out-not-netx", ["export", NET, "model.wav"], "OUT model.wav: an exported model is a netx file"),
+    Case("export-card-a-folder", ["export", NET, "m.net"], "OUT's card m.json (written beside OUT) is a folder",
+         {"m.json/keep.txt": "x"}),
+    Case("export-other-licence", ["export", NET, "m.net"], "LICENSE-ndns.md is not the licence notice "
+         "LICENSE-ndns.md that comes with the model", {"LICENSE-ndns.md": "my own notes"}),
 ]
 
 

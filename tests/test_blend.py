@@ -189,6 +189,17 @@ def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tin
     listing = capsys.readouterr().out
     third = next(line for line in listing.splitlines() if line.startswith("third "))
     assert f" {len(PairedClips.load(split_folder(tiny_dataset, 'validation')))}  " in third  # the blend's own clips
+    # straight into the library, with or without --install, a taken name is refused before any work: a user
+    # model's (it would be replaced without a word) or a shipped one's (the library would go on finding that)
+    kept = (library / "third.net").read_bytes()
+    for name, install, message in (("third", ["--install"], "the library already holds a model named 'third'"),
+                                   ("third", [], "the library already holds a model named 'third'"),
+                                   ("spandex-dense", [], "'spandex-dense' is the name of a shipped model")):
+        assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.3", "--dataset", str(tmp_path / "none"),
+                     "--out", str(library / f"{name}.net"), *install]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "name --out otherwise" in err
+    assert (library / "third.net").read_bytes() == kept and not (library / "spandex-dense.net").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -112,6 +112,29 @@ def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dat
     assert "resuming at step" in finished.stdout and (library / "cancelled.net").is_file()
 
 
+def test_resuming_with_install_under_a_taken_name_says_how_to_finish_and_install_otherwise(tiny_dataset, tmp_path,
+                                                                                           library, capsys):
+    """--resume keeps the run's name (it takes no --name): when the library has since taken that name, the refusal
+    gives the two commands that finish the run and add its model under another name, and they work."""
+    run = tmp_path / "run"
+    assert main(["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1",
+                 "--prunes", "2", "--dataset", str(tiny_dataset), "--name", "taken", "--out", str(run), "--no-install",
+                 *TINY]) == 0
+    library.mkdir(exist_ok=True)
+    save_netx(load_model(reference_path("ndns_baseline.net")), library / "taken.net")  # the name, taken meanwhile
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--install"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds a model named 'taken'" in err and "nothing was trained" in err
+    finish = f"spandex train --resume {run}"
+    install = f"spandex models --install {run / 'taken.net'} --name OTHER"
+    assert f"({finish})" in err and f"({install})" in err and "choose another --name" not in err
+    assert main(shlex.split(finish)[1:]) == 0
+    assert main([*shlex.split(install)[1:-1], "taken-2"]) == 0
+    assert load_model(library / "taken-2.net").weight_sparsity >= 0.6  # the run's model, not the one in the way
+    assert json.loads((library / "taken-2.json").read_text())["name"] == "taken-2"
+
+
 def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tiny_dataset, tmp_path, library, capsys):
     """Clips too short to train on pass the folder check and fail the run; the corrected command (other settings,
     same run folder) then starts instead of being told the folder "holds a run with other settings"."""

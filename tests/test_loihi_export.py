@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -130,6 +132,15 @@ def test_cli_export_writes_and_reports_the_fix(tmp_path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "delays above 62" in printed and "checked through netx" in printed
     assert out.is_file()
+    # beside it: a card saying where it came from (the reference net has none of its own) and its licence notice
+    assert "has no card: baseline-loihi.json says only where it was exported from" in printed
+    assert "beside it baseline-loihi.json, LICENSE-ndns.md" in printed
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["name"] == "baseline-loihi" and card["export"]["from"].startswith("ndns_baseline (MIT License")
+    assert card["export"]["notes"] and card["export"]["licences"] == ["LICENSE-ndns.md"]
+    notice = reference_path("ndns_baseline.net").parent / "LICENSE-ndns.md"
+    assert (tmp_path / "LICENSE-ndns.md").read_bytes() == notice.read_bytes()
+    assert not (tmp_path / "LICENSE-spandex.md").exists()  # the notice named for another model stays behind
     source = reference_path("spandex_prune75.net")
     assert main(["export", str(source), str(source)]) == 1
     assert "own file" in capsys.readouterr().err
@@ -145,6 +156,28 @@ def test_cli_export_can_drop_idle_neurons(tmp_path, capsys) -> None:
     assert "checked through netx" in printed
     with h5py.File(out, "r") as handle:
         assert [handle[f"layer/{i}/weight"].shape[:2] for i in (1, 2, 3)] == [(512, 257), (272, 512), (257, 272)]
+    dropped = json.loads(out.with_suffix(".json").read_text())["export"]["dropped_idle_neurons"]
+    assert dropped == {"from": [257, 512, 512, 257], "to": [257, 512, 272, 257]}
     assert main(["export", str(reference_path("ndns_baseline_nodelay.net")), str(tmp_path / "b.net"),
                  "--drop-idle-neurons"]) == 0
     assert "idle hidden neurons" in capsys.readouterr().out
+
+
+def test_an_exported_shipped_model_keeps_its_card_and_licence(tmp_path, capsys) -> None:
+    """The card goes with the file (less the lineup's own settings), and the notice of the official N-DNS baseline
+    that every shipped model descends from."""
+    from engine.library.card import card_lines
+
+    out = tmp_path / "exports" / "dense-loihi.net"
+    assert main(["export", "spandex-dense", str(out)]) == 0
+    assert "beside it dense-loihi.json, LICENSE-ndns.md" in capsys.readouterr().out
+    shipped = Path("assets/models")
+    card, original = (json.loads(p.read_text()) for p in (out.with_suffix(".json"), shipped / "spandex-dense.json"))
+    assert "default" not in card and "ab_with" not in card and card["name"] == "dense-loihi"
+    assert card["parent"] == original["parent"] and card["metrics"] == original["metrics"]
+    assert card["export"]["from"] == "spandex-dense" and card["export"]["dropped_idle_neurons"] is None
+    assert (out.parent / "LICENSE-ndns.md").read_bytes() == (shipped / "LICENSE-ndns.md").read_bytes()
+    assert any(line.startswith("exported: from spandex-dense for Lava / Loihi 2") for line in card_lines(card))
+    # exported again beside the same notice: it is kept as it is
+    assert main(["export", "spandex-prune75", str(out.with_name("p75.net"))]) == 0
+    assert json.loads(out.with_name("p75.json").read_text())["export"]["licences"] == ["LICENSE-ndns.md"]

@@ -119,7 +119,8 @@ def test_export_writes_a_checked_file_and_shows_refusals(panel, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not panel.exporting, timeout=120_000)
     text = panel.export_label.text()
     assert "Exported spandex_prune75" in text and "checked" in text and "delays above 62" in text
-    assert target.is_file()
+    assert "with prune75-loihi.json, LICENSE-spandex.md beside it" in text
+    assert target.is_file() and target.with_suffix(".json").is_file() and (tmp_path / "LICENSE-spandex.md").is_file()
     panel.export(panel.rows[rows.index("pruned-away")], tmp_path / "away.net")
     qtbot.waitUntil(lambda: not panel.exporting, timeout=60_000)
     assert "Export refused" in panel.export_label.text() and "no nonzero weight" in panel.export_label.text()

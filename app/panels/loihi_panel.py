@@ -6,8 +6,8 @@ published per-core limits, cited in the panel); a bar chart of synaptic memory p
 and exploiting sparsity; per layer for the selected model. The tables are as wide as their columns (short
 two-line headers, explained in their tooltips; what does not fit is in the rows' tooltips), and the panel is
 never narrower than they are: it scrolls down, never sideways. *Export for Lava/netx…* runs
-:func:`engine.loihi.export.export_netx` on a worker thread (lava-dl loads there) and shows what it
-changed or why it refused.
+:func:`engine.library.exporting.export_model` on a worker thread (lava-dl loads there; the model's card and licence
+notices go beside the file) and shows what it changed or why it refused.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from app.panels.cells import header_item
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 from engine.library.catalog import list_models
+from engine.library.exporting import export_model
 from engine.live.protocol import ModelInfo
-from engine.loihi.export import export_netx, plan_export
+from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LOIHI2, LoihiResourceReport, loihi_resource_report
 
@@ -354,15 +355,16 @@ class LoihiPanel(QtWidgets.QWidget):
 
     def _export_job(self, source: Path, target: Path) -> None:
         try:
-            plan = export_netx(load_model(source), target)
+            outcome = export_model(source, target)
         except SpandexError as exc:
             self.export_done.emit(False, f"Export refused: {exc}")
         except Exception as exc:  # noqa: BLE001 — shown, not raised into Qt
             self.export_done.emit(False, f"Export failed: {type(exc).__name__}: {exc}")
         else:
-            notes = "".join(f"<br>Changed to fit Loihi: {note}" for note in plan.notes)
-            self.export_done.emit(True, f"Exported {plan.model.name} to {target} (netx HDF5, checked by "
-                                        f"loading it back through lava-dl netx).{notes}")
+            notes = "".join(f"<br>Changed to fit Loihi: {note}" for note in outcome.plan.notes)
+            beside = ", ".join([outcome.card_path.name, *(notice.name for notice in outcome.licences)])
+            self.export_done.emit(True, f"Exported {outcome.plan.model.name} to {target} (netx HDF5, checked by "
+                                        f"loading it back through lava-dl netx), with {beside} beside it.{notes}")
 
     def _export_finished(self, ok: bool, message: str) -> None:
         colour = "#2e7d32" if ok else "#c62828"

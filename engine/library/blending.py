@@ -14,7 +14,7 @@ from engine.evaluation.report import ValidationScores, card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
-from engine.library.card import card_model_name, read_card
+from engine.library.card import card_model_name, check_card_beside, read_card
 from engine.library.catalog import check_name_free, install_model, model_file, resolve_model, user_models_dir
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
@@ -44,12 +44,8 @@ def check_blend_output(out: str, install: bool = False) -> Path:
     if Path(out).suffix.lower() != ".net":
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
     target = check_output(out, "--out", follow_link_option=None, example="blend.net").path
-    card = target.with_suffix(".json")
-    if card.is_symlink() or (card.exists() and not card.is_file()):
-        what = "a symbolic link" if card.is_symlink() else "a folder" if card.is_dir() else "not a regular file"
-        raise SpandexError(f"--out's card {card} (written beside OUT) is {what}: remove it, or name --out otherwise")
-    check_output(card, "--out's card", follow_link_option=None)
-    if install and not _in_library(target):
+    check_card_beside(target, "--out", "OUT")
+    if install or _in_library(target):  # written into the library, by --install or straight there: a free name
         check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
 

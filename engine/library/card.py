@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.constants import HOP_S
+from engine.errors import SpandexError
+from engine.files.output import check_output
 from engine.snn.model import SDNNModel, layout_text
 from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
 
@@ -32,6 +34,19 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
     if not isinstance(card, dict):
         return {}, f"model card {path.name} is not a JSON object"
     return card, None
+
+
+def check_card_beside(target: Path, what: str, placeholder: str) -> Path:
+    """The card to write beside the model file ``target`` (``x.net`` → ``x.json``), checked as an output before any
+    work: refused if it is a link, a folder or anything but a regular file (``what`` names the option, e.g.
+    ``--out``, ``placeholder`` its value in the help, e.g. ``OUT``)."""
+    card = target.with_suffix(".json")
+    if card.is_symlink() or (card.exists() and not card.is_file()):
+        kind = "a symbolic link" if card.is_symlink() else "a folder" if card.is_dir() else "not a regular file"
+        raise SpandexError(f"{what}'s card {card} (written beside {placeholder}) is {kind}: remove it, or name "
+                           f"{what} otherwise")
+    check_output(card, f"{what}'s card", follow_link_option=None)
+    return card
 
 
 def card_lines(card: dict) -> list[str]:
@@ -95,9 +110,21 @@ def card_lines(card: dict) -> list[str]:
         hours_text = f"{hours:.1f}" if isinstance(hours, (int, float)) else "?"
         lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
                      f"({speech})")
+    export = card.get("export")
+    if isinstance(export, dict):
+        lines.append(f"exported: {_export_summary(export)}")
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
     return lines
+
+
+def _export_summary(export: dict) -> str:
+    text = f"from {export.get('from', '?')} for Lava / Loihi 2 (netx HDF5, checked through netx)"
+    dropped = export.get("dropped_idle_neurons")
+    if isinstance(dropped, dict) and isinstance(dropped.get("from"), list) and isinstance(dropped.get("to"), list):
+        text += (f"; idle neurons dropped, {layout_text(dropped['from'])} → {layout_text(dropped['to'])}: the same "
+                 f"output, and the M-Ops/s above are the larger network's")
+    return text
 
 
 def card_model_name(model: SDNNModel, spec: str) -> str:
