@@ -89,6 +89,20 @@ def test_a_cards_training_time_says_seconds_under_a_minute():
     assert shown(3725) == "training: 30 steps, 62 min on x86_64 2 cores, 1 thread(s)"
 
 
+def test_a_card_with_stages_names_its_recipe_the_last_stage_and_times_them_all():
+    run = {"steps": 600, "wall_time_s": 600.0, "machine": "x86_64 2 cores", "threads": 1}
+    card = {"stages": [{"name": "first", "recipe": {"steps": 600}, "training": run}],
+            "recipe": {"steps": 2000}, "training": {**run, "steps": 2000, "wall_time_s": 1200.0}}
+    lines = card_lines(card)
+    assert [line.split(":")[0] for line in lines] == ["stage first", "last stage", "training"]
+    assert lines[-1] == "training: 2 stages, 2600 steps, 30 min on x86_64 2 cores, 1 thread(s)"
+    del card["stages"][0]["training"]  # an older card: its stages not timed, so only the last is
+    assert card_lines(card)[-1] == "training: last stage, 2000 steps, 20 min on x86_64 2 cores, 1 thread(s)"
+    del card["stages"]
+    assert card_lines(card) == ["recipe: 2000 steps, batch ? × ? s, lr ?",
+                                "training: 2000 steps, 20 min on x86_64 2 cores, 1 thread(s)"]
+
+
 def test_card_data_line_names_corpora_not_every_group():
     from engine.library.card import speech_summary
 

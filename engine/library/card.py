@@ -9,8 +9,10 @@ own ``metrics``); every field is optional here, so a hand-written or older card 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeGuard
 
 from engine.constants import HOP_S
 from engine.errors import SpandexError
@@ -88,9 +90,10 @@ def card_lines(card: dict) -> list[str]:
                      f"{level['max_gain_db']:+g} dB)")
     for stage in card.get("stages", []):  # earlier runs of the same model, not shipped on their own
         lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
+    stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
     recipe = card.get("recipe", {})
-    if recipe:
-        lines.append(f"recipe{of_first}: {_recipe_summary(recipe)}")
+    if recipe:  # after its stages, the run that made the model is the last stage
+        lines.append(f"{'last stage' if stages else 'recipe'}{of_first}: {_recipe_summary(recipe)}")
     earlier_blends = card.get("earlier_blends")
     for earlier in earlier_blends if isinstance(earlier_blends, list) else []:  # the first model was a blend too
         lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
@@ -98,9 +101,14 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"blend: {_blend_summary(blend)}")
     training = card.get("training", {})
     if training:
-        seconds = training.get("wall_time_s", 0)
+        runs = [training, *(stage.get("training") for stage in stages)]
+        whole = stages and all(isinstance(run, dict) and finite_number(run.get("steps"))
+                               and finite_number(run.get("wall_time_s")) for run in runs)
+        steps = sum(run["steps"] for run in runs) if whole else training.get("steps", "?")
+        seconds = sum(run["wall_time_s"] for run in runs) if whole else training.get("wall_time_s", 0)
         took = f"{seconds:.0f} s" if seconds < 59.5 else f"{seconds / 60:.0f} min"  # a short run is not "0 min"
-        lines.append(f"training{of_first}: {training.get('steps', '?')} steps, {took} on "
+        span = (f"{len(runs)} stages, " if whole else "last stage, " if stages else "")
+        lines.append(f"training{of_first}: {span}{steps} steps, {took} on "
                      f"{training.get('machine', 'an unknown machine')}, {training.get('threads', '?')} thread(s)")
     data = card.get("data", {})
     if data:
@@ -170,6 +178,11 @@ METRICS = (
     ("size_kb", "size KB", ".1f"),
 )
 """(card key, label, format) of the metrics shown, in order."""
+
+
+def finite_number(value: object) -> TypeGuard[int | float]:
+    """A finite int or float (not a bool): a number a card may be trusted to hold."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _blend_summary(blend: dict) -> str:

@@ -8,16 +8,14 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeGuard
 
 from assets import asset_path
 from engine.errors import ModelFileError, SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
-from engine.library.card import read_card
+from engine.library.card import finite_number, read_card
 from engine.snn.model import SDNNModel
 
 SHIPPED_DIR = asset_path("models")
@@ -67,14 +65,9 @@ class ModelEntry:
         if not isinstance(metrics, dict):
             return None
         si_snr, mops = metrics.get("si_snr"), metrics.get("power_proxy_mops")
-        if not (_finite_number(si_snr) and _finite_number(mops)):
+        if not (finite_number(si_snr) and finite_number(mops)):
             return None
         return float(si_snr), float(mops)
-
-
-def _finite_number(value: object) -> TypeGuard[int | float]:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def list_models(shipped_dir: Path = SHIPPED_DIR, user_dir: Path | None = None) -> list[ModelEntry]:
