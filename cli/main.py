@@ -19,6 +19,7 @@ from cli import (
     finetune_command,
     loihi_report_command,
     models_command,
+    narrow_command,
     prune_command,
     train_command,
 )
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
-                    finetune_command, blend_command, export_command, loihi_report_command):
+                    finetune_command, blend_command, narrow_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
     return parser
 

@@ -55,8 +55,8 @@ def card_lines(card: dict) -> list[str]:
     """The card as short ``label: value`` lines, most telling first."""
     lines = []
     blend = card.get("blend") if isinstance(card.get("blend"), dict) else None
-    # a blend trains nothing: its parent, recipe and training are its first model's
-    of_first = " (before the blend)" if blend else ""
+    # a blend or a narrowing trains nothing: its parent, recipe and training are those of the model it was made from
+    of_first = " (before narrowing)" if isinstance(card.get("narrow"), dict) else " (before the blend)" if blend else ""
     if "name" in card:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     if "parent" in card:
@@ -99,6 +99,9 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
+    narrowed = card.get("narrow")
+    if isinstance(narrowed, dict):
+        lines.append(f"narrowed: {_narrow_summary(narrowed)}")
     training = card.get("training", {})
     if training:
         runs = [training, *(stage.get("training") for stage in stages)]
@@ -124,6 +127,16 @@ def card_lines(card: dict) -> list[str]:
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
     return lines
+
+
+def _narrow_summary(narrowed: dict) -> str:
+    before, after = narrowed.get("from"), narrowed.get("to")
+    if not (isinstance(before, list) and isinstance(after, list)):
+        return "?"
+    kept = narrowed.get("kept_signal")
+    shares = (f", keeping {' and '.join(f'{share:.1%}' for share in kept)} of each hidden layer's signal"
+              if isinstance(kept, list) and all(finite_number(share) for share in kept) else "")
+    return f"{_shown(str(narrowed.get('model', '?')))}, {layout_text(before)} → {layout_text(after)}{shares}"
 
 
 def _export_summary(export: dict) -> str:
@@ -219,7 +232,8 @@ def _inherited_layout(card: dict) -> bool:
     fine-tune of a model whose idle neurons were dropped)."""
     recipe, neurons = card.get("recipe", {}), card.get("metrics", {}).get("neurons")
     hidden = recipe.get("hidden_sizes")
-    return (card.get("parent", "scratch") != "scratch" and not recipe.get("widen") and isinstance(neurons, list)
+    return (card.get("parent", "scratch") != "scratch" and not recipe.get("widen") and "narrow" not in card
+            and isinstance(neurons, list)
             and card.get("trained_layout") == neurons and isinstance(hidden, list) and hidden != neurons[1:-1])
 
 

@@ -1,0 +1,100 @@
+"""`spandex narrow`: fewer hidden neurons, those whose spikes carry the most signal forward; the rest dropped with
+their synapses, the model scored and written with its card."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cli.main import main
+from engine.errors import SpandexError
+from engine.files.netx import load_model
+from engine.library.card import card_lines
+from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
+from engine.training.narrowing import narrow, neuron_signal
+
+
+def _toy(rng: np.random.Generator) -> SDNNModel:
+    sizes = (257, 6, 4, 257)
+    layers = tuple(DenseLayer(rng.integers(-40, 40, (n_out, n_in)).astype(np.int64), 6,
+                              None if index == 2 else rng.integers(0, 3, n_out).astype(np.int64), index == 2)
+                   for index, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])))
+    return SDNNModel(InputEncoder(257, 6), layers, name="toy")
+
+
+def test_narrow_keeps_the_neurons_of_most_signal_and_drops_the_rest_with_their_synapses():
+    model = _toy(np.random.default_rng(3))
+    signal = [np.array([5.0, 0.0, 3.0, 9.0, 1.0, 2.0]), np.array([0.5, 4.0, 4.0, 1.0])]
+    narrowed = narrow(model, (3, 2), signal, name="thin")
+    assert narrowed.model.neuron_counts == (257, 3, 2, 257) and narrowed.model.name == "thin"
+    assert narrowed.kept_signal == pytest.approx((17 / 20, 8 / 9.5))
+    first, second, out = narrowed.model.layers
+    keep1, keep2 = [0, 2, 3], [1, 2]  # in the model's order
+    assert np.array_equal(first.weight_mant, model.layers[0].weight_mant[keep1])
+    assert np.array_equal(first.delays, model.layers[0].delays[keep1])
+    assert np.array_equal(second.weight_mant, model.layers[1].weight_mant[np.ix_(keep2, keep1)])
+    assert np.array_equal(out.weight_mant, model.layers[2].weight_mant[:, keep2])
+    for sizes, message in (((3,), "give one size for each"), ((0, 2), "at least one neuron"),
+                           ((7, 2), r"wider than toy \(257-6-4-257\)")):
+        with pytest.raises(SpandexError, match=message):
+            narrow(model, sizes, signal, name="thin")
+
+
+def test_neuron_signal_is_what_the_next_layer_hears():
+    """A neuron with no outgoing weight carries nothing, however much it spikes; the rest carry in proportion to
+    their outgoing weights (the same spikes, twice the weights: twice the signal)."""
+    model = _toy(np.random.default_rng(4))
+    layers = list(model.layers)
+    second = layers[1].weight_mant.copy()
+    second[:, 1] = 0
+    second[:, 2] = 2 * second[:, 3]
+    layers[1] = DenseLayer(second, 6, layers[1].delays)
+    model = SDNNModel(model.encoder, tuple(layers), name="toy")
+    magnitudes = [torch.rand(2, 257, 40, generator=torch.Generator().manual_seed(5)) * 3]
+    signal = neuron_signal(model, magnitudes)
+    assert [s.shape for s in signal] == [(6,), (4,)]
+    assert signal[0][1] == 0 and (signal[0][[0, 2, 3, 4, 5]] >= 0).all() and signal[1].sum() > 0
+
+
+def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_library(tiny_dataset, tmp_path, capsys,
+                                                                                   monkeypatch):
+    library = tmp_path / "library"
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
+    out = tmp_path / "thin.net"
+    assert main(["narrow", "spandex-prune75", "--hidden", "200", "100", "--dataset", str(tiny_dataset),
+                 "--out", str(out), "--install"]) == 0
+    printed = capsys.readouterr().out
+    assert "thin (narrowed)" in printed and "spandex-prune75" in printed
+    assert "narrowed from 257-506-267-257 to 257-200-100-257, keeping " in printed
+    model = load_model(out)
+    assert model.neuron_counts == (257, 200, 100, 257)
+    assert (library / "thin.net").read_bytes() == out.read_bytes()
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["narrow"]["model"] == "spandex-prune75" and card["narrow"]["to"] == [257, 200, 100, 257]
+    assert all(0 < share <= 1 for share in card["narrow"]["kept_signal"])
+    assert card["metrics"]["clips"] == 6 and card["metrics"]["power_proxy_mops"] > 0
+    lines = card_lines(card)
+    assert "parent (before narrowing): spandex-prune50" in lines
+    assert any(line.startswith("narrowed: spandex-prune75, 257-506-267-257 → 257-200-100-257, keeping ") for line in lines)
+    assert "  neurons per layer: 257-200-100-257" in lines  # not "its parent's", and no idle-neuron line
+    assert not any("idle neurons dropped from" in line for line in lines)
+    # the same again: the same model (the signal is measured on seeded draws), and the name is taken now
+    again = tmp_path / "again.net"
+    assert main(["narrow", "spandex-prune75", "--hidden", "200", "100", "--dataset", str(tiny_dataset),
+                 "--out", str(again)]) == 0
+    assert all(np.array_equal(a.weight_mant, b.weight_mant) for a, b in zip(load_model(again).layers, model.layers))
+    assert main(["narrow", "spandex-prune75", "--hidden", "200", "100", "--dataset", str(tiny_dataset),
+                 "--out", str(tmp_path / "x" / "thin.net"), "--install"]) == 1
+    assert "the library already holds a model named 'thin'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hidden, message", [
+    (["512", "100"], "--hidden 512 100: wider than spandex-prune75 (257-506-267-257)"),
+    (["100"], "--hidden 100: spandex-prune75 (257-506-267-257) has 2 hidden layer(s): give one size for each"),
+])
+def test_spandex_narrow_refuses_sizes_that_do_not_narrow_before_any_work(hidden, message, tmp_path, capsys):
+    assert main(["narrow", "spandex-prune75", "--hidden", *hidden, "--dataset", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "thin.net")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
