@@ -181,3 +181,65 @@ def test_an_exported_shipped_model_keeps_its_card_and_licence(tmp_path, capsys) 
     # exported again beside the same notice: it is kept as it is
     assert main(["export", "spandex-prune75", str(out.with_name("p75.net"))]) == 0
     assert json.loads(out.with_name("p75.json").read_text())["export"]["licences"] == ["LICENSE-ndns.md"]
+
+
+def test_export_refuses_to_replace_the_models_card_or_to_write_into_the_library(tmp_path, capsys, monkeypatch):
+    library = tmp_path / "library"
+    library.mkdir()
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
+    copy = tmp_path / "mine.net"
+    copy.write_bytes(Path("assets/models/spandex-frugal.net").read_bytes())
+    copy.with_suffix(".json").write_text('{"name": "mine", "default": true}')
+    before = sorted(tmp_path.rglob("*"))
+    for out, message in ((tmp_path / "mine.h5", "would replace the model's own card"),
+                         (library / "other.net", "is in the model library"),
+                         (Path("assets/models/spandex-frugal.h5"), "is in the model library")):
+        assert main(["export", str(copy), str(out)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(tmp_path.rglob("*")) == before and not Path("assets/models/spandex-frugal.h5").exists()
+    assert json.loads(copy.with_suffix(".json").read_text()) == {"name": "mine", "default": True}
+
+
+def test_an_export_carries_the_licences_of_its_lineage_and_says_what_it_is(tmp_path, capsys, monkeypatch):
+    """A library model fine-tuned from a shipped one, or from the official baseline's file, carries the N-DNS
+    notice; a link to the same notice is no conflict; an export exported again keeps the earlier record; a card of
+    a compacted export describes the file it sits beside."""
+    library = tmp_path / "library"
+    library.mkdir()
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
+    frugal = Path("assets/models/spandex-frugal.net").read_bytes()
+    notice = Path("assets/models/LICENSE-ndns.md")
+    for name, parent in (("child", "spandex-dense"), ("grandchild", "child"),
+                         ("from-file", "ndns_baseline (MIT License, see LICENSE-ndns.md)"), ("orphan", "scratch")):
+        (library / f"{name}.net").write_bytes(frugal)
+        (library / f"{name}.json").write_text(json.dumps({"name": name, "parent": parent}))
+    for name, carried in (("child", ["LICENSE-ndns.md"]), ("grandchild", ["LICENSE-ndns.md"]),
+                          ("from-file", ["LICENSE-ndns.md"]), ("orphan", [])):
+        out = tmp_path / name / "x.net"
+        assert main(["export", name, str(out)]) == 0
+        assert json.loads(out.with_suffix(".json").read_text())["export"]["licences"] == carried, name
+        assert sorted(p.name for p in out.parent.glob("LICENSE-*")) == carried
+    capsys.readouterr()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "LICENSE-ndns.md").symlink_to(notice.resolve())
+    assert main(["export", "child", str(linked / "x.net")]) == 0
+    assert (linked / "LICENSE-ndns.md").is_symlink()  # left as it is
+    # an export of a file without a card says which file; exported again, the earlier record stays
+    plain = tmp_path / "plain" / "p.net"
+    assert main(["export", str(reference_path("ndns_baseline_nodelay.net")), str(plain)]) == 0
+    record = json.loads(plain.with_suffix(".json").read_text())["export"]
+    assert record["file"] == str(reference_path("ndns_baseline_nodelay.net").resolve()) and len(record["sha256"]) == 64
+    again = tmp_path / "again" / "a.net"
+    assert main(["export", str(plain), str(again)]) == 0
+    card = json.loads(again.with_suffix(".json").read_text())
+    assert card["earlier_exports"] == [record] and card["export"]["from"] == "p"
+    # compacted: the card's layout and sparsity are the file's
+    thin = tmp_path / "thin" / "t.net"
+    assert main(["export", "spandex-prune90", str(thin), "--drop-idle-neurons"]) == 0
+    card = json.loads(thin.with_suffix(".json").read_text())
+    dropped = card["export"]["dropped_idle_neurons"]
+    assert card["metrics"]["neurons"] == dropped["to"] != dropped["from"] == card["trained_layout"]
+    with h5py.File(thin, "r") as handle:
+        assert [handle[f"layer/{i}/weight"].shape[0] for i in (1, 2, 3)] == dropped["to"][1:]

@@ -148,7 +148,7 @@ def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str 
     if model is not None:
         card = model.with_suffix(".json")
         raise SpandexError(f"the library already holds a model named '{name}' ({model}); {rename_advice} or "
-                           f"remove it first" + (f" (and its card, {card.name})" if card.exists() else ""))
+                           f"remove it first" + (f" (and its card, {card})" if card.exists() else ""))
     orphan = next((p for p in held if p.suffix.lower() == ".json"), None)
     if orphan is not None:  # a model's card left behind: it would describe the new model
         raise SpandexError(f"the library holds a card named '{name}' with no model beside it ({orphan}); "
