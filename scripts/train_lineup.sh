@@ -9,8 +9,8 @@
 #      from it, learning its delta thresholds under L1 activity regularisation (λ = 50, then 2,000 steps at 70 and
 #      2,000 at 40), to cut SynOps as well as weights, exported without its idle hidden neurons
 #      (--drop-idle-neurons: fewer NeuronOps, the same output);
-#   3. spandex-frugal: spandex-prune75 fine-tuned 800 steps at λ = 350 with learned thresholds, distilled from
-#      DENSE, idle neurons dropped.
+#   3. spandex-frugal: spandex-prune75 narrowed to 320-180 hidden neurons (`spandex narrow`: those whose spikes
+#      carry the most signal forward), no training after it.
 # Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished steps are
 # skipped. Needs the dataset of scripts/build_training_data.sh. About 2 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
@@ -154,22 +154,20 @@ PY
 # Session 14 made prune75 again (above) and frugal again from it by this recipe: 3.31 at 2.62 (step 400: 3.31 at
 # 2.72), below the shipped frugal's 3.55 at 2.36, which stays: frugal's rule takes the best SI-SNRi within its
 # cost limits. So frugal descends from the prune75 shipped until then, read here from git.
-git show 32a4a2e:assets/models/spandex-prune75.net > "$RUNS/spandex-prune75-32a4a2e.net"
-step spandex-frugal "${SPANDEX[@]}" finetune "$RUNS/spandex-prune75-32a4a2e.net" --reg-weight 350 --train-thresholds \
-    --drop-idle-neurons --teacher "$DENSE" "${PRUNE[@]}" --steps 800 --eval-every 400 --threads 1 \
-    --name spandex-frugal --out "$RUNS/spandex-frugal"
-notes spandex-frugal "The spandex-prune75 shipped until 2026-12-06 (git 32a4a2e, 257-499-199-257) fine-tuned 800 steps " \
-    "under L1 activity regularisation λ = 350 with learned " \
-    "thresholds, distilled from spandex-dense before its blend (half the loss: matching the dense model's" \
-    " output), exported without idle hidden neurons: fewer spikes for a little SI-SNR. " \
-    "scripts/train_lineup.sh."
-.venv/bin/python - <<'PY'
-import json, pathlib
-card = pathlib.Path("assets/models/spandex-frugal.json")
-data = json.loads(card.read_text())
-data["parent"] = "spandex-prune75 (the one shipped until 2026-12-06, git 32a4a2e)"
-card.write_text(json.dumps(data, indent=2))
-PY
+# Session 15 (2026-12-06): frugal made narrow instead. Each hidden neuron is a NeuronOp every frame (10 ops in the
+# power proxy), and prune75's neurons are 1.29 of its 3.34 M-Ops/s; `spandex narrow` keeps those whose spikes
+# carry most signal forward. prune75 narrowed to 320-180: 4.26 dB at 2.45 M-Ops/s on validation before any
+# training; a fine-tune of it as prune75's last stage (configs/spandex-frugal-narrow.yaml) 4.16 at 2.47. By the
+# rule committed before that run (the higher SI-SNRi at <= 2.75 M-Ops/s and >= 3.85 dB), the narrowed model as it
+# is ships. (The frugal before it, 3.55 at 2.36: the prune75 of git 32a4a2e + 800 steps at λ = 350, distilled.)
+stage spandex-frugal "${SPANDEX[@]}" narrow assets/models/spandex-prune75.net --hidden 320 180 --dataset "$DATASET" \
+    --out "$RUNS/spandex-frugal/spandex-frugal.net"
+install "$RUNS/spandex-frugal" spandex-frugal
+notes spandex-frugal "spandex-prune75 narrowed to 320-180 hidden neurons (spandex narrow): the neurons whose spikes " \
+    "carry the most signal forward kept (96.8 % and 99.9 % of each hidden layer's signal), the rest dropped with " \
+    "their synapses; no training after it (a fine-tune as prune75's last stage scored lower on validation: " \
+    "configs/spandex-frugal-narrow.yaml). Every hidden neuron costs a NeuronOp each frame whether it spikes or " \
+    "not: fewer neurons, a third fewer M-Ops/s for 0.01 dB. scripts/train_lineup.sh."
 # each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
 PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
 echo "lineup installed in assets/models"

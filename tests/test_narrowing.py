@@ -75,7 +75,7 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
     assert all(0 < share <= 1 for share in card["narrow"]["kept_signal"])
     assert card["metrics"]["clips"] == 6 and card["metrics"]["power_proxy_mops"] > 0
     lines = card_lines(card)
-    assert "parent (before narrowing): spandex-prune50" in lines
+    assert lines[1] == "parent: spandex-prune75, narrowed (whose parent is spandex-prune50)"
     assert any(line.startswith("narrowed: spandex-prune75, 257-506-267-257 → 257-200-100-257, keeping ") for line in lines)
     assert "  neurons per layer: 257-200-100-257" in lines  # not "its parent's", and no idle-neuron line
     assert not any("idle neurons dropped from" in line for line in lines)

@@ -59,7 +59,11 @@ def card_lines(card: dict) -> list[str]:
     of_first = " (before narrowing)" if isinstance(card.get("narrow"), dict) else " (before the blend)" if blend else ""
     if "name" in card:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
-    if "parent" in card:
+    narrowed = card.get("narrow") if isinstance(card.get("narrow"), dict) else None
+    if narrowed is not None:  # its parent is the model it was narrowed from; the card's history is that one's
+        lines.append(f"parent: {_shown(str(narrowed.get('model', '?')))}, narrowed"
+                     + (f" (whose parent is {_shown(str(card['parent']))})" if "parent" in card else ""))
+    elif "parent" in card:
         parent = str(card["parent"])
         lines.append(f"parent{of_first}: " + ("trained from scratch" if parent == "scratch" else _shown(parent)))
     metrics = card.get("metrics", {})
@@ -99,8 +103,7 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
-    narrowed = card.get("narrow")
-    if isinstance(narrowed, dict):
+    if narrowed is not None:
         lines.append(f"narrowed: {_narrow_summary(narrowed)}")
     training = card.get("training", {})
     if training:
