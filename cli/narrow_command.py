@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.library.card import narrow_detail
 from engine.library.narrow_model import make_narrow
 from engine.snn.model import layout_text
 
@@ -44,11 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     outcome = make_narrow(args.model, tuple(args.hidden), args.dataset, args.out, args.install, scored)
     record = outcome.card["narrow"]
-    kept = ", ".join(f"{share:.1%}" for share in outcome.kept_signal)
     print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
     print(f"{outcome.path}: {outcome.scores[1][0]} narrowed from {layout_text(record['from'])} to "
-          f"{layout_text(record['to'])}, keeping {kept} of each hidden layer's signal; card "
-          f"{outcome.path.with_suffix('.json').name}")
+          f"{layout_text(record['to'])}{narrow_detail(record)}; card {outcome.path.with_suffix('.json').name}")
     if outcome.installed is not None:
         print(f"joined the model library as {outcome.path.stem} ({outcome.installed})")
     return 0

@@ -155,7 +155,7 @@ PY
 # 2.72), below the shipped frugal's 3.55 at 2.36, which stays: frugal's rule takes the best SI-SNRi within its
 # cost limits. So frugal descends from the prune75 shipped until then, read here from git.
 # Session 15 (2026-12-06): frugal made narrow instead. Each hidden neuron is a NeuronOp every frame (10 ops in the
-# power proxy), and prune75's neurons are 1.29 of its 3.34 M-Ops/s; `spandex narrow` keeps those whose spikes
+# power proxy): prune75's 773 hidden and 257 output neurons are 1.29 of its 3.34 M-Ops/s; `spandex narrow` keeps those whose spikes
 # carry most signal forward. prune75 narrowed to 320-180: 4.26 dB at 2.45 M-Ops/s on validation before any
 # training; a fine-tune of it as prune75's last stage (configs/spandex-frugal-narrow.yaml) 4.16 at 2.47. By the
 # rule committed before that run (the higher SI-SNRi at <= 2.75 M-Ops/s and >= 3.85 dB), the narrowed model as it

@@ -2,6 +2,8 @@
 their synapses, the model scored and written with its card."""
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,9 +38,28 @@ def test_narrow_keeps_the_neurons_of_most_signal_and_drops_the_rest_with_their_s
     assert np.array_equal(second.weight_mant, model.layers[1].weight_mant[np.ix_(keep2, keep1)])
     assert np.array_equal(out.weight_mant, model.layers[2].weight_mant[:, keep2])
     for sizes, message in (((3,), "give one size for each"), ((0, 2), "at least one neuron"),
-                           ((7, 2), r"wider than toy \(257-6-4-257\)")):
+                           ((7, 2), r"wider than toy \(257-6-4-257\)"), ((6, 4), "nothing to narrow")):
         with pytest.raises(SpandexError, match=message):
             narrow(model, sizes, signal, name="thin")
+
+
+def test_idle_neurons_rank_last_and_a_neuron_cut_off_by_the_narrowing_goes_too():
+    model = _toy(np.random.default_rng(6))
+    first, second, out = (layer.weight_mant.copy() for layer in model.layers)
+    first[5] = 0  # hidden neuron 5 of layer 1 hears nothing: idle (and its signal is high: it must still rank last)
+    second[3, :] = 0
+    second[3, 0] = 7  # layer 2's neuron 3 hears layer 1's neuron 0 alone
+    layers = [replace(model.layers[0], weight_mant=first), replace(model.layers[1], weight_mant=second),
+              replace(model.layers[2], weight_mant=out)]
+    model = replace(model, layers=tuple(layers))
+    with pytest.raises(SpandexError, match="hidden layer 1 of toy has 5 connected neurons of 6"):
+        narrow(model, (6, 4), [np.ones(6), np.ones(4)], name="thin")
+    signal = [np.array([0.0, 8.0, 3.0, 9.0, 1.0, 99.0]), np.array([1.0, 2.0, 3.0, 9.0])]
+    narrowed = narrow(model, (3, 4), signal, name="thin")  # keeps 1, 2, 3 (not idle 5, not silent 0)
+    # layer 2's neuron 3 heard only neuron 0, dropped: it goes too, and the card will say 4 were asked
+    assert narrowed.model.neuron_counts == (257, 3, 3, 257) and narrowed.asked == (3, 4)
+    assert narrowed.kept_signal[0] == pytest.approx(20 / 120) and narrowed.kept_signal[1] == pytest.approx(6 / 15)
+    assert narrow(model, (3, 3), [np.zeros(6), np.zeros(4)], name="thin").kept_signal == (None, None)
 
 
 def test_neuron_signal_is_what_the_next_layer_hears():
@@ -75,7 +96,8 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
     assert all(0 < share <= 1 for share in card["narrow"]["kept_signal"])
     assert card["metrics"]["clips"] == 6 and card["metrics"]["power_proxy_mops"] > 0
     lines = card_lines(card)
-    assert lines[1] == "parent: spandex-prune75, narrowed (whose parent is spandex-prune50)"
+    assert lines[1] == "parent: spandex-prune75, narrowed" and card["parent"] == "spandex-prune75"
+    assert (tmp_path / "LICENSE-ndns.md").read_bytes() == Path("assets/models/LICENSE-ndns.md").read_bytes()
     assert any(line.startswith("narrowed: spandex-prune75, 257-506-267-257 → 257-200-100-257, keeping ") for line in lines)
     assert "  neurons per layer: 257-200-100-257" in lines  # not "its parent's", and no idle-neuron line
     assert not any("idle neurons dropped from" in line for line in lines)
@@ -98,3 +120,40 @@ def test_spandex_narrow_refuses_sizes_that_do_not_narrow_before_any_work(hidden,
                  "--out", str(tmp_path / "thin.net")]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_narrowed_model_narrowed_again_keeps_the_first_narrowing(tiny_dataset, tmp_path, capsys):
+    first, second = tmp_path / "first.net", tmp_path / "second.net"
+    assert main(["narrow", "spandex-prune75", "--hidden", "300", "150", "--dataset", str(tiny_dataset),
+                 "--out", str(first)]) == 0
+    assert main(["narrow", str(first), "--hidden", "200", "100", "--dataset", str(tiny_dataset),
+                 "--out", str(second)]) == 0
+    card = json.loads(second.with_suffix(".json").read_text())
+    assert card["parent"] == "first" and card["narrow"]["from"][1:3] == [300, 150]
+    assert [earlier["model"] for earlier in card["earlier_narrows"]] == ["spandex-prune75"]
+    lines = card_lines(card)
+    assert lines[1] == "parent: first, narrowed"
+    assert [line.split(":")[0] for line in lines if line.startswith(("earlier narrowing", "narrowed"))] == [
+        "earlier narrowing", "narrowed"]
+
+
+@pytest.mark.parametrize("out, message", [
+    ("{model}", "would replace mine.net (or its card), which it is made from"),
+    ("{folder}/mine.NET", "would replace mine.net (or its card), which it is made from"),
+    ("{folder}/sub/../mine.net", "would replace mine.net (or its card), which it is made from"),
+    ("assets/models/spandex-thin.net", "is among the shipped models"),
+])
+def test_spandex_narrow_never_replaces_its_own_model_or_card_nor_writes_among_the_shipped(out, message, tmp_path,
+                                                                                         capsys):
+    model = tmp_path / "mine.net"
+    model.write_bytes(Path("assets/models/spandex-prune75.net").read_bytes())
+    model.with_suffix(".json").write_text('{"name": "mine"}')
+    (tmp_path / "sub").mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    target = out.format(model=model, folder=tmp_path)
+    assert main(["narrow", str(model), "--hidden", "300", "150", "--dataset", str(tmp_path / "none"),
+                 "--out", target]) == 1
+    err = capsys.readouterr().err
+    assert message.format(folder=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not Path("assets/models/spandex-thin.net").exists()

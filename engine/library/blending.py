@@ -15,11 +15,12 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, check_card_beside, read_card
-from engine.library.catalog import check_name_free, install_model, model_file, resolve_model, user_models_dir
+from engine.library.catalog import SHIPPED_DIR, check_name_free, install_model, model_file, user_models_dir
+from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
-CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training")
+CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training", "narrow", "earlier_narrows")
 """What a blend's card keeps of its first model's card: where that model came from and how it was trained."""
 
 
@@ -38,13 +39,22 @@ class BlendOutcome:
     """Where it joined the user's library (``install``), or None."""
 
 
-def check_blend_output(out: str, install: bool = False) -> Path:
+def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...] = (),
+                       example: str = "blend.net") -> Path:
     """The netx file to write and its card beside it (and, with ``install``, its place in the user's library),
-    checked before any work (:class:`SpandexError` if not)."""
+    checked before any work (:class:`SpandexError` if not): not one of the ``sources`` it is made from, nor beside
+    one under its name (its card would be replaced), nor among the shipped models."""
     if Path(out).suffix.lower() != ".net":
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
-    target = check_output(out, "--out", follow_link_option=None, example="blend.net").path
-    check_card_beside(target, "--out", "OUT")
+    target = check_output(out, "--out", follow_link_option=None, example=example).path
+    if target.parent.resolve() == SHIPPED_DIR.resolve():
+        raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere (your "
+                           f"models join the library with --install)")
+    card = check_card_beside(target, "--out", "OUT")
+    for source in sources:
+        if target.resolve() == source.resolve() or card.resolve() == source.with_suffix(".json").resolve():
+            raise SpandexError(f"--out {out} would replace {source.name} (or its card), which it is made from: "
+                               f"name --out otherwise")
     if install or _in_library(target):  # written into the library, by --install or straight there: a free name
         check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
@@ -63,17 +73,19 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     into the user's model library (where the app and ``spandex models`` list it). ``scored(label, scores)`` is
     called as each of the three is scored."""
     check_share(share)
-    target = check_blend_output(out, install)
+    first_file, other_file = model_file(model_spec), model_file(other_spec)  # the library is listed once for each
+    target = check_blend_output(out, install, sources=(first_file, other_file))
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import split_folder
     from engine.training.validation import validate
 
     validation = split_folder(dataset, "validation")
-    first_file = model_file(model_spec)  # the library is listed once for it: its card is read from the same file
-    model, other = load_model(first_file), resolve_model(other_spec)
+    model, other = load_model(first_file), load_model(other_file)
     first_card, problem = read_card(first_file)
     if problem:
         raise SpandexError(f"{model_spec}: {problem} (the blend's card would lose where the model came from)")
+    both = [*lineage_notices(first_file, first_card), *lineage_notices(other_file, read_card(other_file)[0])]
+    notices = check_notices(list({notice.name: notice for notice in reversed(both)}.values()), target.parent)
     blended = blend(model, other, share, keep_zeros=keep_zeros, name=target.stem)
     clips = PairedClips.load(validation)
     scores = []
@@ -89,6 +101,7 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
                       dataset=dataset, clips=len(clips))
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    copy_notices(notices, target.parent)
     installed = None
     if install:
         installed = target if _in_library(target) else install_model(

@@ -61,8 +61,7 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     narrowed = card.get("narrow") if isinstance(card.get("narrow"), dict) else None
     if narrowed is not None:  # its parent is the model it was narrowed from; the card's history is that one's
-        lines.append(f"parent: {_shown(str(narrowed.get('model', '?')))}, narrowed"
-                     + (f" (whose parent is {_shown(str(card['parent']))})" if "parent" in card else ""))
+        lines.append(f"parent: {_shown(str(narrowed.get('model', '?')))}, narrowed")
     elif "parent" in card:
         parent = str(card["parent"])
         lines.append(f"parent{of_first}: " + ("trained from scratch" if parent == "scratch" else _shown(parent)))
@@ -103,6 +102,9 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
+    earlier_narrows = card.get("earlier_narrows")
+    for earlier in earlier_narrows if isinstance(earlier_narrows, list) else []:  # its parent was narrowed too
+        lines.append(f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if narrowed is not None:
         lines.append(f"narrowed: {_narrow_summary(narrowed)}")
     training = card.get("training", {})
@@ -136,10 +138,21 @@ def _narrow_summary(narrowed: dict) -> str:
     before, after = narrowed.get("from"), narrowed.get("to")
     if not (isinstance(before, list) and isinstance(after, list)):
         return "?"
+    return f"{_shown(str(narrowed.get('model', '?')))}, {layout_text(before)} → {layout_text(after)}{narrow_detail(narrowed)}"
+
+
+def narrow_detail(narrowed: dict) -> str:
+    """How much of each hidden layer's signal a narrowing kept, and fewer neurons than asked where it kept fewer."""
     kept = narrowed.get("kept_signal")
-    shares = (f", keeping {' and '.join(f'{share:.1%}' for share in kept)} of each hidden layer's signal"
-              if isinstance(kept, list) and all(finite_number(share) for share in kept) else "")
-    return f"{_shown(str(narrowed.get('model', '?')))}, {layout_text(before)} → {layout_text(after)}{shares}"
+    text = ""
+    if isinstance(kept, list) and kept:
+        text = ", keeping " + " and ".join("n/a" if share is None else f"{share:.1%}" if finite_number(share) else "?"
+                                           for share in kept) + " of each hidden layer's signal"
+    asked, after = narrowed.get("asked"), narrowed.get("to")
+    if isinstance(asked, list) and isinstance(after, list) and asked != after[1:-1]:
+        text += (f" ({' and '.join(map(str, asked))} asked: a kept neuron whose inputs all came from dropped ones "
+                 f"was dropped too)")
+    return text
 
 
 def _export_summary(export: dict) -> str:

@@ -7,17 +7,17 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.evaluation.report import model_report
-from engine.files.atomic import atomic_output, write_text_atomic
+from engine.files.atomic import write_text_atomic
 from engine.files.netx import NETX_SUFFIXES, load_model
 from engine.files.output import check_output
 from engine.library.card import card_model_name, check_card_beside, read_card
-from engine.library.catalog import SHIPPED_DIR, list_models, model_file, user_models_dir
+from engine.library.catalog import SHIPPED_DIR, model_file, user_models_dir
+from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.loihi.export import NetxExport, export_netx
 from engine.snn.compaction import drop_idle_neurons
 
@@ -70,7 +70,7 @@ def export_model(spec: str | Path, out: str | Path, drop_idle: bool = False) -> 
     card, problem = read_card(source)
     if problem:
         raise SpandexError(f"{spec}: {problem} (the export's card would lose where the model came from)")
-    licences = _licences_to_copy(_notices(source, card), target)
+    licences = check_notices(lineage_notices(source, card), target.parent)
     record: dict[str, object] = {"from": card_model_name(model, str(spec)), "file": str(source.resolve()),
               "sha256": hashlib.sha256(source.read_bytes()).hexdigest(), "exported": _now()}
     exported = {k: v for k, v in card.items() if k not in (*LIBRARY_SETTINGS, "export")}
@@ -92,56 +92,8 @@ def export_model(spec: str | Path, out: str | Path, drop_idle: bool = False) -> 
                    "dropped_idle_neurons": None if dropped is None else {"from": dropped[0], "to": dropped[1]}})
     exported.update({"name": target.stem, "export": record})
     card_path = write_text_atomic(target.with_suffix(".json"), json.dumps(exported, indent=2) + "\n")
-    copied = []
-    for notice in licences:
-        copy = target.parent / notice.name
-        if not copy.exists():
-            with atomic_output(copy) as tmp:
-                tmp.write_bytes(notice.read_bytes())
-        copied.append(copy)
-    return ExportOutcome(target, Path(card_path), plan, dropped, tuple(copied), bool(card))
-
-
-def _notices(source: Path, card: dict, depth: int = 0) -> list[Path]:
-    """The licence notices that come with a model: those beside its file named for it (``LICENSE-<prefix>.md``
-    whose prefix starts its file name, as :func:`engine.library.card.card_model_name` reads them), else every
-    notice beside it (the shipped models': the official N-DNS baseline's, which each of them descends from); those
-    its card names (a parent "ndns_baseline (MIT License, see LICENSE-ndns.md)"), found beside it or among the
-    shipped models; and those of the library models its card names as parent, blended or narrowed model (a model
-    fine-tuned from spandex-dense carries the N-DNS notice), theirs in turn."""
-    beside = sorted(p for p in source.parent.glob("LICENSE-*.md") if p.is_file())
-    named = [p for p in beside if source.stem.startswith(p.stem.removeprefix("LICENSE-"))]
-    notices = named or beside
-    for mentioned in sorted(set(re.findall(r"LICENSE-[\w.-]+?\.md", json.dumps(card)))):
-        found = next((folder / mentioned for folder in (source.parent, SHIPPED_DIR) if (folder / mentioned).is_file()),
-                     None)
-        if found is not None:
-            notices.append(found)
-    if depth < 8:
-        named_models = {str(card.get("parent", ""))}
-        for key in ("blend", "narrow", *(["earlier_blends"] if isinstance(card.get("earlier_blends"), list) else [])):
-            for record in (card[key] if key == "earlier_blends" else [card.get(key)]):
-                if isinstance(record, dict):
-                    named_models |= {str(record.get("model", "")), str(record.get("other", ""))}
-        for entry in list_models():
-            if entry.name in named_models and entry.path.resolve() != source.resolve():
-                notices.extend(_notices(entry.path, entry.card, depth + 1))
-    unique: dict[str, Path] = {}
-    for notice in notices:
-        unique.setdefault(notice.name, notice)  # one notice of a name (the nearest to the model)
-    return [unique[name] for name in sorted(unique)]
-
-
-def _licences_to_copy(notices: list[Path], target: Path) -> list[Path]:
-    """``notices``, refusing before any work a file of a notice's name beside ``target`` that is not that notice
-    (a link to the same text is the same notice)."""
-    for notice in notices:
-        copy = target.parent / notice.name
-        if copy.exists() or copy.is_symlink():
-            if not copy.is_file() or copy.read_bytes() != notice.read_bytes():
-                raise SpandexError(f"{copy} is not the licence notice {notice.name} that comes with the model (it "
-                                   f"would be written beside OUT): remove it, or write OUT elsewhere")
-    return notices
+    copied = copy_notices(licences, target.parent)
+    return ExportOutcome(target, Path(card_path), plan, dropped, copied, bool(card))
 
 
 def _now() -> str:

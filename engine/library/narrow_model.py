@@ -16,8 +16,9 @@ from engine.files.netx import load_model, save_netx
 from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output
 from engine.library.card import card_model_name, read_card
 from engine.library.catalog import install_model, model_file
+from engine.library.licences import check_notices, copy_notices, lineage_notices
 
-NARROW_SIGNAL = "the signal its spikes carry forward (mean |spike| x outgoing weights) on fresh training mixtures"
+NARROW_SIGNAL = "the signal its spikes carry forward: mean |spike| x L1 of outgoing weights, on 4 seeded batches"
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class NarrowOutcome:
 
     path: Path
     card: dict
-    kept_signal: tuple[float, ...]
+    kept_signal: tuple[float | None, ...]
     scores: Sequence[tuple[str, ValidationScores]]
     clips: int
     seconds: float
@@ -39,18 +40,20 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
     """Narrow ``model_spec`` to ``hidden_sizes`` hidden neurons (measured on ``dataset``'s training split), score it
     and its parent on the validation split, and write it to ``out`` with its card; with ``install``, also into the
     user's model library."""
-    target = check_blend_output(out, install)  # a model file and its card beside it, as a blend is written
+    source = model_file(model_spec)
+    # a model file and its card beside it, as a blend is written
+    target = check_blend_output(out, install, sources=(source,), example="narrow.net")
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import dataset_summary, split_folder
-    from engine.training.narrowing import check_sizes, narrow, neuron_signal, training_magnitudes
+    from engine.training.narrowing import check_sizes, narrow, neuron_signal, ranked_on, training_magnitudes
     from engine.training.validation import validate
 
-    source = model_file(model_spec)
     model = load_model(source)
     check_sizes(model, hidden_sizes)
     card, problem = read_card(source)
     if problem:
         raise SpandexError(f"{model_spec}: {problem} (the narrowed model's card would lose where it came from)")
+    notices = check_notices(lineage_notices(source, card), target.parent)
     dataset_summary(dataset)
     validation = PairedClips.load(split_folder(dataset, "validation"))
     narrowed = narrow(model, hidden_sizes, neuron_signal(model, training_magnitudes(dataset)), name=target.stem)
@@ -59,14 +62,19 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
         scores.append((label, validate(candidate, validation)))
         if scored is not None:
             scored(*scores[-1])
-    record = {"model": card_model_name(model, model_spec), "from": list(model.neuron_counts),
-              "to": list(narrowed.model.neuron_counts), "kept_signal": [round(s, 4) for s in narrowed.kept_signal],
-              "ranked_by": NARROW_SIGNAL}
+    parent = card_model_name(model, model_spec)
+    record = {"model": parent, "from": list(model.neuron_counts), "asked": list(hidden_sizes),
+              "to": list(narrowed.model.neuron_counts),
+              "kept_signal": [None if share is None else round(share, 4) for share in narrowed.kept_signal],
+              "ranked_by": f"{NARROW_SIGNAL} of {dataset}'s training split ({ranked_on(dataset)})"}
     measured_on = f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
     new_card = {
         "name": target.stem,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **{key: card[key] for key in (*CARD_FIELDS_KEPT, "earlier_blends", "blend") if key in card},
+        "parent": parent,  # the model it was narrowed from; the history above (stages, recipe, training) is that one's
+        **({"earlier_narrows": [*card.get("earlier_narrows", []), card["narrow"]]}
+           if isinstance(card.get("narrow"), dict) else {}),
         "narrow": record,
         "trained_layout": record["to"],  # (not a layout with idle neurons dropped: the narrow line says what it is)
         "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
@@ -75,6 +83,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
     }
     save_netx(narrowed.model, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(new_card, indent=2) + "\n")
+    copy_notices(notices, target.parent)
     installed = None
     if install:
         installed = target if target.parent.resolve() == _library_folder() else install_model(
