@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.score_rows import score_printer
 from engine.library.blending import make_blend
 
 
@@ -33,16 +34,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = 0
-
-    def scored(label: str, scores) -> None:  # the heading once the first score is in: every check has passed
-        nonlocal rows
-        if rows == 0:
-            print(f"scored the blend, {args.model} and {args.other} on the validation split of {args.dataset}")
-            print(f"{'model':<32} {'SI-SNRi dB':>10} {'M-Ops/s':>8}")
-        rows += 1
-        print(f"{label:<32} {scores.si_snri:>10.2f} {scores.power_proxy_mops:>8.2f}", flush=True)
-
+    scored = score_printer(f"scored the blend, {args.model} and {args.other} on the validation split of {args.dataset}")
     outcome = make_blend(args.model, args.other, args.share, args.keep_zeros, args.dataset, args.out, args.install,
                          scored)
     first, other = outcome.scores[1][0], outcome.scores[2][0]

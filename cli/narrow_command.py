@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.score_rows import score_printer
 from engine.library.card import narrow_detail
 from engine.library.narrow_model import make_narrow
 from engine.snn.model import layout_text
@@ -33,16 +34,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = 0
-
-    def scored(label: str, scores) -> None:  # the heading once the first score is in: every check has passed
-        nonlocal rows
-        if rows == 0:
-            print(f"scored on the validation split of {args.dataset}")
-            print(f"{'model':<32} {'SI-SNRi dB':>10} {'M-Ops/s':>8}")
-        rows += 1
-        print(f"{label:<32} {scores.si_snri:>10.2f} {scores.power_proxy_mops:>8.2f}", flush=True)
-
+    scored = score_printer(f"scored on the validation split of {args.dataset}")
     outcome = make_narrow(args.model, tuple(args.hidden), args.dataset, args.out, args.install, scored)
     record = outcome.card["narrow"]
     print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
