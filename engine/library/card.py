@@ -70,6 +70,10 @@ def card_lines(card: dict) -> list[str]:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+        size = [format(metrics[key], fmt) + label for key, label, fmt in SIZE_METRICS if metrics.get(key) is not None]
+        if size:  # one line: the A/B card has room for few
+            lines.append(f"  weight sparsity: {size[0]}" + (f" ({', '.join(size[1:])})" if size[1:] else "")
+                         if metrics.get("weight_sparsity") is not None else f"  size: {', '.join(size)}")
         check = metrics.get("card_check")
         if isinstance(check, dict) and all(isinstance(check.get(k), (int, float)) for k in ("si_snri", "power_proxy_mops")):
             clips = len(check["si_snr_in"]) if isinstance(check.get("si_snr_in"), list) else "?"
@@ -202,11 +206,15 @@ METRICS = (
     ("si_snri", "SI-SNRi dB", ".2f"),
     ("synops_per_frame", "SynOps/frame", ",.0f"),
     ("power_proxy_mops", "power proxy M-Ops/s", ".2f"),
-    ("weight_sparsity", "weight sparsity", ".1%"),
-    ("nonzero_params", "nonzero weights", ",d"),
-    ("size_kb", "size KB", ".1f"),
 )
-"""(card key, label, format) of the metrics shown, in order."""
+"""(card key, label, format) of the metrics shown a line each, in order."""
+
+SIZE_METRICS = (
+    ("weight_sparsity", "", ".1%"),
+    ("nonzero_params", " nonzero weights", ",d"),
+    ("size_kb", " KB", ".1f"),
+)
+"""(card key, unit, format) of the size metrics, shown on one line."""
 
 
 def finite_number(value: object) -> TypeGuard[int | float]:
