@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print("(no models yet)")
     notes = ["* default model.",
              "sparsity: the share of zero weights in the model's own layers; hidden: the hidden layers' sizes. A "
-             "model exported without its idle neurons has smaller layers, so its share counts fewer zeros: size KB "
+             "model exported without its idle neurons, or narrowed (spandex narrow), has smaller layers, so its share "
+             "counts fewer zeros: size KB "
              "(about a byte a nonzero weight) compares across layouts.",
              "SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, measured on that many clips "
              "of the validation split of the dataset named (numbers from different datasets or a few clips do not "

@@ -75,7 +75,7 @@ stage1, stage2, blended, data = (json.loads(path.read_text()) for path in (
 keys = ("name", "parent", "recipe", "metrics", "training")
 data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
             stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2)],
-            earlier_blends=[blended["blend"]],
+            earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)"}],
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned here in two stages, blended 80/20 with it (the "
                   "default until 2026-12-06, git e37ec87), then trained 14,000 steps more: configs/spandex-dense*.yaml, "
                   "scripts/train_lineup.sh.")
@@ -94,8 +94,10 @@ wait "$first"; wait "$second"
 # prune50 blended with the official baseline, its zeros kept, by the dense blend's rule: shares 1.0 / 0.9 / 0.8 / 0.7 /
 # 0.6 / 0.5 gave 4.56 / 4.55 / 4.50 / 4.56 / 4.48 / 4.42 dB on validation. (prune90 the same way: 2.56 / 2.49 / 2.35 /
 # 2.23 / 2.10 / 1.94, none within 0.05 dB: not blended.)
+# (blend writes nothing among the shipped models: into the run folder, then installed)
 "${SPANDEX[@]}" blend "$RUNS/spandex-prune50/spandex-prune50.net" "$OFFICIAL" --share 0.7 --keep-zeros \
-    --dataset "$DATASET" --out assets/models/spandex-prune50.net
+    --dataset "$DATASET" --out "$RUNS/spandex-prune50-blend/spandex-prune50.net"
+install "$RUNS/spandex-prune50-blend" spandex-prune50
 notes spandex-prune50 "Global GMP of spandex-dense before its blend to 50 % in 600 steps, then blended weight by weight " \
     "with the official N-DNS baseline (70 % its own weights, 30 % the official ones; its zero weights " \
     "kept zero): scripts/train_lineup.sh."
@@ -176,9 +178,8 @@ stage spandex-frugal "${SPANDEX[@]}" narrow assets/models/spandex-prune75.net --
 install "$RUNS/spandex-frugal" spandex-frugal
 notes spandex-frugal "spandex-prune75 narrowed to 320-180 hidden neurons (spandex narrow): the neurons whose spikes " \
     "carry the most signal forward kept (96.8 % and 99.9 % of each hidden layer's signal), the rest dropped with " \
-    "their synapses; no training after it (a fine-tune as prune75's last stage scored lower on validation: " \
-    "configs/spandex-frugal-narrow.yaml). Every hidden neuron costs a NeuronOp each frame whether it spikes or " \
-    "not: fewer neurons, a third fewer M-Ops/s for 0.01 dB. scripts/train_lineup.sh."
+    "their synapses; not trained after it (a fine-tune scored lower: configs/spandex-frugal-narrow.yaml). A " \
+    "neuron costs every frame: 27 % fewer M-Ops/s than prune75 for 0.02 dB on validation. scripts/train_lineup.sh."
 # each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
 PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
 echo "lineup installed in assets/models"
