@@ -186,6 +186,7 @@ def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tin
     assert main(["blend", str(first), SHIPPED_DENSE, "--share", "0.4", "--dataset", str(tiny_dataset),
                  "--out", str(library / "third.net"), "--install"]) == 0
     assert f"joined the model library as third ({library / 'third.net'})" in capsys.readouterr().out
+    assert not list(library.glob("LICENSE-*"))  # no notices into the library: its models' cards carry them
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     third = next(line for line in listing.splitlines() if line.startswith("third "))

@@ -210,12 +210,15 @@ def test_an_export_carries_the_licences_of_its_lineage_and_says_what_it_is(tmp_p
     monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
     frugal = Path("assets/models/spandex-frugal.net").read_bytes()
     notice = Path("assets/models/LICENSE-ndns.md")
+    chain = [(f"gen{n}", "spandex-dense" if n == 1 else f"gen{n - 1}") for n in range(1, 13)]
     for name, parent in (("child", "spandex-dense"), ("grandchild", "child"),
-                         ("from-file", "ndns_baseline (MIT License, see LICENSE-ndns.md)"), ("orphan", "scratch")):
+                         ("from-file", "ndns_baseline (MIT License, see LICENSE-ndns.md)"), ("orphan", "scratch"),
+                         ("loop-a", "loop-b"), ("loop-b", "loop-a"), *chain):
         (library / f"{name}.net").write_bytes(frugal)
         (library / f"{name}.json").write_text(json.dumps({"name": name, "parent": parent}))
     for name, carried in (("child", ["LICENSE-ndns.md"]), ("grandchild", ["LICENSE-ndns.md"]),
-                          ("from-file", ["LICENSE-ndns.md"]), ("orphan", [])):
+                          ("from-file", ["LICENSE-ndns.md"]), ("orphan", []), ("loop-a", []),
+                          ("gen12", ["LICENSE-ndns.md"])):  # twelve generations down: no depth limit
         out = tmp_path / name / "x.net"
         assert main(["export", name, str(out)]) == 0
         assert json.loads(out.with_suffix(".json").read_text())["export"]["licences"] == carried, name

@@ -157,3 +157,31 @@ def test_spandex_narrow_never_replaces_its_own_model_or_card_nor_writes_among_th
     assert message.format(folder=tmp_path) in err and len(err.strip().splitlines()) == 1, err
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     assert not Path("assets/models/spandex-thin.net").exists()
+
+
+def test_narrow_refuses_sizes_that_cut_the_network_in_two():
+    """Layer 2's one kept neuron hears nothing of layer 1's one kept neuron: no path would be left through them."""
+    model = _toy(np.random.default_rng(7))
+    second = model.layers[1].weight_mant.copy()
+    second[2, 0] = 0  # layer 2's best (2) does not hear layer 1's best (0)
+    model = replace(model, layers=(model.layers[0], replace(model.layers[1], weight_mant=second), model.layers[2]))
+    signal = [np.array([9.0, 1.0, 1.0, 1.0, 1.0, 1.0]), np.array([1.0, 1.0, 9.0, 1.0])]
+    with pytest.raises(SpandexError, match="would be cut in two"):
+        narrow(model, (1, 1), signal, name="thin")
+
+
+def test_the_signal_follows_each_neuron_whatever_order_the_graph_works_in():
+    """The graph works on hidden neurons sorted by delay; the signal is reported in the model's order: the same
+    network with its first hidden layer's neurons permuted gives the same signal, permuted the same way."""
+    model = _toy(np.random.default_rng(8))
+    first, second = model.layers[0], model.layers[1]
+    first = replace(first, delays=np.array([2, 0, 1, 2, 0, 1]))  # an order the graph will change
+    model = replace(model, layers=(first, second, model.layers[2]))
+    perm = np.array([3, 5, 0, 2, 4, 1])
+    permuted = replace(model, layers=(
+        replace(first, weight_mant=first.weight_mant[perm], delays=first.delays[perm]),
+        replace(second, weight_mant=second.weight_mant[:, perm]), model.layers[2]))
+    magnitudes = [torch.rand(2, 257, 40, generator=torch.Generator().manual_seed(9)) * 3]
+    signal, moved = neuron_signal(model, magnitudes), neuron_signal(permuted, magnitudes)
+    assert len(set(signal[0].tolist())) == 6  # six different values: a wrong order cannot pass by chance
+    assert np.array_equal(moved[0], signal[0][perm])

@@ -154,8 +154,8 @@ def narrow_detail(narrowed: dict) -> str:
                                            for share in kept) + " of each hidden layer's signal"
     asked, after = narrowed.get("asked"), narrowed.get("to")
     if isinstance(asked, list) and isinstance(after, list) and asked != after[1:-1]:
-        text += (f" ({' and '.join(map(str, asked))} asked: a kept neuron whose inputs all came from dropped ones "
-                 f"was dropped too)")
+        text += (f" ({' and '.join(map(str, asked))} asked: a kept neuron that heard, or was heard by, dropped ones "
+                 f"alone was dropped too)")
     return text
 
 

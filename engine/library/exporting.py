@@ -75,7 +75,8 @@ def export_model(spec: str | Path, out: str | Path, drop_idle: bool = False) -> 
               "sha256": hashlib.sha256(source.read_bytes()).hexdigest(), "exported": _now()}
     exported = {k: v for k, v in card.items() if k not in (*LIBRARY_SETTINGS, "export")}
     if isinstance(card.get("export"), dict):  # an export exported again: the earlier record is kept
-        exported["earlier_exports"] = [*card.get("earlier_exports", []), card["export"]]
+        earlier = card.get("earlier_exports")
+        exported["earlier_exports"] = [*(earlier if isinstance(earlier, list) else []), card["export"]]
     dropped = None
     if drop_idle:
         compact = drop_idle_neurons(model)

@@ -9,37 +9,53 @@ from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.files.atomic import atomic_output
-from engine.library.catalog import SHIPPED_DIR, list_models
+from engine.library.catalog import SHIPPED_DIR, list_models, user_models_dir
 
 
-def lineage_notices(source: Path, card: dict, depth: int = 0) -> list[Path]:
+def lineage_notices(source: Path, card: dict) -> list[Path]:
     """The licence notices that come with a model: those beside its file named for it (``LICENSE-<prefix>.md``
     whose prefix starts its file name, as :func:`engine.library.card.card_model_name` reads them), else every
     notice beside it (the shipped models': the official N-DNS baseline's, which each of them descends from); those
     its card names (a parent "ndns_baseline (MIT License, see LICENSE-ndns.md)"), found beside it or among the
     shipped models; and those of the library models its card names as parent, blended or narrowed model (a model
-    fine-tuned from spandex-dense carries the N-DNS notice), theirs in turn."""
-    beside = sorted(p for p in source.parent.glob("LICENSE-*.md") if p.is_file())
-    named = [p for p in beside if source.stem.startswith(p.stem.removeprefix("LICENSE-"))]
+    fine-tuned from spandex-dense carries the N-DNS notice), theirs in turn, each model once."""
+    library = {entry.name: entry for entry in reversed(list_models())}  # (a shipped name is the shipped model's)
+    found: dict[str, Path] = {}
+    visited: set[Path] = set()
+    todo = [(source, card)]
+    while todo:
+        path, this_card = todo.pop(0)
+        if path.resolve() in visited:
+            continue
+        visited.add(path.resolve())
+        for notice in _notices_of(path, this_card):
+            found.setdefault(notice.name, notice)  # one notice of a name (the nearest to the model)
+        todo.extend((library[name].path, library[name].card) for name in sorted(_named_models(this_card))
+                    if name in library)
+    return [found[name] for name in sorted(found)]
+
+
+def _notices_of(path: Path, card: dict) -> list[Path]:
+    """A model's own notices: named for its file or else all beside it, and those its card names."""
+    beside = sorted(p for p in path.parent.glob("LICENSE-*.md") if p.is_file())
+    named = [p for p in beside if path.stem.startswith(p.stem.removeprefix("LICENSE-"))]
     notices = named or beside
     for mentioned in sorted(set(re.findall(r"LICENSE-[\w.-]+?\.md", json.dumps(card)))):
-        found = next((folder / mentioned for folder in (source.parent, SHIPPED_DIR) if (folder / mentioned).is_file()),
-                     None)
-        if found is not None:
-            notices.append(found)
-    if depth < 8:
-        named_models = {str(card.get("parent", ""))}
-        for key in ("blend", "narrow", "earlier_blends", "earlier_narrows"):
-            for record in (card[key] if isinstance(card.get(key), list) else [card.get(key)]):
-                if isinstance(record, dict):
-                    named_models |= {str(record.get("model", "")), str(record.get("other", ""))}
-        for entry in list_models():
-            if entry.name in named_models and entry.path.resolve() != source.resolve():
-                notices.extend(lineage_notices(entry.path, entry.card, depth + 1))
-    unique: dict[str, Path] = {}
-    for notice in notices:
-        unique.setdefault(notice.name, notice)  # one notice of a name (the nearest to the model)
-    return [unique[name] for name in sorted(unique)]
+        for folder in (path.parent, SHIPPED_DIR):
+            if (folder / mentioned).is_file():
+                notices.append(folder / mentioned)
+                break
+    return notices
+
+
+def _named_models(card: dict) -> set[str]:
+    """The models a card names as its parent, or as blended or narrowed."""
+    names = {str(card.get("parent", ""))}
+    for key in ("blend", "narrow", "earlier_blends", "earlier_narrows"):
+        for record in (card[key] if isinstance(card.get(key), list) else [card.get(key)]):
+            if isinstance(record, dict):
+                names |= {str(record.get("model", "")), str(record.get("other", ""))}
+    return names
 
 
 def check_notices(notices: list[Path], folder: Path) -> list[Path]:
@@ -55,7 +71,10 @@ def check_notices(notices: list[Path], folder: Path) -> list[Path]:
 
 
 def copy_notices(notices: list[Path], folder: Path) -> tuple[Path, ...]:
-    """Copy each of ``notices`` into ``folder`` (atomically) unless it is there already; the copies' paths."""
+    """Copy each of ``notices`` into ``folder`` (atomically) unless it is there already; the copies' paths. None into
+    the user's model library: there every model would carry them (a library model's notices come with its card)."""
+    if folder.resolve() == user_models_dir().resolve():
+        return ()
     copies = []
     for notice in notices:
         copy = folder / notice.name

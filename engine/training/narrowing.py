@@ -126,7 +126,12 @@ def narrow(model: SDNNModel, hidden_sizes: tuple[int, ...], signal: list[np.ndar
     while True:  # a kept neuron whose inputs (or listeners) were all dropped is idle now: it goes too
         layers = _cut(model, keep)
         now_idle = idle_hidden_neurons(replace(model, layers=layers))
-        fewer = [mask & ~unused if (mask & ~unused).any() else mask for mask, unused in zip(keep, now_idle)]
+        fewer = [mask & ~unused for mask, unused in zip(keep, now_idle)]
+        empty = next((index for index, mask in enumerate(fewer) if not mask.any()), None)
+        if empty is not None:
+            raise SpandexError(f"--hidden {' '.join(map(str, hidden_sizes))}: no neuron kept in hidden layer "
+                               f"{empty + 1} would hear or be heard by another kept one (the network would be cut "
+                               f"in two): keep more neurons")
         if all(np.array_equal(a, b) for a, b in zip(fewer, keep)):
             break
         keep = fewer
