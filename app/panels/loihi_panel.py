@@ -23,7 +23,7 @@ from PySide6 import QtCore, QtWidgets
 from app.panels.cells import header_item
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
-from engine.library.catalog import SHIPPED_DIR, list_models, user_models_dir
+from engine.library.catalog import is_shipped_folder, is_user_library, list_models
 from engine.library.exporting import export_model
 from engine.live.protocol import ModelInfo
 from engine.loihi.export import plan_export
@@ -340,7 +340,7 @@ class LoihiPanel(QtWidgets.QWidget):
         if row is None:
             return
         suggested = row.path.with_name(f"{row.path.stem}-loihi.net")
-        if suggested.parent.resolve() in (SHIPPED_DIR.resolve(), user_models_dir().resolve()):
+        if is_user_library(suggested.parent) or is_shipped_folder(suggested.parent):
             suggested = Path.home() / suggested.name  # an export is a file for Lava: not into the model library
         target, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export for Lava/netx", str(suggested),
                                                           "netx HDF5 (*.net *.h5 *.hdf5)")

@@ -15,7 +15,14 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
 from engine.library.card import card_model_name, check_card_beside, read_card
-from engine.library.catalog import SHIPPED_DIR, check_name_free, install_model, model_file, user_models_dir
+from engine.library.catalog import (
+    SHIPPED_DIR,
+    check_name_free,
+    install_model,
+    is_shipped_folder,
+    is_user_library,
+    model_file,
+)
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
@@ -47,7 +54,7 @@ def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...
     if Path(out).suffix.lower() != ".net":
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
     target = check_output(out, "--out", follow_link_option=None, example=example).path
-    if target.parent.resolve() == SHIPPED_DIR.resolve():
+    if is_shipped_folder(target.parent):
         raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere (your "
                            f"models join the library with --install)")
     card = check_card_beside(target, "--out", "OUT")
@@ -55,14 +62,16 @@ def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...
         if target.resolve() == source.resolve() or card.resolve() == source.with_suffix(".json").resolve():
             raise SpandexError(f"--out {out} would replace {source.name} (or its card), which it is made from: "
                                f"name --out otherwise")
-    if install or _in_library(target):  # written into the library, by --install or straight there: a free name
+    if install or is_user_library(target.parent):  # written into the library, by --install or straight there: a free name
         check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
 
 
-def _in_library(target: Path) -> bool:
-    """Whether ``target`` is written straight into the user's library (then it needs no copy there)."""
-    return target.parent.resolve() == user_models_dir().resolve()
+def join_library(target: Path) -> Path:
+    """``target`` (a model written with its card) in the user's library: itself where it was written straight
+    there, else its copy there (refused under a name the library holds)."""
+    return target if is_user_library(target.parent) else install_model(
+        target, target.with_suffix(".json"), rename_advice="name --out otherwise")
 
 
 def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool, dataset: str,
@@ -102,10 +111,7 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
     copy_notices(notices, target.parent)
-    installed = None
-    if install:
-        installed = target if _in_library(target) else install_model(
-            target, target.with_suffix(".json"), rename_advice="name --out otherwise")
+    installed = join_library(target) if install else None
     return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds, installed)
 
 

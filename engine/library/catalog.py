@@ -34,6 +34,16 @@ def user_models_dir() -> Path:
     return user_data_dir() / "models"
 
 
+def is_user_library(folder: Path) -> bool:
+    """Whether ``folder`` is the user's model library (a model written there is in the library as it is)."""
+    return folder.resolve() == user_models_dir().resolve()
+
+
+def is_shipped_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds the shipped models (nothing the user makes is written there)."""
+    return folder.resolve() == SHIPPED_DIR.resolve()
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """A model file in the library and what its card says about it."""

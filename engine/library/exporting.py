@@ -16,7 +16,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import NETX_SUFFIXES, load_model
 from engine.files.output import check_output
 from engine.library.card import card_model_name, check_card_beside, read_card
-from engine.library.catalog import SHIPPED_DIR, model_file, user_models_dir
+from engine.library.catalog import is_shipped_folder, is_user_library, model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.loihi.export import NetxExport, export_netx
 from engine.snn.compaction import drop_idle_neurons
@@ -46,9 +46,8 @@ def check_export_output(out: str | Path, source: Path | None = None) -> Path:
     target = check_output(out, "OUT", follow_link_option=None, example="model.net").path
     if target.suffix.lower() not in NETX_SUFFIXES:
         raise SpandexError(f"OUT {out}: an exported model is a netx file; name it .net")
-    folder = target.parent.resolve()
-    if folder in (user_models_dir().resolve(), SHIPPED_DIR.resolve()):
-        raise SpandexError(f"OUT {out} is in the model library ({folder}): an export is a file for Lava, which the "
+    if is_user_library(target.parent) or is_shipped_folder(target.parent):
+        raise SpandexError(f"OUT {out} is in the model library ({target.parent.resolve()}): an export is a file for Lava, which the "
                            f"library would list beside its models; write it elsewhere (a model joins the library "
                            f"with spandex models --install)")
     if source is not None and target.resolve() == source.resolve():

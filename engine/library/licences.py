@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.files.atomic import atomic_output
-from engine.library.catalog import SHIPPED_DIR, list_models, user_models_dir
+from engine.library.catalog import SHIPPED_DIR, is_user_library, list_models
 
 
 def lineage_notices(source: Path, card: dict) -> list[Path]:
@@ -73,7 +73,7 @@ def check_notices(notices: list[Path], folder: Path) -> list[Path]:
 def copy_notices(notices: list[Path], folder: Path) -> tuple[Path, ...]:
     """Copy each of ``notices`` into ``folder`` (atomically) unless it is there already; the copies' paths. None into
     the user's model library: there every model would carry them (a library model's notices come with its card)."""
-    if folder.resolve() == user_models_dir().resolve():
+    if is_user_library(folder):
         return ()
     copies = []
     for notice in notices:

@@ -13,9 +13,9 @@ from engine.errors import SpandexError
 from engine.evaluation.report import ValidationScores, card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
-from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output
+from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output, join_library
 from engine.library.card import card_model_name, read_card
-from engine.library.catalog import install_model, model_file
+from engine.library.catalog import model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 
 NARROW_SIGNAL = "the signal its spikes carry forward: mean |spike| x L1 of outgoing weights, on 4 seeded batches"
@@ -73,7 +73,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **{key: card[key] for key in (*CARD_FIELDS_KEPT, "earlier_blends", "blend") if key in card},
         "parent": parent,  # the model it was narrowed from; the history above (stages, recipe, training) is that one's
-        **({"earlier_narrows": [*card.get("earlier_narrows", []), card["narrow"]]}
+        **({"earlier_narrows": [*(n for n in card.get("earlier_narrows", []) if isinstance(n, dict)), card["narrow"]]}
            if isinstance(card.get("narrow"), dict) else {}),
         "narrow": record,
         "trained_layout": record["to"],  # (not a layout with idle neurons dropped: the narrow line says what it is)
@@ -84,15 +84,6 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
     save_netx(narrowed.model, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(new_card, indent=2) + "\n")
     copy_notices(notices, target.parent)
-    installed = None
-    if install:
-        installed = target if target.parent.resolve() == _library_folder() else install_model(
-            target, target.with_suffix(".json"), rename_advice="name --out otherwise")
+    installed = join_library(target) if install else None
     return NarrowOutcome(target, new_card, narrowed.kept_signal, scores, len(validation), validation.seconds,
                          installed)
-
-
-def _library_folder() -> Path:
-    from engine.library.catalog import user_models_dir
-
-    return user_models_dir().resolve()
