@@ -261,7 +261,7 @@ def shift_backward(grad: torch.Tensor, y: torch.Tensor | None,
     return grad_x, None if grad_delay is None else grad_delay.to(grad.dtype)
 
 
-def _frame_major(x: torch.Tensor) -> bool:
+def frame_major(x: torch.Tensor) -> bool:
     """Whether a ``(B, bins, T)`` tensor is laid out frame-major, ``(B, T, bins)`` contiguous, as the spectra."""
     return x.dim() == 3 and x.transpose(1, 2).is_contiguous()
 
@@ -270,7 +270,7 @@ def takes_mask(y: torch.Tensor, parts: torch.Tensor, magnitude: torch.Tensor) ->
     """Whether :func:`mask_forward` can work on these: the graph's output ``y`` and the noisy spectra's parts
     ``(B, bins, T, 2)`` and magnitudes, all frame-major on the CPU, one float dtype."""
     return (y.shape == magnitude.shape == parts.shape[:3] and parts.shape[3:] == (2,)
-            and _frame_major(y) and _frame_major(magnitude) and parts.permute(0, 2, 1, 3).is_contiguous()
+            and frame_major(y) and frame_major(magnitude) and parts.permute(0, 2, 1, 3).is_contiguous()
             and takes(y.transpose(1, 2), magnitude.transpose(1, 2), parts.permute(0, 2, 1, 3)))
 
 

@@ -192,7 +192,7 @@ def ndns_loss(clean: torch.Tensor, denoised: torch.Tensor, clean_magnitude: torc
               denoised_magnitude: torch.Tensor, mse_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, per-row SI-SNR): ``100 − mean SI-SNR + mse_weight · MSE`` on magnitudes."""
     score = si_snr(clean, denoised)
-    if denoised_magnitude.dim() == 3 and denoised_magnitude.transpose(1, 2).is_contiguous():
+    if fused.frame_major(denoised_magnitude):
         # frame-major, as the graph and the mask make them: the same mean over the same memory order, but the
         # gradient comes back frame-major too, not a copy
         denoised_magnitude, clean_magnitude = denoised_magnitude.transpose(1, 2), clean_magnitude.transpose(1, 2)
