@@ -26,7 +26,7 @@ PACKAGES=(
     # speech
     tuxpaint-stamps-default asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
     asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 fillets-ng-data-cs fillets-ng-data-nl
-    ktuberling-data
+    ktuberling-data klettres-data hedgewars-data
     # noise
     colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
     bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound lincity-ng-data frozen-bubble-data

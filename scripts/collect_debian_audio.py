@@ -44,12 +44,23 @@ HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 TUXPAINT_TRAIN = ("fr", "ru", "ro", "ca", "bg", "be", "el", "da")
 TUXPAINT_VALIDATION = ("nl", "lt")
 STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
+KLETTRES = "klettres-data/usr/share/klettres"
+KLETTRES_TRAIN = ("ar", "cs", "da", "es", "he", "hu", "it", "nb", "nds", "pt_BR", "ru", "tn")
+HEDGEWARS_VOICES = "hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"
+HEDGEWARS_TRAIN = ("Default_pl", "Default_es", "Default_ru", "Russian", "Russian_pl")
 SPEECH = [
     *[("train", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_TRAIN],
     ("train", "asterisk-es", "asterisk-core-sounds-es-g722/**/*.g722"),
     ("train", "asterisk-it", "asterisk-core-sounds-it-g722/**/*.g722"),
     ("train", "fillets-cs", "fillets-ng-data-cs/**/*.ogg"),
     ("train", "fillets-nl", "fillets-ng-data-nl/**/*.ogg"),
+    # KLettres' spoken letters and syllables, one reader per language; not the test set's languages (de, en,
+    # en_GB, uk), not validation's (fr, nl, lt), not Malayalam (its files are clipped)
+    *[("train", f"klettres-{lang.lower().replace('_', '-')}", f"{KLETTRES}/{lang}/**/*.ogg")
+      for lang in KLETTRES_TRAIN],
+    # Hedgewars' voice packs in Polish, Spanish and Russian (the English packs are left out: a test language)
+    *[("train", f"hedgewars-{pack.lower().replace('_', '-')}", f"{HEDGEWARS_VOICES}/{pack}/*.ogg")
+      for pack in HEDGEWARS_TRAIN],
     *[("validation", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_VALIDATION],
     ("validation", "asterisk-en", "asterisk-core-sounds-en-g722/**/*.g722"),
     ("validation", "asterisk-fr", "asterisk-core-sounds-fr-g722/**/*.g722"),
@@ -148,6 +159,18 @@ def zad_files(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
                 yield group, name, (lambda n=name, a=archive: a.read(n))
 
 
+def zad_voices(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+    """0 A.D.'s unit voices (actors speaking reconstructed Greek, Latin, Persian and Meroitic), one group per
+    civilisation: (group, name, reader). The dog sounds under voice/global are left out."""
+    for archive_path in sorted(root.glob("0ad-data/**/public.zip")):
+        archive = zipfile.ZipFile(archive_path)
+        for name in sorted(archive.namelist()):
+            parts = name.split("/")
+            if parts[:2] == ["audio", "voice"] and len(parts) >= 4 and parts[2] != "global" and \
+                    name.endswith(".ogg"):
+                yield f"0ad-voice-{parts[2]}", name, (lambda n=name, a=archive: a.read(n))
+
+
 def keep_speech(audio: np.ndarray, rate: int) -> str | None:
     """Why a speech file is rejected, or None to keep it."""
     if rate < SAMPLE_RATE:
@@ -187,6 +210,8 @@ def collect(unpacked: Path, dest: Path) -> Counter:
                   ("noise", "validation", f"ufoai-{ufo_kind}"))
     for group, name, read_bytes in zad_files(unpacked):
         write_one(dest / "noise" / "train" / group, name, read_bytes, False, counts, ("noise", "train", group))
+    for group, name, read_bytes in zad_voices(unpacked):
+        write_one(dest / "speech" / "train" / group, name, read_bytes, True, counts, ("speech", "train", group))
     return counts
 
 

@@ -155,6 +155,9 @@ class MixingRecipe:
     babble_share: Share = 0.08
     synthetic_share: Share = 0.12
     max_group_minutes: Annotated[float, Field(gt=0.0)] = 40.0
+    speaker_weighting: Literal["uniform", "sqrt_minutes"] = "uniform"
+    """How real speakers (groups) are drawn: each alike, or in proportion to the square root of the minutes
+    held of each (many one-minute speakers then neither vanish nor crowd out the long recordings)."""
 
     @model_validator(mode="after")
     def _ranges_in_order(self) -> MixingRecipe:

@@ -4,7 +4,8 @@ A fixed set of mixtures teaches what it holds: the same few thousand speech/nois
 and levels, seen again every epoch. :class:`FreshMixtures` instead draws every training example anew
 (`spandex data build --fresh` lays the sources out, see :mod:`engine.training.dataset_layout`):
 
-* speech: a speaker (group) drawn uniformly, so a big group does not dominate — synthetic voices
+* speech: a speaker (group) drawn uniformly (or by the square root of its minutes,
+  :attr:`MixingRecipe.speaker_weighting`), so a big group does not dominate — synthetic voices
   (``tts-*`` groups) together get :attr:`MixingRecipe.synthetic_share` of the draws — then consecutive
   utterances of that speaker joined by short pauses until the segment is full;
 * a room for part of the speech (impulse responses simulated by pyroomacoustics at build time); the target
@@ -85,6 +86,22 @@ def _groups(folder: Path) -> list[Path]:
     return groups
 
 
+def _speaker_weights(speech: list[_Pool], real: list[int], synthetic: list[int],
+                     recipe: MixingRecipe) -> np.ndarray:
+    """Each speech group's probability of being drawn: real speakers share 1 − synthetic_share (alike, or by
+    the square root of their minutes), synthetic voices share the rest alike."""
+    weights = np.zeros(len(speech))
+    real_share = 1 - recipe.synthetic_share if real and synthetic else 1.0
+    if real and recipe.speaker_weighting == "sqrt_minutes":
+        sizes = np.array([math.sqrt(speech[i].seconds) for i in real])
+        weights[real] = real_share * sizes / sizes.sum()
+    elif real:
+        weights[real] = real_share / len(real)
+    if synthetic:
+        weights[synthetic] = (1 - real_share if real else 1.0) / len(synthetic)
+    return weights
+
+
 class FreshMixtures:
     """Clean speech, noise and room responses in memory; :meth:`batch` mixes a new batch every call."""
 
@@ -95,13 +112,7 @@ class FreshMixtures:
         self.speech, self.noise, self.rooms, self.recipe = speech, noise, rooms, recipe
         real = [i for i, p in enumerate(speech) if not p.name.startswith(SYNTHETIC_PREFIX)]
         synthetic = [i for i, p in enumerate(speech) if p.name.startswith(SYNTHETIC_PREFIX)]
-        weights = np.zeros(len(speech))
-        if real and synthetic:
-            weights[real] = (1 - recipe.synthetic_share) / len(real)
-            weights[synthetic] = recipe.synthetic_share / len(synthetic)
-        else:
-            weights[:] = 1 / len(speech)
-        self._speech_weights = weights
+        self._speech_weights = _speaker_weights(speech, real, synthetic, recipe)
 
     @classmethod
     def load(cls, root: str | Path, recipe: MixingRecipe = MixingRecipe(), seed: int = 0,
