@@ -23,7 +23,8 @@ from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
 from engine.training.dataset_layout import dataset_summary, fresh_sources, split_folder
-from engine.training.fresh_mixtures import FreshMixtures
+from engine.constants import SAMPLE_RATE
+from engine.training.fresh_mixtures import FreshMixtures, _Pool
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config
 from engine.training.sources import AudioGroup
@@ -88,11 +89,30 @@ def test_levels_clean_share_and_noise_follow_the_recipe(fresh_dataset):
     assert -15 < np.median(snrs) < 20
 
 
+def _pool(name: str, seconds: float) -> _Pool:
+    return _Pool(name, [np.ones(int(seconds * SAMPLE_RATE), dtype=np.int16)], [1.0])
+
+
+def test_speakers_are_drawn_alike_or_by_the_square_root_of_their_minutes():
+    speech = [_pool("a", 1.0), _pool("b", 4.0), _pool("c", 16.0), _pool("tts-x", 9.0), _pool("tts-y", 1.0)]
+    noise = [_pool("hum", 1.0)]
+    alike = FreshMixtures(speech, noise, [], MixingRecipe(synthetic_share=0.2)).speaker_shares
+    assert alike == pytest.approx({"a": 0.8 / 3, "b": 0.8 / 3, "c": 0.8 / 3, "tts-x": 0.1, "tts-y": 0.1})
+    weighted = FreshMixtures(speech, noise, [], MixingRecipe(synthetic_share=0.2, speaker_weighting="sqrt_minutes"))
+    # real speakers 1 : 2 : 4 by sqrt(seconds) within their 80 %; synthetic voices still alike
+    assert weighted.speaker_shares == pytest.approx({"a": 0.8 / 7, "b": 1.6 / 7, "c": 3.2 / 7, "tts-x": 0.1,
+                                                     "tts-y": 0.1})
+    assert weighted.example(np.random.default_rng(0), 1600)[1].shape == (1600,)
+    assert FreshMixtures(speech[:3], noise, [], MixingRecipe(speaker_weighting="sqrt_minutes")).speaker_shares == \
+        pytest.approx({"a": 1 / 7, "b": 2 / 7, "c": 4 / 7})
+
+
 @pytest.mark.parametrize("mixing, message", [
     ({"clean_share": 2}, "mixing: clean_share = 2: must be at most 1.0"),
     ({"level_dbfs": [-10, -40]}, "mixing: level_dbfs [-10.0, -40.0]: the lower end comes first"),
     ({"clean_share": 0.6, "high_snr_share": 0.5}, "mixing: clean_share + high_snr_share must not exceed 1"),
     ({"clean_shar": 0.1}, "mixing: unknown setting(s) clean_shar"),
+    ({"speaker_weighting": "loudest"}, "mixing: speaker_weighting"),
 ])
 def test_a_bad_mixing_recipe_is_refused_by_name(mixing, message):
     with pytest.raises(ConfigError) as refused:

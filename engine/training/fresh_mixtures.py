@@ -114,6 +114,11 @@ class FreshMixtures:
         synthetic = [i for i, p in enumerate(speech) if p.name.startswith(SYNTHETIC_PREFIX)]
         self._speech_weights = _speaker_weights(speech, real, synthetic, recipe)
 
+    @property
+    def speaker_shares(self) -> dict[str, float]:
+        """Each speech group's probability of being drawn for an example."""
+        return {pool.name: float(p) for pool, p in zip(self.speech, self._speech_weights, strict=True)}
+
     @classmethod
     def load(cls, root: str | Path, recipe: MixingRecipe = MixingRecipe(), seed: int = 0,
              progress: Callable[[int, int], None] | None = None) -> FreshMixtures:
