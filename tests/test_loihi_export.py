@@ -143,7 +143,7 @@ def test_cli_export_writes_and_reports_the_fix(tmp_path, capsys) -> None:
     assert not (tmp_path / "LICENSE-spandex.md").exists()  # the notice named for another model stays behind
     source = reference_path("spandex_prune75.net")
     assert main(["export", str(source), str(source)]) == 1
-    assert "own file" in capsys.readouterr().err
+    assert "would replace spandex_prune75.net (or its card), which it is exported from" in capsys.readouterr().err
 
 
 def test_cli_export_can_drop_idle_neurons(tmp_path, capsys) -> None:
@@ -191,7 +191,7 @@ def test_export_refuses_to_replace_the_models_card_or_to_write_into_the_library(
     copy.write_bytes(Path("assets/models/spandex-frugal.net").read_bytes())
     copy.with_suffix(".json").write_text('{"name": "mine", "default": true}')
     before = sorted(tmp_path.rglob("*"))
-    for out, message in ((tmp_path / "mine.h5", "would replace the model's own card"),
+    for out, message in ((tmp_path / "mine.h5", "would replace mine.net (or its card), which it is exported from"),
                          (library / "other.net", "is in the model library"),
                          (Path("assets/models/spandex-frugal.h5"), "is in the model library")):
         assert main(["export", str(copy), str(out)]) == 1

@@ -130,5 +130,5 @@ def test_export_writes_a_checked_file_and_shows_refusals(panel, qtbot, tmp_path)
     panel.compare_file(own)
     panel.export(panel.selected, own)  # over the model's own file
     qtbot.waitUntil(lambda: not panel.exporting, timeout=60_000)
-    assert "Export refused" in panel.export_label.text() and "own file" in panel.export_label.text()
+    assert "Export refused" in panel.export_label.text() and "would replace own.net (or its card), which it is exported from" in panel.export_label.text()
     assert panel.export_button.isEnabled()

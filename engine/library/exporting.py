@@ -50,12 +50,11 @@ def check_export_output(out: str | Path, source: Path | None = None) -> Path:
         raise SpandexError(f"OUT {out} is in the model library ({target.parent.resolve()}): an export is a file for Lava, which the "
                            f"library would list beside its models; write it elsewhere (a model joins the library "
                            f"with spandex models --install)")
-    if source is not None and target.resolve() == source.resolve():
-        raise SpandexError("the output is the model's own file: choose another name so the original is kept")
     card = check_card_beside(target, "OUT", "OUT")
-    if source is not None and card.resolve() == source.with_suffix(".json").resolve():
-        raise SpandexError(f"OUT {out}: its card {card} would replace the model's own card (the model file differs "
-                           f"only in its suffix): choose another name so the original is kept")
+    if source is not None and (target.resolve() == source.resolve()
+                               or card.resolve() == source.with_suffix(".json").resolve()):
+        raise SpandexError(f"OUT {out} would replace {source.name} (or its card), which it is exported from: "
+                           f"name OUT otherwise")
     return target
 
 
