@@ -141,14 +141,7 @@ stages = [json.loads((runs / f"{name}/{name}.json").read_text())
           for name in ("spandex-prune75-from50", "spandex-prune75-from50-s2")]
 data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metrics", "training")} for stage in stages]
 data["parent"] = stages[0]["parent"]
-neurons = data["metrics"]["neurons"]
-data["notes"] = ("Global GMP of spandex-prune50 (itself blended with the official baseline) to 75 % (L1 activity "
-                 "regularisation λ = 50, learned thresholds, distilled from spandex-prune50: half the loss is matching "
-                 "its output on each batch), then 2,000 steps at λ = 70 and 2,000 more at λ = 40 from a restarted "
-                 "learning rate, with the same teacher; exported without its idle hidden neurons (no nonzero weight in "
-                 f"or out): the same output from a {'-'.join(map(str, neurons))} network. Fine-tuning under the "
-                 "regulariser rounded a further share of the weights to zero in 8 bits. configs/spandex-prune75-from50.yaml, "
-                 "scripts/train_lineup.sh.")
+data["notes"] = "configs/spandex-prune75-from50.yaml, scripts/train_lineup.sh."  # the stages say the rest
 card.write_text(json.dumps(data, indent=2))
 PY
 # frugal: the best SI-SNRi on the validation split at <= ~2.8 M-Ops/s (3 on unseen data, which costs ~7 % more)
@@ -176,10 +169,9 @@ PY
 stage spandex-frugal "${SPANDEX[@]}" narrow assets/models/spandex-prune75.net --hidden 320 180 --dataset "$DATASET" \
     --out "$RUNS/spandex-frugal/spandex-frugal.net"
 install "$RUNS/spandex-frugal" spandex-frugal
-notes spandex-frugal "spandex-prune75 narrowed to 320-180 hidden neurons (spandex narrow): the neurons whose spikes " \
-    "carry the most signal forward kept (96.8 % and 99.9 % of each hidden layer's signal), the rest dropped with " \
-    "their synapses; not trained after it (a fine-tune scored lower: configs/spandex-frugal-narrow.yaml). A " \
-    "neuron costs every frame: 27 % fewer M-Ops/s than prune75 for 0.02 dB on validation. scripts/train_lineup.sh."
+notes spandex-frugal "spandex-prune75 narrowed to 320-180 hidden neurons (spandex narrow), not trained after it (a " \
+    "fine-tune scored lower: configs/spandex-frugal-narrow.yaml): 27 % fewer M-Ops/s than prune75 for 0.02 dB on " \
+    "validation. scripts/train_lineup.sh."
 # each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
 PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
 echo "lineup installed in assets/models"

@@ -116,6 +116,17 @@ def test_a_share_outside_zero_to_one_is_refused(share, hint):
         blend(a, a, share)
 
 
+def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
+    blended = {"model": "m", "other": "o", "share": 0.8, "keep_zeros": False, "after_stage": "two"}
+    card = {"name": "m", "recipe": {"name": "three", "steps": 30},
+            "stages": [{"name": "one", "recipe": {"steps": 10}}, {"name": "m", "recipe": {"name": "two", "steps": 20}}],
+            "earlier_blends": [{**blended, "after_stage": "elsewhere"}, blended]}
+    heads = [line.split(":")[0] for line in card_lines(card) if line.startswith(("stage", "last stage", "earlier"))]
+    # the blend that names its stage in its place; one that names no stage of this card after the last stage
+    assert heads == ["stage one", "stage m", "earlier blend", "last stage", "earlier blend"]
+    assert card_lines({**card, "earlier_blends": [{**blended, "after_stage": ["two"]}]})  # hand-edited: no crash
+
+
 def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "models" / "soup.net"
     official = str(reference_path("ndns_baseline.net"))
@@ -134,7 +145,8 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
     kept = ["input levelling on (ndns_baseline: off)", "layer 1's axonal delays (2 of 512 neurons differ in ndns_baseline)",
             "layer 2's axonal delays (31 of 512 neurons differ in ndns_baseline)"]  # its training moved some delays
     assert card["name"] == "soup" and card["blend"] == {
-        "model": SHIPPED_DENSE, "other": official_named, "share": 0.8, "keep_zeros": False, "kept_from_model": kept}
+        "model": SHIPPED_DENSE, "other": official_named, "share": 0.8, "keep_zeros": False, "kept_from_model": kept,
+        "after_stage": json.loads(Path(f"assets/models/{SHIPPED_DENSE}.json").read_text())["recipe"]["name"]}
     assert all(f"note: the blend keeps spandex-dense's {note}" in printed for note in kept)
     for key in ("si_snr", "si_snri", "power_proxy_mops", "synops_per_frame"):
         assert card["metrics"][key] == pytest.approx(getattr(score, key), abs=1e-9), key

@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from cli.training_run import describe
+from engine.constants import SAMPLE_RATE
 from engine.library.catalog import resolve_model
 from engine.training import events as ev
 from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
 from engine.training.dataset_layout import dataset_summary, fresh_sources, split_folder
-from engine.constants import SAMPLE_RATE
 from engine.training.fresh_mixtures import FreshMixtures, _Pool
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config

@@ -96,7 +96,7 @@ def scroll_problems(window, may_scroll_down: set) -> list[str]:
         if sideways > 0:
             problems.append(f"{describe(area)} scrolls sideways ({hidden_width(area)} px hidden)")
         if down > 0 and area not in may_scroll_down:
-            problems.append(f"{describe(area)} scrolls down")
+            problems.append(f"{describe(area)} scrolls down ({down} scroll steps)")
         if isinstance(area, QtWidgets.QTableView):
             header = area.horizontalHeader()
             for column in range(header.count()):
@@ -291,6 +291,14 @@ def test_every_tab_fits_at_1280x800_and_1920x1080(qtbot, private_home, shots):
                     slug = "_".join(filter(None, (name, inner))).replace(" ", "_").replace("/", "")
                     window.grab().save(str(shots / f"layout_{width}x{height}_{slug}.png"))
             assert seen == {"form", "run plots"}, f"never shown at {width}×{height}: {seen}"
+        # each shipped model's card, selected in the A/B tab, fits the laptop window without scrolling
+        window.resize(*SIZES[0])
+        window.tabs.setCurrentWidget(window.models_panel)
+        for row in range(window.models_panel.table.rowCount()):
+            window.models_panel.table.selectRow(row)
+            settle(qtbot, window)
+            name = window.models_panel.table.item(row, 1).text()
+            problems += [f"1280×800 A/B, {name}'s card: {p}" for p in scroll_problems(window, may_scroll_down)]
         assert not problems, "\n".join(problems)
     finally:
         close_window(window, host)

@@ -103,9 +103,13 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
         if scored is not None:
             scored(*scores[-1])
     kept = kept_from_model(model, other)
+    last_run = first_card.get("recipe", {}).get("name") if isinstance(first_card.get("recipe"), dict) else None
     card = blend_card(blended, first_card, scores[0][1],
                       blend={"model": card_model_name(model, model_spec), "other": card_model_name(other, other_spec),
-                             "share": share, "keep_zeros": keep_zeros, "kept_from_model": kept},
+                             "share": share, "keep_zeros": keep_zeros, "kept_from_model": kept,
+                             # the run it follows, so that a card whose later training makes that run a stage
+                             # shows the blend in its place
+                             **({"after_stage": last_run} if isinstance(last_run, str) else {})},
                       measured_on=f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)",
                       dataset=dataset, clips=len(clips))
     save_netx(blended, target)

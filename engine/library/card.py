@@ -69,7 +69,8 @@ def card_lines(card: dict) -> list[str]:
     if metrics:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
-        lines.extend(f"  {label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers)
+        shown = [f"{label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers]
+        lines.extend("  " + "; ".join(shown[i:i + 2]) for i in range(0, len(shown), 2))  # two a line: room is short
         size = [format(metrics[key], fmt) + label for key, label, fmt in SIZE_METRICS if metrics.get(key) is not None]
         if size:  # one line: the A/B card has room for few
             lines.append(f"  weight sparsity: {size[0]}" + (f" ({', '.join(size[1:])})" if size[1:] else "")
@@ -90,20 +91,28 @@ def card_lines(card: dict) -> list[str]:
                              f"({1 - metrics['nonzero_params'] / weights:.1%} zero)")
     level = card.get("input_level")
     if level:
-        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (the network hears each "
-                     f"frame at a steady level, {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 "
-                     f"dBFS; attack {level['attack_frames'] * HOP_S:.2g} s, release "
+        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (frames heard at "
+                     f"{level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack {level['attack_frames'] * HOP_S:.2g} s, release "
                      f"{level['release_frames'] * HOP_S:.2g} s, gain {level['min_gain_db']:+g} … "
                      f"{level['max_gain_db']:+g} dB)")
-    for stage in card.get("stages", []):  # earlier runs of the same model, not shipped on their own
-        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
+    earlier_blends = card.get("earlier_blends")
+    earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
+    placed: set[int] = set()  # a blend that names the stage it followed ("after_stage") is shown in its place
+    for stage in stages:  # earlier runs of the same model, not shipped on their own
+        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
+        recipe_name = stage["recipe"].get("name") if isinstance(stage.get("recipe"), dict) else None
+        names = [name for name in (stage.get("name"), recipe_name) if isinstance(name, str)]
+        for earlier in earlier_blends:
+            if isinstance(earlier, dict) and earlier.get("after_stage") in names and id(earlier) not in placed:
+                lines.append(f"earlier blend: {_blend_summary(earlier)}")
+                placed.add(id(earlier))
     recipe = card.get("recipe", {})
     if recipe:  # after its stages, the run that made the model is the last stage
         lines.append(f"{'last stage' if stages else 'recipe'}{of_first}: {_recipe_summary(recipe)}")
-    earlier_blends = card.get("earlier_blends")
-    for earlier in earlier_blends if isinstance(earlier_blends, list) else []:  # the first model was a blend too
-        lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
+    for earlier in earlier_blends:
+        if id(earlier) not in placed:
+            lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
     earlier_narrows = card.get("earlier_narrows")
@@ -207,7 +216,7 @@ METRICS = (
     ("synops_per_frame", "SynOps/frame", ",.0f"),
     ("power_proxy_mops", "power proxy M-Ops/s", ".2f"),
 )
-"""(card key, label, format) of the metrics shown a line each, in order."""
+"""(card key, label, format) of the metrics shown, two a line, in order."""
 
 SIZE_METRICS = (
     ("weight_sparsity", "", ".1%"),
