@@ -75,7 +75,8 @@ stage1, stage2, blended, data = (json.loads(path.read_text()) for path in (
 keys = ("name", "parent", "recipe", "metrics", "training")
 data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
             stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2)],
-            earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)"}],
+            earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)",
+                             "after_stage": "spandex-dense"}],
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned here in two stages, blended 80/20 with it (the "
                   "default until 2026-12-06, git e37ec87), then trained 14,000 steps more: configs/spandex-dense*.yaml, "
                   "scripts/train_lineup.sh.")
