@@ -14,7 +14,9 @@ from engine.errors import SpandexError
 from engine.files.netx import load_model
 from engine.library.card import card_lines
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
+from engine.training.config import TrainConfig
 from engine.training.narrowing import narrow, neuron_signal
+from engine.training.trainer import build_graph
 
 
 def _toy(rng: np.random.Generator) -> SDNNModel:
@@ -129,12 +131,37 @@ def test_a_narrowed_model_narrowed_again_keeps_the_first_narrowing(tiny_dataset,
     assert main(["narrow", str(first), "--hidden", "200", "100", "--dataset", str(tiny_dataset),
                  "--out", str(second)]) == 0
     card = json.loads(second.with_suffix(".json").read_text())
-    assert card["parent"] == "first" and card["narrow"]["from"][1:3] == [300, 150]
+    # a file is named by its stem, which the library cannot follow: the name keeps its lineage's notice
+    first_named = "first (its lineage's licence notices: LICENSE-ndns.md)"
+    assert card["parent"] == first_named and card["narrow"]["from"][1:3] == [300, 150]
     assert [earlier["model"] for earlier in card["earlier_narrows"]] == ["spandex-prune75"]
     lines = card_lines(card)
-    assert lines[1] == "parent: first, narrowed"
+    assert lines[1] == f"parent: {first_named}, narrowed"
     assert [line.split(":")[0] for line in lines if line.startswith(("earlier narrowing", "narrowed"))] == [
         "earlier narrowing", "narrowed"]
+
+
+def test_a_fine_tune_of_a_narrowed_file_keeps_its_lineages_licence(tiny_dataset, tmp_path, capsys, monkeypatch):
+    library = tmp_path / "library"
+    library.mkdir()
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(library))
+    thin = tmp_path / "work" / "thin.net"
+    assert main(["narrow", "spandex-prune75", "--hidden", "300", "150", "--dataset", str(tiny_dataset),
+                 "--out", str(thin)]) == 0
+    # a run from the file (not from the library) names it with the notice the file's lineage carries
+    _, parent = build_graph(TrainConfig(name="tuned", dataset=str(tiny_dataset), init=str(thin)))
+    assert parent == "thin (its lineage's licence notices: LICENSE-ndns.md)"
+    _, shipped = build_graph(TrainConfig(name="x", dataset=str(tiny_dataset), init="assets/models/spandex-dense.net"))
+    assert shipped == "spandex-dense"  # a library model's file: the library is followed
+    # installed with that card and exported: the export carries the N-DNS notice (before, nothing)
+    (library / "tuned.net").write_bytes(thin.read_bytes())
+    (library / "tuned.json").write_text(json.dumps({"name": "tuned", "parent": parent}))
+    thin.unlink()
+    thin.with_suffix(".json").unlink()
+    out = tmp_path / "export" / "tuned.net"
+    assert main(["export", "tuned", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["export"]["licences"] == ["LICENSE-ndns.md"]
+    capsys.readouterr()
 
 
 @pytest.mark.parametrize("out, message", [

@@ -23,7 +23,7 @@ from engine.library.catalog import (
     is_user_library,
     model_file,
 )
-from engine.library.licences import check_notices, copy_notices, lineage_notices
+from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
@@ -105,7 +105,8 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     kept = kept_from_model(model, other)
     last_run = first_card.get("recipe", {}).get("name") if isinstance(first_card.get("recipe"), dict) else None
     card = blend_card(blended, first_card, scores[0][1],
-                      blend={"model": card_model_name(model, model_spec), "other": card_model_name(other, other_spec),
+                      blend={"model": named_with_licences(card_model_name(model, model_spec), model_spec),
+                             "other": named_with_licences(card_model_name(other, other_spec), other_spec),
                              "share": share, "keep_zeros": keep_zeros, "kept_from_model": kept,
                              # the run it follows, so that a card whose later training makes that run a stage
                              # shows the blend in its place

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.files.atomic import atomic_output
+from engine.library.card import read_card
 from engine.library.catalog import SHIPPED_DIR, is_user_library, list_models
 
 
@@ -33,6 +34,18 @@ def lineage_notices(source: Path, card: dict) -> list[Path]:
         todo.extend((library[name].path, library[name].card) for name in sorted(_named_models(this_card))
                     if name in library)
     return [found[name] for name in sorted(found)]
+
+
+def named_with_licences(name: str, spec: str | Path) -> str:
+    """How a card names the model file ``spec`` (``name``, from :func:`engine.library.card.card_model_name`), with
+    the licence notices of its lineage that ``name`` does not mention: a card names a file by its stem, which the
+    library cannot follow later, so a fine-tune of a narrowed file keeps "LICENSE-ndns.md" on its card and carries
+    that notice wherever it is exported. A library model's name is returned as it is (the library is followed)."""
+    path = Path(spec)
+    if not path.is_file() or path.resolve() in {entry.path.resolve() for entry in list_models()}:
+        return name
+    missing = [notice.name for notice in lineage_notices(path, read_card(path)[0]) if notice.name not in name]
+    return f"{name} (its lineage's licence notices: {', '.join(missing)})" if missing else name
 
 
 def _notices_of(path: Path, card: dict) -> list[Path]:

@@ -16,7 +16,7 @@ from engine.files.netx import load_model, save_netx
 from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output, join_library
 from engine.library.card import card_model_name, read_card
 from engine.library.catalog import model_file
-from engine.library.licences import check_notices, copy_notices, lineage_notices
+from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
 
 NARROW_SIGNAL = "the signal its spikes carry forward: mean |spike| x L1 of outgoing weights, on 4 seeded batches"
 
@@ -62,7 +62,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
         scores.append((label, validate(candidate, validation)))
         if scored is not None:
             scored(*scores[-1])
-    parent = card_model_name(model, model_spec)
+    parent = named_with_licences(card_model_name(model, model_spec), model_spec)
     record = {"model": parent, "from": list(model.neuron_counts), "asked": list(hidden_sizes),
               "to": list(narrowed.model.neuron_counts),
               "kept_signal": [None if share is None else round(share, 4) for share in narrowed.kept_signal],

@@ -40,6 +40,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.library.card import card_model_name
 from engine.library.catalog import model_file, resolve_model
+from engine.library.licences import named_with_licences
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
@@ -114,7 +115,7 @@ def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
         model = resolve_model(config.init)
         graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
                                      freeze_zeros=config.keep_zeros)
-        parent = card_model_name(model, config.init)
+        parent = named_with_licences(card_model_name(model, config.init), config.init)
         if config.widen is not None:
             graph = widen(graph, config.widen, seed=config.seed)
     if config.level_input is not None:
