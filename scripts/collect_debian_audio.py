@@ -45,9 +45,9 @@ TUXPAINT_TRAIN = ("fr", "ru", "ro", "ca", "bg", "be", "el", "da")
 TUXPAINT_VALIDATION = ("nl", "lt")
 STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
 KLETTRES = "klettres-data/usr/share/klettres"
-KLETTRES_TRAIN = ("ar", "cs", "da", "es", "he", "hu", "it", "nb", "nds", "pt_BR", "ru", "tn")
+KLETTRES_TRAIN = ("ar", "cs", "da", "es", "he", "hu", "it", "nb", "pt_BR", "ru", "tn")  # not nds: Low German
 HEDGEWARS_VOICES = "hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"
-HEDGEWARS_TRAIN = ("Default_pl", "Default_es", "Default_ru", "Russian", "Russian_pl")
+HEDGEWARS_TRAIN = ("Default_pl", "Default_es", "Default_ru", "Russian_pl")  # not "Russian": English, accented
 SPEECH = [
     *[("train", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_TRAIN],
     ("train", "asterisk-es", "asterisk-core-sounds-es-g722/**/*.g722"),
@@ -55,10 +55,11 @@ SPEECH = [
     ("train", "fillets-cs", "fillets-ng-data-cs/**/*.ogg"),
     ("train", "fillets-nl", "fillets-ng-data-nl/**/*.ogg"),
     # KLettres' spoken letters and syllables, one reader per language; not the test set's languages (de, en,
-    # en_GB, uk), not validation's (fr, nl, lt), not Malayalam (its files are clipped)
+    # en_GB, uk) nor Low German beside German, not validation's (fr, nl, lt), not Malayalam (its files are clipped)
     *[("train", f"klettres-{lang.lower().replace('_', '-')}", f"{KLETTRES}/{lang}/**/*.ogg")
       for lang in KLETTRES_TRAIN],
-    # Hedgewars' voice packs in Polish, Spanish and Russian (the English packs are left out: a test language)
+    # Hedgewars' voice packs in Polish, Spanish and Russian, and Polish with a Russian accent (Russian_pl); the
+    # English packs are left out (a test language), "Russian" among them: English with a Russian accent
     *[("train", f"hedgewars-{pack.lower().replace('_', '-')}", f"{HEDGEWARS_VOICES}/{pack}/*.ogg")
       for pack in HEDGEWARS_TRAIN],
     *[("validation", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_VALIDATION],
