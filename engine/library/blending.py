@@ -14,7 +14,7 @@ from engine.evaluation.report import ValidationScores, card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
-from engine.library.card import card_model_name, check_card_beside, read_card
+from engine.library.card import card_model_name, check_card_beside, read_card, refuse_replacing_a_source
 from engine.library.catalog import (
     SHIPPED_DIR,
     check_name_free,
@@ -58,10 +58,7 @@ def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...
         raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere (your "
                            f"models join the library with --install)")
     card = check_card_beside(target, "--out", "OUT")
-    for source in sources:
-        if target.resolve() == source.resolve() or card.resolve() == source.with_suffix(".json").resolve():
-            raise SpandexError(f"--out {out} would replace {source.name} (or its card), which it is made from: "
-                               f"name --out otherwise")
+    refuse_replacing_a_source(out, target, card, sources, "--out", "made")
     if install or is_user_library(target.parent):  # written into the library, by --install or straight there: a free name
         check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
@@ -103,7 +100,9 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
         if scored is not None:
             scored(*scores[-1])
     kept = kept_from_model(model, other)
-    last_run = first_card.get("recipe", {}).get("name") if isinstance(first_card.get("recipe"), dict) else None
+    # the run the blend follows (not when a narrowing came after that run: the card would misplace the blend)
+    last_run = first_card["recipe"].get("name") if isinstance(first_card.get("recipe"), dict) and \
+        "narrow" not in first_card else None
     card = blend_card(blended, first_card, scores[0][1],
                       blend={"model": named_with_licences(card_model_name(model, model_spec), model_spec),
                              "other": named_with_licences(card_model_name(other, other_spec), other_spec),

@@ -51,6 +51,16 @@ def check_card_beside(target: Path, what: str, placeholder: str) -> Path:
     return card
 
 
+def refuse_replacing_a_source(out: str | Path, target: Path, card: Path, sources: Iterable[Path], what: str,
+                              made: str) -> None:
+    """Refuse (before any work) to write the model file ``target`` or its ``card`` over a model it is ``made`` from
+    ("made", "exported") or that model's card; ``what`` names the option (``--out``, ``OUT``)."""
+    for source in sources:
+        if target.resolve() == source.resolve() or card.resolve() == source.with_suffix(".json").resolve():
+            raise SpandexError(f"{what} {out} would replace {source.name} (or its card), which it is {made} from: "
+                               f"name {what} otherwise")
+
+
 def card_lines(card: dict) -> list[str]:
     """The card as short ``label: value`` lines, most telling first."""
     lines = []

@@ -15,7 +15,7 @@ from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import NETX_SUFFIXES, load_model
 from engine.files.output import check_output
-from engine.library.card import card_model_name, check_card_beside, read_card
+from engine.library.card import card_model_name, check_card_beside, read_card, refuse_replacing_a_source
 from engine.library.catalog import is_shipped_folder, is_user_library, model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.loihi.export import NetxExport, export_netx
@@ -51,10 +51,7 @@ def check_export_output(out: str | Path, source: Path | None = None) -> Path:
                            f"library would list beside its models; write it elsewhere (a model joins the library "
                            f"with spandex models --install)")
     card = check_card_beside(target, "OUT", "OUT")
-    if source is not None and (target.resolve() == source.resolve()
-                               or card.resolve() == source.with_suffix(".json").resolve()):
-        raise SpandexError(f"OUT {out} would replace {source.name} (or its card), which it is exported from: "
-                           f"name OUT otherwise")
+    refuse_replacing_a_source(out, target, card, [] if source is None else [source], "OUT", "exported")
     return target
 
 

@@ -98,7 +98,7 @@ def _speaker_weights(speech: list[_Pool], real: list[int], synthetic: list[int],
     elif real:
         weights[real] = real_share / len(real)
     if synthetic:
-        weights[synthetic] = (1 - real_share if real else 1.0) / len(synthetic)
+        weights[synthetic] = (recipe.synthetic_share if real else 1.0) / len(synthetic)
     return weights
 
 
