@@ -37,6 +37,7 @@ from tests.lava_session import (
     wait_for_session_to_empty,
 )
 from tests.reference_models import reference_path
+from tests.terminal import as_if_from_a_terminal
 
 TIMEOUT_S = 480
 FRAMES = 300  # ≥ 200 frames (2.4 s) of real noisy speech
@@ -413,11 +414,6 @@ def test_cli_eval_with_lava_scores_what_the_dense_backend_scores(noisy_speech, t
     assert dense["latency_ms"] == pytest.approx(32.0 + dense["compute_us_per_frame"] / 1000)
 
 
-def _as_if_from_a_terminal() -> None:
-    """Undo an inherited SIG_IGN for SIGINT (as background jobs of a shell get): Ctrl-C must work."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_cli_interrupted_mid_run_stops_lava_cleanly(how, long_speech_wav, tmp_path) -> None:
     """Ctrl-C reaches the whole process group (Lava's children too); SIGTERM only the main process."""
@@ -426,7 +422,7 @@ def test_cli_interrupted_mid_run_stops_lava_cleanly(how, long_speech_wav, tmp_pa
         _cli("denoise", str(long_speech_wav), str(out), "--model", str(reference_path("ndns_baseline.net")),
              "--backend", "lava"), cwd=REPO_ROOT, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_as_if_from_a_terminal)
+        preexec_fn=as_if_from_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob(".out.wav.*.tmp")) and time.monotonic() < deadline and child.poll() is None:

@@ -26,6 +26,7 @@ from engine.files.audio import load_audio, open_audio, resample
 from engine.files.netx import load_model
 from engine.files.pairing import Pair
 from tests.reference_models import reference_path
+from tests.terminal import as_if_from_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +152,8 @@ def test_a_signal_mid_file_keeps_the_old_output_and_leaves_no_temporary_file(tmp
     before = hashlib.sha256((tmp_path / "out.wav").read_bytes()).hexdigest()
     process = subprocess.Popen([sys.executable, "-m", "cli.main", "denoise", "long.wav", "out.wav", "--model",
                                 str(reference_path("ndns_baseline.net"))], cwd=tmp_path, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                               text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               preexec_fn=as_if_from_a_terminal)  # a suite run in the background ignores Ctrl-C
     wait_for_temporary(tmp_path, process)
     process.send_signal(signum)
     assert process.wait(timeout=60) == 130
