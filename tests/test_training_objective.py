@@ -87,6 +87,28 @@ def test_loss_equals_an_independent_numpy_computation(noisy_speech):
     assert min(scores) < 20 and max(scores) > -20  # a real, partial denoising: neither term is degenerate
 
 
+def test_a_silent_target_has_no_si_snr_and_leaves_the_loss_and_its_gradient_finite(noisy_speech):
+    """A batch row whose clean speech is silent (a pause in a small dataset) gave 0/0: the loss became NaN and a
+    fine-tune stopped. Its SI-SNR is NaN (it means nothing); the loss's SI-SNR term is the other rows' mean and the
+    MSE term still teaches it to stay quiet; no NaN reaches a gradient."""
+    noisy_all, clean_all = noisy_speech
+    length = 8000
+    noisy = torch.tensor(np.stack([noisy_all[:length], noisy_all[:length]]), dtype=torch.float64)
+    clean = torch.tensor(np.stack([clean_all[:length], np.zeros(length)]), dtype=torch.float64)
+    mask = torch.full((2, 257, 63), 0.7, dtype=torch.float64, requires_grad=True)
+    spectrum = stft(noisy)
+    denoised, magnitude = denoise_batch(mask, spectrum, length, spectrum.abs())
+    loss, score = ndns_loss(clean, denoised, stft(clean).abs(), magnitude, mse_weight=0.001)
+    assert math.isnan(score[1].item()) and math.isfinite(score[0].item())
+    alone, _ = ndns_loss(clean[:1], denoised[:1], stft(clean[:1]).abs(), magnitude[:1], mse_weight=0.0)
+    mse = torch.nn.functional.mse_loss(magnitude, stft(clean).abs())
+    assert loss.item() == pytest.approx(alone.item() + 0.001 * mse.item(), rel=1e-12)
+    loss.backward()
+    assert torch.isfinite(mask.grad).all() and mask.grad[1].abs().sum() > 0  # the silent row learns from the MSE
+    silent_only, none = ndns_loss(clean[1:], denoised[1:], stft(clean[1:]).abs(), magnitude[1:], mse_weight=0.001)
+    assert math.isfinite(silent_only.item()) and math.isnan(none[0])
+
+
 def expected_learning_rate(step: int, steps: int, warmup: int, high: float, low: float | None) -> float:
     if step <= warmup:
         return high * step / warmup

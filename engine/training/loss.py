@@ -103,13 +103,16 @@ class _OverlapAdd(torch.autograd.Function):
 
 
 def si_snr(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-    """SI-SNR in dB per row, as N-DNS ``snr.py`` (and :func:`engine.evaluation.metrics.si_snr`)."""
+    """SI-SNR in dB per row, as N-DNS ``snr.py`` (and :func:`engine.evaluation.metrics.si_snr`): NaN where the
+    target is silent (or constant), where SI-SNR means nothing — computed so that no NaN reaches a gradient."""
     target = target - target.mean(dim=-1, keepdim=True)
     estimate = estimate - estimate.mean(dim=-1, keepdim=True)
-    projection = (target * estimate).sum(-1, keepdim=True) * target / (target**2).sum(-1, keepdim=True)
+    energy = (target**2).sum(-1, keepdim=True)
+    silent = energy == 0
+    projection = (target * estimate).sum(-1, keepdim=True) * target / torch.where(silent, 1.0, energy)
     noise = estimate - projection
     ratio = (projection**2).sum(-1) / ((noise**2).sum(-1) + EPS)
-    return 10 * torch.log10(ratio + EPS)
+    return torch.where(silent.squeeze(-1), torch.nan, 10 * torch.log10(ratio + EPS))
 
 
 def denoise_batch(mask: torch.Tensor, noisy_spectrum: torch.Tensor, length: int,
@@ -190,11 +193,19 @@ class _MaskedParts(torch.autograd.Function):
 
 def ndns_loss(clean: torch.Tensor, denoised: torch.Tensor, clean_magnitude: torch.Tensor,
               denoised_magnitude: torch.Tensor, mse_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, per-row SI-SNR): ``100 − mean SI-SNR + mse_weight · MSE`` on magnitudes."""
+    """(loss, per-row SI-SNR): ``100 − mean SI-SNR + mse_weight · MSE`` on magnitudes. A row whose clean target
+    is silent has no SI-SNR (NaN in the scores): the mean is over the others, and the MSE term alone teaches it."""
     score = si_snr(clean, denoised)
+    scored = ~torch.isnan(score)
+    if bool(scored.all()):  # the usual batch
+        mean_score = score.mean()
+    elif bool(scored.any()):
+        mean_score = score[scored].mean()
+    else:
+        mean_score = score.new_zeros(())
     if fused.frame_major(denoised_magnitude):
         # frame-major, as the graph and the mask make them: the same mean over the same memory order, but the
         # gradient comes back frame-major too, not a copy
         denoised_magnitude, clean_magnitude = denoised_magnitude.transpose(1, 2), clean_magnitude.transpose(1, 2)
     mse = torch.nn.functional.mse_loss(denoised_magnitude, clean_magnitude)
-    return 100.0 - score.mean() + mse_weight * mse, score
+    return 100.0 - mean_score + mse_weight * mse, score

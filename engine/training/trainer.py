@@ -255,11 +255,14 @@ class _Run:
             regularization = self.regularizer(out.spikes)
             loss = loss + regularization
         # the step's numbers, averaged over the processes: all of them see the same and stop together
-        stats = sum_over_workers(torch.stack([loss, score.mean(), regularization]).detach(), self.workers)
+        stats = sum_over_workers(torch.stack([loss, score.nanmean().nan_to_num(0.0), regularization]).detach(),
+                                 self.workers)  # (a batch of silent targets only has no SI-SNR: 0 is reported)
         loss_value, score_value, reg_value = (stats / self.workers.world_size).tolist()
         if not math.isfinite(loss_value):
+            resume = ("resume continues from the last checkpoint" if (self.run_dir / CHECKPOINT_NAME).is_file()
+                      else "no checkpoint was written yet: start the run again")
             raise SpandexError(f"the loss became {loss_value} at step {self.step + 1}; lower the learning rate "
-                               f"(resume continues from the last checkpoint)")
+                               f"({resume})")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.graph.parameters(), config.grad_clip)
