@@ -125,11 +125,12 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
                        {"name": "three", "recipe": {"steps": 30}}],
             "earlier_blends": [blended("nowhere", "elsewhere"), blended("by-recipe", "two"),
                                blended("by-name", "one")]}
-    shown = [line.split(",")[0] for line in card_lines(card) if line.startswith(("stage", "last stage", "earlier"))]
+    shown = [line.split(",")[0] for line in card_lines(card)
+             if line.startswith(("stage", "last stage", "earlier", "blend"))]
     # a blend in its place, matched by the stage's name or by its run's name; one that names no stage of this
     # card after the last stage
-    assert shown == ["stage one: 10 steps", "earlier blend: 80% by-name + 20% o", "stage m: 20 steps",
-                     "earlier blend: 80% by-recipe + 20% o", "stage three: 30 steps", "last stage: 40 steps",
+    assert shown == ["stage one: 10 steps", "blend: 80% by-name + 20% o", "stage m: 20 steps",
+                     "blend: 80% by-recipe + 20% o", "stage three: 30 steps", "last stage: 40 steps",
                      "earlier blend: 80% nowhere + 20% o"]
     assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 

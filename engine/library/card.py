@@ -115,7 +115,7 @@ def card_lines(card: dict) -> list[str]:
         names = [name for name in (stage.get("name"), recipe_name) if isinstance(name, str)]
         for earlier in earlier_blends:
             if isinstance(earlier, dict) and earlier.get("after_stage") in names and id(earlier) not in placed:
-                lines.append(f"earlier blend: {_blend_summary(earlier)}")
+                lines.append(f"blend: {_blend_summary(earlier)}")  # in its place, between the stages
                 placed.add(id(earlier))
     recipe = card.get("recipe", {})
     if recipe:  # after its stages, the run that made the model is the last stage

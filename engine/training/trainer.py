@@ -376,7 +376,8 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
                      "compiled_loops": config.device == "cpu" and fused.available(),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
         "metrics": card_metrics(evaluation, model,
-                                "validation split of the dataset (speakers and noises unseen in training)"),
+                                f"validation split of {config.dataset} ({len(validation)} clips, "
+                                f"{validation.seconds / 60:.1f} min)"),
     }
 
 
