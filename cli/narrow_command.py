@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     record = outcome.card["narrow"]
     print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
     print(f"{outcome.path}: {outcome.scores[1][0]} narrowed from {layout_text(record['from'])} to "
-          f"{layout_text(record['to'])}{narrow_detail(record)}; card {outcome.path.with_suffix('.json').name}")
+          f"{layout_text(record['to'])}{narrow_detail(record)}; beside it "
+          f"{', '.join([outcome.path.with_suffix('.json').name, *(notice.name for notice in outcome.licences)])}")
     if outcome.installed is not None:
         print(f"joined the model library as {outcome.path.stem} ({outcome.installed})")
     return 0

@@ -90,6 +90,7 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
     printed = capsys.readouterr().out
     assert "thin (narrowed)" in printed and "spandex-prune75" in printed
     assert "narrowed from 257-506-267-257 to 257-200-100-257, keeping " in printed
+    assert printed.rstrip().splitlines()[-2].endswith("; beside it thin.json, LICENSE-ndns.md")
     model = load_model(out)
     assert model.neuron_counts == (257, 200, 100, 257)
     assert (library / "thin.net").read_bytes() == out.read_bytes()

@@ -43,6 +43,8 @@ class BlendOutcome:
     clips: int
     seconds: float
     installed: Path | None = None
+    licences: tuple[Path, ...] = ()
+    """The licence notices written beside it."""
     """Where it joined the user's library (``install``), or None."""
 
 
@@ -114,9 +116,9 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
                       dataset=dataset, clips=len(clips))
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
-    copy_notices(notices, target.parent)
+    licences = copy_notices(notices, target.parent)  # (none into the user's library)
     installed = join_library(target) if install else None
-    return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds, installed)
+    return BlendOutcome(target, card, kept, scores, len(clips), clips.seconds, installed, licences)
 
 
 def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, blend: dict, measured_on: str,

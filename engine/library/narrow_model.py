@@ -33,6 +33,8 @@ class NarrowOutcome:
     clips: int
     seconds: float
     installed: Path | None = None
+    licences: tuple[Path, ...] = ()
+    """The licence notices written beside it."""
 
 
 def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, out: str, install: bool = False,
@@ -83,7 +85,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
     }
     save_netx(narrowed.model, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(new_card, indent=2) + "\n")
-    copy_notices(notices, target.parent)
+    licences = copy_notices(notices, target.parent)  # (none into the user's library)
     installed = join_library(target) if install else None
     return NarrowOutcome(target, new_card, narrowed.kept_signal, scores, len(validation), validation.seconds,
-                         installed)
+                         installed, licences)
