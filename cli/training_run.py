@@ -127,7 +127,8 @@ def describe(event: ev.Event) -> str | None:
                 f"{event.synops_per_frame:,.0f} SynOps/frame, {event.power_proxy_mops:.2f} M-Ops/s, "
                 f"weights {event.weight_sparsity:.1%} zero ({event.zeros_counted()}; {event.seconds:.0f} s)")
     if isinstance(event, ev.Finished):
-        return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}"
+        beside = "".join(f", {name}" for name in event.licences)
+        return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}{beside}"
     return None
 
 

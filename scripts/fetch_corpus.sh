@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch real test audio from Debian packages into build/corpus/ (gitignored; never committed).
 #   scripts/fetch_corpus.sh            the test corpus:
-#     speech/          40 US-English speech prompts (~3 min), 16 kHz WAV, decoded from the Debian
+#     speech/          40 US-English speech prompts (~5 min), 16 kHz WAV, decoded from the Debian
 #                      package asterisk-core-sounds-en-g722 (G.722; licence in its copyright file)
 #     noise/keyboard/  real mechanical-keyboard key sounds, WAV, from bucklespring-data (GPL-2+)
 #   scripts/fetch_corpus.sh unseen     audio that no dataset split uses (scripts/collect_debian_audio.py),

@@ -135,6 +135,11 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
     assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 
 
+def test_a_card_shows_no_minus_on_a_number_that_rounds_to_zero():
+    lines = card_lines({"name": "m", "metrics": {"si_snr": -0.004, "si_snri": -0.04, "synops_per_frame": -0.2}})
+    assert "  SI-SNR dB: 0.00; SI-SNRi dB: -0.04" in lines and "  SynOps/frame: 0" in lines
+
+
 def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "models" / "soup.net"
     official = str(reference_path("ndns_baseline.net"))
@@ -193,7 +198,9 @@ def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tin
     first_card = json.loads(first.with_suffix(".json").read_text())
     assert first_card["earlier_blends"] == [shipped["blend"]]  # the shipped prune50 is a blend itself
     assert card["earlier_blends"] == [shipped["blend"], first_card["blend"]]
-    assert card["blend"]["model"] == "first (its lineage's licence notices: LICENSE-ndns.md)"  # a file: named with them
+    # a file: named with what it was made from and its lineage's notices
+    assert card["blend"]["model"] == "first (a file made from spandex-prune50; its lineage's licence notices: " \
+        "LICENSE-ndns.md)"
     assert card["blend"]["other"] == SHIPPED_DENSE
     lines = card_lines(card)
     assert [line.split(":")[0] for line in lines if "blend: " in line][-2:] == ["earlier blend", "blend"]

@@ -14,9 +14,10 @@ from engine.errors import SpandexError
 from engine.files.netx import load_model
 from engine.library.card import card_lines
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
+from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.narrowing import narrow, neuron_signal
-from engine.training.trainer import build_graph
+from engine.training.trainer import build_graph, run_training
 
 
 def _toy(rng: np.random.Generator) -> SDNNModel:
@@ -133,7 +134,7 @@ def test_a_narrowed_model_narrowed_again_keeps_the_first_narrowing(tiny_dataset,
                  "--out", str(second)]) == 0
     card = json.loads(second.with_suffix(".json").read_text())
     # a file is named by its stem, which the library cannot follow: the name keeps its lineage's notice
-    first_named = "first (its lineage's licence notices: LICENSE-ndns.md)"
+    first_named = "first (a file made from spandex-prune75; its lineage's licence notices: LICENSE-ndns.md)"
     assert card["parent"] == first_named and card["narrow"]["from"][1:3] == [300, 150]
     assert [earlier["model"] for earlier in card["earlier_narrows"]] == ["spandex-prune75"]
     lines = card_lines(card)
@@ -149,9 +150,16 @@ def test_a_fine_tune_of_a_narrowed_file_keeps_its_lineages_licence(tiny_dataset,
     thin = tmp_path / "work" / "thin.net"
     assert main(["narrow", "spandex-prune75", "--hidden", "300", "150", "--dataset", str(tiny_dataset),
                  "--out", str(thin)]) == 0
-    # a run from the file (not from the library) names it with the notice the file's lineage carries
-    _, parent = build_graph(TrainConfig(name="tuned", dataset=str(tiny_dataset), init=str(thin)))
-    assert parent == "thin (its lineage's licence notices: LICENSE-ndns.md)"
+    # a run from the file (not from the library) names it with what it was made from and the notice the file's
+    # lineage carries, and writes that notice beside its model
+    events: list = []
+    run_training(TrainConfig(name="tuned", dataset=str(tiny_dataset), init=str(thin), steps=2, batch_size=2,
+                             segment_seconds=0.5, eval_every=2, threads=1), tmp_path / "run", emit=events.append)
+    finished = next(event for event in events if isinstance(event, ev.Finished))
+    parent = json.loads(Path(finished.card_path).read_text())["parent"]
+    assert parent == "thin (a file made from spandex-prune75; its lineage's licence notices: LICENSE-ndns.md)"
+    assert finished.licences == ("LICENSE-ndns.md",)
+    assert (tmp_path / "run" / "LICENSE-ndns.md").read_bytes() == Path("assets/models/LICENSE-ndns.md").read_bytes()
     _, shipped = build_graph(TrainConfig(name="x", dataset=str(tiny_dataset), init="assets/models/spandex-dense.net"))
     assert shipped == "spandex-dense"  # a library model's file: the library is followed
     # installed with that card and exported: the export carries the N-DNS notice (before, nothing)

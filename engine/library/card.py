@@ -61,6 +61,11 @@ def refuse_replacing_a_source(out: str | Path, target: Path, card: Path, sources
                                f"name {what} otherwise")
 
 
+def _unsigned_zero(text: str) -> str:
+    """A number as formatted, without the minus of one that rounds to zero ("-0.00" → "0.00")."""
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+
+
 def card_lines(card: dict) -> list[str]:
     """The card as short ``label: value`` lines, most telling first."""
     lines = []
@@ -79,7 +84,7 @@ def card_lines(card: dict) -> list[str]:
     if metrics:
         lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
-        shown = [f"{label}: {format(metrics[key], fmt)}" for key, label, fmt in numbers]
+        shown = [f"{label}: {_unsigned_zero(format(metrics[key], fmt))}" for key, label, fmt in numbers]
         lines.extend("  " + "; ".join(shown[i:i + 2]) for i in range(0, len(shown), 2))  # two a line: room is short
         size = [format(metrics[key], fmt) + label for key, label, fmt in SIZE_METRICS if metrics.get(key) is not None]
         if size:  # one line: the A/B card has room for few

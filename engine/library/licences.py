@@ -40,12 +40,21 @@ def named_with_licences(name: str, spec: str | Path) -> str:
     """How a card names the model file ``spec`` (``name``, from :func:`engine.library.card.card_model_name`), with
     the licence notices of its lineage that ``name`` does not mention: a card names a file by its stem, which the
     library cannot follow later, so a fine-tune of a narrowed file keeps "LICENSE-ndns.md" on its card and carries
-    that notice wherever it is exported. A library model's name is returned as it is (the library is followed)."""
+    that notice wherever it is exported, and says what the file was made from ("thin (a file made from
+    spandex-prune75; its lineage's licence notices: LICENSE-ndns.md)"). A library model's name is returned as it is
+    (the library is followed)."""
     path = Path(spec)
     if not path.is_file() or path.resolve() in {entry.path.resolve() for entry in list_models()}:
         return name
-    missing = [notice.name for notice in lineage_notices(path, read_card(path)[0]) if notice.name not in name]
-    return f"{name} (its lineage's licence notices: {', '.join(missing)})" if missing else name
+    card = read_card(path)[0]
+    missing = [notice.name for notice in lineage_notices(path, card) if notice.name not in name]
+    if not missing:
+        return name
+    made = next((str(record["model"]) for record in (card.get("narrow"), card.get("blend"))
+                 if isinstance(record, dict) and record.get("model")), str(card.get("parent") or ""))
+    made = made.split(" (")[0]  # its own parenthesis would nest, generation after generation
+    origin = f"a file made from {made}; " if made and made != "scratch" else ""
+    return f"{name} ({origin}its lineage's licence notices: {', '.join(missing)})"
 
 
 def _notices_of(path: Path, card: dict) -> list[Path]:

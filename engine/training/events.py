@@ -121,6 +121,8 @@ class Finished:
     model_path: str
     card_path: str
     metrics: dict
+    licences: tuple[str, ...] = ()
+    """The licence notices written beside the model (those of the model it started from and its lineage)."""
 
 
 @dataclass(frozen=True)

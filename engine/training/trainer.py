@@ -38,9 +38,9 @@ from engine.errors import SpandexError
 from engine.evaluation.report import card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
-from engine.library.card import card_model_name
+from engine.library.card import card_model_name, read_card
 from engine.library.catalog import model_file, resolve_model
-from engine.library.licences import named_with_licences
+from engine.library.licences import copy_notices, lineage_notices, named_with_licences
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
@@ -344,7 +344,19 @@ class _Run:
         if self.teacher_sha256 is not None:  # which file the teacher's name meant
             card["training"]["teacher_sha256"] = self.teacher_sha256
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
-        return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"])
+        return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"], self._copy_licences())
+
+    def _copy_licences(self) -> tuple[str, ...]:
+        """The licence notices of the model the run started from and its lineage, copied beside the run's model
+        (as narrow, blend and export do); none for a run from scratch, or when that model is gone by now."""
+        if self.config.init == "scratch":
+            return ()
+        try:
+            source = model_file(self.config.init)
+            notices = lineage_notices(source, read_card(source)[0])
+        except (SpandexError, OSError):
+            return ()
+        return tuple(copy.name for copy in copy_notices(notices, self.run_dir))
 
 
 def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str,
