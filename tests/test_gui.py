@@ -130,8 +130,10 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
     try:
         panel = window.models_panel
         qtbot.waitUntil(lambda: len(window.controller.models) == 2, timeout=60_000)
-        expected = "\n".join(card_lines(read_card(shipped)[0]))
+        expected = "\n".join(card_lines(read_card(shipped)[0], brief_stages=True))  # room is short in the app
         assert "SI-SNR dB" in expected and panel.card.toPlainText() == expected
+        assert "stage spandex-dense-stage1: 3200 steps\n" in expected  # the stages before the last in brief
+        assert "stage spandex-dense-stage1: 3200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
         panel.table.selectRow(1)  # the official file has no card: said so
         assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"
     finally:

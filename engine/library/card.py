@@ -66,8 +66,9 @@ def _unsigned_zero(text: str) -> str:
     return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
-def card_lines(card: dict) -> list[str]:
-    """The card as short ``label: value`` lines, most telling first."""
+def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
+    """The card as short ``label: value`` lines, most telling first. ``brief_stages``: the stages before the last
+    in a few words each (steps, pruning), for the app's card, where room is short; ``spandex models`` shows all."""
     lines = []
     blend = card.get("blend") if isinstance(card.get("blend"), dict) else None
     # a blend or a narrowing trains nothing: its parent, recipe and training are those of the model it was made from
@@ -115,7 +116,7 @@ def card_lines(card: dict) -> list[str]:
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
     placed: set[int] = set()  # a blend that names the stage it followed ("after_stage") is shown in its place
     for stage in stages:  # earlier runs of the same model, not shipped on their own
-        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}))}")
+        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}), brief_stages)}")
         recipe_name = stage["recipe"].get("name") if isinstance(stage.get("recipe"), dict) else None
         names = [name for name in (stage.get("name"), recipe_name) if isinstance(name, str)]
         for earlier in earlier_blends:
@@ -295,7 +296,12 @@ def _full_layout(neurons: list, card: dict) -> list[int] | None:
     return full if full != list(neurons) else None
 
 
-def _recipe_summary(recipe: dict) -> str:
+def _recipe_summary(recipe: dict, brief: bool = False) -> str:
+    if brief:  # steps and pruning: what a stage did, not how
+        pruning = recipe.get("pruning")
+        return f"{recipe.get('steps', '?')} steps" + (
+            f"; GMP to {pruning['final_sparsity']:.0%}" if isinstance(pruning, dict) and
+            isinstance(pruning.get("final_sparsity"), (int, float)) else "")
     parts = [f"{recipe.get('steps', '?')} steps, batch {recipe.get('batch_size', '?')} × "
              f"{recipe.get('segment_seconds', '?')} s, lr {recipe.get('learning_rate', '?')}"]
     widened = recipe.get("widen")

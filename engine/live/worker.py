@@ -67,7 +67,7 @@ def model_info(runner: Runner, slot: int) -> protocol.ModelInfo:
         "layer_weight_sparsity": [float(s) for s in model.layer_weight_sparsity()],
         "weight_sparsity": float(model.weight_sparsity),
         "synapses": int(model.n_synapses), "nonzero_synapses": int(model.n_nonzero_synapses),
-        "card": card_lines(read_card(model.source)[0]) if model.source else [],
+        "card": card_lines(read_card(model.source)[0], brief_stages=True) if model.source else [],
     }
 
 
