@@ -43,9 +43,9 @@ class BlendOutcome:
     clips: int
     seconds: float
     installed: Path | None = None
+    """Where it joined the user's library (``install``), or None."""
     licences: tuple[Path, ...] = ()
     """The licence notices written beside it."""
-    """Where it joined the user's library (``install``), or None."""
 
 
 def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...] = (),

@@ -86,10 +86,11 @@ def _groups(folder: Path) -> list[Path]:
     return groups
 
 
-def _speaker_weights(speech: list[_Pool], real: list[int], synthetic: list[int],
-                     recipe: MixingRecipe) -> np.ndarray:
+def _speaker_weights(speech: list[_Pool], recipe: MixingRecipe) -> np.ndarray:
     """Each speech group's probability of being drawn: real speakers share 1 − synthetic_share (alike, or by
-    the square root of their minutes), synthetic voices share the rest alike."""
+    the square root of their minutes), synthetic voices (``tts-*`` groups) share the rest alike."""
+    real = [i for i, p in enumerate(speech) if not p.name.startswith(SYNTHETIC_PREFIX)]
+    synthetic = [i for i, p in enumerate(speech) if p.name.startswith(SYNTHETIC_PREFIX)]
     weights = np.zeros(len(speech))
     real_share = 1 - recipe.synthetic_share if real and synthetic else 1.0
     if real and recipe.speaker_weighting == "sqrt_minutes":
@@ -110,9 +111,7 @@ class FreshMixtures:
         if not speech or not noise:
             raise SpandexError("fresh mixtures need at least one speech group and one noise group")
         self.speech, self.noise, self.rooms, self.recipe = speech, noise, rooms, recipe
-        real = [i for i, p in enumerate(speech) if not p.name.startswith(SYNTHETIC_PREFIX)]
-        synthetic = [i for i, p in enumerate(speech) if p.name.startswith(SYNTHETIC_PREFIX)]
-        self._speech_weights = _speaker_weights(speech, real, synthetic, recipe)
+        self._speech_weights = _speaker_weights(speech, recipe)
 
     @property
     def speaker_shares(self) -> dict[str, float]:
