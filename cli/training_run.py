@@ -125,7 +125,9 @@ def describe(event: ev.Event) -> str | None:
     if isinstance(event, ev.Evaluated):
         return (f"validation at step {event.step}: SI-SNR {event.si_snr:.2f} dB (SI-SNRi {event.si_snri:.2f}), "
                 f"{event.synops_per_frame:,.0f} SynOps/frame, {event.power_proxy_mops:.2f} M-Ops/s, "
-                f"weights {event.weight_sparsity:.1%} zero ({event.zeros_counted()}; {event.seconds:.0f} s)")
+                f"weights {event.weight_sparsity:.1%} zero ({event.zeros_counted()}; {event.seconds:.0f} s)"
+                + ("" if event.last_step_si_snri is None else
+                   f"; averaged weights: the last step's own score SI-SNRi {event.last_step_si_snri:.2f}"))
     if isinstance(event, ev.Finished):
         beside = "".join(f", {name}" for name in event.licences)
         return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}{beside}"

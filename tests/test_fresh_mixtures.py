@@ -110,12 +110,70 @@ def test_speakers_are_drawn_alike_or_by_the_square_root_of_their_minutes():
         pytest.approx({"a": 1 / 7, "b": 2 / 7, "c": 4 / 7})
 
 
+def _tone_pool(name: str, frequency: float, seconds: float = 2.0) -> _Pool:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return _Pool(name, [np.round(16000 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)], [1 / 32768])
+
+
+def _peak_hz(signal: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(signal.size)))
+    return float(np.argmax(spectrum) * SAMPLE_RATE / signal.size)
+
+
+def test_speed_perturbation_moves_the_voice_and_a_share_of_zero_draws_nothing():
+    plain = dict(reverb_share=0.0, equaliser_share=0.0, band_limit_share=0.0, clean_share=1.0, high_snr_share=0.0)
+    speech, noise = [_tone_pool("a", 1000.0)], [_pool("hum", 1.0)]
+    for speed, heard in (((1.2, 1.2), 1200.0), ((0.8, 0.8), 800.0), ((0.9, 1.1), None)):
+        mixtures = FreshMixtures(speech, noise, [], MixingRecipe(**plain, speed_share=1.0, speed=speed))
+        rng = np.random.default_rng(3)
+        peaks = [_peak_hz(mixtures.example(rng, SAMPLES)[1]) for _ in range(12)]
+        if heard is not None:  # a 1 kHz tone played 1.2 times as fast is a 1.2 kHz tone, every time
+            assert peaks == pytest.approx([heard] * 12, abs=2.0)
+        else:  # factors drawn to the hundredth within the range
+            assert 900 - 2 <= min(peaks) < max(peaks) <= 1100 + 2 and len(set(np.round(peaks))) > 3
+    # a share of 0 (the default) draws nothing more from the generator: the examples of before, bit for bit
+    recipe = MixingRecipe(clean_share=0.3)
+    for changed in ({"speed": (0.5, 0.5)}, {"noise_colour_share": 0.0, "speed": (2.0, 2.0)}):
+        a = FreshMixtures(speech, noise, [], recipe).batch(np.random.default_rng(9), 6, SAMPLES)
+        b = FreshMixtures(speech, noise, [], MixingRecipe(clean_share=0.3, **changed)).batch(
+            np.random.default_rng(9), 6, SAMPLES)
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def _band_tilt_db(noise: np.ndarray) -> float:
+    """Energy in 300-1000 Hz over 3-6 kHz, per hertz, in dB (0 for white noise)."""
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    hz = np.fft.rfftfreq(noise.size, 1 / SAMPLE_RATE)
+    low, high = power[(hz >= 300) & (hz < 1000)].mean(), power[(hz >= 3000) & (hz < 6000)].mean()
+    return float(10 * np.log10(low / high))
+
+
+def test_noise_colouring_gives_the_noise_alone_spectra_of_its_own():
+    white = np.random.default_rng(0).standard_normal(4 * SAMPLE_RATE)
+    noise = [_Pool("white", [np.round(white * 3000).astype(np.int16)], [1 / 32768])]
+    speech = [_tone_pool("a", 1000.0, seconds=4.0)]
+    plain = dict(reverb_share=0.0, equaliser_share=0.0, band_limit_share=0.0, clean_share=0.0, high_snr_share=0.0,
+                 generated_noise_share=0.0, babble_share=0.0, second_noise_share=0.0, snr_db=(0.0, 0.0))
+    tilts = {}
+    for share in (0.0, 1.0):
+        mixtures = FreshMixtures(speech, noise, [], MixingRecipe(**plain, noise_colour_share=share))
+        rng = np.random.default_rng(4)
+        examples = [mixtures.example(rng, SAMPLES) for _ in range(16)]
+        tilts[share] = [_band_tilt_db(noisy - clean) for noisy, clean in examples]
+        # the speech itself is untouched: the target is still the tone alone
+        assert all(_peak_hz(clean) == pytest.approx(1000.0, abs=2.0) for _, clean in examples)
+    assert max(abs(t) for t in tilts[0.0]) < 1.0  # white stays white
+    assert np.median(np.abs(tilts[1.0])) > 1.5 and np.ptp(tilts[1.0]) > 4.0  # each coloured its own way
+
+
 @pytest.mark.parametrize("mixing, message", [
     ({"clean_share": 2}, "mixing: clean_share = 2: must be at most 1.0"),
     ({"level_dbfs": [-10, -40]}, "mixing: level_dbfs [-10.0, -40.0]: the lower end comes first"),
     ({"clean_share": 0.6, "high_snr_share": 0.5}, "mixing: clean_share + high_snr_share must not exceed 1"),
     ({"clean_shar": 0.1}, "mixing: unknown setting(s) clean_shar"),
     ({"speaker_weighting": "loudest"}, "mixing: speaker_weighting"),
+    ({"speed": [1.1, 0.9]}, "mixing: speed [1.1, 0.9]: the lower end comes first"),
+    ({"speed": [0.1, 1.0]}, "mixing: speed"),
 ])
 def test_a_bad_mixing_recipe_is_refused_by_name(mixing, message):
     with pytest.raises(ConfigError) as refused:

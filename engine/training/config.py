@@ -158,10 +158,17 @@ class MixingRecipe:
     speaker_weighting: Literal["uniform", "sqrt_minutes"] = "uniform"
     """How real speakers (groups) are drawn: each alike, or in proportion to the square root of the minutes
     held of each (many one-minute speakers then neither vanish nor crowd out the long recordings)."""
+    speed_share: Share = 0.0
+    """Share of examples whose speech is played faster or slower by a factor in :attr:`speed` (pitch and
+    formants move with it, as in ASR's speed perturbation): voices between the speakers held. 0 draws nothing."""
+    speed: tuple[Annotated[float, Field(ge=0.5, le=2.0)], Annotated[float, Field(ge=0.5, le=2.0)]] = (0.9, 1.1)
+    noise_colour_share: Share = 0.0
+    """Share of noisy examples whose noise alone goes through a random equaliser (on top of the channel both
+    hear): noise spectra the recordings do not have. 0 draws nothing."""
 
     @model_validator(mode="after")
     def _ranges_in_order(self) -> MixingRecipe:
-        for name in ("snr_db", "high_snr_db", "level_dbfs"):
+        for name in ("snr_db", "high_snr_db", "level_dbfs", "speed"):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} [{low}, {high}]: the lower end comes first")
@@ -221,6 +228,9 @@ class TrainConfig:
     (:attr:`distillation_weight`)."""
     pruning: PruningConfig | None = None
     regularizer: RegularizerConfig | None = None
+    weight_average: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """Validate and export a moving average of the weights over the steps (:mod:`engine.training.averaging`)
+    with this decay (0.999: about the last 1,000 steps) instead of the last step's; None: the last step's."""
     eval_every: Steps = 200
     eval_clips: Annotated[int, Field(ge=1)] | None = None
     eval_batch: Annotated[int, Field(ge=1, le=1024)] = 16

@@ -98,6 +98,9 @@ class Evaluated:
     run drops them)."""
     dropped_idle: bool = False
     """Whether the run exports without its idle hidden neurons (``drop_idle_neurons``)."""
+    last_step_si_snri: float | None = None
+    """With ``weight_average``, the numbers above are the average's and this is the SI-SNRi of the last step's own
+    weights, for comparison; None otherwise."""
 
     def zeros_counted(self) -> str:
         """What ``weight_sparsity`` counts, in words, beside a step's share (the pruning masks alone, of the

@@ -10,8 +10,11 @@ and levels, seen again every epoch. :class:`FreshMixtures` instead draws every t
   utterances of that speaker joined by short pauses until the segment is full;
 * a room for part of the speech (impulse responses simulated by pyroomacoustics at build time); the target
   is the reverberant speech: the network removes noise, it is not asked to undo the room;
+* optionally (:attr:`MixingRecipe.speed_share`) the speech played 0.9-1.1 times as fast: voices between the
+  speakers held;
 * a microphone channel: a random tilt/peak equaliser and sometimes a band limit (telephone-like or 7 kHz),
-  applied to speech and noise alike (the target hears the same channel);
+  applied to speech and noise alike (the target hears the same channel); optionally
+  (:attr:`MixingRecipe.noise_colour_share`) an equaliser of its own on the noise;
 * noise: a recording group, generated noise (white, pink, brown, hum, fan) or babble of other training
   speakers, drawn uniformly by kind; sometimes a second noise on top; and a share of examples with no noise
   at all or at a high SNR, where the right answer is to change nothing ("do no harm");
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import butter, fftconvolve, sosfilt
+from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
 from engine.constants import SAMPLE_RATE
 from engine.dsp.mixing import active_rms, loop_to_length
@@ -171,7 +174,10 @@ class FreshMixtures:
     def example(self, rng: np.random.Generator, samples: int) -> tuple[np.ndarray, np.ndarray]:
         recipe = self.recipe
         group = int(rng.choice(len(self.speech), p=self._speech_weights))
-        speech = self._utterances(self.speech[group], rng, samples)
+        if recipe.speed_share > 0.0 and rng.random() < recipe.speed_share:
+            speech = self._faster_or_slower(self.speech[group], rng, samples)
+        else:
+            speech = self._utterances(self.speech[group], rng, samples)
         if self.rooms and rng.random() < recipe.reverb_share:
             room = self.rooms[int(rng.integers(len(self.rooms)))]
             speech = fftconvolve(speech, room)[:samples]
@@ -183,6 +189,8 @@ class FreshMixtures:
             if rng.random() < recipe.second_noise_share:
                 extra = self._noise(rng, samples, exclude=group)
                 noise = noise + extra * np.float32(10 ** (rng.uniform(-10, 3) / 20))
+            if recipe.noise_colour_share > 0.0 and rng.random() < recipe.noise_colour_share:
+                noise = sosfilt(_random_equaliser(rng), noise)
         channel = self._channel(rng)
         if channel is not None:
             speech = sosfilt(channel, speech)
@@ -225,6 +233,14 @@ class FreshMixtures:
             total += parts[-2].size + parts[-1].size
         return np.concatenate(parts)[:samples].astype(np.float64)
 
+    def _faster_or_slower(self, pool: _Pool, rng: np.random.Generator, samples: int) -> np.ndarray:
+        """The speaker's utterances played ``f`` times as fast, ``f`` drawn from :attr:`MixingRecipe.speed` to
+        the hundredth (a polyphase resampler, 100 / round(100 f)): tempo, pitch and formants move together."""
+        low, high = self.recipe.speed
+        down = int(round(100 * rng.uniform(low, high)))
+        source = self._utterances(pool, rng, -(-samples * down // 100) + 1)
+        return resample_poly(source, 100, down)[:samples]
+
     def _noise(self, rng: np.random.Generator, samples: int, exclude: int) -> np.ndarray:
         recipe = self.recipe
         draw = rng.random()
@@ -251,14 +267,19 @@ class FreshMixtures:
         recipe = self.recipe
         sections = []
         if rng.random() < recipe.equaliser_share:
-            sections.append(_peaking(rng.uniform(150, 5000), rng.uniform(-8, 8), rng.uniform(0.5, 2.0)))
-            sections.append(_shelf(rng.uniform(1000, 4000), rng.uniform(-6, 6)))
+            sections.append(_random_equaliser(rng))
         if rng.random() < recipe.band_limit_share:
             cutoff = rng.choice([3400.0, 4000.0, 5500.0, 7000.0])
             sections.append(butter(4, cutoff, "lowpass", fs=SAMPLE_RATE, output="sos"))
             if cutoff <= 4000.0:
                 sections.append(butter(2, 300.0, "highpass", fs=SAMPLE_RATE, output="sos"))
         return np.concatenate(sections) if sections else None
+
+
+def _random_equaliser(rng: np.random.Generator) -> np.ndarray:
+    """A peak (150 Hz-5 kHz, ±8 dB) and a high shelf (1-4 kHz, ±6 dB), as second-order sections."""
+    return np.concatenate([_peaking(rng.uniform(150, 5000), rng.uniform(-8, 8), rng.uniform(0.5, 2.0)),
+                           _shelf(rng.uniform(1000, 4000), rng.uniform(-6, 6))])
 
 
 def _peaking(frequency: float, gain_db: float, q: float) -> np.ndarray:

@@ -45,6 +45,7 @@ from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training import fused
+from engine.training.averaging import WeightAverage
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import MACHINE_SETTINGS, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
@@ -171,6 +172,8 @@ class _Run:
         self.model = self.graph if not workers.distributed else DistributedDataParallel(
             self.graph, device_ids=[device] if device.type == "cuda" else None)
         self.optimizer = make_optimizer(config, [p for p in self.graph.parameters() if p.requires_grad])
+        self.average = None if config.weight_average is None else WeightAverage(self.graph, config.weight_average)
+        """With ``weight_average``: the moving average of the weights, which the run validates and exports."""
         self.regularizer = config.regularizer.build() if config.regularizer else None
         self.rng = data_rng(config.seed, workers)
         self.prefetcher: BatchPrefetcher | None = None
@@ -202,12 +205,15 @@ class _Run:
             "torch_rng": torch.get_rng_state(), "history": self.history, "report_window": self.window,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
+            "weight_average": None if self.average is None else self.average.state_dict(),
         }
 
     def restore(self, state: dict) -> None:
         self.stop_prefetching()
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.average is not None:  # (the config matches the checkpoint's: it has one too)
+            self.average.load_state_dict(state["weight_average"])
         self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
         self.window = [tuple(values) for values in state.get("report_window", [])]  # (none in older checkpoints)
         rng_states = state["numpy_rng"] if isinstance(state["numpy_rng"], list) else [state["numpy_rng"]]
@@ -268,6 +274,8 @@ class _Run:
         torch.nn.utils.clip_grad_norm_(self.graph.parameters(), config.grad_clip)
         self.optimizer.step()
         self.graph.clamp_parameters()
+        if self.average is not None:
+            self.average.update(self.graph)
         self.step += 1
         return loss_value, score_value, reg_value
 
@@ -316,9 +324,11 @@ class _Run:
         layer = tuple(1.0 - float(m.mean()) for m in new)
         self.emit(ev.Pruned(self.step, target, mask_sparsity(new), layer))
 
-    def exported(self, name: str, source: str | None = None) -> SDNNModel:
-        """The model as it would be exported now; with ``drop_idle_neurons``, without its idle hidden neurons."""
-        model = self.graph.to_model(name, source=source)
+    def exported(self, name: str, source: str | None = None, averaged: bool = True) -> SDNNModel:
+        """The model as it would be exported now (with ``weight_average``, the average's unless not ``averaged``);
+        with ``drop_idle_neurons``, without its idle hidden neurons."""
+        graph = self.average.graph if self.average is not None and averaged else self.graph
+        model = graph.to_model(name, source=source)
         return drop_idle_neurons(model) if self.config.drop_idle_neurons else model
 
     def evaluate(self, clips: PairedClips) -> ev.Evaluated:
@@ -330,7 +340,9 @@ class _Run:
             synops_per_frame=result.synops_per_frame, power_proxy_mops=result.power_proxy_mops,
             weight_sparsity=model.weight_sparsity, layer_sparsity=model.layer_weight_sparsity(),
             activity_sparsity=result.activity_sparsity, seconds=time.perf_counter() - start,
-            neurons=tuple(model.neuron_counts), dropped_idle=self.config.drop_idle_neurons)
+            neurons=tuple(model.neuron_counts), dropped_idle=self.config.drop_idle_neurons,
+            last_step_si_snri=None if self.average is None else
+            validate(self.exported(self.config.name, averaged=False), clips, self.config.eval_batch).si_snri)
         self.history.append({"event": "evaluated", **event.__dict__})
         self.emit(event)
         return event

@@ -1,0 +1,79 @@
+"""Weight averaging (``weight_average``): the average follows its formula, a run validates and exports the average
+(and reports its last step's own score beside it), and a cancelled run resumes it exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.files.netx import load_model
+from engine.training import events as ev
+from engine.training.averaging import WeightAverage, averaging_decay
+from engine.training.checkpoint import load_checkpoint
+from engine.training.config import ConfigError, TrainConfig
+from engine.training.graph import SDNNGraph
+from tests.test_training_runs import collect, tiny_config
+
+
+def test_the_average_follows_its_formula_and_takes_the_masks_as_they_are():
+    graph = SDNNGraph((4, 3, 4), seed=0)
+    average = WeightAverage(graph, decay=0.5)
+    expected = [p.detach().clone() for p in graph.parameters()]
+    generator = torch.Generator().manual_seed(1)
+    for step in range(1, 8):
+        with torch.no_grad():
+            for p in graph.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator))
+        graph.set_mask(0, (torch.rand(3, 4, generator=generator) > 0.5).float())
+        average.update(graph)
+        keep = min(0.5, (1 + step) / (10 + step))  # (2/11, 3/12, 4/13, 5/14, 6/15, 0.5, 0.5)
+        expected = [keep * e + (1 - keep) * p.detach() for e, p in zip(expected, graph.parameters())]
+        for mine, want in zip(average.graph.parameters(), expected):
+            torch.testing.assert_close(mine, want, rtol=0, atol=1e-6)
+        assert torch.equal(average.graph.mask(0), graph.mask(0))
+    assert [averaging_decay(0.999, t) for t in (1, 90, 100_000)] == [2 / 11, 91 / 100, 0.999]
+    assert not any(p.requires_grad for p in average.graph.parameters())
+
+
+@pytest.mark.parametrize("decay", [0, 1, -0.5, "high"])
+def test_a_bad_decay_is_refused_by_name(decay):
+    with pytest.raises(ConfigError, match="weight_average"):
+        TrainConfig(name="x", dataset="d", weight_average=decay)
+
+
+def test_a_run_exports_the_average_and_a_cancelled_one_resumes_it_exactly(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, steps=30, eval_every=15, checkpoint_seconds=1e9, log_every=5,
+                         weight_average=0.8)
+    calls = {"n": 0}
+
+    def stop_after_eleven_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 11
+
+    first = collect(config, tmp_path / "run", should_stop=stop_after_eleven_steps)
+    assert isinstance(first[-1], ev.Cancelled) and first[-1].step == 11
+    rest = collect(config, tmp_path / "run")
+    straight = collect(config, tmp_path / "straight")
+    resumed_model, straight_model = load_model(rest[-1].model_path), load_model(straight[-1].model_path)
+    for a, b in zip(resumed_model.layers, straight_model.layers):
+        np.testing.assert_array_equal(a.weight_mant, b.weight_mant)
+    # the exported model is the average rounded, not the last step's weights
+    state = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    last_step = SDNNGraph((257, 48, 48, 257))
+    last_step.load_state_dict(state["graph"])
+    averaged = SDNNGraph((257, 48, 48, 257))
+    averaged.load_state_dict(state["weight_average"]["graph"])
+    assert state["weight_average"]["updates"] == 30
+    own = last_step.to_model()
+    assert sum(int(np.count_nonzero(a.weight_mant != b.weight_mant))
+               for a, b in zip(own.layers, straight_model.layers)) > 100
+    for a, b in zip(averaged.to_model().layers, straight_model.layers):
+        np.testing.assert_array_equal(a.weight_mant, b.weight_mant)
+    # each validation scores the average and reports the last step's own weights beside it
+    evaluations = [e for e in straight if isinstance(e, ev.Evaluated)]
+    assert [e.step for e in evaluations] == [15, 30]
+    assert all(e.last_step_si_snri is not None and np.isfinite(e.last_step_si_snri) for e in evaluations)
+    assert evaluations[-1].last_step_si_snri != evaluations[-1].si_snri
+    assert all(e.last_step_si_snri is None for e in collect(tiny_config(tiny_dataset, steps=5, eval_every=5),
+                                                             tmp_path / "plain") if isinstance(e, ev.Evaluated))
