@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.beside import beside_it
 from cli.score_rows import score_printer
 from engine.library.blending import make_blend
 
@@ -41,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
     for note in outcome.kept:
         print(f"note: the blend keeps {first}'s {note}")
-    print(f"{outcome.path}: {args.share:.0%} {first} + {1 - args.share:.0%} {other}; beside it "
-          f"{', '.join([outcome.path.with_suffix('.json').name, *(notice.name for notice in outcome.licences)])}")
+    print(f"{outcome.path}: {args.share:.0%} {first} + {1 - args.share:.0%} {other}; "
+          f"{beside_it(outcome.path.with_suffix('.json'), outcome.licences)}")
     if outcome.installed is not None:
         print(f"joined the model library as {outcome.path.stem} ({outcome.installed})")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.beside import beside_it
 from engine.library.exporting import export_model
 from engine.snn.model import layout_text
 
@@ -37,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if not outcome.had_card:
         print(f"note: {args.model} has no card: {outcome.card_path.name} says only where it was exported from")
-    beside = [outcome.card_path.name, *(notice.name for notice in outcome.licences)]
-    print(f"{args.output}: {model.name} exported for Lava / Loihi 2 (netx HDF5), checked through netx; beside it "
-          f"{', '.join(beside)}")
+    print(f"{args.output}: {model.name} exported for Lava / Loihi 2 (netx HDF5), checked through netx; "
+          f"{beside_it(outcome.card_path, outcome.licences)}")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.beside import beside_it
 from cli.score_rows import score_printer
 from engine.library.card import narrow_detail
 from engine.library.narrow_model import make_narrow
@@ -39,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     record = outcome.card["narrow"]
     print(f"({outcome.clips} clips, {outcome.seconds / 60:.1f} min)")
     print(f"{outcome.path}: {outcome.scores[1][0]} narrowed from {layout_text(record['from'])} to "
-          f"{layout_text(record['to'])}{narrow_detail(record)}; beside it "
-          f"{', '.join([outcome.path.with_suffix('.json').name, *(notice.name for notice in outcome.licences)])}")
+          f"{layout_text(record['to'])}{narrow_detail(record)}; "
+          f"{beside_it(outcome.path.with_suffix('.json'), outcome.licences)}")
     if outcome.installed is not None:
         print(f"joined the model library as {outcome.path.stem} ({outcome.installed})")
     return 0

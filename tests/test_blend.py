@@ -170,6 +170,8 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
         assert card[key] == shipped[key], key
     assert ModelEntry("soup", out, "user", card).measured_on == str(tiny_dataset)
     assert re.search(rf"^soup \(the blend\) +{score.si_snri:.2f} +{score.power_proxy_mops:.2f}$", printed, re.M)
+    assert printed.rstrip().splitlines()[-1].endswith("; beside it soup.json, LICENSE-ndns.md")
+    assert (out.parent / "LICENSE-ndns.md").is_file()
     lines = card_lines(card)
     assert ("blend: 80% spandex-dense + 20% ndns_baseline (MIT License, see LICENSE-ndns.md), weight by weight, "
             "rounded to 8 bits") in lines
