@@ -11,7 +11,7 @@ from engine.files.netx import load_model
 from engine.training import events as ev
 from engine.training.averaging import WeightAverage, averaging_decay
 from engine.training.checkpoint import load_checkpoint
-from engine.training.config import ConfigError, TrainConfig
+from engine.training.config import ConfigError, PruningConfig, TrainConfig
 from engine.training.graph import SDNNGraph
 from tests.test_training_runs import collect, tiny_config
 
@@ -77,3 +77,20 @@ def test_a_run_exports_the_average_and_a_cancelled_one_resumes_it_exactly(tiny_d
     assert evaluations[-1].last_step_si_snri != evaluations[-1].si_snri
     assert all(e.last_step_si_snri is None for e in collect(tiny_config(tiny_dataset, steps=5, eval_every=5),
                                                              tmp_path / "plain") if isinstance(e, ev.Evaluated))
+
+
+def test_a_pruning_runs_average_is_pruned_as_the_network_is_to_its_last_step(tiny_dataset, tmp_path):
+    # the last prune falls on the last step, after that step's update of the average
+    config = tiny_config(tiny_dataset, steps=12, eval_every=12, weight_average=0.9,
+                         pruning=PruningConfig(final_sparsity=0.6, frequency=4, n_prunes=3, start_step=0))
+    events = collect(config, tmp_path / "run")
+    assert [e.step for e in events if isinstance(e, ev.Pruned)][-1] == 12
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    masks = [state["graph"][f"mask_{i}"] for i in range(3)]
+    assert all(torch.equal(state["weight_average"]["graph"][f"mask_{i}"], masks[i]) for i in range(3))
+    pruned = 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+    assert pruned == pytest.approx(0.6, abs=0.01)
+    exported = load_model(events[-1].model_path)
+    assert exported.weight_sparsity >= pruned - 1e-9  # the average's weights under the network's masks
+    last = [e for e in events if isinstance(e, ev.Evaluated)][-1]
+    assert last.step == 12 and last.weight_sparsity == pytest.approx(exported.weight_sparsity)  # what it validated

@@ -321,6 +321,8 @@ class _Run:
         new = prune_masks(weights, self.masks, target, scope, seed=self.config.seed * 100003 + self.step)
         for index, mask in enumerate(new):
             self.graph.set_mask(index, mask)
+            if self.average is not None:  # (it took the masks of before at this step's update)
+                self.average.graph.set_mask(index, mask)
         layer = tuple(1.0 - float(m.mean()) for m in new)
         self.emit(ev.Pruned(self.step, target, mask_sparsity(new), layer))
 
@@ -333,6 +335,8 @@ class _Run:
 
     def evaluate(self, clips: PairedClips) -> ev.Evaluated:
         start = time.perf_counter()
+        last_step_si_snri = None if self.average is None else \
+            validate(self.exported(self.config.name, averaged=False), clips, self.config.eval_batch).si_snri
         model = self.exported(self.config.name)
         result = validate(model, clips, self.config.eval_batch)
         event = ev.Evaluated(
@@ -341,8 +345,7 @@ class _Run:
             weight_sparsity=model.weight_sparsity, layer_sparsity=model.layer_weight_sparsity(),
             activity_sparsity=result.activity_sparsity, seconds=time.perf_counter() - start,
             neurons=tuple(model.neuron_counts), dropped_idle=self.config.drop_idle_neurons,
-            last_step_si_snri=None if self.average is None else
-            validate(self.exported(self.config.name, averaged=False), clips, self.config.eval_batch).si_snri)
+            last_step_si_snri=last_step_si_snri)
         self.history.append({"event": "evaluated", **event.__dict__})
         self.emit(event)
         return event
