@@ -111,6 +111,8 @@ def describe(event: ev.Event) -> str | None:
         return (f"{where}: {event.data_phrase()}; run folder {event.run_dir}"
                 + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight)}"
                    if event.teacher else "")
+                + ("\nnote: the recipe's mixing settings are not used: this dataset has fixed training clips "
+                   "(they apply to one built with `spandex data build --fresh`)" if event.mixing_unused else "")
                 + (f"\nnote: the loops over frames run on torch's kernels, about 1.3 times slower a step than the "
                    f"compiled ones, which are {event.slower_loops} (docs/training.md, 'compiled loops')"
                    if event.slower_loops else ""))
@@ -123,11 +125,12 @@ def describe(event: ev.Event) -> str | None:
         layers = " / ".join(f"{s:.0%}" for s in event.layer_sparsity)
         return f"pruned at step {event.step}: {event.weight_sparsity:.1%} of synapses (layers {layers})"
     if isinstance(event, ev.Evaluated):
-        return (f"validation at step {event.step}: SI-SNR {event.si_snr:.2f} dB (SI-SNRi {event.si_snri:.2f}), "
+        averaged = event.last_step_si_snri is not None
+        return (f"validation at step {event.step}{' of the averaged weights' if averaged else ''}: "
+                f"SI-SNR {event.si_snr:.2f} dB (SI-SNRi {event.si_snri:.2f}), "
                 f"{event.synops_per_frame:,.0f} SynOps/frame, {event.power_proxy_mops:.2f} M-Ops/s, "
                 f"weights {event.weight_sparsity:.1%} zero ({event.zeros_counted()}; {event.seconds:.0f} s)"
-                + ("" if event.last_step_si_snri is None else
-                   f"; averaged weights: the last step's own score SI-SNRi {event.last_step_si_snri:.2f}"))
+                + (f"; the last step's own weights: SI-SNRi {event.last_step_si_snri:.2f}" if averaged else ""))
     if isinstance(event, ev.Finished):
         beside = "".join(f", {name}" for name in event.licences)
         return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}{beside}"

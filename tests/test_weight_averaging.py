@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from cli.training_run import describe
+from engine.errors import SpandexError
 from engine.files.netx import load_model
+from engine.library.card import card_lines
 from engine.training import events as ev
 from engine.training.averaging import WeightAverage, averaging_decay
 from engine.training.checkpoint import load_checkpoint
-from engine.training.config import ConfigError, PruningConfig, TrainConfig
+from engine.training.config import ConfigError, PruningConfig, TrainConfig, dump_config, load_config
 from engine.training.graph import SDNNGraph
+from engine.training.trainer import run_training
 from tests.test_training_runs import collect, tiny_config
 
 
@@ -75,8 +82,14 @@ def test_a_run_exports_the_average_and_a_cancelled_one_resumes_it_exactly(tiny_d
     assert [e.step for e in evaluations] == [15, 30]
     assert all(e.last_step_si_snri is not None and np.isfinite(e.last_step_si_snri) for e in evaluations)
     assert evaluations[-1].last_step_si_snri != evaluations[-1].si_snri
-    assert all(e.last_step_si_snri is None for e in collect(tiny_config(tiny_dataset, steps=5, eval_every=5),
-                                                             tmp_path / "plain") if isinstance(e, ev.Evaluated))
+    line = describe(evaluations[-1])
+    assert line.startswith("validation at step 30 of the averaged weights: SI-SNR ")
+    assert line.endswith(f"; the last step's own weights: SI-SNRi {evaluations[-1].last_step_si_snri:.2f}")
+    card = json.loads(Path(straight[-1].card_path).read_text())
+    assert any("weights averaged (decay 0.8)" in text for text in card_lines(card))
+    plain = collect(tiny_config(tiny_dataset, steps=5, eval_every=5), tmp_path / "plain")
+    assert all(e.last_step_si_snri is None and " of the averaged weights" not in describe(e) and
+               "last step's own" not in describe(e) for e in plain if isinstance(e, ev.Evaluated))
 
 
 def test_a_pruning_runs_average_is_pruned_as_the_network_is_to_its_last_step(tiny_dataset, tmp_path):
@@ -94,3 +107,31 @@ def test_a_pruning_runs_average_is_pruned_as_the_network_is_to_its_last_step(tin
     assert exported.weight_sparsity >= pruned - 1e-9  # the average's weights under the network's masks
     last = [e for e in events if isinstance(e, ev.Evaluated)][-1]
     assert last.step == 12 and last.weight_sparsity == pytest.approx(exported.weight_sparsity)  # what it validated
+
+
+@pytest.mark.parametrize("edit", [{"weight_average": 0.9}, {"learning_rate": 0.02}])
+def test_a_run_folder_whose_settings_were_edited_after_its_checkpoint_is_not_resumed(tiny_dataset, tmp_path, edit):
+    # resuming would train on from a checkpoint made under other settings and write those settings on its card
+    config = tiny_config(tiny_dataset, steps=20, eval_every=20, checkpoint_seconds=1e9)
+    calls = {"n": 0}
+
+    def stop_after_five_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 5
+
+    assert isinstance(collect(config, tmp_path / "run", should_stop=stop_after_five_steps)[-1], ev.Cancelled)
+    (tmp_path / "run" / "config.yaml").write_text(dump_config(config.replace(**edit)))
+    with pytest.raises(SpandexError, match=rf"config.yaml no longer has the settings its checkpoint was made with "
+                                           rf"\(differing: {next(iter(edit))}\); put them back to resume"):
+        run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run")
+    (tmp_path / "run" / "config.yaml").write_text(dump_config(config.replace(threads=2)))  # where, not what: resumes
+    assert isinstance(run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run"), ev.Finished)
+
+
+def test_mixing_settings_on_a_dataset_of_fixed_clips_are_said_to_be_unused(tiny_dataset, tmp_path):
+    events = collect(tiny_config(tiny_dataset, steps=2, eval_every=2, mixing={"speed_share": 0.5}), tmp_path / "a")
+    started = next(e for e in events if isinstance(e, ev.Started))
+    assert started.mixing_unused and "note: the recipe's mixing settings are not used" in describe(started)
+    started = next(e for e in collect(tiny_config(tiny_dataset, steps=2, eval_every=2), tmp_path / "b")
+                   if isinstance(e, ev.Started))
+    assert not started.mixing_unused and "mixing settings" not in describe(started)

@@ -319,6 +319,8 @@ def _recipe_summary(recipe: dict, brief: bool = False) -> str:
         parts.append("learned thresholds")
     if recipe.get("drop_idle_neurons"):
         parts.append("idle neurons dropped")
+    if recipe.get("weight_average"):
+        parts.append(f"weights averaged (decay {recipe['weight_average']:g})")
     if recipe.get("teacher"):
         weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
         parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight)}")

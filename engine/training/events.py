@@ -48,6 +48,8 @@ class Started:
     (:mod:`engine.training.fused`), e.g. no C compiler; None when they are compiled (or on a GPU)."""
     fresh_mixtures: bool = False
     """Each batch is mixed anew from speech and noise recordings (no fixed training clips)."""
+    mixing_unused: bool = False
+    """The recipe sets ``mixing``, which only fresh mixtures use, and the dataset has fixed training clips."""
 
     def data_phrase(self) -> str:
         """The run's data as the CLI and the Prune panel say it: "2400 training clips (2.67 h), 96 validation

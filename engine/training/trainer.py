@@ -209,6 +209,10 @@ class _Run:
         }
 
     def restore(self, state: dict) -> None:
+        changed = _differing(TrainConfig.from_dict(state["config"], "the checkpoint's settings"), self.config)
+        if changed:  # (RUN/config.yaml edited after the checkpoint: resuming would train and describe another run)
+            raise SpandexError(f"{self.run_dir / 'config.yaml'} no longer has the settings its checkpoint was made "
+                               f"with (differing: {', '.join(changed)}); put them back to resume, or start a new run")
         self.stop_prefetching()
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -414,15 +418,22 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
     if saved.is_file():
-        previous = load_config(saved)
-        if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) != config:  # may resume elsewhere
-            changed = sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
+        changed = _differing(load_config(saved), config)
+        if changed:
             raise SpandexError(
                 f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
                 f"with `spandex train --resume {run_dir}` or choose another run folder")
     else:
         write_text_atomic(saved, dump_config(config))
     return run_dir
+
+
+def _differing(previous: TrainConfig, config: TrainConfig) -> list[str]:
+    """The settings in which ``config`` is another run than ``previous`` (a run may resume on another machine:
+    :data:`MACHINE_SETTINGS` do not count)."""
+    if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) == config:
+        return []
+    return sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
 
 
 def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
@@ -476,7 +487,8 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
                     config.teacher, config.distillation_weight,
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
-                    fresh_mixtures=isinstance(train, FreshMixtures)))
+                    fresh_mixtures=isinstance(train, FreshMixtures),
+                    mixing_unused=config.mixing is not None and not isinstance(train, FreshMixtures)))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
