@@ -93,6 +93,8 @@ CASES = [
     Case("yaml-binary", ["train", "bad.yaml"], "not a readable YAML file", {"bad.yaml": b"\xff\xfe\x00garbage"}),
     Case("yaml-unknown-key", ["train", "bad.yaml"], "unknown setting 'learnig_rate'",
          {"bad.yaml": GOOD_YAML + "learnig_rate: 0.1\n"}),
+    Case("yaml-yes-number", ["train", "bad.yaml"], "steps: true is not a number",
+         {"bad.yaml": GOOD_YAML + "steps: yes\n"}),
     Case("yaml-zero-batch", ["train", "bad.yaml"], "batch_size = 0: must be at least 1",
          {"bad.yaml": GOOD_YAML + "batch_size: 0\n"}),
     Case("yaml-nan", ["train", "bad.yaml"], "learning_rate = nan: must be a finite number",

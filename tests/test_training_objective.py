@@ -29,7 +29,7 @@ from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
 from engine.training.loss import batch_spectra, denoise_batch, istft, magnitude, ndns_loss, si_snr, stft
 from engine.training.trainer import build_graph, run_training
-from tests.test_training_runs import tiny_config
+from tests.test_training_runs import stop_after, tiny_config
 
 N_FFT, HOP = 512, 128
 
@@ -252,13 +252,7 @@ def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_da
 def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):
     teacher_path = save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), tmp_path / "teacher.net")
     config = tiny_config(tiny_dataset, steps=6, eval_every=6, eval_clips=1, teacher=str(teacher_path))
-    calls = {"n": 0}
-
-    def stop_after_two_steps() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 2
-
-    run_training(config, tmp_path / "run", should_stop=stop_after_two_steps)
+    run_training(config, tmp_path / "run", should_stop=stop_after(2))
     save_netx(SDNNGraph((257, 32, 32, 257), seed=12).to_model("teacher"), teacher_path)  # another net, same name
     refused: list = []
     with pytest.raises(SpandexError, match="the teacher .* is no longer the model file this run started with"):

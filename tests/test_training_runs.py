@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from engine.snn.compaction import idle_hidden_neurons
 from engine.training import checkpoint as checkpoint_module
 from engine.training import events as ev
 from engine.training.checkpoint import load_checkpoint, save_checkpoint
-from engine.training.config import PruningConfig, RegularizerConfig, TrainConfig, dump_config, load_config
+from engine.training.config import ConfigError, PruningConfig, RegularizerConfig, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.trainer import run_training
 from engine.training.validation import validate
@@ -41,6 +42,18 @@ def tiny_config(dataset: Path, **changes) -> TrainConfig:
 
 def started(events: list) -> ev.Started:
     return next(e for e in events if isinstance(e, ev.Started))
+
+
+def stop_after(steps: int) -> Callable[[], bool]:
+    """A ``should_stop`` that asks a run to stop once it has made ``steps`` steps (it is asked before each step)."""
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > steps
+
+    return should_stop
 
 
 def collect(config: TrainConfig, run_dir: Path, **kwargs) -> list:
@@ -194,13 +207,7 @@ def test_resume_after_kill_continues_from_the_last_checkpoint(tiny_dataset, tmp_
 
 def test_cancel_checkpoints_first_and_a_rerun_resumes(tiny_dataset, tmp_path):
     config = tiny_config(tiny_dataset, steps=30, eval_every=30, checkpoint_seconds=1e9, log_every=5)
-    calls = {"n": 0}
-
-    def stop_after_seven_steps() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 7
-
-    events = collect(config, tmp_path / "run", should_stop=stop_after_seven_steps)
+    events = collect(config, tmp_path / "run", should_stop=stop_after(7))
     assert isinstance(events[-1], ev.Cancelled) and events[-1].step == 7
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 7  # nothing lost
     rest = collect(config, tmp_path / "run")
@@ -228,6 +235,25 @@ def test_yaml_exponents_are_numbers(tmp_path):
     config = load_config(path)
     assert (config.weight_decay, config.steps, config.learning_rate) == (1e-5, 1000, 3e-4)
     assert isinstance(config.steps, int) and isinstance(config.weight_decay, float)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("steps: yes", "steps: true is not a number"),  # not one step
+    ("learning_rate: on", "learning_rate: true is not a number"),
+    ("mse_weight: off", "mse_weight: false is not a number"),
+    ("pruning: {final_sparsity: true}", "pruning.final_sparsity: true is not a number"),
+    ("mixing: {clean_share: no}", "mixing: clean_share: false is not a number"),
+])
+def test_yaml_yes_and_no_are_not_numbers(tmp_path, line, message):
+    """YAML 1.1 reads yes/no/on/off/true/false as booleans, which pydantic would take as 1 and 0."""
+    path = tmp_path / "yes.yaml"
+    path.write_text(f"name: x\ndataset: d\n{line}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert message in str(refused.value)
+    path.write_text("name: x\ndataset: d\ntrain_thresholds: yes\nkeep_zeros: off\nlevel_input: no\n")  # yes/no ones
+    config = load_config(path)
+    assert (config.train_thresholds, config.keep_zeros, config.level_input) == (True, False, False)
 
 
 def test_bad_configs_are_refused_with_their_names(tmp_path):

@@ -20,7 +20,7 @@ from engine.training.checkpoint import load_checkpoint
 from engine.training.config import ConfigError, PruningConfig, TrainConfig, dump_config, load_config
 from engine.training.graph import SDNNGraph
 from engine.training.trainer import run_training
-from tests.test_training_runs import collect, tiny_config
+from tests.test_training_runs import collect, stop_after, tiny_config
 
 
 def test_the_average_follows_its_formula_and_takes_the_masks_as_they_are():
@@ -52,13 +52,7 @@ def test_a_bad_decay_is_refused_by_name(decay):
 def test_a_run_exports_the_average_and_a_cancelled_one_resumes_it_exactly(tiny_dataset, tmp_path):
     config = tiny_config(tiny_dataset, steps=30, eval_every=15, checkpoint_seconds=1e9, log_every=5,
                          weight_average=0.8)
-    calls = {"n": 0}
-
-    def stop_after_eleven_steps() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 11
-
-    first = collect(config, tmp_path / "run", should_stop=stop_after_eleven_steps)
+    first = collect(config, tmp_path / "run", should_stop=stop_after(11))
     assert isinstance(first[-1], ev.Cancelled) and first[-1].step == 11
     rest = collect(config, tmp_path / "run")
     straight = collect(config, tmp_path / "straight")
@@ -113,13 +107,7 @@ def test_a_pruning_runs_average_is_pruned_as_the_network_is_to_its_last_step(tin
 def test_a_run_folder_whose_settings_were_edited_after_its_checkpoint_is_not_resumed(tiny_dataset, tmp_path, edit):
     # resuming would train on from a checkpoint made under other settings and write those settings on its card
     config = tiny_config(tiny_dataset, steps=20, eval_every=20, checkpoint_seconds=1e9)
-    calls = {"n": 0}
-
-    def stop_after_five_steps() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 5
-
-    assert isinstance(collect(config, tmp_path / "run", should_stop=stop_after_five_steps)[-1], ev.Cancelled)
+    assert isinstance(collect(config, tmp_path / "run", should_stop=stop_after(5))[-1], ev.Cancelled)
     (tmp_path / "run" / "config.yaml").write_text(dump_config(config.replace(**edit)))
     with pytest.raises(SpandexError, match=rf"config.yaml no longer has the settings its checkpoint was made with "
                                            rf"\(differing: {next(iter(edit))}\); put them back to resume"):

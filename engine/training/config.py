@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import annotated_types
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
@@ -73,6 +73,20 @@ MACHINE_SETTINGS = ("device", "threads")
 Steps = Annotated[int, Field(ge=1, le=10_000_000)]
 
 
+def _numbers_are_not_booleans(cls, value: object, info: ValidationInfo) -> object:
+    """YAML reads ``yes``, ``on`` and ``true`` as booleans, which pydantic would take as 1 for a number: refuse a
+    boolean for any setting that is not one (``steps: yes`` is not one step)."""
+    if isinstance(value, bool) and info.field_name is not None:
+        declared = str(cls.__dataclass_fields__[info.field_name].type)
+        if "bool" not in declared and any(number in declared for number in _NUMBER_TYPES):
+            raise ValueError(f"{str(value).lower()} is not a number")
+    return value
+
+
+_NUMBER_TYPES = ("int", "float", "Steps", "Share", "Sparsity", "Decibels")
+"""What the declared types of numeric settings (or tuples of them) say, aliases included."""
+
+
 def _friendly(cls):
     """Make a pydantic dataclass raise :class:`ConfigError` (one line per problem) instead of ValidationError."""
     init = cls.__init__
@@ -95,6 +109,8 @@ class PruningConfig:
 
     ``initial_sparsity`` None means: the starting model's own sparsity (its zero weights count as pruned).
     """
+
+    _no_booleans = field_validator("*", mode="before")(_numbers_are_not_booleans)
 
     final_sparsity: Sparsity
     frequency: Annotated[int, Field(ge=1, le=100_000)] = 10
@@ -122,6 +138,8 @@ class RegularizerConfig:
     """Activity regularisation: ``weight`` λ, ψ ``kind`` "lp" (with ``p``, 0 < p <= 1) or "hoyer" (see
     :mod:`engine.training.regularizers`)."""
 
+    _no_booleans = field_validator("*", mode="before")(_numbers_are_not_booleans)
+
     weight: Annotated[float, Field(ge=0.0, le=1e6)]
     kind: Literal["lp", "hoyer"] = "lp"
     p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
@@ -141,6 +159,8 @@ Decibels = Annotated[float, Field(ge=-120.0, le=120.0)]
 class MixingRecipe:
     """How fresh mixtures draw examples (:mod:`engine.training.fresh_mixtures`); recorded on every model card
     trained from them. A run changes it through :attr:`TrainConfig.mixing`."""
+
+    _no_booleans = field_validator("*", mode="before")(_numbers_are_not_booleans)
 
     snr_db: tuple[Decibels, Decibels] = (-5.0, 20.0)
     high_snr_db: tuple[Decibels, Decibels] = (20.0, 40.0)
@@ -184,6 +204,8 @@ class MixingRecipe:
 @dataclass(frozen=True, config=_SCHEMA)
 class TrainConfig:
     """Everything a run needs. Paths are as given (relative to the working directory)."""
+
+    _no_booleans = field_validator("*", mode="before")(_numbers_are_not_booleans)
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     dataset: str
