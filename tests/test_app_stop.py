@@ -55,13 +55,17 @@ def test_a_signal_stops_the_app_cleanly(virtual_audio, tmp_path, signum, backend
     env = {**os.environ, **virtual_audio.jack_env(), "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
     app = subprocess.Popen([sys.executable, "main.py", "--model", str(reference_path("spandex_prune75.net")),
                             "--backend", backend, "--input", "mic_feed", "--output", "app_out", "--virtual-mic"],
-                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)  # its own process group, as a terminal's foreground job has
     try:
         wait_for(lambda: published_modules(pactl_env), START_TIMEOUT_S, "virtual microphone", app)
         # engine (+ the resource tracker); with Lava, its host process and Lava's own
         wait_for(lambda: len(descendants(app.pid)) >= least_processes + 1, START_TIMEOUT_S, "engine", app)
         started = descendants(app.pid)
-        app.send_signal(signum)
+        if signum == signal.SIGINT:  # Ctrl-C at a terminal: the whole foreground group gets it, the engine too
+            os.killpg(app.pid, signum)
+        else:
+            app.send_signal(signum)
         _, stderr = app.communicate(timeout=STOP_TIMEOUT_S)
     finally:
         if app.poll() is None:

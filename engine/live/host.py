@@ -17,6 +17,7 @@ import mmap
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import tempfile
 import threading
@@ -68,6 +69,9 @@ def raise_engine_priority() -> str:
 
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
+    # Ctrl-C at a terminal reaches the whole process group: the app stops this process in order (the engine closes
+    # the device first), so the keyboard interrupt is not this process's to act on (it printed a traceback)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     priority = raise_engine_priority()  # ahead of the GUI when the CPU is contended
     # The Lava backend starts processes of its own, which multiprocessing refuses a daemonic process. The
     # host still stops this one at its own exit; this process stops Lava's before it ends (LiveDenoiser.close).
