@@ -8,13 +8,13 @@
 #   2. spandex-prune50 / -prune90: global GMP from spandex-dense before its blend (DENSE below), 600 steps
 #      (Adam 3e-3 -> 3e-4, configs/lineup-finetune.yaml; prune90 distilled from DENSE; prune50 then blended 70/30
 #      with the official baseline, its zeros kept); spandex-prune75: global GMP from the shipped prune50, distilled
-#      from it, learning its delta thresholds under L1 activity regularisation (λ = 50, then 2,000 steps at 70 and
-#      2,000 at 40), to cut SynOps as well as weights, exported without its idle hidden neurons
-#      (--drop-idle-neurons: fewer NeuronOps, the same output);
-#   3. spandex-frugal: spandex-prune75 narrowed to 320-180 hidden neurons (`spandex narrow`: those whose spikes
-#      carry the most signal forward), no training after it.
+#      from it, learning its delta thresholds under L1 activity regularisation (λ = 50, then 2,000 steps at 70,
+#      2,000 at 40 and 2,000 more at 40 with its weights averaged), to cut SynOps as well as weights, exported
+#      without its idle hidden neurons (--drop-idle-neurons: fewer NeuronOps, the same output);
+#   3. spandex-frugal: spandex-prune75 as it was before its averaged stage, narrowed to 320-180 hidden neurons
+#      (`spandex narrow`: those whose spikes carry the most signal forward), no training after it.
 # Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished steps are
-# skipped. Needs the dataset of scripts/build_training_data.sh. About 5.3 h on 2 cores.
+# skipped. Needs the dataset of scripts/build_training_data.sh. About 5.5 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
