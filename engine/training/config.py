@@ -76,10 +76,12 @@ Steps = Annotated[int, Field(ge=1, le=10_000_000)]
 def _numbers_are_not_booleans(cls, value: object, info: ValidationInfo) -> object:
     """YAML reads ``yes``, ``on`` and ``true`` as booleans, which pydantic would take as 1 for a number: refuse a
     boolean for any setting that is not one (``steps: yes`` is not one step)."""
-    if isinstance(value, bool) and info.field_name is not None:
+    items = value if isinstance(value, (list, tuple)) else [value]  # a range or a layout: each of its numbers
+    boolean = next((item for item in items if isinstance(item, bool)), None)
+    if boolean is not None and info.field_name is not None:
         declared = str(cls.__dataclass_fields__[info.field_name].type)
         if "bool" not in declared and any(number in declared for number in _NUMBER_TYPES):
-            raise ValueError(f"{str(value).lower()} is not a number")
+            raise ValueError(f"{str(boolean).lower()} is not a number")
     return value
 
 
