@@ -254,7 +254,8 @@ class TrainConfig:
     regularizer: RegularizerConfig | None = None
     weight_average: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     """Validate and export a moving average of the weights over the steps (:mod:`engine.training.averaging`)
-    with this decay (0.999: about the last 1,000 steps) instead of the last step's; None: the last step's."""
+    with this decay instead of the last step's (0.999: about the last 1,000 steps once past step ~9,000, the last
+    tenth of the steps before); None: the last step's."""
     eval_every: Steps = 200
     eval_clips: Annotated[int, Field(ge=1)] | None = None
     eval_batch: Annotated[int, Field(ge=1, le=1024)] = 16

@@ -433,7 +433,8 @@ def _differing(previous: TrainConfig, config: TrainConfig) -> list[str]:
     :data:`MACHINE_SETTINGS` do not count)."""
     if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) == config:
         return []
-    return sorted(k for k, v in config.to_dict().items() if previous.to_dict().get(k) != v)
+    before = previous.to_dict()
+    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v)
 
 
 def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
