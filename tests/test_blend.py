@@ -130,7 +130,7 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
     # a blend in its place, matched by the stage's name or by its run's name; one that names no stage of this
     # card after the last stage
     assert shown == ["stage one: 10 steps", "blend: 80% by-name + 20% o", "stage m: 20 steps",
-                     "blend: 80% by-recipe + 20% o", "stage three: 30 steps", "last stage: 40 steps",
+                     "blend: 80% by-recipe + 20% o", "stage three: 30 steps", "last stage four: 40 steps",
                      "earlier blend: 80% nowhere + 20% o"]
     assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 
@@ -177,7 +177,7 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
             "rounded to 8 bits") in lines
     # what the card keeps of the first model is said to be the first model's: the blend itself trains nothing
     assert "parent (before the blend): ndns_baseline (MIT License, see LICENSE-ndns.md)" in lines
-    assert any(line.startswith(f"last stage (before the blend): {shipped['recipe']['steps']} steps") for line in lines)
+    assert f"last stage {shipped['recipe']['name']} (before the blend): {shipped['recipe']['steps']} steps" in "\n".join(lines)
     runs = [shipped, *shipped["stages"]]
     assert any(line.startswith(f"training (before the blend): {len(runs)} stages, "
                                f"{sum(run['training']['steps'] for run in runs)} steps") for line in lines)

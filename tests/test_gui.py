@@ -130,8 +130,17 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
     try:
         panel = window.models_panel
         qtbot.waitUntil(lambda: len(window.controller.models) == 2, timeout=60_000)
-        expected = "\n".join(card_lines(read_card(shipped)[0], brief_stages=True))  # room is short in the app
+        lines = card_lines(read_card(shipped)[0], brief_stages=True)  # room is short in the app
+        expected = "\n".join(line.lstrip(" ") for line in lines)  # its indents are the paragraphs' margins
         assert "SI-SNR dB" in expected and panel.card.toPlainText() == expected
+        blocks = [panel.card.document().findBlockByNumber(n) for n in range(len(lines))]
+        margins = [block.blockFormat().leftMargin() + block.blockFormat().textIndent() for block in blocks]
+        indented = [n for n, line in enumerate(lines) if line.startswith("  ")]
+        assert indented and all(margins[n] > margins[0] for n in indented)  # the card's indent, kept
+        wrapped = [block.layout() for block in blocks if block.layout().lineCount() > 1]
+        assert wrapped, "no card line wraps at this width: nothing to check"
+        for layout in wrapped:  # a wrapped line hangs under its own first line, clear of the next label
+            assert all(layout.lineAt(k).x() > layout.lineAt(0).x() for k in range(1, layout.lineCount()))
         assert "stage spandex-dense-stage1: 3200 steps\n" in expected  # the stages before the last in brief
         assert "stage spandex-dense-stage1: 3200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
         panel.table.selectRow(1)  # the official file has no card: said so

@@ -95,6 +95,8 @@ def test_a_card_with_stages_names_its_recipe_the_last_stage_and_times_them_all()
             "recipe": {"steps": 2000}, "training": {**run, "steps": 2000, "wall_time_s": 1200.0}}
     lines = card_lines(card)
     assert [line.split(":")[0] for line in lines] == ["stage first", "last stage", "training"]
+    named = card_lines({**card, "recipe": {"name": "second", "steps": 2000}})  # its run named, as the stages are
+    assert [line.split(":")[0] for line in named] == ["stage first", "last stage second", "training"]
     assert lines[-1] == "training: 2 stages, 2600 steps, 30 min on x86_64 2 cores, 1 thread(s)"
     del card["stages"][0]["training"]  # an older card: its stages not timed, so only the last is
     assert card_lines(card)[-1] == "training: last stage, 2000 steps, 20 min on x86_64 2 cores, 1 thread(s)"

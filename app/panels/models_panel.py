@@ -59,7 +59,7 @@ class ModelsPanel(QtWidgets.QWidget):
             header_item(self.table, col).setToolTip(tip)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
         layout.addWidget(self.table)
-        self.card = QtWidgets.QPlainTextEdit()
+        self.card = QtWidgets.QTextEdit()  # not QPlainTextEdit, whose layout ignores a block's indents
         self.card.setReadOnly(True)
         self.card.setMinimumHeight(90)
         self.card.setPlaceholderText("Select a model to see its card: data, recipe, measured metrics.")
@@ -219,9 +219,29 @@ class ModelsPanel(QtWidgets.QWidget):
             return
         info = self.models[row]
         lines = info.get("card") or [f"{info['name']}: no model card (a file opened from disk?)"]
-        self.card.setPlainText("\n".join(lines))
+        show_card_lines(self.card, lines)
 
     def _remove_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         if rows:
             self.remove_requested.emit(rows[0].row())
+
+
+def show_card_lines(view: QtWidgets.QTextEdit, lines: list[str]) -> None:
+    """Card lines, each a paragraph whose wrapped lines hang under its first: a line the card indents ("  SI-SNR
+    dB: …") keeps its indent when it wraps, and a long "label: value" line wraps clear of the next label."""
+    view.clear()
+    cursor = QtGui.QTextCursor(view.document())
+    step = view.fontMetrics().horizontalAdvance("  ")
+    for number, line in enumerate(lines):
+        text = line.lstrip(" ")
+        indent = step * (len(line) - len(text)) // 2  # the card indents by two spaces
+        paragraph = QtGui.QTextBlockFormat()
+        paragraph.setLeftMargin(indent + 2 * step)
+        paragraph.setTextIndent(-2 * step)
+        if number:
+            cursor.insertBlock(paragraph)
+        else:
+            cursor.setBlockFormat(paragraph)
+        cursor.insertText(text)
+    view.moveCursor(QtGui.QTextCursor.MoveOperation.Start)

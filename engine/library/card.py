@@ -124,8 +124,10 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
                 lines.append(f"blend: {_blend_summary(earlier)}")  # in its place, between the stages
                 placed.add(id(earlier))
     recipe = card.get("recipe", {})
-    if recipe:  # after its stages, the run that made the model is the last stage
-        lines.append(f"{'last stage' if stages else 'recipe'}{of_first}: {_recipe_summary(recipe)}")
+    if recipe:  # after its stages, the run that made the model is the last stage, named as the others are
+        run_name = recipe.get("name") if stages and isinstance(recipe.get("name"), str) else None
+        label = f"last stage {run_name}" if run_name else "last stage" if stages else "recipe"
+        lines.append(f"{label}{of_first}: {_recipe_summary(recipe)}")
     for earlier in earlier_blends:
         if id(earlier) not in placed:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
