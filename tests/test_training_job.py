@@ -1,11 +1,14 @@
 """A training job in its own process, as the GUI panel drives it: progress through a queue, cancel, resume."""
 
+import os
+import signal
 from pathlib import Path
 
 from engine.files.netx import load_model
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.job import TrainingJob
+from tests.test_child_processes import ignores_sigint
 
 
 def config(dataset: Path, steps: int) -> TrainConfig:
@@ -56,3 +59,25 @@ def test_bad_settings_fail_in_the_job_with_a_message(tmp_path):
     job.start()
     events = job.wait(timeout=120)
     assert isinstance(events[-1], ev.Failed) and "does not exist" in events[-1].message
+
+
+def test_ctrl_c_at_the_terminal_leaves_the_run_to_the_app_which_cancels_it_with_a_checkpoint(tiny_dataset, tmp_path):
+    """A terminal's Ctrl-C reaches the app's whole process group, the training process too: it must not die
+    mid-step (it did, as "Failed: KeyboardInterrupt", its work since the last checkpoint lost) but go on until
+    the app cancels it, and then checkpoint."""
+    job = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
+    job.start()
+    assert ignores_sigint(job.pid)  # from the start, while it still imports torch
+    seen: list = []
+    while not any(isinstance(e, ev.StepReport) for e in seen):
+        seen += job.poll(timeout=60)
+        assert not job.finished, seen
+    os.kill(job.pid, signal.SIGINT)
+    steps = [e.step for e in seen if isinstance(e, ev.StepReport)]
+    while [e.step for e in seen if isinstance(e, ev.StepReport)] == steps:  # it trains on
+        seen += job.poll(timeout=60)
+        assert not job.finished, seen[-1]
+    job.cancel()
+    seen += job.wait(timeout=120)
+    assert isinstance(seen[-1], ev.Cancelled), seen[-1]
+    assert Path(seen[-1].checkpoint).is_file()

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from engine.child_processes import start_deaf_to_ctrl_c
 from engine.errors import SpandexError
 from engine.live import protocol
 from engine.live.protocol import EngineConfig
@@ -69,9 +70,7 @@ def raise_engine_priority() -> str:
 
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
-    # Ctrl-C at a terminal reaches the whole process group: the app stops this process in order (the engine closes
-    # the device first), so the keyboard interrupt is not this process's to act on (it printed a traceback)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app stops this process in order (engine/child_processes.py)
     priority = raise_engine_priority()  # ahead of the GUI when the CPU is contended
     # The Lava backend starts processes of its own, which multiprocessing refuses a daemonic process. The
     # host still stops this one at its own exit; this process stops Lava's before it ends (LiveDenoiser.close).
@@ -132,7 +131,7 @@ class EngineHost:
             os.environ.update(self.env)  # a spawned child starts with the parent's environment
             unset = mp.get_start_method(allow_none=True) is None
             try:
-                self.runner.start()
+                start_deaf_to_ctrl_c(self.runner)  # Ctrl-C reaches the app, which closes the engine in order
             finally:
                 if unset:  # starting a spawn process fixes the global default; leave it to others
                     mp.set_start_method(None, force=True)  # (lava sets 'fork' when it is imported)

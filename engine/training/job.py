@@ -21,16 +21,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 import traceback
 from pathlib import Path
 
+from engine.child_processes import start_deaf_to_ctrl_c
 from engine.errors import SpandexError
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 
 
 def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app cancels its run in order (engine/child_processes.py)
     try:
         if nice:
             os.nice(nice)
@@ -60,7 +63,7 @@ class TrainingJob:
         self.result: ev.Event | None = None
 
     def start(self) -> None:
-        self._process.start()
+        start_deaf_to_ctrl_c(self._process)  # Ctrl-C reaches the app, which cancels the run: it checkpoints first
 
     @property
     def pid(self) -> int | None:
