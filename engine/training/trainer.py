@@ -434,7 +434,7 @@ def _differing(previous: TrainConfig, config: TrainConfig) -> list[str]:
     if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) == config:
         return []
     before = previous.to_dict()
-    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v)
+    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in MACHINE_SETTINGS)
 
 
 def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
