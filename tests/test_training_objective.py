@@ -265,6 +265,22 @@ def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):
     assert card["training"]["teacher_sha256"] == hashlib.sha256(teacher_path.read_bytes()).hexdigest()
 
 
+def test_a_resumed_run_refuses_an_init_file_that_changed(tiny_dataset, tmp_path):
+    """A library name or a file overwritten can come to mean another model, of another layout: resuming said
+    "internal error: RuntimeError: Error(s) in loading state_dict" (the shipped prune75 lost 37 neurons once)."""
+    init = save_netx(SDNNGraph((257, 48, 48, 257), seed=11).to_model("parent"), tmp_path / "parent.net")
+    config = tiny_config(tiny_dataset, steps=6, eval_every=6, eval_clips=1, init=str(init))
+    run_training(config, tmp_path / "run", should_stop=stop_after(2))
+    save_netx(SDNNGraph((257, 40, 48, 257), seed=11).to_model("parent"), init)  # another layout, same name
+    refused: list = []
+    with pytest.raises(SpandexError, match=r"^init '.*parent.net' is no longer the model file this run started "
+                                           r"from \(its contents changed\); resume with that model"):
+        run_training(config, tmp_path / "run", emit=refused.append)
+    assert not any(isinstance(e, ev.Loading) for e in refused)
+    save_netx(SDNNGraph((257, 48, 48, 257), seed=11).to_model("parent"), init)  # the same net again: resumes
+    assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)
+
+
 def test_a_teacher_must_teach_something():
     with pytest.raises(ConfigError, match="would learn nothing from itself"):
         TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense")

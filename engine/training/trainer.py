@@ -132,7 +132,13 @@ def load_teacher(spec: str) -> tuple[SDNNModel, str]:
         model = load_model(path)
     except SpandexError as exc:
         raise SpandexError(f"teacher: {exc}") from None
-    return model, hashlib.sha256(path.read_bytes()).hexdigest()
+    return model, file_sha256(path)
+
+
+def file_sha256(path: Path) -> str:
+    """A model file's SHA-256: a resumed run checks that its init and teacher are still the files it started with
+    (a library name, or a file overwritten, can come to mean another model)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None]:
@@ -163,6 +169,7 @@ class _Run:
         self.device, self.workers = device, workers
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
+        self.init_sha256 = None if config.init == "scratch" else file_sha256(model_file(config.init))
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
         self.teacher, self.teacher_sha256 = build_teacher(config)
@@ -205,6 +212,7 @@ class _Run:
             "torch_rng": torch.get_rng_state(), "history": self.history, "report_window": self.window,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
+            "init_sha256": self.init_sha256,
             "weight_average": None if self.average is None else self.average.state_dict(),
         }
 
@@ -213,6 +221,9 @@ class _Run:
         if changed:  # (RUN/config.yaml edited after the checkpoint: resuming would train and describe another run)
             raise SpandexError(f"{self.run_dir / 'config.yaml'} no longer has the settings its checkpoint was made "
                                f"with (differing: {', '.join(changed)}); put them back to resume, or start a new run")
+        if state.get("init_sha256", self.init_sha256) != self.init_sha256:  # (its layout may differ: checked first)
+            raise SpandexError(f"init {self.config.init!r} is no longer the model file this run started from (its "
+                               f"contents changed); resume with that model, or start a new run")
         self.stop_prefetching()
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
