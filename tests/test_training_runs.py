@@ -245,6 +245,8 @@ def test_yaml_exponents_are_numbers(tmp_path):
     ("mixing: {clean_share: no}", "mixing: clean_share: false is not a number"),
     ("mixing: {speed: [yes, 1.1]}", "mixing: speed: true is not a number"),  # inside a range too
     ("hidden_sizes: [512, on]", "hidden_sizes: true is not a number"),
+    ("weight_average: yes", "weight_average: true is not a number (give the average's decay, such as 0.999)"),
+    ("backward_precision: yes", "backward_precision = True: must be one of 'auto', 'float32' or 'bfloat16'"),  # a choice
 ])
 def test_yaml_yes_and_no_are_not_numbers(tmp_path, line, message):
     """YAML 1.1 reads yes/no/on/off/true/false as booleans, which pydantic would take as 1 and 0."""

@@ -132,6 +132,9 @@ def test_mixing_settings_on_a_dataset_of_fixed_clips_are_said_to_be_unused(tiny_
     events = collect(tiny_config(tiny_dataset, steps=2, eval_every=2, mixing={"speed_share": 0.5}), tmp_path / "a")
     started = next(e for e in events if isinstance(e, ev.Started))
     assert started.mixing_unused and "note: the recipe's mixing settings are not used" in describe(started)
+    started = next(e for e in collect(tiny_config(tiny_dataset, steps=2, eval_every=2, mixing={}), tmp_path / "c")
+                   if isinstance(e, ev.Started))
+    assert not started.mixing_unused  # an empty mixing block sets nothing: nothing to say
     started = next(e for e in collect(tiny_config(tiny_dataset, steps=2, eval_every=2), tmp_path / "b")
                    if isinstance(e, ev.Started))
     assert not started.mixing_unused and "mixing settings" not in describe(started)

@@ -80,13 +80,18 @@ def _numbers_are_not_booleans(cls, value: object, info: ValidationInfo) -> objec
     boolean = next((item for item in items if isinstance(item, bool)), None)
     if boolean is not None and info.field_name is not None:
         declared = str(cls.__dataclass_fields__[info.field_name].type)
-        if "bool" not in declared and any(number in declared for number in _NUMBER_TYPES):
-            raise ValueError(f"{str(boolean).lower()} is not a number")
+        if "bool" not in declared and _NUMBER_TYPES.search(declared):
+            example = _NUMBER_EXAMPLES.get(info.field_name)
+            raise ValueError(f"{str(boolean).lower()} is not a number" + (f" (give {example})" if example else ""))
     return value
 
 
-_NUMBER_TYPES = ("int", "float", "Steps", "Share", "Sparsity", "Decibels")
-"""What the declared types of numeric settings (or tuples of them) say, aliases included."""
+_NUMBER_TYPES = re.compile(r"\b(int|float|Steps|Share|Sparsity|Decibels)\b")
+"""What the declared types of numeric settings (or tuples of them) say, aliases included — as whole words: a
+choice such as ``Literal['float32', 'bfloat16']`` is not a number, and pydantic names its choices."""
+
+_NUMBER_EXAMPLES = {"weight_average": "the average's decay, such as 0.999"}
+"""What a setting that reads as on/off takes instead of yes or true."""
 
 
 def _friendly(cls):

@@ -500,7 +500,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                     config.teacher, config.distillation_weight,
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
-                    mixing_unused=config.mixing is not None and not isinstance(train, FreshMixtures)))
+                    mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
