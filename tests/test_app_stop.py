@@ -68,8 +68,8 @@ def test_a_signal_stops_the_app_cleanly(virtual_audio, tmp_path, signum, backend
             app.send_signal(signum)
         _, stderr = app.communicate(timeout=STOP_TIMEOUT_S)
     finally:
-        if app.poll() is None:
-            app.kill()
+        if app.poll() is None:  # it did not stop: its whole group goes, so that nothing it started outlives the test
+            os.killpg(app.pid, signal.SIGKILL)
             app.wait()
     assert app.returncode == 0, stderr[-3000:]
     if "Traceback" in stderr or "stopped cleanly" not in stderr:
