@@ -7,6 +7,7 @@ import datetime
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import yaml
 
@@ -17,7 +18,7 @@ from engine.evaluation.evaluate import Evaluation, evaluate
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import AudioFileWarning
 from engine.files.output import check_output
-from engine.files.pairing import UnpairedFilesWarning, pair_files
+from engine.files.pairing import AUDIO_SUFFIXES, UnpairedFilesWarning, pair_files
 from engine.library.catalog import resolve_model
 
 
@@ -42,10 +43,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = {option: check_output(path, what=f"--{option}") for option, path in
-               (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before minutes of work
+    outputs = {option: check_output(path, what=f"--{option}", follow_link_option=None, example=f"results.{option}")
+               for option, path in (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before the work
     if len({t.path.resolve() for t in outputs.values()}) < len(outputs):
         raise SpandexError("--json and --yaml name the same file: give each its own")
+    for option, target in outputs.items():
+        for role, folder in (("noisy", args.noisy), ("clean", args.clean)):
+            if (target.path.suffix.lower() in AUDIO_SUFFIXES and target.path.is_file()
+                    and target.path.resolve().parent == Path(folder).resolve()):
+                raise SpandexError(f"--{option} {getattr(args, option)} is one of the {role} recordings in "
+                                   f"{folder}: refusing to write over it; give another file name")
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
     model = resolve_model(args.model)

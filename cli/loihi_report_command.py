@@ -6,6 +6,7 @@ import argparse
 import json
 
 from engine.files.atomic import write_text_atomic
+from engine.files.output import check_output
 from engine.library.catalog import resolve_model
 from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
@@ -24,6 +25,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output = None if args.json is None else check_output(args.json, what="--json", follow_link_option=None,
+                                                         example="loihi.json")  # before any model is read
     reports: list[LoihiResourceReport] = []
     notes: list[str] = []
     for spec in args.models:
@@ -40,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     print("Estimate from published figures, not Intel's compiler:")
     for source in reports[0].figures.sources:
         print(f"  - {source}")
-    if args.json:
-        write_text_atomic(args.json, json.dumps([r.as_dict() for r in reports], indent=2))
+    if output is not None:
+        write_text_atomic(output.path, json.dumps([r.as_dict() for r in reports], indent=2))
     return 0
 
 

@@ -37,6 +37,10 @@ def _symlink_out(folder: Path) -> None:
     (folder / "link.wav").symlink_to(folder / "real.wav")
 
 
+def _json_link(folder: Path) -> None:
+    (folder / "link.json").symlink_to(folder / "real.json")
+
+
 def _fifo(folder: Path) -> None:
     os.mkfifo(folder / "pipe.wav")
 
@@ -204,6 +208,21 @@ CASES = [
          "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-json-over-a-recording", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "a/x.wav"],
+         "--json a/x.wav is one of the noisy recordings in a: refusing to write over it",
+         {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-json-link", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "link.json"],
+         "is a symbolic link to", {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "real.json": "{}"}, _json_link),
+    Case("eval-yaml-folder", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--yaml", "a"],
+         "--yaml a is a folder: give a file name, e.g. a/results.yaml", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-same-folder", ["eval", *MODEL, "--noisy", "a", "--clean", "a/"],
+         "--noisy a and --clean a/ are the same folder", {"a/x.wav": "<audio>"}),
+    # --- loihi-report ----------------------------------------------------------------------------------------
+    Case("loihi-json-device", ["loihi-report", NET, "--json", "/dev/null"], "--json /dev/null is a device"),
+    Case("loihi-json-link", ["loihi-report", NET, "--json", "link.json"], "is a symbolic link to",
+         {"real.json": "{}"}, _json_link),
+    Case("loihi-json-folder", ["loihi-report", NET, "--json", "out"],
+         "--json out is a folder: give a file name, e.g. out/loihi.json", {"out/keep.txt": "x"}),
     # --- blend -----------------------------------------------------------------------------------------------
     Case("blend-layouts", ["blend", "spandex-dense", "spandex-prune75", *BLEND], "spandex-dense and spandex-prune75 "
          "cannot be blended: their layouts differ (257-512-512-257 against 257-489-247-257)", VALIDATION),

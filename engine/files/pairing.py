@@ -44,6 +44,9 @@ def pair_files(noisy_dir: str | Path, clean_dir: str | Path) -> list[Pair]:
     """
     noisy = _audio_files(Path(noisy_dir), "noisy")
     clean = _audio_files(Path(clean_dir), "clean")
+    if Path(noisy_dir).resolve() == Path(clean_dir).resolve():  # each file its own reference: nothing to score
+        raise SpandexError(f"--noisy {noisy_dir} and --clean {clean_dir} are the same folder: give the noisy "
+                           f"recordings and their clean references in two folders")
 
     clean_by_name = {p.name: p for p in clean}
     pairs = [Pair(p, clean_by_name[p.name], p.stem) for p in noisy if p.name in clean_by_name]
