@@ -13,9 +13,10 @@ from typing import Any
 from assets import asset_path
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
+from engine.files.audio import open_audio
 from engine.library.catalog import default_lineup
 from engine.live.host import EngineHost
-from engine.live.protocol import EngineConfig
+from engine.live.protocol import BUFFER_HOPS, EngineConfig
 
 DEMO_CLIP = asset_path("demo", "noisy_speech.flac")
 JACK_LIBS = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
@@ -59,6 +60,13 @@ def _remembered(settings, key: str, kind: type, default):
         return default
 
 
+def _remembered_buffer(settings) -> int:
+    """The jitter buffer saved by an earlier run, or the default where the saved value is not one the engine takes
+    (an older version's, or a settings file edited by hand): a bad value must not stop every later start."""
+    hops = _remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS)
+    return hops if hops in BUFFER_HOPS else DEFAULT_BUFFER_HOPS
+
+
 def resolved_options(options: AppOptions, settings) -> AppOptions:
     """``options`` with what the command line left open taken from the last run, then the defaults.
     The choices are saved again, so the next start begins where this one was."""
@@ -68,7 +76,7 @@ def resolved_options(options: AppOptions, settings) -> AppOptions:
     resolved = replace(
         options, backend=backend,
         prefill_hops=options.prefill_hops if options.prefill_hops is not None
-        else _remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS),
+        else _remembered_buffer(settings),
         virtual_mic=options.virtual_mic if options.virtual_mic is not None
         else _remembered(settings, "virtual_mic", bool, False))
     if settings is not None:
@@ -111,6 +119,11 @@ def has_display() -> bool:
 
 def run_app(options: AppOptions) -> int:
     """Run the window until it is closed; returns the exit status."""
+    if options.file is not None:  # asked for by name: said at once if it cannot be played (not the demo instead)
+        try:
+            open_audio(options.file)
+        except SpandexError as exc:
+            raise SpandexError(f"--file {exc}") from None
     if not has_display():
         raise SpandexError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run "
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")

@@ -26,6 +26,7 @@ from cli import (
 from engine import __version__
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
+from engine.live.protocol import BUFFER_HOPS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
     app.add_argument("--jack", action="store_true",
                      help="open devices through PipeWire's JACK server (lowest latency on PipeWire desktops)")
-    app.add_argument("--buffer", type=int, default=None, metavar="HOPS",
-                     help="output jitter buffer in 8 ms hops (default: as last time, else 2): more survives a "
-                          "busier machine, and adds latency")
+    app.add_argument("--buffer", type=_buffer_hops, default=None, metavar="HOPS",
+                     help=f"output jitter buffer in 8 ms hops, {BUFFER_HOPS[0]} to {BUFFER_HOPS[-1]} (default: as "
+                          f"last time, else 2): more survives a busier machine, and adds latency")
     app.add_argument("--virtual-mic", action=argparse.BooleanOptionalAction, default=None,
                      help="publish the denoised sound as the microphone 'SPANDEX denoised microphone' that "
                           "Zoom, Jitsi, OBS or a browser can pick (PipeWire or PulseAudio); default: as last time")
@@ -64,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
                     finetune_command, blend_command, narrow_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
     return parser
+
+
+def _buffer_hops(text: str) -> int:
+    """``--buffer``: a whole number of hops the engine takes (argparse says which option a refusal is about)."""
+    try:
+        hops = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 8 ms hops") from None
+    if hops not in BUFFER_HOPS:
+        raise argparse.ArgumentTypeError(f"{hops}: give {BUFFER_HOPS[0]} to {BUFFER_HOPS[-1]} hops of 8 ms")
+    return hops
 
 
 def start_app(args: argparse.Namespace) -> int:

@@ -199,6 +199,11 @@ CASES = [
          {"in.wav": "<audio>", "notes.txt": "x"}),
     Case("out-immutable", [*DENOISE, "locked.wav", *MODEL], "OUT locked.wav cannot be replaced: it is protected",
          {"in.wav": "<audio>", "locked.wav": "<audio>"}, _immutable),
+    # --- the app -------------------------------------------------------------------------------------------
+    Case("app-buffer-negative", ["--buffer", "-3"], "argument --buffer: -3: give 1 to 100 hops of 8 ms"),
+    Case("app-buffer-not-a-number", ["--buffer", "two"], "argument --buffer: 'two' is not a whole number of 8 ms hops"),
+    Case("app-file-missing", ["--file", "missing.wav"], "--file missing.wav: no such file"),
+    Case("app-file-not-audio", ["--file", "notes.txt"], "--file notes.txt: ", {"notes.txt": "not audio"}),
     # --- eval ------------------------------------------------------------------------------------------------
     Case("eval-nothing-to-pair", ["eval", *MODEL, "--noisy", "a", "--clean", "b"], "the noisy folder a holds no WAV or FLAC files",
          {"a/x.txt": "x", "b/y.txt": "y"}),

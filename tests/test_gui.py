@@ -38,6 +38,18 @@ def shots(artifacts_dir):
     return folder
 
 
+@pytest.mark.parametrize("saved", ["-3", "0", "101", "lots"])
+def test_a_saved_buffer_the_engine_does_not_take_gives_way_to_the_default(tmp_path, saved):
+    """`spandex --buffer -3` was saved, and every later start crashed the engine ("negative dimensions") until
+    the user found the option again: a bad saved value (an older version's, a hand edit) is not used."""
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("buffer", saved)
+    assert engine_config(AppOptions(models=["x.net"]), settings).prefill_hops == 2
+    assert settings.value("buffer") in (2, "2")  # and the default saved in its place
+    settings.setValue("buffer", "7")
+    assert engine_config(AppOptions(models=["x.net"]), settings).prefill_hops == 7  # a good one is kept
+
+
 def open_window(qtbot, tmp_path, models, env=None, **options):
     settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     config = engine_config(AppOptions(models=models, **options), settings)

@@ -26,6 +26,10 @@ from typing import TypedDict
 NO_OUTPUT = "none"
 """``EngineConfig.output`` value for "no output device": run on the internal clock."""
 
+BUFFER_HOPS = range(1, 101)
+"""The output jitter buffers the engine takes, in 8 ms hops (``EngineConfig.prefill_hops``): at least one hop,
+at most 800 ms, which the rings (2.7 s at 48 kHz) hold with the late hops' margin beside it."""
+
 
 @dataclass
 class EngineConfig:
