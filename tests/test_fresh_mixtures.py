@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,23 @@ def test_fresh_build_lays_out_sources_and_rooms_and_no_training_clips(fresh_data
         assert all(np.max(np.abs(rooms[k])) == pytest.approx(1.0) for k in rooms.files)
     summary = dataset_summary(fresh_dataset)
     assert summary["train_pairs"] is None and summary["validation_pairs"] == 4
+
+
+def test_a_build_replaces_the_other_way_of_training_built_there_before(tmp_path, fresh_dataset):
+    """Fixed clips built into a folder that held fresh-mixture sources trained on the old sources (they win), and
+    the other way round the old clips stayed: the folder holds the training split of its last build only."""
+    out = tmp_path / "data"
+    shutil.copytree(fresh_dataset, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    sources = fresh_dataset / "training_sources"  # the original's: the copy's go with the first build
+    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
+    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    fixed = {"train": SplitSources(speech, noise, 3)}
+    build_dataset(out, fixed, MixSpec(clip_seconds=2.0), seed=1)
+    assert fresh_sources(out) is None and not (out / "training_sources").exists()
+    assert dataset_summary(out)["train_pairs"] == 3 and manifest["splits"]["train"]["fresh"]
+    build_dataset(out, {"train": SplitSources(speech, noise, 0, fresh=True)}, MixSpec(clip_seconds=2.0), seed=1)
+    assert fresh_sources(out) is not None and not (out / "training_set").exists()
 
 
 def test_every_batch_is_new_and_a_seed_repeats_it(fresh_dataset):

@@ -139,6 +139,8 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             continue
         recipes = _write_split(target, sources, spec, rng, name, progress)
         manifest["clips"][name] = [asdict(r) for r in recipes]
+    if "train" in splits:  # built the other way before: a run would train from that (fresh sources win), or keep it
+        shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
     return out
 
