@@ -87,8 +87,16 @@ def start_app(args: argparse.Namespace) -> int:
                               screenshot=args.screenshot, window_size=args.window_size))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, unwinding as Ctrl-C does; the command then exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def _terminated(signum, frame) -> None:
-    raise KeyboardInterrupt
+    raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,9 +138,12 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:  # unwritable output folder, full disk, ...
         print(f"spandex: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 1
+    except Terminated as exc:
+        print(f"spandex: interrupted ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("spandex: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
     except Exception as exc:  # a defect, not bad input: one line, the traceback only on request
         if os.environ.get("SPANDEX_DEBUG"):
             raise

@@ -143,20 +143,22 @@ def resume_command(run_dir: Path, install: bool) -> str:
 
 
 def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: bool = False) -> int:
-    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0/130.
+    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0, or 128 + the
+    signal's number once stopped (130 for Ctrl-C, 143 for SIGTERM).
 
     A run that fails before its first checkpoint leaves no run folder behind (nothing there to resume).
     ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
     the way to finish the run and install its model under another.
     """
-    stop = {"requested": False}
+    stop = {"requested": False, "signum": int(signal.SIGINT)}
 
     def request_stop(signum, frame) -> None:
         if stop["requested"]:  # a second Ctrl-C: stop now, the last checkpoint stays
             raise KeyboardInterrupt
-        stop["requested"] = True
-        print("\nstopping after this step (checkpointing first; press Ctrl-C again to abort at once)",
-              file=sys.stderr, flush=True)
+        stop["requested"], stop["signum"] = True, signum
+        again = "press Ctrl-C again" if signum == signal.SIGINT else "a second signal stops it"
+        print(f"\nstopping after this step (checkpointing first; {again} to abort at once)", file=sys.stderr,
+              flush=True)
 
     model_file = run_dir / f"{config.name}.net"
     install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
@@ -179,7 +181,7 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     if isinstance(result, ev.Cancelled):
         print(f"cancelled at step {result.step}; checkpoint {result.checkpoint}. Resume with: "
               f"{resume_command(run_dir, install)}", flush=True)
-        return 130
+        return 128 + int(stop["signum"])
     if install:  # (the name was free when the run started; another process may have taken it since)
         path = install_model(Path(result.model_path), Path(result.card_path), rename_advice=later)
         print(f"added to the model library: {path} (user models: {user_models_dir()})")

@@ -85,8 +85,10 @@ def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, mo
 
 
 
-def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dataset, tmp_path, library):
-    """Ctrl-C checkpoints; the command the message names is a real one, and it finishes and installs the run."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dataset, tmp_path, library, signum):
+    """Ctrl-C (or a kill) checkpoints; the command the message names is a real one, and it finishes and installs
+    the run. The exit status is the shell's 128 + the signal's number."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "SPANDEX_MODELS_DIR": str(library)}
     args = ["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1", "--prunes", "2",
             "--dataset", str(tiny_dataset), "--name", "cancelled", "--out", str(tmp_path / "run"), "--steps", "30",
@@ -98,10 +100,10 @@ def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dat
     for line in process.stdout:
         lines.append(line)
         if line.startswith("step "):
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             break
     out = "".join(lines) + process.stdout.read()
-    assert process.wait(timeout=120) == 130, process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signum, process.stderr.read()
     resume = out.split("Resume with: ")[1].splitlines()[0]
     assert resume == f"spandex train --resume {tmp_path / 'run'} --install"
     words = shlex.split(resume)
