@@ -150,12 +150,13 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
     the way to finish the run and install its model under another.
     """
-    stop = {"requested": False, "signum": int(signal.SIGINT)}
+    stop = {"requested": False}
+    stopped_by = [int(signal.SIGINT)]  # the signal that asked for the stop: the exit status says it
 
     def request_stop(signum, frame) -> None:
         if stop["requested"]:  # a second Ctrl-C: stop now, the last checkpoint stays
             raise KeyboardInterrupt
-        stop["requested"], stop["signum"] = True, signum
+        stop["requested"], stopped_by[0] = True, signum
         again = "press Ctrl-C again" if signum == signal.SIGINT else "a second signal stops it"
         print(f"\nstopping after this step (checkpointing first; {again} to abort at once)", file=sys.stderr,
               flush=True)
@@ -181,7 +182,7 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     if isinstance(result, ev.Cancelled):
         print(f"cancelled at step {result.step}; checkpoint {result.checkpoint}. Resume with: "
               f"{resume_command(run_dir, install)}", flush=True)
-        return 128 + int(stop["signum"])
+        return 128 + stopped_by[0]
     if install:  # (the name was free when the run started; another process may have taken it since)
         path = install_model(Path(result.model_path), Path(result.card_path), rename_advice=later)
         print(f"added to the model library: {path} (user models: {user_models_dir()})")
