@@ -93,7 +93,13 @@ def option_name(key: str) -> str:
 
 
 def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
-    return Path(args.out) if getattr(args, "out", None) else Path("build") / "runs" / config.name
+    """The run folder: ``--out``, else build/runs/NAME; refused, before anything loads, where a file is."""
+    given = bool(getattr(args, "out", None))
+    run_dir = Path(args.out) if given else Path("build") / "runs" / config.name
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SpandexError(f"{'--out ' if given else 'the run folder '}{run_dir} is a file, not a folder: name a "
+                           f"folder for the run (new, or a run of these settings to continue)")
+    return run_dir
 
 
 def _fmt_time(seconds: float) -> str:

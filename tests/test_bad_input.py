@@ -162,6 +162,8 @@ CASES = [
          "--init needs a model: a library name or a netx file (it was given empty)", {"good.yaml": GOOD_YAML}),
     Case("train-init-not-a-model", ["train", "good.yaml", "--init", "notes.net"],
          "init: notes.net: not a readable netx HDF5 file", {"good.yaml": GOOD_YAML, "notes.net": "just text\n"}),
+    Case("train-out-a-file", ["train", "good.yaml", "--out", "in.wav"],
+         "--out in.wav is a file, not a folder: name a folder for the run", {"good.yaml": GOOD_YAML, "in.wav": "<audio>"}),
     Case("malicious-checkpoint", ["train", "--resume", "run"],
          "refused: the checkpoint asks to load posix.system", prepare=_malicious_run),
     # --- denoise: the input ----------------------------------------------------------------------------------

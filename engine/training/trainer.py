@@ -426,6 +426,8 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
 def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     """Create ``run_dir`` for ``config``, or check that the run already in it is this config's."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SpandexError(f"the run folder {run_dir} is a file, not a folder: name a folder for the run")
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
     if saved.is_file():
