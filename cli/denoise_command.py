@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file "
                         "(default: the shipped default model)")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="dense",
-                        help="how the network is computed; every backend gives the same result "
+                        help="how the network is computed (default: dense); every backend gives the same result "
                              "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
                              "simulation through Lava, 8 ms more latency)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")

@@ -56,7 +56,7 @@ def load_netx(path: str | os.PathLike) -> SDNNModel:
         raise ModelFileError(f"model file not found: {path}") from None
     except OSError as exc:
         raise ModelFileError(
-            f"{path.name}: not a readable netx HDF5 file (corrupt or truncated?): {_short(exc)}"
+            f"{path}: not a readable netx HDF5 file (corrupt or truncated?): {_short(exc)}"
         ) from None
     try:
         with handle:
@@ -64,22 +64,22 @@ def load_netx(path: str | os.PathLike) -> SDNNModel:
     except ModelFileError:
         raise
     except (KeyError, OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise ModelFileError(f"{path.name}: unreadable netx content: {_short(exc)}") from None
+        raise ModelFileError(f"{path}: unreadable netx content: {_short(exc)}") from None
 
 
 def _model_from_netx(handle, path: Path) -> SDNNModel:
     if "layer" not in handle:
-        raise ModelFileError(f"{path.name}: not a netx network (no 'layer' group)")
+        raise ModelFileError(f"{path}: not a netx network (no 'layer' group)")
     group = handle["layer"]
     keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
     if not keys or any(not k.isdigit() for k in keys) or [int(k) for k in keys] != list(range(len(keys))):
-        raise ModelFileError(f"{path.name}: layers must be numbered 0..N-1, found {list(group.keys())}")
+        raise ModelFileError(f"{path}: layers must be numbered 0..N-1, found {list(group.keys())}")
     if len(keys) < 2:
-        raise ModelFileError(f"{path.name}: a denoiser needs an input layer and at least one dense layer")
+        raise ModelFileError(f"{path}: a denoiser needs an input layer and at least one dense layer")
 
     first = group["0"]
     if _layer_type(first, path, 0) != "input":
-        raise ModelFileError(f"{path.name}: layer 0 must be an 'input' layer")
+        raise ModelFileError(f"{path}: layer 0 must be an 'input' layer")
     encoder = InputEncoder(
         size=int(np.prod(_read(first, "shape", path, 0))),
         threshold_mant=int(_read(first, "neuron/vThMant", path, 0)),
@@ -91,16 +91,16 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
         kind = _layer_type(layer, path, index)
         if kind != "dense":
             raise ModelFileError(
-                f"{path.name}: layer {index} is '{kind}'; SPANDEX runs dense sigma-delta layers only"
+                f"{path}: layer {index} is '{kind}'; SPANDEX runs dense sigma-delta layers only"
             )
         neuron_type = _text(_read(layer, "neuron/type", path, index))
         if neuron_type != "SDNN":
-            raise ModelFileError(f"{path.name}: layer {index} has '{neuron_type}' neurons, not SDNN")
+            raise ModelFileError(f"{path}: layer {index} has '{neuron_type}' neurons, not SDNN")
         weight = np.asarray(_read(layer, "weight", path, index))
         declared = (int(_read(layer, "outFeatures", path, index)), int(_read(layer, "inFeatures", path, index)))
         if weight.shape != declared:
             raise ModelFileError(
-                f"{path.name}: layer {index} weight has shape {weight.shape} but the layer declares "
+                f"{path}: layer {index} weight has shape {weight.shape} but the layer declares "
                 f"{declared[0]} outputs x {declared[1]} inputs"
             )
         delays = None
@@ -108,7 +108,7 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
             delays = np.asarray(layer["delay"][()])
             if delays.ndim == 2:
                 raise ModelFileError(
-                    f"{path.name}: layer {index} has one delay per synapse, as a Loihi 2 export that moved "
+                    f"{path}: layer {index} has one delay per synapse, as a Loihi 2 export that moved "
                     "delays above 62 onto the next layer has (spandex export); SPANDEX models hold one "
                     "axonal delay per neuron: load the model this file was exported from")
             delays = _integers(delays.reshape(-1), path, index, "delay")
@@ -174,7 +174,7 @@ def _level(group, path: Path) -> LevelParams | None:
     try:
         return LevelParams(**json.loads(_text(group.attrs[LEVEL_ATTRIBUTE])))
     except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path.name}: unreadable input levelling settings: {_short(exc)}") from None
+        raise ModelFileError(f"{path}: unreadable input levelling settings: {_short(exc)}") from None
 
 
 def _write_neuron(group, threshold_mant: int, text) -> None:
@@ -198,19 +198,19 @@ def load_state_dict(path: str | os.PathLike) -> SDNNModel:
         raise ModelFileError(f"model file not found: {path}") from None
     except Exception as exc:  # torch raises many types for corrupt pickles / zip archives
         # torch's own text goes on to suggest weights_only=False, i.e. running the file's code: not shown
-        raise ModelFileError(f"{path.name}: not a readable torch state dict (corrupt, truncated, or not "
+        raise ModelFileError(f"{path}: not a readable torch state dict (corrupt, truncated, or not "
                              f"a plain tensor dictionary; {type(exc).__name__})") from None
     if not isinstance(state, dict):
-        raise ModelFileError(f"{path.name}: expected a state dict, found {type(state).__name__}")
+        raise ModelFileError(f"{path}: expected a state dict, found {type(state).__name__}")
 
     def get(key: str) -> np.ndarray:
         if key not in state:
-            raise ModelFileError(f"{path.name}: not an N-DNS SDNN state dict (missing '{key}')")
+            raise ModelFileError(f"{path}: not an N-DNS SDNN state dict (missing '{key}')")
         return state[key].detach().cpu().double().numpy()
 
     indices = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.endswith("weight")})
     if not indices or indices != list(range(1, len(indices) + 1)):
-        raise ModelFileError(f"{path.name}: not an N-DNS SDNN state dict (no blocks.N.synapse.weight)")
+        raise ModelFileError(f"{path}: not an N-DNS SDNN state dict (no blocks.N.synapse.weight)")
     threshold0 = get("blocks.0.neuron.delta.threshold")
     first_weight = get(f"blocks.{indices[0]}.synapse.weight")
     encoder = InputEncoder(size=first_weight.shape[1], threshold_mant=int(threshold0.item() * WEIGHT_SCALE))
@@ -234,7 +234,7 @@ def _layer_type(layer, path: Path, index: int) -> str:
 
 def _read(group, key: str, path: Path, index: int):
     if key not in group:
-        raise ModelFileError(f"{path.name}: layer {index} has no '{key}'")
+        raise ModelFileError(f"{path}: layer {index} has no '{key}'")
     return group[key][()]
 
 
@@ -244,12 +244,12 @@ def _text(value) -> str:
 
 def _integers(values: np.ndarray, path: Path, index: int, what: str) -> np.ndarray:
     if not np.all(np.isfinite(values)):
-        raise ModelFileError(f"{path.name}: layer {index} {what} contains NaN or infinite values")
+        raise ModelFileError(f"{path}: layer {index} {what} contains NaN or infinite values")
     if not np.array_equal(values, np.round(values)):
-        raise ModelFileError(f"{path.name}: layer {index} {what} values are not whole numbers")
+        raise ModelFileError(f"{path}: layer {index} {what} values are not whole numbers")
     if what == "weight" and values.size and (values.min() < MANTISSA_MIN or values.max() > MANTISSA_MAX):
         raise ModelFileError(
-            f"{path.name}: layer {index} weight mantissas span [{values.min():.0f}, {values.max():.0f}], "
+            f"{path}: layer {index} weight mantissas span [{values.min():.0f}, {values.max():.0f}], "
             f"outside the 8-bit range [{MANTISSA_MIN}, {MANTISSA_MAX}]"
         )
     return values.astype(np.int64)
