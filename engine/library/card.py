@@ -157,12 +157,48 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         hours_text = f"{hours:.1f}" if isinstance(hours, (int, float)) else "?"
         lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
                      f"({speech})")
+        mixing = data.get("train_mixing")
+        if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):
+            lines.append(f"mixing: fresh every step — {_mixing_summary(mixing['recipe'])}")  # `spandex models`
     export = card.get("export")
     if isinstance(export, dict):
         lines.append(f"exported: {_export_summary(export)}")
     if card.get("notes"):
         lines.append(f"notes: {card['notes']}")
     return lines
+
+
+_MIXING_SHARES = (("reverb_share", "rooms"), ("equaliser_share", "EQ"), ("band_limit_share", "band limit"),
+                  ("second_noise_share", "a second noise"), ("generated_noise_share", "generated noise"),
+                  ("babble_share", "babble"), ("synthetic_share", "synthetic speech"),
+                  ("noise_colour_share", "noise coloured"))
+"""A mixing recipe's draws as the card names them (engine.training.config.MixingRecipe's fields)."""
+
+
+def _mixing_summary(recipe: dict) -> str:
+    """How a run's fresh mixtures were drawn, in one line (the fields a card's recipe holds; others left out)."""
+    def span(key: str, unit: str) -> str | None:
+        value = recipe.get(key)
+        return f"{value[0]:g}…{value[1]:g} {unit}" if isinstance(value, list) and len(value) == 2 else None
+
+    parts = []
+    if span("snr_db", "dB"):
+        high = span("high_snr_db", "dB")
+        share = recipe.get("high_snr_share")
+        parts.append(f"SNR {span('snr_db', 'dB')}" + (f" ({share:.0%} at {high})" if high and share else ""))
+    if finite_number(recipe.get("clean_share")) and recipe["clean_share"]:
+        parts.append(f"{recipe['clean_share']:.0%} clean")
+    if span("level_dbfs", "dBFS"):
+        parts.append(f"level {span('level_dbfs', 'dBFS')}")
+    shares = [f"{label} {recipe[key]:.0%}" for key, label in _MIXING_SHARES
+              if finite_number(recipe.get(key)) and recipe[key]]
+    if finite_number(recipe.get("speed_share")) and recipe["speed_share"] and span("speed", "×"):
+        shares.append(f"speed {span('speed', '×')} {recipe['speed_share']:.0%}")
+    if shares:
+        parts.append(", ".join(shares))
+    if isinstance(recipe.get("speaker_weighting"), str):
+        parts.append(f"speakers weighted {recipe['speaker_weighting'].replace('_', ' ')}")
+    return "; ".join(parts) or "?"
 
 
 def _narrow_summary(narrowed: dict) -> str:
