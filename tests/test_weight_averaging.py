@@ -124,8 +124,11 @@ def test_a_run_folder_whose_settings_were_edited_after_its_checkpoint_is_not_res
     with pytest.raises(SpandexError, match=rf"config.yaml no longer has the settings its checkpoint was made with "
                                            rf"\(differing: {next(iter(edit))}\); put them back to resume"):
         run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run")
-    (tmp_path / "run" / "config.yaml").write_text(dump_config(config.replace(threads=2)))  # where, not what: resumes
-    assert isinstance(run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run"), ev.Finished)
+    # where it runs and what its card will say, not what it trains: resumes, and the card carries the new notes
+    (tmp_path / "run" / "config.yaml").write_text(dump_config(config.replace(threads=2, notes="said later")))
+    finished = run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run")
+    assert isinstance(finished, ev.Finished)
+    assert json.loads(Path(finished.card_path).read_text())["recipe"]["notes"] == "said later"
 
 
 def test_mixing_settings_on_a_dataset_of_fixed_clips_are_said_to_be_unused(tiny_dataset, tmp_path):

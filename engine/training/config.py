@@ -70,6 +70,10 @@ def teacher_phrase(teacher: str, weight: float) -> str:
 
 MACHINE_SETTINGS = ("device", "threads")
 """Where and how a run computes, not what: a run may resume with other values of these."""
+
+EDITABLE_ON_RESUME = (*MACHINE_SETTINGS, "notes")
+"""What a run folder's config.yaml may change between a checkpoint and its resume: where it computes, and the notes
+its card will carry — nothing that changes what it trains."""
 Steps = Annotated[int, Field(ge=1, le=10_000_000)]
 
 

@@ -47,7 +47,7 @@ from engine.training import events as ev
 from engine.training import fused
 from engine.training.averaging import WeightAverage
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from engine.training.config import MACHINE_SETTINGS, TrainConfig, dump_config, load_config
+from engine.training.config import EDITABLE_ON_RESUME, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder
 from engine.training.device import backward_dtype, keep_freed_memory, training_device
@@ -442,12 +442,12 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
 
 
 def _differing(previous: TrainConfig, config: TrainConfig) -> list[str]:
-    """The settings in which ``config`` is another run than ``previous`` (a run may resume on another machine:
-    :data:`MACHINE_SETTINGS` do not count)."""
-    if previous.replace(**{k: getattr(config, k) for k in MACHINE_SETTINGS}) == config:
+    """The settings in which ``config`` is another run than ``previous`` (a run may resume on another machine, with
+    other notes: :data:`EDITABLE_ON_RESUME` do not count)."""
+    if previous.replace(**{k: getattr(config, k) for k in EDITABLE_ON_RESUME}) == config:
         return []
     before = previous.to_dict()
-    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in MACHINE_SETTINGS)
+    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in EDITABLE_ON_RESUME)
 
 
 def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
