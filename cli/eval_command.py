@@ -7,7 +7,6 @@ import datetime
 import json
 import sys
 import warnings
-from pathlib import Path
 
 import yaml
 
@@ -17,9 +16,10 @@ from engine.errors import SpandexError
 from engine.evaluation.evaluate import Evaluation, evaluate
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import AudioFileWarning
-from engine.files.output import check_output
-from engine.files.pairing import AUDIO_SUFFIXES, UnpairedFilesWarning, pair_files
-from engine.library.catalog import resolve_model
+from engine.files.output import check_report_output
+from engine.files.pairing import UnpairedFilesWarning, pair_files
+from engine.library.card import model_and_card
+from engine.library.catalog import default_model, model_file, resolve_model
 
 
 def add_parser(subparsers) -> None:
@@ -43,16 +43,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = {option: check_output(path, what=f"--{option}", follow_link_option=None, example=f"results.{option}")
+    default = default_model() if not args.model else None
+    inputs = (model_and_card(args.model, model_file(args.model)) if args.model
+              else model_and_card(default.name, default.path) if default is not None else [])
+    outputs = {option: check_report_output(path, f"--{option}", f"results.{option}", inputs)
                for option, path in (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before the work
     if len({t.path.resolve() for t in outputs.values()}) < len(outputs):
         raise SpandexError("--json and --yaml name the same file: give each its own")
-    for option, target in outputs.items():
-        for role, folder in (("noisy", args.noisy), ("clean", args.clean)):
-            if (target.path.suffix.lower() in AUDIO_SUFFIXES and target.path.is_file()
-                    and target.path.resolve().parent == Path(folder).resolve()):
-                raise SpandexError(f"--{option} {getattr(args, option)} is one of the {role} recordings in "
-                                   f"{folder}: refusing to write over it; give another file name")
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
     model = resolve_model(args.model)

@@ -6,8 +6,9 @@ import argparse
 import json
 
 from engine.files.atomic import write_text_atomic
-from engine.files.output import check_output
-from engine.library.catalog import resolve_model
+from engine.files.output import check_report_output
+from engine.library.card import model_and_card
+from engine.library.catalog import model_file, resolve_model
 from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LoihiResourceReport, loihi_resource_report
@@ -25,8 +26,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = None if args.json is None else check_output(args.json, what="--json", follow_link_option=None,
-                                                         example="loihi.json")  # before any model is read
+    inputs = [named for spec in args.models for named in model_and_card(spec, model_file(spec))]
+    output = None if args.json is None else check_report_output(args.json, "--json", "loihi.json", inputs)  # first
     reports: list[LoihiResourceReport] = []
     notes: list[str] = []
     for spec in args.models:

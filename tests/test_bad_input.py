@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -39,6 +40,10 @@ def _symlink_out(folder: Path) -> None:
 
 def _json_link(folder: Path) -> None:
     (folder / "link.json").symlink_to(folder / "real.json")
+
+
+def _model_here(folder: Path) -> None:
+    shutil.copyfile(reference_path("ndns_baseline.net"), folder / "m.net")
 
 
 def _fifo(folder: Path) -> None:
@@ -216,8 +221,12 @@ CASES = [
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-json-over-a-recording", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "a/x.wav"],
-         "--json a/x.wav is one of the noisy recordings in a: refusing to write over it",
+         "--json a/x.wav: an audio file's name ('.wav') for a text report; name it .json, e.g. results.json",
          {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-json-over-the-models-card", ["eval", "--model", "m.net", "--noisy", "a", "--clean", "b", "--json",
+                                            "m.json"],
+         "--json m.json is the card of the model m.net: refusing to write over it",
+         {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "m.json": "{}"}, _model_here),
     Case("eval-json-link", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "link.json"],
          "is a symbolic link to", {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "real.json": "{}"}, _json_link),
     Case("eval-yaml-folder", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--yaml", "a"],
@@ -228,6 +237,10 @@ CASES = [
     Case("loihi-json-device", ["loihi-report", NET, "--json", "/dev/null"], "--json /dev/null is a device"),
     Case("loihi-json-link", ["loihi-report", NET, "--json", "link.json"], "is a symbolic link to",
          {"real.json": "{}"}, _json_link),
+    Case("loihi-json-over-the-model", ["loihi-report", "m.net", "--json", "m.net"],
+         "--json m.net: a model file's name ('.net') for a text report; name it .json", {}, _model_here),
+    Case("loihi-json-over-the-models-card", ["loihi-report", "m.net", "--json", "m.json"],
+         "--json m.json is the card of the model m.net: refusing to write over it", {"m.json": "{}"}, _model_here),
     Case("loihi-json-folder", ["loihi-report", NET, "--json", "out"],
          "--json out is a folder: give a file name, e.g. out/loihi.json", {"out/keep.txt": "x"}),
     # --- blend -----------------------------------------------------------------------------------------------

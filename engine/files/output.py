@@ -14,7 +14,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import soundfile as sf
 
 from engine.errors import SpandexError
 from engine.files.atomic import atomic_output, temporary_prefix
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 
 AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 """Audio file extension -> (libsndfile format, subtype) of what SPANDEX writes."""
@@ -85,6 +86,24 @@ def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False
     folder, new_folders = _existing_folder(path.parent, what, text)
     _probe(folder, path if folder == path.parent else folder / path.name, what, text)
     return OutputTarget(path, tuple(new_folders))
+
+
+def check_report_output(path: str | os.PathLike, what: str, example: str,
+                        inputs: Iterable[tuple[Path, str]] = ()) -> OutputTarget:
+    """:func:`check_output` for a text report (``--json``, ``--yaml``), and more: refused too if its name says audio
+    or a model (``results.wav``: the next run would take it for a recording), or if it is one of the command's
+    ``inputs`` — (file, how the refusal names it) pairs, e.g. (``m.net``, "the model m.net")."""
+    target = check_output(path, what=what, follow_link_option=None, example=example)
+    suffix = target.path.suffix.lower()
+    if suffix in (*AUDIO_FORMATS, *NETX_SUFFIXES, *TORCH_SUFFIXES):
+        kind = "an audio" if suffix in AUDIO_FORMATS else "a model"
+        raise OutputError(f"{what} {os.fspath(path)}: {kind} file's name ('{suffix}') for a text report; name it "
+                          f"{Path(example).suffix}, e.g. {example}")
+    resolved = target.path.resolve()
+    for source, named in inputs:
+        if source.exists() and source.resolve() == resolved:
+            raise OutputError(f"{what} {os.fspath(path)} is {named}: refusing to write over it; give another file name")
+    return target
 
 
 def _kind(mode: int) -> str:

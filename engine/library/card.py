@@ -38,6 +38,12 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
     return card, None
 
 
+def model_and_card(spec: str, path: Path) -> list[tuple[Path, str]]:
+    """A model file and the card beside it, named for a refusal: what a report about the model must not be written
+    over (:func:`engine.files.output.check_report_output`)."""
+    return [(path, f"the model {spec}"), (path.with_suffix(".json"), f"the card of the model {spec}")]
+
+
 def check_card_beside(target: Path, what: str, placeholder: str) -> Path:
     """The card to write beside the model file ``target`` (``x.net`` → ``x.json``), checked as an output before any
     work: refused if it is a link, a folder or anything but a regular file (``what`` names the option, e.g.
