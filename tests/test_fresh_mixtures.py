@@ -21,6 +21,7 @@ from cli.training_run import describe
 from engine.constants import SAMPLE_RATE
 from engine.library.catalog import resolve_model
 from engine.training import events as ev
+from engine.errors import SpandexError
 from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
@@ -30,6 +31,7 @@ from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config
 from engine.training.sources import AudioGroup
 from engine.training.trainer import _Run, run_training
+from tests.test_training_runs import stop_after
 
 SAMPLES = 16000
 
@@ -75,6 +77,23 @@ def test_a_build_replaces_the_other_way_of_training_built_there_before(tmp_path,
     assert dataset_summary(out)["train_pairs"] == 3 and manifest["splits"]["train"]["fresh"]
     build_dataset(out, {"train": SplitSources(speech, noise, 0, fresh=True)}, MixSpec(clip_seconds=2.0), seed=1)
     assert fresh_sources(out) is not None and not (out / "training_set").exists()
+
+
+def test_a_build_over_a_dataset_it_did_not_make_is_refused_and_leaves_it_as_it_was(tmp_path, fresh_dataset):
+    """A downloaded N-DNS folder (no manifest): `data build --fresh` into it had deleted its training_set/."""
+    theirs = tmp_path / "ndns"
+    (theirs / "training_set" / "noisy").mkdir(parents=True)
+    (theirs / "training_set" / "noisy" / "book_fileid_1.wav").write_bytes(b"their recording")
+    sources = fresh_dataset / "training_sources"
+    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
+    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    for fresh in (True, False):
+        with pytest.raises(SpandexError, match=r"holds training_set/ that `spandex data build` did not make \(no "
+                                               r"manifest.json\): building there would replace it"):
+            build_dataset(theirs, {"train": SplitSources(speech, noise, 0 if fresh else 2, fresh=fresh)},
+                          MixSpec(clip_seconds=2.0), seed=1)
+    assert sorted(p.relative_to(theirs).as_posix() for p in theirs.rglob("*")) == [
+        "training_set", "training_set/noisy", "training_set/noisy/book_fileid_1.wav"]
 
 
 def test_every_batch_is_new_and_a_seed_repeats_it(fresh_dataset):
@@ -227,6 +246,27 @@ def test_a_run_trains_from_fresh_mixtures_and_its_card_says_so(fresh_dataset, tm
     started = next(e for e in events if isinstance(e, ev.Started))
     assert started.fresh_mixtures and "training clips" not in describe(started)
     assert f"fresh mixtures from {started.train_clips} speech recordings (" in describe(started)
+
+
+def test_a_resumed_run_refuses_a_dataset_rebuilt_another_way(fresh_dataset, tmp_path):
+    """A run on fresh mixtures whose dataset was rebuilt as fixed clips had resumed on the clips without a word."""
+    data = tmp_path / "data"
+    shutil.copytree(fresh_dataset, data)
+    config = TrainConfig(name="fresh", dataset=str(data), hidden_sizes=(32, 32), steps=4, batch_size=2,
+                         segment_seconds=0.5, eval_every=4, log_every=2, threads=1, seed=2)
+    assert isinstance(run_training(config, tmp_path / "run", should_stop=stop_after(2)), ev.Cancelled)
+    sources = fresh_dataset / "training_sources"
+    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
+    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    build_dataset(data, {"train": SplitSources(speech, noise, 3)}, MixSpec(clip_seconds=2.0), seed=1)
+    refused: list = []
+    with pytest.raises(SpandexError, match=r"^the dataset .*data is no longer the one this run started with \(its "
+                                           r"training split was built again, or another way\)"):
+        run_training(config, tmp_path / "run", emit=refused.append)
+    assert not any(isinstance(e, ev.Loading) for e in refused)  # said before the data's minutes of loading
+    shutil.rmtree(data)
+    shutil.copytree(fresh_dataset, data)  # the same data again: resumes
+    assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)
 
 
 def _fixed_batch_loss(run: _Run, noisy: torch.Tensor, clean: torch.Tensor) -> float:

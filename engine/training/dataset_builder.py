@@ -37,12 +37,9 @@ from engine.dsp.mixing import active_rms, mix_at_snr
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import load_audio, write_wav
-from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
+from engine.training.dataset_layout import FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
-
-MANIFEST = "manifest.json"
-
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,10 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
     manifest_path = out / MANIFEST
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    theirs = [name for name in (*SPLIT_NAMES.values(), FRESH_SOURCES) if (out / name).exists()]
+    if previous is None and theirs:  # the builder replaces only what it made (its manifest says so)
+        raise SpandexError(f"{out} holds {', '.join(f'{name}/' for name in theirs)} that `spandex data build` did not "
+                           f"make (no {MANIFEST}): building there would replace it; give another folder")
     manifest = {"format": "spandex-dataset-1", **settings, "clips": {}}
     for name, sources in sorted(splits.items()):
         if name not in SPLIT_NAMES:
@@ -139,7 +140,8 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             continue
         recipes = _write_split(target, sources, spec, rng, name, progress)
         manifest["clips"][name] = [asdict(r) for r in recipes]
-    if "train" in splits:  # built the other way before: a run would train from that (fresh sources win), or keep it
+    if "train" in splits:  # built the other way before (by this builder, as its manifest says): a run would train
+        # from that (fresh sources win over clips), or keep it
         shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
     return out

@@ -7,6 +7,7 @@ A *split* is a folder with ``noisy/`` and ``clean/`` (paired by name or N-DNS ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -38,6 +39,9 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
     return candidate
 
 
+MANIFEST = "manifest.json"
+"""What ``spandex data build`` writes beside the splits it made: its settings, sources and clips."""
+
 FRESH_SOURCES = "training_sources"
 """A dataset whose training examples are mixed afresh at every step keeps their speech, noise and rooms here
 (``spandex data build --fresh``) instead of a fixed ``training_set/``."""
@@ -47,6 +51,20 @@ def fresh_sources(dataset: str | os.PathLike) -> Path | None:
     """``dataset``'s fresh-mixture training sources, or None when it trains from fixed clips."""
     folder = Path(dataset) / FRESH_SOURCES
     return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
+
+
+def training_split_identity(dataset: str | os.PathLike) -> str:
+    """A digest of how ``dataset``'s training split was made: from fresh sources or fixed clips, and, where
+    ``spandex data build`` made it, the builder's settings and files for it. A resumed run checks that it is the
+    same (its data rebuilt another way, a run would go on training on other examples)."""
+    made = None
+    try:
+        manifest = json.loads((Path(dataset) / MANIFEST).read_text())
+        made = {"spec": manifest.get("spec"), "seed": manifest.get("seed"), "train": manifest["splits"]["train"]}
+    except (OSError, ValueError, KeyError, TypeError):  # not the builder's (an N-DNS folder): its way alone
+        pass
+    described = json.dumps({"fresh": fresh_sources(dataset) is not None, "made": made}, sort_keys=True)
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 def dataset_summary(dataset: str | os.PathLike) -> dict:

@@ -49,7 +49,7 @@ from engine.training.averaging import WeightAverage
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from engine.training.config import EDITABLE_ON_RESUME, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
-from engine.training.dataset_layout import fresh_sources, split_folder
+from engine.training.dataset_layout import fresh_sources, split_folder, training_split_identity
 from engine.training.device import backward_dtype, keep_freed_memory, training_device
 from engine.training.distributed import (
     Workers,
@@ -170,6 +170,7 @@ class _Run:
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
         self.init_sha256 = None if config.init == "scratch" else file_sha256(model_file(config.init))
+        self.training_data = training_split_identity(config.dataset)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
         self.teacher, self.teacher_sha256 = build_teacher(config)
@@ -212,7 +213,7 @@ class _Run:
             "torch_rng": torch.get_rng_state(), "history": self.history, "report_window": self.window,
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
-            "init_sha256": self.init_sha256,
+            "init_sha256": self.init_sha256, "training_data": self.training_data,
             "weight_average": None if self.average is None else self.average.state_dict(),
         }
 
@@ -224,6 +225,10 @@ class _Run:
         if state.get("init_sha256", self.init_sha256) != self.init_sha256:  # (its layout may differ: checked first)
             raise SpandexError(f"init {self.config.init!r} is no longer the model file this run started from (its "
                                f"contents changed); resume with that model, or start a new run")
+        if state.get("training_data", self.training_data) != self.training_data:
+            raise SpandexError(f"the dataset {self.config.dataset} is no longer the one this run started with (its "
+                               f"training split was built again, or another way); resume with that data, or start "
+                               f"a new run")
         self.stop_prefetching()
         self.graph.load_state_dict(state["graph"])
         self.optimizer.load_state_dict(state["optimizer"])
