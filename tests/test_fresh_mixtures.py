@@ -19,9 +19,9 @@ import torch
 
 from cli.training_run import describe
 from engine.constants import SAMPLE_RATE
+from engine.errors import SpandexError
 from engine.library.catalog import resolve_model
 from engine.training import events as ev
-from engine.errors import SpandexError
 from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
