@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 
 from cli import (
     blend_command,
@@ -23,6 +20,7 @@ from cli import (
     prune_command,
     train_command,
 )
+from cli.stop_signals import Terminated, stop_signals_as_interrupts
 from engine import __version__
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
@@ -87,41 +85,10 @@ def start_app(args: argparse.Namespace) -> int:
                               screenshot=args.screenshot, window_size=args.window_size))
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, unwinding as Ctrl-C does; the command then exits with 128 + the signal's number."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _terminated(signum, frame) -> None:
-    raise Terminated(signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with _sigterm_as_interrupt():
+    with stop_signals_as_interrupts():
         return _run(args)
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-"""Besides Ctrl-C (SIGINT): a kill, a closed terminal. They unwind like Ctrl-C."""
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM and SIGHUP unwind like Ctrl-C, so that finally blocks stop Lava's processes
-    and remove temporary files."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, _terminated) for s in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _run(args: argparse.Namespace) -> int:

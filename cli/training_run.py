@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from cli.stop_signals import STOP_SIGNALS, interrupted
 from engine.errors import SpandexError
 from engine.library.catalog import check_name_free, install_model, resolve_model, user_models_dir
 from engine.training import events as ev
@@ -149,8 +150,8 @@ def resume_command(run_dir: Path, install: bool) -> str:
 
 
 def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: bool = False) -> int:
-    """Run ``config`` here, printing progress; SIGINT/SIGTERM checkpoint and stop. Exit status 0, or 128 + the
-    signal's number once stopped (130 for Ctrl-C, 143 for SIGTERM).
+    """Run ``config`` here, printing progress; Ctrl-C, SIGTERM and SIGHUP checkpoint and stop (a second one stops at
+    once). Exit status 0, or 128 + the signal's number once stopped (:mod:`cli.stop_signals`).
 
     A run that fails before its first checkpoint leaves no run folder behind (nothing there to resume).
     ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
@@ -160,12 +161,12 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     stopped_by = [int(signal.SIGINT)]  # the signal that asked for the stop: the exit status says it
 
     def request_stop(signum, frame) -> None:
-        if stop["requested"]:  # a second Ctrl-C: stop now, the last checkpoint stays
-            raise KeyboardInterrupt
+        if stop["requested"]:  # a second signal: stop now, the last checkpoint stays
+            raise interrupted(signum)
         stop["requested"], stopped_by[0] = True, signum
-        again = "press Ctrl-C again" if signum == signal.SIGINT else "a second signal stops it"
-        print(f"\nstopping after this step (checkpointing first; {again} to abort at once)", file=sys.stderr,
-              flush=True)
+        again = "press Ctrl-C again to abort at once" if signum == signal.SIGINT else "a second signal aborts at once"
+        print(f"\n{signal.Signals(signum).name}: stopping after this step (checkpointing first; {again})",
+              file=sys.stderr, flush=True)
 
     model_file = run_dir / f"{config.name}.net"
     install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
@@ -178,7 +179,7 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     from engine.training.run_folder import kept_only_once_started  # torch: imported by the commands that train
     from engine.training.trainer import run_training
 
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with kept_only_once_started(run_dir):
             result = run_training(config, run_dir, emit=lambda e: _print(e), should_stop=lambda: stop["requested"])

@@ -85,7 +85,29 @@ def test_bad_input_is_a_clear_error(args, message, library, tmp_path, capsys, mo
 
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_second_signal_stops_a_run_at_once_and_the_status_still_names_the_signal(tiny_dataset, tmp_path, capsys,
+                                                                                     monkeypatch):
+    """Two SIGTERMs: the first asks for a checkpoint, the second aborts at once — exit 143 and "(SIGTERM)", not
+    130. In process, the run a stand-in that signals itself twice (two real signals in a row may arrive as one)."""
+    from engine.training import trainer
+
+    def signalled_twice(config, run_dir, emit, should_stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert should_stop()  # the first one asked for a stop after this step
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("the second signal did not stop the run at once")
+
+    monkeypatch.setattr(trainer, "run_training", signalled_twice)
+    (tmp_path / "r.yaml").write_text(f"name: r\ndataset: {tiny_dataset}\nsteps: 10\nhidden_sizes: [32, 32]\n")
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert main(["train", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "run")]) == 128 + signal.SIGTERM
+    said = capsys.readouterr().err
+    assert "SIGTERM: stopping after this step (checkpointing first; a second signal aborts at once)" in said
+    assert said.rstrip().endswith("spandex: interrupted (SIGTERM)"), said
+    assert {s: signal.getsignal(s) for s in before} == before  # the command's handlers are gone again
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
 def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dataset, tmp_path, library, signum):
     """Ctrl-C (or a kill) checkpoints; the command the message names is a real one, and it finishes and installs
     the run. The exit status is the shell's 128 + the signal's number."""
@@ -104,6 +126,9 @@ def test_ctrl_c_on_prune_names_a_resume_command_that_exists_and_resumes(tiny_dat
             break
     out = "".join(lines) + process.stdout.read()
     assert process.wait(timeout=120) == 128 + signum, process.stderr.read()
+    said = process.stderr.read()
+    assert f"{signal.Signals(signum).name}: stopping after this step (checkpointing first; " in said  # SIGHUP too
+    assert ("press Ctrl-C again" in said) == (signum == signal.SIGINT), said
     resume = out.split("Resume with: ")[1].splitlines()[0]
     assert resume == f"spandex train --resume {tmp_path / 'run'} --install"
     words = shlex.split(resume)
