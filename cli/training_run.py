@@ -97,9 +97,12 @@ def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
     """The run folder: ``--out``, else build/runs/NAME; refused, before anything loads, where a file is."""
     given = bool(getattr(args, "out", None))
     run_dir = Path(args.out) if given else Path("build") / "runs" / config.name
-    if run_dir.exists() and not run_dir.is_dir():
-        raise SpandexError(f"{'--out ' if given else 'the run folder '}{run_dir} is a file, not a folder: name a "
-                           f"folder for the run (new, or a run of these settings to continue)")
+    named = f"{'--out ' if given else 'the run folder '}{run_dir}"
+    blocked = next((folder for folder in (run_dir, *run_dir.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocked is not None:  # the folder itself, or one it would be made in
+        where = " is" if blocked == run_dir else f": {blocked} is"
+        raise SpandexError(f"{named}{where} {'a file' if blocked.is_file() else 'not a folder'}, not a folder: name "
+                           f"a folder for the run (new, or a run of these settings to continue)")
     return run_dir
 
 

@@ -121,7 +121,7 @@ def test_non_finite_samples_are_rejected(tmp_path: Path, bad: float) -> None:
 
 
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
-    with pytest.raises(AudioInputError, match="not a file"):
+    with pytest.raises(AudioInputError, match="a folder, not an audio file"):
         load_audio(tmp_path)
 
 

@@ -169,6 +169,9 @@ CASES = [
          "init: notes.net: not a readable netx HDF5 file", {"good.yaml": GOOD_YAML, "notes.net": "just text\n"}),
     Case("train-out-a-file", ["train", "good.yaml", "--out", "in.wav"],
          "--out in.wav is a file, not a folder: name a folder for the run", {"good.yaml": GOOD_YAML, "in.wav": "<audio>"}),
+    Case("train-out-under-a-file", ["train", "good.yaml", "--out", "in.wav/run"],
+         "--out in.wav/run: in.wav is a file, not a folder", {"good.yaml": GOOD_YAML, "in.wav": "<audio>"}),
+    Case("app-file-a-folder", ["--file", "songs"], "--file songs: a folder, not an audio file", {"songs/a.txt": "x"}),
     Case("malicious-checkpoint", ["train", "--resume", "run"],
          "refused: the checkpoint asks to load posix.system", prepare=_malicious_run),
     # --- denoise: the input ----------------------------------------------------------------------------------
@@ -180,7 +183,7 @@ CASES = [
          {"in.wav": "<nan>"}),
     Case("in-silent", [*DENOISE, "out.wav", *MODEL], "in.wav is silent (below -60 dBFS)", {"in.wav": "<silence>"}),
     Case("in-too-short", [*DENOISE, "out.wav", *MODEL], "in.wav: too short: 100 samples", {"in.wav": "<short>"}),
-    Case("in-a-folder", ["denoise", "folder", "out.wav", *MODEL], "folder: not a file", {"folder/x.txt": "x"}),
+    Case("in-a-folder", ["denoise", "folder", "out.wav", *MODEL], "folder: a folder, not an audio file", {"folder/x.txt": "x"}),
     Case("model-unknown", [*DENOISE, "out.wav", "--model", "no_such_model"], "no model named 'no_such_model'",
          {"in.wav": "<audio>"}),
     Case("model-garbage", [*DENOISE, "out.wav", "--model", "garbage.net"], "garbage.net",

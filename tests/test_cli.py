@@ -152,8 +152,8 @@ def test_eval_pairs_ndns_names_and_writes_yaml_and_json(tmp_path, noisy_speech):
     result = spandex("eval", "--model", reference_path("spandex_prune50.net"), "--noisy", tmp_path / "noisy",
                      "--clean", tmp_path / "clean", "--yaml", tmp_path / "board.yml", "--json", tmp_path / "r.json")
     assert "mean" in result.stdout and "SI-SNRi" in result.stdout
-    assert ("warning: 2 of the 4 files were converted to 16000 Hz mono before scoring (e.g. clean_fileid_0.wav: "
-            "48000 Hz, 1 channel(s))") in result.stderr
+    assert ("warning: 2 of the 4 files were converted to 16000 Hz mono before scoring (e.g. the clean "
+            "clean_fileid_0.wav: 48000 Hz, 1 channel(s))") in result.stderr
     board = yaml.safe_load((tmp_path / "board.yml").read_text())[0]
     report = json.loads((tmp_path / "r.json").read_text())
     assert [f["key"] for f in report["files"]] == ["0", "1"]

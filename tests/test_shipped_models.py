@@ -94,13 +94,13 @@ def test_the_full_card_says_how_the_fresh_mixtures_were_drawn_and_the_apps_card_
               "level_dbfs": [-45.0, -10.0], "reverb_share": 0.3, "babble_share": 0.0, "speed_share": 0.5,
               "speed": [0.9, 1.1], "noise_colour_share": 0.3, "speaker_weighting": "sqrt_minutes"}
     card = {"data": {"dataset": "d", "train_hours": 1.0, "train_mixing": {"mixing": "fresh", "recipe": recipe}}}
-    assert card_lines(card)[-1] == ("mixing: fresh every step — SNR -5…20 dB (7% at 20…40 dB); level -45…-10 dBFS; "
-                                    "rooms 30%, noise coloured 30%, speed 0.9…1.1 × 50%; speakers weighted sqrt "
-                                    "minutes")  # draws at 0 % (clean, babble) left out
+    assert card_lines(card)[-1] == ("mixing: fresh every step — SNR −5…20 dB (7% at 20…40 dB); level −45…−10 dBFS; "
+                                    "rooms 30%, noise coloured 30%, speed 0.9…1.1 × 50%; speakers drawn by √(their "
+                                    "minutes)")  # draws at 0 % (clean, babble) left out
     assert not any(line.startswith("mixing:") for line in card_lines(card, brief_stages=True))  # room is short
     shipped = card_lines(json.loads((SHIPPED_DIR / "spandex-dense.json").read_text()))
-    assert any(line.startswith("mixing: fresh every step — SNR -5…20 dB (7% at 20…40 dB); 3% clean;")
-               for line in shipped)
+    assert any(line.startswith("mixing (last stage): fresh every step — SNR −5…20 dB (7% at 20…40 dB); 3% clean;")
+               for line in shipped)  # its earlier stages drew otherwise
 
 
 def test_a_card_with_stages_names_its_recipe_the_last_stage_and_times_them_all():

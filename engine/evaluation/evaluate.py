@@ -73,12 +73,13 @@ def evaluate(
     sources = [(open_audio(pair.noisy), open_audio(pair.clean)) for pair in pairs]  # bad files: before any work
     for problem in (p for both in sources for source in both for p in source.problems):
         warnings.warn(problem, AudioFileWarning, stacklevel=2)
-    converted = [source for both in sources for source in both if (source.rate, source.channels) != (SAMPLE_RATE, 1)]
+    converted = [(role, source) for both in sources for role, source in zip(("noisy", "clean"), both)
+                 if (source.rate, source.channels) != (SAMPLE_RATE, 1)]
     if converted:  # scored after conversion, as denoise says too: a reference at another rate is worth a word
-        first = converted[0]
+        role, first = converted[0]
         warnings.warn(f"{len(converted)} of the {2 * len(sources)} files were converted to {SAMPLE_RATE} Hz mono "
-                      f"before scoring (e.g. {first.path.name}: {first.rate} Hz, {first.channels} channel(s))",
-                      AudioFileWarning, stacklevel=2)
+                      f"before scoring (e.g. the {role} {first.path.name}: {first.rate} Hz, {first.channels} "
+                      f"channel(s))", AudioFileWarning, stacklevel=2)
     total = sum(min(noisy.samples, clean.samples) for noisy, clean in sources)
     done = 0
     with contextlib.closing(prepare(model, backend)) as runner:  # the Lava backend owns processes

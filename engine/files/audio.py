@@ -125,7 +125,7 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
     if not path.exists():
         raise AudioInputError(f"{path}: no such file")
     if not path.is_file():
-        raise AudioInputError(f"{path}: not a file")
+        raise AudioInputError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not an audio file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
     rate, channels, declared, frames, energy, damage = _scan(path, BLOCK_FRAMES)

@@ -164,8 +164,9 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
                      f"({speech})")
         mixing = data.get("train_mixing")
-        if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):
-            lines.append(f"mixing: fresh every step — {_mixing_summary(mixing['recipe'])}")  # `spandex models`
+        if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):  # `spandex models`
+            lines.append(f"mixing{' (last stage)' if stages else ''}: fresh every step — "
+                         f"{_mixing_summary(mixing['recipe'])}")
     export = card.get("export")
     if isinstance(export, dict):
         lines.append(f"exported: {_export_summary(export)}")
@@ -185,7 +186,9 @@ def _mixing_summary(recipe: dict) -> str:
     """How a run's fresh mixtures were drawn, in one line (the fields a card's recipe holds; others left out)."""
     def span(key: str, unit: str) -> str | None:
         value = recipe.get(key)
-        return f"{value[0]:g}…{value[1]:g} {unit}" if isinstance(value, list) and len(value) == 2 else None
+        if not (isinstance(value, list) and len(value) == 2 and all(finite_number(v) for v in value)):
+            return None
+        return f"{value[0]:g}…{value[1]:g} {unit}".replace("-", "−")  # the card's minus sign
 
     parts = []
     if span("snr_db", "dB"):
@@ -202,8 +205,9 @@ def _mixing_summary(recipe: dict) -> str:
         shares.append(f"speed {span('speed', '×')} {recipe['speed_share']:.0%}")
     if shares:
         parts.append(", ".join(shares))
-    if isinstance(recipe.get("speaker_weighting"), str):
-        parts.append(f"speakers weighted {recipe['speaker_weighting'].replace('_', ' ')}")
+    drawn = {"uniform": "speakers drawn alike", "sqrt_minutes": "speakers drawn by √(their minutes)"}
+    if recipe.get("speaker_weighting") in drawn:
+        parts.append(drawn[recipe["speaker_weighting"]])
     return "; ".join(parts) or "?"
 
 
