@@ -121,7 +121,7 @@ def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, fram
         paced.close()
     assert_twin_bits(masks, expected)  # no gap, the same bits
     assert np.mean(fallbacks[2:] == Fallback.LATE) > 0.9
-    assert 0.2 < speed < 0.6  # 8 ms hops / ~20 ms steps
+    assert 0.05 < speed < 0.6  # 8 ms hops / ~20 ms steps (more on a loaded machine: slower, never faster)
     assert backlog > 50
     assert np.median(call_ns) < 3e6  # the caller never waits for it: the twin's step and a queue put
     assert paced.mismatched == 0 and paced.matched > 20  # its late answers are checked too
