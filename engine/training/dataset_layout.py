@@ -60,7 +60,9 @@ def training_split_identity(dataset: str | os.PathLike) -> str:
     made = None
     try:
         manifest = json.loads((Path(dataset) / MANIFEST).read_text())
-        made = {"spec": manifest.get("spec"), "seed": manifest.get("seed"), "train": manifest["splits"]["train"]}
+        train = manifest["splits"]["train"]  # fresh sources: the clip settings ("spec") make nothing of them
+        made = {"spec": None if train.get("fresh") else manifest.get("spec"), "seed": manifest.get("seed"),
+                "train": train}
     except (OSError, ValueError, KeyError, TypeError):  # not the builder's (an N-DNS folder): its way alone
         pass
     described = json.dumps({"fresh": fresh_sources(dataset) is not None, "made": made}, sort_keys=True)
