@@ -17,6 +17,7 @@ from engine.files.audio import open_audio
 from engine.library.catalog import default_lineup
 from engine.live.host import EngineHost
 from engine.live.protocol import BUFFER_HOPS, EngineConfig
+from engine.stop_signals import STOP_SIGNALS, silence_hung_up_terminal
 
 DEMO_CLIP = asset_path("demo", "noisy_speech.flac")
 JACK_LIBS = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
@@ -63,6 +64,8 @@ def _remembered(settings, key: str, kind: type, default):
 def _remembered_buffer(settings) -> int:
     """The jitter buffer saved by an earlier run, or the default where the saved value is not one the engine takes
     (an older version's, or a settings file edited by hand): a bad value must not stop every later start."""
+    if settings is not None and isinstance(settings.value("buffer"), bool):  # int(True) would be one hop
+        return DEFAULT_BUFFER_HOPS
     hops = _remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS)
     return hops if hops in BUFFER_HOPS else DEFAULT_BUFFER_HOPS
 
@@ -177,7 +180,7 @@ _SIGNAL_HANDLERS: dict[int, Any] = {}
 
 
 def _quit_on_signals(app) -> list[int]:
-    """Ctrl-C (SIGINT) and SIGTERM end the event loop, so that the app stops in order (see
+    """Ctrl-C (SIGINT), SIGTERM and a closed terminal (SIGHUP) end the event loop, so that the app stops in order (see
     :func:`run_app`'s ``finally``) instead of raising in whichever Qt slot runs. Python runs a signal
     handler only between bytecodes; Qt's loop, in C++, is woken through a socket the handler's
     signal writes to (``signal.set_wakeup_fd``). Returns the list the signals received go into."""
@@ -192,12 +195,14 @@ def _quit_on_signals(app) -> list[int]:
     app._signal_wakeup = (reader, writer, notifier)  # kept as long as the app
 
     def stop(number, frame) -> None:
+        if number == signal.SIGHUP:  # the terminal closed: what the app says from here on would fail to be written
+            silence_hung_up_terminal()
         received.append(number)
         # not app.quit() here: the handler runs inside whatever Python code was running (a plot tick),
         # and quitting closes the window under it; the event loop quits as its next job instead
         QtCore.QTimer.singleShot(0, app.quit)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, *STOP_SIGNALS):
         _SIGNAL_HANDLERS.setdefault(sig, signal.getsignal(sig))
         signal.signal(sig, stop)
     signal.set_wakeup_fd(writer.fileno())

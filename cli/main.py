@@ -20,11 +20,11 @@ from cli import (
     prune_command,
     train_command,
 )
-from cli.stop_signals import Terminated, stop_signals_as_interrupts
 from engine import __version__
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.live.protocol import BUFFER_HOPS
+from engine.stop_signals import Terminated, stop_signals_as_interrupts, terminal_hung_up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
     except OSError as exc:  # unwritable output folder, full disk, ...
+        if terminal_hung_up(exc):  # its terminal closed mid-write, before SIGHUP's handler ran: as if it had
+            return 128 + signal.SIGHUP
         print(f"spandex: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 1
     except Terminated as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from engine.stop_signals import terminal_hung_up
+
 
 class ProgressBar:
     """``bar.update(done, total)``; ``bar.close()`` ends the line. Silent when stderr is not a TTY."""
@@ -22,8 +24,13 @@ class ProgressBar:
         filled = int(self.width * done / total)
         elapsed = time.monotonic() - self.started
         bar = "#" * filled + "-" * (self.width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {100 * done / total:5.1f}%  {elapsed:5.1f} s")
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(f"\r{self.label} [{bar}] {100 * done / total:5.1f}%  {elapsed:5.1f} s")
+            sys.stderr.flush()
+        except OSError as exc:  # the terminal closed under the bar: the work goes on until SIGHUP stops it
+            if not terminal_hung_up(exc):
+                raise
+            self.enabled = False
         self.drawn = True
 
     def close(self) -> None:

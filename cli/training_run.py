@@ -10,9 +10,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from cli.stop_signals import STOP_SIGNALS, interrupted
 from engine.errors import SpandexError
 from engine.library.catalog import check_name_free, install_model, resolve_model, user_models_dir
+from engine.stop_signals import STOP_SIGNALS, interrupted, silence_hung_up_terminal, terminal_hung_up
 from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
@@ -101,8 +101,9 @@ def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
     blocked = next((folder for folder in (run_dir, *run_dir.parents) if folder.exists() and not folder.is_dir()), None)
     if blocked is not None:  # the folder itself, or one it would be made in
         where = " is" if blocked == run_dir else f": {blocked} is"
-        raise SpandexError(f"{named}{where} {'a file' if blocked.is_file() else 'not a folder'}, not a folder: name "
-                           f"a folder for the run (new, or a run of these settings to continue)")
+        kind = "a file, not a folder" if blocked.is_file() else "not a folder"
+        raise SpandexError(f"{named}{where} {kind}: name a folder for the run (new, or a run of these settings to "
+                           f"continue)")
     return run_dir
 
 
@@ -154,7 +155,7 @@ def resume_command(run_dir: Path, install: bool) -> str:
 
 def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: bool = False) -> int:
     """Run ``config`` here, printing progress; Ctrl-C, SIGTERM and SIGHUP checkpoint and stop (a second one stops at
-    once). Exit status 0, or 128 + the signal's number once stopped (:mod:`cli.stop_signals`).
+    once). Exit status 0, or 128 + the signal's number once stopped (:mod:`engine.stop_signals`).
 
     A run that fails before its first checkpoint leaves no run folder behind (nothing there to resume).
     ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
@@ -166,6 +167,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     def request_stop(signum, frame) -> None:
         if stop["requested"]:  # a second signal: stop now, the last checkpoint stays
             raise interrupted(signum)
+        if signum == signal.SIGHUP:  # the terminal is gone: printing there would fail mid-step, and lose the step
+            silence_hung_up_terminal()
         stop["requested"], stopped_by[0] = True, signum
         again = "press Ctrl-C again to abort at once" if signum == signal.SIGINT else "a second signal aborts at once"
         print(f"\n{signal.Signals(signum).name}: stopping after this step (checkpointing first; {again})",
@@ -202,7 +205,11 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
 def _print(event: ev.Event) -> None:
     line = describe(event)
     if line:
-        print(line, flush=True)
+        try:
+            print(line, flush=True)
+        except OSError as exc:  # the terminal closed: the run goes on until SIGHUP stops it, with a checkpoint
+            if not terminal_hung_up(exc):
+                raise
 
 
 def check_run_inputs(config: TrainConfig) -> None:

@@ -49,7 +49,8 @@ def wait_for(condition, timeout: float, what: str, app: subprocess.Popen) -> Non
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "backend", "least_processes"),
-                         [(signal.SIGINT, "lava", 8), (signal.SIGTERM, "sparse", 1)], ids=["ctrl-c-lava", "sigterm"])
+                         [(signal.SIGINT, "lava", 8), (signal.SIGTERM, "sparse", 1), (signal.SIGHUP, "sparse", 1)],
+                         ids=["ctrl-c-lava", "sigterm", "sighup"])
 def test_a_signal_stops_the_app_cleanly(virtual_audio, tmp_path, signum, backend, least_processes):
     pactl_env = {**os.environ, **{k: virtual_audio.env[k] for k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")}}
     env = {**os.environ, **virtual_audio.jack_env(), "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
@@ -62,7 +63,7 @@ def test_a_signal_stops_the_app_cleanly(virtual_audio, tmp_path, signum, backend
         # engine (+ the resource tracker); with Lava, its host process and Lava's own
         wait_for(lambda: len(descendants(app.pid)) >= least_processes + 1, START_TIMEOUT_S, "engine", app)
         started = descendants(app.pid)
-        if signum == signal.SIGINT:  # Ctrl-C at a terminal: the whole foreground group gets it, the engine too
+        if signum in (signal.SIGINT, signal.SIGHUP):  # from a terminal: the whole group gets it, the engine too
             os.killpg(app.pid, signum)
         else:
             app.send_signal(signum)

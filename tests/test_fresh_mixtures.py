@@ -25,7 +25,7 @@ from engine.training import events as ev
 from engine.training.config import ConfigError, MixingRecipe, TrainConfig
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
-from engine.training.dataset_layout import dataset_summary, fresh_sources, split_folder
+from engine.training.dataset_layout import dataset_summary, fresh_sources, split_folder, training_split_identity
 from engine.training.fresh_mixtures import FreshMixtures, _Pool
 from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config
@@ -94,6 +94,38 @@ def test_a_build_over_a_dataset_it_did_not_make_is_refused_and_leaves_it_as_it_w
                           MixSpec(clip_seconds=2.0), seed=1)
     assert sorted(p.relative_to(theirs).as_posix() for p in theirs.rglob("*")) == [
         "training_set", "training_set/noisy", "training_set/noisy/book_fileid_1.wav"]
+
+
+def test_an_interrupted_build_leaves_a_manifest_that_tells_the_truth(tmp_path, fresh_dataset):
+    """The manifest was written only at the end: an interrupted first build could not be run again (its folder taken
+    for someone else's), and an interrupted rebuild had replaced the training clips under an unchanged manifest (a
+    resumed run would have trained on them without a word)."""
+    sources = fresh_dataset / "training_sources"
+    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
+    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    validation = SplitSources([AudioGroup("talker2", tuple(sorted((sources / "speech" / "talker2").iterdir())))],
+                              noise, 2)
+
+    def stopped_in_validation(split: str, done: int, total: int) -> None:
+        if split == "validation":
+            raise KeyboardInterrupt
+
+    def build(train_clips: int, progress=None) -> None:
+        build_dataset(tmp_path / "data", {"train": SplitSources(speech, noise, train_clips), "validation": validation},
+                      MixSpec(clip_seconds=2.0), seed=1, progress=progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        build(3, stopped_in_validation)
+    built = (tmp_path / "data" / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns
+    build(3)  # run again: not refused, and the complete training split is kept
+    assert (tmp_path / "data" / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns == built
+    before = training_split_identity(tmp_path / "data")
+    with pytest.raises(KeyboardInterrupt):
+        build(4, stopped_in_validation)  # the training split rebuilt, then stopped
+    assert training_split_identity(tmp_path / "data") != before  # a run resumed on it would be refused
+    build(3)
+    assert len(list((tmp_path / "data" / "training_set" / "clean").iterdir())) == 3
+    assert training_split_identity(tmp_path / "data") == before
 
 
 def test_every_batch_is_new_and_a_seed_repeats_it(fresh_dataset):

@@ -5,10 +5,11 @@ import signal
 from pathlib import Path
 
 from engine.files.netx import load_model
+from engine.stop_signals import TERMINAL_SIGNALS
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 from engine.training.job import TrainingJob
-from tests.test_child_processes import ignores_sigint
+from tests.test_stop_signals import ignored_signals
 
 
 def config(dataset: Path, steps: int) -> TrainConfig:
@@ -67,7 +68,7 @@ def test_ctrl_c_at_the_terminal_leaves_the_run_to_the_app_which_cancels_it_with_
     the app cancels it, and then checkpoint."""
     job = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
     job.start()
-    assert ignores_sigint(job.pid)  # from the start, while it still imports torch
+    assert set(TERMINAL_SIGNALS) <= ignored_signals(job.pid)  # from the start, while it still imports torch
     seen: list = []
     while not any(isinstance(e, ev.StepReport) for e in seen):
         seen += job.poll(timeout=60)

@@ -129,6 +129,11 @@ def test_a_run_folder_whose_settings_were_edited_after_its_checkpoint_is_not_res
     finished = run_training(load_config(tmp_path / "run" / "config.yaml"), tmp_path / "run")
     assert isinstance(finished, ev.Finished)
     assert json.loads(Path(finished.card_path).read_text())["recipe"]["notes"] == "said later"
+    # given again with other notes (the recipe file edited, not the run folder's): the folder keeps what the run has
+    run_training(config.replace(steps=30, notes="said last"), tmp_path / "again", should_stop=stop_after(3))
+    assert load_config(tmp_path / "again" / "config.yaml").notes == "said last"
+    assert isinstance(run_training(config.replace(steps=30, notes="said at the end"), tmp_path / "again"), ev.Finished)
+    assert load_config(tmp_path / "again" / "config.yaml").notes == "said at the end"  # a later --resume keeps it
 
 
 def test_mixing_settings_on_a_dataset_of_fixed_clips_are_said_to_be_unused(tiny_dataset, tmp_path):

@@ -99,9 +99,8 @@ def check_report_output(path: str | os.PathLike, what: str, example: str,
         kind = "an audio" if suffix in AUDIO_FORMATS else "a model"
         raise OutputError(f"{what} {os.fspath(path)}: {kind} file's name ('{suffix}') for a text report; name it "
                           f"{Path(example).suffix}, e.g. {example}")
-    resolved = target.path.resolve()
-    for source, named in inputs:
-        if source.exists() and source.resolve() == resolved:
+    for source, named in inputs:  # the same file by any name: a link, a hard link, another spelling
+        if target.path.exists() and source.exists() and os.path.samefile(source, target.path):
             raise OutputError(f"{what} {os.fspath(path)} is {named}: refusing to write over it; give another file name")
     return target
 

@@ -194,7 +194,8 @@ def _mixing_summary(recipe: dict) -> str:
     if span("snr_db", "dB"):
         high = span("high_snr_db", "dB")
         share = recipe.get("high_snr_share")
-        parts.append(f"SNR {span('snr_db', 'dB')}" + (f" ({share:.0%} at {high})" if high and share else ""))
+        parts.append(f"SNR {span('snr_db', 'dB')}" + (f" ({share:.0%} at {high})" if high and finite_number(share)
+                                                      and share else ""))
     if finite_number(recipe.get("clean_share")) and recipe["clean_share"]:
         parts.append(f"{recipe['clean_share']:.0%} clean")
     if span("level_dbfs", "dBFS"):

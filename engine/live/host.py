@@ -17,7 +17,6 @@ import mmap
 import multiprocessing as mp
 import os
 import queue
-import signal
 import sys
 import tempfile
 import threading
@@ -29,13 +28,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from engine.child_processes import start_deaf_to_ctrl_c
 from engine.errors import SpandexError
 from engine.live import protocol
 from engine.live.protocol import EngineConfig
 from engine.live.record import COUNTERS, SharedBlock
 from engine.live.virtual_mic import remove_stale
 from engine.live.worker import run_engine
+from engine.stop_signals import ignore_terminal_signals, start_deaf_to_terminal_signals, start_resource_tracker_deaf
 
 E = TypeVar("E", bound=protocol.Event)
 
@@ -70,7 +69,7 @@ def raise_engine_priority() -> str:
 
 def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     """The engine process: map the shared file, run the engine, stop if the parent dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app stops this process in order (engine/child_processes.py)
+    ignore_terminal_signals()  # the app stops this process in order (engine/stop_signals.py)
     priority = raise_engine_priority()  # ahead of the GUI when the CPU is contended
     # The Lava backend starts processes of its own, which multiprocessing refuses a daemonic process. The
     # host still stops this one at its own exit; this process stops Lava's before it ends (LiveDenoiser.close).
@@ -114,6 +113,7 @@ class EngineHost:
         self.commands: Any
         self.events: Any
         if self.mode == "process":
+            start_resource_tracker_deaf()  # before the queues' semaphores ask for it
             context = mp.get_context("spawn")
             self.commands = context.Queue()
             self.events = context.Queue()
@@ -131,7 +131,7 @@ class EngineHost:
             os.environ.update(self.env)  # a spawned child starts with the parent's environment
             unset = mp.get_start_method(allow_none=True) is None
             try:
-                start_deaf_to_ctrl_c(self.runner)  # Ctrl-C reaches the app, which closes the engine in order
+                start_deaf_to_terminal_signals(self.runner)  # Ctrl-C reaches the app: it closes the engine in order
             finally:
                 if unset:  # starting a spawn process fixes the global default; leave it to others
                     mp.set_start_method(None, force=True)  # (lava sets 'fork' when it is imported)

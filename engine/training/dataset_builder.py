@@ -116,33 +116,43 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
     if previous is None and theirs:  # the builder replaces only what it made (its manifest says so)
         raise SpandexError(f"{out} holds {', '.join(f'{name}/' for name in theirs)} that `spandex data build` did not "
                            f"make (no {MANIFEST}): building there would replace it; give another folder")
-    manifest = {"format": "spandex-dataset-1", **settings, "clips": {}}
-    for name, sources in sorted(splits.items()):
+    for name, sources in splits.items():  # all checked before anything on disk changes
         if name not in SPLIT_NAMES:
             raise SpandexError(f"unknown split '{name}': use {', '.join(SPLIT_NAMES)}")
         if not sources.speech or not sources.noise:
             raise SpandexError(f"the {name} split needs speech and noise")
-        target = out / (FRESH_SOURCES if sources.fresh else SPLIT_NAMES[name])
         if sources.fresh and name != "train":
             raise SpandexError("only the training split can be mixed afresh; validation and test stay fixed")
-        same = (previous is not None and previous.get("spec") == settings["spec"]
-                and previous.get("seed") == seed
-                and previous.get("splits", {}).get(name) == settings["splits"][name])
-        if same and previous is not None and target.is_dir():  # same: previous is not None
-            manifest["clips"][name] = previous["clips"][name]
+    # What is on disk as complete splits of these settings, written before a split is replaced and after each one is
+    # complete: an interrupted build leaves a manifest that tells the truth (a rerun skips what is done and is not
+    # taken for someone else's folder; a resumed run sees that its training split changed).
+    kept = previous if (previous is not None and previous.get("spec") == settings["spec"]
+                        and previous.get("seed") == seed) else {}
+    done = {"format": "spandex-dataset-1", "spec": settings["spec"], "seed": seed,
+            "splits": dict(kept.get("splits", {})), "clips": dict(kept.get("clips", {}))}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(manifest_path, json.dumps(done, indent=1))
+    for name, sources in sorted(splits.items()):
+        target = out / (FRESH_SOURCES if sources.fresh else SPLIT_NAMES[name])
+        if done["splits"].get(name) == settings["splits"][name] and name in done["clips"] and target.is_dir():
             if progress:
                 progress(name, sources.clips, sources.clips)
             continue
+        done["splits"].pop(name, None)
+        done["clips"].pop(name, None)
+        write_text_atomic(manifest_path, json.dumps(done, indent=1))  # before the split on disk changes
         rng = np.random.default_rng([seed, list(SPLIT_NAMES).index(name)])  # adding a split changes no other
         if sources.fresh:
             _write_fresh_sources(target, sources, seed)
-            manifest["clips"][name] = []
-            continue
-        recipes = _write_split(target, sources, spec, rng, name, progress)
-        manifest["clips"][name] = [asdict(r) for r in recipes]
+            clips: list = []
+        else:
+            clips = [asdict(r) for r in _write_split(target, sources, spec, rng, name, progress)]
+        done["splits"][name], done["clips"][name] = settings["splits"][name], clips
+        write_text_atomic(manifest_path, json.dumps(done, indent=1))
     if "train" in splits:  # built the other way before (by this builder, as its manifest says): a run would train
         # from that (fresh sources win over clips), or keep it
         shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
+    manifest = {"format": "spandex-dataset-1", **settings, "clips": {name: done["clips"][name] for name in splits}}
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
     return out
 

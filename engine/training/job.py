@@ -21,19 +21,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import signal
 import time
 import traceback
 from pathlib import Path
 
-from engine.child_processes import start_deaf_to_ctrl_c
 from engine.errors import SpandexError
+from engine.stop_signals import ignore_terminal_signals, start_deaf_to_terminal_signals, start_resource_tracker_deaf
 from engine.training import events as ev
 from engine.training.config import TrainConfig
 
 
 def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app cancels its run in order (engine/child_processes.py)
+    ignore_terminal_signals()  # the app cancels its run in order (engine/stop_signals.py)
+    parent = os.getppid()
     try:
         if nice:
             os.nice(nice)
@@ -41,7 +41,9 @@ def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
         from engine.training.trainer import run_training
 
         with kept_only_once_started(run_dir):  # a run that fails before its first checkpoint leaves no folder
-            run_training(config, run_dir, emit=events.put, should_stop=stop.is_set)
+            # cancelled, or its app gone without cancelling it (killed): it checkpoints and stops either way
+            run_training(config, run_dir, emit=events.put,
+                         should_stop=lambda: stop.is_set() or os.getppid() != parent)
     except SpandexError as exc:
         events.put(ev.Failed(str(exc)))
     except BaseException as exc:  # report anything, then let the process end
@@ -55,6 +57,7 @@ class TrainingJob:
         """``nice``: added to the child's nice value — the app gives way to its audio and GUI this way."""
         self.config = config
         self.run_dir = Path(run_dir)
+        start_resource_tracker_deaf()  # before the queue's semaphores ask for it
         context = multiprocessing.get_context("spawn")
         self._events = context.Queue()
         self._stop = context.Event()
@@ -63,7 +66,7 @@ class TrainingJob:
         self.result: ev.Event | None = None
 
     def start(self) -> None:
-        start_deaf_to_ctrl_c(self._process)  # Ctrl-C reaches the app, which cancels the run: it checkpoints first
+        start_deaf_to_terminal_signals(self._process)  # Ctrl-C reaches the app, which cancels the run: it checkpoints
 
     @property
     def pid(self) -> int | None:

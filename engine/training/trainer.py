@@ -436,11 +436,14 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
     if saved.is_file():
-        changed = _differing(load_config(saved), config)
+        before = load_config(saved)
+        changed = _differing(before, config)
         if changed:
             raise SpandexError(
                 f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
                 f"with `spandex train --resume {run_dir}` or choose another run folder")
+        if before != config:  # other notes, threads or device: the folder says what the run now goes on with
+            write_text_atomic(saved, dump_config(config))
     else:
         write_text_atomic(saved, dump_config(config))
     return run_dir
