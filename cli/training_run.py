@@ -12,7 +12,13 @@ from pathlib import Path
 
 from engine.errors import SpandexError
 from engine.library.catalog import check_name_free, install_model, resolve_model, user_models_dir
-from engine.stop_signals import STOP_SIGNALS, interrupted, silence_hung_up_terminal, terminal_hung_up
+from engine.stop_signals import (
+    STOP_SIGNALS,
+    interrupted,
+    silence_closed_output,
+    silence_hung_up_terminal,
+    terminal_hung_up,
+)
 from engine.training import events as ev
 from engine.training.config import TrainConfig, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
@@ -185,10 +191,20 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     from engine.training.run_folder import kept_only_once_started  # torch: imported by the commands that train
     from engine.training.trainer import run_training
 
+    def emit(event: ev.Event) -> None:
+        try:
+            _print(event)
+        except BrokenPipeError:  # `spandex train … | head`: nobody reads on; stop as on a signal, with a checkpoint
+            silence_closed_output()
+            if not stop["requested"]:
+                stop["requested"], stopped_by[0] = True, int(signal.SIGPIPE)
+                print("\nthe output's reader is gone: stopping after this step (checkpointing first)", file=sys.stderr,
+                      flush=True)
+
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with kept_only_once_started(run_dir):
-            result = run_training(config, run_dir, emit=lambda e: _print(e), should_stop=lambda: stop["requested"])
+            result = run_training(config, run_dir, emit=emit, should_stop=lambda: stop["requested"])
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

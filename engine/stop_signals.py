@@ -56,6 +56,16 @@ def silence_hung_up_terminal() -> None:
         os.close(null)
 
 
+def silence_closed_output() -> None:
+    """Point standard output at /dev/null: its reader is gone (``| head``), and what is still to print goes nowhere
+    instead of failing again (Python's exit would flush it into the closed pipe)."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+    finally:
+        os.close(null)
+
+
 def _terminal_outputs() -> list[int]:
     """Standard output and error where they are a terminal, hung up or not: a character device (a hung-up terminal
     is no longer a TTY to ``isatty``, whose question fails; /dev/null is one too, and replacing it changes nothing)."""

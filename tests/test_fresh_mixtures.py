@@ -94,6 +94,10 @@ def test_a_build_over_a_dataset_it_did_not_make_is_refused_and_leaves_it_as_it_w
                           MixSpec(clip_seconds=2.0), seed=1)
     assert sorted(p.relative_to(theirs).as_posix() for p in theirs.rglob("*")) == [
         "training_set", "training_set/noisy", "training_set/noisy/book_fileid_1.wav"]
+    (theirs / "training_set").rename(theirs / "validation_set.partial")  # a name the builder uses for its own work
+    with pytest.raises(SpandexError, match=r"holds validation_set.partial/ that `spandex data build` did not make"):
+        build_dataset(theirs, {"train": SplitSources(speech, noise, 2)}, MixSpec(clip_seconds=2.0), seed=1)
+    assert (theirs / "validation_set.partial" / "noisy" / "book_fileid_1.wav").is_file()
 
 
 def test_an_interrupted_build_leaves_a_manifest_that_tells_the_truth(tmp_path, fresh_dataset):

@@ -117,3 +117,25 @@ def test_a_command_whose_terminal_closes_stops_quietly(tmp_path, noisy_speech, c
         if process.poll() is None:
             process.kill()
     assert not (tmp_path / "out.wav").exists() and not list(tmp_path.glob(".out.wav.*"))
+
+
+def test_a_training_run_whose_output_reader_goes_away_checkpoints_and_says_so(tiny_dataset, tmp_path):
+    """`spandex train … | head`: the pipe's reader gone, the run ended with exit 0 and no word (the error taken for
+    `spandex models | head`'s), its folder lost. It stops as on a signal: checkpointed, exit 128 + SIGPIPE."""
+    (tmp_path / "r.yaml").write_text(f"name: r\ndataset: {tiny_dataset}\nsteps: 100000\nhidden_sizes: [32, 32]\n"
+                                     f"batch_size: 2\nsegment_seconds: 0.5\nlog_every: 1\nthreads: 1\n")
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "train", str(tmp_path / "r.yaml"), "--out",
+                                str(tmp_path / "run")], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("step "):
+                break
+        process.stdout.close()  # as `head` does once it has its lines
+        said = process.stderr.read()
+        assert process.wait(timeout=120) == 128 + signal.SIGPIPE, said
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "the output's reader is gone: stopping after this step (checkpointing first)" in said
+    assert (tmp_path / "run" / CHECKPOINT_NAME).is_file()

@@ -112,7 +112,8 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
     manifest_path = out / MANIFEST
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    theirs = [name for name in (*SPLIT_NAMES.values(), FRESH_SOURCES) if (out / name).exists()]
+    theirs = [name for folder in (*SPLIT_NAMES.values(), FRESH_SOURCES) for name in (folder, f"{folder}.partial")
+              if (out / name).exists()]  # (a build of its own writes its manifest first: a .partial is not its)
     if previous is None and theirs:  # the builder replaces only what it made (its manifest says so)
         raise SpandexError(f"{out} holds {', '.join(f'{name}/' for name in theirs)} that `spandex data build` did not "
                            f"make (no {MANIFEST}): building there would replace it; give another folder")
