@@ -24,7 +24,7 @@ from engine import __version__
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.live.protocol import BUFFER_HOPS
-from engine.stop_signals import Terminated, stop_signals_as_interrupts, terminal_hung_up
+from engine.stop_signals import Terminated, silence_closed_output, stop_signals_as_interrupts, terminal_hung_up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"spandex: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `spandex models | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        silence_closed_output()  # nothing left to flush into the closed pipe at exit
         return 0
     except OSError as exc:  # unwritable output folder, full disk, ...
         if terminal_hung_up(exc):  # its terminal closed mid-write, before SIGHUP's handler ran: as if it had

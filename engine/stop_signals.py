@@ -48,20 +48,20 @@ def interrupted(signum: int) -> KeyboardInterrupt:
 
 def silence_hung_up_terminal() -> None:
     """Point standard output and error at /dev/null where they were a terminal (it hung up: writing there fails)."""
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in _terminal_outputs():
-            os.dup2(null, fd)
-    finally:
-        os.close(null)
+    _to_devnull(_terminal_outputs())
 
 
 def silence_closed_output() -> None:
     """Point standard output at /dev/null: its reader is gone (``| head``), and what is still to print goes nowhere
     instead of failing again (Python's exit would flush it into the closed pipe)."""
+    _to_devnull([1])
+
+
+def _to_devnull(fds: list[int]) -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
+        for fd in fds:
+            os.dup2(null, fd)
     finally:
         os.close(null)
 
@@ -91,18 +91,24 @@ def _raise_interrupted(signum, frame) -> None:
     raise interrupted(signum)
 
 
+def stop_signals_as_interrupts() -> contextlib.AbstractContextManager[None]:
+    """While a command runs, SIGTERM and SIGHUP unwind as Ctrl-C does."""
+    return _handled(STOP_SIGNALS, _raise_interrupted)
+
+
 @contextlib.contextmanager
-def stop_signals_as_interrupts() -> Iterator[None]:
-    """While a command runs, SIGTERM and SIGHUP unwind as Ctrl-C does (only the main thread can set handlers)."""
+def _handled(signums: tuple[int, ...], handler) -> Iterator[None]:
+    """``handler`` for ``signums`` while the block runs (a child started in it inherits SIG_IGN), the previous ones
+    after. Only the main thread may set handlers: from another thread the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for signum, before in previous.items():
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
 
 
 def ignore_terminal_signals() -> None:
@@ -118,14 +124,8 @@ def start_resource_tracker_deaf() -> None:
     leaks the semaphores and says so with tracebacks. Call before the first queue; a no-op once it runs."""
     from multiprocessing import resource_tracker
 
-    if threading.current_thread() is not threading.main_thread():
+    with _handled((signal.SIGHUP,), signal.SIG_IGN):
         resource_tracker.ensure_running()
-        return
-    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        resource_tracker.ensure_running()
-    finally:
-        signal.signal(signal.SIGHUP, previous if previous is not None else signal.SIG_DFL)
 
 
 def start_deaf_to_terminal_signals(process: BaseProcess) -> None:
@@ -134,12 +134,5 @@ def start_deaf_to_terminal_signals(process: BaseProcess) -> None:
     Only the main thread may change a handler: started from another thread, the child is deaf once its own first
     lines say so (:func:`ignore_terminal_signals`). A signal in the few milliseconds the start takes is ignored by
     the parent too."""
-    if threading.current_thread() is not threading.main_thread():
+    with _handled(TERMINAL_SIGNALS, signal.SIG_IGN):
         process.start()
-        return
-    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in TERMINAL_SIGNALS}
-    try:
-        process.start()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
