@@ -167,15 +167,14 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     ``resuming``: ``run_dir`` is continued (``--resume``), whose run keeps its name: a taken name is refused with
     the way to finish the run and install its model under another.
     """
-    stop = {"requested": False}
-    stopped_by = [int(signal.SIGINT)]  # the signal that asked for the stop: the exit status says it
+    stopped_by: list[int] = []  # the signal that asked for a stop, once one has: the exit status says it
 
     def request_stop(signum, frame) -> None:
-        if stop["requested"]:  # a second signal: stop now, the last checkpoint stays
+        if stopped_by:  # a second signal: stop now, the last checkpoint stays
             raise interrupted(signum)
         if signum == signal.SIGHUP:  # the terminal is gone: printing there would fail mid-step, and lose the step
             silence_hung_up_terminal()
-        stop["requested"], stopped_by[0] = True, signum
+        stopped_by.append(signum)
         again = "press Ctrl-C again to abort at once" if signum == signal.SIGINT else "a second signal aborts at once"
         print(f"\n{signal.Signals(signum).name}: stopping after this step (checkpointing first; {again})",
               file=sys.stderr, flush=True)
@@ -196,15 +195,15 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
             _print(event)
         except BrokenPipeError:  # `spandex train … | head`: nobody reads on; stop as on a signal, with a checkpoint
             silence_closed_output()
-            if not stop["requested"]:
-                stop["requested"], stopped_by[0] = True, int(signal.SIGPIPE)
+            if not stopped_by:
+                stopped_by.append(signal.SIGPIPE)
                 print("\nthe output's reader is gone: stopping after this step (checkpointing first)", file=sys.stderr,
                       flush=True)
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with kept_only_once_started(run_dir):
-            result = run_training(config, run_dir, emit=emit, should_stop=lambda: stop["requested"])
+            result = run_training(config, run_dir, emit=emit, should_stop=lambda: bool(stopped_by))
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
