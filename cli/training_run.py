@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import SpandexError
+from engine.files.output import check_run_folder
 from engine.library.catalog import check_name_free, install_model, resolve_model, user_models_dir
 from engine.stop_signals import (
     STOP_SIGNALS,
@@ -103,13 +104,7 @@ def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
     """The run folder: ``--out``, else build/runs/NAME; refused, before anything loads, where a file is."""
     given = bool(getattr(args, "out", None))
     run_dir = Path(args.out) if given else Path("build") / "runs" / config.name
-    named = f"{'--out ' if given else 'the run folder '}{run_dir}"
-    blocked = next((folder for folder in (run_dir, *run_dir.parents) if folder.exists() and not folder.is_dir()), None)
-    if blocked is not None:  # the folder itself, or one it would be made in
-        where = " is" if blocked == run_dir else f": {blocked} is"
-        kind = "a file, not a folder" if blocked.is_file() else "not a folder"
-        raise SpandexError(f"{named}{where} {kind}: name a folder for the run (new, or a run of these settings to "
-                           f"continue)")
+    check_run_folder(run_dir, f"{'--out' if given else 'the run folder'} {run_dir}")  # named as the user gave it
     return run_dir
 
 

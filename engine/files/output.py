@@ -105,6 +105,17 @@ def check_report_output(path: str | os.PathLike, what: str, example: str,
     return target
 
 
+def check_run_folder(run_dir: Path, named: str) -> None:
+    """Refuse a training run's folder that is a file, or would be made under one, before anything loads; ``named`` is
+    how the message names it (``--out X``, ``the run folder X``)."""
+    blocked = next((folder for folder in (run_dir, *run_dir.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocked is not None:  # the folder itself, or one it would be made in
+        where = " is" if blocked == run_dir else f": {blocked} is"
+        kind = "a file, not a folder" if blocked.is_file() else "not a folder"
+        raise OutputError(f"{named}{where} {kind}: name a folder for the run (new, or a run of these settings to "
+                          f"continue)")
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"

@@ -38,6 +38,7 @@ from engine.errors import SpandexError
 from engine.evaluation.report import card_metrics
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
+from engine.files.output import check_run_folder
 from engine.library.card import card_model_name, read_card
 from engine.library.catalog import model_file, resolve_model
 from engine.library.licences import copy_notices, lineage_notices, named_with_licences
@@ -431,8 +432,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
 def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     """Create ``run_dir`` for ``config``, or check that the run already in it is this config's."""
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise SpandexError(f"the run folder {run_dir} is a file, not a folder: name a folder for the run")
+    check_run_folder(run_dir, f"the run folder {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
     if saved.is_file():
