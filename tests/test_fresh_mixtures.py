@@ -50,6 +50,13 @@ def fresh_dataset(tmp_path_factory, speech_corpus: list[Path], keyboard_noise_fi
     return build_dataset(out, splits, MixSpec(clip_seconds=2.0), seed=1)
 
 
+def rebuild_sources(fresh_dataset: Path) -> tuple[list[AudioGroup], list[AudioGroup]]:
+    """Speech and noise for building a dataset again, from the fixture's own sources (a copy's go with its build)."""
+    sources = fresh_dataset / "training_sources"
+    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
+    return speech, [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+
+
 def test_fresh_build_lays_out_sources_and_rooms_and_no_training_clips(fresh_dataset):
     sources = fresh_sources(fresh_dataset)
     assert sources is not None and not (fresh_dataset / "training_set").exists()
@@ -68,9 +75,7 @@ def test_a_build_replaces_the_other_way_of_training_built_there_before(tmp_path,
     out = tmp_path / "data"
     shutil.copytree(fresh_dataset, out)
     manifest = json.loads((out / "manifest.json").read_text())
-    sources = fresh_dataset / "training_sources"  # the original's: the copy's go with the first build
-    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
-    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    speech, noise = rebuild_sources(fresh_dataset)
     fixed = {"train": SplitSources(speech, noise, 3)}
     build_dataset(out, fixed, MixSpec(clip_seconds=2.0), seed=1)
     assert fresh_sources(out) is None and not (out / "training_sources").exists()
@@ -84,9 +89,7 @@ def test_a_build_over_a_dataset_it_did_not_make_is_refused_and_leaves_it_as_it_w
     theirs = tmp_path / "ndns"
     (theirs / "training_set" / "noisy").mkdir(parents=True)
     (theirs / "training_set" / "noisy" / "book_fileid_1.wav").write_bytes(b"their recording")
-    sources = fresh_dataset / "training_sources"
-    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
-    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    speech, noise = rebuild_sources(fresh_dataset)
     for fresh in (True, False):
         with pytest.raises(SpandexError, match=r"holds training_set/ that `spandex data build` did not make \(no "
                                                r"manifest.json\): building there would replace it"):
@@ -104,11 +107,9 @@ def test_an_interrupted_build_leaves_a_manifest_that_tells_the_truth(tmp_path, f
     """The manifest was written only at the end: an interrupted first build could not be run again (its folder taken
     for someone else's), and an interrupted rebuild had replaced the training clips under an unchanged manifest (a
     resumed run would have trained on them without a word)."""
-    sources = fresh_dataset / "training_sources"
-    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
-    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
-    validation = SplitSources([AudioGroup("talker2", tuple(sorted((sources / "speech" / "talker2").iterdir())))],
-                              noise, 2)
+    speech, noise = rebuild_sources(fresh_dataset)
+    talker2 = sorted((fresh_dataset / "training_sources" / "speech" / "talker2").iterdir())
+    validation = SplitSources([AudioGroup("talker2", tuple(talker2))], noise, 2)
 
     def stopped_in_validation(split: str, done: int, total: int) -> None:
         if split == "validation":
@@ -291,9 +292,7 @@ def test_a_resumed_run_refuses_a_dataset_rebuilt_another_way(fresh_dataset, tmp_
     config = TrainConfig(name="fresh", dataset=str(data), hidden_sizes=(32, 32), steps=4, batch_size=2,
                          segment_seconds=0.5, eval_every=4, log_every=2, threads=1, seed=2)
     assert isinstance(run_training(config, tmp_path / "run", should_stop=stop_after(2)), ev.Cancelled)
-    sources = fresh_dataset / "training_sources"
-    speech = [AudioGroup(group, tuple(sorted((sources / "speech" / group).iterdir()))) for group in ("talker0", "talker1")]
-    noise = [AudioGroup("keys", tuple(sorted((sources / "noise" / "keys-a").iterdir())))]
+    speech, noise = rebuild_sources(fresh_dataset)
     build_dataset(data, {"train": SplitSources(speech, noise, 3)}, MixSpec(clip_seconds=2.0), seed=1)
     refused: list = []
     with pytest.raises(SpandexError, match=r"^the dataset .*data is no longer the one this run started with \(its "

@@ -59,18 +59,25 @@ def _on_a_terminal_of_its_own() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def spandex_on_a_terminal(args: list[str], cwd: Path) -> tuple[subprocess.Popen, int]:
+    """`spandex ARGS` in a session of its own on a pseudo-terminal, as from a terminal window; the terminal's other
+    end, which the test closes to hang it up."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=cwd, stdin=terminal, stdout=terminal,
+                               stderr=terminal, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+                               preexec_fn=_on_a_terminal_of_its_own)
+    os.close(terminal)
+    return process, controller
+
+
 def test_a_training_run_whose_terminal_closes_checkpoints_and_exits_129(tiny_dataset, tmp_path):
     """Closing the terminal sends SIGHUP; every write to the terminal then fails with EIO. The run printed its
     "stopping after this step" line there, failed mid-step with "Input/output error", exit 1, and lost its folder."""
-    controller, terminal = pty.openpty()
     args = ["prune", str(reference_path("ndns_baseline.net")), "--sparsity", "0.6", "--frequency", "1", "--prunes",
             "2", "--dataset", str(tiny_dataset), "--name", "hung-up", "--out", str(tmp_path / "run"), "--steps",
             "100000", "--batch-size", "2", "--segment-seconds", "0.5", "--eval-every", "100000", "--eval-clips", "2",
             "--threads", "1", "--no-install"]
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=REPO, stdin=terminal, stdout=terminal,
-                               stderr=terminal, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
-                               preexec_fn=_on_a_terminal_of_its_own)
-    os.close(terminal)
+    process, controller = spandex_on_a_terminal(args, REPO)
     seen = b""
     try:
         deadline = time.monotonic() + 240
@@ -98,12 +105,8 @@ def test_a_command_whose_terminal_closes_stops_quietly(tmp_path, noisy_speech, c
     import soundfile as sf
 
     sf.write(tmp_path / "long.wav", np.tile(noisy_speech[0].astype(np.float32), 40), 16000)
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "denoise", "long.wav", "out.wav", "--model",
-                                str(reference_path("ndns_baseline.net"))], cwd=tmp_path, stdin=terminal,
-                               stdout=terminal, stderr=terminal, env={**os.environ, "PYTHONPATH": str(REPO)},
-                               start_new_session=True, preexec_fn=_on_a_terminal_of_its_own)
-    os.close(terminal)
+    process, controller = spandex_on_a_terminal(
+        ["denoise", "long.wav", "out.wav", "--model", str(reference_path("ndns_baseline.net"))], tmp_path)
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob(".out.wav.*.tmp")) and time.monotonic() < deadline and process.poll() is None:
