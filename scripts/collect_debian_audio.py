@@ -40,12 +40,14 @@ CLIPPED_FRACTION = 0.001
 HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 
 # Speech: (split, group, package, glob, minimum source rate). Validation: other speakers AND other languages
-# or recordings than anything in training (asterisk en/fr voices; Tux Paint's Dutch and Lithuanian readers).
+# or recordings than anything in training (Asterisk's English, French and Russian voices; Tux Paint's Dutch and
+# Lithuanian readers; KLettres' French, Lithuanian and Dutch readers).
 TUXPAINT_TRAIN = ("fr", "ru", "ro", "ca", "bg", "be", "el", "da")
 TUXPAINT_VALIDATION = ("nl", "lt")
 STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
 KLETTRES = "klettres-data/usr/share/klettres"
 KLETTRES_TRAIN = ("ar", "cs", "da", "es", "he", "hu", "it", "nb", "pt_BR", "ru", "tn")  # not nds: Low German
+KLETTRES_VALIDATION = ("fr", "lt", "nl")  # not nn: its reader may be nb's; id holds no recordings
 HEDGEWARS_VOICES = "hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"
 HEDGEWARS_TRAIN = ("Default_pl", "Default_es", "Default_ru", "Russian_pl")  # not "Russian": English, accented
 SPEECH = [
@@ -65,12 +67,15 @@ SPEECH = [
     *[("validation", f"tuxpaint-{lang}", f"{STAMPS}/**/*_desc_{lang}.ogg") for lang in TUXPAINT_VALIDATION],
     ("validation", "asterisk-en", "asterisk-core-sounds-en-g722/**/*.g722"),
     ("validation", "asterisk-fr", "asterisk-core-sounds-fr-g722/**/*.g722"),
+    ("validation", "asterisk-ru", "asterisk-core-sounds-ru-g722/**/*.g722"),
+    *[("validation", f"klettres-{lang}", f"{KLETTRES}/{lang}/**/*.ogg") for lang in KLETTRES_VALIDATION],
     # test: KTuberling's spoken words, one reader per language, in languages no other split uses
     *[("test", f"ktuberling-{lang}", f"ktuberling-data/usr/share/ktuberling/sounds/{lang}/*.ogg")
       for lang in ("de", "en", "gl", "sl", "uk", "wa")],
 ]
 # Noise: training and validation come from different packages (different recordings and kinds of sound).
 SONIC_PI = "sonic-pi-samples/usr/share/sonic-pi/samples"
+MEGAGLEST = "megaglest-data/usr/share/games/megaglest"
 UFOAI_KINDS = ("ambience", "misc", "doors", "footsteps", "ugv", "geoscape")
 NOISE = [
     # one group: most categories hold a handful of sounds (symbols/ and people/ are spoken: left out)
@@ -99,6 +104,18 @@ NOISE = [
     ("validation", "keyboard", "bucklespring-data/**/*.wav"),
     ("validation", "alerts", "oxygen-sounds/**/*.ogg"),
     ("validation", "alerts", "sound-theme-freedesktop/**/*.oga"),
+    # FlightGear: engines, propellers, rotors, wind, rain, thunder, tyres, cockpit mechanics (its spoken
+    # callouts, mk-viii/ and tcas/, lie in subfolders these patterns do not reach)
+    ("validation", "flightgear", "flightgear-data-base/usr/share/games/flightgear/Sounds/*.wav"),
+    ("validation", "flightgear", "flightgear-data-base/usr/share/games/flightgear/Aircraft/c172p/Sounds/*.wav"),
+    # MegaGlest: its maps' day, night, rain and wind ambiences; its units' work and movement sounds (their
+    # acknowledgements, cries and voices are left out: only these name patterns are taken)
+    ("validation", "megaglest-ambience", f"{MEGAGLEST}/tilesets/*/sounds/*.*"),
+    *[("validation", "megaglest-work", f"{MEGAGLEST}/techs/megapack/commondata/sounds/**/{kind}*.wav") for kind in
+      ("worker_build", "worker_harvest", "worker_mine", "worker_work_end", "anvil", "tech_building_fall",
+       "catapult_walk", "golem_walk", "horseman_walk", "orni_")],
+    # Widelands: workshops, farms, animals, mills, smithies (not its taverns: voices)
+    ("validation", "widelands-work", "widelands-data/usr/share/games/widelands/data/sound/**/*.ogg"),
     ("test", "lincity-city", "lincity-ng-data/usr/share/games/lincity-ng/sounds/*.*"),
     ("test", "frozen-bubble", "frozen-bubble-data/usr/share/games/frozen-bubble/snd/*.ogg"),
 ]
@@ -120,7 +137,7 @@ def read(name: str, data: bytes) -> tuple[np.ndarray, int]:
 # Spoken files that must never be used as noise: Tux Paint's descriptions and localised sounds
 # (``*_desc_fr.ogg``, ``*_en_GB.ogg``), SuperTux's voice samples.
 SPOKEN = re.compile(r"(_desc.*|_[a-z]{2}(_[A-Z]{2})?)\.og[ga]$|/(excellent|welldone|yeti_gna)\.|"
-                    r"/(sara_airport_pa|WilhelmScream|ugh|wee)\.")
+                    r"/(sara_airport_pa|WilhelmScream|ugh|wee)\.|/(checklist\d*|coughing|good_morning)\.|/taverns/")
 AUDIO = (".ogg", ".oga", ".wav", ".flac", ".g722")
 
 

@@ -5,13 +5,18 @@ Both through :func:`engine.training.validation.validate` (the float64 graph the 
 "clean in -> out" column of bench/quality.py measures the same on the held-out split; this one is for choosing
 on the validation split, which the held-out split must not do.
 
-    PYTHONPATH=. .venv/bin/python scripts/measure_clean_passthrough.py MODEL [MODEL ...] [--split DIR]
+    PYTHONPATH=. .venv/bin/python scripts/measure_clean_passthrough.py MODEL [MODEL ...] [--split DIR] [--by-group]
+
+``--by-group`` adds each model's SI-SNRi by speech group and by noise group (from the dataset's manifest.json,
+which names every clip's groups) and the mean over groups, which weighs every source alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +32,52 @@ def main() -> int:
     parser.add_argument("models", nargs="+", metavar="MODEL", help="library name or netx file")
     parser.add_argument("--split", default="build/data/debian/validation_set",
                         help="a split folder with noisy/ and clean/ (default: %(default)s)")
+    parser.add_argument("--by-group", action="store_true",
+                        help="also SI-SNRi by speech group and by noise group, and the mean over groups")
     args = parser.parse_args()
     clips = PairedClips.load(args.split)
+    groups = clip_groups(Path(args.split), clips.names) if args.by_group else {}
     clean_in = PairedClips(clips.names, [c.copy() for c in clips.clean], clips.clean)
     print(f"{args.split}: {len(clips)} clips")
     print("| model | SI-SNRi dB | M-Ops/s | clean in -> out dB (mean) | median | worst clip |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    improvement = {}
     for spec in args.models:
         model = resolve_model(spec)
         noisy = validate(model, clips)
         passed = np.array(validate(model, clean_in).per_clip_si_snr)
+        improvement[spec] = np.array(noisy.per_clip_si_snr) - np.array(noisy.per_clip_si_snr_noisy)
         print(f"| {spec} | {noisy.si_snri:.3f} | {noisy.power_proxy_mops:.2f} | {passed.mean():.2f} | "
               f"{np.median(passed):.2f} | {passed.min():.2f} |", flush=True)
+    for kind, by_clip in groups.items():
+        print_group_table(kind, by_clip, improvement)
     return 0
+
+
+def clip_groups(split: Path, names: list[str]) -> dict[str, list[str]]:
+    """Each clip's speech group and noise group, in ``names``' order, from the dataset's manifest."""
+    manifest_path = split.parent / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        recipes = {str(r["fileid"]): r for r in manifest["clips"][split.name.removesuffix("_set")]}
+        return {kind: [recipes[name][f"{kind}_group"] for name in names] for kind in ("speech", "noise")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"--by-group: cannot read the clips' groups from {manifest_path}: {exc!r}") from None
+
+
+def print_group_table(kind: str, by_clip: list[str], improvement: dict[str, np.ndarray]) -> None:
+    members = defaultdict(list)
+    for index, group in enumerate(by_clip):
+        members[group].append(index)
+    print(f"\nSI-SNRi dB by {kind} group")
+    print("| group | clips | " + " | ".join(improvement) + " |")
+    print("| --- | ---: |" + " ---: |" * len(improvement))
+    for group in sorted(members):
+        cells = " | ".join(f"{scores[members[group]].mean():.2f}" for scores in improvement.values())
+        print(f"| {group} | {len(members[group])} | {cells} |")
+    means = " | ".join(f"{np.mean([scores[m].mean() for m in members.values()]):.2f}"
+                       for scores in improvement.values())
+    print(f"| mean over {len(members)} groups | {len(by_clip)} | {means} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class ValidationResult:
     power_proxy_mops: float
     activity_sparsity: tuple[float, ...]
     per_clip_si_snr: tuple[float, ...]
+    per_clip_si_snr_noisy: tuple[float, ...]
 
     @property
     def si_snri(self) -> float:
@@ -72,4 +73,5 @@ def validate(model: SDNNModel, clips: PairedClips, batch: int = 16,
         si_snr=float(scores.mean()), si_snr_noisy=float(noisy_scores.mean()),
         synops_per_frame=synops_per_frame,
         power_proxy_mops=float(power_proxy_ops_per_s(synops_per_frame, neuronops_per_frame)) / 1e6,
-        activity_sparsity=activity, per_clip_si_snr=tuple(float(s) for s in scores))
+        activity_sparsity=activity, per_clip_si_snr=tuple(float(s) for s in scores),
+        per_clip_si_snr_noisy=tuple(float(s) for s in noisy_scores))
