@@ -26,8 +26,7 @@ fi
 PACKAGES=(
     # speech
     tuxpaint-stamps-default asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
-    asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 fillets-ng-data-cs
-    fillets-ng-data-nl
+    asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 fillets-ng-data-cs fillets-ng-data-nl
     ktuberling-data klettres-data hedgewars-data
     # noise
     colobot-common-sounds asterisk-moh-opsound-g722 sonic-pi-samples supertux-data
