@@ -15,7 +15,7 @@ from engine.dsp.level import LevelParams
 from engine.files.netx import load_model
 from engine.library.card import card_lines
 from engine.library.catalog import ModelEntry
-from engine.snn.blend import BlendError, blend, kept_from_model
+from engine.snn.blend import BlendError, average, blend, kept_from_model
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
@@ -106,6 +106,29 @@ def test_models_of_different_layouts_are_refused():
     with pytest.raises(BlendError, match=re.escape("a and narrow cannot be blended: their layouts differ (3-2-3 "
                                                    "against 3-1-3)")):
         blend(a, _model([[[2, 2, 2]], [[2], [2], [2]]], "narrow"), 0.5)
+
+
+def test_an_average_is_the_mean_of_the_weights_rounded_once_and_keeps_the_first_models_delays():
+    a = _model([[[2, 6, 2, -2, 2]], [[2], [4], [6], [8], [10]]], "a", delays=[3])
+    b = _model([[[4, 8, 8, -4, 12]], [[4], [6], [8], [10], [12]]], "b", delays=[5])
+    c = _model([[[6, 2, 2, -6, 14]], [[0], [2], [4], [6], [8]]], "c", delays=[7])
+    # means 4, 16/3, 4, -4, 28/3 -> 4, 6 (2.67 steps of 2), 4, -4, 10 (4.67 steps)
+    soup = average([a, b, c])
+    assert soup.layers[0].weight_mant.tolist() == [[4, 6, 4, -4, 10]]
+    assert soup.layers[1].weight_mant.ravel().tolist() == [2, 4, 6, 8, 10]
+    assert list(soup.layers[0].delays) == [3] and soup.name == "a"
+    # two models: the same as a blend at one half; one model: itself
+    assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(average([a, b]).layers,
+                                                                           blend(a, b, 0.5).layers))
+    assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(average([c]).layers, c.layers))
+    with pytest.raises(BlendError, match="layouts differ"):
+        average([a, _model([[[2, 2]], [[2], [2]]], "narrow")])
+    with pytest.raises(BlendError, match="no models"):
+        average([])
+    # rounded once: 0, 2, 2 average to 4/3 -> 2, where blending two at a time rounds 1 to 0 first, then 2/3 to 0
+    zero, two = _model([[[0]], [[2]]], "zero"), _model([[[2]], [[2]]], "two")
+    assert average([zero, two, two]).layers[0].weight_mant.tolist() == [[2]]
+    assert blend(blend(zero, two, 0.5), two, 2 / 3).layers[0].weight_mant.tolist() == [[0]]
 
 
 @pytest.mark.parametrize("share, hint", [(-0.1, ""), (1.5, " (0.015 for 1.5 %)"), (float("nan"), ""),

@@ -15,6 +15,7 @@ there (fine-tuning moves a few delays by a frame: spandex-prune50's GMP run move
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,15 +42,33 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
     _check_blendable(model, other)
     layers = []
     for mine, theirs in zip(model.layers, other.layers):
-        mixed = share * mine.weight_mant.astype(np.float64) + (1.0 - share) * theirs.weight_mant
-        # float arithmetic lands a hair off exact ties (0.9 × 2 + 0.1 × 12 = 2.9999999999999996): mantissas are at
-        # most 256, so for a share of up to 9 decimals, 9 decimals give back the exact value, and np.round then
-        # rounds ties to even, as torch.round
-        weight = WEIGHT_GRID * np.round(np.round(mixed, 9) / WEIGHT_GRID)
+        weight = _on_grid(share * mine.weight_mant.astype(np.float64) + (1.0 - share) * theirs.weight_mant)
         if keep_zeros:
             weight[mine.weight_mant == 0] = 0
         layers.append(dataclasses.replace(mine, weight_mant=weight.astype(mine.weight_mant.dtype)))
     return dataclasses.replace(model, layers=tuple(layers), name=name or model.name, source=None)  # validated
+
+
+def average(models: Sequence[SDNNModel], name: str | None = None) -> SDNNModel:
+    """The uniform average of ``models``' weights (a uniform "model soup"), rounded once to the 8-bit grid; the
+    rest is the first model's, as in :func:`blend`. All must share one layout."""
+    if not models:
+        raise BlendError("average: no models given")
+    first = models[0]
+    for other in models[1:]:
+        _check_blendable(first, other)
+    layers = []
+    for index, mine in enumerate(first.layers):
+        total = sum(model.layers[index].weight_mant.astype(np.float64) for model in models)
+        layers.append(dataclasses.replace(mine, weight_mant=_on_grid(total / len(models)).astype(mine.weight_mant.dtype)))
+    return dataclasses.replace(first, layers=tuple(layers), name=name or first.name, source=None)
+
+
+def _on_grid(mixed: np.ndarray) -> np.ndarray:
+    """Weights mixed in float, rounded to the 8-bit grid (ties to even, as torch.round). Float arithmetic lands a
+    hair off exact ties (0.9 × 2 + 0.1 × 12 = 2.9999999999999996): mantissas are at most 256, so for shares of up
+    to 9 decimals, 9 decimals give back the exact value before rounding."""
+    return WEIGHT_GRID * np.round(np.round(mixed, 9) / WEIGHT_GRID)
 
 
 def check_share(share: float) -> None:
