@@ -3,8 +3,8 @@
 #   1. spandex-dense: the official N-DNS baseline fine-tuned on fresh mixtures, its input levelled
 #      (configs/spandex-dense-stage1.yaml), then trained 2,400 steps more (configs/spandex-dense.yaml), then
 #      blended 80/20 with the official baseline, weight by weight (`spandex blend`), then trained 14,000 steps
-#      more (configs/spandex-dense-long.yaml), then 10,000 more with more speakers (configs/spandex-dense-voices.yaml),
-#      then 8,000 more with its weights averaged (configs/spandex-dense-averaged.yaml);
+#      more (configs/spandex-dense-long.yaml), then 10,000 more with more speakers (configs/spandex-dense-voices.yaml);
+#      the default is the soup of the last two (their weights averaged);
 #   2. spandex-prune50 / -prune90: global GMP from spandex-dense before its blend (DENSE below), 600 steps
 #      (Adam 3e-3 -> 3e-4, configs/lineup-finetune.yaml; prune90 distilled from DENSE; prune50 then blended 70/30
 #      with the official baseline, its zeros kept); spandex-prune75: global GMP from the shipped prune50, distilled
@@ -68,29 +68,42 @@ stage spandex-dense-long "${SPANDEX[@]}" train configs/spandex-dense-long.yaml -
 # built again, $DATASET has them, and those stages come out a little different from the shipped ones.)
 stage spandex-dense-voices "${SPANDEX[@]}" train configs/spandex-dense-voices.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-dense-long/spandex-dense-long.net" --out "$RUNS/spandex-dense-voices"
-# Since session 17 (2026-12-06): 8,000 steps more, validating and exporting a moving average of the weights
-# (configs/spandex-dense-averaged.yaml; validation 4.71 -> 4.76 dB SI-SNRi at 9.74 M-Ops/s, clean speech in -> out
-# 30.36 -> 30.64 dB), shipped by the rule written in that file before the run
-stage spandex-dense-averaged "${SPANDEX[@]}" train configs/spandex-dense-averaged.yaml --dataset "$DATASET" \
-    --init "$RUNS/spandex-dense-voices/spandex-dense-voices.net" --out "$RUNS/spandex-dense-averaged"
-cp "$RUNS/spandex-dense-averaged/spandex-dense-averaged.net" assets/models/spandex-dense.net.tmp
-mv assets/models/spandex-dense.net.tmp assets/models/spandex-dense.net
-# the app's default, A/B'd against the cheaper ones (the library reads "default" and "ab_with" from the card); the
-# card names the official baseline as parent and keeps the training stages and the blend, which are not shipped,
-# under "stages" and "earlier_blends" (the blend between the second stage and the long one)
-RUNS="$RUNS" .venv/bin/python - <<'PY'
+# Session 17 trained 8,000 steps more from voices with its weights averaged (configs/spandex-dense-averaged.yaml), the
+# default until session 19; nothing shipped descends from it now. Since session 19 (2026-12-06) the default is a
+# model soup: the uniform average of the long and voices stages' weights, rounded once to the 8-bit grid, with the
+# long stage's delays, thresholds and encoder (engine.snn.blend.average). A greedy soup over nine models on the
+# broadened validation split chose those two (scripts/greedy_soup.py; docs/measurements.md), and it shipped by the
+# rule written there before it ran: 5.155 dB SI-SNRi at 8.76 M-Ops/s, clean speech in -> out 27.61 dB (the averaged
+# stage: 4.947 at 9.22). Its card names the official baseline as parent, keeps the stages and the blend under
+# "stages" and "earlier_blends", and says what the soup averaged under "soup".
+RUNS="$RUNS" DATASET="$DATASET" PYTHONPATH=. .venv/bin/python - <<'PY'
 import json, os, pathlib
-runs = pathlib.Path(os.environ["RUNS"])
-stage1, stage2, blended, long, voices, data = (json.loads(path.read_text()) for path in (
+from engine.evaluation.report import card_metrics
+from engine.files.netx import load_model, save_netx
+from engine.snn.blend import average
+from engine.training.dataset import PairedClips
+from engine.training.validation import validate
+runs, dataset = pathlib.Path(os.environ["RUNS"]), os.environ["DATASET"]
+stage1, stage2, blended, long, voices = (json.loads(path.read_text()) for path in (
     runs / "spandex-dense-stage1/spandex-dense-stage1.json", runs / "spandex-dense/spandex-dense.json",
     runs / "spandex-dense-blend/spandex-dense.json", runs / "spandex-dense-long/spandex-dense-long.json",
-    runs / "spandex-dense-voices/spandex-dense-voices.json",
-    runs / "spandex-dense-averaged/spandex-dense-averaged.json"))
+    runs / "spandex-dense-voices/spandex-dense-voices.json"))
+members = [load_model(runs / f"{name}/{name}.net") for name in ("spandex-dense-long", "spandex-dense-voices")]
+soup = average(members, name="spandex-dense")
+save_netx(soup, "assets/models/spandex-dense.net")
+clips = PairedClips.load(pathlib.Path(dataset) / "validation_set")
+measured_on = f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)"
 keys = ("name", "parent", "recipe", "metrics", "training")
+data = dict(voices)  # the last stage's data, recipe and training; its metrics are the soup's own, below
 data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
-            stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2, long, voices)],
+            stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2, long)],
             earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)",
                              "after_stage": "spandex-dense"}],
+            soup={"members": ["spandex-dense-long", "spandex-dense-voices"],
+                  "weights": "uniform average, rounded once to the 8-bit grid",
+                  "kept_from": "spandex-dense-long (axonal delays, thresholds, input encoder)",
+                  "chosen_by": "greedy soup over nine models on the validation split (scripts/greedy_soup.py)"},
+            metrics=card_metrics(validate(soup, clips), soup, measured_on),
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned here; its stages: configs/spandex-dense*.yaml, "
                   "scripts/train_lineup.sh.")  # (what the stage lines above it say is not repeated)
 pathlib.Path("assets/models/spandex-dense.json").write_text(json.dumps(data, indent=2))

@@ -158,6 +158,19 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
     assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 
 
+def test_a_card_shows_a_soup_after_its_last_stage():
+    soup = {"members": ["long", "voices.net"], "kept_from": "long (delays)", "chosen_by": "greedy soup of 9"}
+    card = {"name": "m", "recipe": {"name": "voices", "steps": 40}, "stages": [{"name": "long", "recipe": {"steps": 10}}],
+            "soup": soup}
+    lines = [line.split(",")[0] if line.startswith(("stage", "last")) else line for line in card_lines(card)
+             if line.startswith(("stage", "last stage", "soup"))]
+    assert lines == ["stage long: 10 steps", "last stage voices: 40 steps",
+                     "soup: the weights of long and voices averaged, rounded to 8 bits; the rest from long (delays); "
+                     "chosen by a greedy soup of 9"]
+    assert "soup: the weights of long and voices averaged" in card_lines(card, brief_stages=True)  # the app's
+    assert "soup: ?" in card_lines({"name": "m", "soup": {"members": "junk"}})  # hand-edited: no crash
+
+
 def test_a_card_shows_no_minus_on_a_number_that_rounds_to_zero():
     lines = card_lines({"name": "m", "metrics": {"si_snr": -0.004, "si_snri": -0.04, "synops_per_frame": -0.2}})
     assert "  SI-SNR dB: 0.00; SI-SNRi dB: -0.04" in lines and "  SynOps/frame: 0" in lines

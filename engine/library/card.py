@@ -139,6 +139,9 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
+    soup = card.get("soup")
+    if isinstance(soup, dict):
+        lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     earlier_narrows = card.get("earlier_narrows")
     for earlier in earlier_narrows if isinstance(earlier_narrows, list) else []:  # its parent was narrowed too
         lines.append(f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}")
@@ -303,6 +306,19 @@ def _blend_summary(blend: dict) -> str:
     return (f"{share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} {_shown(str(blend.get('other', '?')))}"
             f", weight by weight, rounded to 8 bits" + ("; the first model's zero weights kept" if blend.get("keep_zeros")
                                                         else ""))
+
+
+def _soup_summary(soup: dict, brief: bool = False) -> str:
+    members = soup.get("members")
+    if not (isinstance(members, list) and members):
+        return "?"
+    text = f"the weights of {' and '.join(_shown(str(m)) for m in members)} averaged"
+    if brief:  # the app's card, where room is short
+        return text
+    text += ", rounded to 8 bits"
+    if isinstance(soup.get("kept_from"), str):
+        text += f"; the rest from {soup['kept_from']}"
+    return text + (f"; chosen by a {soup['chosen_by']}" if isinstance(soup.get("chosen_by"), str) else "")
 
 
 def _shown(model: str) -> str:
