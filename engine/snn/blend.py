@@ -59,8 +59,8 @@ def average(models: Sequence[SDNNModel], name: str | None = None) -> SDNNModel:
         _check_blendable(first, other)
     layers = []
     for index, mine in enumerate(first.layers):
-        total = sum(model.layers[index].weight_mant.astype(np.float64) for model in models)
-        layers.append(dataclasses.replace(mine, weight_mant=_on_grid(total / len(models)).astype(mine.weight_mant.dtype)))
+        mean = np.mean([model.layers[index].weight_mant.astype(np.float64) for model in models], axis=0)
+        layers.append(dataclasses.replace(mine, weight_mant=_on_grid(mean).astype(mine.weight_mant.dtype)))
     return dataclasses.replace(first, layers=tuple(layers), name=name or first.name, source=None)
 
 
