@@ -16,9 +16,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.errors import SpandexError  # noqa: E402
 from engine.files.netx import save_netx  # noqa: E402
-from engine.library.catalog import resolve_model  # noqa: E402
+from engine.library.blending import check_blend_output  # noqa: E402
+from engine.library.catalog import model_file, resolve_model  # noqa: E402
 from engine.snn.blend import average  # noqa: E402
+from engine.snn.model import layout_text  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
 
@@ -32,9 +35,21 @@ def main() -> int:
     args = parser.parse_args()
     if len(args.models) < 2:
         parser.error("give two or more models")
-    clips = PairedClips.load(args.split)
-    print(f"{args.split}: {len(clips)} clips")
-    models = {spec: resolve_model(spec) for spec in args.models}
+    try:
+        return soup(args.models, args.split, args.out)
+    except SpandexError as exc:  # a missing model or split, a bad --out, layouts that differ: said in one line
+        parser.exit(1, f"greedy_soup.py: error: {exc}\n")
+
+
+def soup(specs: list[str], split: str, out: Path) -> int:
+    target = check_blend_output(str(out), sources=tuple(model_file(spec) for spec in specs), example="soup.net",
+                                offers_install=False)
+    models = {spec: resolve_model(spec) for spec in specs}
+    layouts = {layout_text(model.neuron_counts) for model in models.values()}
+    if len(layouts) > 1:
+        raise SpandexError(f"the models' layouts differ ({', '.join(sorted(layouts))}): a soup averages models of one")
+    clips = PairedClips.load(split)
+    print(f"{split}: {len(clips)} clips")
     scores = {}
     for spec, model in models.items():
         scores[spec] = validate(model, clips).si_snri
@@ -48,9 +63,8 @@ def main() -> int:
               flush=True)
         if joined:
             members, best = [*members, spec], trial
-    soup = average([models[m] for m in members], name=args.out.stem)
-    save_netx(soup, args.out)
-    print(f"soup of {len(members)}: {', '.join(members)}; validation SI-SNRi {best:.3f} dB -> {args.out}")
+    save_netx(average([models[m] for m in members], name=target.stem), target)
+    print(f"soup of {len(members)}: {', '.join(members)}; validation SI-SNRi {best:.3f} dB -> {target}")
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.errors import SpandexError  # noqa: E402
 from engine.library.catalog import resolve_model  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
@@ -35,15 +36,22 @@ def main() -> int:
     parser.add_argument("--by-group", action="store_true",
                         help="also SI-SNRi by speech group and by noise group, and the mean over groups")
     args = parser.parse_args()
-    clips = PairedClips.load(args.split)
-    groups = clip_groups(Path(args.split), clips.names) if args.by_group else {}
+    try:
+        return measure(args.models, args.split, args.by_group)
+    except SpandexError as exc:  # a missing model or split: said in one line
+        parser.exit(1, f"measure_clean_passthrough.py: error: {exc}\n")
+
+
+def measure(specs: list[str], split: str, by_group: bool) -> int:
+    models = {spec: resolve_model(spec) for spec in specs}  # every model found before minutes of measuring
+    clips = PairedClips.load(split)
+    groups = clip_groups(Path(split), clips.names) if by_group else {}
     clean_in = PairedClips(clips.names, [c.copy() for c in clips.clean], clips.clean)
-    print(f"{args.split}: {len(clips)} clips")
+    print(f"{split}: {len(clips)} clips")
     print("| model | SI-SNRi dB | M-Ops/s | clean in -> out dB (mean) | median | worst clip |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     improvement = {}
-    for spec in args.models:
-        model = resolve_model(spec)
+    for spec, model in models.items():
         noisy = validate(model, clips)
         passed = np.array(validate(model, clean_in).per_clip_si_snr)
         improvement[spec] = np.array(noisy.per_clip_si_snr) - np.array(noisy.per_clip_si_snr_noisy)
@@ -62,7 +70,7 @@ def clip_groups(split: Path, names: list[str]) -> dict[str, list[str]]:
         recipes = {str(r["fileid"]): r for r in manifest["clips"][split.name.removesuffix("_set")]}
         return {kind: [recipes[name][f"{kind}_group"] for name in names] for kind in ("speech", "noise")}
     except (OSError, ValueError, KeyError) as exc:
-        raise SystemExit(f"--by-group: cannot read the clips' groups from {manifest_path}: {exc!r}") from None
+        raise SpandexError(f"--by-group: cannot read the clips' groups from {manifest_path}: {exc!r}") from None
 
 
 def print_group_table(kind: str, by_clip: list[str], improvement: dict[str, np.ndarray]) -> None:

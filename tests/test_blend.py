@@ -3,7 +3,11 @@ worked out here, zeros kept, refusals, and the command's model, card and scores.
 
 import dataclasses
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -168,6 +172,10 @@ def test_a_card_shows_a_soup_after_its_last_stage():
                      "soup: the weights of long and voices averaged, rounded to 8 bits; the rest from long (delays); "
                      "chosen by a greedy soup of 9"]
     assert "soup: the weights of long and voices averaged" in card_lines(card, brief_stages=True)  # the app's
+    # a blend of the soup: the soup first, then the blend
+    blended = [line[:5] for line in card_lines({**card, "blend": {"model": "m", "other": "o", "share": 0.8}})
+               if line.startswith(("soup", "blend"))]
+    assert blended == ["soup:", "blend"]
     assert "soup: ?" in card_lines({"name": "m", "soup": {"members": "junk"}})  # hand-edited: no crash
 
 
@@ -202,8 +210,8 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
     assert card["metrics"]["nonzero_params"] == expected.n_nonzero_synapses
     # the first model's card as it is (the blend adds no training); the blend's numbers say where they were measured
     shipped = json.loads(Path(f"assets/models/{SHIPPED_DENSE}.json").read_text())
-    for key in ("parent", "data", "stages", "recipe", "training"):
-        assert card[key] == shipped[key], key
+    for key in ("parent", "data", "stages", "recipe", "training", "soup"):
+        assert card.get(key) == shipped.get(key), key
     assert ModelEntry("soup", out, "user", card).measured_on == str(tiny_dataset)
     assert re.search(rf"^soup \(the blend\) +{score.si_snri:.2f} +{score.power_proxy_mops:.2f}$", printed, re.M)
     assert printed.rstrip().splitlines()[-1].endswith("; beside it soup.json, LICENSE-ndns.md")
@@ -317,3 +325,46 @@ def test_spandex_blend_refuses_an_output_or_card_it_must_not_write_before_any_wo
     err = capsys.readouterr().err.strip()
     assert message.format(card=out.with_suffix(".json"), out=out, target=tmp_path / "elsewhere.net") in err
     assert len(err.splitlines()) == 1 and sorted(tmp_path.iterdir()) == before
+
+
+def _greedy_soup(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "scripts/greedy_soup.py", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": "."}, timeout=600)
+
+
+def test_greedy_soup_adds_a_model_only_when_the_soup_scores_higher(tiny_dataset, tmp_path):
+    split = str(split_folder(tiny_dataset, "validation"))
+    models = [f"assets/models/{SHIPPED_DENSE}.net", "assets/models/spandex-prune50.net", str(reference_path("ndns_baseline.net"))]
+    out = tmp_path / "soup.net"
+    done = _greedy_soup(*models, "--split", split, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    clips = PairedClips.load(split)
+    alone = {spec: validate(load_model(spec), clips).si_snri for spec in models}
+    ranked = sorted(models, key=alone.__getitem__, reverse=True)
+    members, best = [ranked[0]], alone[ranked[0]]  # the greedy rule, worked out here from the scores
+    for spec in ranked[1:]:
+        score = validate(average([load_model(m) for m in [*members, spec]]), clips).si_snri
+        verdict = "joins" if score > best else "left out"
+        assert re.search(rf"^\| \+ {re.escape(spec)} \| {len(members) + 1} members \| {score:.3f} \| {verdict} \|$",
+                         done.stdout, re.M), done.stdout
+        if score > best:
+            members, best = [*members, spec], score
+    written, expected = load_model(out), average([load_model(m) for m in members])
+    assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(written.layers, expected.layers))
+    assert done.stdout.rstrip().endswith(f"validation SI-SNRi {best:.3f} dB -> {out}")
+
+
+def test_greedy_soup_refuses_bad_input_in_one_line(tiny_dataset, tmp_path):
+    split = str(split_folder(tiny_dataset, "validation"))
+    dense = str(tmp_path / "dense.net")
+    shutil.copyfile(f"assets/models/{SHIPPED_DENSE}.net", dense)
+    shipped = f"assets/models/{SHIPPED_DENSE}.net"
+    cases = [([dense, "assets/models/spandex-prune75.net", "--out", str(tmp_path / "s.net")], "layouts differ"),
+             ([dense, str(tmp_path / "missing.net"), "--out", str(tmp_path / "s.net")], "missing.net"),
+             ([dense, "assets/models/spandex-prune50.net", "--out", dense], "would replace"),
+             ([dense, "assets/models/spandex-prune50.net", "--out", shipped], "): write it elsewhere\n"),
+             ([dense, "--out", str(tmp_path / "s.net")], "two or more models")]
+    for args, said in cases:
+        done = _greedy_soup(*args, "--split", split)
+        assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    assert not (tmp_path / "s.net").exists()

@@ -27,8 +27,9 @@ from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
-CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training", "narrow", "earlier_narrows")
-"""What a blend's card keeps of its first model's card: where that model came from and how it was trained."""
+CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training", "soup", "narrow", "earlier_narrows")
+"""What a blend's card keeps of its first model's card: where that model came from and how it was trained (a soup
+included: the first model may be the average of its stages)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class BlendOutcome:
 
 
 def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...] = (),
-                       example: str = "blend.net") -> Path:
+                       example: str = "blend.net", offers_install: bool = True) -> Path:
     """The netx file to write and its card beside it (and, with ``install``, its place in the user's library),
     checked before any work (:class:`SpandexError` if not): not one of the ``sources`` it is made from, nor beside
     one under its name (its card would be replaced), nor among the shipped models."""
@@ -57,8 +58,8 @@ def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...
         raise SpandexError(f"--out {out}: a model is written as a netx file; name it .net")
     target = check_output(out, "--out", follow_link_option=None, example=example).path
     if is_shipped_folder(target.parent):
-        raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere (your "
-                           f"models join the library with --install)")
+        raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere"
+                           + (" (your models join the library with --install)" if offers_install else ""))
     card = check_card_beside(target, "--out", "OUT")
     refuse_replacing_a_source(out, target, card, sources, "--out", "made")
     if install or is_user_library(target.parent):  # written into the library, by --install or straight there: a free name

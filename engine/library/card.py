@@ -137,11 +137,11 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     for earlier in earlier_blends:
         if id(earlier) not in placed:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
+    soup = card.get("soup")
+    if isinstance(soup, dict):  # a soup of the stages above; a blend of it comes after
+        lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
-    soup = card.get("soup")
-    if isinstance(soup, dict):
-        lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     earlier_narrows = card.get("earlier_narrows")
     for earlier in earlier_narrows if isinstance(earlier_narrows, list) else []:  # its parent was narrowed too
         lines.append(f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}")
