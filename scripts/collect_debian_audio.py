@@ -18,6 +18,7 @@ Asterisk prompts are G.722 (nothing above 7 kHz); they are decoded with the G722
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import re
 import sys
@@ -48,7 +49,7 @@ TUXPAINT_VALIDATION = ("nl", "lt")
 STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
 KLETTRES = "klettres-data/usr/share/klettres"
 KLETTRES_TRAIN = ("ar", "cs", "da", "es", "he", "hu", "it", "nb", "pt_BR", "ru", "tn")  # not nds: Low German
-KLETTRES_VALIDATION = ("fr", "lt", "nl")  # not nn: its reader may be nb's; id holds no recordings
+KLETTRES_VALIDATION = ("fr", "lt", "nl")  # id and nn hold no recordings
 HEDGEWARS_VOICES = "hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices"
 HEDGEWARS_TRAIN = ("Default_pl", "Default_es", "Default_ru", "Russian_pl")  # not "Russian": English, accented
 SPEECH = [
@@ -112,9 +113,9 @@ NOISE = [
     # acknowledgements, cries and voices are left out: only these name patterns are taken)
     ("validation", "megaglest-ambience", f"{MEGAGLEST}/tilesets/*/sounds/*.*"),
     *[("validation", "megaglest-work", f"{MEGAGLEST}/techs/megapack/commondata/sounds/**/{kind}*.wav") for kind in
-      ("worker_build", "worker_harvest", "worker_mine", "worker_work_end", "anvil", "tech_building_fall",
+      ("worker_harvest", "worker_mine", "worker_work_end", "anvil", "tech_building_fall",
        "catapult_walk", "golem_walk", "horseman_walk", "orni_")],
-    # Widelands: workshops, farms, animals, mills, smithies (not its taverns: voices)
+    # Widelands: workshops, farms, animals, mills, smithies and a few interface chimes (not its taverns: voices)
     ("validation", "widelands-work", "widelands-data/usr/share/games/widelands/data/sound/**/*.ogg"),
     ("test", "lincity-city", "lincity-ng-data/usr/share/games/lincity-ng/sounds/*.*"),
     ("test", "frozen-bubble", "frozen-bubble-data/usr/share/games/frozen-bubble/snd/*.ogg"),
@@ -214,6 +215,27 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit(".", 1)[0]).strip("_")[-120:] + ".wav"
 
 
+def drop_copies_of_training(dest: Path, counts: Counter) -> None:
+    """Delete every validation file whose audio is a byte-for-byte copy of a training file: games share recordings
+    (MegaGlest's rain is SuperTuxKart's, its cow Tux Paint's), and validation must hold none that training hears.
+    Copies in the held-out test split are reported, not deleted: that split stays as its published scores used it."""
+    def digest(path: Path) -> str:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+
+    training = {digest(path) for kind in ("speech", "noise") for path in (dest / kind / "train").rglob("*.wav")}
+    for kind in ("speech", "noise"):
+        for split in ("validation", "test"):
+            for path in sorted((dest / kind / split).rglob("*.wav")):
+                if digest(path) not in training:
+                    continue
+                if split == "validation":
+                    path.unlink()
+                    counts[(kind, split, path.parent.name)] -= 1
+                    counts["a copy of a training file (validation)"] += 1
+                else:
+                    print(f"note: {path} is a copy of a training file (the test split keeps it)", file=sys.stderr)
+
+
 def collect(unpacked: Path, dest: Path) -> Counter:
     counts: Counter = Counter()
     jobs = [("speech", *job) for job in SPEECH] + [("noise", *job) for job in NOISE]
@@ -230,6 +252,7 @@ def collect(unpacked: Path, dest: Path) -> Counter:
         write_one(dest / "noise" / "train" / group, name, read_bytes, False, counts, ("noise", "train", group))
     for group, name, read_bytes in zad_voices(unpacked):
         write_one(dest / "speech" / "train" / group, name, read_bytes, True, counts, ("speech", "train", group))
+    drop_copies_of_training(dest, counts)
     return counts
 
 
