@@ -2,8 +2,9 @@
 first; each next one joins the soup (the uniform average of its members' weights, engine.snn.blend.average) only if
 the soup's validation SI-SNRi rises. Axonal delays, thresholds and the input encoder are the best model's.
 
-Prints each model's score and every try, and writes the final soup as a netx file (no card: a soup that ships gets
-its card from scripts/train_lineup.sh).
+Prints each model's score and every try, and writes the final soup as a netx file with the licence notices of its
+members' lineage beside it (no card: a soup that ships gets its card from scripts/train_lineup.sh). Where no other
+model raises the best one's score there is no soup, and nothing is written.
 
     PYTHONPATH=. .venv/bin/python scripts/greedy_soup.py MODEL MODEL [MODEL ...] --out soup.net \\
         [--split build/data/debian/validation_set]
@@ -19,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.errors import SpandexError  # noqa: E402
 from engine.files.netx import save_netx  # noqa: E402
 from engine.library.blending import check_blend_output  # noqa: E402
+from engine.library.card import read_card  # noqa: E402
 from engine.library.catalog import model_file, resolve_model  # noqa: E402
-from engine.snn.blend import average  # noqa: E402
+from engine.library.licences import check_notices, copy_notices, lineage_notices  # noqa: E402
+from engine.snn.blend import average, greedy_members  # noqa: E402
 from engine.snn.model import layout_text  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
@@ -42,8 +45,13 @@ def main() -> int:
 
 
 def soup(specs: list[str], split: str, out: Path) -> int:
-    target = check_blend_output(str(out), sources=tuple(model_file(spec) for spec in specs), example="soup.net",
-                                offers_install=False)
+    files = [model_file(spec) for spec in specs]
+    twice = sorted({spec for spec, path in zip(specs, files) if sum(p.resolve() == path.resolve() for p in files) > 1})
+    if twice:
+        raise SpandexError(f"{', '.join(twice)}: given more than once (a model counts once in a soup)")
+    target = check_blend_output(str(out), sources=tuple(files), example="soup.net", offers_install=False)
+    lineage = [notice for path in files for notice in lineage_notices(path, read_card(path)[0])]
+    notices = check_notices(list({notice.name: notice for notice in lineage}.values()), target.parent)
     models = {spec: resolve_model(spec) for spec in specs}
     layouts = {layout_text(model.neuron_counts) for model in models.values()}
     if len(layouts) > 1:
@@ -55,16 +63,19 @@ def soup(specs: list[str], split: str, out: Path) -> int:
         scores[spec] = validate(model, clips).si_snri
         print(f"| {spec} | alone | {scores[spec]:.3f} |", flush=True)
     ranked = sorted(models, key=scores.__getitem__, reverse=True)
-    members, best = [ranked[0]], scores[ranked[0]]
-    for spec in ranked[1:]:
-        trial = validate(average([models[m] for m in [*members, spec]]), clips).si_snri
-        joined = trial > best
-        print(f"| + {spec} | {len(members) + 1} members | {trial:.3f} | {'joins' if joined else 'left out'} |",
-              flush=True)
-        if joined:
-            members, best = [*members, spec], trial
+
+    def tried(spec: str, size: int, score: float, joined: bool) -> None:
+        print(f"| + {spec} | {size} members | {score:.3f} | {'joins' if joined else 'left out'} |", flush=True)
+
+    members, best = greedy_members(ranked, scores[ranked[0]],
+                                   lambda specs: validate(average([models[m] for m in specs]), clips).si_snri, tried)
+    if len(members) == 1:
+        print(f"no soup: no other model raised {members[0]}'s {best:.3f} dB; nothing written")
+        return 0
     save_netx(average([models[m] for m in members], name=target.stem), target)
-    print(f"soup of {len(members)}: {', '.join(members)}; validation SI-SNRi {best:.3f} dB -> {target}")
+    copied = copy_notices(notices, target.parent)
+    beside = f" (beside it {', '.join(path.name for path in copied)})" if copied else ""
+    print(f"soup of {len(members)}: {', '.join(members)}; validation SI-SNRi {best:.3f} dB -> {target}{beside}")
     return 0
 
 

@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 from engine.evaluation.report import card_metrics  # noqa: E402
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
@@ -38,6 +39,9 @@ def main() -> None:
     if missing:
         parser.error(f"no shipped model called {', '.join(sorted(missing))}")
     clips = corpus_clips()
+    if args.validation and args.validation.name != "validation_set":
+        parser.error(f"--validation {args.validation}: give a dataset's validation_set folder (a card's headline "
+                     "numbers are its validation split's)")
     validation = PairedClips.load(args.validation) if args.validation else None
     for entry in entries:
         card_path = entry.path.with_suffix(".json")
@@ -57,12 +61,17 @@ HEADLINE = ("measured_on", "si_snr", "si_snri", "synops_per_frame", "power_proxy
 
 
 def headline_again(metrics: dict, model, validation: PairedClips, split: Path) -> dict:
-    """``metrics`` with its headline numbers measured on ``validation``; the numbers replaced go first into
-    ``earlier`` (a list, oldest first). A split's folder names its dataset: ``<dataset>/validation_set``."""
-    measured_on = (f"validation split of {split.parent} ({len(validation)} clips, "
-                   f"{validation.seconds / 60:.1f} min)")
-    earlier = [*metrics.get("earlier", []), {key: metrics[key] for key in HEADLINE if key in metrics}]
-    return {**metrics, **card_metrics(validate(model, validation), model, measured_on), "earlier": earlier}
+    """``metrics`` with its headline numbers (and clip count) measured on ``validation``. Where they were measured
+    on another split, the numbers replaced go into ``earlier`` (a list, oldest first). The dataset is named as the
+    cards name it: relative to the repository where it lies inside it."""
+    dataset = split.resolve().parent
+    named = dataset.relative_to(REPO) if dataset.is_relative_to(REPO) else dataset
+    measured_on = f"validation split of {named} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
+    earlier = list(metrics.get("earlier", []))
+    if metrics.get("measured_on") != measured_on:
+        earlier.append({key: metrics[key] for key in (*HEADLINE, "clips") if key in metrics})
+    return {**metrics, **card_metrics(validate(model, validation), model, measured_on), "clips": len(validation),
+            **({"earlier": earlier} if earlier else {})}
 
 
 if __name__ == "__main__":

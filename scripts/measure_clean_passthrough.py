@@ -43,6 +43,8 @@ def main() -> int:
 
 
 def measure(specs: list[str], split: str, by_group: bool) -> int:
+    if len(set(specs)) < len(specs):
+        raise SpandexError(f"{', '.join(sorted({s for s in specs if specs.count(s) > 1}))}: given more than once")
     models = {spec: resolve_model(spec) for spec in specs}  # every model found before minutes of measuring
     clips = PairedClips.load(split)
     groups = clip_groups(Path(split), clips.names) if by_group else {}
@@ -65,12 +67,22 @@ def measure(specs: list[str], split: str, by_group: bool) -> int:
 def clip_groups(split: Path, names: list[str]) -> dict[str, list[str]]:
     """Each clip's speech group and noise group, in ``names``' order, from the dataset's manifest."""
     manifest_path = split.parent / "manifest.json"
+    if not split.name.endswith("_set"):
+        raise SpandexError(f"--by-group: {split} is not a split of a dataset spandex data build made (its folders "
+                           "are named validation_set, test_set)")
     try:
         manifest = json.loads(manifest_path.read_text())
         recipes = {str(r["fileid"]): r for r in manifest["clips"][split.name.removesuffix("_set")]}
-        return {kind: [recipes[name][f"{kind}_group"] for name in names] for kind in ("speech", "noise")}
-    except (OSError, ValueError, KeyError) as exc:
-        raise SpandexError(f"--by-group: cannot read the clips' groups from {manifest_path}: {exc!r}") from None
+    except FileNotFoundError:
+        raise SpandexError(f"--by-group: {manifest_path} is missing (spandex data build writes it)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpandexError(f"--by-group: {manifest_path} does not list the clips of {split.name} "
+                           f"({type(exc).__name__}: {exc})") from None
+    missing = [name for name in names if name not in recipes]
+    if missing:
+        raise SpandexError(f"--by-group: {manifest_path} does not list clip {missing[0]} of {split} "
+                           f"({len(missing)} clip(s) unlisted): was the split built again without it?")
+    return {kind: [recipes[name][f"{kind}_group"] for name in names] for kind in ("speech", "noise")}
 
 
 def print_group_table(kind: str, by_clip: list[str], improvement: dict[str, np.ndarray]) -> None:
@@ -85,7 +97,8 @@ def print_group_table(kind: str, by_clip: list[str], improvement: dict[str, np.n
         print(f"| {group} | {len(members[group])} | {cells} |")
     means = " | ".join(f"{np.mean([scores[m].mean() for m in members.values()]):.2f}"
                        for scores in improvement.values())
-    print(f"| mean over {len(members)} groups | {len(by_clip)} | {means} |", flush=True)
+    print(f"| mean over {len(members)} group{'s' if len(members) != 1 else ''} | {len(by_clip)} | {means} |",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 #      (configs/spandex-dense-stage1.yaml), then trained 2,400 steps more (configs/spandex-dense.yaml), then
 #      blended 80/20 with the official baseline, weight by weight (`spandex blend`), then trained 14,000 steps
 #      more (configs/spandex-dense-long.yaml), then 10,000 more with more speakers (configs/spandex-dense-voices.yaml);
-#      the default is the soup of the last two (their weights averaged);
+#      the default is the soup of the last two and spandex-prune50 (their weights averaged; made after prune50);
 #   2. spandex-prune50 / -prune90: global GMP from spandex-dense before its blend (DENSE below), 600 steps
 #      (Adam 3e-3 -> 3e-4, configs/lineup-finetune.yaml; prune90 distilled from DENSE; prune50 then blended 70/30
 #      with the official baseline, its zeros kept); spandex-prune75: global GMP from the shipped prune50, distilled
@@ -68,46 +68,6 @@ stage spandex-dense-long "${SPANDEX[@]}" train configs/spandex-dense-long.yaml -
 # built again, $DATASET has them, and those stages come out a little different from the shipped ones.)
 stage spandex-dense-voices "${SPANDEX[@]}" train configs/spandex-dense-voices.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-dense-long/spandex-dense-long.net" --out "$RUNS/spandex-dense-voices"
-# Session 17 trained 8,000 steps more from voices with its weights averaged (configs/spandex-dense-averaged.yaml), the
-# default until session 19; nothing shipped descends from it now. Since session 19 (2026-12-06) the default is a
-# model soup: the uniform average of the long and voices stages' weights, rounded once to the 8-bit grid, with the
-# long stage's delays, thresholds and encoder (engine.snn.blend.average). A greedy soup over nine models on the
-# broadened validation split chose those two (scripts/greedy_soup.py; docs/measurements.md), and it shipped by the
-# rule written there before it ran: 5.155 dB SI-SNRi at 8.76 M-Ops/s, clean speech in -> out 27.61 dB (the averaged
-# stage: 4.947 at 9.22). Its card names the official baseline as parent, keeps the stages and the blend under
-# "stages" and "earlier_blends", and says what the soup averaged under "soup".
-RUNS="$RUNS" DATASET="$DATASET" PYTHONPATH=. .venv/bin/python - <<'PY'
-import json, os, pathlib
-from engine.evaluation.report import card_metrics
-from engine.files.netx import load_model, save_netx
-from engine.snn.blend import average
-from engine.training.dataset import PairedClips
-from engine.training.validation import validate
-runs, dataset = pathlib.Path(os.environ["RUNS"]), os.environ["DATASET"]
-stage1, stage2, blended, long, voices = (json.loads(path.read_text()) for path in (
-    runs / "spandex-dense-stage1/spandex-dense-stage1.json", runs / "spandex-dense/spandex-dense.json",
-    runs / "spandex-dense-blend/spandex-dense.json", runs / "spandex-dense-long/spandex-dense-long.json",
-    runs / "spandex-dense-voices/spandex-dense-voices.json"))
-members = [load_model(runs / f"{name}/{name}.net") for name in ("spandex-dense-long", "spandex-dense-voices")]
-soup = average(members, name="spandex-dense")
-save_netx(soup, "assets/models/spandex-dense.net")
-clips = PairedClips.load(pathlib.Path(dataset) / "validation_set")
-measured_on = f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)"
-keys = ("name", "parent", "recipe", "metrics", "training")
-data = dict(voices)  # the last stage's data, recipe and training; its metrics are the soup's own, below
-data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
-            stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2, long)],
-            earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)",
-                             "after_stage": "spandex-dense"}],
-            soup={"members": ["spandex-dense-long", "spandex-dense-voices"],
-                  "weights": "uniform average, rounded once to the 8-bit grid",
-                  "kept_from": "spandex-dense-long (axonal delays, thresholds, input encoder)",
-                  "chosen_by": "greedy soup over nine models on the validation split (scripts/greedy_soup.py)"},
-            metrics=card_metrics(validate(soup, clips), soup, measured_on),
-            notes="The official N-DNS baseline (Intel, MIT) fine-tuned here; its stages: configs/spandex-dense*.yaml, "
-                  "scripts/train_lineup.sh.")  # (what the stage lines above it say is not repeated)
-pathlib.Path("assets/models/spandex-dense.json").write_text(json.dumps(data, indent=2))
-PY
 PRUNE=(--config configs/lineup-finetune.yaml --dataset "$DATASET" --no-install)
 # prune50 and prune90: the same GMP runs with and without distillation from spandex-dense (--teacher), the better
 # on validation shipped: prune50 without (4.50 dB at 6.91 M-Ops/s; distilled 4.36 at 7.07), prune90 with (2.43
@@ -130,6 +90,50 @@ notes spandex-prune50 "Global GMP of spandex-dense before its blend to 50 % in 6
     "kept zero): scripts/train_lineup.sh."
 notes spandex-prune90 "Global GMP of spandex-dense before its blend to 90 % in 600 steps, distilled from it (half the loss:" \
     " matching the dense model's output on each batch). scripts/train_lineup.sh."
+# Session 17 trained 8,000 steps more from voices with its weights averaged (configs/spandex-dense-averaged.yaml), the
+# default until session 19; nothing shipped descends from it now. Since session 19 (2026-12-06) the default is a
+# model soup: the uniform average of the weights of the long and voices stages and of spandex-prune50 (made above),
+# rounded once to the 8-bit grid, with the long stage's delays, thresholds and encoder (engine.snn.blend.average). A
+# greedy soup over nine models on the broadened validation split chose those three (scripts/greedy_soup.py;
+# docs/measurements.md), and it shipped by the rule written there before it ran: 5.325 dB SI-SNRi at 8.87 M-Ops/s,
+# clean speech in -> out 27.60 dB (the averaged stage: 5.151 at 9.35, 27.25). Its card names the official baseline
+# as parent, keeps the stages and the blend under "stages" and "earlier_blends", and says what the soup averaged
+# under "soup".
+RUNS="$RUNS" DATASET="$DATASET" PYTHONPATH=. .venv/bin/python - <<'PY'
+import json, os, pathlib
+from engine.evaluation.report import card_metrics
+from engine.files.netx import load_model, save_netx
+from engine.snn.blend import average, kept_from_model
+from engine.training.dataset import PairedClips
+from engine.training.validation import validate
+runs, dataset = pathlib.Path(os.environ["RUNS"]), os.environ["DATASET"]
+stage1, stage2, blended, long, voices = (json.loads(path.read_text()) for path in (
+    runs / "spandex-dense-stage1/spandex-dense-stage1.json", runs / "spandex-dense/spandex-dense.json",
+    runs / "spandex-dense-blend/spandex-dense.json", runs / "spandex-dense-long/spandex-dense-long.json",
+    runs / "spandex-dense-voices/spandex-dense-voices.json"))
+members = [*(load_model(runs / f"{name}/{name}.net") for name in ("spandex-dense-long", "spandex-dense-voices")),
+           load_model("assets/models/spandex-prune50.net")]
+assert all(m.encoder == members[0].encoder for m in members), "the soup takes the long stage's encoder: all must agree"
+soup = average(members, name="spandex-dense")
+save_netx(soup, "assets/models/spandex-dense.net")
+clips = PairedClips.load(pathlib.Path(dataset) / "validation_set")
+measured_on = f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)"
+keys = ("name", "parent", "recipe", "metrics", "training")
+data = dict(voices)  # the last stage's data, recipe and training; its metrics are the soup's own, below
+data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
+            stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2, long)],
+            earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)",
+                             "after_stage": "spandex-dense"}],
+            soup={"members": ["spandex-dense-long", "spandex-dense-voices", "spandex-prune50"],
+                  "weights": "uniform average, rounded once to the 8-bit grid",
+                  "kept_from": "spandex-dense-long (axonal delays, thresholds, input encoder)",
+                  "kept_from_model": [note for other in members[1:] for note in kept_from_model(members[0], other)],
+                  "chosen_by": "greedy soup over nine models on the validation split (scripts/greedy_soup.py)"},
+            metrics={**card_metrics(validate(soup, clips), soup, measured_on), "clips": len(clips)},
+            notes="The official N-DNS baseline (Intel, MIT) fine-tuned here; its stages: configs/spandex-dense*.yaml, "
+                  "scripts/train_lineup.sh.")  # (what the stage lines above it say is not repeated)
+pathlib.Path("assets/models/spandex-dense.json").write_text(json.dumps(data, indent=2))
+PY
 # prune75 in two stages: GMP to 75 % with L1 activity regularisation (λ = 50) and learned thresholds, then 2,000
 # steps at λ = 70, exported without idle neurons. Chosen on the validation split by the issue's target (SI-SNRi
 # >= the official baseline's 2.83 dB at <= 1/3 of its 11.35 M-Ops/s, i.e. 3.78): the best SI-SNRi within it.

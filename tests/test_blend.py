@@ -19,7 +19,7 @@ from engine.dsp.level import LevelParams
 from engine.files.netx import load_model
 from engine.library.card import card_lines
 from engine.library.catalog import ModelEntry
-from engine.snn.blend import BlendError, average, blend, kept_from_model
+from engine.snn.blend import BlendError, average, blend, greedy_members, kept_from_model
 from engine.snn.model import DenseLayer, InputEncoder, SDNNModel
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
@@ -113,14 +113,16 @@ def test_models_of_different_layouts_are_refused():
 
 
 def test_an_average_is_the_mean_of_the_weights_rounded_once_and_keeps_the_first_models_delays():
-    a = _model([[[2, 6, 2, -2, 2]], [[2], [4], [6], [8], [10]]], "a", delays=[3])
+    a = _model([[[2, 6, 2, -2, 2]], [[8], [4], [6], [8], [10]]], "a", threshold=5, delays=[3])
     b = _model([[[4, 8, 8, -4, 12]], [[4], [6], [8], [10], [12]]], "b", delays=[5])
-    c = _model([[[6, 2, 2, -6, 14]], [[0], [2], [4], [6], [8]]], "c", delays=[7])
-    # means 4, 16/3, 4, -4, 28/3 -> 4, 6 (2.67 steps of 2), 4, -4, 10 (4.67 steps)
+    c = _model([[[6, 2, 2, -6, 14]], [[0], [2], [4], [6], [-8]]], "c", delays=[7])
+    # means 4, 16/3, 4, -4, 28/3 -> 4, 6 (2.67 steps of 2), 4, -4, 10 (4.67 steps); every layer averaged
     soup = average([a, b, c])
     assert soup.layers[0].weight_mant.tolist() == [[4, 6, 4, -4, 10]]
-    assert soup.layers[1].weight_mant.ravel().tolist() == [2, 4, 6, 8, 10]
+    assert soup.layers[1].weight_mant.ravel().tolist() == [4, 4, 6, 8, 4]
+    # the rest is the first model's: delays, thresholds, encoder, name
     assert list(soup.layers[0].delays) == [3] and soup.name == "a"
+    assert [layer.threshold_mant for layer in soup.layers] == [5, 5] and soup.encoder is a.encoder
     # two models: the same as a blend at one half; one model: itself
     assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(average([a, b]).layers,
                                                                            blend(a, b, 0.5).layers))
@@ -163,14 +165,17 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
 
 
 def test_a_card_shows_a_soup_after_its_last_stage():
-    soup = {"members": ["long", "voices.net"], "kept_from": "long (delays)", "chosen_by": "greedy soup of 9"}
+    soup = {"members": ["long", "voices.net"], "weights": "rounded once", "kept_from": "long (delays)",
+            "kept_from_model": ["layer 2's axonal delays (12 of 512 neurons differ in voices)"],
+            "chosen_by": "greedy soup of 9"}
     card = {"name": "m", "recipe": {"name": "voices", "steps": 40}, "stages": [{"name": "long", "recipe": {"steps": 10}}],
             "soup": soup}
     lines = [line.split(",")[0] if line.startswith(("stage", "last")) else line for line in card_lines(card)
              if line.startswith(("stage", "last stage", "soup"))]
     assert lines == ["stage long: 10 steps", "last stage voices: 40 steps",
-                     "soup: the weights of long and voices averaged, rounded to 8 bits; the rest from long (delays); "
-                     "chosen by a greedy soup of 9"]
+                     "soup: the weights of long and voices averaged (rounded once); the rest from long (delays), where "
+                     "the others differ: layer 2's axonal delays (12 of 512 neurons differ in voices); chosen by a "
+                     "greedy soup of 9"]
     assert "soup: the weights of long and voices averaged" in card_lines(card, brief_stages=True)  # the app's
     # a blend of the soup: the soup first, then the blend
     blended = [line[:5] for line in card_lines({**card, "blend": {"model": "m", "other": "o", "share": 0.8}})
@@ -351,7 +356,7 @@ def test_greedy_soup_adds_a_model_only_when_the_soup_scores_higher(tiny_dataset,
             members, best = [*members, spec], score
     written, expected = load_model(out), average([load_model(m) for m in members])
     assert all(np.array_equal(x.weight_mant, y.weight_mant) for x, y in zip(written.layers, expected.layers))
-    assert done.stdout.rstrip().endswith(f"validation SI-SNRi {best:.3f} dB -> {out}")
+    assert f"validation SI-SNRi {best:.3f} dB -> {out} (beside it LICENSE-ndns.md)" in done.stdout
 
 
 def test_greedy_soup_refuses_bad_input_in_one_line(tiny_dataset, tmp_path):
@@ -363,8 +368,44 @@ def test_greedy_soup_refuses_bad_input_in_one_line(tiny_dataset, tmp_path):
              ([dense, str(tmp_path / "missing.net"), "--out", str(tmp_path / "s.net")], "missing.net"),
              ([dense, "assets/models/spandex-prune50.net", "--out", dense], "would replace"),
              ([dense, "assets/models/spandex-prune50.net", "--out", shipped], "): write it elsewhere\n"),
-             ([dense, "--out", str(tmp_path / "s.net")], "two or more models")]
+             ([dense, "--out", str(tmp_path / "s.net")], "two or more models"),
+             ([dense, dense, "--out", str(tmp_path / "s.net")], "given more than once")]
     for args, said in cases:
         done = _greedy_soup(*args, "--split", split)
         assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert not (tmp_path / "s.net").exists()
+
+
+def test_greedy_soup_writes_nothing_when_no_model_raises_the_best_ones_score(tiny_dataset, tmp_path):
+    split = str(split_folder(tiny_dataset, "validation"))
+    # the shipped dense and a copy of it: the copy cannot raise the score of the model it equals
+    copy = tmp_path / "copy.net"
+    shutil.copyfile(f"assets/models/{SHIPPED_DENSE}.net", copy)
+    done = _greedy_soup(f"assets/models/{SHIPPED_DENSE}.net", str(copy), "--split", split, "--out", str(tmp_path / "s.net"))
+    assert done.returncode == 0, done.stderr
+    assert "no soup: no other model raised" in done.stdout and "nothing written" in done.stdout
+    assert not (tmp_path / "s.net").exists()
+
+
+def test_a_soup_of_models_from_the_official_net_carries_its_licence(tiny_dataset, tmp_path):
+    split = str(split_folder(tiny_dataset, "validation"))
+    out = tmp_path / "soup" / "s.net"
+    out.parent.mkdir()
+    done = _greedy_soup(f"assets/models/{SHIPPED_DENSE}.net", "assets/models/spandex-prune50.net",
+                        str(reference_path("ndns_baseline.net")), "--split", split, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.exists(), done.stdout  # on this split a soup forms (see the greedy test above for the rule)
+    assert (out.parent / "LICENSE-ndns.md").is_file() and "beside it LICENSE-ndns.md" in done.stdout
+
+
+def test_greedy_members_compare_each_try_with_the_soup_so_far():
+    # scores of soups by their members (a fake scorer): c alone would beat the soup of a and b (0.6 > 0.55) but the
+    # soup with it scores 0.5, below the soup so far: c is left out; d raises the soup of a and b
+    scores = {"ab": 0.7, "abc": 0.5, "abd": 0.8}
+    heard = []
+    members, best = greedy_members(["a", "b", "c", "d"], 0.6, lambda ms: scores["".join(ms)],
+                                   lambda m, n, score, joined: heard.append((m, n, score, joined)))
+    assert (members, best) == (["a", "b", "d"], 0.8)
+    assert heard == [("b", 2, 0.7, True), ("c", 3, 0.5, False), ("d", 3, 0.8, True)]
+    # no rise, no member: the first alone; equal is not higher
+    assert greedy_members(["a", "b"], 0.7, lambda ms: 0.7) == (["a"], 0.7)

@@ -315,9 +315,13 @@ def _soup_summary(soup: dict, brief: bool = False) -> str:
     text = f"the weights of {' and '.join(_shown(str(m)) for m in members)} averaged"
     if brief:  # the app's card, where room is short
         return text
-    text += ", rounded to 8 bits"
+    if isinstance(soup.get("weights"), str):
+        text += f" ({soup['weights']})"
     if isinstance(soup.get("kept_from"), str):
         text += f"; the rest from {soup['kept_from']}"
+    kept = soup.get("kept_from_model")
+    if isinstance(kept, list) and kept:
+        text += f", where the others differ: {'; '.join(str(k) for k in kept)}"
     return text + (f"; chosen by a {soup['chosen_by']}" if isinstance(soup.get("chosen_by"), str) else "")
 
 

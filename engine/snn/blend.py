@@ -15,12 +15,15 @@ there (fine-tuning moves a few delays by a frame: spandex-prune50's GMP run move
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from engine.errors import SpandexError
 from engine.snn.model import SDNNModel, layout_text
+
+T = TypeVar("T")
 
 WEIGHT_GRID = 2
 """Weight mantissas are multiples of 2 (slayer's 8-bit weights: steps of 2/64)."""
@@ -62,6 +65,22 @@ def average(models: Sequence[SDNNModel], name: str | None = None) -> SDNNModel:
         mean = np.mean([model.layers[index].weight_mant.astype(np.float64) for model in models], axis=0)
         layers.append(dataclasses.replace(mine, weight_mant=_on_grid(mean).astype(mine.weight_mant.dtype)))
     return dataclasses.replace(first, layers=tuple(layers), name=name or first.name, source=None)
+
+
+def greedy_members(ranked: Sequence[T], best: float, soup_score: Callable[[list[T]], float],
+                   tried: Callable[[T, int, float, bool], None] | None = None) -> tuple[list[T], float]:
+    """A greedy soup's members (Wortsman et al., ICML 2022): ``ranked`` best first, the first scoring ``best``
+    alone; each next one joins if the soup with it scores higher than the soup so far (``soup_score(members)``).
+    ``tried(candidate, members_with_it, score, joined)`` hears every try. Returns the members and their score."""
+    members = [ranked[0]]
+    for candidate in ranked[1:]:
+        score = soup_score([*members, candidate])
+        joined = score > best
+        if tried is not None:
+            tried(candidate, len(members) + 1, score, joined)
+        if joined:
+            members, best = [*members, candidate], score
+    return members, best
 
 
 def _on_grid(mixed: np.ndarray) -> np.ndarray:
