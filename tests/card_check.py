@@ -2,7 +2,7 @@
 
 A card's headline numbers (``metrics.si_snr``, ``metrics.power_proxy_mops``) are measured on its dataset's
 validation split (``metrics.measured_on``, ``data.dataset``), which CI cannot rebuild: its 192 clips mix
-~3 GB of Debian packages (Tux Paint, UFO:AI, FlightGear, oxygen sounds, asterisk...) with pause and offset draws of
+~2 GB of Debian packages (Tux Paint, UFO:AI, FlightGear, oxygen sounds, asterisk...) with pause and offset draws of
 the builder's random generator that the manifest does not record. So each shipped card also carries
 ``metrics.card_check``: the same quantities on this set, written by scripts/measure_card_check.py, which
 tests/test_card_numbers.py re-measures.
