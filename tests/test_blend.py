@@ -399,13 +399,13 @@ def test_a_soup_of_models_from_the_official_net_carries_its_licence(tiny_dataset
 
 
 def test_greedy_members_compare_each_try_with_the_soup_so_far():
-    # scores of soups by their members (a fake scorer): c alone would beat the soup of a and b (0.6 > 0.55) but the
-    # soup with it scores 0.5, below the soup so far: c is left out; d raises the soup of a and b
-    scores = {"ab": 0.7, "abc": 0.5, "abd": 0.8}
+    # scores of soups by their members (a fake scorer), a alone 0.6: b raises it (0.7); c lowers it; d would raise
+    # the first model's 0.6 but not the soup's 0.7, so it stays out; e raises the soup so far
+    scores = {"ab": 0.7, "abc": 0.5, "abd": 0.65, "abe": 0.9}
     heard = []
-    members, best = greedy_members(["a", "b", "c", "d"], 0.6, lambda ms: scores["".join(ms)],
+    members, best = greedy_members(["a", "b", "c", "d", "e"], 0.6, lambda ms: scores["".join(ms)],
                                    lambda m, n, score, joined: heard.append((m, n, score, joined)))
-    assert (members, best) == (["a", "b", "d"], 0.8)
-    assert heard == [("b", 2, 0.7, True), ("c", 3, 0.5, False), ("d", 3, 0.8, True)]
+    assert (members, best) == (["a", "b", "e"], 0.9)
+    assert heard == [("b", 2, 0.7, True), ("c", 3, 0.5, False), ("d", 3, 0.65, False), ("e", 3, 0.9, True)]
     # no rise, no member: the first alone; equal is not higher
     assert greedy_members(["a", "b"], 0.7, lambda ms: 0.7) == (["a"], 0.7)
