@@ -55,7 +55,7 @@ def soup(specs: list[str], split: str, out: Path) -> int:
     models = {spec: resolve_model(spec) for spec in specs}
     layouts = {layout_text(model.neuron_counts) for model in models.values()}
     if len(layouts) > 1:
-        raise SpandexError(f"the models' layouts differ ({', '.join(sorted(layouts))}): a soup averages models of one")
+        raise SpandexError(f"the models' layouts differ ({', '.join(sorted(layouts))}): a soup averages models of one layout")
     clips = PairedClips.load(split)
     print(f"{split}: {len(clips)} clips")
     scores = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from engine.errors import SpandexError  # noqa: E402
 from engine.evaluation.report import card_metrics  # noqa: E402
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
@@ -39,10 +40,15 @@ def main() -> None:
     if missing:
         parser.error(f"no shipped model called {', '.join(sorted(missing))}")
     clips = corpus_clips()
+    if args.validation and not args.validation.is_dir():
+        parser.error(f"--validation {args.validation}: no such folder")
     if args.validation and args.validation.name != "validation_set":
         parser.error(f"--validation {args.validation}: give a dataset's validation_set folder (a card's headline "
                      "numbers are its validation split's)")
-    validation = PairedClips.load(args.validation) if args.validation else None
+    try:
+        validation = PairedClips.load(args.validation) if args.validation else None
+    except SpandexError as exc:  # a folder without noisy/ and clean/ clips: said in one line
+        parser.exit(1, f"measure_card_check.py: error: {exc}\n")
     for entry in entries:
         card_path = entry.path.with_suffix(".json")
         card = json.loads(card_path.read_text())

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.errors import SpandexError  # noqa: E402
-from engine.library.catalog import resolve_model  # noqa: E402
+from engine.library.catalog import model_file, resolve_model  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
 
@@ -43,8 +43,10 @@ def main() -> int:
 
 
 def measure(specs: list[str], split: str, by_group: bool) -> int:
-    if len(set(specs)) < len(specs):
-        raise SpandexError(f"{', '.join(sorted({s for s in specs if specs.count(s) > 1}))}: given more than once")
+    files = [model_file(spec).resolve() for spec in specs]  # a name and its file's path are one model
+    twice = sorted({spec for spec, path in zip(specs, files) if files.count(path) > 1})
+    if twice:
+        raise SpandexError(f"{', '.join(twice)}: given more than once (the same model file)")
     models = {spec: resolve_model(spec) for spec in specs}  # every model found before minutes of measuring
     clips = PairedClips.load(split)
     groups = clip_groups(Path(split), clips.names) if by_group else {}
