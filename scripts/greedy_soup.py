@@ -18,13 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.errors import SpandexError  # noqa: E402
-from engine.files.netx import save_netx  # noqa: E402
+from engine.files.netx import load_model, save_netx  # noqa: E402
 from engine.library.blending import check_blend_output  # noqa: E402
 from engine.library.card import read_card  # noqa: E402
-from engine.library.catalog import model_file, resolve_model  # noqa: E402
+from engine.library.catalog import distinct_model_files  # noqa: E402
 from engine.library.licences import check_notices, copy_notices, lineage_notices  # noqa: E402
-from engine.snn.blend import average, greedy_members  # noqa: E402
-from engine.snn.model import layout_text  # noqa: E402
+from engine.snn.blend import average, check_one_layout, greedy_members  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
 
@@ -45,17 +44,12 @@ def main() -> int:
 
 
 def soup(specs: list[str], split: str, out: Path) -> int:
-    files = [model_file(spec) for spec in specs]
-    twice = sorted({spec for spec, path in zip(specs, files) if sum(p.resolve() == path.resolve() for p in files) > 1})
-    if twice:
-        raise SpandexError(f"{', '.join(twice)}: given more than once (a model counts once in a soup)")
+    files = distinct_model_files(specs)  # a model counts once in a soup
     target = check_blend_output(str(out), sources=tuple(files), example="soup.net", offers_install=False)
     lineage = [notice for path in files for notice in lineage_notices(path, read_card(path)[0])]
     notices = check_notices(list({notice.name: notice for notice in lineage}.values()), target.parent)
-    models = {spec: resolve_model(spec) for spec in specs}
-    layouts = {layout_text(model.neuron_counts) for model in models.values()}
-    if len(layouts) > 1:
-        raise SpandexError(f"the models' layouts differ ({', '.join(sorted(layouts))}): a soup averages models of one layout")
+    models = {spec: load_model(path) for spec, path in zip(specs, files)}
+    check_one_layout(list(models.values()))  # before minutes of scoring
     clips = PairedClips.load(split)
     print(f"{split}: {len(clips)} clips")
     scores = {}

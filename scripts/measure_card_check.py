@@ -39,7 +39,6 @@ def main() -> None:
     missing = set(args.names) - {e.name for e in entries}
     if missing:
         parser.error(f"no shipped model called {', '.join(sorted(missing))}")
-    clips = corpus_clips()
     if args.validation and not args.validation.is_dir():
         parser.error(f"--validation {args.validation}: no such folder")
     if args.validation and args.validation.name != "validation_set":
@@ -49,6 +48,7 @@ def main() -> None:
         validation = PairedClips.load(args.validation) if args.validation else None
     except SpandexError as exc:  # a folder without noisy/ and clean/ clips: said in one line
         parser.exit(1, f"measure_card_check.py: error: {exc}\n")
+    clips = corpus_clips()
     for entry in entries:
         card_path = entry.path.with_suffix(".json")
         card = json.loads(card_path.read_text())

@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.errors import SpandexError  # noqa: E402
-from engine.library.catalog import model_file, resolve_model  # noqa: E402
+from engine.files.netx import load_model  # noqa: E402
+from engine.library.catalog import distinct_model_files  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
 
@@ -43,11 +44,8 @@ def main() -> int:
 
 
 def measure(specs: list[str], split: str, by_group: bool) -> int:
-    files = [model_file(spec).resolve() for spec in specs]  # a name and its file's path are one model
-    twice = sorted({spec for spec, path in zip(specs, files) if files.count(path) > 1})
-    if twice:
-        raise SpandexError(f"{', '.join(twice)}: given more than once (the same model file)")
-    models = {spec: resolve_model(spec) for spec in specs}  # every model found before minutes of measuring
+    files = distinct_model_files(specs)  # every model found before minutes of measuring, each once
+    models = {spec: load_model(path) for spec, path in zip(specs, files)}
     clips = PairedClips.load(split)
     groups = clip_groups(Path(split), clips.names) if by_group else {}
     clean_in = PairedClips(clips.names, [c.copy() for c in clips.clean], clips.clean)

@@ -135,6 +135,16 @@ def model_file(spec: str | os.PathLike) -> Path:
     return find_model(text, hint=" and no such file").path
 
 
+def distinct_model_files(specs: list[str]) -> list[Path]:
+    """The files ``specs`` name (:func:`model_file`), refused (:class:`SpandexError`) where two name one file — a
+    library name and its file's path included."""
+    files = [model_file(spec).resolve() for spec in specs]
+    twice = sorted({spec for spec, path in zip(specs, files) if files.count(path) > 1})
+    if twice:
+        raise SpandexError(f"{', '.join(twice)}: given more than once (the same model file)")
+    return files
+
+
 def find_model(name: str, entries: list[ModelEntry] | None = None, hint: str = "") -> ModelEntry:
     """The library entry called ``name``; :class:`ModelFileError` naming the known ones if there is none."""
     entries = entries if entries is not None else list_models()

@@ -55,16 +55,21 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
 def average(models: Sequence[SDNNModel], name: str | None = None) -> SDNNModel:
     """The uniform average of ``models``' weights (a uniform "model soup"), rounded once to the 8-bit grid; the
     rest is the first model's, as in :func:`blend`. All must share one layout."""
-    if not models:
-        raise BlendError("average: no models given")
+    check_one_layout(models)
     first = models[0]
-    for other in models[1:]:
-        _check_blendable(first, other)
     layers = []
     for index, mine in enumerate(first.layers):
         mean = np.mean([model.layers[index].weight_mant.astype(np.float64) for model in models], axis=0)
         layers.append(dataclasses.replace(mine, weight_mant=_on_grid(mean).astype(mine.weight_mant.dtype)))
     return dataclasses.replace(first, layers=tuple(layers), name=name or first.name, source=None)
+
+
+def check_one_layout(models: Sequence[SDNNModel]) -> None:
+    """Refuse (:class:`BlendError`) no models, or models whose layouts differ from the first's."""
+    if not models:
+        raise BlendError("average: no models given")
+    for other in models[1:]:
+        _check_blendable(models[0], other)
 
 
 def greedy_members(ranked: Sequence[T], best: float, soup_score: Callable[[list[T]], float],
