@@ -1,12 +1,13 @@
 """PacedRunner: a slow runner beside a CPU twin — the audio never waits, and every mask is the twin's bits.
 
-The slow runner is mostly a stand-in for the Lava backend: the dense runner answering one frame late, as
+The slow runner is mostly a stand-in for the Lava backend: the CPU twin's runner answering one frame late, as
 Lava does, after a chosen delay per step, or stalled on a gate; the last test stalls a real Lava process
 (tests/test_lava_backend.py runs it live).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -22,19 +23,19 @@ from engine.denoiser import denoise
 from engine.dsp.stft import LATENCY_SAMPLES, streamed_magnitudes
 from engine.files.netx import load_model
 from engine.live.denoiser import LiveDenoiser
-from engine.live.paced import HOP_NS, MAX_BACKLOG, Fallback, PacedRunner
+from engine.live.paced import HOP_NS, Fallback, PacedRunner, cpu_twin
 from engine.live.record import FRAME_DTYPE
 from tests.reference_models import reference_path
 
 
 class SlowRunner:
-    """The dense runner one frame late (like Lava), taking ``delay_s`` per step; ``gate`` cleared stalls it."""
+    """The CPU twin's runner (sparse) one frame late (like Lava), taking ``delay_s`` per step; ``gate`` cleared stalls it."""
 
     name = "slow"
     latency_frames = 1
 
     def __init__(self, model, delay_s: float = 0.0, fail_at: int | None = None) -> None:
-        self.inner = prepare(model, "dense")
+        self.inner = cpu_twin(model)
         self.model = model
         self.delay_s = delay_s
         self.fail_at = fail_at
@@ -77,6 +78,13 @@ def expected(model, frames) -> np.ndarray:
     return np.array([runner.step(frame)[0] for frame in frames])
 
 
+LOADED_SLACK_HOPS = 10
+"""Slack for the tests that ask for the slow runner's own answers to be heard: 80 ms, so that on a loaded CI
+machine, where a thread may wait more than a hop for a core, a runner that keeps up is still heard. (With the
+dense runner as twin and stand-in, at 6.5 ms a step beside two training runs on the 2-core machine, one hop of
+slack heard it on 39 % of the hops; these tests now use the sparse runner, 0.03 ms a step.)"""
+
+
 def run_paced(paced: PacedRunner, frames: np.ndarray, real_time: bool = True):
     """Step every frame (one per 8 ms hop if ``real_time``); masks, fallbacks and each call's wall time."""
     masks, fallbacks, call_ns = [], [], []
@@ -92,6 +100,15 @@ def run_paced(paced: PacedRunner, frames: np.ndarray, real_time: bool = True):
     return masks, np.array(fallbacks), np.array(call_ns)
 
 
+def stalled_speed(paced: PacedRunner) -> float:
+    """The speed of a stalled slow runner once its thread is stuck in a step: the frames are fed faster than
+    the thread may be scheduled, and before its first step the speed is NaN (nothing measured)."""
+    deadline = time.monotonic() + 10
+    while math.isnan(paced.speed) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return paced.speed
+
+
 def assert_twin_bits(masks: list, expected: np.ndarray, latency: int = 2) -> None:
     """Every hop has a mask (none missing after the first ``latency``), the model's own, ``latency`` late."""
     assert all(mask is None for mask in masks[:latency])
@@ -100,20 +117,23 @@ def assert_twin_bits(masks: list, expected: np.ndarray, latency: int = 2) -> Non
 
 def test_a_runner_that_keeps_up_is_heard(model, frames, expected) -> None:
     slow = SlowRunner(model, delay_s=0.0005)
-    paced = PacedRunner(slow, prepare(model, "dense"))
+    paced = PacedRunner(slow, cpu_twin(model), slack_hops=LOADED_SLACK_HOPS)
     try:
         masks, fallbacks, _ = run_paced(paced, frames)
+        backlog = paced.backlog
     finally:
         paced.close()
-    assert paced.latency_frames == 2 and paced.name == "slow" and paced.model is model
-    assert_twin_bits(masks, expected)
-    assert np.mean(fallbacks[2:] == Fallback.NONE) > 0.5  # ~all when the machine is not saturated
-    assert paced.matched >= len(frames) - 5 and paced.mismatched == 0
+    latency = 1 + LOADED_SLACK_HOPS
+    assert paced.latency_frames == latency and paced.name == "slow" and paced.model is model
+    assert_twin_bits(masks, expected, latency)
+    assert np.mean(fallbacks[latency:] == Fallback.NONE) > 0.5  # ~all, unless the machine stalls for 80 ms
+    # every answer was checked against the twin's and matched, bar the first (None) and those still to come
+    assert paced.matched + backlog == len(frames) - 1 and paced.mismatched == 0
     assert paced.speed > 1.0
 
 
 def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, frames, expected) -> None:
-    paced = PacedRunner(SlowRunner(model, delay_s=0.020), prepare(model, "dense"))
+    paced = PacedRunner(SlowRunner(model, delay_s=0.020), cpu_twin(model))
     try:
         masks, fallbacks, call_ns = run_paced(paced, frames[:150])
         speed, backlog = paced.speed, paced.backlog
@@ -130,11 +150,11 @@ def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, fram
 def test_a_stalled_runner_is_restarted_and_reset_brings_it_back(model, frames, expected) -> None:
     slow = SlowRunner(model)
     slow.gate.clear()
-    paced = PacedRunner(slow, prepare(model, "dense"), max_backlog=20)
+    paced = PacedRunner(slow, cpu_twin(model), max_backlog=20, slack_hops=LOADED_SLACK_HOPS)
     try:
         stalled, fallbacks, _ = run_paced(paced, frames[:40], real_time=False)
         assert paced.restarts == 1 and not paced.in_step
-        assert fallbacks[-1] == Fallback.OUT_OF_STEP and paced.speed < 0.5
+        assert fallbacks[-1] == Fallback.OUT_OF_STEP and stalled_speed(paced) < 0.5
         slow.gate.set()
         deadline = time.monotonic() + 10
         while paced.backlog and time.monotonic() < deadline:
@@ -145,14 +165,15 @@ def test_a_stalled_runner_is_restarted_and_reset_brings_it_back(model, frames, e
         masks, fallbacks, _ = run_paced(paced, frames[:100])
     finally:
         paced.close()
-    assert_twin_bits(stalled, expected)
-    assert_twin_bits(masks, expected)
-    assert paced.in_step and np.mean(fallbacks[2:] == Fallback.NONE) > 0.5
+    latency = 1 + LOADED_SLACK_HOPS
+    assert_twin_bits(stalled, expected, latency)
+    assert_twin_bits(masks, expected, latency)
+    assert paced.in_step and np.mean(fallbacks[latency:] == Fallback.NONE) > 0.5
 
 
 def test_a_failed_runner_leaves_the_twin_and_says_so(model, frames, expected) -> None:
     slow = SlowRunner(model, fail_at=10)
-    paced = PacedRunner(slow, prepare(model, "dense"))
+    paced = PacedRunner(slow, cpu_twin(model))
     try:
         masks, fallbacks, _ = run_paced(paced, frames[:60])
     finally:
@@ -168,7 +189,7 @@ def test_the_live_denoiser_hears_a_paced_slot_two_hops_later(model, real_speech)
     live = LiveDenoiser()
     live.add_model(prepare(model, "dense"))
     slow = SlowRunner(model)
-    live.add_model(PacedRunner(slow, prepare(model, "dense")))
+    live.add_model(PacedRunner(slow, cpu_twin(model)))
     live.select(1)
     live.fading_from = None
     hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
@@ -223,13 +244,13 @@ def test_a_stopped_lava_process_is_restarted_then_reset_and_a_stuck_one_is_kille
     slow = LavaProcessRunner(model)
     pids = slow.pids
     assert len(pids) >= 8  # the host and Lava's own processes
-    paced = PacedRunner(slow, prepare(model, "dense"), max_backlog=20)
+    paced = PacedRunner(slow, cpu_twin(model), max_backlog=20)
     try:
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         stalled, fallbacks, _ = run_paced(paced, frames[:40], real_time=False)
         assert paced.restarts == 1 and not paced.in_step
-        assert fallbacks[-1] == Fallback.OUT_OF_STEP and paced.speed < 0.5
+        assert fallbacks[-1] == Fallback.OUT_OF_STEP and stalled_speed(paced) < 0.5
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
         deadline = time.monotonic() + 60
@@ -237,14 +258,26 @@ def test_a_stopped_lava_process_is_restarted_then_reset_and_a_stuck_one_is_kille
             paced.step(frames[40])  # out of step: the twin answers while Lava works through its backlog
             time.sleep(0.008)       # (the hop pace)
         assert paced.backlog <= 1 and paced.fallback == Fallback.OUT_OF_STEP
-        paced.max_backlog = MAX_BACKLOG  # a Lava reset takes a second or more: no restart meanwhile
+        # A Lava reset takes a second or more, and on a saturated machine Lava runs slower than the hop: here
+        # it may fall any number of frames behind without a restart, so that what is checked is the reset
+        # (a restart would put it out of step again, the test above's subject). The wait is bounded by the
+        # time Lava goes without answering (a stuck Lava fails), not by a wall-clock deadline a busy CI
+        # machine can miss (clean-clone CI, c50052b: not back in step within 60 s).
+        paced.max_backlog = 10**9
+        restarts = paced.restarts  # 1, or more where Lava fell behind again while it caught up
         paced.reset()
         masks, _, _ = run_paced(paced, frames)
-        deadline = time.monotonic() + 60
-        while paced.matched < 50 and time.monotonic() < deadline:  # Lava's reset and its backlog done
+        backlog, answered_at = paced.backlog, time.monotonic()
+        while paced.matched < 50 and time.monotonic() - answered_at < 30:  # Lava's reset and backlog done
             paced.step(frames[-1])
             time.sleep(0.008)
-        assert paced.in_step and paced.mismatched == 0 and paced.matched >= 50  # Lava's answers, checked
+            if paced.backlog <= backlog:  # an answer came (the backlog grows by one a step otherwise)
+                answered_at = time.monotonic()
+            backlog = paced.backlog
+        state = dict(matched=paced.matched, mismatched=paced.mismatched, restarts=paced.restarts,
+                     backlog=paced.backlog, speed=paced.speed)
+        assert paced.restarts == restarts and paced.mismatched == 0, state
+        assert paced.in_step and paced.matched >= 50, state  # Lava's answers, checked against the twin
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         paced.step(frames[0])  # a step in flight on a stopped Lava
