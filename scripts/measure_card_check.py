@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from engine.errors import SpandexError  # noqa: E402
-from engine.evaluation.report import card_metrics  # noqa: E402
+from engine.evaluation.report import card_metrics, validation_measured_on  # noqa: E402
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.netx import load_model  # noqa: E402
 from engine.library.catalog import list_models  # noqa: E402
@@ -72,7 +72,7 @@ def headline_again(metrics: dict, model, validation: PairedClips, split: Path) -
     cards name it: relative to the repository where it lies inside it."""
     dataset = split.resolve().parent
     named = dataset.relative_to(REPO) if dataset.is_relative_to(REPO) else dataset
-    measured_on = f"validation split of {named} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
+    measured_on = validation_measured_on(named, validation)
     earlier = list(metrics.get("earlier", []))
     if metrics.get("measured_on") != measured_on:
         earlier.append({key: metrics[key] for key in (*HEADLINE, "clips") if key in metrics})

@@ -40,6 +40,19 @@ class ValidationScores(Protocol):
     def activity_sparsity(self) -> Sequence[float]: ...
 
 
+class _Split(Protocol):
+    @property
+    def seconds(self) -> float: ...
+
+    def __len__(self) -> int: ...
+
+
+def validation_measured_on(dataset: object, validation: _Split) -> str:
+    """How a card's ``metrics.measured_on`` names the split it was measured on: the one text every writer of a
+    card uses (training, blend, narrow, scripts/measure_card_check.py), which the library compares."""
+    return f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
+
+
 def card_metrics(scores: ValidationScores, model: SDNNModel, measured_on: str) -> dict:
     """A model card's ``metrics``: what a validation measured, and :func:`model_report`."""
     return {

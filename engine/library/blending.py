@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.evaluation.report import ValidationScores, card_metrics
+from engine.evaluation.report import ValidationScores, card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
@@ -113,7 +113,7 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
                              # the run it follows, so that a card whose later training makes that run a stage
                              # shows the blend in its place
                              **({"after_stage": last_run} if isinstance(last_run, str) else {})},
-                      measured_on=f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)",
+                      measured_on=validation_measured_on(dataset, clips),
                       dataset=dataset, clips=len(clips))
     save_netx(blended, target)
     write_text_atomic(target.with_suffix(".json"), json.dumps(card, indent=2) + "\n")

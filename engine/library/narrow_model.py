@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SpandexError
-from engine.evaluation.report import ValidationScores, card_metrics
+from engine.evaluation.report import ValidationScores, card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output, join_library
@@ -69,7 +69,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
               "to": list(narrowed.model.neuron_counts),
               "kept_signal": [None if share is None else round(share, 4) for share in narrowed.kept_signal],
               "ranked_by": f"{NARROW_SIGNAL} of {dataset}'s training split ({ranked_on(dataset)})"}
-    measured_on = f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
+    measured_on = validation_measured_on(dataset, validation)
     new_card = {
         "name": target.stem,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

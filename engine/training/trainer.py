@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from engine.constants import HOP
 from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
-from engine.evaluation.report import card_metrics
+from engine.evaluation.report import card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_run_folder
@@ -423,9 +423,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "compiled_loops": config.device == "cpu" and fused.available(),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
-        "metrics": card_metrics(evaluation, model,
-                                f"validation split of {config.dataset} ({len(validation)} clips, "
-                                f"{validation.seconds / 60:.1f} min)"),
+        "metrics": card_metrics(evaluation, model, validation_measured_on(config.dataset, validation)),
     }
 
 
