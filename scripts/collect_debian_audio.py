@@ -109,8 +109,9 @@ NOISE = [
     # callouts, mk-viii/ and tcas/, lie in subfolders these patterns do not reach)
     ("validation", "flightgear", "flightgear-data-base/usr/share/games/flightgear/Sounds/*.wav"),
     ("validation", "flightgear", "flightgear-data-base/usr/share/games/flightgear/Aircraft/c172p/Sounds/*.wav"),
-    # MegaGlest: its maps' day, night, rain and wind ambiences; its units' work and movement sounds (their
-    # acknowledgements, cries and voices are left out: only these name patterns are taken)
+    # MegaGlest: its maps' day, night, rain and wind ambiences and animal calls (wolves, chickens: many files are
+    # copies of one recording); its units' work and movement sounds (their acknowledgements, cries and voices are
+    # left out: only these name patterns are taken)
     ("validation", "megaglest-ambience", f"{MEGAGLEST}/tilesets/*/sounds/*.*"),
     *[("validation", "megaglest-work", f"{MEGAGLEST}/techs/megapack/commondata/sounds/**/{kind}*.wav") for kind in
       ("worker_harvest", "worker_mine", "worker_work_end", "anvil", "tech_building_fall",
@@ -136,7 +137,8 @@ def read(name: str, data: bytes) -> tuple[np.ndarray, int]:
 
 
 # Spoken files that must never be used as noise: Tux Paint's descriptions and localised sounds
-# (``*_desc_fr.ogg``, ``*_en_GB.ogg``), SuperTux's voice samples.
+# (``*_desc_fr.ogg``, ``*_en_GB.ogg``), SuperTux's voice samples, SuperTuxKart's airport announcement and vocal
+# effects, FlightGear's spoken checklists, greeting and cough, Widelands' taverns.
 SPOKEN = re.compile(r"(_desc.*|_[a-z]{2}(_[A-Z]{2})?)\.og[ga]$|/(excellent|welldone|yeti_gna)\.|"
                     r"/(sara_airport_pa|WilhelmScream|ugh|wee)\.|/(checklist\d*|coughing|good_morning)\.|/taverns/")
 AUDIO = (".ogg", ".oga", ".wav", ".flac", ".g722")
