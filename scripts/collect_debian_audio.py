@@ -10,7 +10,8 @@ other languages, speakers, packages and kinds of noise::
 
 Speech is kept only if it is wideband (recorded at 16 kHz or more), unclipped (fewer than 0.1 % of samples
 at full scale: this drops Tux Paint's Spanish set) and at least 0.5 s long; it is high-passed at 60 Hz.
-Asterisk prompts are G.722 (nothing above 7 kHz); they are decoded with the G722 package.
+Asterisk prompts are G.722 (nothing above 7 kHz); they are decoded with the G722 package. Files already
+written are kept; a group the last run made and this one does not is deleted (DEST/collected-groups.txt).
 
     python scripts/collect_debian_audio.py UNPACKED_DIR DEST_DIR
 """
@@ -21,6 +22,7 @@ import argparse
 import hashlib
 import io
 import re
+import shutil
 import sys
 import zipfile
 from collections import Counter
@@ -34,6 +36,7 @@ from scipy.signal import butter, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.constants import SAMPLE_RATE
+from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.audio import resample, write_wav  # noqa: E402
 
 MIN_SECONDS = 0.5
@@ -238,6 +241,24 @@ def drop_copies_of_training(dest: Path, counts: Counter) -> None:
                     print(f"note: {path} is a copy of a training file (the test split keeps it)", file=sys.stderr)
 
 
+GROUPS_MADE = "collected-groups.txt"
+"""In DEST: the group folders (``speech/train/asterisk-es``…) the last run made, one a line."""
+
+
+def remove_stale_groups(dest: Path, made: set[str]) -> list[str]:
+    """Delete the group folders the last run made and this one did not (a group the patterns no longer take,
+    which an old build would otherwise keep mixing from), then record what this run made. Only groups listed in
+    DEST/collected-groups.txt are ever deleted: folders other scripts write beside them (the synthesised voices of
+    scripts/synthesize_speech.py) are not this script's. Returns the groups deleted."""
+    record = dest / GROUPS_MADE
+    before = set(record.read_text().split()) if record.is_file() else set()
+    stale = sorted(group for group in before - made if (dest / group).is_dir())
+    for group in stale:
+        shutil.rmtree(dest / group)
+    write_text_atomic(record, "".join(f"{group}\n" for group in sorted(made)))
+    return stale
+
+
 def collect(unpacked: Path, dest: Path) -> Counter:
     counts: Counter = Counter()
     jobs = [("speech", *job) for job in SPEECH] + [("noise", *job) for job in NOISE]
@@ -255,6 +276,8 @@ def collect(unpacked: Path, dest: Path) -> Counter:
     for group, name, read_bytes in zad_voices(unpacked):
         write_one(dest / "speech" / "train" / group, name, read_bytes, True, counts, ("speech", "train", group))
     drop_copies_of_training(dest, counts)
+    for group in remove_stale_groups(dest, {"/".join(key) for key in counts if isinstance(key, tuple)}):
+        print(f"removed {dest / group}: a group the last run made and this one does not", file=sys.stderr)
     return counts
 
 
