@@ -16,6 +16,7 @@ from engine.errors import SpandexError
 from engine.evaluation.evaluate import Evaluation, evaluate
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import AudioFileWarning
+from engine.files.netx import load_model
 from engine.files.output import check_report_output
 from engine.files.pairing import UnpairedFilesWarning, pair_files
 from engine.library.card import model_and_card
@@ -44,15 +45,16 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     default = default_model() if not args.model else None
-    inputs = (model_and_card(args.model, model_file(args.model)) if args.model
-              else model_and_card(default.name, default.path) if default is not None else [])
+    model_path = model_file(args.model) if args.model else default.path if default is not None else None
+    name = args.model or (default.name if default is not None else "")
+    inputs = model_and_card(name, model_path) if model_path is not None else []
     outputs = {option: check_report_output(path, f"--{option}", f"results.{option}", inputs)
                for option, path in (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before the work
     if len({t.path.resolve() for t in outputs.values()}) < len(outputs):
         raise SpandexError("--json and --yaml name the same file: give each its own")
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
-    model = resolve_model(args.model)
+    model = load_model(model_path) if model_path is not None else resolve_model(None)  # says none is shipped
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpairedFilesWarning)
         warnings.simplefilter("always", AudioFileWarning)

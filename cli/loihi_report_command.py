@@ -6,9 +6,10 @@ import argparse
 import json
 
 from engine.files.atomic import write_text_atomic
+from engine.files.netx import load_model
 from engine.files.output import check_report_output
 from engine.library.card import model_and_card
-from engine.library.catalog import model_file, resolve_model
+from engine.library.catalog import model_file
 from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LoihiResourceReport, loihi_resource_report
@@ -26,12 +27,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = [named for spec in args.models for named in model_and_card(spec, model_file(spec))]
+    paths = [model_file(spec) for spec in args.models]
+    inputs = [named for spec, path in zip(args.models, paths, strict=True) for named in model_and_card(spec, path)]
     output = None if args.json is None else check_report_output(args.json, "--json", "loihi.json", inputs)  # first
     reports: list[LoihiResourceReport] = []
     notes: list[str] = []
-    for spec in args.models:
-        model = resolve_model(spec)
+    for path in paths:
+        model = load_model(path)
         reports.append(loihi_resource_report(model))
         notes.extend(f"{model.name}: {note}" for note in plan_export(model).notes)
     for report in reports:
