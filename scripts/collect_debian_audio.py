@@ -1,6 +1,6 @@
 """Sort the real speech and noise of unpacked Debian packages into training, validation and test folders.
 
-Reads the packages scripts/fetch_training_audio.sh unpacked and writes 16 kHz mono PCM WAVs, one folder per
+Reads the packages scripts/build_training_data.sh unpacked and writes 16 kHz mono PCM WAVs, one folder per
 group (a speaker or a voice set; a noise category), split so that validation shares no speaker, voice or
 noise recording with training, and the held-out test set (for reports only) shares none with either —
 other languages, speakers, packages and kinds of noise::
@@ -155,6 +155,10 @@ def files(root: Path, pattern: str, speech: bool) -> Iterator[tuple[str, Callabl
             yield name, path.read_bytes
 
 
+ARCHIVE_PACKAGES = ("ufoai-sound", "0ad-data")
+"""Packages read from inside their archives (:func:`ufoai_files`, :func:`zad_files`, :func:`zad_voices`)."""
+
+
 def ufoai_files(root: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
     """Sounds inside ufoai-sound's pk3 (a zip): (kind, name, reader) for the non-voice categories."""
     for pk3 in sorted(root.glob("ufoai-sound/**/*.pk3")):
@@ -245,14 +249,29 @@ GROUPS_MADE = "collected-groups.txt"
 """In DEST: the group folders (``speech/train/asterisk-es``…) the last run made, one a line."""
 
 
+KINDS, SPLITS = ("speech", "noise"), ("train", "validation", "test")
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _own_group(dest: Path, line: str) -> bool:
+    """Whether a line of the record names a group folder this script could have made: kind/split/group, a plain
+    group name, a real folder (no link on the way) inside DEST. A hand-edited or corrupted line is not deleted."""
+    parts = line.split("/")
+    if len(parts) != 3 or parts[0] not in KINDS or parts[1] not in SPLITS or not GROUP_NAME.fullmatch(parts[2]):
+        return False
+    steps = [dest / parts[0], dest / parts[0] / parts[1], dest / line]
+    return all(step.is_dir() and not step.is_symlink() for step in steps)
+
+
 def remove_stale_groups(dest: Path, made: set[str]) -> list[str]:
     """Delete the group folders the last run made and this one did not (a group the patterns no longer take,
     which an old build would otherwise keep mixing from), then record what this run made. Only groups listed in
-    DEST/collected-groups.txt are ever deleted: folders other scripts write beside them (the synthesised voices of
-    scripts/synthesize_speech.py) are not this script's. Returns the groups deleted."""
+    DEST/collected-groups.txt are ever deleted, and only as :func:`_own_group` allows: folders other scripts write
+    beside them (the synthesised voices of scripts/synthesize_speech.py) are not this script's. Returns the groups
+    deleted."""
     record = dest / GROUPS_MADE
     before = set(record.read_text().split()) if record.is_file() else set()
-    stale = sorted(group for group in before - made if (dest / group).is_dir())
+    stale = sorted(group for group in before - made if _own_group(dest, group))
     for group in stale:
         shutil.rmtree(dest / group)
     write_text_atomic(record, "".join(f"{group}\n" for group in sorted(made)))
@@ -262,10 +281,11 @@ def remove_stale_groups(dest: Path, made: set[str]) -> list[str]:
 def collect(unpacked: Path, dest: Path) -> Counter:
     counts: Counter = Counter()
     jobs = [("speech", *job) for job in SPEECH] + [("noise", *job) for job in NOISE]
-    for kind, split, group, pattern in jobs:
-        package = pattern.split("/")[0]
+    packages = {pattern.split("/")[0] for *_, pattern in jobs} | set(ARCHIVE_PACKAGES)
+    for package in sorted(packages):  # all of them first: a group not made is deleted (remove_stale_groups)
         if not (unpacked / package).is_dir():
-            raise SystemExit(f"{unpacked / package} is missing: run scripts/fetch_training_audio.sh")
+            raise SystemExit(f"{unpacked / package} is missing: run scripts/build_training_data.sh")
+    for kind, split, group, pattern in jobs:
         for name, read_bytes in files(unpacked, pattern, kind == "speech"):
             write_one(dest / kind / split / group, name, read_bytes, kind == "speech", counts, (kind, split, group))
     for ufo_kind, name, read_bytes in ufoai_files(unpacked):
@@ -276,7 +296,8 @@ def collect(unpacked: Path, dest: Path) -> Counter:
     for group, name, read_bytes in zad_voices(unpacked):
         write_one(dest / "speech" / "train" / group, name, read_bytes, True, counts, ("speech", "train", group))
     drop_copies_of_training(dest, counts)
-    for group in remove_stale_groups(dest, {"/".join(key) for key in counts if isinstance(key, tuple)}):
+    made = {"/".join(key) for key, n in counts.items() if isinstance(key, tuple) and n > 0}
+    for group in remove_stale_groups(dest, made):
         print(f"removed {dest / group}: a group the last run made and this one does not", file=sys.stderr)
     return counts
 

@@ -34,3 +34,42 @@ def test_a_group_the_last_run_made_and_this_one_does_not_is_removed_and_no_other
     assert (tmp_path / collector.GROUPS_MADE).read_text() == "noise/validation/keyboard\n"
     # a run that makes nothing new removes nothing more
     assert collector.remove_stale_groups(tmp_path, {"noise/validation/keyboard"}) == []
+
+
+def test_a_record_line_that_is_not_one_of_its_groups_deletes_nothing(tmp_path):
+    """A hand-edited or corrupted record: only kind/split/<plain name> folders inside DEST, reached without a link,
+    are ever deleted; a group that is a link is left too (rmtree would refuse it, after the whole collection)."""
+    collector = _collector()
+    dest = tmp_path / "sources"
+    outside = _group(tmp_path, "outside")
+    voices = _group(dest, "speech/train/tts-espeak-ng-fr-f4")
+    elsewhere = _group(tmp_path, "elsewhere/keyboard")
+    (dest / "noise" / "validation").mkdir(parents=True)
+    (dest / "noise" / "validation" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    linked_split = dest / "noise" / "test"
+    linked_split.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    lines = ["../outside", str(outside), ".", "speech", "speech/train", "speech/train/../../../outside",
+             "noise/validation/linked", "noise/test/keyboard", "music/train/x", "speech/train/.hidden"]
+    (dest / collector.GROUPS_MADE).write_text("\n".join(lines) + "\n")
+    assert collector.remove_stale_groups(dest, set()) == []
+    assert outside.is_dir() and voices.is_dir() and (elsewhere / "a.wav").is_file()
+    assert (dest / "noise" / "validation" / "linked").is_symlink()
+
+
+def test_a_missing_archive_package_stops_the_run_before_anything_is_deleted(tmp_path):
+    """0 A.D. and UFO:AI are read from inside their archives, not by the patterns: without them the run made no
+    0ad or ufoai group and deleted every one the last run had made."""
+    collector = _collector()
+    unpacked, dest = tmp_path / "unpacked", tmp_path / "sources"
+    packages = {pattern.split("/")[0] for *_, pattern in collector.SPEECH + collector.NOISE}
+    for package in packages | {"ufoai-sound"}:  # every one but 0ad-data
+        (unpacked / package).mkdir(parents=True)
+    zad = _group(dest, "noise/train/0ad-ambience")
+    (dest / collector.GROUPS_MADE).write_text("noise/train/0ad-ambience\n")
+    try:
+        collector.collect(unpacked, dest)
+    except SystemExit as stop:
+        assert "0ad-data is missing" in str(stop)
+    else:
+        raise AssertionError("collect() ran without 0ad-data")
+    assert (zad / "a.wav").is_file()

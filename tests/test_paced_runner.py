@@ -7,6 +7,7 @@ Lava does, after a chosen delay per step, or stalled on a gate; the last test st
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import signal
@@ -34,16 +35,18 @@ class SlowRunner:
     name = "slow"
     latency_frames = 1
 
-    def __init__(self, model, delay_s: float = 0.0, fail_at: int | None = None) -> None:
+    def __init__(self, model, delay_s: float = 0.0, fail_at: int | None = None, wrong_from: int | None = None) -> None:
         self.inner = cpu_twin(model)
         self.model = model
         self.delay_s = delay_s
         self.fail_at = fail_at
+        self.wrong_from = wrong_from  # from this step on, one bin of each mask is off by one (a broken slow runner)
         self.gate = threading.Event()
         self.gate.set()
         self.steps = 0
         self.closed = False
         self.previous = None
+        self.answered: list = []  # the telemetry objects it answered with: which hops heard it, by identity
 
     def step(self, magnitude):
         self.gate.wait()
@@ -52,7 +55,20 @@ class SlowRunner:
         if self.steps == self.fail_at:
             raise RuntimeError("a Lava process died")
         answer, self.previous = self.previous, self.inner.step(magnitude)
-        return answer if answer is not None else (None, None)
+        if answer is None:
+            return None, None
+        mask, telemetry = answer
+        if self.wrong_from is not None and self.steps >= self.wrong_from:
+            mask = mask.copy()
+            mask[0] += 1.0
+        telemetry = copy.copy(telemetry)
+        self.answered.append(telemetry)
+        return mask, telemetry
+
+    def heard(self, telemetries: list) -> np.ndarray:
+        """For each hop's telemetry, whether it is this runner's answer (not the twin's)."""
+        mine = {id(t) for t in self.answered}
+        return np.array([id(t) in mine for t in telemetries])
 
     def reset(self) -> None:
         self.inner.reset()
@@ -85,19 +101,34 @@ dense runner as twin and stand-in, at 6.5 ms a step beside two training runs on 
 slack heard it on 39 % of the hops; these tests now use the sparse runner, 0.03 ms a step.)"""
 
 
-def run_paced(paced: PacedRunner, frames: np.ndarray, real_time: bool = True):
-    """Step every frame (one per 8 ms hop if ``real_time``); masks, fallbacks and each call's wall time."""
+def run_paced(paced: PacedRunner, frames: np.ndarray, real_time: bool = True, telemetries: list | None = None):
+    """Step every frame (one per 8 ms hop if ``real_time``); masks, fallbacks and each call's wall time (and each
+    hop's telemetry appended to ``telemetries``)."""
     masks, fallbacks, call_ns = [], [], []
     start = time.perf_counter_ns()
     for k, frame in enumerate(frames):
         if real_time:
             time.sleep(max(0.0, (start + k * HOP_NS - time.perf_counter_ns()) / 1e9))
         called = time.perf_counter_ns()
-        mask, _ = paced.step(frame)
+        mask, telemetry = paced.step(frame)
+        if telemetries is not None:
+            telemetries.append(telemetry)
         call_ns.append(time.perf_counter_ns() - called)
         masks.append(mask)
         fallbacks.append(paced.fallback)
     return masks, np.array(fallbacks), np.array(call_ns)
+
+
+def backlog_wait(paced: PacedRunner, frame: np.ndarray, done, pace_s: float = 0.008, silent_s: float = 30.0) -> None:
+    """Step ``frame`` every ``pace_s`` until ``done()``, or until the slow runner has answered nothing for
+    ``silent_s`` (each step adds one frame to its backlog: a backlog that did not grow means an answer came)."""
+    backlog, answered_at = paced.backlog, time.monotonic()
+    while not done() and time.monotonic() - answered_at < silent_s:
+        paced.step(frame)
+        time.sleep(pace_s)
+        if paced.backlog <= backlog:
+            answered_at = time.monotonic()
+        backlog = paced.backlog
 
 
 def stalled_speed(paced: PacedRunner) -> float:
@@ -118,8 +149,9 @@ def assert_twin_bits(masks: list, expected: np.ndarray, latency: int = 2) -> Non
 def test_a_runner_that_keeps_up_is_heard(model, frames, expected) -> None:
     slow = SlowRunner(model, delay_s=0.0005)
     paced = PacedRunner(slow, cpu_twin(model), slack_hops=LOADED_SLACK_HOPS)
+    telemetries: list = []
     try:
-        masks, fallbacks, _ = run_paced(paced, frames)
+        masks, fallbacks, _ = run_paced(paced, frames, telemetries=telemetries)
         backlog = paced.backlog
     finally:
         paced.close()
@@ -127,9 +159,27 @@ def test_a_runner_that_keeps_up_is_heard(model, frames, expected) -> None:
     assert paced.latency_frames == latency and paced.name == "slow" and paced.model is model
     assert_twin_bits(masks, expected, latency)
     assert np.mean(fallbacks[latency:] == Fallback.NONE) > 0.5  # ~all, unless the machine stalls for 80 ms
+    # a hop says NONE exactly where it carries the slow runner's own answer, and LATE where the twin's
+    np.testing.assert_array_equal(slow.heard(telemetries[latency:]), fallbacks[latency:] == Fallback.NONE)
     # every answer was checked against the twin's and matched, bar the first (None) and those still to come
     assert paced.matched + backlog == len(frames) - 1 and paced.mismatched == 0
     assert paced.speed > 1.0
+
+
+def test_a_runner_that_disagrees_with_its_twin_is_never_heard(model, frames, expected) -> None:
+    slow = SlowRunner(model, wrong_from=30)
+    paced = PacedRunner(slow, cpu_twin(model), slack_hops=LOADED_SLACK_HOPS)
+    telemetries: list = []
+    try:
+        masks, fallbacks, _ = run_paced(paced, frames[:120], telemetries=telemetries)
+    finally:
+        paced.close()
+    latency = 1 + LOADED_SLACK_HOPS
+    assert_twin_bits(masks, expected, latency)  # the same bits all along: the wrong answers never reached the audio
+    assert paced.mismatched > 0 and not paced.in_step and fallbacks[-1] == Fallback.OUT_OF_STEP
+    heard = slow.heard(telemetries)
+    assert not heard[latency + 30:].any()  # none of its answers from the first wrong one on
+    assert heard[latency:].any()  # (and it was heard before: the test can tell)
 
 
 def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, frames, expected) -> None:
@@ -251,33 +301,25 @@ def test_a_stopped_lava_process_is_restarted_then_reset_and_a_stuck_one_is_kille
         stalled, fallbacks, _ = run_paced(paced, frames[:40], real_time=False)
         assert paced.restarts == 1 and not paced.in_step
         assert fallbacks[-1] == Fallback.OUT_OF_STEP and stalled_speed(paced) < 0.5
+        # From here on no restart: Lava works through its backlog, however slow the machine (with max_backlog
+        # at 20 a second restart came 20 ms after SIGCONT and emptied the backlog in its place). Frames are fed
+        # at 50 ms, so Lava catches up if it runs at a sixth of real time or more.
+        paced.max_backlog = 10**9
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
-        deadline = time.monotonic() + 60
-        while paced.backlog > 1 and time.monotonic() < deadline:
-            paced.step(frames[40])  # out of step: the twin answers while Lava works through its backlog
-            time.sleep(0.008)       # (the hop pace)
-        assert paced.backlog <= 1 and paced.fallback == Fallback.OUT_OF_STEP
-        # A Lava reset takes a second or more, and on a saturated machine Lava runs slower than the hop: here
-        # it may fall any number of frames behind without a restart, so that what is checked is the reset
-        # (a restart would put it out of step again, the test above's subject). The wait is bounded by the
-        # time Lava goes without answering (a stuck Lava fails), not by a wall-clock deadline a busy CI
-        # machine can miss (clean-clone CI, c50052b: not back in step within 60 s).
-        paced.max_backlog = 10**9
-        restarts = paced.restarts  # 1, or more where Lava fell behind again while it caught up
+        backlog_wait(paced, frames[40], lambda: paced.backlog <= 1, pace_s=0.05)
+        assert paced.backlog <= 1 and paced.fallback == Fallback.OUT_OF_STEP and paced.restarts == 1
+        # A Lava reset takes a second or more, and on a saturated machine Lava runs slower than the hop: the
+        # wait is bounded by the time Lava goes without answering (a stuck Lava fails), not by a wall-clock
+        # deadline a busy CI machine can miss (clean-clone CI, c50052b: not back in step within 60 s).
+        matched, mismatched = paced.matched, paced.mismatched  # counted since the start, not since a reset
         paced.reset()
         masks, _, _ = run_paced(paced, frames)
-        backlog, answered_at = paced.backlog, time.monotonic()
-        while paced.matched < 50 and time.monotonic() - answered_at < 30:  # Lava's reset and backlog done
-            paced.step(frames[-1])
-            time.sleep(0.008)
-            if paced.backlog <= backlog:  # an answer came (the backlog grows by one a step otherwise)
-                answered_at = time.monotonic()
-            backlog = paced.backlog
-        state = dict(matched=paced.matched, mismatched=paced.mismatched, restarts=paced.restarts,
-                     backlog=paced.backlog, speed=paced.speed)
-        assert paced.restarts == restarts and paced.mismatched == 0, state
-        assert paced.in_step and paced.matched >= 50, state  # Lava's answers, checked against the twin
+        backlog_wait(paced, frames[-1], lambda: paced.matched - matched >= 50)  # Lava's reset and backlog done
+        state = dict(matched=paced.matched - matched, mismatched=paced.mismatched - mismatched,
+                     restarts=paced.restarts, backlog=paced.backlog, speed=paced.speed)
+        assert paced.restarts == 1 and paced.mismatched == mismatched, state
+        assert paced.in_step and paced.matched - matched >= 50, state  # Lava's answers, checked against the twin
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         paced.step(frames[0])  # a step in flight on a stopped Lava
