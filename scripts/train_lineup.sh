@@ -101,7 +101,7 @@ notes spandex-prune90 "Global GMP of spandex-dense before its blend to 90 % in 6
 # under "soup".
 RUNS="$RUNS" DATASET="$DATASET" PYTHONPATH=. .venv/bin/python - <<'PY'
 import json, os, pathlib
-from engine.evaluation.report import card_metrics
+from engine.evaluation.report import card_metrics, validation_measured_on
 from engine.files.netx import load_model, save_netx
 from engine.snn.blend import average, kept_from_model
 from engine.training.dataset import PairedClips
@@ -117,7 +117,7 @@ assert all(m.encoder == members[0].encoder for m in members), "the soup takes th
 soup = average(members, name="spandex-dense")
 save_netx(soup, "assets/models/spandex-dense.net")
 clips = PairedClips.load(pathlib.Path(dataset) / "validation_set")
-measured_on = f"validation split of {dataset} ({len(clips)} clips, {clips.seconds / 60:.1f} min)"
+measured_on = validation_measured_on(dataset, clips)
 keys = ("name", "parent", "recipe", "metrics", "training")
 data = dict(voices)  # the last stage's data, recipe and training; its metrics are the soup's own, below
 data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
@@ -208,15 +208,16 @@ PY
 # Session 17: prune75's averaged stage shipped, and frugal made again from it by this recipe scored 4.33 dB at 2.57
 # M-Ops/s (its rule: >= 4.26 at <= 2.75), but on the card check it cost 3.34 M-Ops/s, more than prune90's 3.19: the
 # cards would no longer rank as re-measured (tests/test_card_numbers.py), the standing condition every frugal has
-# met. So frugal stays prune75 as it was before that stage (git b53e1ac; made above as spandex-prune75-from50-s3),
-# narrowed; named spandex-prune75 here, as the shipped file was when it was narrowed (a card names a file by its stem).
+# met. So frugal stayed prune75 as it was before that stage (git b53e1ac; made above as spandex-prune75-from50-s3),
+# narrowed.
 # Session 20: frugal made again against the new default, by the rule in configs/spandex-frugal-again.yaml (committed
 # before any candidate was measured; validation, 192 clips): the shipped prune75 narrowed to 320-180 4.78 dB at 2.48
 # M-Ops/s (card check 3.34, dearer than prune90's 3.19 there: out), to 300-170 4.77 at 2.35 (3.16: this one), to
 # 280-160 4.70 at 2.21 (2.98); 300-170 fine-tuned 2,000 steps distilled from spandex-dense 4.75 at 2.17 (2.89).
 # The frugal before it (prune75 of git b53e1ac narrowed to 320-180, made as spandex-prune75-from50-s3 above):
 # 4.70 at 2.38.
-stage spandex-frugal "${SPANDEX[@]}" narrow assets/models/spandex-prune75.net --hidden 300 170 --dataset "$DATASET" \
+# (always made: ~30 s, and a run folder from before session 20 holds the 320-180 one)
+"${SPANDEX[@]}" narrow assets/models/spandex-prune75.net --hidden 300 170 --dataset "$DATASET" \
     --out "$RUNS/spandex-frugal/spandex-frugal.net"
 install "$RUNS/spandex-frugal" spandex-frugal
 notes spandex-frugal "Not trained after narrowing: 26 % fewer M-Ops/s than its parent for 0.04 dB on validation."
