@@ -263,24 +263,38 @@ def _own_group(dest: Path, line: str) -> bool:
     return all(step.is_dir() and not step.is_symlink() for step in steps)
 
 
-def remove_stale_groups(dest: Path, made: set[str]) -> list[str]:
+def groups_made_before(dest: Path) -> set[str]:
+    """The groups DEST/collected-groups.txt lists (none without it), read before any work: a record that cannot be
+    read stops the run here, not after the whole collection."""
+    record = dest / GROUPS_MADE
+    if not record.exists() and not record.is_symlink():
+        return set()
+    try:
+        return {line.strip() for line in record.read_text(encoding="utf-8").splitlines() if line.strip()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{record}: cannot be read as this script's record of the groups it made ({exc}); "
+                         f"move it away to collect again (no group is then deleted)") from None
+
+
+def remove_stale_groups(dest: Path, made: set[str], before: set[str] | None = None) -> list[str]:
     """Delete the group folders the last run made and this one did not (a group the patterns no longer take,
     which an old build would otherwise keep mixing from), then record what this run made. Only groups listed in
     DEST/collected-groups.txt are ever deleted, and only as :func:`_own_group` allows: folders other scripts write
     beside them (the synthesised voices of scripts/synthesize_speech.py) are not this script's. Returns the groups
     deleted."""
-    record = dest / GROUPS_MADE
-    before = set(record.read_text().split()) if record.is_file() else set()
+    if before is None:
+        before = groups_made_before(dest)
     stale = sorted(group for group in before - made if _own_group(dest, group))
     for group in stale:
         shutil.rmtree(dest / group)
-    write_text_atomic(record, "".join(f"{group}\n" for group in sorted(made)))
+    write_text_atomic(dest / GROUPS_MADE, "".join(f"{group}\n" for group in sorted(made)))
     return stale
 
 
 def collect(unpacked: Path, dest: Path) -> Counter:
     counts: Counter = Counter()
     jobs = [("speech", *job) for job in SPEECH] + [("noise", *job) for job in NOISE]
+    before = groups_made_before(dest)
     packages = {pattern.split("/")[0] for *_, pattern in jobs} | set(ARCHIVE_PACKAGES)
     for package in sorted(packages):  # all of them first: a group not made is deleted (remove_stale_groups)
         if not (unpacked / package).is_dir():
@@ -295,10 +309,11 @@ def collect(unpacked: Path, dest: Path) -> Counter:
         write_one(dest / "noise" / "train" / group, name, read_bytes, False, counts, ("noise", "train", group))
     for group, name, read_bytes in zad_voices(unpacked):
         write_one(dest / "speech" / "train" / group, name, read_bytes, True, counts, ("speech", "train", group))
-    drop_copies_of_training(dest, counts)
+    # stale groups go before the copy check: a group moved from training to validation is not a copy of itself
     made = {"/".join(key) for key, n in counts.items() if isinstance(key, tuple) and n > 0}
-    for group in remove_stale_groups(dest, made):
+    for group in remove_stale_groups(dest, made, before):
         print(f"removed {dest / group}: a group the last run made and this one does not", file=sys.stderr)
+    drop_copies_of_training(dest, counts)
     return counts
 
 

@@ -73,3 +73,38 @@ def test_a_missing_archive_package_stops_the_run_before_anything_is_deleted(tmp_
     else:
         raise AssertionError("collect() ran without 0ad-data")
     assert (zad / "a.wav").is_file()
+
+
+def test_a_group_moved_from_training_to_validation_is_in_validation_after_one_run(tmp_path):
+    """The old training group is deleted as stale before validation is checked for copies of training files: it
+    was once checked first, and the moved group was dropped from validation as a copy of itself."""
+    import numpy as np
+    import soundfile as sf
+
+    collector = _collector()
+    unpacked, dest = tmp_path / "unpacked", tmp_path / "sources"
+    (unpacked / "pkg").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        sf.write(unpacked / "pkg" / f"rain{i}.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    collector.SPEECH, collector.ARCHIVE_PACKAGES = [], ()
+    collector.NOISE = [("train", "rain", "pkg/*.wav")]
+    collector.collect(unpacked, dest)
+    assert len(list((dest / "noise" / "train" / "rain").glob("*.wav"))) == 3
+    collector.NOISE = [("validation", "rain", "pkg/*.wav")]
+    collector.collect(unpacked, dest)
+    assert not (dest / "noise" / "train" / "rain").exists()
+    assert len(list((dest / "noise" / "validation" / "rain").glob("*.wav"))) == 3
+    assert (dest / collector.GROUPS_MADE).read_text() == "noise/validation/rain\n"
+
+
+def test_a_record_that_cannot_be_read_stops_the_run_before_any_work(tmp_path):
+    collector = _collector()
+    dest = tmp_path / "sources"
+    (dest / collector.GROUPS_MADE).mkdir(parents=True)  # a folder where the record should be
+    try:
+        collector.collect(tmp_path / "unpacked", dest)
+    except SystemExit as stop:
+        assert "cannot be read" in str(stop) and "move it away" in str(stop)
+    else:
+        raise AssertionError("collect() ran with a record it cannot read")
