@@ -99,6 +99,11 @@ def check_report_output(path: str | os.PathLike, what: str, example: str,
         kind = "an audio" if suffix in AUDIO_FORMATS else "a model"
         raise OutputError(f"{what} {os.fspath(path)}: {kind} file's name ('{suffix}') for a text report; name it "
                           f"{Path(example).suffix}, e.g. {example}")
+    beside = [target.path.with_suffix(s) for s in (*NETX_SUFFIXES, *TORCH_SUFFIXES)] if suffix == ".json" else []
+    model = next((candidate for candidate in beside if candidate.is_file()), None)
+    if model is not None:  # a model's card (a shipped one's, a library entry's): `spandex models` reads it
+        raise OutputError(f"{what} {os.fspath(path)} is the card of the model {model.name}: refusing to write over "
+                          f"it; give another file name, e.g. {example}")
     for source, named in inputs:  # the same file by any name: a link, a hard link, another spelling
         if target.path.exists() and source.exists() and os.path.samefile(source, target.path):
             raise OutputError(f"{what} {os.fspath(path)} is {named}: refusing to write over it; give another file name")
