@@ -13,8 +13,9 @@
 #      without its idle hidden neurons (--drop-idle-neurons: fewer NeuronOps, the same output);
 #   3. spandex-frugal: spandex-prune75 narrowed to 300-170 hidden neurons (`spandex narrow`: those whose spikes
 #      carry the most signal forward), no training after it.
-# Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished steps are
-# skipped. Needs the dataset of scripts/build_training_data.sh. About 5.5 h on 2 cores.
+# Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished training steps
+# are skipped (the blends, the soup and frugal's narrowing, minutes each, are made again). Needs the dataset of
+# scripts/build_training_data.sh. About 5.5 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
