@@ -20,7 +20,7 @@ from engine.files.netx import load_model
 from engine.files.output import check_report_output
 from engine.files.pairing import UnpairedFilesWarning, pair_files
 from engine.library.card import model_and_card
-from engine.library.catalog import default_model, model_file, resolve_model
+from engine.library.catalog import model_file, required_default
 
 
 def add_parser(subparsers) -> None:
@@ -44,17 +44,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    default = default_model() if not args.model else None
-    model_path = model_file(args.model) if args.model else default.path if default is not None else None
-    name = args.model or (default.name if default is not None else "")
-    inputs = model_and_card(name, model_path) if model_path is not None else []
+    default = None if args.model else required_default()
+    model_path = model_file(args.model) if default is None else default.path
+    inputs = model_and_card(args.model if default is None else default.name, model_path)
     outputs = {option: check_report_output(path, f"--{option}", f"results.{option}", inputs)
                for option, path in (("json", args.json), ("yaml", args.yaml)) if path is not None}  # before the work
     if len({t.path.resolve() for t in outputs.values()}) < len(outputs):
         raise SpandexError("--json and --yaml name the same file: give each its own")
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
-    model = load_model(model_path) if model_path is not None else resolve_model(None)  # says none is shipped
+    model = load_model(model_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpairedFilesWarning)
         warnings.simplefilter("always", AudioFileWarning)

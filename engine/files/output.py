@@ -95,11 +95,12 @@ def check_report_output(path: str | os.PathLike, what: str, example: str,
     ``inputs`` — (file, how the refusal names it) pairs, e.g. (``m.net``, "the model m.net")."""
     target = check_output(path, what=what, follow_link_option=None, example=example)
     suffix = target.path.suffix.lower()
-    if suffix in (*AUDIO_FORMATS, *NETX_SUFFIXES, *TORCH_SUFFIXES):
+    model_suffixes = (*NETX_SUFFIXES, *TORCH_SUFFIXES)
+    if suffix in (*AUDIO_FORMATS, *model_suffixes):
         kind = "an audio" if suffix in AUDIO_FORMATS else "a model"
         raise OutputError(f"{what} {os.fspath(path)}: {kind} file's name ('{suffix}') for a text report; name it "
                           f"{Path(example).suffix}, e.g. {example}")
-    beside = [target.path.with_suffix(s) for s in (*NETX_SUFFIXES, *TORCH_SUFFIXES)] if suffix == ".json" else []
+    beside = [target.path.with_suffix(s) for s in model_suffixes] if suffix == ".json" else []
     model = next((candidate for candidate in beside if candidate.is_file()), None)
     if model is not None:  # a model's card (a shipped one's, a library entry's): `spandex models` reads it
         raise OutputError(f"{what} {os.fspath(path)} is the card of the model {model.name}: refusing to write over "

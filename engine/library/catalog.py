@@ -112,16 +112,19 @@ def default_lineup(entries: list[ModelEntry] | None = None) -> list[ModelEntry]:
     return [default, *(shipped[name] for name in default.card.get("ab_with", []) if name in shipped)]
 
 
+def required_default() -> ModelEntry:
+    """The shipped default model's entry, or :class:`SpandexError` saying there is none and what to pass instead."""
+    entry = default_model()
+    if entry is None:
+        raise SpandexError(
+            "no default model is shipped yet (assets/models has none): pass --model with a netx "
+            "file, e.g. --model ../shared/reference_models/ndns_baseline.net")
+    return entry
+
+
 def resolve_model(spec: str | os.PathLike | None) -> SDNNModel:
     """Load a model named by library name, by file path, or (``None``) the shipped default."""
-    if spec is None:
-        entry = default_model()
-        if entry is None:
-            raise SpandexError(
-                "no default model is shipped yet (assets/models has none): pass --model with a netx "
-                "file, e.g. --model ../shared/reference_models/ndns_baseline.net")
-        return load_model(entry.path)
-    return load_model(model_file(spec))
+    return load_model(required_default().path if spec is None else model_file(spec))
 
 
 def model_file(spec: str | os.PathLike) -> Path:
