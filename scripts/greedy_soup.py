@@ -22,7 +22,7 @@ from engine.files.netx import load_model, save_netx  # noqa: E402
 from engine.library.blending import check_blend_output  # noqa: E402
 from engine.library.card import read_card  # noqa: E402
 from engine.library.catalog import distinct_model_files  # noqa: E402
-from engine.library.licences import check_notices, copy_notices, lineage_notices  # noqa: E402
+from engine.library.licences import check_notices, copy_notices, notices_of_models  # noqa: E402
 from engine.snn.blend import average, check_one_layout, greedy_members  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.validation import validate  # noqa: E402
@@ -46,8 +46,7 @@ def main() -> int:
 def soup(specs: list[str], split: str, out: Path) -> int:
     files = distinct_model_files(specs)  # a model counts once in a soup
     target = check_blend_output(str(out), sources=tuple(files), example="soup.net", offers_install=False)
-    lineage = [notice for path in files for notice in lineage_notices(path, read_card(path)[0])]
-    notices = check_notices(list({notice.name: notice for notice in lineage}.values()), target.parent)
+    notices = check_notices(notices_of_models((path, read_card(path)[0]) for path in files), target.parent)
     models = {spec: load_model(path) for spec, path in zip(specs, files)}
     check_one_layout(list(models.values()))  # before minutes of scoring
     clips = PairedClips.load(split)

@@ -23,7 +23,7 @@ from engine.library.catalog import (
     is_user_library,
     model_file,
 )
-from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
+from engine.library.licences import check_notices, copy_notices, named_with_licences, notices_of_models
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
 
@@ -93,8 +93,8 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     first_card, problem = read_card(first_file)
     if problem:
         raise SpandexError(f"{model_spec}: {problem} (the blend's card would lose where the model came from)")
-    both = [*lineage_notices(first_file, first_card), *lineage_notices(other_file, read_card(other_file)[0])]
-    notices = check_notices(list({notice.name: notice for notice in reversed(both)}.values()), target.parent)
+    notices = check_notices(notices_of_models([(first_file, first_card), (other_file, read_card(other_file)[0])]),
+                            target.parent)
     blended = blend(model, other, share, keep_zeros=keep_zeros, name=target.stem)
     clips = PairedClips.load(validation)
     scores = []

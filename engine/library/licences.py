@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.errors import SpandexError
@@ -34,6 +35,16 @@ def lineage_notices(source: Path, card: dict) -> list[Path]:
         todo.extend((library[name].path, library[name].card) for name in sorted(_named_models(this_card))
                     if name in library)
     return [found[name] for name in sorted(found)]
+
+
+def notices_of_models(models: Iterable[tuple[Path, dict]]) -> list[Path]:
+    """The licence notices of several models' lineages (:func:`lineage_notices` of each (file, card)), one of a
+    name: the first model's where two bring a notice of one name (a blend's first model, a soup's best)."""
+    found: dict[str, Path] = {}
+    for source, card in models:
+        for notice in lineage_notices(source, card):
+            found.setdefault(notice.name, notice)
+    return list(found.values())
 
 
 def named_with_licences(name: str, spec: str | Path) -> str:
