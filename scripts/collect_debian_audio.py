@@ -224,6 +224,9 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit(".", 1)[0]).strip("_")[-120:] + ".wav"
 
 
+KINDS, SPLITS = ("speech", "noise"), ("train", "validation", "test")
+
+
 def drop_copies_of_training(dest: Path, counts: Counter) -> None:
     """Delete every validation file whose audio is a byte-for-byte copy of a training file: games share recordings
     (MegaGlest's rain is SuperTuxKart's, its cow Tux Paint's), and validation must hold none that training hears.
@@ -231,8 +234,8 @@ def drop_copies_of_training(dest: Path, counts: Counter) -> None:
     def digest(path: Path) -> str:
         return hashlib.sha1(path.read_bytes()).hexdigest()
 
-    training = {digest(path) for kind in ("speech", "noise") for path in (dest / kind / "train").rglob("*.wav")}
-    for kind in ("speech", "noise"):
+    training = {digest(path) for kind in KINDS for path in (dest / kind / "train").rglob("*.wav")}
+    for kind in KINDS:
         for split in ("validation", "test"):
             for path in sorted((dest / kind / split).rglob("*.wav")):
                 if digest(path) not in training:
@@ -247,9 +250,6 @@ def drop_copies_of_training(dest: Path, counts: Counter) -> None:
 
 GROUPS_MADE = "collected-groups.txt"
 """In DEST: the group folders (``speech/train/asterisk-es``…) the last run made, one a line."""
-
-
-KINDS, SPLITS = ("speech", "noise"), ("train", "validation", "test")
 GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
