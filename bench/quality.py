@@ -45,12 +45,14 @@ from bench.dnsmos import DNSMOS  # noqa: E402
 from engine.backends import prepare  # noqa: E402
 from engine.constants import SAMPLE_RATE  # noqa: E402
 from engine.denoiser import denoise  # noqa: E402
+from engine.errors import SpandexError  # noqa: E402
 from engine.evaluation.metrics import pesq_wb, si_snr, stoi  # noqa: E402
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.audio import load_audio  # noqa: E402
 from engine.files.pairing import Pair, pair_files  # noqa: E402
 from engine.library.catalog import default_model, list_models, resolve_model  # noqa: E402
 from engine.snn.telemetry import RunTotals  # noqa: E402
+from engine.training.dataset_layout import split_folder  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
 HELD_OUT = REPO / "build" / "data" / "debian" / "test_set"
@@ -275,6 +277,11 @@ def main() -> None:
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
                          "with scripts/build_training_data.sh")
+    if HELD_OUT in (args.noisy.parent, args.clean.parent):
+        try:
+            split_folder(HELD_OUT.parent, "test")  # refuses a test_set its dataset's last build did not finish
+        except SpandexError as exc:
+            parser.error(str(exc))
 
     all_pairs = pair_files(args.noisy, args.clean)
     pairs = pick(all_pairs, args.limit)

@@ -114,7 +114,10 @@ def run_build(args: argparse.Namespace) -> int:
         if done == total:
             bar.close()
 
-    out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress)
+    def kept(split: str) -> None:
+        print(f"{split} split kept: built before from these sources and settings")
+
+    out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress, kept=kept)
     test = f", {args.test_clips} held-out test" if "test" in splits else ""
     train = "training sources mixed afresh at every step" if args.fresh else f"{args.train_clips} training"
     print(f"dataset ready in {out} ({train} and {args.val_clips} validation{test} clips "

@@ -76,11 +76,14 @@ def test_a_build_replaces_the_other_way_of_training_built_there_before(tmp_path,
     shutil.copytree(fresh_dataset, out)
     manifest = json.loads((out / "manifest.json").read_text())
     speech, noise = rebuild_sources(fresh_dataset)
-    fixed = {"train": SplitSources(speech, noise, 3)}
+    talker2 = sorted((fresh_dataset / "training_sources" / "speech" / "talker2").iterdir())
+    validation = SplitSources([AudioGroup("talker2", tuple(talker2))], noise, 2)
+    fixed = {"train": SplitSources(speech, noise, 3), "validation": validation}
     build_dataset(out, fixed, MixSpec(clip_seconds=2.0), seed=1)
     assert fresh_sources(out) is None and not (out / "training_sources").exists()
     assert dataset_summary(out)["train_pairs"] == 3 and manifest["splits"]["train"]["fresh"]
-    build_dataset(out, {"train": SplitSources(speech, noise, 0, fresh=True)}, MixSpec(clip_seconds=2.0), seed=1)
+    build_dataset(out, {"train": SplitSources(speech, noise, 0, fresh=True), "validation": validation},
+                  MixSpec(clip_seconds=2.0), seed=1)
     assert fresh_sources(out) is not None and not (out / "training_set").exists()
 
 
@@ -131,6 +134,46 @@ def test_an_interrupted_build_leaves_a_manifest_that_tells_the_truth(tmp_path, f
     build(3)
     assert len(list((tmp_path / "data" / "training_set" / "clean").iterdir())) == 3
     assert training_split_identity(tmp_path / "data") == before
+
+
+def test_a_split_whose_rebuild_was_stopped_is_refused_until_the_build_finishes(tmp_path, fresh_dataset, capsys):
+    """Stopped while it replaced the training split, a rebuild left the old training clips on disk, and a new run (not
+    a resume) trained on them without a word; the rerun of the build did not say which splits it kept."""
+    speech, noise = rebuild_sources(fresh_dataset)
+    talker2 = sorted((fresh_dataset / "training_sources" / "speech" / "talker2").iterdir())
+    validation = SplitSources([AudioGroup("talker2", tuple(talker2))], noise, 2)
+    data = tmp_path / "data"
+
+    def stopped_in(name: str):
+        def progress(split: str, done: int, total: int) -> None:
+            if split == name and done == 1:
+                raise KeyboardInterrupt
+        return progress
+
+    def build(train_clips: int, progress=None, kept=None) -> None:
+        build_dataset(data, {"train": SplitSources(speech, noise, train_clips), "validation": validation},
+                      MixSpec(clip_seconds=2.0), seed=1, progress=progress, kept=kept)
+
+    build(3)
+    assert split_folder(data, "train") == data / "training_set"
+    with pytest.raises(KeyboardInterrupt):
+        build(4, stopped_in("train"))  # the training split half made again, the old one still on disk
+    assert (data / "training_set" / "clean").is_dir()
+    config = TrainConfig(name="new", dataset=str(data), hidden_sizes=(32, 32), steps=2, batch_size=2,
+                         segment_seconds=0.5, eval_every=2, log_every=1, threads=1, seed=2)
+    with pytest.raises(SpandexError, match=r"data: its training_set/ is not one its last `spandex data build` "
+                                           r"finished \(manifest.json does not list a train split: a build stopped"):
+        run_training(config, tmp_path / "run")
+    with pytest.raises(SpandexError, match="does not list a train split"):
+        dataset_summary(data)  # the GUI's dataset picker says the same
+    assert split_folder(data, "validation") == data / "validation_set"  # the split it had not touched yet
+    kept: list[str] = []
+    build(4, kept=kept.append)  # run again: finishes the training split, keeps validation and says so
+    assert kept == ["validation"] and len(PairedClips.load(split_folder(data, "train"))) == 4
+    assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)
+    (data / "manifest.json").write_text("{not json")
+    with pytest.raises(SpandexError, match=r"manifest.json: unreadable dataset manifest"):
+        split_folder(data, "train")
 
 
 def test_every_batch_is_new_and_a_seed_repeats_it(fresh_dataset):

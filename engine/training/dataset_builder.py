@@ -37,7 +37,7 @@ from engine.dsp.mixing import active_rms, mix_at_snr
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import load_audio, write_wav
-from engine.training.dataset_layout import FRESH_SOURCES, MANIFEST, SPLIT_NAMES
+from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
 
@@ -105,8 +105,12 @@ Progress = Callable[[str, int, int], None]
 
 
 def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
-                  seed: int = 0, progress: Progress | None = None) -> Path:
-    """Write every split of ``splits`` (keys "train", "validation", "test") under ``out``; return ``out``."""
+                  seed: int = 0, progress: Progress | None = None,
+                  kept: Callable[[str], None] | None = None) -> Path:
+    """Write every split of ``splits`` (keys "train", "validation", "test") under ``out``; return ``out``.
+
+    A split already there from the same sources and settings (a build run again, or stopped after it) is kept, not
+    made again; ``kept`` is told its name."""
     out = Path(out)
     settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
@@ -127,15 +131,17 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
     # What is on disk as complete splits of these settings, written before a split is replaced and after each one is
     # complete: an interrupted build leaves a manifest that tells the truth (a rerun skips what is done and is not
     # taken for someone else's folder; a resumed run sees that its training split changed).
-    kept = previous if (previous is not None and previous.get("spec") == settings["spec"]
-                        and previous.get("seed") == seed) else {}
-    done = {"format": "spandex-dataset-1", "spec": settings["spec"], "seed": seed,
-            "splits": dict(kept.get("splits", {})), "clips": dict(kept.get("clips", {}))}
+    reusable = previous if (previous is not None and previous.get("spec") == settings["spec"]
+                            and previous.get("seed") == seed) else {}
+    done = {"format": BUILDER_FORMAT, "spec": settings["spec"], "seed": seed,
+            "splits": dict(reusable.get("splits", {})), "clips": dict(reusable.get("clips", {}))}
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(manifest_path, json.dumps(done, indent=1))
     for name, sources in sorted(splits.items()):
         target = out / (FRESH_SOURCES if sources.fresh else SPLIT_NAMES[name])
         if done["splits"].get(name) == settings["splits"][name] and name in done["clips"] and target.is_dir():
+            if kept:
+                kept(name)
             if progress:
                 progress(name, sources.clips, sources.clips)
             continue
@@ -153,7 +159,7 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
     if "train" in splits:  # built the other way before (by this builder, as its manifest says): a run would train
         # from that (fresh sources win over clips), or keep it
         shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
-    manifest = {"format": "spandex-dataset-1", **settings, "clips": {name: done["clips"][name] for name in splits}}
+    manifest = {"format": BUILDER_FORMAT, **settings, "clips": {name: done["clips"][name] for name in splits}}
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
     return out
 

@@ -36,11 +36,15 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
     if not candidate.is_dir():
         raise SpandexError(
             f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
+    _check_built(root, split)
     return candidate
 
 
 MANIFEST = "manifest.json"
 """What ``spandex data build`` writes beside the splits it made: its settings, sources and clips."""
+
+BUILDER_FORMAT = "spandex-dataset-1"
+"""The manifest's ``format``: its ``splits`` list the splits the builder finished."""
 
 FRESH_SOURCES = "training_sources"
 """A dataset whose training examples are mixed afresh at every step keeps their speech, noise and rooms here
@@ -50,7 +54,30 @@ FRESH_SOURCES = "training_sources"
 def fresh_sources(dataset: str | os.PathLike) -> Path | None:
     """``dataset``'s fresh-mixture training sources, or None when it trains from fixed clips."""
     folder = Path(dataset) / FRESH_SOURCES
-    return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
+    if not ((folder / "speech").is_dir() and (folder / "noise").is_dir()):
+        return None
+    _check_built(Path(dataset), "train")
+    return folder
+
+
+def _check_built(root: Path, split: str) -> None:
+    """Refuse a split of a dataset ``spandex data build`` made that its manifest does not list as built: a build
+    stopped while replacing it leaves the old split on disk (a run would train or validate on it without a word), and
+    one that built no such split leaves another build's. A dataset without a manifest (an N-DNS download) is its own."""
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        return
+    try:
+        described = json.loads(manifest.read_text())
+        built = described["splits"] if described.get("format") == BUILDER_FORMAT else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SpandexError(f"{manifest}: unreadable dataset manifest ({exc}): run `spandex data build` again "
+                           f"to make the dataset anew") from None
+    if built is not None and split not in built:
+        folder = FRESH_SOURCES if split == "train" and (root / FRESH_SOURCES).is_dir() else SPLIT_NAMES[split]
+        raise SpandexError(f"{root}: its {folder}/ is not one its last `spandex data build` finished ({MANIFEST} "
+                           f"does not list a {split} split: a build stopped while making it, or one that made "
+                           f"none): run that build again to finish it")
 
 
 def training_split_identity(dataset: str | os.PathLike) -> str:
