@@ -7,6 +7,7 @@
 - a run with a teacher (distillation) moves towards the teacher's output, a run without does not.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -224,9 +225,9 @@ def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_da
     make_teacher, threads = trainer.build_teacher, []
 
     def teacher_that_says_where(config):  # the thread each of the teacher's forward passes runs on
-        graph, digest = make_teacher(config)
+        graph, file_digest, network_digest = make_teacher(config)
         graph.register_forward_pre_hook(lambda module, inputs: threads.append(threading.current_thread().name))
-        return graph, digest
+        return graph, file_digest, network_digest
 
     events: list = []
     with pytest.MonkeyPatch.context() as patch:
@@ -255,10 +256,11 @@ def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):
     run_training(config, tmp_path / "run", should_stop=stop_after(2))
     save_netx(SDNNGraph((257, 32, 32, 257), seed=12).to_model("teacher"), teacher_path)  # another net, same name
     refused: list = []
-    with pytest.raises(SpandexError, match="the teacher .* is no longer the model file this run started with"):
+    with pytest.raises(SpandexError, match="the teacher .* is no longer the network this run started with"):
         run_training(config, tmp_path / "run", emit=refused.append)
     assert not any(isinstance(e, ev.Loading) for e in refused)  # said before the data's minutes of loading
-    save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), teacher_path)  # the same net again
+    save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), teacher_path)  # the same net again,
+    _add_file_metadata(teacher_path)  # in a file whose bytes differ (it had been refused)
     events: list = []
     run_training(config, tmp_path / "run", emit=events.append)
     card = json.loads(Path(events[-1].card_path).read_text())
@@ -273,12 +275,38 @@ def test_a_resumed_run_refuses_an_init_file_that_changed(tiny_dataset, tmp_path)
     run_training(config, tmp_path / "run", should_stop=stop_after(2))
     save_netx(SDNNGraph((257, 40, 48, 257), seed=11).to_model("parent"), init)  # another layout, same name
     refused: list = []
-    with pytest.raises(SpandexError, match=r"^init '.*parent.net' is no longer the model file this run started "
-                                           r"from \(its contents changed\); resume with that model"):
+    with pytest.raises(SpandexError, match=r"^init '.*parent.net' is no longer the network this run started "
+                                           r"from \(its weights, thresholds or delays changed\); resume with that "
+                                           r"model"):
         run_training(config, tmp_path / "run", emit=refused.append)
     assert not any(isinstance(e, ev.Loading) for e in refused)
-    save_netx(SDNNGraph((257, 48, 48, 257), seed=11).to_model("parent"), init)  # the same net again: resumes
+    save_netx(SDNNGraph((257, 48, 48, 257), seed=11).to_model("parent"), init)  # the same net again
+    _add_file_metadata(init)  # in a file whose bytes differ: resumes (it had been refused)
     assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)
+
+
+def _add_file_metadata(path: Path) -> None:
+    """Give a netx file an attribute that changes its bytes and not its network (as another exporter would)."""
+    import h5py
+
+    before = path.read_bytes()
+    with h5py.File(path, "a") as file:
+        file.attrs["saved_by"] = "another tool"
+    assert path.read_bytes() != before
+
+
+def test_a_content_digest_tells_networks_apart_and_not_files():
+    model = SDNNGraph((257, 32, 32, 257), seed=11).to_model("a")
+    assert model.content_digest() == SDNNGraph((257, 32, 32, 257), seed=11).to_model("b").content_digest()
+    layers = list(model.layers)
+    changed = layers[1].weight_mant.copy()
+    changed[0, 0] += 1
+    variants = [dataclasses.replace(layers[1], weight_mant=changed),
+                dataclasses.replace(layers[1], threshold_mant=layers[1].threshold_mant + 1),
+                dataclasses.replace(layers[1], delays=None if layers[1].delays is not None else np.zeros(32, int))]
+    digests = {dataclasses.replace(model, layers=(layers[0], v, layers[2])).content_digest() for v in variants}
+    digests.add(dataclasses.replace(model, encoder=dataclasses.replace(model.encoder, offset=-0.1)).content_digest())
+    assert len(digests) == 4 and model.content_digest() not in digests
 
 
 def test_a_teacher_must_teach_something():

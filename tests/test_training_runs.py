@@ -22,6 +22,7 @@ from engine.files.pairing import pair_files
 from engine.snn.compaction import idle_hidden_neurons
 from engine.training import checkpoint as checkpoint_module
 from engine.training import events as ev
+from engine.training import trainer as trainer_module
 from engine.training.checkpoint import load_checkpoint, save_checkpoint
 from engine.training.config import ConfigError, PruningConfig, RegularizerConfig, TrainConfig, dump_config, load_config
 from engine.training.dataset import PairedClips
@@ -45,7 +46,8 @@ def started(events: list) -> ev.Started:
 
 
 def stop_after(steps: int) -> Callable[[], bool]:
-    """A ``should_stop`` that asks a run to stop once it has made ``steps`` steps (it is asked before each step)."""
+    """A ``should_stop`` that asks a run to stop once it has made ``steps`` steps (it is asked before each step, and
+    after each batch of a validation: keep validations out of the first ``steps`` steps)."""
     calls = 0
 
     def should_stop() -> bool:
@@ -217,6 +219,47 @@ def test_cancel_checkpoints_first_and_a_rerun_resumes(tiny_dataset, tmp_path):
     reports = [[(e.step, e.loss, e.si_snr) for e in events if isinstance(e, ev.StepReport)]
                for events in (events + rest, straight)]
     assert [step for step, *_ in reports[0]] == [5, 10, 15, 20, 25, 30] and reports[0] == reports[1]
+
+
+def test_a_stop_during_a_validation_does_not_wait_for_it_and_a_resume_validates_that_step(tiny_dataset, tmp_path,
+                                                                                          monkeypatch):
+    """A stop (a hang-up, Ctrl-C, the panel's cancel) had waited for the validation under way, minutes on a large
+    split, before its checkpoint."""
+    batches: list[tuple[int, int]] = []
+    validate_all = trainer_module.validate
+
+    def counting(model, clips, batch=16, progress=None):
+        def seen(done: int, total: int) -> None:
+            batches.append((done, total))
+            if progress is not None:
+                progress(done, total)
+        return validate_all(model, clips, batch, seen)
+
+    monkeypatch.setattr(trainer_module, "validate", counting)
+    config = tiny_config(tiny_dataset, steps=20, eval_every=10, eval_batch=2, checkpoint_seconds=1e9)
+    run_dir = tmp_path / "run"
+
+    def evaluated(events: list) -> list[int]:
+        return [e.step for e in events if isinstance(e, ev.Evaluated)]
+
+    first = collect(config, run_dir, should_stop=lambda: len(batches) >= 1)  # asked once a validation has begun
+    assert batches == [(2, 6)]  # one batch of three: the stop came before the second
+    assert isinstance(first[-1], ev.Cancelled) and first[-1].step == 10 and evaluated(first) == []
+    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 10
+    batches.clear()
+    second = collect(config, run_dir, should_stop=lambda: len(batches) >= 4)  # stops in step 20's validation
+    assert evaluated(second) == [10] and second[-1].step == 20 and isinstance(second[-1], ev.Cancelled)
+    third = collect(config, run_dir)
+    assert evaluated(third) == [20] and isinstance(third[-1], ev.Finished)
+    straight = collect(config, tmp_path / "straight")
+    def validations(folder: Path) -> list[dict]:  # what the run's plots read
+        return [{k: v for k, v in h.items() if k != "seconds"}
+                for h in json.loads((folder / "history.json").read_text()) if h["event"] == "evaluated"]
+
+    assert validations(run_dir) == validations(tmp_path / "straight")
+    assert [h["step"] for h in validations(run_dir)] == [10, 20]
+    for x, y in zip(load_model(third[-1].model_path).layers, load_model(straight[-1].model_path).layers):
+        np.testing.assert_array_equal(x.weight_mant, y.weight_mant)
 
 
 def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):

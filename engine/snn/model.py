@@ -16,6 +16,7 @@ records beside its input layer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -132,6 +133,17 @@ class SDNNModel:
 
     def layer_weight_sparsity(self) -> tuple[float, ...]:
         return tuple(1.0 - np.count_nonzero(l.weight_mant) / l.weight_mant.size for l in self.layers)
+
+    def content_digest(self) -> str:
+        """SHA-256 of what the network computes (encoder, weights, thresholds, delays), not of a file holding it: the
+        same network saved again (other file metadata, another name) has the same digest, any other network another."""
+        digest = hashlib.sha256(repr(self.encoder).encode())
+        for layer in self.layers:
+            digest.update(repr((layer.weight_mant.shape, layer.threshold_mant, layer.sigma_output)).encode())
+            digest.update(np.ascontiguousarray(layer.weight_mant, dtype=np.int64).tobytes())
+            delays = b"no delays" if layer.delays is None else np.ascontiguousarray(layer.delays, dtype=np.int64).tobytes()
+            digest.update(repr(len(delays)).encode() + delays)
+        return digest.hexdigest()
 
 
 def validate(model: SDNNModel) -> None:

@@ -142,14 +142,15 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None]:
-    """The frozen graph a run distils from (``config.teacher``) and its file's SHA-256, or (None, None)."""
+def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None, str | None]:
+    """The frozen graph a run distils from (``config.teacher``), its file's SHA-256 and its network's
+    (:meth:`SDNNModel.content_digest`), or (None, None, None)."""
     if config.teacher is None:
-        return None, None
-    model, digest = load_teacher(config.teacher)
+        return None, None, None
+    model, file_digest = load_teacher(config.teacher)
     teacher = SDNNGraph.from_model(model, max_delay=0)  # 0: no longer than the model's own delays need
     teacher.requires_grad_(False)
-    return teacher, digest
+    return teacher, file_digest, model.content_digest()
 
 
 
@@ -159,6 +160,10 @@ class _Batch:
 
     spectra: BatchSpectra
     taught: tuple[torch.Tensor, torch.Tensor] | None
+
+
+class _ValidationStopped(Exception):
+    """A stop asked for during a validation: the run checkpoints without it (a resume validates that step)."""
 
 
 class _Run:
@@ -171,10 +176,11 @@ class _Run:
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.graph, self.parent = build_graph(config)
         self.init_sha256 = None if config.init == "scratch" else file_sha256(model_file(config.init))
+        self.init_network = None if config.init == "scratch" else resolve_model(config.init).content_digest()
         self.training_data = training_split_identity(config.dataset)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
-        self.teacher, self.teacher_sha256 = build_teacher(config)
+        self.teacher, self.teacher_sha256, self.teacher_network = build_teacher(config)
         if self.teacher is not None:
             self.teacher.to(device)
         # what the step calls: the graph, or its DDP wrapper that averages gradients over the processes
@@ -215,6 +221,7 @@ class _Run:
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
             "init_sha256": self.init_sha256, "training_data": self.training_data,
+            "init_network": self.init_network, "teacher_network": self.teacher_network,
             "weight_average": None if self.average is None else self.average.state_dict(),
         }
 
@@ -223,9 +230,9 @@ class _Run:
         if changed:  # (RUN/config.yaml edited after the checkpoint: resuming would train and describe another run)
             raise SpandexError(f"{self.run_dir / 'config.yaml'} no longer has the settings its checkpoint was made "
                                f"with (differing: {', '.join(changed)}); put them back to resume, or start a new run")
-        if state.get("init_sha256", self.init_sha256) != self.init_sha256:  # (its layout may differ: checked first)
-            raise SpandexError(f"init {self.config.init!r} is no longer the model file this run started from (its "
-                               f"contents changed); resume with that model, or start a new run")
+        if not _same_network(state, "init", self.init_network, self.init_sha256):  # (its layout may differ: first)
+            raise SpandexError(f"init {self.config.init!r} is no longer the network this run started from (its "
+                               f"weights, thresholds or delays changed); resume with that model, or start a new run")
         if state.get("training_data", self.training_data) != self.training_data:
             raise SpandexError(f"the dataset {self.config.dataset} is no longer the one this run started with (its "
                                f"training split was built again, or another way); resume with that data, or start "
@@ -244,9 +251,10 @@ class _Run:
             self.rng = data_rng(self.config.seed, self.workers, self.step)
         torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
-        if state.get("teacher_sha256", self.teacher_sha256) != self.teacher_sha256:  # a name can come to mean another file
-            raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the model file this run started with "
-                               f"(its contents changed); resume with that model, or start a new run")
+        if not _same_network(state, "teacher", self.teacher_network, self.teacher_sha256):  # a name: another file
+            raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the network this run started with "
+                               f"(its weights, thresholds or delays changed); resume with that model, or start a new "
+                               f"run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
 
@@ -354,12 +362,21 @@ class _Run:
         model = graph.to_model(name, source=source)
         return drop_idle_neurons(model) if self.config.drop_idle_neurons else model
 
-    def evaluate(self, clips: PairedClips) -> ev.Evaluated:
+    def evaluate(self, clips: PairedClips, should_stop: Callable[[], bool] = lambda: False) -> ev.Evaluated | None:
+        """Validate the network as it is now and report it; None if ``should_stop`` asks for a stop first (checked
+        after every batch of clips: a stop does not wait for minutes of validation on a large split)."""
+        def stop_if_asked(done: int, total: int) -> None:
+            if should_stop():
+                raise _ValidationStopped
+
         start = time.perf_counter()
-        last_step_si_snri = None if self.average is None else \
-            validate(self.exported(self.config.name, averaged=False), clips, self.config.eval_batch).si_snri
-        model = self.exported(self.config.name)
-        result = validate(model, clips, self.config.eval_batch)
+        try:
+            last_step_si_snri = None if self.average is None else validate(
+                self.exported(self.config.name, averaged=False), clips, self.config.eval_batch, stop_if_asked).si_snri
+            model = self.exported(self.config.name)
+            result = validate(model, clips, self.config.eval_batch, stop_if_asked)
+        except _ValidationStopped:
+            return None
         event = ev.Evaluated(
             step=self.step, si_snr=result.si_snr, si_snri=result.si_snri,
             synops_per_frame=result.synops_per_frame, power_proxy_mops=result.power_proxy_mops,
@@ -425,6 +442,14 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
         "metrics": card_metrics(evaluation, model, validation_measured_on(config.dataset, validation)),
     }
+
+
+def _same_network(state: dict, role: str, network: str | None, file_sha256: str | None) -> bool:
+    """Whether the checkpoint's ``role`` ("init" or "teacher") is the network the run has now: by what the networks
+    compute (the same model saved again is the same), or by file bytes in a checkpoint from before that was kept."""
+    if f"{role}_network" in state:
+        return state[f"{role}_network"] == network
+    return state.get(f"{role}_sha256", file_sha256) == file_sha256
 
 
 def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
@@ -515,6 +540,9 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
     last_save = time.monotonic()
     window_start, timed = time.monotonic(), 0  # the wall time of the steps this process made since the last report
     last_eval: ev.Evaluated | None = None
+    if workers.is_main and 0 < run.step < config.steps and run.step % config.eval_every == 0 and not any(
+            entry.get("event") == "evaluated" and entry.get("step") == run.step for entry in run.history):
+        last_eval = run.evaluate(validation, should_stop)  # the validation a stop cut short before this resume
     while run.step < config.steps:
         if run.agree(should_stop()):
             run.save()
@@ -538,17 +566,23 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
         saved = False
         if run.step % config.eval_every == 0 or run.step == config.steps:
             if workers.is_main:
-                last_eval = run.evaluate(validation)
+                last_eval = run.evaluate(validation, should_stop)  # None if stopped: the checkpoint comes first
             run.save()
             saved, last_save = True, time.monotonic()
         run.elapsed_s += time.monotonic() - tick  # wall time of the run: steps, evaluations, checkpoints
         if not saved and run.agree(time.monotonic() - last_save >= config.checkpoint_seconds):
             run.save()
             last_save = time.monotonic()
+    unvalidated = workers.is_main and (last_eval is None or last_eval.step != run.step)  # the main one validates
+    if run.agree(unvalidated and should_stop()):  # a stop cut the last step's validation short: a resume finishes
+        cancelled = ev.Cancelled(run.step, str(run.checkpoint_path))
+        emit(cancelled)
+        return cancelled
     finished = None
     if workers.is_main:
-        if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint
-            last_eval = run.evaluate(validation)
+        if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint, or
+            last_eval = run.evaluate(validation)  # its validation was stopped: finishing is all that is left
+            write_text_atomic(run.run_dir / "history.json", json.dumps(run.history))  # with it, as a run unstopped
         finished = run.export(last_eval, train, validation)
         emit(finished)
     return from_main(finished, workers)
