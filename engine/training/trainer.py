@@ -583,6 +583,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
         if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint, or
             last_eval = run.evaluate(validation)  # its validation was stopped: finishing is all that is left
             write_text_atomic(run.run_dir / "history.json", json.dumps(run.history))  # with it, as a run unstopped
+        assert last_eval is not None  # (nothing stops a validation asked nothing)
         finished = run.export(last_eval, train, validation)
         emit(finished)
     return from_main(finished, workers)
