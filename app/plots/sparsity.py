@@ -20,13 +20,15 @@ class SparsityBars(LivePlot):
     """Bars per layer: activity sparsity of its neurons (last second) and weight sparsity of its synapses."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(title="Sparsity per layer (model on display)", parent=parent)
+        super().__init__(title="Sparsity per layer", parent=parent)  # short: whole on a 1024-px projector
+        self.setToolTip("Of the model on display (the raster's), per layer: neurons, the share of its neurons "
+                        "that stayed silent over the last second; weights, the share of its weights that are zero")
         self.setYRange(0.0, 1.75, padding=0)  # room above the bars (at most 1) for the legend (one row of it)
         self.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
-        self.addLegend(offset=(4, 1), labelTextSize="8pt", colCount=2)
+        self.addLegend(offset=(4, 1), labelTextSize="8pt", colCount=2)  # short names: whole at 1024 px
         self.activity = pg.BarGraphItem(x=[], height=[], width=0.38, brush=(102, 194, 255),
-                                        name="silent neurons (last second)")
-        self.weights = pg.BarGraphItem(x=[], height=[], width=0.38, brush=(255, 160, 70), name="zero weights")
+                                        name="neurons")
+        self.weights = pg.BarGraphItem(x=[], height=[], width=0.38, brush=(255, 160, 70), name="weights")
         self.addItem(self.activity)
         self.addItem(self.weights)
         self.last_activity: list[float] = []

@@ -185,6 +185,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.split_done:
             self.split_done = True
             self._split()
+        self._place_toolbars()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._place_toolbars()
+
+    def _place_toolbars(self) -> None:
+        """Both toolbars on one row where the window is wide enough for them, else the network's (backend, demo
+        mode) on a row of its own: on a 1024-px projector nothing hides behind a toolbar's » button."""
+        wrapped = self.toolBarBreak(self.network_bar)
+        fits = self.audio_bar.sizeHint().width() + self.network_bar.sizeHint().width() <= self.width()
+        if fits and wrapped:
+            self.removeToolBarBreak(self.network_bar)
+        elif not fits and not wrapped:
+            self.insertToolBarBreak(self.network_bar)
 
     def _split(self) -> None:
         """The split between plots and side panel: the side panel as wide as the user left it, else
@@ -219,7 +234,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.virtual_mic_action.setToolTip("Publish the denoised sound as the microphone \"SPANDEX denoised "
                                            "microphone\" that Zoom, Jitsi, OBS or a browser can pick")
         bar.addAction(self.virtual_mic_action)
-        bar.addSeparator()
+        self.audio_bar = bar
+        bar = self.network_bar = self.addToolBar("Network")  # its own row where one row is too narrow for both
+        bar.setMovable(False)
+        bar.setStyleSheet(TOOL_BUTTON_STYLE)
         backend_label = QtWidgets.QLabel("Backend ")
         self.backend_combo = QtWidgets.QComboBox()
         for widget in (backend_label, self.backend_combo):
