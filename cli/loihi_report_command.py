@@ -9,7 +9,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model
 from engine.files.output import check_report_output
 from engine.library.card import model_and_card
-from engine.library.catalog import model_file
+from engine.library.catalog import distinct_model_files
 from engine.loihi.export import plan_export
 from engine.loihi.hardware import loihi2_hardware
 from engine.loihi.resources import LoihiResourceReport, loihi_resource_report
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = [model_file(spec) for spec in args.models]
+    paths = distinct_model_files(args.models)  # a model given twice: refused, not reported twice
     inputs = [named for spec, path in zip(args.models, paths, strict=True) for named in model_and_card(spec, path)]
     output = None if args.json is None else check_report_output(args.json, "--json", "loihi.json", inputs)  # first
     reports: list[LoihiResourceReport] = []

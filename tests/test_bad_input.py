@@ -251,6 +251,8 @@ CASES = [
          "--json m.json is the card of the model m.net: refusing to write over it", {"m.json": "{}"}, _model_here),
     Case("loihi-json-folder", ["loihi-report", NET, "--json", "out"],
          "--json out is a folder: give a file name, e.g. out/loihi.json", {"out/keep.txt": "x"}),
+    Case("loihi-same-model-twice", ["loihi-report", "m.net", "./m.net"],
+         "./m.net, m.net: given more than once (the same model file)", {}, _model_here),
     # --- blend -----------------------------------------------------------------------------------------------
     Case("blend-layouts", ["blend", "spandex-dense", "spandex-prune75", *BLEND], "spandex-dense and spandex-prune75 "
          "cannot be blended: their layouts differ (257-512-512-257 against 257-489-247-257)", VALIDATION),
