@@ -6,7 +6,7 @@ title wider than its chart, a chart of several series without a legend entry per
 user expects back after closing the window: geometry, splitter, backend, buffer, models, record folder,
 virtual microphone.
 
-Screenshots of every tab at both sizes go to test-artifacts/gui/layout_*.png.
+Screenshots of every tab at every size go to test-artifacts/gui/layout_*.png.
 """
 
 from __future__ import annotations
