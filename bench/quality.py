@@ -277,7 +277,7 @@ def main() -> None:
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
                          "with scripts/build_training_data.sh")
-    if HELD_OUT in (args.noisy.parent, args.clean.parent):
+    if HELD_OUT.resolve() in (args.noisy.resolve().parent, args.clean.resolve().parent):
         try:
             split_folder(HELD_OUT.parent, "test")  # refuses a test_set its dataset's last build did not finish
         except SpandexError as exc:

@@ -205,7 +205,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     if isinstance(result, ev.Cancelled):
         print(f"cancelled at step {result.step}; checkpoint {result.checkpoint}. Resume with: "
               f"{resume_command(run_dir, install)}", flush=True)
-        return 128 + stopped_by[0]
+        # (a process of a multi-process run stopped with the others, no signal of its own: as if terminated)
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGTERM)
     if install:  # (the name was free when the run started; another process may have taken it since)
         path = install_model(Path(result.model_path), Path(result.card_path), rename_advice=later)
         print(f"added to the model library: {path} (user models: {user_models_dir()})")

@@ -176,6 +176,40 @@ def test_a_split_whose_rebuild_was_stopped_is_refused_until_the_build_finishes(t
         split_folder(data, "train")
 
 
+def test_a_test_split_the_last_build_did_not_make_leaves_training_alone(tmp_path, fresh_dataset):
+    """Built with a held-out test split, then again without one: the old test_set/ stays (nothing the user made is
+    deleted) and had made the whole dataset refused, training included; only what reads the test split refuses it."""
+    speech, noise = rebuild_sources(fresh_dataset)
+    talker2 = sorted((fresh_dataset / "training_sources" / "speech" / "talker2").iterdir())
+    splits = {"train": SplitSources(speech[:1], noise, 2), "validation": SplitSources(speech[1:], noise, 2),
+              "test": SplitSources([AudioGroup("talker2", tuple(talker2))], noise, 2)}
+    data = tmp_path / "data"
+    build_dataset(data, splits, MixSpec(clip_seconds=2.0), seed=1)
+    assert dataset_summary(data)["test_pairs"] == 2
+    del splits["test"]
+    build_dataset(data, splits, MixSpec(clip_seconds=2.0), seed=1)
+    assert (data / "test_set").is_dir() and "test_pairs" not in dataset_summary(data)
+    assert split_folder(data, "train") == data / "training_set"
+    with pytest.raises(SpandexError, match=r"its test_set/ is not one its last `spandex data build` finished"):
+        split_folder(data, "test")
+
+
+def test_training_sources_left_by_a_switch_to_fixed_clips_are_refused(tmp_path, fresh_dataset):
+    """Stopped while it deleted the fresh sources of a build now made of fixed clips, a build left training_sources/
+    beside a manifest of fixed clips, and fresh sources win: a run would have trained on them without a word."""
+    data = tmp_path / "data"
+    shutil.copytree(fresh_dataset, data)
+    speech, noise = rebuild_sources(fresh_dataset)
+    talker2 = sorted((fresh_dataset / "training_sources" / "speech" / "talker2").iterdir())
+    validation = SplitSources([AudioGroup("talker2", tuple(talker2))], noise, 2)
+    build_dataset(data, {"train": SplitSources(speech, noise, 3), "validation": validation}, MixSpec(clip_seconds=2.0),
+                  seed=1)
+    shutil.copytree(fresh_dataset / "training_sources", data / "training_sources")  # as the stopped delete left it
+    with pytest.raises(SpandexError, match=r"its training_sources/ is not one its last `spandex data build` finished "
+                                           r"\(manifest.json lists the training split the other way"):
+        fresh_sources(data)
+
+
 def test_every_batch_is_new_and_a_seed_repeats_it(fresh_dataset):
     mixtures = FreshMixtures.load(fresh_sources(fresh_dataset))
     first = mixtures.batch(np.random.default_rng(5), 4, SAMPLES)

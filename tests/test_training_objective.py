@@ -276,8 +276,8 @@ def test_a_resumed_run_refuses_an_init_file_that_changed(tiny_dataset, tmp_path)
     save_netx(SDNNGraph((257, 40, 48, 257), seed=11).to_model("parent"), init)  # another layout, same name
     refused: list = []
     with pytest.raises(SpandexError, match=r"^init '.*parent.net' is no longer the network this run started "
-                                           r"from \(its weights, thresholds or delays changed\); resume with that "
-                                           r"model"):
+                                           r"from \(its layout, weights, thresholds, delays or input encoding "
+                                           r"changed\); resume with that model"):
         run_training(config, tmp_path / "run", emit=refused.append)
     assert not any(isinstance(e, ev.Loading) for e in refused)
     save_netx(SDNNGraph((257, 48, 48, 257), seed=11).to_model("parent"), init)  # the same net again

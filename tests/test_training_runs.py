@@ -249,8 +249,12 @@ def test_a_stop_during_a_validation_does_not_wait_for_it_and_a_resume_validates_
     batches.clear()
     second = collect(config, run_dir, should_stop=lambda: len(batches) >= 4)  # stops in step 20's validation
     assert evaluated(second) == [10] and second[-1].step == 20 and isinstance(second[-1], ev.Cancelled)
+    batches.clear()
+    third = collect(config, run_dir, should_stop=lambda: len(batches) >= 1)  # and in the make-up of step 20's
+    assert batches == [(2, 6)] and evaluated(third) == [] and isinstance(third[-1], ev.Cancelled)
     third = collect(config, run_dir)
     assert evaluated(third) == [20] and isinstance(third[-1], ev.Finished)
+    assert evaluated(collect(config, run_dir)) == []  # run again when finished: exports again, validates nothing
     straight = collect(config, tmp_path / "straight")
     def validations(folder: Path) -> list[dict]:  # what the run's plots read
         return [{k: v for k, v in h.items() if k != "seconds"}

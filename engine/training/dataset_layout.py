@@ -53,31 +53,53 @@ FRESH_SOURCES = "training_sources"
 
 def fresh_sources(dataset: str | os.PathLike) -> Path | None:
     """``dataset``'s fresh-mixture training sources, or None when it trains from fixed clips."""
-    folder = Path(dataset) / FRESH_SOURCES
-    if not ((folder / "speech").is_dir() and (folder / "noise").is_dir()):
-        return None
-    _check_built(Path(dataset), "train")
+    folder = fresh_sources_folder(Path(dataset))
+    if folder is not None:
+        _check_built(Path(dataset), "train")
     return folder
 
 
-def _check_built(root: Path, split: str) -> None:
-    """Refuse a split of a dataset ``spandex data build`` made that its manifest does not list as built: a build
-    stopped while replacing it leaves the old split on disk (a run would train or validate on it without a word), and
-    one that built no such split leaves another build's. A dataset without a manifest (an N-DNS download) is its own."""
+def fresh_sources_folder(root: Path) -> Path | None:
+    """The fresh-mixture sources folder on disk in ``root`` (finished or not), or None."""
+    folder = root / FRESH_SOURCES
+    return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
+
+
+def _built_splits(root: Path) -> dict | None:
+    """The splits ``spandex data build`` finished in ``root``, as its manifest lists them (name -> how it was
+    made); None for a dataset it did not make (no manifest: an N-DNS download is its own)."""
     manifest = root / MANIFEST
     if not manifest.is_file():
-        return
+        return None
     try:
         described = json.loads(manifest.read_text())
-        built = described["splits"] if described.get("format") == BUILDER_FORMAT else None
+        if described.get("format") != BUILDER_FORMAT:
+            return None
+        built = described["splits"]
+        if not isinstance(built, dict):
+            raise TypeError(f"'splits' is a {type(built).__name__}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SpandexError(f"{manifest}: unreadable dataset manifest ({exc}): run `spandex data build` again "
-                           f"to make the dataset anew") from None
-    if built is not None and split not in built:
-        folder = FRESH_SOURCES if split == "train" and (root / FRESH_SOURCES).is_dir() else SPLIT_NAMES[split]
+        raise SpandexError(f"{manifest}: unreadable dataset manifest ({exc}): run `spandex data build` again to "
+                           f"make the dataset anew") from None
+    return built
+
+
+def _check_built(root: Path, split: str) -> None:
+    """Refuse a split of a dataset ``spandex data build`` made that its manifest does not list as built, the way it
+    is on disk: a build stopped while replacing it leaves the old split (a run would train or validate on it without a
+    word), one that made no such split leaves another build's, and one stopped while it switched the training split
+    between fresh sources and fixed clips leaves the other way's folder."""
+    built = _built_splits(root)
+    if built is None:
+        return
+    folder = FRESH_SOURCES if split == "train" and fresh_sources_folder(root) is not None else SPLIT_NAMES[split]
+    made = built.get(split)
+    if made is None or (split == "train" and isinstance(made, dict)
+                        and bool(made.get("fresh")) != (folder == FRESH_SOURCES)):
+        what = (f"does not list a {split} split: a build stopped while making it, or one that made none"
+                if made is None else "lists the training split the other way: a build stopped while it switched")
         raise SpandexError(f"{root}: its {folder}/ is not one its last `spandex data build` finished ({MANIFEST} "
-                           f"does not list a {split} split: a build stopped while making it, or one that made "
-                           f"none): run that build again to finish it")
+                           f"{what}): run that build again to finish it")
 
 
 def training_split_identity(dataset: str | os.PathLike) -> str:
@@ -102,9 +124,11 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
     Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
     """
     summary: dict = {}
+    built = _built_splits(Path(dataset)) if Path(dataset).is_dir() else None
     for split in SPLIT_NAMES:
-        if split == "test" and not (Path(dataset) / SPLIT_NAMES["test"]).is_dir():
-            continue  # the held-out set is optional
+        if split == "test" and (not (Path(dataset) / SPLIT_NAMES["test"]).is_dir()
+                                or (built is not None and "test" not in built)):
+            continue  # the held-out set is optional, and one the last build did not make is no training's concern
         if split == "train" and fresh_sources(dataset) is not None:
             summary["train_pairs"] = None  # mixed afresh at every step
             summary["train_fresh"] = str(fresh_sources(dataset))
@@ -113,10 +137,6 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnpairedFilesWarning)
             summary[f"{split}_pairs"] = len(pair_files(folder / "noisy", folder / "clean"))
-    manifest = Path(dataset) / "manifest.json"
-    if manifest.is_file():
-        try:
-            summary["sources"] = json.loads(manifest.read_text()).get("splits", {})
-        except (OSError, ValueError) as exc:
-            raise SpandexError(f"{manifest}: unreadable dataset manifest: {exc}") from None
+    if built is not None:
+        summary["sources"] = built
     return summary

@@ -106,15 +106,15 @@ def load_training_data(config: TrainConfig, emit: Emit) -> PairedClips | FreshMi
                             progress=_loading_reporter("train", emit))
 
 
-def build_graph(config: TrainConfig) -> tuple[SDNNGraph, str]:
-    """The starting graph and a description of where it came from."""
+def build_graph(config: TrainConfig, init: SDNNModel | None = None) -> tuple[SDNNGraph, str]:
+    """The starting graph and a description of where it came from; ``init``: ``config.init`` already loaded."""
     if config.init == "scratch":
         sizes = (257, *config.hidden_sizes, 257)
         graph = SDNNGraph(sizes, threshold_mant=config.threshold_mant, max_delay=config.max_delay,
                           train_thresholds=config.train_thresholds, seed=config.seed)
         parent = "scratch"
     else:
-        model = resolve_model(config.init)
+        model = init if init is not None else resolve_model(config.init)
         graph = SDNNGraph.from_model(model, max_delay=config.max_delay, train_thresholds=config.train_thresholds,
                                      freeze_zeros=config.keep_zeros)
         parent = named_with_licences(card_model_name(model, config.init), config.init)
@@ -163,7 +163,7 @@ class _Batch:
 
 
 class _ValidationStopped(Exception):
-    """A stop asked for during a validation: the run checkpoints without it (a resume validates that step)."""
+    """A stop asked for during a validation: the run checkpoints without it, and a resume makes it first."""
 
 
 class _Run:
@@ -174,9 +174,10 @@ class _Run:
         self.config, self.run_dir, self.emit = config, run_dir, emit
         self.device, self.workers = device, workers
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
-        self.graph, self.parent = build_graph(config)
-        self.init_sha256 = None if config.init == "scratch" else file_sha256(model_file(config.init))
-        self.init_network = None if config.init == "scratch" else resolve_model(config.init).content_digest()
+        init = None if config.init == "scratch" else resolve_model(config.init)  # loaded once: what it trains from
+        self.graph, self.parent = build_graph(config, init)
+        self.init_sha256 = None if init is None else file_sha256(model_file(config.init))  # the card's: which file
+        self.init_network = None if init is None else init.content_digest()  # a resume's check: which network
         self.training_data = training_split_identity(config.dataset)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
@@ -232,7 +233,8 @@ class _Run:
                                f"with (differing: {', '.join(changed)}); put them back to resume, or start a new run")
         if not _same_network(state, "init", self.init_network, self.init_sha256):  # (its layout may differ: first)
             raise SpandexError(f"init {self.config.init!r} is no longer the network this run started from (its "
-                               f"weights, thresholds or delays changed); resume with that model, or start a new run")
+                               f"layout, weights, thresholds, delays or input encoding changed); resume with that "
+                               f"model, or start a new run")
         if state.get("training_data", self.training_data) != self.training_data:
             raise SpandexError(f"the dataset {self.config.dataset} is no longer the one this run started with (its "
                                f"training split was built again, or another way); resume with that data, or start "
@@ -253,8 +255,8 @@ class _Run:
         self.parent = state.get("parent", self.parent)
         if not _same_network(state, "teacher", self.teacher_network, self.teacher_sha256):  # a name: another file
             raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the network this run started with "
-                               f"(its weights, thresholds or delays changed); resume with that model, or start a new "
-                               f"run")
+                               f"(its layout, weights, thresholds, delays or input encoding changed); resume with "
+                               f"that model, or start a new run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
 
@@ -366,7 +368,7 @@ class _Run:
         """Validate the network as it is now and report it; None if ``should_stop`` asks for a stop first (checked
         after every batch of clips: a stop does not wait for minutes of validation on a large split)."""
         def stop_if_asked(done: int, total: int) -> None:
-            if should_stop():
+            if done < total and should_stop():  # (after the last batch: nothing left to save time on)
                 raise _ValidationStopped
 
         start = time.perf_counter()
@@ -387,6 +389,20 @@ class _Run:
         self.history.append({"event": "evaluated", **event.__dict__})
         self.emit(event)
         return event
+
+    def evaluation_at(self, step: int) -> ev.Evaluated | None:
+        """The validation of ``step`` this run reported (its history, a checkpoint's included), or None."""
+        for entry in reversed(self.history):
+            if entry.get("event") == "evaluated" and entry.get("step") == step:
+                return ev.Evaluated(**{key: value for key, value in entry.items() if key != "event"})
+        return None
+
+    def cancel(self) -> ev.Cancelled:
+        """Checkpoint (collective) and say the run stopped there."""
+        self.save()
+        cancelled = ev.Cancelled(self.step, str(self.checkpoint_path))
+        self.emit(cancelled)
+        return cancelled
 
     def export(self, evaluation: ev.Evaluated, train: PairedClips | FreshMixtures, validation: PairedClips) -> ev.Finished:
         config = self.config
@@ -540,15 +556,20 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
     last_save = time.monotonic()
     window_start, timed = time.monotonic(), 0  # the wall time of the steps this process made since the last report
     last_eval: ev.Evaluated | None = None
-    if workers.is_main and 0 < run.step < config.steps and run.step % config.eval_every == 0 and not any(
-            entry.get("event") == "evaluated" and entry.get("step") == run.step for entry in run.history):
-        last_eval = run.evaluate(validation, should_stop)  # the validation a stop cut short before this resume
+    if run.step > 0 and (run.step % config.eval_every == 0 or run.step == config.steps):  # resumed at a validation
+        made_up = False
+        if workers.is_main:
+            last_eval = run.evaluation_at(run.step)
+            if last_eval is None:  # a stop cut it short before this resume: made first, and as stoppable
+                last_eval = run.evaluate(validation, should_stop)
+                made_up = last_eval is not None
+        if run.agree(workers.is_main and last_eval is None):
+            return run.cancel()
+        if run.agree(made_up):
+            run.save()  # with it: a rerun does not make it again
     while run.step < config.steps:
         if run.agree(should_stop()):
-            run.save()
-            cancelled = ev.Cancelled(run.step, str(run.checkpoint_path))
-            emit(cancelled)
-            return cancelled
+            return run.cancel()
         tick = time.monotonic()
         run.window.append(run.train_step(train, samples))
         timed += 1
@@ -566,24 +587,19 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
         saved = False
         if run.step % config.eval_every == 0 or run.step == config.steps:
             if workers.is_main:
-                last_eval = run.evaluate(validation, should_stop)  # None if stopped: the checkpoint comes first
+                last_eval = run.evaluate(validation, should_stop)  # None if a stop came first
+            if run.agree(workers.is_main and last_eval is None):  # the checkpoint without it; a resume makes it
+                run.elapsed_s += time.monotonic() - tick
+                return run.cancel()
             run.save()
             saved, last_save = True, time.monotonic()
         run.elapsed_s += time.monotonic() - tick  # wall time of the run: steps, evaluations, checkpoints
         if not saved and run.agree(time.monotonic() - last_save >= config.checkpoint_seconds):
             run.save()
             last_save = time.monotonic()
-    unvalidated = workers.is_main and (last_eval is None or last_eval.step != run.step)  # the main one validates
-    if run.agree(unvalidated and should_stop()):  # a stop cut the last step's validation short: a resume finishes
-        cancelled = ev.Cancelled(run.step, str(run.checkpoint_path))
-        emit(cancelled)
-        return cancelled
     finished = None
     if workers.is_main:
-        if last_eval is None or last_eval.step != run.step:  # resumed after the final step's checkpoint, or
-            last_eval = run.evaluate(validation)  # its validation was stopped: finishing is all that is left
-            write_text_atomic(run.run_dir / "history.json", json.dumps(run.history))  # with it, as a run unstopped
-        assert last_eval is not None  # (nothing stops a validation asked nothing)
+        assert last_eval is not None and last_eval.step == run.step  # (the last step's, made or read above)
         finished = run.export(last_eval, train, validation)
         emit(finished)
     return from_main(finished, workers)
