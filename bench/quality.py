@@ -52,7 +52,7 @@ from engine.files.audio import load_audio  # noqa: E402
 from engine.files.pairing import Pair, pair_files  # noqa: E402
 from engine.library.catalog import default_model, list_models, resolve_model  # noqa: E402
 from engine.snn.telemetry import RunTotals  # noqa: E402
-from engine.training.dataset_layout import split_folder  # noqa: E402
+from engine.training.dataset_layout import check_split_folder  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
 HELD_OUT = REPO / "build" / "data" / "debian" / "test_set"
@@ -277,11 +277,11 @@ def main() -> None:
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
                          "with scripts/build_training_data.sh")
-    if HELD_OUT.resolve() in (args.noisy.resolve().parent, args.clean.resolve().parent):
-        try:
-            split_folder(HELD_OUT.parent, "test")  # refuses a test_set its dataset's last build did not finish
-        except SpandexError as exc:
-            parser.error(str(exc))
+    try:
+        for folder in {args.noisy.resolve().parent, args.clean.resolve().parent}:
+            check_split_folder(folder)  # a split its dataset's last build did not finish (the held-out one, say)
+    except SpandexError as exc:
+        parser.error(str(exc))
 
     all_pairs = pair_files(args.noisy, args.clean)
     pairs = pick(all_pairs, args.limit)

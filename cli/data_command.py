@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
+import shlex
+import sys
 
 from cli.progress import ProgressBar
 from engine.errors import SpandexError
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
+from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
 from engine.training.sources import check_disjoint, hold_out, scan_groups
 
 
@@ -115,9 +119,17 @@ def run_build(args: argparse.Namespace) -> int:
             bar.close()
 
     def kept(split: str) -> None:
-        print(f"{split} split kept: built before from these sources and settings")
+        folder = FRESH_SOURCES if splits[split].fresh else SPLIT_NAMES[split]
+        print(f"{folder}/ kept: built before from these sources and settings")
 
-    out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress, kept=kept)
+    typed = getattr(args, "argv", None)  # (as cli.main parsed it: paths as typed, so from this folder)
+    command = None if typed is None else f"cd {shlex.quote(os.getcwd())} && {shlex.join(['spandex', *typed])}"
+    try:
+        out = build_dataset(args.output, splits, spec, seed=args.seed, progress=progress, kept=kept, command=command)
+    except KeyboardInterrupt:
+        print(f"\n{args.output} is unfinished: run the same command again to finish it (the splits already made "
+              f"are kept); until then training on it is refused", file=sys.stderr, flush=True)
+        raise
     test = f", {args.test_clips} held-out test" if "test" in splits else ""
     train = "training sources mixed afresh at every step" if args.fresh else f"{args.train_clips} training"
     print(f"dataset ready in {out} ({train} and {args.val_clips} validation{test} clips "

@@ -87,6 +87,7 @@ def start_app(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed (`spandex data build` records it)
     with stop_signals_as_interrupts():
         return _run(args)
 

@@ -171,7 +171,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
             silence_hung_up_terminal()
         stopped_by.append(signum)
         again = "press Ctrl-C again to abort at once" if signum == signal.SIGINT else "a second signal aborts at once"
-        print(f"\n{signal.Signals(signum).name}: stopping after this step (checkpointing first; {again})",
+        print(f"\n{signal.Signals(signum).name}: stopping after this step, or now if validating (checkpointing first; "
+              f"{again})",
               file=sys.stderr, flush=True)
 
     model_file = run_dir / f"{config.name}.net"

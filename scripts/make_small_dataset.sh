@@ -20,8 +20,10 @@ elif [[ "$PYTHON" == */* ]]; then
 fi
 SPANDEX_CORPUS="$CORPUS" PYTHON="$PYTHON" "$REPO/scripts/fetch_corpus.sh" >/dev/null
 
-SOURCES="$(mktemp -d)"
-trap 'rm -rf "$SOURCES"' EXIT
+# The sources as links in a folder of the corpus that stays where it is: the dataset's manifest names them, so a rerun
+# finds its splits made from the same files (kept, and a run on it resumes; a temporary folder made them new each time)
+SOURCES="$CORPUS/small-dataset-sources"
+rm -rf "$SOURCES"
 mkdir -p "$SOURCES"/speech/prompts-1-30 "$SOURCES"/val-speech/prompts-31-40 \
          "$SOURCES"/noise/keyboard "$SOURCES"/noise/cafe "$SOURCES"/val-noise/babble
 mapfile -t prompts < <(find "$CORPUS/speech" -name '*.wav' | sort)

@@ -6,6 +6,7 @@ speech must not pass without it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,11 @@ import pytest
 from tests import corpus
 
 SPEECH_SECONDS = 10.0
+
+# Headless Qt on a screen the size of a desktop's (Qt's offscreen default is 800×800: smaller than the window the app
+# opens, so no restored or remembered layout could be checked as a user would see it). Before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM",
+                      f"offscreen:configfile={Path(__file__).with_name('offscreen-screen.json')}")
 
 
 @pytest.fixture(scope="session")

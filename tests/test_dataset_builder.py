@@ -16,7 +16,7 @@ from engine.files.audio import load_audio
 from engine.files.pairing import pair_files
 from engine.training.dataset import PairedClips
 from engine.training.dataset_builder import MixSpec
-from engine.training.dataset_layout import dataset_summary, split_folder
+from engine.training.dataset_layout import dataset_summary, split_folder, training_split_identity
 from engine.training.sources import AudioGroup, check_disjoint, hold_out, scan_groups
 from tests.corpus import REPO
 from tests.training_data import CLIP_SECONDS
@@ -96,6 +96,52 @@ def test_cli_builds_and_holds_out_whole_groups(tmp_path, speech_corpus, keyboard
     assert not list(out.glob("*.partial"))
 
 
+def test_a_stopped_cli_build_says_so_and_its_refusals_name_the_command(tmp_path, capsys, monkeypatch, speech_corpus,
+                                                                        keyboard_noise_files):
+    """Stopped, `spandex data build` said only "interrupted"; the refusal of its unfinished split said to run "that
+    build" again without saying which; a split folder given as the dataset itself was not refused at all."""
+    import cli.data_command
+
+    speech, noise = tmp_path / "speech", tmp_path / "noise"
+    for i, path in enumerate(speech_corpus[:12]):
+        (speech / f"speaker{i % 4}").mkdir(parents=True, exist_ok=True)
+        (speech / f"speaker{i % 4}" / path.name).symlink_to(path)
+    for i, path in enumerate(keyboard_noise_files[:20]):
+        (noise / f"kind{i % 4}").mkdir(parents=True, exist_ok=True)
+        (noise / f"kind{i % 4}" / path.name).symlink_to(path)
+    monkeypatch.chdir(tmp_path)
+    args = ["data", "build", "data", "--speech", "speech", "--noise", "noise", "--train-clips", "4", "--val-clips", "2",
+            "--clip-seconds", "1.5", "--val-fraction", "0.25"]
+    assert main(args) == 0
+    build = cli.data_command.build_dataset
+
+    def stopped_in_training(*a, progress=None, **kw):
+        def stop(split: str, done: int, total: int) -> None:
+            if split == "train" and done == 1:
+                raise KeyboardInterrupt
+        return build(*a, progress=stop, **kw)
+
+    monkeypatch.setattr(cli.data_command, "build_dataset", stopped_in_training)
+    capsys.readouterr()
+    changed = [*args[:args.index("--train-clips") + 1], "5", *args[args.index("--train-clips") + 2:]]
+    assert main(changed) == 130
+    err = capsys.readouterr().err
+    assert "data is unfinished: run the same command again to finish it (the splits already made are kept)" in err
+    command = f"cd {tmp_path} && spandex data build data --speech speech --noise noise --train-clips 5"
+    for refused in (lambda: split_folder(tmp_path / "data", "train"), lambda: split_folder(tmp_path / "data" /
+                                                                                              "training_set", "train")):
+        with pytest.raises(SpandexError, match=r"its training_set/ is not one its last `spandex data build` finished "
+                                               r".*: run that build again to finish it: " + re.escape(command)):
+            refused()
+    assert main(["eval", "--model", str(REPO / "assets" / "models" / "spandex-frugal.net"), "--noisy",
+                 "data/training_set/noisy", "--clean", "data/training_set/clean"]) == 1
+    assert "its training_set/ is not one its last `spandex data build` finished" in capsys.readouterr().err
+    monkeypatch.setattr(cli.data_command, "build_dataset", build)
+    assert main(changed) == 0
+    assert "validation_set/ kept: built before from these sources and settings" in capsys.readouterr().out
+    assert len(pair_files(tmp_path / "data" / "training_set" / "noisy", tmp_path / "data" / "training_set" / "clean")) == 5
+
+
 def test_cli_adds_a_held_out_test_set_that_shares_nothing(tmp_path, capsys, speech_corpus, keyboard_noise_files):
     folders = {}
     for name, files in (("speech", speech_corpus[:8]), ("val-speech", speech_corpus[8:12]),
@@ -160,3 +206,11 @@ def test_small_dataset_script_builds_a_try_it_dataset(tmp_path, speech_corpus):
     summary = dataset_summary(tmp_path / "small")
     assert summary["train_pairs"] == 64 and summary["validation_pairs"] == 8
     assert set(summary["sources"]["validation"]["noise_groups"]) == {"babble"}
+    # run again: the same dataset, its splits kept, so a run started on it still resumes (its sources had lain in a
+    # new temporary folder each time: every split was made again and every run on it was refused)
+    identity = training_split_identity(tmp_path / "small")
+    again = subprocess.run(["bash", str(REPO / "scripts" / "make_small_dataset.sh"), "small"], cwd=tmp_path,
+                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "training_set/ kept" in again.stdout and "validation_set/ kept" in again.stdout, again.stdout
+    assert training_split_identity(tmp_path / "small") == identity

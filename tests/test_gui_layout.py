@@ -326,6 +326,37 @@ def test_every_shipped_models_card_fits_with_all_five_loaded(qtbot, private_home
         close_window(window, host)
 
 
+@pytest.mark.slow
+def test_a_side_panel_remembered_from_a_wide_screen_leaves_the_plots_readable(qtbot, private_home):
+    """Widened on a 1920-px screen, the side panel came back as wide on a 1024×768 projector (and narrowed the plots
+    by 100 px more at every restart): the plots' titles were cut to "Input (-", "Spikes (model"; the window kept
+    a size larger than the screen."""
+    from app.window.main_window import PLOTS_MIN_WIDTH
+
+    settings = QtCore.QSettings(str(private_home / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("side_width", 1400)
+    settings.sync()
+    window, host = open_window(qtbot, private_home, [LINEUP[0]], output="none")
+    try:
+        free = window.screen().availableGeometry()
+        assert window.width() <= free.width() and window.height() <= free.height()
+        projector = QtCore.QRect(0, 0, 1024, 768)  # the same window opened on a 1024×768 screen
+        window.screen = lambda: type("Screen", (), {"availableGeometry": lambda self: projector})()
+        window._fit_screen()
+        assert (window.width(), window.height()) == (1024, 768) and window.pos() == projector.topLeft()
+        del window.screen
+        qtbot.waitUntil(lambda: window.frames_received > 50, timeout=120_000)
+        for width, height in ((1920, 1080), (1024, 768), (1280, 800)):
+            window.resize(width, height)
+            settle(qtbot, window)
+            plots, side = window.splitter.sizes()
+            assert plots >= PLOTS_MIN_WIDTH, (width, plots, side)
+            assert side >= window.tabs.minimumSizeHint().width(), (width, plots, side)
+            assert not chart_problems(window, {window.prune_panel.pareto.plot.getPlotItem()}), (width, plots)
+    finally:
+        close_window(window, host)
+
+
 def assert_shows_record_folder(window, folder: Path) -> None:
     """The toolbar says where recordings go (the end of a long path; the whole of it in the tooltip)."""
     text = window.record_folder_action.text()
@@ -349,9 +380,9 @@ def test_settings_come_back_after_a_restart(qtbot, private_home, monkeypatch, vi
                                prefill_hops=5)
     try:
         qtbot.waitUntil(lambda: len(window.controller.models) == 2 and not window.controller.loading, timeout=60_000)
-        window.resize(780, 600)  # the offscreen screen is 800×800: restoreGeometry keeps a window inside it
+        window.resize(1500, 900)  # on the 1920×1080 offscreen screen (tests/conftest.py)
         window.move(11, 23)
-        window.splitter.setSizes([0, 10_000])  # the side panel as wide as the plots' minimum allows
+        window.splitter.setSizes([0, 10_000])  # the side panel as wide as the plots' least width allows
         window.backend_combo.setCurrentText("sparse")  # the backend for the next models
         window.record_folder_action.trigger()
         assert_shows_record_folder(window, recordings)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -264,6 +265,21 @@ def test_a_stop_during_a_validation_does_not_wait_for_it_and_a_resume_validates_
     assert [h["step"] for h in validations(run_dir)] == [10, 20]
     for x, y in zip(load_model(third[-1].model_path).layers, load_model(straight[-1].model_path).layers):
         np.testing.assert_array_equal(x.weight_mant, y.weight_mant)
+
+
+def test_a_step_reports_seconds_of_steps_not_of_the_validation_between_them(tiny_dataset, tmp_path, monkeypatch):
+    """The first report after a validation had counted the validation's seconds as its steps' (2.95 s/step)."""
+    validate_all = trainer_module.validate
+
+    def slow(*args, **kwargs):
+        time.sleep(3.0)
+        return validate_all(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "validate", slow)
+    config = tiny_config(tiny_dataset, steps=10, eval_every=3, log_every=5, eval_clips=2)
+    reports = [e for e in collect(config, tmp_path / "run") if isinstance(e, ev.StepReport)]
+    assert [r.step for r in reports] == [5, 10]  # each window holds a 3-s validation (steps 3, and 6 and 9)
+    assert all(r.seconds_per_step < 0.5 for r in reports), [r.seconds_per_step for r in reports]
 
 
 def test_a_run_folder_refuses_other_settings(tiny_dataset, tmp_path):

@@ -47,6 +47,9 @@ TOOL_BUTTON_STYLE = ("QToolBar QToolButton { border: 1px solid palette(mid); bor
                      "margin: 0px; } QToolBar QToolButton:checked { background: palette(highlight); "
                      "color: palette(highlighted-text); }")
 """The toolbar's actions drawn as framed buttons, a switched-on one (Bypass, Record, Virtual mic) filled."""
+PLOTS_MIN_WIDTH = 520
+"""The plots' column keeps at least this width (its titles whole) where the side panel's own minimum leaves room:
+a side panel remembered from a wide screen is narrowed on a small one."""
 SIDE_SHARE = 0.36
 """The side panel's share of the window's width at the first start (at least what its widest tab needs);
 then the width the user left it at, remembered as ``side_width``. A wider window widens the plots three
@@ -76,14 +79,15 @@ class MainWindow(QtWidgets.QMainWindow):
         geometry = settings.value("geometry")
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+        self._fit_screen()
 
+        self.split_done = False  # the split is set at the first show, when the window has its size
         self._build_plots()
         self._build_side(demo_clip)
         self._build_toolbar(demo_clip)
         self._build_status()
         self.controller = WindowController(self, host, settings, backend)
         self._build_shortcuts()
-        self.split_done = False  # the split is set at the first show, when the window has its size
         self.timer = QtCore.QTimer(self)  # plots
         # precise: once measured at 8-16 ticks a second with Qt's default coarse timer (offscreen, busy machine);
         # both kinds tick 30 times a second now that a frame costs ~4 ms (docs/using.md, bench/gui.py)
@@ -167,6 +171,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.installEventFilter(self)
         normal = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(normal)
         layout.addWidget(self.banner)
@@ -201,16 +206,48 @@ class MainWindow(QtWidgets.QMainWindow):
         elif not fits and not wrapped:
             self.insertToolBarBreak(self.network_bar)
 
+    def _fit_screen(self) -> None:
+        """No larger than the screen's free area (a size remembered from a bigger screen, or the first start's on a
+        1024×768 projector), and on it."""
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        if self.width() > free.width() or self.height() > free.height():
+            self.resize(min(self.width(), free.width()), min(self.height(), free.height()))
+            self.move(free.topLeft())
+
     def _split(self) -> None:
         """The split between plots and side panel: the side panel as wide as the user left it, else
-        :data:`SIDE_SHARE` of the window; never narrower than its widest tab needs."""
+        :data:`SIDE_SHARE` of the window; never narrower than its widest tab needs, nor so wide that the plots get
+        less than :data:`PLOTS_MIN_WIDTH`."""
         width = sum(self.splitter.sizes())
         try:
             side = int(self.settings.value("side_width") or 0)
         except (TypeError, ValueError):
             side = 0
-        side = max(self.tabs.minimumSizeHint().width(), side or round(width * SIDE_SHARE))
+        side = self._side_width(width, side or round(width * SIDE_SHARE))
         self.splitter.setSizes([width - side, side])
+
+    def _side_width(self, total: int, wanted: int) -> int:
+        """``wanted`` for the side panel of a splitter ``total`` wide, within the least its tabs need and the most
+        that leaves the plots :data:`PLOTS_MIN_WIDTH`."""
+        least = self.tabs.minimumSizeHint().width()
+        return max(least, min(wanted, total - PLOTS_MIN_WIDTH))
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """The splitter resized (the window made smaller, a toolbar row added): the plots keep their least width."""
+        if watched is self.splitter and event.type() == QtCore.QEvent.Type.Resize and self.split_done:
+            QtCore.QTimer.singleShot(0, self._keep_plots_readable)  # once the splitter has shared out its new width
+        return super().eventFilter(watched, event)
+
+    def _keep_plots_readable(self) -> None:
+        if self.closed:
+            return
+        plots, side = self.splitter.sizes()
+        narrower = self._side_width(plots + side, side)
+        if narrower < side:
+            self.splitter.setSizes([plots + side - narrower, narrower])
 
     def _build_toolbar(self, demo_clip: Path) -> None:
         bar = self.addToolBar("Audio")

@@ -106,11 +106,12 @@ Progress = Callable[[str, int, int], None]
 
 def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
                   seed: int = 0, progress: Progress | None = None,
-                  kept: Callable[[str], None] | None = None) -> Path:
+                  kept: Callable[[str], None] | None = None, command: str | None = None) -> Path:
     """Write every split of ``splits`` (keys "train", "validation", "test") under ``out``; return ``out``.
 
     A split already there from the same sources and settings (a build run again, or stopped after it) is kept, not
-    made again; ``kept`` is told its name."""
+    made again; ``kept`` is told its name. ``command``: how the build was asked for, kept in the manifest (a refusal
+    of an unfinished split names it)."""
     out = Path(out)
     settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
@@ -135,6 +136,8 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
                             and previous.get("seed") == seed) else {}
     done = {"format": BUILDER_FORMAT, "spec": settings["spec"], "seed": seed,
             "splits": dict(reusable.get("splits", {})), "clips": dict(reusable.get("clips", {}))}
+    if command is not None:
+        done["command"] = command
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(manifest_path, json.dumps(done, indent=1))
     for name, sources in sorted(splits.items()):
@@ -160,6 +163,8 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
         # from that (fresh sources win over clips), or keep it
         shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
     manifest = {"format": BUILDER_FORMAT, **settings, "clips": {name: done["clips"][name] for name in splits}}
+    if command is not None:
+        manifest["command"] = command
     write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
     return out
 

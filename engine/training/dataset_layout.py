@@ -31,6 +31,7 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
         where = "" if root.is_absolute() else f" (read from the working folder, {Path.cwd()})"
         raise SpandexError(f"dataset folder {root} does not exist{where}; build one with `spandex data build`")
     if (root / "noisy").is_dir() and (root / "clean").is_dir():
+        check_split_folder(root)
         return root
     candidate = root / SPLIT_NAMES[split]
     if not candidate.is_dir():
@@ -65,9 +66,9 @@ def fresh_sources_folder(root: Path) -> Path | None:
     return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
 
 
-def _built_splits(root: Path) -> dict | None:
-    """The splits ``spandex data build`` finished in ``root``, as its manifest lists them (name -> how it was
-    made); None for a dataset it did not make (no manifest: an N-DNS download is its own)."""
+def _builder_manifest(root: Path) -> dict | None:
+    """The manifest ``spandex data build`` wrote in ``root`` (its ``splits``: those it finished, name -> how each
+    was made); None for a dataset it did not make (no manifest: an N-DNS download is its own)."""
     manifest = root / MANIFEST
     if not manifest.is_file():
         return None
@@ -75,13 +76,21 @@ def _built_splits(root: Path) -> dict | None:
         described = json.loads(manifest.read_text())
         if described.get("format") != BUILDER_FORMAT:
             return None
-        built = described["splits"]
-        if not isinstance(built, dict):
-            raise TypeError(f"'splits' is a {type(built).__name__}")
+        if not isinstance(described["splits"], dict):
+            raise TypeError(f"'splits' is a {type(described['splits']).__name__}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SpandexError(f"{manifest}: unreadable dataset manifest ({exc}): run `spandex data build` again to "
                            f"make the dataset anew") from None
-    return built
+    return described
+
+
+def check_split_folder(folder: str | os.PathLike) -> None:
+    """Refuse ``folder``, given as a split itself (``DATASET/validation_set``, say), if it is a split of a dataset
+    ``spandex data build`` made whose last build did not finish it (as :func:`split_folder` refuses it by name)."""
+    folder = Path(folder).resolve()
+    split = next((name for name, sub in SPLIT_NAMES.items() if sub == folder.name), None)
+    if split is not None:
+        _check_built(folder.parent, split)
 
 
 def _check_built(root: Path, split: str) -> None:
@@ -89,17 +98,19 @@ def _check_built(root: Path, split: str) -> None:
     is on disk: a build stopped while replacing it leaves the old split (a run would train or validate on it without a
     word), one that made no such split leaves another build's, and one stopped while it switched the training split
     between fresh sources and fixed clips leaves the other way's folder."""
-    built = _built_splits(root)
-    if built is None:
+    described = _builder_manifest(root)
+    if described is None:
         return
+    built = described["splits"]
     folder = FRESH_SOURCES if split == "train" and fresh_sources_folder(root) is not None else SPLIT_NAMES[split]
     made = built.get(split)
     if made is None or (split == "train" and isinstance(made, dict)
                         and bool(made.get("fresh")) != (folder == FRESH_SOURCES)):
         what = (f"does not list a {split} split: a build stopped while making it, or one that made none"
                 if made is None else "lists the training split the other way: a build stopped while it switched")
+        again = f": {described['command']}" if isinstance(described.get("command"), str) else ""
         raise SpandexError(f"{root}: its {folder}/ is not one its last `spandex data build` finished ({MANIFEST} "
-                           f"{what}): run that build again to finish it")
+                           f"{what}): run that build again to finish it{again}")
 
 
 def training_split_identity(dataset: str | os.PathLike) -> str:
@@ -124,7 +135,8 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
     Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
     """
     summary: dict = {}
-    built = _built_splits(Path(dataset)) if Path(dataset).is_dir() else None
+    described = _builder_manifest(Path(dataset)) if Path(dataset).is_dir() else None
+    built = None if described is None else described["splits"]
     for split in SPLIT_NAMES:
         if split == "test" and (not (Path(dataset) / SPLIT_NAMES["test"]).is_dir()
                                 or (built is not None and "test" not in built)):

@@ -586,6 +586,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
             run.window, window_start, timed = [], now, 0
         saved = False
         if run.step % config.eval_every == 0 or run.step == config.steps:
+            paused = time.monotonic()
             if workers.is_main:
                 last_eval = run.evaluate(validation, should_stop)  # None if a stop came first
             if run.agree(workers.is_main and last_eval is None):  # the checkpoint without it; a resume makes it
@@ -593,6 +594,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                 return run.cancel()
             run.save()
             saved, last_save = True, time.monotonic()
+            window_start += last_save - paused  # a step report's seconds a step are the steps' alone
         run.elapsed_s += time.monotonic() - tick  # wall time of the run: steps, evaluations, checkpoints
         if not saved and run.agree(time.monotonic() - last_save >= config.checkpoint_seconds):
             run.save()
