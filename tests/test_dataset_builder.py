@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,14 +75,18 @@ def test_paired_clips_read_the_split(tiny_dataset):
     assert split_folder(tiny_dataset / "validation_set", "validation") == tiny_dataset / "validation_set"
 
 
-def test_cli_builds_and_holds_out_whole_groups(tmp_path, speech_corpus, keyboard_noise_files):
+def grouped_sources(tmp_path: Path, speech_files: list[Path], noise_files: list[Path]) -> tuple[Path, Path]:
+    """``tmp_path``/speech with four speakers of three files and ``tmp_path``/noise with four kinds of five (links)."""
     speech, noise = tmp_path / "speech", tmp_path / "noise"
-    for i, path in enumerate(speech_corpus[:12]):
-        (speech / f"speaker{i % 4}").mkdir(parents=True, exist_ok=True)
-        (speech / f"speaker{i % 4}" / path.name).symlink_to(path)
-    for i, path in enumerate(keyboard_noise_files[:20]):
-        (noise / f"kind{i % 4}").mkdir(parents=True, exist_ok=True)
-        (noise / f"kind{i % 4}" / path.name).symlink_to(path)
+    for folder, files, group in ((speech, speech_files[:12], "speaker"), (noise, noise_files[:20], "kind")):
+        for i, path in enumerate(files):
+            (folder / f"{group}{i % 4}").mkdir(parents=True, exist_ok=True)
+            (folder / f"{group}{i % 4}" / path.name).symlink_to(path)
+    return speech, noise
+
+
+def test_cli_builds_and_holds_out_whole_groups(tmp_path, speech_corpus, keyboard_noise_files):
+    speech, noise = grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
     out = tmp_path / "data"
     args = ["data", "build", str(out), "--speech", str(speech), "--noise", str(noise), "--train-clips", "4",
             "--val-clips", "2", "--clip-seconds", "1.5", "--val-fraction", "0.25"]
@@ -102,13 +107,7 @@ def test_a_stopped_cli_build_says_so_and_its_refusals_name_the_command(tmp_path,
     build" again without saying which; a split folder given as the dataset itself was not refused at all."""
     import cli.data_command
 
-    speech, noise = tmp_path / "speech", tmp_path / "noise"
-    for i, path in enumerate(speech_corpus[:12]):
-        (speech / f"speaker{i % 4}").mkdir(parents=True, exist_ok=True)
-        (speech / f"speaker{i % 4}" / path.name).symlink_to(path)
-    for i, path in enumerate(keyboard_noise_files[:20]):
-        (noise / f"kind{i % 4}").mkdir(parents=True, exist_ok=True)
-        (noise / f"kind{i % 4}" / path.name).symlink_to(path)
+    speech, noise = grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
     monkeypatch.chdir(tmp_path)
     args = ["data", "build", "data", "--speech", "speech", "--noise", "noise", "--train-clips", "4", "--val-clips", "2",
             "--clip-seconds", "1.5", "--val-fraction", "0.25"]
