@@ -267,7 +267,8 @@ def main() -> None:
     parser.add_argument("--noisy", type=Path, default=HELD_OUT / "noisy", help=f"default: {HELD_OUT}/noisy")
     parser.add_argument("--clean", type=Path, default=HELD_OUT / "clean", help=f"default: {HELD_OUT}/clean")
     parser.add_argument("--model", action="append", help="library name or netx file (repeatable)")
-    parser.add_argument("--backend", default="dense", help="SDNN backend: dense or sparse (same numbers)")
+    parser.add_argument("--backend", default="dense", choices=("dense", "sparse"),
+                        help="SDNN backend (the same numbers; sparse is faster)")
     parser.add_argument("--limit", type=int, help="score only N pairs, spread over the set")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args()
@@ -285,7 +286,12 @@ def main() -> None:
 
     all_pairs = pair_files(args.noisy, args.clean)
     pairs = pick(all_pairs, args.limit)
-    models = [resolve_model(spec) for spec in (args.model or default_specs())]
+    try:
+        models = [resolve_model(spec) for spec in (args.model or default_specs())]
+    except SpandexError as exc:  # a model that is not there or not a model: one line, as the CLI says it
+        parser.error(str(exc))
+    missing_references = [] if args.model else [name for name in REFERENCE_NETS
+                                                if not (REFERENCE_DIR / f"{name}.net").is_file()]
     rows: list[Row] = [Row("noisy input", None)]
     for model in models:
         run, totals = sdnn_run(model, args.backend)
@@ -319,16 +325,20 @@ def main() -> None:
         "",
         *results_table(rows),
         "",
-        f"{OFFICIAL}: the official Intel N-DNS baseline SDNN; spandex_prune50/75: the SPANDEX write-up's "
-        "pruned networks (both from ../shared/reference_models). SI-SNRi by band: clips whose measured input "
-        f"SNR falls in the band. Quiet mic: SI-SNRi of the same clips at {QUIET_DBFS:g} dBFS. PESQ, STOI, DNSMOS: "
-        "of the output on noisy input.",
+        *([f"{OFFICIAL}: the official Intel N-DNS baseline SDNN; spandex_prune50/75: the SPANDEX write-up's "
+           "pruned networks (both from ../shared/reference_models)."] if OFFICIAL in by_name else []),
+        "SI-SNRi by band: clips whose measured input SNR falls in the band. Quiet mic: SI-SNRi of the same clips at "
+        f"{QUIET_DBFS:g} dBFS. PESQ, STOI and DNSMOS (SIG speech, BAK background, OVRL overall; 1-5): of the output "
+        "on noisy input. M-Ops/s: the N-DNS power proxy (SynOps + 10 NeuronOps a frame) as counted in this run. "
+        "Clean in → out: SI-SNR of the output when the clean speech alone goes in (how much the model harms it).",
         "",
         "Targets (issue 11), judged from the table above:",
         "",
         *goals_table(goals(by_name, dense, "spandex-prune75", "spandex-frugal")),
     ]
     unavailable = [f"{name}: {why}" for name, why in baselines.items() if not callable(why)]
+    unavailable += [f"{name}: no {REFERENCE_DIR / (name + '.net')} (the reference networks are read from "
+                    f"../shared/reference_models beside the repository)" for name in missing_references]
     if unavailable:
         lines += ["", "Not run: " + "; ".join(unavailable)]
     report = "\n".join(lines)

@@ -11,6 +11,7 @@ from engine.evaluation.report import model_report
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
+from engine.library.licences import lineage_notices
 from engine.training.config import model_name_problem
 
 
@@ -106,6 +107,9 @@ def show_card(name: str, entries: list[ModelEntry]) -> int:
     if problem:
         raise ModelFileError(f"{path}: {problem}")
     lines = card_lines(card) or [f"{name} has no model card ({path.with_suffix('.json')})"]
+    notices = lineage_notices(path, card)  # its own and its lineage's: what must go with it where it is shared
+    if notices:
+        lines.append(f"licence notices (its lineage's; share them with it): {', '.join(str(n) for n in notices)}")
     print("\n".join(lines + [f"file: {path}"]))
     return 0
 

@@ -113,6 +113,10 @@ def _fmt_time(seconds: float) -> str:
     return f"{minutes}m{s:02d}s"
 
 
+LOST_DB = 0.05
+"""A finished run this much under the model it started from (validation SI-SNRi) gets a note saying so."""
+
+
 def describe(event: ev.Event) -> str | None:
     """One line for a progress event (None: nothing worth a line)."""
     if isinstance(event, ev.Loading):
@@ -138,14 +142,24 @@ def describe(event: ev.Event) -> str | None:
         return f"pruned at step {event.step}: {event.weight_sparsity:.1%} of synapses (layers {layers})"
     if isinstance(event, ev.Evaluated):
         averaged = event.last_step_si_snri is not None
-        return (f"validation at step {event.step}{' of the averaged weights' if averaged else ''}: "
+        return (f"validation at step {event.step}{' of the averaged weights' if averaged else ''}"
+                f"{' (the model it starts from)' if event.step == 0 else ''}: "
                 f"SI-SNR {event.si_snr:.2f} dB (SI-SNRi {event.si_snri:.2f}), "
                 f"{event.synops_per_frame:,.0f} SynOps/frame, {event.power_proxy_mops:.2f} M-Ops/s, "
                 f"weights {event.weight_sparsity:.1%} zero ({event.zeros_counted()}; {event.seconds:.0f} s)"
                 + (f"; the last step's own weights: SI-SNRi {event.last_step_si_snri:.2f}" if averaged else ""))
     if isinstance(event, ev.Finished):
         beside = "".join(f", {name}" for name in event.licences)
-        return f"finished at step {event.step}: model {event.model_path}, card {event.card_path}{beside}"
+        line = f"finished at step {event.step}: model {event.model_path}, card {event.card_path}{beside}"
+        start, end = event.metrics.get("start_si_snri"), event.metrics.get("si_snri")
+        if start is None or end is None:
+            return line
+        line += f"\nvalidation SI-SNRi {end:.2f} dB; the model it started from: {start:.2f} dB on the same clips"
+        if end < start - LOST_DB:
+            line += (f"\nnote: {start - end:.2f} dB below where it started. A few steps on a trained model mostly "
+                     f"jolt its 8-bit weights (docs/training.md, 'Fine-tuning'): train longer, at a lower --lr, or "
+                     f"keep the model it started from")
+        return line
     return None
 
 

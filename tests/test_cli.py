@@ -267,6 +267,14 @@ def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypa
     assert (user / "keeper.net").read_bytes() == (run / "trial.net").read_bytes()
     assert json.loads((user / "keeper.json").read_text()) == {"name": "keeper", "metrics": {"si_snri": 3.21}}
     assert main(["models", "keeper"]) == 0 and "SI-SNRi dB: 3.21" in capsys.readouterr().out
+    # a model fine-tuned from a shipped one: its card names the parent, and the notice it must be shared with shows
+    (run / "tuned.json").write_text(json.dumps({"name": "tuned", "parent": "spandex-prune75"}))
+    save_netx(load_model(reference_path("spandex_prune75.net")), run / "tuned.net")
+    assert main(["models", "--install", str(run / "tuned.net")]) == 0
+    capsys.readouterr()
+    assert main(["models", "tuned"]) == 0
+    shown = capsys.readouterr().out
+    assert "licence notices (its lineage's; share them with it): " in shown and "LICENSE-ndns.md" in shown, shown
 
     def refused(argv, *fragments):
         assert main(argv) != 0

@@ -31,6 +31,7 @@ from engine.training.loss import denoise_batch, ndns_loss, stft
 from engine.training.recipes import fine_tune_config
 from engine.training.sources import AudioGroup
 from engine.training.trainer import _Run, run_training
+from engine.training.validation import validate
 from tests.test_training_runs import stop_after
 
 SAMPLES = 16000
@@ -415,3 +416,26 @@ def test_a_30_step_fine_tune_of_a_pruned_model_changes_weights_and_lowers_the_lo
     assert after < before - 0.1, results
     assert sparsity >= pruned.weight_sparsity - 1e-9  # a pruned model stays pruned
     assert results["RAdam 1e-3"][0] < changed / 10, results  # why the recipe is not RAdam at SPANDEX's rate
+
+
+def test_a_run_from_a_model_is_measured_against_it_and_says_when_it_lost(tiny_dataset, tmp_path):
+    """30 steps of the shipped fine-tuning recipe from spandex-prune75 on the preset's data lose ~1 dB of validation
+    SI-SNRi (bench/finetune_optimizer.py, docs/training.md), and nothing said so: the run validates the model it starts
+    from on the same clips first (step 0), its card keeps that score, and the finished line compares the two."""
+    config = fine_tune_config("spandex-prune75", "spandex-prune75", None, dataset=str(tiny_dataset), steps=4,
+                              batch_size=2, segment_seconds=0.5, eval_every=4, eval_clips=2, threads=1, seed=0)
+    events: list = []
+    finished = run_training(config, tmp_path / "run", emit=events.append)
+    evaluations = [e for e in events if isinstance(e, ev.Evaluated)]
+    assert [e.step for e in evaluations] == [0, 4]
+    assert describe(evaluations[0]).startswith("validation at step 0 (the model it starts from): ")
+    pruned = resolve_model("spandex-prune75")  # step 0 is the parent itself, on the run's clips
+    validation = PairedClips.load(split_folder(tiny_dataset, "validation"), limit=2)
+    assert evaluations[0].si_snri == pytest.approx(validate(pruned, validation).si_snri, abs=1e-9)
+    card = json.loads(Path(finished.card_path).read_text())
+    assert card["metrics"]["start_si_snri"] == evaluations[0].si_snri
+    said = describe(finished)
+    assert f"the model it started from: {evaluations[0].si_snri:.2f} dB on the same clips" in said
+    lost = ev.Finished(4, "m.net", "m.json", {"si_snri": 3.75, "start_si_snri": 4.81})
+    assert "note: 1.06 dB below where it started" in describe(lost)
+    assert "note:" not in describe(ev.Finished(4, "m.net", "m.json", {"si_snri": 4.80, "start_si_snri": 4.81}))

@@ -114,13 +114,15 @@ def test_prune_cancel_resume_install_and_ab(qtbot, tmp_path, tiny_dataset, data_
         assert started.start_step == cancelled.step
         assert panel.progress.value() == STEPS and panel.progress.format().startswith("finished")
 
-        # the curves: every step's measured sparsity (the prune at step 2 reached the plan), one evaluation
+        # the curves: every step's measured sparsity (the prune at step 2 reached the plan), the parent's evaluation
+        # (step 0: what the run is measured against) and the last one
         points = panel.curves.points
         assert sorted(points["sparsity"]) == sorted(points["loss"]) == list(range(1, STEPS + 1))
         assert points["sparsity"][1] == pytest.approx(start_sparsity, abs=1e-9)
         assert all(0.6 <= points["sparsity"][t] < 0.6 + 1e-5 for t in range(2, STEPS + 1))
-        assert list(points["si_snr"]) == list(points["synops"]) == [STEPS]
+        assert sorted(points["si_snr"]) == sorted(points["synops"]) == [0, STEPS]
         finished = result_of(panel)
+        assert "against its parent's" in panel.status.text()
         assert points["si_snr"][STEPS] == finished.metrics["si_snr"]
         assert points["synops"][STEPS] == finished.metrics["synops_per_frame"] > 0
 

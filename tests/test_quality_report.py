@@ -1,10 +1,16 @@
 """bench/quality.py's arithmetic: input-SNR bands measured from the pair, and targets judged from the rows."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bench.quality import OFFICIAL, Row, band_of, goals, input_snr, versus
 from engine.snn.telemetry import RunTotals
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_input_snr_is_measured_from_the_pair():
@@ -63,3 +69,15 @@ def test_a_difference_never_prints_as_a_tie():
     assert versus(4.48, 3.65) == "4.48 vs 3.65"
     assert versus(0.8401, 0.8372, 3) == "0.840 vs 0.837"
     assert versus(2.5, 2.5) == "2.50 vs 2.50"  # a real tie stays short
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "foo"], "argument --backend: invalid choice: 'foo' (choose from 'dense', 'sparse')"),
+    (["--model", "nosuch"], "no model named 'nosuch' in the library"),
+    (["--model", "README.md"], "README.md: not a readable netx HDF5 file"),
+])
+def test_the_bench_refuses_bad_input_in_one_line(argv, message):
+    """A wrong --backend or --model had ended in a 12-line traceback (found by a new user's trial)."""
+    result = subprocess.run([sys.executable, "bench/quality.py", *argv], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

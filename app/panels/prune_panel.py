@@ -252,10 +252,13 @@ class PrunePanel(QtWidgets.QWidget):
                               f"{finished.model_path}.")
             return
         metrics = finished.metrics
+        start = metrics.get("start_si_snri")
+        against = "" if start is None else (f"; SI-SNRi {metrics['si_snri']:.2f} dB against its parent's {start:.2f} "
+                                            f"on the same clips")
         self.status.setText(f"Finished: <b>{html.escape(path.stem)}</b> joined the library "
                             f"(SI-SNR {metrics['si_snr']:.2f} dB, {metrics['power_proxy_mops']:.2f} M-Ops/s, "
-                            f"{metrics['weight_sparsity']:.1%} zero weights). It is loading beside its parent as "
-                            f"B, the parent as A: press A / B to compare.")
+                            f"{metrics['weight_sparsity']:.1%} zero weights{against}). It is loading beside its "
+                            f"parent as B, the parent as A: press A / B to compare.")
         self.refresh_library()
         self.model_installed.emit(str(path), self.parent_path)
 

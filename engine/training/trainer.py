@@ -412,6 +412,9 @@ class _Run:
                           trained_layout=self.graph.sizes)
         if self.teacher_sha256 is not None:  # which file the teacher's name meant
             card["training"]["teacher_sha256"] = self.teacher_sha256
+        started = self.evaluation_at(0) if config.init != "scratch" else None
+        if started is not None:  # where it started, measured on the same clips (before any step)
+            card["metrics"]["start_si_snri"] = started.si_snri
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
         return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"], self._copy_licences())
 
@@ -550,6 +553,12 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
                     mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
+    if run.step == 0 and config.init != "scratch":  # the model it starts from, on the same clips: what the run
+        start = None  # is measured against (a short fine-tune of a trained 8-bit model can lose, docs/training.md)
+        if workers.is_main:
+            start = run.evaluation_at(0) or run.evaluate(validation, should_stop)
+        if run.agree(workers.is_main and start is None):
+            return run.cancel()
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
