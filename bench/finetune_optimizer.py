@@ -15,6 +15,7 @@ keeps), and the seconds taken.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -56,11 +57,14 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="+", metavar="OPTIMIZER:LR[:WARMUP[:AVERAGE]]",
                         help="e.g. adam:3e-3 radam:1e-3 adam:3e-3:10 (10 warm-up steps) adam:3e-3:0:0.95 (weights "
                              "averaged, decay 0.95); default: " + " ".join(f"{o}:{r:g}" for o, r in CANDIDATES))
+    parser.add_argument("--mixing", type=json.loads, metavar="JSON",
+                        help='the fresh mixtures\' recipe, e.g. \'{"clean_share": 0.03}\' (default: the run\'s)')
     args = parser.parse_args()
     candidates = [(o, r, 0, None) for o, r in CANDIDATES] if not args.candidates else [_candidate(c)
                                                                                       for c in args.candidates]
     torch.set_num_threads(1)
-    train = load_training_data(fine_tune_config(args.model, "bench", None, dataset=args.dataset), lambda e: None)
+    train = load_training_data(fine_tune_config(args.model, "bench", None, dataset=args.dataset,
+                                                **({"mixing": args.mixing} if args.mixing else {})), lambda e: None)
     samples = int(args.segment_seconds * 16000) // 128 * 128
     held_noisy, held_clean = train.batch(np.random.default_rng(12345), 16, samples)
     validation = (PairedClips.load(split_folder(args.dataset, "validation"), limit=args.validation_clips)
@@ -75,7 +79,8 @@ def main() -> None:
         config = fine_tune_config(args.model, "bench", None, dataset=args.dataset, steps=args.steps,
                                   batch_size=args.batch_size, segment_seconds=args.segment_seconds,
                                   learning_rate=lr, final_learning_rate=lr / 10, optimizer=optimizer, threads=1,
-                                  seed=0, warmup_steps=warmup, weight_average=average)
+                                  seed=0, warmup_steps=warmup, weight_average=average,
+                                  **({"mixing": args.mixing} if args.mixing else {}))
         with tempfile.TemporaryDirectory() as folder:
             run = _Run(config, Path(folder), lambda event: None)
             before_model = run.graph.to_model()

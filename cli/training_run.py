@@ -156,9 +156,9 @@ def describe(event: ev.Event) -> str | None:
             return line
         line += f"\nvalidation SI-SNRi {end:.2f} dB; the model it started from: {start:.2f} dB on the same clips"
         if end < start - LOST_DB:
-            line += (f"\nnote: {start - end:.2f} dB below where it started. A few steps on a trained model mostly "
-                     f"jolt its 8-bit weights (docs/training.md, 'Fine-tuning'): train longer, at a lower --lr, or "
-                     f"keep the model it started from")
+            line += (f"\nnote: {start - end:.2f} dB below where it started. On data like its own, fine-tuning a "
+                     f"trained model mostly jolts its 8-bit weights (docs/training.md, 'What a short fine-tune does'): "
+                     f"keep the model it started from, or train as the lineup's recipes do (configs/)")
         return line
     return None
 
