@@ -274,6 +274,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    try:
+        models = [resolve_model(spec) for spec in (args.model or default_specs())]
+    except SpandexError as exc:  # a model that is not there or not a model: one line, as the CLI says it
+        parser.error(str(exc))
     for folder in (args.noisy, args.clean):
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
@@ -281,15 +285,10 @@ def main() -> None:
     try:
         for folder in {args.noisy.resolve().parent, args.clean.resolve().parent}:
             check_split_folder(folder)  # a split its dataset's last build did not finish (the held-out one, say)
+        all_pairs = pair_files(args.noisy, args.clean)
     except SpandexError as exc:
         parser.error(str(exc))
-
-    all_pairs = pair_files(args.noisy, args.clean)
     pairs = pick(all_pairs, args.limit)
-    try:
-        models = [resolve_model(spec) for spec in (args.model or default_specs())]
-    except SpandexError as exc:  # a model that is not there or not a model: one line, as the CLI says it
-        parser.error(str(exc))
     missing_references = [] if args.model else [name for name in REFERENCE_NETS
                                                 if not (REFERENCE_DIR / f"{name}.net").is_file()]
     rows: list[Row] = [Row("noisy input", None)]

@@ -75,9 +75,16 @@ def test_a_difference_never_prints_as_a_tie():
     (["--backend", "foo"], "argument --backend: invalid choice: 'foo' (choose from 'dense', 'sparse')"),
     (["--model", "nosuch"], "no model named 'nosuch' in the library"),
     (["--model", "README.md"], "README.md: not a readable netx HDF5 file"),
+    (["--model", "spandex-frugal"], "holds no WAV or FLAC files"),
 ])
-def test_the_bench_refuses_bad_input_in_one_line(argv, message):
-    """A wrong --backend or --model had ended in a 12-line traceback (found by a new user's trial)."""
+def test_the_bench_refuses_bad_input_in_one_line(argv, message, tmp_path):
+    """A wrong --backend or --model had ended in a 12-line traceback (found by a new user's trial); so had folders
+    without audio."""
+    folders = []
+    for name in ("noisy", "clean"):  # empty (CI builds no held-out split): the models are checked first
+        (tmp_path / name).mkdir()
+        folders += [f"--{name}", str(tmp_path / name)]
+    argv = [*argv, *folders]
     result = subprocess.run([sys.executable, "bench/quality.py", *argv], cwd=REPO, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
