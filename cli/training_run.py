@@ -192,6 +192,10 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     model_file = run_dir / f"{config.name}.net"
     install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
     later = f"the run's model is kept as {model_file}: add it under another name ({install_later})"
+    installed = user_models_dir() / f"{config.name}.net"
+    if install and model_file.is_file() and installed.is_file() and installed.read_bytes() == model_file.read_bytes():
+        raise SpandexError(f"the run in {run_dir} has finished, and its model is in the library as '{config.name}' "
+                           f"({installed}): nothing to do (for a new run, give another --name or --out)")
     if install:  # a name the library holds is refused now, not after the training (nor after importing torch)
         check_name_free(config.name, rename_advice=(
             f"nothing was trained: finish the run without --install ({resume_command(run_dir, False)}), then add "

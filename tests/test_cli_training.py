@@ -51,6 +51,13 @@ def test_prune_then_finetune_with_regularisation_join_the_library(tiny_dataset, 
     for parent, child in zip(pruned.layers, tuned.layers):
         assert not (child.weight_mant[parent.weight_mant == 0]).any()  # pruned stays pruned
     assert json.loads((library / "frugal-test.json").read_text())["recipe"]["regularizer"]["kind"] == "hoyer"
+    # the same command again, its run finished and installed: said so (it had said "nothing was trained: choose
+    # another --name", as if the library's model were another's)
+    capsys.readouterr()
+    assert main(["finetune", "pruned-test", "--dataset", str(tiny_dataset), "--reg-weight", "5", "--reg", "hoyer",
+                 "--name", "frugal-test", "--out", str(tmp_path / "ft-run"), *TINY]) == 1
+    assert (f"the run in {tmp_path / 'ft-run'} has finished, and its model is in the library as 'frugal-test'"
+            in capsys.readouterr().err)
 
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
