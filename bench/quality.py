@@ -52,7 +52,7 @@ from engine.files.audio import load_audio  # noqa: E402
 from engine.files.pairing import Pair, pair_files  # noqa: E402
 from engine.library.catalog import default_model, list_models, resolve_model  # noqa: E402
 from engine.snn.telemetry import RunTotals  # noqa: E402
-from engine.training.dataset_layout import check_split_folder  # noqa: E402
+from engine.training.dataset_layout import check_pair_folders  # noqa: E402
 
 REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
 HELD_OUT = REPO / "build" / "data" / "debian" / "test_set"
@@ -283,8 +283,7 @@ def main() -> None:
             parser.error(f"{folder} is not a folder: pass --noisy/--clean, or build the dataset (its test_set) "
                          "with scripts/build_training_data.sh")
     try:
-        for folder in {args.noisy.resolve().parent, args.clean.resolve().parent}:
-            check_split_folder(folder)  # a split its dataset's last build did not finish (the held-out one, say)
+        check_pair_folders(args.noisy, args.clean)  # a split its dataset's last build did not finish (the held-out)
         all_pairs = pair_files(args.noisy, args.clean)
     except SpandexError as exc:
         parser.error(str(exc))

@@ -7,7 +7,6 @@ import datetime
 import json
 import sys
 import warnings
-from pathlib import Path
 
 import yaml
 
@@ -22,7 +21,7 @@ from engine.files.output import check_report_output
 from engine.files.pairing import UnpairedFilesWarning, pair_files
 from engine.library.card import model_and_card
 from engine.library.catalog import model_file, required_default
-from engine.training.dataset_layout import check_split_folder
+from engine.training.dataset_layout import check_pair_folders
 
 
 def add_parser(subparsers) -> None:
@@ -55,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpandexError("--json and --yaml name the same file: give each its own")
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
-    for folder in {Path(args.noisy).resolve().parent, Path(args.clean).resolve().parent}:
-        check_split_folder(folder)  # a split its dataset's last build did not finish: refused, as training does
+    check_pair_folders(args.noisy, args.clean)  # a split its dataset's last build did not finish: refused
     model = load_model(model_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpairedFilesWarning)

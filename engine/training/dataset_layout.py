@@ -54,13 +54,13 @@ FRESH_SOURCES = "training_sources"
 
 def fresh_sources(dataset: str | os.PathLike) -> Path | None:
     """``dataset``'s fresh-mixture training sources, or None when it trains from fixed clips."""
-    folder = fresh_sources_folder(Path(dataset))
+    folder = _fresh_sources_folder(Path(dataset))
     if folder is not None:
         _check_built(Path(dataset), "train")
     return folder
 
 
-def fresh_sources_folder(root: Path) -> Path | None:
+def _fresh_sources_folder(root: Path) -> Path | None:
     """The fresh-mixture sources folder on disk in ``root`` (finished or not), or None."""
     folder = root / FRESH_SOURCES
     return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
@@ -84,6 +84,13 @@ def _builder_manifest(root: Path) -> dict | None:
     return described
 
 
+def check_pair_folders(noisy: str | os.PathLike, clean: str | os.PathLike) -> None:
+    """Refuse ``noisy``/``clean`` folders (``spandex eval``'s, the bench's) of a split its dataset's last build did not
+    finish, as training refuses it (:func:`check_split_folder` of each one's split folder)."""
+    for folder in {Path(noisy).resolve().parent, Path(clean).resolve().parent}:
+        check_split_folder(folder)
+
+
 def check_split_folder(folder: str | os.PathLike) -> None:
     """Refuse ``folder``, given as a split itself (``DATASET/validation_set``, say), if it is a split of a dataset
     ``spandex data build`` made whose last build did not finish it (as :func:`split_folder` refuses it by name)."""
@@ -102,7 +109,7 @@ def _check_built(root: Path, split: str) -> None:
     if described is None:
         return
     built = described["splits"]
-    folder = FRESH_SOURCES if split == "train" and fresh_sources_folder(root) is not None else SPLIT_NAMES[split]
+    folder = FRESH_SOURCES if split == "train" and _fresh_sources_folder(root) is not None else SPLIT_NAMES[split]
     made = built.get(split)
     if made is None or (split == "train" and isinstance(made, dict)
                         and bool(made.get("fresh")) != (folder == FRESH_SOURCES)):

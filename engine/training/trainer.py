@@ -541,6 +541,27 @@ def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_s
         run.stop_prefetching()
 
 
+def _owed_validation(run: _Run, validation: PairedClips,
+                     should_stop: Callable[[], bool]) -> ev.Evaluated | ev.Cancelled | None:
+    """The validation of the step a run starts at: at step 0 of a run from a model, the model it starts from, on the
+    clips the run is measured on (a short fine-tune of a trained 8-bit model can lose, docs/training.md); later, the
+    validation of a step a stop cut short before this resume. Read from the run's history, else made now (as stoppable
+    as any); one made up after step 0 is checkpointed, so that a rerun reads it (at step 0 nothing is written: a run
+    that fails before its first step leaves no folder). Cancelled (checkpointed) if a stop comes first; None in the
+    processes that do not validate. Collective."""
+    evaluation, made = None, False
+    if run.workers.is_main:
+        evaluation = run.evaluation_at(run.step)
+        if evaluation is None:
+            evaluation = run.evaluate(validation, should_stop)
+            made = evaluation is not None
+    if run.agree(run.workers.is_main and evaluation is None):
+        return run.cancel()
+    if run.agree(made and run.step > 0):
+        run.save()
+    return evaluation
+
+
 def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[], bool],
            workers: Workers) -> ev.Finished | ev.Cancelled:
     """Load the data, then train, validate and checkpoint ``run`` to its last step."""
@@ -553,29 +574,18 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
                     mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
-    if run.step == 0 and config.init != "scratch":  # the model it starts from, on the same clips: what the run
-        start = None  # is measured against (a short fine-tune of a trained 8-bit model can lose, docs/training.md)
-        if workers.is_main:
-            start = run.evaluation_at(0) or run.evaluate(validation, should_stop)
-        if run.agree(workers.is_main and start is None):
-            return run.cancel()
+    last_eval: ev.Evaluated | None = None
+    if (run.step == 0 and config.init != "scratch") or (
+            run.step > 0 and (run.step % config.eval_every == 0 or run.step == config.steps)):
+        owed = _owed_validation(run, validation, should_stop)
+        if isinstance(owed, ev.Cancelled):
+            return owed
+        last_eval = owed
     if run.step == 0 and run.schedule is not None and run.schedule.initial_sparsity > mask_sparsity(run.masks):
         run.prune_to(run.schedule.initial_sparsity)
 
     last_save = time.monotonic()
     window_start, timed = time.monotonic(), 0  # the wall time of the steps this process made since the last report
-    last_eval: ev.Evaluated | None = None
-    if run.step > 0 and (run.step % config.eval_every == 0 or run.step == config.steps):  # resumed at a validation
-        made_up = False
-        if workers.is_main:
-            last_eval = run.evaluation_at(run.step)
-            if last_eval is None:  # a stop cut it short before this resume: made first, and as stoppable
-                last_eval = run.evaluate(validation, should_stop)
-                made_up = last_eval is not None
-        if run.agree(workers.is_main and last_eval is None):
-            return run.cancel()
-        if run.agree(made_up):
-            run.save()  # with it: a rerun does not make it again
     while run.step < config.steps:
         if run.agree(should_stop()):
             return run.cancel()
