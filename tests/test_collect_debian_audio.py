@@ -108,3 +108,30 @@ def test_a_record_that_cannot_be_read_stops_the_run_before_any_work(tmp_path):
         assert "cannot be read" in str(stop) and "move it away" in str(stop)
     else:
         raise AssertionError("collect() ran with a record it cannot read")
+
+
+def test_a_speech_group_whose_background_lies_under_20_db_below_its_voice_is_not_collected(tmp_path):
+    """Words with pauses between them are kept; the same words over a steady hiss 12 dB under them are a group
+    whose references would count the hiss as a model's error: dropped, said, and not recorded as made."""
+    import numpy as np
+    import soundfile as sf
+
+    collector = _collector()
+    unpacked, dest = tmp_path / "unpacked", tmp_path / "sources"
+    rng = np.random.default_rng(0)
+    for reader, hiss in (("clean", 0.0), ("hissy", 0.25 * 10 ** (-12 / 20))):
+        (unpacked / "pkg" / reader).mkdir(parents=True)
+        for i in range(4):
+            word = 0.25 * rng.standard_normal(8000) * np.hanning(8000) ** 0.1  # a 0.5-s "word"
+            audio = np.concatenate([np.zeros(4000), word, np.zeros(8000), word, np.zeros(4000)])
+            audio = audio + hiss * rng.standard_normal(audio.size)
+            sf.write(unpacked / "pkg" / reader / f"w{i}.wav", audio.astype(np.float32), 16000)
+    collector.ARCHIVE_PACKAGES, collector.NOISE = (), []
+    collector.SPEECH = [("test", "reader-clean", "pkg/clean/*.wav"), ("test", "reader-hissy", "pkg/hissy/*.wav")]
+    assert collector.background_db(unpacked / "pkg" / "clean") > 60
+    assert 10 < collector.background_db(unpacked / "pkg" / "hissy") < 14
+    counts = collector.collect(unpacked, dest)
+    assert len(list((dest / "speech" / "test" / "reader-clean").glob("*.wav"))) == 4
+    assert not (dest / "speech" / "test" / "reader-hissy").exists()
+    assert counts["background under 20 dB (a group of 4)"] == 1
+    assert (dest / collector.GROUPS_MADE).read_text() == "speech/test/reader-clean\n"
