@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.library.catalog import model_file  # noqa: E402
 from engine.training.dataset import PairedClips  # noqa: E402
 from engine.training.dataset_layout import split_folder  # noqa: E402
 from engine.training.loss import denoise_batch, ndns_loss, stft  # noqa: E402
@@ -54,14 +55,15 @@ def main() -> None:
     parser.add_argument("--segment-seconds", type=float, default=2.0)
     parser.add_argument("--validation-clips", type=int, default=0,
                         help="also SI-SNRi on the first N clips of the validation split, before and after (0: not)")
-    parser.add_argument("--candidates", nargs="+", metavar="OPTIMIZER:LR[:WARMUP[:AVERAGE]]",
+    parser.add_argument("--candidates", nargs="+", metavar="OPTIMIZER:LR[:WARMUP[:AVERAGE[:ANCHOR]]]",
                         help="e.g. adam:3e-3 radam:1e-3 adam:3e-3:10 (10 warm-up steps) adam:3e-3:0:0.95 (weights "
-                             "averaged, decay 0.95); default: " + " ".join(f"{o}:{r:g}" for o, r in CANDIDATES))
+                             "averaged, decay 0.95) adam:3e-3:0:0:0.5 (the starting model as its own teacher, 50 %% "
+                             "of the loss); default: " + " ".join(f"{o}:{r:g}" for o, r in CANDIDATES))
     parser.add_argument("--mixing", type=json.loads, metavar="JSON",
                         help='the fresh mixtures\' recipe, e.g. \'{"clean_share": 0.03}\' (default: the run\'s)')
     args = parser.parse_args()
-    candidates = [(o, r, 0, None) for o, r in CANDIDATES] if not args.candidates else [_candidate(c)
-                                                                                      for c in args.candidates]
+    candidates = [(o, r, 0, None, None) for o, r in CANDIDATES] if not args.candidates else [_candidate(c)
+                                                                                            for c in args.candidates]
     torch.set_num_threads(1)
     train = load_training_data(fine_tune_config(args.model, "bench", None, dataset=args.dataset,
                                                 **({"mixing": args.mixing} if args.mixing else {})), lambda e: None)
@@ -72,14 +74,17 @@ def main() -> None:
     print(f"{args.steps} steps of batch {args.batch_size} x {args.segment_seconds:g} s from {args.model} on "
           f"{args.dataset}; fixed batch: 16 x {args.segment_seconds:g} s"
           + (f"; validation: {len(validation)} clips" if validation is not None else "") + "\n")
-    print("| optimiser | lr | warm-up steps | averaged | weights changed | loss before | loss after | change | "
+    print("| optimiser | lr | warm-up steps | averaged | anchored | weights changed | loss before | loss after | change | "
           "validation SI-SNRi before → after dB | s |")
-    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |")
-    for optimizer, lr, warmup, average in candidates:
+    print("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    for optimizer, lr, warmup, average, anchor in candidates:
+        # anchored: the starting model is its own teacher (as `spandex finetune` does by default), at the candidate's
+        # weight; not anchored: no teacher at all
+        teacher = {"teacher": str(model_file(args.model)), "teacher_weight": anchor} if anchor else {"teacher": None}
         config = fine_tune_config(args.model, "bench", None, dataset=args.dataset, steps=args.steps,
                                   batch_size=args.batch_size, segment_seconds=args.segment_seconds,
                                   learning_rate=lr, final_learning_rate=lr / 10, optimizer=optimizer, threads=1,
-                                  seed=0, warmup_steps=warmup, weight_average=average,
+                                  seed=0, warmup_steps=warmup, weight_average=average, **teacher,
                                   **({"mixing": args.mixing} if args.mixing else {}))
         with tempfile.TemporaryDirectory() as folder:
             run = _Run(config, Path(folder), lambda event: None)
@@ -96,15 +101,17 @@ def main() -> None:
                       for a, b in zip(before_model.layers, after_model.layers))
         kept = "–" if validation is None else (f"{validate(before_model, validation).si_snri:.2f} → "
                                                f"{validate(after_model, validation).si_snri:.2f}")
-        print(f"| {optimizer} | {lr:g} | {warmup} | {average or 'no'} | {changed:,} | {before:.3f} | {after:.3f} | "
+        print(f"| {optimizer} | {lr:g} | {warmup} | {average or 'no'} | {anchor or 'no'} | {changed:,} | {before:.3f} | {after:.3f} | "
               f"{after - before:+.3f} | {kept} | {seconds:.1f} |", flush=True)
 
 
-def _candidate(text: str) -> tuple[str, float, int, float | None]:
-    """``OPTIMIZER:LR[:WARMUP[:AVERAGE]]`` as (optimizer, rate, warm-up steps, averaging decay or None)."""
+def _candidate(text: str) -> tuple[str, float, int, float | None, float | None]:
+    """``OPTIMIZER:LR[:WARMUP[:AVERAGE[:ANCHOR]]]`` as (optimizer, rate, warm-up steps, averaging decay or None,
+    the starting model's weight as its own teacher or None)."""
     parts = text.split(":")
     return (parts[0], float(parts[1]), int(parts[2]) if len(parts) > 2 else 0,
-            float(parts[3]) if len(parts) > 3 and float(parts[3]) > 0 else None)
+            float(parts[3]) if len(parts) > 3 and float(parts[3]) > 0 else None,
+            float(parts[4]) if len(parts) > 4 and float(parts[4]) > 0 else None)
 
 
 if __name__ == "__main__":

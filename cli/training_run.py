@@ -157,8 +157,10 @@ def describe(event: ev.Event) -> str | None:
         line += f"\nvalidation SI-SNRi {end:.2f} dB; the model it started from: {start:.2f} dB on the same clips"
         if end < start - LOST_DB:
             line += (f"\nnote: {start - end:.2f} dB below where it started. On data like its own, fine-tuning a "
-                     f"trained model mostly jolts its 8-bit weights (docs/training.md, 'What a short fine-tune does'): "
-                     f"keep the model it started from, or train as the lineup's recipes do (configs/)")
+                     f"trained model mostly jolts its 8-bit weights (docs/training.md, 'Fine-tuning a model on the "
+                     f"data it was trained on'): keep the model it started from, give it itself as --teacher (it "
+                     f"then keeps its score, and learns little from new data), or train as the lineup's recipes do "
+                     f"(configs/)")
         return line
     return None
 

@@ -311,10 +311,12 @@ def test_a_content_digest_tells_networks_apart_and_not_files():
 
 def test_a_teacher_must_teach_something():
     with pytest.raises(ConfigError, match="would learn nothing from itself"):
-        TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense")
+        TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense", teacher_weight=1.0)
     # pruning or regularising it, its own output keeps the student close to what it was: allowed
-    TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense",
+    TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense", teacher_weight=1.0,
                 regularizer={"weight": 10.0})
+    # beside the clean speech (the default half of the loss), it anchors a fine-tune to where it started: allowed
+    assert TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense").distillation_weight == 0.5
 
 
 @pytest.mark.parametrize("length", [64000, 16000, 1000, 300])

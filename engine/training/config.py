@@ -305,9 +305,11 @@ class TrainConfig:
         if self.teacher_weight is not None and self.teacher is None:
             raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
         changes_model = self.pruning is not None or self.regularizer is not None or self.train_thresholds
-        if self.teacher is not None and self.teacher == self.init and not changes_model:
-            raise ValueError(f"teacher {self.teacher!r} is the starting model and nothing prunes or regularises it: "
-                             f"it would learn nothing from itself (choose another teacher, or prune or regularise)")
+        if self.teacher is not None and self.teacher == self.init and not changes_model and \
+                self.distillation_weight == 1.0:  # under 1 it anchors a fine-tune to where it started
+            raise ValueError(f"teacher {self.teacher!r} is the starting model, all of the loss, and nothing prunes or "
+                             f"regularises it: it would learn nothing from itself (a teacher weight under 1 keeps a "
+                             f"fine-tune near where it started; or choose another teacher, or prune or regularise)")
         return self
 
     @model_validator(mode="after")
