@@ -135,3 +135,25 @@ def test_a_speech_group_whose_background_lies_under_20_db_below_its_voice_is_not
     assert not (dest / "speech" / "test" / "reader-hissy").exists()
     assert counts["background under 20 dB (a group of 4)"] == 1
     assert (dest / collector.GROUPS_MADE).read_text() == "speech/test/reader-clean\n"
+
+
+def test_validation_and_test_files_that_copy_a_training_file_are_dropped(tmp_path):
+    """Games share recordings (LinCity's Mill1 is SuperTux's saw): neither split may hold a sound training hears."""
+    import numpy as np
+    import soundfile as sf
+
+    collector = _collector()
+    unpacked, dest = tmp_path / "unpacked", tmp_path / "sources"
+    rng = np.random.default_rng(1)
+    saw = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    for package, names in (("game-a", ("saw", "drill")), ("game-b", ("saw", "rain")), ("game-c", ("saw", "bell"))):
+        (unpacked / package).mkdir(parents=True)
+        for name in names:
+            audio = saw if name == "saw" else (0.1 * rng.standard_normal(8000)).astype(np.float32)
+            sf.write(unpacked / package / f"{name}.wav", audio, 16000)
+    collector.SPEECH, collector.ARCHIVE_PACKAGES = [], ()
+    collector.NOISE = [("train", "a", "game-a/*.wav"), ("validation", "b", "game-b/*.wav"), ("test", "c", "game-c/*.wav")]
+    counts = collector.collect(unpacked, dest)
+    assert sorted(p.name for p in (dest / "noise" / "validation" / "b").glob("*.wav")) == ["game-b_rain.wav"]
+    assert sorted(p.name for p in (dest / "noise" / "test" / "c").glob("*.wav")) == ["game-c_bell.wav"]
+    assert counts["a copy of a training file (validation)"] == 1 and counts["a copy of a training file (test)"] == 1
