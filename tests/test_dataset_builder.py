@@ -213,3 +213,19 @@ def test_small_dataset_script_builds_a_try_it_dataset(tmp_path, speech_corpus):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "training_set/ kept" in again.stdout and "validation_set/ kept" in again.stdout, again.stdout
     assert training_split_identity(tmp_path / "small") == identity
+
+
+def test_a_cards_measured_on_tells_a_split_built_again_from_the_one_it_replaced():
+    """Same dataset folder, as many clips of the same length: only the audio differs, and so does the text a card
+    keeps (the library and scripts/measure_card_check.py compare it)."""
+    from engine.evaluation.report import validation_measured_on
+    from engine.training.dataset import PairedClips
+
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(1024).astype(np.float32) for _ in range(4)]
+    first = PairedClips(["0", "1"], clips[:2], clips[2:])
+    again = PairedClips(["0", "1"], clips[:2], [clips[3], clips[2]])
+    same = PairedClips(["0", "1"], [c.copy() for c in clips[:2]], [c.copy() for c in clips[2:]])
+    assert validation_measured_on("build/data/x", first) == validation_measured_on("build/data/x", same)
+    assert validation_measured_on("build/data/x", first) != validation_measured_on("build/data/x", again)
+    assert validation_measured_on("build/data/x", first).startswith("validation split of build/data/x (2 clips, ")

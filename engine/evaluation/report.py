@@ -44,13 +44,19 @@ class _Split(Protocol):
     @property
     def seconds(self) -> float: ...
 
+    @property
+    def fingerprint(self) -> str: ...
+
     def __len__(self) -> int: ...
 
 
 def validation_measured_on(dataset: object, validation: _Split) -> str:
     """How a card's ``metrics.measured_on`` names the split it was measured on: the one text every writer of a
-    card uses (training, blend, narrow, scripts/measure_card_check.py), which the library compares."""
-    return f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min)"
+    card uses (training, blend, narrow, scripts/measure_card_check.py), which the library compares. The audio's
+    fingerprint tells a split built again with as many clips from the one it replaced (since 2026-12-07: earlier
+    cards name none)."""
+    return (f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min, "
+            f"audio {validation.fingerprint})")
 
 
 def card_metrics(scores: ValidationScores, model: SDNNModel, measured_on: str) -> dict:

@@ -7,6 +7,7 @@ datasets: see :mod:`engine.training.dataset_layout`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -69,6 +70,16 @@ class PairedClips:
     @property
     def seconds(self) -> float:
         return sum(x.size for x in self.noisy) / 16000
+
+    @property
+    def fingerprint(self) -> str:
+        """Seven hex digits of a SHA-1 over every clip's audio, noisy and clean, in order: a split built again (other
+        clips under the same names) has another."""
+        digest = hashlib.sha1()
+        for index in range(len(self.names)):
+            for audio in self.clip(index):
+                digest.update(np.ascontiguousarray(audio, dtype="<f4").tobytes())
+        return digest.hexdigest()[:7]
 
     def clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Clip ``index`` as float32 (noisy, clean)."""
