@@ -12,7 +12,7 @@ from cli.progress import ProgressBar
 from engine.errors import SpandexError
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
 from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
-from engine.training.sources import check_disjoint, hold_out, scan_groups
+from engine.training.sources import MIN_BACKGROUND_DB, background_db, check_disjoint, hold_out, scan_groups
 
 
 def add_parser(subparsers) -> None:
@@ -103,6 +103,13 @@ def run_build(args: argparse.Namespace) -> int:
         files = sum(len(g.files) for g in groups)
         print(f"{role}: {len(groups)} group{'s' * (len(groups) != 1)}, {files} file{'s' * (files != 1)} "
               f"({', '.join(g.name for g in groups)})")
+    for role, groups in (("validation", val_speech), ("test", test_speech)):  # references: scores count their noise
+        for group in groups:
+            gap = background_db(group)
+            if gap < MIN_BACKGROUND_DB:
+                print(f"note: {role} speech group {group.name}: its recordings' background lies only {gap:.1f} dB "
+                      f"under the voice ({MIN_BACKGROUND_DB:g} or more is clean): a model that removes that hum or "
+                      f"hiss is scored down for it; consider leaving the group out", file=sys.stderr)
     splits = {
         "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise,
                               fresh=args.fresh),

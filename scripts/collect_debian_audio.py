@@ -11,8 +11,8 @@ other languages, speakers, packages and kinds of noise::
 Speech is kept only if it is wideband (recorded at 16 kHz or more), unclipped (fewer than 0.1 % of samples
 at full scale: this drops Tux Paint's Spanish set) and at least 0.5 s long; it is high-passed at 60 Hz. A speech
 group is kept only if its recordings are clean: their background at least 20 dB under the speech
-(:func:`background_db`; this drops KTuberling's Galician and Tux Paint's Dutch readers, whose recordings carry a
-rumble or hiss 15-18 dB under the voice).
+(``engine.training.sources.background_db``; this drops KTuberling's Galician and Tux Paint's Dutch readers, whose
+recordings carry a rumble or hiss 15-18 dB under the voice; every other real group lies at 26.0 dB or more).
 Asterisk prompts are G.722 (nothing above 7 kHz); they are decoded with the G722 package. Files already
 written are kept; a group the last run made and this one does not is deleted (DEST/collected-groups.txt).
 
@@ -41,15 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.constants import SAMPLE_RATE
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.audio import resample, write_wav  # noqa: E402
+from engine.training.sources import MIN_BACKGROUND_DB, AudioGroup, background_db  # noqa: E402
 
 MIN_SECONDS = 0.5
 CLIPPED_FRACTION = 0.001
-MIN_BACKGROUND_DB = 20.0
-"""How far under its speech a speech group's background must lie (:func:`background_db`). A validation or test
-reference with a hum or hiss counts that hum as the model's error when the model removes it: every model, the
-official N-DNS net too, scored 9 dB clean in -> out on KTuberling's Galician words, whose rumble below 100 Hz is as
-loud as their voice there, and 26-30 dB on the other readers. A training target with one teaches the model to keep
-it. The preset's real speech groups lie at 15.3 and 17.9 dB (those two: dropped) or at 26.0 dB and more (kept)."""
 HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 
 # Speech: (split, group, package, glob, minimum source rate). Validation: other speakers AND other languages
@@ -221,30 +216,11 @@ def keep_speech(audio: np.ndarray, rate: int) -> str | None:
     return None
 
 
-def background_db(folder: Path) -> float:
-    """How far under its speech a group's background lies, in dB: per file, the level of its loudest 5 % of 32-ms
-    frames over that of its quietest 5 % (the pauses around and between words), the median over the files. A file
-    with no pause scores low; a group of one reader in one room scores as its recordings do."""
-    gaps = []
-    for path in sorted(folder.glob("*.wav")):
-        audio, _ = sf.read(path, dtype="float64")
-        frames = len(audio) // FRAME
-        if frames < 10:
-            continue
-        levels = 10 * np.log10(np.mean(audio[: frames * FRAME].reshape(frames, FRAME) ** 2, axis=1) + 1e-12)
-        gaps.append(np.percentile(levels, 95) - np.percentile(levels, 5))
-    return float(np.median(gaps)) if gaps else float("inf")
-
-
-FRAME = 512
-"""Samples in a frame of :func:`background_db` (32 ms)."""
-
-
 def drop_noisy_speech_groups(dest: Path, counts: Counter) -> None:
     """Delete every speech group whose background lies less than :data:`MIN_BACKGROUND_DB` under its speech."""
     for key in sorted(k for k, n in counts.items() if isinstance(k, tuple) and k[0] == "speech" and n > 0):
         folder = dest.joinpath(*key)
-        gap = background_db(folder)
+        gap = background_db(AudioGroup(key[2], tuple(sorted(folder.glob("*.wav")))))
         if gap < MIN_BACKGROUND_DB:
             shutil.rmtree(folder)
             print(f"dropped {folder}: its background lies {gap:.1f} dB under the speech "

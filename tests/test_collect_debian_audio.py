@@ -116,6 +116,8 @@ def test_a_speech_group_whose_background_lies_under_20_db_below_its_voice_is_not
     import numpy as np
     import soundfile as sf
 
+    from engine.training.sources import AudioGroup, background_db
+
     collector = _collector()
     unpacked, dest = tmp_path / "unpacked", tmp_path / "sources"
     rng = np.random.default_rng(0)
@@ -128,8 +130,9 @@ def test_a_speech_group_whose_background_lies_under_20_db_below_its_voice_is_not
             sf.write(unpacked / "pkg" / reader / f"w{i}.wav", audio.astype(np.float32), 16000)
     collector.ARCHIVE_PACKAGES, collector.NOISE = (), []
     collector.SPEECH = [("test", "reader-clean", "pkg/clean/*.wav"), ("test", "reader-hissy", "pkg/hissy/*.wav")]
-    assert collector.background_db(unpacked / "pkg" / "clean") > 60
-    assert 10 < collector.background_db(unpacked / "pkg" / "hissy") < 14
+    readers = {reader: AudioGroup(reader, tuple(sorted((unpacked / "pkg" / reader).glob("*.wav"))))
+               for reader in ("clean", "hissy")}
+    assert background_db(readers["clean"]) > 60 and 10 < background_db(readers["hissy"]) < 14
     counts = collector.collect(unpacked, dest)
     assert len(list((dest / "speech" / "test" / "reader-clean").glob("*.wav"))) == 4
     assert not (dest / "speech" / "test" / "reader-hissy").exists()

@@ -229,3 +229,32 @@ def test_a_cards_measured_on_tells_a_split_built_again_from_the_one_it_replaced(
     assert validation_measured_on("build/data/x", first) == validation_measured_on("build/data/x", same)
     assert validation_measured_on("build/data/x", first) != validation_measured_on("build/data/x", again)
     assert validation_measured_on("build/data/x", first).startswith("validation split of build/data/x (2 clips, ")
+
+
+def test_cli_notes_a_validation_speaker_whose_recordings_carry_a_hiss(tmp_path, capsys, speech_corpus,
+                                                                        keyboard_noise_files):
+    """Its recordings would be references that count their own hiss as a model's error: said, named, built anyway."""
+    import soundfile as sf
+
+    from engine.files.audio import load_audio
+
+    rng = np.random.default_rng(3)
+    folders = {"speech": tmp_path / "speech", "val-speech": tmp_path / "val-speech", "noise": tmp_path / "noise",
+               "val-noise": tmp_path / "val-noise"}
+    for name, files in (("speech", speech_corpus[:4]), ("val-speech", speech_corpus[4:8]),
+                        ("noise", keyboard_noise_files[:4]), ("val-noise", keyboard_noise_files[4:8])):
+        for i, path in enumerate(files):
+            group = folders[name] / f"{name}-{i % 2}"
+            group.mkdir(parents=True, exist_ok=True)
+            if name == "val-speech" and i % 2:  # group val-speech-1: the same reader over a steady hiss
+                audio = load_audio(path)
+                hiss = 10 ** (-12 / 20) * np.sqrt(np.mean(audio**2)) * rng.standard_normal(audio.size)
+                sf.write(group / path.name, (audio + hiss).astype(np.float32), 16000)
+            else:
+                (group / path.name).symlink_to(path)
+    args = ["data", "build", str(tmp_path / "data"), "--train-clips", "2", "--val-clips", "2", "--clip-seconds", "1.5",
+            *[f"--{name}={folder}" for name, folder in folders.items()]]
+    assert main(args) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: validation speech group val-speech-1: its recordings' "
+                                                   "background lies only ")

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import SpandexError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
@@ -74,3 +76,32 @@ def hold_out(groups: list[AudioGroup], fraction: float, seed: int, role: str) ->
     validation = sorted(order[:n_val], key=lambda g: g.name)
     train = sorted(order[n_val:], key=lambda g: g.name)
     return train, validation
+
+
+MIN_BACKGROUND_DB = 20.0
+"""How far under its voice a speech group's background should lie (:func:`background_db`) for its recordings to be
+clean references and targets. A reference with a hum or hiss counts the hum as the model's error when the model
+removes it: spandex-dense and the official N-DNS net scored 9 dB clean in → out on KTuberling's Galician words,
+whose rumble below 100 Hz is as loud as their voice there (15.3 dB by this measure), and 22-30 dB on its other
+readers (docs/measurements.md, session 22)."""
+BACKGROUND_FRAME = 512
+"""Samples in a frame of :func:`background_db`: 32 ms at 16 kHz."""
+
+
+def background_db(group: AudioGroup) -> float:
+    """How far under its voice a speech group's background lies, in dB: per file, the level of its loudest 5 % of
+    32-ms frames over that of its quietest 5 % (the pauses around and between words), the median over the files
+    (files under 10 frames are not counted; none left: infinity). A file with no pause scores low; a group of one
+    reader in one room scores as its recordings do."""
+    from engine.files.audio import load_audio
+
+    gaps = []
+    for path in group.files:
+        audio = load_audio(path).astype(np.float64)
+        frames = len(audio) // BACKGROUND_FRAME
+        if frames < 10:
+            continue
+        power = np.mean(audio[: frames * BACKGROUND_FRAME].reshape(frames, BACKGROUND_FRAME) ** 2, axis=1)
+        levels = 10 * np.log10(power + 1e-12)
+        gaps.append(np.percentile(levels, 95) - np.percentile(levels, 5))
+    return float(np.median(gaps)) if gaps else float("inf")
