@@ -51,8 +51,8 @@ def add_parser(subparsers) -> None:
                        help="training examples are mixed afresh at every step from the speech and noise (and "
                             "200 simulated rooms) laid out in OUT/training_sources/; no fixed training clips")
     build.add_argument("--skip-group", action="append", default=[], metavar="GLOB",
-                       help="leave out speech/noise groups whose name matches GLOB (repeatable), e.g. "
-                            "synthetic voices in a language the held-out test set uses")
+                       help="leave out speech/noise groups whose name matches GLOB (repeatable), from every "
+                            "split, e.g. synthetic voices in a language the held-out test set uses")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(run=run_build)
 
@@ -64,7 +64,8 @@ def _test_sources(args: argparse.Namespace, speech: tuple[list, list], noise: tu
         return [], []
     if not (args.test_speech and args.test_noise):
         raise SpandexError("a held-out test set needs both --test-speech and --test-noise")
-    test = scan_groups(args.test_speech, "test speech"), scan_groups(args.test_noise, "test noise")
+    test = (_without(scan_groups(args.test_speech, "test speech"), args.skip_group),
+            _without(scan_groups(args.test_noise, "test noise"), args.skip_group))
     for role, groups, (train, validation) in (("speech", test[0], speech), ("noise", test[1], noise)):
         check_disjoint(train, groups, role, ("training", "test"))
         check_disjoint(validation, groups, role, ("validation", "test"))
@@ -85,11 +86,11 @@ def run_build(args: argparse.Namespace) -> int:
     speech = _without(scan_groups(args.speech, "training speech"), args.skip_group)
     noise = _without(scan_groups(args.noise, "training noise"), args.skip_group)
     if args.val_speech:
-        val_speech = scan_groups(args.val_speech, "validation speech")
+        val_speech = _without(scan_groups(args.val_speech, "validation speech"), args.skip_group)
     else:
         speech, val_speech = hold_out(speech, args.val_fraction, args.seed, "speech")
     if args.val_noise:
-        val_noise = scan_groups(args.val_noise, "validation noise")
+        val_noise = _without(scan_groups(args.val_noise, "validation noise"), args.skip_group)
     else:
         noise, val_noise = hold_out(noise, args.val_fraction, args.seed, "noise")
     check_disjoint(speech, val_speech, "speech")
@@ -109,7 +110,7 @@ def run_build(args: argparse.Namespace) -> int:
             if gap < MIN_BACKGROUND_DB:
                 print(f"note: {role} speech group {group.name}: its recordings' background lies only {gap:.1f} dB "
                       f"under the voice ({MIN_BACKGROUND_DB:g} or more is clean): a model that removes that hum or "
-                      f"hiss is scored down for it; consider leaving the group out", file=sys.stderr)
+                      f"hiss is scored down for it; to leave it out: --skip-group {group.name}", file=sys.stderr)
     splits = {
         "train": SplitSources(speech, noise, args.train_clips, synthetic_noise=not args.no_synthetic_noise,
                               fresh=args.fresh),

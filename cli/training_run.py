@@ -61,7 +61,7 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str,
     distil.add_argument("--teacher", metavar="MODEL", help="library name or netx/.pt file to distil from: the "
                                                           "run also learns to match its denoised output")
     distil.add_argument("--teacher-weight", type=float, metavar="W",
-                        help="share of the loss from matching the teacher (0-1, default 0.5)")
+                        help="share of the loss from matching the teacher (above 0, at most 1; default 0.5)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
     reg.add_argument("--reg-weight", type=float, metavar="LAMBDA", help="λ; 0 or absent: off")
     reg.add_argument("--reg", choices=("lp", "hoyer"), help="ψ: L_p (default) or Hoyer")
@@ -115,6 +115,8 @@ def _fmt_time(seconds: float) -> str:
 
 LOST_DB = 0.05
 """A finished run this much under the model it started from (validation SI-SNRi) gets a note saying so."""
+FEW_CLIPS = 40
+"""Under this many validation clips, that note adds that the difference may be chance (the preset scores 192)."""
 
 
 def describe(event: ev.Event) -> str | None:
@@ -161,6 +163,10 @@ def describe(event: ev.Event) -> str | None:
                      f"data it was trained on'): keep the model it started from, give it itself as --teacher (it "
                      f"then keeps its score, and learns little from new data), or train as the lineup's recipes do "
                      f"(configs/)")
+            clips = event.metrics.get("clips")
+            if isinstance(clips, int) and clips < FEW_CLIPS:
+                line += (f"\nnote: scored on {clips} validation clip{'s' * (clips != 1)} only: a difference of a few "
+                         f"tenths of a dB there can be chance")
         return line
     return None
 

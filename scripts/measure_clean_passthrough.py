@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--split", default="build/data/debian/validation_set",
                         help="a split folder with noisy/ and clean/ (default: %(default)s)")
     parser.add_argument("--by-group", action="store_true",
-                        help="also SI-SNRi by speech group and by noise group, and the mean over groups")
+                        help="also SI-SNRi by speech group and by noise group, and the mean over groups, and clean "
+                             "in -> out by speech group")
     args = parser.parse_args()
     try:
         return measure(args.models, args.split, args.by_group)

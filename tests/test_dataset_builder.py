@@ -258,3 +258,10 @@ def test_cli_notes_a_validation_speaker_whose_recordings_carry_a_hiss(tmp_path, 
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and notes[0].startswith("note: validation speech group val-speech-1: its recordings' "
                                                    "background lies only ")
+    assert notes[0].endswith("to leave it out: --skip-group val-speech-1")
+    # as the note says: --skip-group leaves a validation group out too (it once reached training's groups only)
+    assert main(["data", "build", str(tmp_path / "data2"), *args[3:], "--skip-group", "val-speech-1"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped groups: val-speech-1" in captured.out and "note:" not in captured.err
+    manifest = json.loads((tmp_path / "data2" / "manifest.json").read_text())
+    assert set(manifest["splits"]["validation"]["speech_groups"]) == {"val-speech-0"}

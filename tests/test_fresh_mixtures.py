@@ -433,11 +433,13 @@ def test_a_run_from_a_model_is_measured_against_it_and_says_when_it_lost(tiny_da
     validation = PairedClips.load(split_folder(tiny_dataset, "validation"), limit=2)
     assert evaluations[0].si_snri == pytest.approx(validate(pruned, validation).si_snri, abs=1e-9)
     card = json.loads(Path(finished.card_path).read_text())
-    assert card["metrics"]["start_si_snri"] == evaluations[0].si_snri
+    assert card["metrics"]["start_si_snri"] == evaluations[0].si_snri and card["metrics"]["clips"] == 2
     said = describe(finished)
     assert f"the model it started from: {evaluations[0].si_snri:.2f} dB on the same clips" in said
-    lost = ev.Finished(4, "m.net", "m.json", {"si_snri": 3.75, "start_si_snri": 4.81})
-    assert "note: 1.06 dB below where it started" in describe(lost)
+    lost = ev.Finished(4, "m.net", "m.json", {"si_snri": 3.75, "start_si_snri": 4.81, "clips": 192})
+    assert "note: 1.06 dB below where it started" in describe(lost) and "can be chance" not in describe(lost)
+    few = ev.Finished(4, "m.net", "m.json", {"si_snri": 0.23, "start_si_snri": 0.35, "clips": 8})
+    assert "note: scored on 8 validation clips only" in describe(few)
     assert "note:" not in describe(ev.Finished(4, "m.net", "m.json", {"si_snri": 4.80, "start_si_snri": 4.81}))
 
 

@@ -22,6 +22,7 @@ from cli.training_run import describe
 from engine.errors import SpandexError
 from engine.files.netx import load_model, save_netx
 from engine.library.card import card_lines
+from engine.library.catalog import find_model
 from engine.training import events as ev
 from engine.training import trainer
 from engine.training.config import ConfigError, TrainConfig
@@ -315,6 +316,10 @@ def test_a_teacher_must_teach_something():
     # pruning or regularising it, its own output keeps the student close to what it was: allowed
     TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense", teacher_weight=1.0,
                 regularizer={"weight": 10.0})
+    # named by its file, it is the same model
+    with pytest.raises(ConfigError, match="would learn nothing from itself"):
+        TrainConfig(name="a", dataset="d", init="spandex-dense", teacher_weight=1.0,
+                    teacher=str(find_model("spandex-dense").path))
     # beside the clean speech (the default half of the loss), it anchors a fine-tune to where it started: allowed
     assert TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense").distillation_weight == 0.5
 

@@ -52,9 +52,9 @@ class _Split(Protocol):
 
 def validation_measured_on(dataset: object, validation: _Split) -> str:
     """How a card's ``metrics.measured_on`` names the split it was measured on: the one text every writer of a
-    card uses (training, blend, narrow, scripts/measure_card_check.py), which the library compares. The audio's
-    fingerprint tells a split built again with as many clips from the one it replaced (since 2026-12-07: earlier
-    cards name none)."""
+    card uses (training, blend, narrow, scripts/measure_card_check.py; the last keeps the numbers a new text
+    replaces). The audio's fingerprint tells a split built again with as many clips from the one it replaced (since
+    2026-12-07: earlier cards name none)."""
     return (f"validation split of {dataset} ({len(validation)} clips, {validation.seconds / 60:.1f} min, "
             f"audio {validation.fingerprint})")
 

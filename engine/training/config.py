@@ -305,11 +305,12 @@ class TrainConfig:
         if self.teacher_weight is not None and self.teacher is None:
             raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
         changes_model = self.pruning is not None or self.regularizer is not None or self.train_thresholds
-        if self.teacher is not None and self.teacher == self.init and not changes_model and \
-                self.distillation_weight == 1.0:  # under 1 it anchors a fine-tune to where it started
-            raise ValueError(f"teacher {self.teacher!r} is the starting model, all of the loss, and nothing prunes or "
-                             f"regularises it: it would learn nothing from itself (a teacher weight under 1 keeps a "
-                             f"fine-tune near where it started; or choose another teacher, or prune or regularise)")
+        if self.teacher is not None and not changes_model and self.distillation_weight == 1.0 and \
+                _same_model(self.teacher, self.init):  # under 1 it anchors a fine-tune to where it started
+            raise ValueError(f"teacher {self.teacher!r} is the starting model, at teacher weight 1 (all of the loss), "
+                             f"and nothing prunes or regularises it: it would learn nothing from itself (a weight "
+                             f"under 1 keeps a fine-tune near where it started; or choose another teacher, or prune or "
+                             f"regularise)")
         return self
 
     @model_validator(mode="after")
@@ -352,6 +353,19 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
+
+
+def _same_model(first: str, second: str) -> bool:
+    """Whether two model specs name one file (a library name and its file's path alike); as text where either names
+    nothing (a missing model is refused later, saying so)."""
+    if first == second:
+        return True
+    from engine.library.catalog import model_file
+
+    try:
+        return model_file(first).resolve() == model_file(second).resolve()
+    except (SpandexError, OSError):
+        return False
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -459,7 +459,8 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "compiled_loops": config.device == "cpu" and fused.available(),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
-        "metrics": card_metrics(evaluation, model, validation_measured_on(config.dataset, validation)),
+        "metrics": {**card_metrics(evaluation, model, validation_measured_on(config.dataset, validation)),
+                    "clips": len(validation)},
     }
 
 
