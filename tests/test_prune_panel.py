@@ -251,6 +251,27 @@ def test_pareto_chart_plots_exactly_the_models_with_measured_numbers(qtbot, tmp_
         tear_down(chart)
 
 
+def test_pareto_chart_groups_models_by_the_split_their_numbers_come_from(qtbot, tmp_path):
+    """One dataset folder built twice is two splits: their numbers do not compare, and the chart says so."""
+    library = tmp_path / "library"
+    library.mkdir()
+    data = {"dataset": "build/data/debian"}
+    for name, audio in (("old-a", None), ("old-b", None), ("new-a", "5cac179"), ("new-b", "5cac179")):
+        text = "validation split of build/data/debian (192 clips, 19.2 min" + (f", audio {audio})" if audio else ")")
+        write_card(library, name, {"data": data, "metrics": {"measured_on": text, "si_snr": 10.0 + len(name) / 10,
+                                                             "power_proxy_mops": 5.0 + (name[-1] == "b")}})
+    write_card(library, "no-text", {"data": data, "metrics": {"si_snr": 9.0, "power_proxy_mops": 4.0}})
+    chart = ParetoChart()
+    try:
+        chart.refresh(list_models(shipped_dir=tmp_path / "none", user_dir=library))
+        names = sorted(label.text for _, label in chart.legend.items)
+        assert names == ["measured on debian", "measured on debian (192 clips, 19.2 min)",
+                         "measured on debian (192 clips, 19.2 min, audio 5cac179)"]
+        assert len(chart.plotted) == 5
+    finally:
+        tear_down(chart)
+
+
 def test_pareto_front_keeps_the_points_nothing_beats():
     points = [(8.0, 11.0), (5.0, 10.0), (9.0, 9.0), (5.0, 9.5), (12.0, 12.0)]
     assert pareto_front(points) == [(5.0, 10.0), (8.0, 11.0), (12.0, 12.0)]

@@ -52,14 +52,17 @@ class ParetoChart(QtWidgets.QWidget):
         self.legend.clear()
         self.plotted.clear()
         self.unmeasured.clear()
-        groups: dict[str, list[tuple[str, tuple[float, float]]]] = {}  # dataset → (name, (M-Ops/s, SI-SNR))
+        groups: dict[str, list[tuple[str, tuple[float, float]]]] = {}  # split → (name, (M-Ops/s, SI-SNR))
+        shown: dict[str, str] = {}  # split → its legend text
         for entry in entries:
             if entry.measured is None:
                 self.unmeasured[entry.name] = entry.card_problem or ("no model card" if not entry.card
                                                                      else "its card has no SI-SNR / M-Ops/s")
                 continue
             point = (entry.measured[1], entry.measured[0])
-            groups.setdefault(entry.measured_on or "?", []).append((entry.name, point))
+            split = entry.measured_split or "?"
+            groups.setdefault(split, []).append((entry.name, point))
+            shown.setdefault(split, _split_name(entry))
         points_all = [point for members in groups.values() for _, point in members]
         if points_all:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
             mops_all, snr_all = zip(*points_all)
@@ -68,14 +71,14 @@ class ParetoChart(QtWidgets.QWidget):
             x_top = max(mops_all) * 1.25
             self.plot.setXRange(0, x_top, padding=0)
             self.plot.setYRange(middle - half, middle + half, padding=0)
-        for index, (dataset, members) in enumerate(sorted(groups.items())):
+        for index, (split, members) in enumerate(sorted(groups.items())):
             colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
             points = [point for _, point in members]
             front = pareto_front(points)
             self.plot.plot([p[0] for p in front], [p[1] for p in front],
                            pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
             self.plot.plot([p[0] for p in points], [p[1] for p in points], pen=None, symbol="o", symbolSize=9,
-                           symbolPen=None, symbolBrush=colour, name=f"measured on {Path(dataset).name or dataset}")
+                           symbolPen=None, symbolBrush=colour, name=f"measured on {shown[split]}")
             for name, (mops, si_snr) in members:
                 # names on the right half run left of their point, those near the top below it: inside the plot
                 anchor = (1 if mops > 0.5 * x_top else 0, 0 if si_snr > middle + 0.7 * half else 1)
@@ -92,3 +95,12 @@ class ParetoChart(QtWidgets.QWidget):
     def shutdown(self) -> None:
         """Close the pyqtgraph view (it can crash at exit if left to the garbage collector)."""
         self.plot.close()
+
+
+def _split_name(entry: ModelEntry) -> str:
+    """A legend's name for the split a model was measured on: its dataset folder's name, and the details its card
+    gives (clips, minutes, audio fingerprint) where it gives them."""
+    folder = Path(entry.measured_on).name if entry.measured_on else "?"
+    text = entry.measured_split or ""
+    detail = text[text.rfind(" ("):] if text.startswith("validation split of ") and " (" in text else ""
+    return folder + detail

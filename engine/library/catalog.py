@@ -69,6 +69,15 @@ class ModelEntry:
         return str(dataset) if dataset else None
 
     @property
+    def measured_split(self) -> str | None:
+        """What its card's numbers were measured on, as exactly as the card says it: its metrics' ``measured_on``
+        (dataset, clips, minutes and, since 2026-12-07, the split's audio fingerprint: a dataset built again is
+        another split), else the dataset folder (:attr:`measured_on`). Numbers compare only under one text."""
+        metrics = self.card.get("metrics")
+        text = metrics.get("measured_on") if isinstance(metrics, dict) else None
+        return str(text) if isinstance(text, str) and text else self.measured_on
+
+    @property
     def measured(self) -> tuple[float, float] | None:
         """(SI-SNR dB, M-Ops/s) as its card's validation measured them; None when the card has no such numbers."""
         metrics = self.card.get("metrics")
