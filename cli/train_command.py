@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from cli.training_run import add_training_options, check_run_inputs, option_name, overrides, run_dir_for, run_foreground
 from engine.errors import SpandexError
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.training.config import MACHINE_SETTINGS, load_config
 
 
@@ -46,5 +48,22 @@ def run(args: argparse.Namespace) -> int:
         run_dir = run_dir_for(args, config)
     else:
         raise SpandexError("give a recipe file (e.g. configs/ndns-scratch.yaml) or --resume RUN_DIR")
-    check_run_inputs(config)
+    try:
+        check_run_inputs(config)
+    except SpandexError as exc:
+        relative = [f"{key} {value}" for key, value in (("dataset", config.dataset), ("init", config.init),
+                                                          ("teacher", config.teacher))
+                    if args.resume and value and _relative_path(value, model=key != "dataset")]
+        if not relative:
+            raise
+        raise SpandexError(f"{exc} ({run_dir / 'config.yaml'} names {', '.join(relative)} relative to the folder "
+                           f"the run was started in: resume it from there)") from None
     return run_foreground(config, run_dir, install=args.install, resuming=bool(args.resume))
+
+
+def _relative_path(value: str, model: bool) -> bool:
+    """Whether a dataset, or a ``model`` (init, teacher) setting, is a relative path: not absolute, and for a model
+    not a library name either (as :func:`engine.library.catalog.model_file` tells them apart)."""
+    if Path(value).is_absolute() or value == "scratch":
+        return False
+    return not model or os.sep in value or Path(value).suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES

@@ -259,3 +259,20 @@ def test_a_fine_tuning_recipe_that_leaves_settings_out_takes_the_fine_tuning_def
     assert (config.name, config.optimizer, config.learning_rate, config.final_learning_rate, config.eval_every) == \
         (plain.name, plain.optimizer, plain.learning_rate, plain.final_learning_rate, plain.eval_every) == \
         ("spandex-dense-finetuned", "adam", 0.003, 0.0003, 100)
+
+
+def test_a_resume_from_another_folder_says_its_paths_are_the_starting_folders(tmp_path, monkeypatch, capsys):
+    """A run's config.yaml keeps its paths as they were typed: resumed from elsewhere, the refusal says why."""
+    from engine.training.config import TrainConfig, dump_config
+
+    run = tmp_path / "runs" / "mine"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(dump_config(TrainConfig(name="mine", dataset="build/data/small",
+                                                             init="spandex-prune75", teacher="models/teacher.net")))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", str(run)]) != 0
+    said = capsys.readouterr().err
+    assert "teacher" in said and "names dataset build/data/small, teacher models/teacher.net relative to the folder " \
+                                 "the run was started in: resume it from there" in said
+    assert "init spandex-prune75" not in said  # a library name is not a path
+    assert len(said.strip().splitlines()) == 1
