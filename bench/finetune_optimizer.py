@@ -64,6 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     candidates = [(o, r, 0, None, None) for o, r in CANDIDATES] if not args.candidates else [_candidate(c)
                                                                                             for c in args.candidates]
+    if any(anchor is not None and anchor >= 1 for *_, anchor in candidates):
+        parser.error("an ANCHOR must be under 1: at 1 the model would learn nothing but itself")
     torch.set_num_threads(1)
     train = load_training_data(fine_tune_config(args.model, "bench", None, dataset=args.dataset,
                                                 **({"mixing": args.mixing} if args.mixing else {})), lambda e: None)
@@ -78,8 +80,8 @@ def main() -> None:
           "validation SI-SNRi before → after dB | s |")
     print("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
     for optimizer, lr, warmup, average, anchor in candidates:
-        # anchored: the starting model is its own teacher (as `spandex finetune` does by default), at the candidate's
-        # weight; not anchored: no teacher at all
+        # anchored: the starting model is its own teacher (`spandex finetune MODEL --teacher MODEL`; not the default),
+        # at the candidate's weight; not anchored: no teacher at all
         teacher = {"teacher": str(model_file(args.model)), "teacher_weight": anchor} if anchor else {"teacher": None}
         config = fine_tune_config(args.model, "bench", None, dataset=args.dataset, steps=args.steps,
                                   batch_size=args.batch_size, segment_seconds=args.segment_seconds,

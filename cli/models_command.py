@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     reports = [(entry, _report(entry)) for entry in entries]  # all first: the hidden column fits the widest
     hidden_width = max([9, *(len(_hidden(facts)) for _, facts in reports if isinstance(facts, dict))])
     print(f"{'name':<{width}} {'origin':<8} {'sparsity':>8} {'hidden':>{hidden_width}} {'size KB':>8} {'SI-SNR':>7} "
-          f"{'SI-SNRi':>7} {'M-Ops/s':>8} {'clips':>5}  {'measured on':<12} file")
+          f"{'SI-SNRi':>7} {'M-Ops/s':>8} {'clips':>5}  {'measured on':<14} file")
     for entry, facts in reports:
         name = entry.name + (" *" if entry.is_default else "")
         if isinstance(facts, ModelFileError):
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<{width}} {entry.origin:<8} {facts['weight_sparsity']:8.1%} "
               f"{_hidden(facts):>{hidden_width}} {facts['size_kb']:8.1f} "
               f"{_number(si_snr):>7} {_number(si_snri):>7} {_number(mops):>8} {clips if clips else '':>5}  "
-              f"{measured_on(entry):<12} {entry.path}")
+              f"{measured_on(entry):<14} {entry.path}")
         if entry.card_problem:
             print(f"    warning: {entry.card_problem}")
     if not entries:
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
              "counts fewer zeros: size KB "
              "(about a byte a nonzero weight) compares across layouts.",
              "SI-SNR, SI-SNRi (the gain over the noisy input) and M-Ops/s are the card's, measured on that many clips "
-             "of the validation split of the dataset named (numbers from different datasets or a few clips do not "
-             "compare).",
+             "of the validation split of the dataset named, with that split's audio fingerprint where the card gives "
+             "it (numbers from different splits, a dataset built again included, or a few clips do not compare).",
              f"User models live in {user_models_dir()}; add one with: spandex models --install FILE [--name NAME]."]
     print("\n" + "\n".join(textwrap.fill(note, width=100, break_on_hyphens=False, break_long_words=False)
                             for note in notes))
@@ -91,8 +91,12 @@ def _hidden(facts: dict) -> str:
 
 
 def measured_on(entry: ModelEntry) -> str:
-    """The dataset its card's numbers come from, by folder name ("" if the card has none)."""
-    return Path(entry.measured_on).name if entry.measured_on and entry.card.get("metrics") else ""
+    """The split its card's numbers come from: the dataset's folder name and, where the card names it, the split's
+    audio fingerprint ("" if the card has no numbers)."""
+    measured = entry.measured_split if entry.card.get("metrics") else None
+    if measured is None:
+        return ""
+    return f"{measured.folder} {measured.fingerprint}" if measured.fingerprint else measured.folder
 
 
 def show_card(name: str, entries: list[ModelEntry]) -> int:

@@ -261,13 +261,17 @@ def test_pareto_chart_groups_models_by_the_split_their_numbers_come_from(qtbot, 
         write_card(library, name, {"data": data, "metrics": {"measured_on": text, "si_snr": 10.0 + len(name) / 10,
                                                              "power_proxy_mops": 5.0 + (name[-1] == "b")}})
     write_card(library, "no-text", {"data": data, "metrics": {"si_snr": 9.0, "power_proxy_mops": 4.0}})
+    # the same split with its folder typed another way (the app's Prune tab gives it absolute): the same audio
+    write_card(library, "new-typed", {"data": data, "metrics": {
+        "measured_on": "validation split of /home/me/spandex/build/data/debian (192 clips, 19.2 min, audio 5cac179)",
+        "si_snr": 11.5, "power_proxy_mops": 7.0}})
     chart = ParetoChart()
     try:
         chart.refresh(list_models(shipped_dir=tmp_path / "none", user_dir=library))
         names = sorted(label.text for _, label in chart.legend.items)
-        assert names == ["measured on debian", "measured on debian (192 clips, 19.2 min)",
-                         "measured on debian (192 clips, 19.2 min, audio 5cac179)"]
-        assert len(chart.plotted) == 5
+        assert names == ["measured on debian", "measured on debian validation (192 clips, 19.2 min)",
+                         "measured on debian validation (192 clips, 19.2 min, audio 5cac179)"]
+        assert len(chart.plotted) == 6
     finally:
         tear_down(chart)
 

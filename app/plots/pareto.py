@@ -5,8 +5,6 @@ listed beneath the chart, never placed on it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
@@ -60,9 +58,10 @@ class ParetoChart(QtWidgets.QWidget):
                                                                      else "its card has no SI-SNR / M-Ops/s")
                 continue
             point = (entry.measured[1], entry.measured[0])
-            split = entry.measured_split or "?"
+            measured = entry.measured_split
+            split = measured.key if measured else "?"
             groups.setdefault(split, []).append((entry.name, point))
-            shown.setdefault(split, _split_name(entry))
+            shown.setdefault(split, str(measured) if measured else "?")
         points_all = [point for members in groups.values() for _, point in members]
         if points_all:  # cost from 0; at least 2 dB tall, so one model does not blow up rounding noise
             mops_all, snr_all = zip(*points_all)
@@ -95,12 +94,3 @@ class ParetoChart(QtWidgets.QWidget):
     def shutdown(self) -> None:
         """Close the pyqtgraph view (it can crash at exit if left to the garbage collector)."""
         self.plot.close()
-
-
-def _split_name(entry: ModelEntry) -> str:
-    """A legend's name for the split a model was measured on: its dataset folder's name, and the details its card
-    gives (clips, minutes, audio fingerprint) where it gives them."""
-    folder = Path(entry.measured_on).name if entry.measured_on else "?"
-    text = entry.measured_split or ""
-    detail = text[text.rfind(" ("):] if text.startswith("validation split of ") and " (" in text else ""
-    return folder + detail

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
@@ -19,6 +21,40 @@ from engine.errors import SpandexError
 from engine.files.output import check_output
 from engine.snn.model import SDNNModel, layout_text
 from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
+
+
+@dataclass(frozen=True)
+class MeasuredSplit:
+    """A card's ``metrics.measured_on`` read back: the dataset folder's name and the split's details ("192 clips, 19.2
+    min, audio 5cac179"; the audio fingerprint since 2026-12-07: a dataset built again is another split)."""
+
+    folder: str
+    details: str
+
+    @classmethod
+    def from_text(cls, text: str) -> MeasuredSplit:
+        match = _MEASURED_ON.fullmatch(text)
+        if match is None:  # a text some other writer chose: itself
+            return cls(text, "")
+        return cls(Path(match["dataset"]).name, match["details"])
+
+    @property
+    def fingerprint(self) -> str | None:
+        found = re.search(r"\baudio ([0-9a-f]+)\b", self.details)
+        return found[1] if found else None
+
+    @property
+    def key(self) -> str:
+        """What tells splits apart: the audio where the card names it (the same split, however its folder was
+        typed), else folder and details."""
+        return f"audio {self.fingerprint}" if self.fingerprint else f"{self.folder} ({self.details})"
+
+    def __str__(self) -> str:
+        return f"{self.folder} validation ({self.details})" if self.details else self.folder
+
+
+_MEASURED_ON = re.compile(r"validation split of (?P<dataset>.+) \((?P<details>[^()]*)\)")
+"""How :func:`engine.evaluation.report.validation_measured_on` writes a card's ``measured_on``."""
 
 
 def read_card(model_path: str | Path) -> tuple[dict, str | None]:
@@ -89,7 +125,8 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         lines.append(f"parent{of_first}: " + ("trained from scratch" if parent == "scratch" else _shown(parent)))
     metrics = card.get("metrics", {})
     if metrics:
-        lines.append(f"measured on: {metrics.get('measured_on', 'unknown')}")
+        measured = metrics.get("measured_on")
+        lines.append(f"measured on: {MeasuredSplit.from_text(measured) if isinstance(measured, str) else 'unknown'}")
         numbers = [(key, label, fmt) for key, label, fmt in METRICS if metrics.get(key) is not None]
         shown = [f"{label}: {_unsigned_zero(format(metrics[key], fmt))}" for key, label, fmt in numbers]
         lines.extend("  " + "; ".join(shown[i:i + 2]) for i in range(0, len(shown), 2))  # two a line: room is short

@@ -15,7 +15,7 @@ from pathlib import Path
 from assets import asset_path
 from engine.errors import ModelFileError, SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
-from engine.library.card import finite_number, read_card
+from engine.library.card import MeasuredSplit, finite_number, read_card
 from engine.snn.model import SDNNModel
 
 SHIPPED_DIR = asset_path("models")
@@ -69,13 +69,14 @@ class ModelEntry:
         return str(dataset) if dataset else None
 
     @property
-    def measured_split(self) -> str | None:
-        """What its card's numbers were measured on, as exactly as the card says it: its metrics' ``measured_on``
-        (dataset, clips, minutes and, since 2026-12-07, the split's audio fingerprint: a dataset built again is
-        another split), else the dataset folder (:attr:`measured_on`). Numbers compare only under one text."""
+    def measured_split(self) -> MeasuredSplit | None:
+        """The validation split its card's numbers were measured on, as exactly as the card says it (None when it
+        says nothing): numbers compare only on one split (:class:`MeasuredSplit`)."""
         metrics = self.card.get("metrics")
         text = metrics.get("measured_on") if isinstance(metrics, dict) else None
-        return str(text) if isinstance(text, str) and text else self.measured_on
+        if isinstance(text, str) and text:
+            return MeasuredSplit.from_text(text)
+        return MeasuredSplit(Path(self.measured_on).name, "") if self.measured_on else None
 
     @property
     def measured(self) -> tuple[float, float] | None:

@@ -304,7 +304,8 @@ class TrainConfig:
     def _teacher_that_teaches(self) -> TrainConfig:
         if self.teacher_weight is not None and self.teacher is None:
             raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
-        changes_model = self.pruning is not None or self.regularizer is not None or self.train_thresholds
+        changes_model = (self.pruning is not None or self.regularizer is not None or self.train_thresholds
+                         or self.widen is not None)
         if self.teacher is not None and not changes_model and self.distillation_weight == 1.0 and \
                 _same_model(self.teacher, self.init):  # under 1 it anchors a fine-tune to where it started
             raise ValueError(f"teacher {self.teacher!r} is the starting model, at teacher weight 1 (all of the loss), "

@@ -74,7 +74,8 @@ class PairedClips:
     @property
     def fingerprint(self) -> str:
         """Seven hex digits of a SHA-1 over every clip's audio, noisy and clean, in order: a split built again (other
-        clips under the same names) has another."""
+        clips under the same names) has another. Of the audio as loaded: a split loaded ``compact`` (16-bit, for
+        training) has another than the same split in float32, as every validation loads it."""
         digest = hashlib.sha1()
         for index in range(len(self.names)):
             for audio in self.clip(index):
