@@ -80,12 +80,18 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _file_cell(name: str, width: int = 28) -> str:
+    """A file's name in the table's first column: whole, or its end (where N-DNS names keep the SNR and the file id)
+    after an ellipsis."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def format_table(evaluation: Evaluation) -> str:
     header = f"{'file':<28} {'SI-SNR':>7} {'SI-SNRi':>8} {'PESQ':>5} {'STOI':>5} {'SynOps/fr':>10} {'M-Ops/s':>8}"
     r = evaluation.report
     lines = [f"model {evaluation.model.name} ({evaluation.backend} backend)", header, "-" * len(header)]
     for f in evaluation.files:
-        lines.append(f"{f.key[:28]:<28} {f.si_snr:7.2f} {f.si_snri:8.2f} {_fmt(f.pesq):>5} {_fmt(f.stoi):>5} "
+        lines.append(f"{_file_cell(f.noisy or f.key):<28} {f.si_snr:7.2f} {f.si_snri:8.2f} {_fmt(f.pesq):>5} {_fmt(f.stoi):>5} "
                      f"{f.synops_per_frame:10.0f} {f.power_proxy_mops:8.2f}" + (f"  ({f.note})" if f.note else ""))
     lines.append("-" * len(header))
     lines.append(f"{'mean':<28} {evaluation.mean('si_snr'):7.2f} {evaluation.mean('si_snri'):8.2f} "

@@ -157,6 +157,10 @@ def test_eval_pairs_ndns_names_and_writes_yaml_and_json(tmp_path, noisy_speech):
     board = yaml.safe_load((tmp_path / "board.yml").read_text())[0]
     report = json.loads((tmp_path / "r.json").read_text())
     assert [f["key"] for f in report["files"]] == ["0", "1"]
+    # each row names its noisy file (it showed the file id alone: "0", "1")
+    assert [f["noisy"] for f in report["files"]] == ["book_000_snr5_fileid_0.wav", "book_001_snr5_fileid_1.wav"]
+    rows = [line.split()[0] for line in result.stdout.splitlines() if "_fileid_" in line]
+    assert rows == ["book_000_snr5_fileid_0.wav", "book_001_snr5_fileid_1.wav"]
     assert board["params"] == 525312
     assert board["SI-SNR"] == pytest.approx(report["mean"]["si_snr"], abs=0.01)
     assert report["mean"]["si_snri"] == pytest.approx(report["mean"]["si_snr"] - report["mean"]["si_snr_noisy"])

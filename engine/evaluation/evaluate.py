@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class FileScore:
     synops_per_frame: float
     power_proxy_mops: float
     note: str = ""
+    noisy: str = ""
+    """The noisy file's name (``key`` is what paired it with its clean reference: an N-DNS file id, or the name)."""
 
     @property
     def si_snri(self) -> float:
@@ -99,7 +101,7 @@ def evaluate(
             aligned.add(none, none, denoised.finish(), encdec.finish())
             scorer.add(*aligned.take())
             totals.merge(denoised.run_totals())
-            scores.append(scorer.score(pair.key, denoised.run_totals(), note))
+            scores.append(replace(scorer.score(pair.key, denoised.run_totals(), note), noisy=pair.noisy.name))
         latency_frames = runner.latency_frames
     return Evaluation(model, backend, scores, run_report(model, totals, latency_frames))
 
