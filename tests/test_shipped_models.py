@@ -46,11 +46,15 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
     assert card["metrics"]["weight_sparsity"] == pytest.approx(model.weight_sparsity)
     assert card["metrics"]["nonzero_params"] == model.n_nonzero_synapses
     assert tuple(card["metrics"]["neurons"]) == model.neuron_counts
-    # the N-DNS network's shape; a model trained with drop_idle_neurons may have smaller hidden layers
+    # the N-DNS network's shape; a model trained with drop_idle_neurons, or narrowed (spandex narrow: this model, or
+    # the one it was then trained from), may have smaller hidden layers
     assert model.neuron_counts[0] == model.neuron_counts[-1] == 257
+    narrowings = [card["narrow"]] if "narrow" in card else card.get("earlier_narrows", [])
     if card["recipe"].get("drop_idle_neurons"):
         assert not any(idle.any() for idle in idle_hidden_neurons(model))
         assert all(n <= 512 for n in model.neuron_counts[1:-1])
+    elif narrowings:  # the last narrowing's layout, or smaller
+        assert all(n <= to for n, to in zip(model.neuron_counts, narrowings[-1]["to"]))
     else:
         assert model.neuron_counts == (257, 512, 512, 257)
 
@@ -321,7 +325,10 @@ def test_frugal_model_is_pruned_and_regularised_and_spikes_less_than_its_parent(
     frugal = entries["spandex-frugal"]
     # the model it was made from: the one it was narrowed from (its card's history is that model's), else its parent
     named = frugal.card["narrow"]["model"] if "narrow" in frugal.card else frugal.card["parent"]
-    assert frugal.card["recipe"]["regularizer"]["weight"] > 0 and named.startswith("spandex-prune")
+    assert named.startswith("spandex-prune")
+    # regularised: by its own last stage, or (narrowed from it, then distilled: since session 22) by its parent's
+    regularised = [card["recipe"].get("regularizer") or {} for card in (frugal.card, entries[named].card)]
+    assert any(reg.get("weight", 0) > 0 for reg in regularised), regularised
     earlier = earlier_shipped(named)  # made from a prune75 shipped before the one shipped now
     model = load_model(frugal.path)
     parent_model = earlier[1] if earlier is not None else load_model(entries[named].path)

@@ -388,6 +388,7 @@ def _inherited_layout(card: dict) -> bool:
     recipe, neurons = card.get("recipe", {}), card.get("metrics", {}).get("neurons")
     hidden = recipe.get("hidden_sizes")
     return (card.get("parent", "scratch") != "scratch" and not recipe.get("widen") and "narrow" not in card
+            and not card.get("earlier_narrows")  # its layout is that narrowing's, said on its own line
             and isinstance(neurons, list)
             and card.get("trained_layout") == neurons and isinstance(hidden, list) and hidden != neurons[1:-1])
 
