@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from cli.training_run import add_training_options, check_run_inputs, option_name, overrides, run_dir_for, run_foreground
 from engine.errors import SpandexError
-from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.library.catalog import names_a_file
 from engine.training.config import MACHINE_SETTINGS, load_config
 
 
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _relative_path(value: str, model: bool) -> bool:
     """Whether a dataset, or a ``model`` (init, teacher) setting, is a relative path: not absolute, and for a model
-    not a library name either (as :func:`engine.library.catalog.model_file` tells them apart)."""
+    not a library name either."""
     if Path(value).is_absolute() or value == "scratch":
         return False
-    return not model or os.sep in value or Path(value).suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES
+    return not model or names_a_file(value)

@@ -142,10 +142,15 @@ def model_file(spec: str | os.PathLike) -> Path:
     entry of that name (:class:`ModelFileError` naming the known ones if there is none)."""
     text = str(spec)
     path = Path(text).expanduser()
-    looks_like_path = path.suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in text
-    if looks_like_path or path.is_file():
+    if names_a_file(text) or path.is_file():
         return path
     return find_model(text, hint=" and no such file").path
+
+
+def names_a_file(spec: str) -> bool:
+    """Whether a model spec is written as a file path (a model file's suffix, or a folder in it) rather than a
+    library name, whether or not the file exists."""
+    return Path(spec).suffix.lower() in NETX_SUFFIXES + TORCH_SUFFIXES or os.sep in spec
 
 
 def distinct_model_files(specs: list[str]) -> list[Path]:
