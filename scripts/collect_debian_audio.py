@@ -49,8 +49,9 @@ HIGHPASS = butter(4, 60, "highpass", fs=SAMPLE_RATE, output="sos")
 
 # Speech: (split, group, package, glob, minimum source rate). Validation: other speakers AND other languages
 # or recordings than anything in training (Asterisk's English and French voices; Tux Paint's Lithuanian reader (its
-# Dutch one is listed, and dropped for its hiss: MIN_BACKGROUND_DB); KLettres' French, Lithuanian and Dutch readers). Asterisk's Russian voice is kept out of every split:
-# tests/test_shipped_models.py's unseen audio speaks with it.
+# Dutch one is listed, and dropped for its hiss: MIN_BACKGROUND_DB); KLettres' French, Lithuanian and Dutch
+# readers). Asterisk's Russian voice is kept out of every split: tests/test_shipped_models.py's unseen audio speaks
+# with it.
 TUXPAINT_TRAIN = ("fr", "ru", "ro", "ca", "bg", "be", "el", "da")
 TUXPAINT_VALIDATION = ("nl", "lt")
 STAMPS = "tuxpaint-stamps-default/usr/share/tuxpaint/stamps"
@@ -221,10 +222,12 @@ def drop_noisy_speech_groups(dest: Path, counts: Counter) -> None:
     for key in sorted(k for k, n in counts.items() if isinstance(k, tuple) and k[0] == "speech" and n > 0):
         folder = dest.joinpath(*key)
         gap = background_db(AudioGroup(key[2], tuple(sorted(folder.glob("*.wav")))))
-        if gap < MIN_BACKGROUND_DB and folder.is_symlink():  # not this script's to delete
+        if gap >= MIN_BACKGROUND_DB:
+            continue
+        if folder.is_symlink():  # not this script's to delete
             print(f"note: {folder} is a link: its background lies {gap:.1f} dB under the speech (at least "
                   f"{MIN_BACKGROUND_DB:g} needed), but the group is kept", file=sys.stderr)
-        elif gap < MIN_BACKGROUND_DB:
+        else:
             shutil.rmtree(folder)
             print(f"dropped {folder}: its background lies {gap:.1f} dB under the speech "
                   f"(at least {MIN_BACKGROUND_DB:g} needed)", file=sys.stderr)
