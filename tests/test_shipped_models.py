@@ -326,10 +326,11 @@ def test_frugal_model_is_pruned_and_regularised_and_spikes_less_than_its_parent(
     # the model it was made from: the one it was narrowed from (its card's history is that model's), else its parent
     named = frugal.card["narrow"]["model"] if "narrow" in frugal.card else frugal.card["parent"]
     assert named.startswith("spandex-prune")
-    # regularised: by its own last stage, or (narrowed from it, then distilled: since session 22) by its parent's
-    regularised = [card["recipe"].get("regularizer") or {} for card in (frugal.card, entries[named].card)]
-    assert any(reg.get("weight", 0) > 0 for reg in regularised), regularised
     earlier = earlier_shipped(named)  # made from a prune75 shipped before the one shipped now
+    parent_card = earlier[0] if earlier is not None else entries[named].card
+    # regularised: by its own last stage, or (narrowed from it, then distilled: since session 22) by its parent's
+    regularised = [card["recipe"].get("regularizer") or {} for card in (frugal.card, parent_card)]
+    assert any(reg.get("weight", 0) > 0 for reg in regularised), regularised
     model = load_model(frugal.path)
     parent_model = earlier[1] if earlier is not None else load_model(entries[named].path)
     # pruned weights stayed pruned: the regulariser changed activity, not the mask (where the fine-tune left
