@@ -158,17 +158,25 @@ def describe(event: ev.Event) -> str | None:
             return line
         line += f"\nvalidation SI-SNRi {end:.2f} dB; the model it started from: {start:.2f} dB on the same clips"
         if end < start - LOST_DB:
-            line += (f"\nnote: {start - end:.2f} dB below where it started. On data like its own, fine-tuning a "
-                     f"trained model mostly jolts its 8-bit weights (docs/training.md, 'Fine-tuning a model on the "
-                     f"data it was trained on'): keep the model it started from, give it itself as --teacher (it "
-                     f"then keeps its score, and learns little from new data), or train as the lineup's recipes do "
-                     f"(configs/)")
+            line += f"\nnote: {start - end:.2f} dB below where it started. " + _why_lost(event)
             clips = event.metrics.get("clips")
             if isinstance(clips, int) and clips < FEW_CLIPS:
                 line += (f"\nnote: scored on {clips} validation clip{'s' * (clips != 1)} only: a difference of a few "
                          f"tenths of a dB there can be chance")
         return line
     return None
+
+
+def _why_lost(event: ev.Finished) -> str:
+    """What a run that ended below its starting model's score can do about it."""
+    if event.pruned_to is not None:
+        return (f"Pruning to {event.pruned_to:.0%} zero weights took it: more steps after the last prune (--steps), "
+                f"or prunes spread over more steps (--frequency, --prunes), let the model recover "
+                f"(docs/training.md, 'Pruning')")
+    return ("A fine-tune moves a trained model's 8-bit weights by whole rounding steps, and on a few clips, a small "
+            "batch or a few voices it can lose more than it learns (docs/training.md, 'Fine-tuning a model on the "
+            "data it was trained on'): keep the model it started from, or give it itself as --teacher (it then keeps "
+            "its score, and learns less from the new data)")
 
 
 def resume_command(run_dir: Path, install: bool) -> str:

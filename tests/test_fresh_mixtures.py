@@ -438,6 +438,10 @@ def test_a_run_from_a_model_is_measured_against_it_and_says_when_it_lost(tiny_da
     assert f"the model it started from: {evaluations[0].si_snri:.2f} dB on the same clips" in said
     lost = ev.Finished(4, "m.net", "m.json", {"si_snri": 3.75, "start_si_snri": 4.81, "clips": 192})
     assert "note: 1.06 dB below where it started" in describe(lost) and "can be chance" not in describe(lost)
+    assert "--teacher" in describe(lost) and "Pruning" not in describe(lost)
+    # a pruning run's loss is the pruning's: the note says so, and not that fine-tuning jolts weights
+    pruned_lost = ev.Finished(10, "m.net", "m.json", {"si_snri": 1.03, "start_si_snri": 6.26}, pruned_to=0.8)
+    assert "Pruning to 80% zero weights took it" in describe(pruned_lost) and "--teacher" not in describe(pruned_lost)
     few = ev.Finished(4, "m.net", "m.json", {"si_snri": 0.23, "start_si_snri": 0.35, "clips": 8})
     assert "note: scored on 8 validation clips only" in describe(few)
     assert "note:" not in describe(ev.Finished(4, "m.net", "m.json", {"si_snri": 4.80, "start_si_snri": 4.81}))

@@ -128,6 +128,8 @@ class Finished:
     metrics: dict
     licences: tuple[str, ...] = ()
     """The licence notices written beside the model (those of the model it started from and its lineage)."""
+    pruned_to: float | None = None
+    """The weight sparsity the run pruned to (GMP's final sparsity); None: it did not prune."""
 
 
 @dataclass(frozen=True)

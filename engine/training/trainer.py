@@ -416,7 +416,8 @@ class _Run:
         if started is not None:  # where it started, measured on the same clips (before any step)
             card["metrics"]["start_si_snri"] = started.si_snri
         card_path = write_text_atomic(self.run_dir / f"{config.name}.json", json.dumps(card, indent=2))
-        return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"], self._copy_licences())
+        return ev.Finished(self.step, str(model_path), str(card_path), card["metrics"], self._copy_licences(),
+                           pruned_to=None if config.pruning is None else config.pruning.final_sparsity)
 
     def _copy_licences(self) -> tuple[str, ...]:
         """The licence notices of the model the run started from and its lineage, copied beside the run's model
