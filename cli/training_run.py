@@ -46,7 +46,7 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str,
     group.add_argument("--lr", type=float, dest="learning_rate", help=shown("learning_rate", "learning rate"))
     group.add_argument("--eval-every", type=int, help=shown("eval_every", "validate every N steps"))
     group.add_argument("--eval-clips", type=int, help="validate on the first N validation clips only (default: all)")
-    group.add_argument("--threads", type=int, help="torch threads (default 2)")
+    group.add_argument("--threads", type=int, help="torch threads (default: the recipe's, else 2)")
     group.add_argument("--device", help="cpu (default), cuda or cuda:N; several GPUs or machines: start the "
                                         "command with torchrun (see docs/training.md)")
     group.add_argument("--seed", type=int, help="random seed" + (" (default: the recipe's, else 0)" if defaults is None
@@ -90,6 +90,8 @@ def overrides(args: argparse.Namespace) -> dict:
         given = " and ".join(option for option, value in (("--reg", kind), ("--p", p)) if value is not None)
         raise SpandexError(f"{given} only shape{'' if ' and ' in given else 's'} the activity regulariser, which is off "
                            f"without a --reg-weight LAMBDA above 0: give one")
+    if kind == "hoyer" and p is not None:  # Hoyer's ψ is a ratio of norms: no p to set
+        raise SpandexError(f"--p {p:g} is the p of --reg lp; --reg hoyer has none: leave --p out")
     if weight:
         values["regularizer"] = {"weight": weight, "kind": kind or "lp", "p": 1.0 if p is None else p}
     return values

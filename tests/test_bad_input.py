@@ -152,6 +152,8 @@ CASES = [
          "--reg only shapes the activity regulariser, which is off without a --reg-weight LAMBDA above 0"),
     Case("finetune-reg-weight-0", ["finetune", NET, "--reg-weight", "0", "--p", "0.5", "--dataset", "data"],
          "--p only shapes the activity regulariser, which is off without a --reg-weight LAMBDA above 0"),
+    Case("finetune-hoyer-with-p", ["finetune", NET, "--reg-weight", "10", "--reg", "hoyer", "--p", "0.5", "--dataset",
+                                   "data"], "--p 0.5 is the p of --reg lp; --reg hoyer has none: leave --p out"),
     Case("resume-with-reg-shape", ["train", "--resume", "run", "--reg", "lp", "--p", "0.5"],
          "--reg and --p only shape the activity regulariser, which is off without a --reg-weight LAMBDA above 0",
          {"run/config.yaml": "name: r\ndataset: data\n"}),

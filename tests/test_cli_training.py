@@ -259,6 +259,10 @@ def test_a_fine_tuning_recipe_that_leaves_settings_out_takes_the_fine_tuning_def
     assert (config.name, config.optimizer, config.learning_rate, config.final_learning_rate, config.eval_every) == \
         (plain.name, plain.optimizer, plain.learning_rate, plain.final_learning_rate, plain.eval_every) == \
         ("spandex-dense-finetuned", "adam", 0.003, 0.0003, 100)
+    # a recipe's own name does not name the runs of the models it fine-tunes (each would take the same run folder)
+    recipe.write_text("name: lineup\ndataset: somewhere\nsteps: 50\n")
+    assert fine_tune_config("spandex-prune75", "spandex-prune75", None, recipe=recipe).name == "spandex-prune75-finetuned"
+    assert fine_tune_config("spandex-dense", "spandex-dense", None, recipe=recipe, name="mine").name == "mine"
 
 
 def test_a_resume_from_another_folder_says_its_paths_are_the_starting_folders(tmp_path, monkeypatch, capsys):

@@ -35,13 +35,16 @@ def fine_tune_config(init: str, model_name: str, pruning: PruningConfig | None,
 
     ``settings`` (config keys) override :func:`fine_tune_defaults`, or, given a ``recipe`` YAML file, that
     file's settings (whose pruning stays when ``pruning`` is None), which override the defaults in turn: a recipe
-    that leaves out the learning rate fine-tunes at the fine-tuning rate, not at a from-scratch run's.
+    that leaves out the learning rate fine-tunes at the fine-tuning rate, not at a from-scratch run's. The run is
+    named after its model (``MODEL-finetuned``, ``MODEL-gmp90``) unless ``settings`` name it: a recipe is shared
+    by the models it fine-tunes, and its own name would give every one of them the same run folder and card.
     """
     dataset = settings.get("dataset")
     fresh = dataset is None or _trains_afresh(str(dataset))  # (fixed clips: a mixing recipe would go unused)
     defaults = {**fine_tune_defaults(model_name, pruning), **(parent_mixing(init) if fresh else {})}
     if recipe is not None:
-        return load_config(recipe, defaults=defaults, init=init, pruning=pruning, **settings)
+        named = {"name": settings.get("name") or defaults["name"]}
+        return load_config(recipe, defaults=defaults, init=init, pruning=pruning, **{**settings, **named})
     return TrainConfig.from_dict({**defaults, "dataset": "", "init": init, **settings, "pruning": pruning})
 
 
