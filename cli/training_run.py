@@ -21,7 +21,7 @@ from engine.stop_signals import (
     terminal_hung_up,
 )
 from engine.training import events as ev
-from engine.training.config import TrainConfig, teacher_phrase
+from engine.training.config import TrainConfig, check_same_run, teacher_phrase
 from engine.training.dataset_layout import dataset_summary
 from engine.training.recipes import fine_tune_defaults
 
@@ -211,6 +211,7 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
     later = f"the run's model is kept as {model_file}: add it under another name ({install_later})"
     installed = user_models_dir() / f"{config.name}.net"
+    check_same_run(config, run_dir)  # another run's folder: said now (a finished run's, with "nothing to do" below)
     if install and model_file.is_file() and installed.is_file() and installed.read_bytes() == model_file.read_bytes():
         raise SpandexError(f"the run in {run_dir} has finished, and its model is in the library as '{config.name}' "
                            f"({installed}): nothing to do (for a new run, give another --name or --out)")

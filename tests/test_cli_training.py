@@ -280,3 +280,23 @@ def test_a_resume_from_another_folder_says_its_paths_are_the_starting_folders(tm
                                  "the run was started in: resume it from there" in said
     assert "init spandex-prune75" not in said  # a library name is not a path
     assert len(said.strip().splitlines()) == 1
+
+
+def test_a_finished_run_asked_again_with_other_settings_says_which_not_nothing_to_do(tmp_path, library):
+    """`spandex finetune M --steps 4` finished and installed; the same with --steps 5 is another run: the folder's
+    settings differ, which the refusal names (it said "has finished ... nothing to do")."""
+    from cli.training_run import run_foreground
+    from engine.errors import SpandexError
+    from engine.training.config import dump_config
+
+    finished = fine_tune_config("spandex-prune75", "spandex-prune75", None, dataset="data", steps=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_config(finished))
+    library.mkdir()
+    for folder in (run, library):
+        (folder / f"{finished.name}.net").write_bytes(b"the same model")
+    with pytest.raises(SpandexError, match=r"holds a run with other settings \(differing: steps\)"):
+        run_foreground(finished.replace(steps=5), run, install=True)
+    with pytest.raises(SpandexError, match="has finished, and its model is in the library .*nothing to do"):
+        run_foreground(finished, run, install=True)

@@ -495,3 +495,25 @@ def load_config(path: str | os.PathLike, defaults: dict | None = None, **overrid
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False)
 
+
+def differing_settings(previous: TrainConfig, config: TrainConfig) -> list[str]:
+    """The settings in which ``config`` is another run than ``previous`` (a run may resume on another machine, with
+    other notes: :data:`EDITABLE_ON_RESUME` do not count)."""
+    if previous.replace(**{k: getattr(config, k) for k in EDITABLE_ON_RESUME}) == config:
+        return []
+    before = previous.to_dict()
+    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in EDITABLE_ON_RESUME)
+
+
+def check_same_run(config: TrainConfig, run_dir: str | os.PathLike) -> TrainConfig | None:
+    """The settings of the run in ``run_dir`` (None: it holds none), refused, naming the settings that differ, if
+    that is another run than ``config``'s."""
+    saved = Path(run_dir) / "config.yaml"
+    if not saved.is_file():
+        return None
+    before = load_config(saved)
+    changed = differing_settings(before, config)
+    if changed:
+        raise SpandexError(f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
+                           f"with `spandex train --resume {run_dir}` or choose another run folder")
+    return before

@@ -48,7 +48,7 @@ from engine.training import events as ev
 from engine.training import fused
 from engine.training.averaging import WeightAverage
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from engine.training.config import EDITABLE_ON_RESUME, TrainConfig, dump_config, load_config
+from engine.training.config import TrainConfig, check_same_run, differing_settings, dump_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder, training_split_identity
 from engine.training.device import backward_dtype, keep_freed_memory, training_device
@@ -227,7 +227,7 @@ class _Run:
         }
 
     def restore(self, state: dict) -> None:
-        changed = _differing(TrainConfig.from_dict(state["config"], "the checkpoint's settings"), self.config)
+        changed = differing_settings(TrainConfig.from_dict(state["config"], "the checkpoint's settings"), self.config)
         if changed:  # (RUN/config.yaml edited after the checkpoint: resuming would train and describe another run)
             raise SpandexError(f"{self.run_dir / 'config.yaml'} no longer has the settings its checkpoint was made "
                                f"with (differing: {', '.join(changed)}); put them back to resume, or start a new run")
@@ -479,27 +479,10 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     check_run_folder(run_dir, f"the run folder {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
-    if saved.is_file():
-        before = load_config(saved)
-        changed = _differing(before, config)
-        if changed:
-            raise SpandexError(
-                f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
-                f"with `spandex train --resume {run_dir}` or choose another run folder")
-        if before != config:  # other notes, threads or device: the folder says what the run now goes on with
-            write_text_atomic(saved, dump_config(config))
-    else:
+    before = check_same_run(config, run_dir)
+    if before != config:  # new, or other notes, threads or device: the folder says what the run now goes on with
         write_text_atomic(saved, dump_config(config))
     return run_dir
-
-
-def _differing(previous: TrainConfig, config: TrainConfig) -> list[str]:
-    """The settings in which ``config`` is another run than ``previous`` (a run may resume on another machine, with
-    other notes: :data:`EDITABLE_ON_RESUME` do not count)."""
-    if previous.replace(**{k: getattr(config, k) for k in EDITABLE_ON_RESUME}) == config:
-        return []
-    before = previous.to_dict()
-    return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in EDITABLE_ON_RESUME)
 
 
 def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
