@@ -132,6 +132,18 @@ def test_card_data_line_names_corpora_not_every_group():
     default = next(e for e in SHIPPED if e.name == "spandex-dense")
     data = next(line for line in card_lines(default.card) if line.startswith("data: "))
     assert "synthetic voices" in data and len(data) < 200, data
+    assert " — 5.6 h of training speech (" in data  # fresh mixtures: the clean speech they were drawn from
+
+
+def test_card_data_line_says_fixed_clips_are_clips_and_a_few_minutes_are_minutes():
+    """A dataset of 40 fixed 6-s mixtures is not "0.1 h of training speech" (its speech was 0.014 h), and 50 s
+    of speech drawn afresh is not "0.0 h"."""
+    def line(data: dict) -> str:
+        return next(text for text in card_lines({"data": {"dataset": "mine", **data}}) if text.startswith("data: "))
+
+    assert line({"train_hours": 40 * 6 / 3600, "train_clips": 40}).startswith("data: mine — 40 fixed training clips, 4 min")
+    assert line({"train_hours": 50 / 3600, "train_clips": None}).startswith("data: mine — 1 min of training speech")
+    assert line({"train_hours": 2.3, "train_clips": None}).startswith("data: mine — 2.3 h of training speech")
 
 
 def is_official(parent: str) -> bool:

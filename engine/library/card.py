@@ -199,10 +199,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     if data:
         sources = data.get("sources", {})
         speech = speech_summary(sources.get("train", {}).get("speech_groups", {}))
-        hours = data.get("train_hours")
-        hours_text = f"{hours:.1f}" if isinstance(hours, (int, float)) else "?"
-        lines.append(f"data: {data.get('dataset', '?')} — {hours_text} h of training speech "
-                     f"({speech})")
+        lines.append(f"data: {data.get('dataset', '?')} — {_training_amount(data)} ({speech})")
         mixing = data.get("train_mixing")
         if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):  # `spandex models`
             lines.append(f"mixing{' (last stage)' if stages else ''}: fresh every step — "
@@ -220,6 +217,16 @@ _MIXING_SHARES = (("reverb_share", "rooms"), ("equaliser_share", "EQ"), ("band_l
                   ("babble_share", "babble"), ("synthetic_share", "synthetic speech"),
                   ("noise_colour_share", "noise coloured"))
 """A mixing recipe's draws as the card names them (engine.training.config.MixingRecipe's fields)."""
+
+
+def _training_amount(data: dict) -> str:
+    """How much training audio: the clean speech fresh mixtures were drawn from, or the fixed clips' length (mixtures,
+    not speech: a clip's speaker may recur in many)."""
+    hours, clips = data.get("train_hours"), data.get("train_clips")
+    amount = "?" if not finite_number(hours) else f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    if isinstance(clips, int) and not isinstance(clips, bool):
+        return f"{clips} fixed training clips, {amount}"
+    return f"{amount} of training speech"
 
 
 def _mixing_summary(recipe: dict) -> str:
