@@ -2,10 +2,7 @@
 
 import sys
 
+from cli.entry import run
+
 if __name__ == "__main__":
-    try:
-        from cli.main import main
-    except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing started yet
-        print("spandex: interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(main())
+    sys.exit(run())

@@ -338,3 +338,22 @@ def test_the_command_line_starts_without_torch_or_scipy_signal():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130(monkeypatch, capsys):
+    """`spandex` (cli.entry:run) and `python main.py` import the libraries after they start: a Ctrl-C then (seconds on
+    a loaded machine) printed a traceback from the console script's own import."""
+    import importlib.abc
+
+    from cli.entry import run
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "cli.main":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "cli.main", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    assert run() == 130
+    assert capsys.readouterr().err == "spandex: interrupted\n"
