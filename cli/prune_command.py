@@ -32,7 +32,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--initial-sparsity", type=float,
                         help="s_i (default: the model's own share of zero weights)")
     parser.add_argument("--scope", choices=("global", "layer"), default="global",
-                        help="one threshold over all layers (SPANDEX; the default) or one per layer")
+                        help="one threshold over all layers (SPANDEX; the default) or one per layer (each layer "
+                             "to the target; a layer already sparser keeps its zeros, so the model may end above it)")
     parser.add_argument("--config", metavar="FILE", help="recipe with further settings (options override it)")
     parser.add_argument("--no-install", action="store_true", help="keep the model in the run folder only")
     add_training_options(parser, fine_tune_help_defaults())
