@@ -128,6 +128,8 @@ CASES = [
          "regularizer.p = 2.0: must be at most 1"),
     Case("prune-below-model-sparsity", ["prune", P50, "--sparsity", "0.1", "--dataset", "data"],
          "already has 59.0% zero weights: choose a target sparsity above that"),
+    Case("prune-below-model-sparsity-short-run", ["prune", P50, "--sparsity", "0.1", "--steps", "5", "--dataset", "data"],
+         "already has 59.0% zero weights"),  # (not first the schedule's length, then this)
     Case("prune-schedule-too-long", ["prune", NET, "--sparsity", "0.5", "--steps", "5", "--dataset", "data"],
          "the schedule's last prune comes at step 100, after the run's 5 steps"),
     Case("prune-missing-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "nowhere", "--out", "run"],

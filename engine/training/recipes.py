@@ -91,9 +91,9 @@ def check_plan(config: TrainConfig, model: SDNNModel) -> None:
     schedule = planned_schedule(config, model)
     if schedule is None:
         return
+    if schedule.final_sparsity <= model.weight_sparsity:  # (first: no schedule length makes this one possible)
+        raise SpandexError(f"{model.name} already has {model.weight_sparsity:.1%} zero weights: choose a target "
+                           f"sparsity above that (or fine-tune it without pruning)")
     if schedule.end_step > config.steps:
         raise SpandexError(f"the schedule's last prune comes at step {schedule.end_step}, after the run's "
                            f"{config.steps} steps: fewer prunes, a shorter Δt or more steps")
-    if schedule.final_sparsity <= model.weight_sparsity:
-        raise SpandexError(f"{model.name} already has {model.weight_sparsity:.1%} zero weights: choose a target "
-                           f"sparsity above that (or fine-tune it without pruning)")
