@@ -10,7 +10,7 @@ import sys
 
 from cli.progress import ProgressBar
 from engine.errors import SpandexError
-from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset
+from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset, check_dataset_folder
 from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
 from engine.training.sources import MIN_BACKGROUND_DB, background_db, check_disjoint, hold_out, scan_groups
 
@@ -82,6 +82,7 @@ def _without(groups: list, patterns: list[str]) -> list:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    check_dataset_folder(args.output)  # before minutes of scanning sources
     spec = MixSpec(clip_seconds=args.clip_seconds, snr_db=tuple(args.snr), level_dbfs=tuple(args.level))
     speech = _without(scan_groups(args.speech, "training speech"), args.skip_group)
     noise = _without(scan_groups(args.noise, "training noise"), args.skip_group)

@@ -265,3 +265,23 @@ def test_cli_notes_a_validation_speaker_whose_recordings_carry_a_hiss(tmp_path, 
     assert "skipped groups: val-speech-1" in captured.out and "note:" not in captured.err
     manifest = json.loads((tmp_path / "data2" / "manifest.json").read_text())
     assert set(manifest["splits"]["validation"]["speech_groups"]) == {"val-speech-0"}
+
+
+@pytest.mark.parametrize(("out", "said"), [
+    ("afile.txt", "OUT afile.txt is a file, not a folder: name a folder for the dataset"),
+    ("afile.txt/sub", "OUT afile.txt/sub: afile.txt is a file, not a folder: name a folder for the dataset"),
+    ("dangling", "OUT dangling is a symbolic link to nowhere, which does not exist: give the folder's own path"),
+    ("dangling/sub", "OUT dangling/sub: dangling is a symbolic link to nowhere, which does not exist"),
+])
+def test_an_out_that_cannot_be_a_folder_is_refused_in_words_before_the_sources_are_read(tmp_path, capsys, monkeypatch,
+                                                                                       out, said):
+    """`spandex data build` said "File exists: afile.txt" or "Not a directory: afile.txt/sub", and only after it had
+    scanned every source: here the sources do not even exist, and OUT is what is refused."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile.txt").write_text("notes")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    assert main(["data", "build", out, "--speech", "no-speech", "--noise", "no-noise"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"spandex: error: {said}") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt", "dangling"]
+    assert (tmp_path / "afile.txt").read_text() == "notes"

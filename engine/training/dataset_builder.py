@@ -104,6 +104,21 @@ Progress = Callable[[str, int, int], None]
 """``progress(split, clips_done, clips_total)``."""
 
 
+def check_dataset_folder(out: str | os.PathLike) -> None:
+    """Refuse an ``out`` that cannot become a dataset's folder — a file, a folder to be made under a file, a symbolic
+    link to nothing — in words, before any source is read (the folder is made later, when the build starts)."""
+    out = Path(out)
+    for folder in (out, *out.parents):
+        where = " is" if folder == out else f": {folder} is"
+        if folder.is_symlink() and not folder.exists():
+            raise SpandexError(f"OUT {out}{where} a symbolic link to {os.readlink(folder)}, which does not exist: "
+                               f"give the folder's own path, or remove the link")
+        if folder.exists() and not folder.is_dir():
+            kind = "a file, not a folder" if folder.is_file() else "not a folder"
+            raise SpandexError(f"OUT {out}{where} {kind}: name a folder for the dataset (new, or one "
+                               f"`spandex data build` made)")
+
+
 def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
                   seed: int = 0, progress: Progress | None = None,
                   kept: Callable[[str], None] | None = None, command: str | None = None) -> Path:
@@ -113,6 +128,7 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
     made again; ``kept`` is told its name. ``command``: how the build was asked for, kept in the manifest (a refusal
     of an unfinished split names it)."""
     out = Path(out)
+    check_dataset_folder(out)
     settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
     manifest_path = out / MANIFEST
