@@ -12,7 +12,14 @@ from cli.progress import ProgressBar
 from engine.errors import SpandexError
 from engine.training.dataset_builder import MixSpec, SplitSources, build_dataset, check_dataset_folder
 from engine.training.dataset_layout import FRESH_SOURCES, SPLIT_NAMES
-from engine.training.sources import MIN_BACKGROUND_DB, background_db, check_disjoint, hold_out, scan_groups
+from engine.training.sources import (
+    MIN_BACKGROUND_DB,
+    background_db,
+    check_disjoint,
+    check_outside_sources,
+    hold_out,
+    scan_groups,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -64,12 +71,22 @@ def _test_sources(args: argparse.Namespace, speech: tuple[list, list], noise: tu
         return [], []
     if not (args.test_speech and args.test_noise):
         raise SpandexError("a held-out test set needs both --test-speech and --test-noise")
-    test = (_without(scan_groups(args.test_speech, "test speech"), args.skip_group),
-            _without(scan_groups(args.test_noise, "test noise"), args.skip_group))
+    test = (_groups(args.test_speech, "test speech", args.skip_group),
+            _groups(args.test_noise, "test noise", args.skip_group))
     for role, groups, (train, validation) in (("speech", test[0], speech), ("noise", test[1], noise)):
         check_disjoint(train, groups, role, ("training", "test"))
         check_disjoint(validation, groups, role, ("validation", "test"))
     return test
+
+
+SOURCE_OPTIONS = {"speech": "training speech", "noise": "training noise", "val_speech": "validation speech",
+                  "val_noise": "validation noise", "test_speech": "test speech", "test_noise": "test noise"}
+"""The options naming source folders -> the role their folders play (as messages name them)."""
+
+
+def _groups(folders: list[str], role: str, skip: list[str]) -> list:
+    """The groups in ``folders`` less those ``skip`` names; a dataset found among them is noted and left out."""
+    return _without(scan_groups(folders, role, note=lambda text: print(f"note: {text}", file=sys.stderr)), skip)
 
 
 def _without(groups: list, patterns: list[str]) -> list:
@@ -83,15 +100,17 @@ def _without(groups: list, patterns: list[str]) -> list:
 
 def run_build(args: argparse.Namespace) -> int:
     check_dataset_folder(args.output)  # before minutes of scanning sources
+    check_outside_sources(args.output, {role: getattr(args, option) for option, role in SOURCE_OPTIONS.items()
+                                        if getattr(args, option)})
     spec = MixSpec(clip_seconds=args.clip_seconds, snr_db=tuple(args.snr), level_dbfs=tuple(args.level))
-    speech = _without(scan_groups(args.speech, "training speech"), args.skip_group)
-    noise = _without(scan_groups(args.noise, "training noise"), args.skip_group)
+    speech = _groups(args.speech, "training speech", args.skip_group)
+    noise = _groups(args.noise, "training noise", args.skip_group)
     if args.val_speech:
-        val_speech = _without(scan_groups(args.val_speech, "validation speech"), args.skip_group)
+        val_speech = _groups(args.val_speech, "validation speech", args.skip_group)
     else:
         speech, val_speech = hold_out(speech, args.val_fraction, args.seed, "speech")
     if args.val_noise:
-        val_noise = _without(scan_groups(args.val_noise, "validation noise"), args.skip_group)
+        val_noise = _groups(args.val_noise, "validation noise", args.skip_group)
     else:
         noise, val_noise = hold_out(noise, args.val_fraction, args.seed, "noise")
     check_disjoint(speech, val_speech, "speech")

@@ -285,3 +285,57 @@ def test_an_out_that_cannot_be_a_folder_is_refused_in_words_before_the_sources_a
     assert err.startswith(f"spandex: error: {said}") and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt", "dangling"]
     assert (tmp_path / "afile.txt").read_text() == "notes"
+
+
+def test_out_in_a_source_folder_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch, speech_corpus,
+                                                                      keyboard_noise_files):
+    """`spandex data build speech/data --speech speech` was accepted: the next build reading speech/ took the dataset's
+    training_set/ and validation_set/ for speakers (noisy mixtures as clean targets, validation clips in training)."""
+    grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    (tmp_path / "val" / "reader").mkdir(parents=True)
+    (tmp_path / "val" / "reader" / "a.wav").symlink_to(speech_corpus[20])
+    monkeypatch.chdir(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    for out, said in (("speech", "OUT speech is the training speech folder speech: a build that reads speech would "
+                                 "take this dataset's clips for recordings; give OUT outside every source folder"),
+                      ("speech/data", "OUT speech/data lies inside the training speech folder speech"),
+                      ("./noise/kind1/data", "OUT ./noise/kind1/data lies inside the training noise folder noise"),
+                      ("val/new", "OUT val/new lies inside the validation speech folder val")):
+        assert main(["data", "build", out, "--speech", "speech", "--noise", "noise", "--val-speech", "val"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"spandex: error: {said}") and err.count("\n") == 1, err
+    assert main(["data", "build", "data", "--speech", "data/training_set/clean", "--noise", "noise"]) == 1
+    assert ("the training speech folder data/training_set/clean lies inside training_set/ of OUT data, which the build "
+            "replaces") in capsys.readouterr().err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_dataset_in_a_source_folder_is_never_read_as_recordings(tmp_path, capsys, monkeypatch, speech_corpus,
+                                                                  keyboard_noise_files):
+    """A dataset inside a speaker's folder is skipped with a note (its clips are not that speaker's recordings); a source
+    folder that is a dataset, or lies in one, is refused."""
+    grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    monkeypatch.chdir(tmp_path)
+    small = ["--noise", "noise", "--train-clips", "2", "--val-clips", "1", "--clip-seconds", "1.5", "--val-fraction",
+             "0.25"]
+    assert main(["data", "build", "data", "--speech", "speech", *small]) == 0
+    (tmp_path / "data").rename(tmp_path / "speech" / "speaker0" / "old")  # finished, then one stopped halfway:
+    (tmp_path / "speech" / "speaker1" / "stopped").mkdir()
+    (tmp_path / "speech" / "speaker1" / "stopped" / "manifest.json").write_text('{"format": "spandex-dataset-1"}')
+    (tmp_path / "speech" / "speaker1" / "stopped" / "training_set.partial").symlink_to(
+        tmp_path / "speech" / "speaker0" / "old" / "training_set", target_is_directory=True)
+    capsys.readouterr()
+    assert main(["data", "build", "again", "--speech", "speech", *small]) == 0
+    err = capsys.readouterr().err
+    for dataset in ("speech/speaker0/old", "speech/speaker1/stopped"):
+        assert (f"note: training speech: skipped {dataset}: a dataset `spandex data build` made (manifest.json), not "
+                f"recordings") in err
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert {**manifest["splits"]["train"]["speech_groups"], **manifest["splits"]["validation"]["speech_groups"]} == {
+        f"speaker{i}": 3 for i in range(4)}
+    for source, said in (("speech/speaker0/old", "the training speech folder speech/speaker0/old is a dataset"),
+                         ("speech/speaker0/old/training_set", "the training speech folder "
+                          f"speech/speaker0/old/training_set lies inside {tmp_path.resolve()}/speech/speaker0/old, a dataset")):
+        assert main(["data", "build", "other", "--speech", source, *small]) == 1
+        assert capsys.readouterr().err.startswith(f"spandex: error: {said} `spandex data build` made (manifest.json)")
+    assert not (tmp_path / "other").exists()

@@ -4,18 +4,22 @@ A group is what the validation split must not share with training: a speaker, a 
 set. Under each folder given, every immediate subfolder is one group (all audio below it, recursively);
 audio files lying directly in the folder form one group named after the folder. So a Microsoft DNS
 ``clean/<language>/<speaker>/...`` tree, a LibriSpeech-like ``<speaker>/<chapter>/*.flac`` tree or a flat
-folder of one person's recordings all work as they are.
+folder of one person's recordings all work as they are. A dataset ``spandex data build`` made (its manifest
+says so, finished or not) is never read as recordings: one inside a group is skipped, with a note.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import SpandexError
+from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
 
@@ -26,23 +30,70 @@ class AudioGroup:
     files: tuple[Path, ...]
 
 
-def scan_groups(folders: list[str | os.PathLike], role: str) -> list[AudioGroup]:
-    """The groups under ``folders`` (see module doc); ``role`` names them in errors ("training speech")."""
+def scan_groups(folders: Sequence[str | os.PathLike], role: str,
+                note: Callable[[str], None] | None = None) -> list[AudioGroup]:
+    """The groups under ``folders`` (see module doc); ``role`` names them in errors ("training speech"). A dataset
+    found inside a group is left out, and ``note`` told which."""
     groups: dict[str, list[Path]] = {}
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise SpandexError(f"the {role} folder {folder} does not exist or is not a folder")
+        dataset = next((f for f in (folder, *folder.resolve().parents) if is_built_dataset(f)), None)
+        if dataset is not None:
+            where = "is" if dataset == folder else f"lies inside {dataset},"
+            raise SpandexError(f"the {role} folder {folder} {where} a dataset `spandex data build` made ({MANIFEST}), "
+                               f"not recordings: give the folders it was built from")
         loose = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
         if loose:
             groups.setdefault(folder.name, []).extend(loose)
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            found = sorted(p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found = _recordings(sub, role, note)
             if found:
                 groups.setdefault(sub.name, []).extend(found)
     if not groups:
         shown = ", ".join(str(f) for f in folders)
         raise SpandexError(f"no audio files (WAV, FLAC, OGG) found in the {role} folder(s) {shown}")
     return [AudioGroup(name, tuple(files)) for name, files in sorted(groups.items())]
+
+
+def _recordings(group: Path, role: str, note: Callable[[str], None] | None) -> list[Path]:
+    """The audio files below ``group``, less those of any dataset ``spandex data build`` made there (said)."""
+    files = [p for p in group.rglob("*") if p.is_file()]
+    datasets = sorted({p.parent for p in files if p.name == MANIFEST and is_built_dataset(p.parent)})
+    for dataset in datasets:
+        if note:
+            note(f"{role}: skipped {dataset}: a dataset `spandex data build` made ({MANIFEST}), not recordings")
+    return sorted(p for p in files if p.suffix.lower() in AUDIO_SUFFIXES
+                  and not any(dataset in p.parents for dataset in datasets))
+
+
+def is_built_dataset(folder: Path) -> bool:
+    """Whether ``folder`` holds the manifest of a dataset ``spandex data build`` made (finished or not)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text()).get("format") == BUILDER_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_outside_sources(out: str | os.PathLike, sources: Mapping[str, Sequence[str | os.PathLike]]) -> None:
+    """Refuse a dataset folder ``out`` that is one of the ``sources`` folders (role -> folders) or lies inside one: the
+    next build that reads that folder would take the dataset's clips for recordings (noisy mixtures as clean speech,
+    validation clips in training). A source folder inside one of the folders a build of ``out`` replaces is refused
+    too: the build would delete it."""
+    out_real = Path(os.path.realpath(out))
+    replaced = [out_real / name for folder in (*SPLIT_NAMES.values(), FRESH_SOURCES)
+                for name in (folder, f"{folder}.partial")]
+    for role, folders in sources.items():
+        for folder in folders:
+            real = Path(os.path.realpath(folder))
+            if real == out_real or real in out_real.parents:
+                where = "is" if real == out_real else "lies inside"
+                raise SpandexError(f"OUT {out} {where} the {role} folder {folder}: a build that reads {folder} would "
+                                   f"take this dataset's clips for recordings; give OUT outside every source folder")
+            split = next((split for split in replaced if real == split or split in real.parents), None)
+            if split is not None:
+                raise SpandexError(f"the {role} folder {folder} lies inside {split.name}/ of OUT {out}, which the "
+                                   f"build replaces; give recordings from outside OUT's splits")
 
 
 def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: str,
