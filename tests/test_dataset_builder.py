@@ -339,3 +339,43 @@ def test_a_dataset_in_a_source_folder_is_never_read_as_recordings(tmp_path, caps
         assert main(["data", "build", "other", "--speech", source, *small]) == 1
         assert capsys.readouterr().err.startswith(f"spandex: error: {said} `spandex data build` made (manifest.json)")
     assert not (tmp_path / "other").exists()
+
+
+def _as_mp3(source: Path, mp3: Path) -> Path:
+    import soundfile as sf
+
+    audio, rate = sf.read(source, dtype="float32")
+    mp3.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(mp3, audio, rate, format="MP3", subtype="MPEG_LAYER_III")
+    return mp3
+
+
+def test_mp3_recordings_are_read_as_denoise_reads_them(tmp_path, capsys, monkeypatch, speech_corpus,
+                                                       keyboard_noise_files):
+    """A speaker folder of MP3s vanished from the group list without a word, and an MP3-only folder gave "no audio files
+    (WAV, FLAC, OGG) found", while `spandex denoise` reads MP3 (libsndfile): the builder reads them the same way, and so
+    do fresh mixtures."""
+    from engine.training.fresh_mixtures import FreshMixtures
+
+    speech, noise = grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    for link in (speech / "speaker3").iterdir():
+        _as_mp3(link, link.with_suffix(".mp3"))
+        link.unlink()
+    val_noise = tmp_path / "mp3-noise"
+    for i, path in enumerate(keyboard_noise_files[40:46]):
+        _as_mp3(path, val_noise / f"mp3-kind{i % 2}" / f"{path.stem}.mp3")
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "build", "data", "--speech", "speech", "--noise", "noise", "--val-noise", "mp3-noise",
+                 "--train-clips", "3", "--val-clips", "2", "--clip-seconds", "1.5", "--val-fraction", "0.25"]) == 0
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    speech_groups = {**manifest["splits"]["train"]["speech_groups"], **manifest["splits"]["validation"]["speech_groups"]}
+    assert speech_groups["speaker3"] == 3
+    assert manifest["splits"]["validation"]["noise_groups"] == {"mp3-kind0": 3, "mp3-kind1": 3}
+    assert all(Path(f).suffix == ".mp3" for clip in manifest["clips"]["validation"] for f in clip["noise_files"])
+    assert len(pair_files(tmp_path / "data" / "validation_set" / "noisy", tmp_path / "data" / "validation_set" /
+                          "clean")) == 2
+    fresh = tmp_path / "fresh"
+    _as_mp3(speech_corpus[0], fresh / "speech" / "alice" / "a.mp3")
+    _as_mp3(keyboard_noise_files[0], fresh / "noise" / "keys" / "k.mp3")
+    loaded = FreshMixtures.load(fresh)
+    assert [pool.name for pool in loaded.speech] == ["alice"] and [pool.name for pool in loaded.noise] == ["keys"]

@@ -42,6 +42,7 @@ from engine.errors import SpandexError
 from engine.files.audio import load_audio
 from engine.training import synthetic_noise
 from engine.training.config import MixingRecipe
+from engine.training.sources import AUDIO_SUFFIXES
 
 SYNTHETIC_PREFIX = "tts-"
 
@@ -63,7 +64,7 @@ class _Pool:
 
 
 def _load_group(folder: Path, max_seconds: float, rng: np.random.Generator) -> _Pool:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg", ".oga"))
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     order = rng.permutation(len(files))
     clips, scales, total = [], [], 0.0
     for index in order:

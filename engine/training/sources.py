@@ -21,7 +21,8 @@ import numpy as np
 from engine.errors import SpandexError
 from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
+"""The recordings read (as :func:`engine.files.audio.load_audio` reads them, and ``spandex denoise``)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def scan_groups(folders: Sequence[str | os.PathLike], role: str,
                 groups.setdefault(sub.name, []).extend(found)
     if not groups:
         shown = ", ".join(str(f) for f in folders)
-        raise SpandexError(f"no audio files (WAV, FLAC, OGG) found in the {role} folder(s) {shown}")
+        raise SpandexError(f"no audio files (WAV, FLAC, OGG, MP3) found in the {role} folder(s) {shown}")
     return [AudioGroup(name, tuple(files)) for name, files in sorted(groups.items())]
 
 
