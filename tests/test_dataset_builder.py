@@ -379,3 +379,67 @@ def test_mp3_recordings_are_read_as_denoise_reads_them(tmp_path, capsys, monkeyp
     _as_mp3(keyboard_noise_files[0], fresh / "noise" / "keys" / "k.mp3")
     loaded = FreshMixtures.load(fresh)
     assert [pool.name for pool in loaded.speech] == ["alice"] and [pool.name for pool in loaded.noise] == ["keys"]
+
+
+def test_a_first_build_that_fails_leaves_nothing_and_a_rebuild_keeps_what_it_finished(tmp_path, capsys, monkeypatch,
+                                                                                      speech_corpus,
+                                                                                      keyboard_noise_files):
+    """A bad source file stopped the build with a clear message but left OUT holding manifest.json and
+    training_set.partial/ (bad-input.md promises nothing added). Here the training split is finished before the
+    validation noise's bad files are met."""
+    grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    for name, content in (("empty.wav", b""), ("notes.wav", b"not audio\n")):
+        (tmp_path / "bad-noise" / "hiss").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "bad-noise" / "hiss" / name).write_bytes(content)
+    (tmp_path / "good-noise" / "hum").mkdir(parents=True)
+    for path in keyboard_noise_files[30:35]:
+        (tmp_path / "good-noise" / "hum" / path.name).symlink_to(path)
+    (tmp_path / "empty-folder").mkdir()
+    monkeypatch.chdir(tmp_path)
+    small = ["--speech", "speech", "--noise", "noise", "--train-clips", "2", "--val-clips", "1", "--clip-seconds", "1.5",
+             "--val-fraction", "0.25"]
+    for out in ("new/data", "empty-folder"):
+        assert main(["data", "build", out, *small, "--val-noise", "bad-noise"]) == 1
+        assert capsys.readouterr().err.startswith("spandex: error: cannot use bad-noise/hiss/")
+    assert not (tmp_path / "new").exists() and list((tmp_path / "empty-folder").iterdir()) == []
+
+    assert main(["data", "build", "data", *small, "--val-noise", "good-noise"]) == 0
+    stamp = (tmp_path / "data" / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns
+    assert main(["data", "build", "data", *small, "--val-noise", "bad-noise"]) == 1  # a rebuild: what was done stays
+    assert (tmp_path / "data" / "training_set" / "clean" / "clean_fileid_0.wav").stat().st_mtime_ns == stamp
+    assert not list((tmp_path / "data").glob("*.partial"))
+    assert "train" in json.loads((tmp_path / "data" / "manifest.json").read_text())["splits"]
+    capsys.readouterr()
+    assert main(["data", "build", "data", *small, "--val-noise", "good-noise"]) == 0
+    assert "training_set/ kept: built before from these sources and settings" in capsys.readouterr().out
+
+
+def test_a_stopped_first_build_is_named_unfinished_with_the_command_to_finish_it(tmp_path, capsys, monkeypatch,
+                                                                                 speech_corpus, keyboard_noise_files):
+    """After a first build stopped by Ctrl-C, `spandex prune --dataset OUT` (as train) said "OUT has no training_set/
+    folder and is not itself a split", not that OUT holds an unfinished build and how to finish it."""
+    import cli.data_command
+
+    grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    monkeypatch.chdir(tmp_path)
+    build = cli.data_command.build_dataset
+
+    def stopped_in_training(*a, progress=None, **kw):
+        def stop(split: str, done: int, total: int) -> None:
+            if split == "train" and done == 1:
+                raise KeyboardInterrupt
+        return build(*a, progress=stop, **kw)
+
+    monkeypatch.setattr(cli.data_command, "build_dataset", stopped_in_training)
+    assert main(["data", "build", "data", "--speech", "speech", "--noise", "noise", "--train-clips", "3",
+                 "--clip-seconds", "1.5", "--val-fraction", "0.25"]) == 130
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["manifest.json"]  # no half-written split
+    capsys.readouterr()
+    assert main(["prune", "spandex-dense", "--sparsity", "0.8", "--dataset", "data", "--steps", "20", "--frequency",
+                 "2", "--prunes", "5"]) == 1
+    assert capsys.readouterr().err == (
+        "spandex: error: data: its training_set/ is not one its last `spandex data build` finished (manifest.json does "
+        "not list a train split: a build stopped while making it, or one that made none): run that build again to "
+        f"finish it: cd {tmp_path} && spandex data build data --speech speech --noise noise --train-clips 3 "
+        "--clip-seconds 1.5 --val-fraction 0.25\n")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "build").exists()

@@ -16,17 +16,20 @@ groups are drawn uniformly by group, not by duration, so a large group (or music
 Training noise can be mixed with generated noise (white, pink, brown, hum or fan, drawn as one group) and
 babble of other training speakers (another group).
 
-Each split is written to ``<split>.partial`` and renamed when complete: an interrupted build leaves no
-half-split behind, and a rerun skips splits that are complete with the same settings.
+Each split is written to ``<split>.partial`` and renamed when complete: an interrupted or failed build leaves no
+half-split behind, and a rerun skips splits that are complete with the same settings. A first build that fails (bad
+input met halfway: an unreadable source file) takes back everything it wrote; one stopped (Ctrl-C) keeps the splits
+it finished, for the rerun.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -154,7 +157,29 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             "splits": dict(reusable.get("splits", {})), "clips": dict(reusable.get("clips", {}))}
     if command is not None:
         done["command"] = command
+    made_folders = [folder for folder in (out, *out.parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_splits(out, splits, settings, done, spec, progress, kept)
+    except Exception:  # bad input met halfway (Ctrl-C is not one: a rerun finishes what it started)
+        if previous is None:
+            _remove_first_build(out, made_folders)
+        raise
+    if "train" in splits:  # built the other way before (by this builder, as its manifest says): a run would train
+        # from that (fresh sources win over clips), or keep it
+        shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
+    manifest = {"format": BUILDER_FORMAT, **settings, "clips": {name: done["clips"][name] for name in splits}}
+    if command is not None:
+        manifest["command"] = command
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
+    return out
+
+
+def _write_splits(out: Path, splits: dict[str, SplitSources], settings: dict, done: dict, spec: MixSpec,
+                  progress: Progress | None, kept: Callable[[str], None] | None) -> None:
+    """Write each split of ``splits`` that ``done`` (the manifest of what is finished) does not hold as ``settings``
+    describe it, keeping the manifest in ``out`` true before and after each one."""
+    manifest_path, seed = out / MANIFEST, done["seed"]
     write_text_atomic(manifest_path, json.dumps(done, indent=1))
     for name, sources in sorted(splits.items()):
         target = out / (FRESH_SOURCES if sources.fresh else SPLIT_NAMES[name])
@@ -175,37 +200,43 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
             clips = [asdict(r) for r in _write_split(target, sources, spec, rng, name, progress)]
         done["splits"][name], done["clips"][name] = settings["splits"][name], clips
         write_text_atomic(manifest_path, json.dumps(done, indent=1))
-    if "train" in splits:  # built the other way before (by this builder, as its manifest says): a run would train
-        # from that (fresh sources win over clips), or keep it
-        shutil.rmtree(out / (SPLIT_NAMES["train"] if splits["train"].fresh else FRESH_SOURCES), ignore_errors=True)
-    manifest = {"format": BUILDER_FORMAT, **settings, "clips": {name: done["clips"][name] for name in splits}}
-    if command is not None:
-        manifest["command"] = command
-    write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
-    return out
+
+
+def _remove_first_build(out: Path, made_folders: list[Path]) -> None:
+    """Take back what a first build of ``out`` that failed wrote — its manifest, its splits, whole or half-written —
+    and the folders it made for ``out`` (``made_folders``, ``out`` first): it leaves nothing behind."""
+    for name in (MANIFEST, *(f"{folder}{end}" for folder in (*SPLIT_NAMES.values(), FRESH_SOURCES)
+                             for end in ("", ".partial"))):
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
+    for folder in made_folders:
+        try:
+            folder.rmdir()
+        except OSError:  # something else put there since: kept
+            break
 
 
 def _write_split(target: Path, sources: SplitSources, spec: MixSpec, rng: np.random.Generator, name: str,
                  progress: Progress | None) -> list[ClipRecipe]:
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    for sub in ("clean", "noise", "noisy"):
-        (partial / sub).mkdir(parents=True)
     mixer = _ClipMaker(sources, spec, rng)
     recipes = []
-    for fileid in range(sources.clips):
-        clean, noise, recipe = mixer.make(fileid)
-        mix = mix_at_snr(clean, noise, recipe.snr_db, recipe.level_dbfs)
-        recipe.extra["level_dbfs_actual"] = round(mix.level_dbfs, 2)
-        stem = f"{_tag(recipe.speech_group)}_{_tag(recipe.noise_group)}_snr{recipe.snr_db}_tl{recipe.level_dbfs}"
-        write_wav(partial / "clean" / f"clean_fileid_{fileid}.wav", mix.clean)
-        write_wav(partial / "noise" / f"noise_fileid_{fileid}.wav", mix.noise)
-        write_wav(partial / "noisy" / f"{stem}_fileid_{fileid}.wav", mix.noisy)
-        recipes.append(recipe)
-        if progress:
-            progress(name, fileid + 1, sources.clips)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(partial, target)
+    with _built_aside(target) as partial:
+        for sub in ("clean", "noise", "noisy"):
+            (partial / sub).mkdir(parents=True)
+        for fileid in range(sources.clips):
+            clean, noise, recipe = mixer.make(fileid)
+            mix = mix_at_snr(clean, noise, recipe.snr_db, recipe.level_dbfs)
+            recipe.extra["level_dbfs_actual"] = round(mix.level_dbfs, 2)
+            stem = f"{_tag(recipe.speech_group)}_{_tag(recipe.noise_group)}_snr{recipe.snr_db}_tl{recipe.level_dbfs}"
+            write_wav(partial / "clean" / f"clean_fileid_{fileid}.wav", mix.clean)
+            write_wav(partial / "noise" / f"noise_fileid_{fileid}.wav", mix.noise)
+            write_wav(partial / "noisy" / f"{stem}_fileid_{fileid}.wav", mix.noisy)
+            recipes.append(recipe)
+            if progress:
+                progress(name, fileid + 1, sources.clips)
     return recipes
 
 
@@ -214,20 +245,32 @@ def _write_fresh_sources(target: Path, sources: SplitSources, seed: int) -> None
     and ``rooms.npz``; built in ``target.partial`` and renamed when complete."""
     from engine.training.fresh_mixtures import write_rooms  # pyroomacoustics: only when building
 
+    with _built_aside(target) as partial:
+        for kind, groups in (("speech", sources.speech), ("noise", sources.noise)):
+            for group in groups:
+                folder = partial / kind / _tag(group.name)
+                folder.mkdir(parents=True, exist_ok=True)
+                for index, path in enumerate(group.files):
+                    link = folder / f"{index:05d}_{_tag(path.stem)[-80:]}{path.suffix.lower()}"
+                    try:
+                        os.link(path, link)
+                    except OSError:
+                        shutil.copy2(path, link)
+        if sources.rooms:
+            write_rooms(partial / "rooms.npz", sources.rooms, seed)
+
+
+@contextlib.contextmanager
+def _built_aside(target: Path) -> Iterator[Path]:
+    """A new, empty ``target.partial`` to build ``target`` in: renamed over ``target`` when the block completes, removed
+    when it does not (bad input, Ctrl-C), so no half-written split is ever left behind."""
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    for kind, groups in (("speech", sources.speech), ("noise", sources.noise)):
-        for group in groups:
-            folder = partial / kind / _tag(group.name)
-            folder.mkdir(parents=True, exist_ok=True)
-            for index, path in enumerate(group.files):
-                link = folder / f"{index:05d}_{_tag(path.stem)[-80:]}{path.suffix.lower()}"
-                try:
-                    os.link(path, link)
-                except OSError:
-                    shutil.copy2(path, link)
-    if sources.rooms:
-        write_rooms(partial / "rooms.npz", sources.rooms, seed)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
 

@@ -35,6 +35,7 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
         return root
     candidate = root / SPLIT_NAMES[split]
     if not candidate.is_dir():
+        _check_built(root, split)  # a build stopped before it made the split (a first one, say) says how to finish it
         raise SpandexError(
             f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
     _check_built(root, split)
