@@ -443,3 +443,27 @@ def test_a_stopped_first_build_is_named_unfinished_with_the_command_to_finish_it
         f"finish it: cd {tmp_path} && spandex data build data --speech speech --noise noise --train-clips 3 "
         "--clip-seconds 1.5 --val-fraction 0.25\n")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "build").exists()
+
+
+def test_a_validation_file_with_a_training_files_bytes_is_refused_under_any_name(tmp_path, capsys, monkeypatch,
+                                                                                speech_corpus, keyboard_noise_files):
+    """Overlap was checked by path only: a byte-for-byte copy of a training file in a validation group, under another
+    name, was accepted (docs/training.md says the builder refuses a validation set sharing a file with training)."""
+    speech, noise = grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
+    original = sorted((noise / "kind1").iterdir())[2]
+    (tmp_path / "val-noise" / "hum").mkdir(parents=True)
+    for path in keyboard_noise_files[30:33]:
+        (tmp_path / "val-noise" / "hum" / path.name).symlink_to(path)
+    same_size = bytearray(original.read_bytes())
+    same_size[-1] ^= 1  # one sample's lowest bit: the same size, other bytes (not a copy)
+    (tmp_path / "val-noise" / "hum" / "nearly.wav").write_bytes(same_size)
+    train, validation = scan_groups([noise], "training noise"), scan_groups([tmp_path / "val-noise"], "noise")
+    check_disjoint(train, validation, "noise")
+    (tmp_path / "val-noise" / "hum" / "renamed.wav").write_bytes(original.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "build", "data", "--speech", "speech", "--noise", "noise", "--val-noise", "val-noise",
+                 "--val-fraction", "0.25"]) == 1
+    assert capsys.readouterr().err == (f"spandex: error: noise: validation file val-noise/hum/renamed.wav is a copy of "
+                                       f"training file noise/kind1/{original.name} (the same bytes); validation must "
+                                       f"use other recordings\n")
+    assert not (tmp_path / "data").exists()

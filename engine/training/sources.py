@@ -10,6 +10,7 @@ says so, finished or not) is never read as recordings: one inside a group is ski
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -99,7 +100,8 @@ def check_outside_sources(out: str | os.PathLike, sources: Mapping[str, Sequence
 
 def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: str,
                    names: tuple[str, str] = ("training", "validation")) -> None:
-    """Refuse a held-out split (``names[1]``) that shares a group name or a file with ``names[0]``."""
+    """Refuse a held-out split (``names[1]``) that shares a group name or a file with ``names[0]``: the same file, or
+    one with the same bytes under another name (a recording two packages ship)."""
     seen, held = names
     shared = {g.name for g in train} & {g.name for g in validation}
     if shared:
@@ -111,6 +113,34 @@ def check_disjoint(train: list[AudioGroup], validation: list[AudioGroup], role: 
     if overlap:
         raise SpandexError(f"{role}: {len(overlap)} file(s) are in both {seen} and {held}, "
                            f"e.g. {overlap[0]}")
+    copies = _copies(train, validation)
+    if copies:
+        copy, original = copies[0]
+        more = f" ({len(copies)} such files)" if len(copies) > 1 else ""
+        raise SpandexError(f"{role}: {held} file {copy} is a copy of {seen} file {original} (the same bytes){more}; "
+                           f"{held} must use other recordings")
+
+
+def _copies(train: list[AudioGroup], held: list[AudioGroup]) -> list[tuple[Path, Path]]:
+    """Each file of ``held`` whose bytes are those of a file of ``train`` under another name, with that file: sizes
+    compared first, SHA-256 only of files of the same size (so a large corpus is not read through)."""
+    by_size: dict[int, list[Path]] = {}
+    for path in (p for g in train for p in g.files):
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    digests: dict[Path, bytes] = {}
+
+    def digest(path: Path) -> bytes:
+        if path not in digests:
+            with open(path, "rb") as handle:
+                digests[path] = hashlib.file_digest(handle, "sha256").digest()
+        return digests[path]
+
+    copies = []
+    for path in (p for g in held for p in g.files):
+        original = next((t for t in by_size.get(path.stat().st_size, []) if digest(t) == digest(path)), None)
+        if original is not None:
+            copies.append((path, original))
+    return copies
 
 
 def hold_out(groups: list[AudioGroup], fraction: float, seed: int, role: str) -> tuple[list[AudioGroup],
