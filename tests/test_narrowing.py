@@ -90,7 +90,7 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
                  "--out", str(out), "--install"]) == 0
     printed = capsys.readouterr().out
     assert "thin (narrowed)" in printed and "spandex-prune75" in printed
-    assert "narrowed from 257-489-247-257 to 257-200-100-257, keeping " in printed
+    assert "narrowed from 257-479-245-257 to 257-200-100-257, keeping " in printed
     assert printed.rstrip().splitlines()[-2].endswith("; beside it thin.json, LICENSE-ndns.md")
     model = load_model(out)
     assert model.neuron_counts == (257, 200, 100, 257)
@@ -102,7 +102,7 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
     lines = card_lines(card)
     assert lines[1] == "parent: spandex-prune75, narrowed" and card["parent"] == "spandex-prune75"
     assert (tmp_path / "LICENSE-ndns.md").read_bytes() == Path("assets/models/LICENSE-ndns.md").read_bytes()
-    assert any(line.startswith("narrowed: spandex-prune75, 257-489-247-257 → 257-200-100-257, keeping ") for line in lines)
+    assert any(line.startswith("narrowed: spandex-prune75, 257-479-245-257 → 257-200-100-257, keeping ") for line in lines)
     assert "  neurons per layer: 257-200-100-257" in lines  # not "its parent's", and no idle-neuron line
     assert not any("idle neurons dropped from" in line for line in lines)
     # the same again: the same model (the signal is measured on seeded draws), and the name is taken now
@@ -116,8 +116,8 @@ def test_spandex_narrow_writes_a_scored_model_with_its_card_and_joins_the_librar
 
 
 @pytest.mark.parametrize("hidden, message", [
-    (["512", "100"], "--hidden 512 100: wider than spandex-prune75 (257-489-247-257)"),
-    (["100"], "--hidden 100: spandex-prune75 (257-489-247-257) has 2 hidden layer(s): give one size for each"),
+    (["512", "100"], "--hidden 512 100: wider than spandex-prune75 (257-479-245-257)"),
+    (["100"], "--hidden 100: spandex-prune75 (257-479-245-257) has 2 hidden layer(s): give one size for each"),
 ])
 def test_spandex_narrow_refuses_sizes_that_do_not_narrow_before_any_work(hidden, message, tmp_path, capsys):
     assert main(["narrow", "spandex-prune75", "--hidden", *hidden, "--dataset", str(tmp_path / "none"),

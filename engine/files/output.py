@@ -111,15 +111,23 @@ def check_report_output(path: str | os.PathLike, what: str, example: str,
     return target
 
 
+def check_folder_to_make(folder: Path, named: str, advice: str) -> None:
+    """Refuse, before anything loads, a folder a command would make or go on in (a run's, a dataset's) that is a file,
+    would be made under one, or is a symbolic link to nothing; ``named`` is how the message names it (``--out X``,
+    ``OUT X``), ``advice`` what to give instead."""
+    for blocked in (folder, *folder.parents):  # the folder itself, or one it would be made in
+        where = " is" if blocked == folder else f": {blocked} is"
+        if blocked.is_symlink() and not blocked.exists():
+            raise OutputError(f"{named}{where} a symbolic link to {os.readlink(blocked)}, which does not exist: give "
+                              f"the folder's own path, or remove the link")
+        if blocked.exists() and not blocked.is_dir():
+            kind = "a file, not a folder" if blocked.is_file() else "not a folder"
+            raise OutputError(f"{named}{where} {kind}: {advice}")
+
+
 def check_run_folder(run_dir: Path, named: str) -> None:
-    """Refuse a training run's folder that is a file, or would be made under one, before anything loads; ``named`` is
-    how the message names it (``--out X``, ``the run folder X``)."""
-    blocked = next((folder for folder in (run_dir, *run_dir.parents) if folder.exists() and not folder.is_dir()), None)
-    if blocked is not None:  # the folder itself, or one it would be made in
-        where = " is" if blocked == run_dir else f": {blocked} is"
-        kind = "a file, not a folder" if blocked.is_file() else "not a folder"
-        raise OutputError(f"{named}{where} {kind}: name a folder for the run (new, or a run of these settings to "
-                          f"continue)")
+    """:func:`check_folder_to_make` for a training run's folder."""
+    check_folder_to_make(run_dir, named, "name a folder for the run (new, or a run of these settings to continue)")
 
 
 def _kind(mode: int) -> str:

@@ -40,6 +40,7 @@ from engine.dsp.mixing import active_rms, mix_at_snr
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import load_audio, write_wav
+from engine.files.output import check_folder_to_make
 from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
@@ -108,18 +109,8 @@ Progress = Callable[[str, int, int], None]
 
 
 def check_dataset_folder(out: str | os.PathLike) -> None:
-    """Refuse an ``out`` that cannot become a dataset's folder — a file, a folder to be made under a file, a symbolic
-    link to nothing — in words, before any source is read (the folder is made later, when the build starts)."""
-    out = Path(out)
-    for folder in (out, *out.parents):
-        where = " is" if folder == out else f": {folder} is"
-        if folder.is_symlink() and not folder.exists():
-            raise SpandexError(f"OUT {out}{where} a symbolic link to {os.readlink(folder)}, which does not exist: "
-                               f"give the folder's own path, or remove the link")
-        if folder.exists() and not folder.is_dir():
-            kind = "a file, not a folder" if folder.is_file() else "not a folder"
-            raise SpandexError(f"OUT {out}{where} {kind}: name a folder for the dataset (new, or one "
-                               f"`spandex data build` made)")
+    """:func:`engine.files.output.check_folder_to_make` for a dataset's folder (made later, when the build starts)."""
+    check_folder_to_make(Path(out), f"OUT {out}", "name a folder for the dataset (new, or one `spandex data build` made)")
 
 
 def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec: MixSpec = MixSpec(),
