@@ -25,6 +25,23 @@ from tests.training_data import CLIP_SECONDS
 NOISY_NAME = re.compile(r"^[\w-]+_[\w-]+_snr(-?\d+)_tl(-\d+)_fileid_(\d+)\.wav$")
 
 
+
+def stop_builds_in_training(monkeypatch):
+    """Make `spandex data build` stop as at a Ctrl-C once the training split has its first clip; returns the builder
+    it replaced."""
+    import cli.data_command
+
+    build = cli.data_command.build_dataset
+
+    def stopped_in_training(*a, progress=None, **kw):
+        def stop(split: str, done: int, total: int) -> None:
+            if split == "train" and done == 1:
+                raise KeyboardInterrupt
+        return build(*a, progress=stop, **kw)
+
+    monkeypatch.setattr(cli.data_command, "build_dataset", stopped_in_training)
+    return build
+
 def test_layout_names_and_mixing_follow_ndns(tiny_dataset):
     for split, count in (("training_set", 24), ("validation_set", 6)):
         folder = tiny_dataset / split
@@ -112,15 +129,7 @@ def test_a_stopped_cli_build_says_so_and_its_refusals_name_the_command(tmp_path,
     args = ["data", "build", "data", "--speech", "speech", "--noise", "noise", "--train-clips", "4", "--val-clips", "2",
             "--clip-seconds", "1.5", "--val-fraction", "0.25"]
     assert main(args) == 0
-    build = cli.data_command.build_dataset
-
-    def stopped_in_training(*a, progress=None, **kw):
-        def stop(split: str, done: int, total: int) -> None:
-            if split == "train" and done == 1:
-                raise KeyboardInterrupt
-        return build(*a, progress=stop, **kw)
-
-    monkeypatch.setattr(cli.data_command, "build_dataset", stopped_in_training)
+    build = stop_builds_in_training(monkeypatch)
     capsys.readouterr()
     changed = [*args[:args.index("--train-clips") + 1], "5", *args[args.index("--train-clips") + 2:]]
     assert main(changed) == 130
@@ -418,19 +427,10 @@ def test_a_stopped_first_build_is_named_unfinished_with_the_command_to_finish_it
                                                                                  speech_corpus, keyboard_noise_files):
     """After a first build stopped by Ctrl-C, `spandex prune --dataset OUT` (as train) said "OUT has no training_set/
     folder and is not itself a split", not that OUT holds an unfinished build and how to finish it."""
-    import cli.data_command
 
     grouped_sources(tmp_path, speech_corpus, keyboard_noise_files)
     monkeypatch.chdir(tmp_path)
-    build = cli.data_command.build_dataset
-
-    def stopped_in_training(*a, progress=None, **kw):
-        def stop(split: str, done: int, total: int) -> None:
-            if split == "train" and done == 1:
-                raise KeyboardInterrupt
-        return build(*a, progress=stop, **kw)
-
-    monkeypatch.setattr(cli.data_command, "build_dataset", stopped_in_training)
+    stop_builds_in_training(monkeypatch)
     assert main(["data", "build", "data", "--speech", "speech", "--noise", "noise", "--train-clips", "3",
                  "--clip-seconds", "1.5", "--val-fraction", "0.25"]) == 130
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["manifest.json"]  # no half-written split
