@@ -219,7 +219,7 @@ CASES = [
     Case("app-file-missing", ["--file", "missing.wav"], "--file missing.wav: no such file"),
     Case("app-file-not-audio", ["--file", "notes.txt"], "--file notes.txt: ", {"notes.txt": "not audio"}),
     # --- eval ------------------------------------------------------------------------------------------------
-    Case("eval-nothing-to-pair", ["eval", *MODEL, "--noisy", "a", "--clean", "b"], "the noisy folder a holds no WAV or FLAC files",
+    Case("eval-nothing-to-pair", ["eval", *MODEL, "--noisy", "a", "--clean", "b"], "the noisy folder a holds no audio files (WAV, FLAC, OGG, MP3)",
          {"a/x.txt": "x", "b/y.txt": "y"}),
     Case("eval-json-device", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "/dev/null"],
          "--json /dev/null is a device", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),

@@ -188,7 +188,7 @@ def test_eval_with_nothing_to_pair(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     result = spandex("eval", "--model", BASELINE, "--noisy", tmp_path / "a", "--clean", tmp_path / "b", check_ok=False)
-    assert_clean_failure(result, "holds no WAV or FLAC files")
+    assert_clean_failure(result, "holds no audio files (WAV, FLAC, OGG, MP3)")
 
 
 def test_models_lists_the_library(tmp_path, monkeypatch):

@@ -75,7 +75,7 @@ def test_folder_without_audio(tmp_path: Path) -> None:
     make(tmp_path / "noisy", "a.wav")
     (tmp_path / "clean").mkdir()
     (tmp_path / "clean" / "readme.txt").write_text("nothing here")
-    with pytest.raises(SpandexError, match="clean folder .* holds no WAV or FLAC"):
+    with pytest.raises(SpandexError, match=r"clean folder .* holds no audio files \(WAV, FLAC, OGG, MP3\)"):
         pair_files(tmp_path / "noisy", tmp_path / "clean")
 
 
@@ -92,3 +92,27 @@ def test_duplicate_fileid_is_ambiguous(tmp_path: Path) -> None:
     make(tmp_path / "clean", "clean_fileid_7.wav")
     with pytest.raises(SpandexError, match="id 7 appears twice"):
         pair_files(tmp_path / "noisy", tmp_path / "clean")
+
+
+def test_an_mp3_recording_pairs_and_is_scored_as_denoise_reads_it(tmp_path: Path) -> None:
+    """`spandex eval` skipped a noisy .mp3 without naming it (its folders took WAV and FLAC only), while `spandex
+    denoise` and `spandex data build` read MP3: all three take the suffixes engine.files.audio reads."""
+    from engine.evaluation.evaluate import evaluate
+    from engine.files.netx import load_model
+    from tests.reference_models import reference_path
+
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    clean = (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    (tmp_path / "noisy").mkdir()
+    (tmp_path / "clean").mkdir()
+    sf.write(tmp_path / "clean" / "talk.mp3", clean, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    noisy = (clean + 0.05 * rng.standard_normal(clean.size)).astype(np.float32)
+    sf.write(tmp_path / "noisy" / "talk.mp3", noisy, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnpairedFilesWarning)
+        pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert [(p.noisy.name, p.clean.name) for p in pairs] == [("talk.mp3", "talk.mp3")]
+    scored = evaluate(load_model(reference_path("ndns_baseline.net")), pairs, backend="dense")
+    # both decoded and aligned: the input scores about the SNR it was made at (noise 0.05 rms under a 0.17 rms tone)
+    assert len(scored.files) == 1 and 8 < scored.files[0].si_snr_noisy < 14 and np.isfinite(scored.files[0].si_snr)

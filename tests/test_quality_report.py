@@ -75,7 +75,7 @@ def test_a_difference_never_prints_as_a_tie():
     (["--backend", "foo"], "argument --backend: invalid choice: 'foo' (choose from 'dense', 'sparse')"),
     (["--model", "nosuch"], "no model named 'nosuch' in the library"),
     (["--model", "README.md"], "README.md: not a readable netx HDF5 file"),
-    (["--model", "spandex-frugal"], "holds no WAV or FLAC files"),
+    (["--model", "spandex-frugal"], "holds no audio files (WAV, FLAC, OGG, MP3)"),
 ])
 def test_the_bench_refuses_bad_input_in_one_line(argv, message, tmp_path):
     """A wrong --backend or --model had ended in a 12-line traceback (found by a new user's trial); so had folders

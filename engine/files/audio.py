@@ -37,6 +37,10 @@ MIN_SAMPLES = N_FFT
 SILENCE_DBFS = -60.0
 """RMS level (dB re full scale) below which ``is_silent`` calls audio silent."""
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
+"""The file names read as recordings where a folder is given (`spandex eval`, `spandex data build`): what
+:func:`load_audio` and ``spandex denoise`` read (libsndfile), by suffix."""
+
 WavSubtype = Literal["PCM_16", "FLOAT"]
 
 

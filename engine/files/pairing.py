@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.errors import SpandexError
+from engine.files.audio import AUDIO_SUFFIXES
 
-AUDIO_SUFFIXES = (".wav", ".flac")
 _FILEID = re.compile(r"_fileid_(\d+)$")
 
 
@@ -36,7 +36,7 @@ class UnpairedFilesWarning(UserWarning):
 
 
 def pair_files(noisy_dir: str | Path, clean_dir: str | Path) -> list[Pair]:
-    """Pair the WAV/FLAC files of ``noisy_dir`` with those of ``clean_dir``.
+    """Pair the audio files (:data:`~engine.files.audio.AUDIO_SUFFIXES`) of ``noisy_dir`` with those of ``clean_dir``.
 
     Returns the pairs sorted by key (N-DNS ids numerically). Raises ``SpandexError`` when a
     folder is missing or holds no WAV/FLAC file, when an N-DNS id occurs twice in a folder,
@@ -85,7 +85,7 @@ def _audio_files(folder: Path, role: str) -> list[Path]:
         raise SpandexError(f"the {role} folder {folder} is not a folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
-        raise SpandexError(f"the {role} folder {folder} holds no WAV or FLAC files")
+        raise SpandexError(f"the {role} folder {folder} holds no audio files (WAV, FLAC, OGG, MP3)")
     return files
 
 

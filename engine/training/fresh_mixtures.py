@@ -39,10 +39,9 @@ from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 from engine.constants import SAMPLE_RATE
 from engine.dsp.mixing import active_rms, loop_to_length
 from engine.errors import SpandexError
-from engine.files.audio import load_audio
+from engine.files.audio import AUDIO_SUFFIXES, load_audio
 from engine.training import synthetic_noise
 from engine.training.config import MixingRecipe
-from engine.training.sources import AUDIO_SUFFIXES
 
 SYNTHETIC_PREFIX = "tts-"
 

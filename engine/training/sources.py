@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import SpandexError
+from engine.files.audio import AUDIO_SUFFIXES
 from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
-"""The recordings read (as :func:`engine.files.audio.load_audio` reads them, and ``spandex denoise``)."""
 
 
 @dataclass(frozen=True)
