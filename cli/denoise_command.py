@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
                     "16 kHz mono, same duration as IN and time-aligned with it. OUT's extension picks the format: "
                     ".wav (16-bit PCM), .flac, .ogg (Vorbis). OUT is replaced only once complete; a folder, a "
                     "device or a symbolic link is never replaced.")
-    parser.add_argument("input", metavar="IN", help="noisy audio file (WAV, FLAC, OGG)")
+    parser.add_argument("input", metavar="IN", help="noisy audio file (WAV, FLAC, OGG, MP3)")
     parser.add_argument("output", metavar="OUT", help="where to write the denoised audio (.wav, .flac or .ogg)")
     parser.add_argument("--model", metavar="NAME|PATH", help="library model name or netx/.pt file "
                         "(default: the shipped default model)")

@@ -211,7 +211,7 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     install_later = shlex.join(["spandex", "models", "--install", str(model_file), "--name", "OTHER"])
     later = f"the run's model is kept as {model_file}: add it under another name ({install_later})"
     installed = user_models_dir() / f"{config.name}.net"
-    check_same_run(config, run_dir)  # another run's folder: said now (a finished run's, with "nothing to do" below)
+    check_same_run(config, run_dir, finished=model_file.is_file())  # another run's folder: said now, before any work
     if install and model_file.is_file() and installed.is_file() and installed.read_bytes() == model_file.read_bytes():
         raise SpandexError(f"the run in {run_dir} has finished, and its model is in the library as '{config.name}' "
                            f"({installed}): nothing to do (for a new run, give another --name or --out)")

@@ -181,8 +181,10 @@ CASES = [
     # --- denoise: the input ----------------------------------------------------------------------------------
     Case("in-missing", ["denoise", "nothing.wav", "out.wav", *MODEL], "nothing.wav: no such file"),
     Case("in-empty", [*DENOISE, "out.wav", *MODEL], "in.wav: the file is empty (0 bytes)", {"in.wav": b""}),
-    Case("in-text", [*DENOISE, "out.wav", *MODEL], "in.wav: not a readable audio file (expected WAV, FLAC or OGG)",
+    Case("in-text", [*DENOISE, "out.wav", *MODEL], "in.wav: not a readable audio file (expected WAV, FLAC, OGG or MP3)",
          {"in.wav": "definitely not audio\n" * 50}),
+    Case("in-text-mp3", ["denoise", "in.mp3", "out.wav", *MODEL], "in.mp3: not a readable audio file (expected WAV, "
+         "FLAC, OGG or MP3): its contents are not audio libsndfile can decode", {"in.mp3": "definitely not audio\n" * 50}),
     Case("in-nan", [*DENOISE, "out.wav", *MODEL], "in.wav: the audio contains NaN or infinite samples",
          {"in.wav": "<nan>"}),
     Case("in-silent", [*DENOISE, "out.wav", *MODEL], "in.wav is silent (below -60 dBFS)", {"in.wav": "<silence>"}),

@@ -107,7 +107,7 @@ def test_bad_audio_gives_a_clear_message(tmp_path, case):
     elif case == "silence":
         sf.write(path, np.zeros(16000), 16000)
     result = spandex("denoise", path, tmp_path / "out.wav", "--model", BASELINE, check_ok=False)
-    expected = {"empty": "the file is empty (0 bytes)", "text": "not a readable audio file (expected WAV, FLAC or OGG)",
+    expected = {"empty": "the file is empty (0 bytes)", "text": "not a readable audio file (expected WAV, FLAC, OGG or MP3)",
                 "nan": "the audio contains NaN or infinite samples", "silence": "is silent (below -60 dBFS)",
                 "missing": "no such file"}[case]
     assert_clean_failure(result, f"{case}.wav", expected)
@@ -355,5 +355,15 @@ def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130(monkeypatch, c
 
     monkeypatch.delitem(sys.modules, "cli.main", raising=False)
     monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    assert run() == 130
+    assert capsys.readouterr().err == "spandex: interrupted\n"
+    monkeypatch.undo()  # and while the options are read (the parser is built): the same line, no traceback
+    import cli.main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.main, "build_parser", interrupted)
+    monkeypatch.setattr(sys, "argv", ["spandex", "models"])
     assert run() == 130
     assert capsys.readouterr().err == "spandex: interrupted\n"

@@ -296,7 +296,8 @@ def test_a_finished_run_asked_again_with_other_settings_says_which_not_nothing_t
     library.mkdir()
     for folder in (run, library):
         (folder / f"{finished.name}.net").write_bytes(b"the same model")
-    with pytest.raises(SpandexError, match=r"holds a run with other settings \(differing: steps\)"):
+    with pytest.raises(SpandexError, match=r"holds a finished run with other settings \(differing: steps\): for a "
+                                           r"new run, give another --name or --out"):  # (resuming it does nothing)
         run_foreground(finished.replace(steps=5), run, install=True)
     with pytest.raises(SpandexError, match="has finished, and its model is in the library .*nothing to do"):
         run_foreground(finished, run, install=True)

@@ -197,9 +197,9 @@ def _open(path: Path) -> Iterator[sf.SoundFile]:
     try:
         handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioInputError(
-            f"{path}: not a readable audio file (expected WAV, FLAC or OGG): {exc}"
-        ) from None
+        # (libsndfile says a file it cannot decode "does not exist"; this one does: that was checked first)
+        said = "its contents are not audio libsndfile can decode" if "does not exist" in str(exc) else str(exc)
+        raise AudioInputError(f"{path}: not a readable audio file (expected WAV, FLAC, OGG or MP3): {said}") from None
     with handle:
         yield handle
 

@@ -505,14 +505,17 @@ def differing_settings(previous: TrainConfig, config: TrainConfig) -> list[str]:
     return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in EDITABLE_ON_RESUME)
 
 
-def check_same_run(config: TrainConfig, run_dir: str | os.PathLike) -> TrainConfig | None:
+def check_same_run(config: TrainConfig, run_dir: str | os.PathLike, finished: bool = False) -> TrainConfig | None:
     """The settings of the run in ``run_dir`` (None: it holds none), refused, naming the settings that differ, if
-    that is another run than ``config``'s."""
+    that is another run than ``config``'s; ``finished``: that run has finished (nothing of it to resume)."""
     saved = Path(run_dir) / "config.yaml"
     if not saved.is_file():
         return None
     before = load_config(saved)
     changed = differing_settings(before, config)
+    if changed and finished:
+        raise SpandexError(f"{run_dir} holds a finished run with other settings (differing: {', '.join(changed)}): "
+                           f"for a new run, give another --name or --out")
     if changed:
         raise SpandexError(f"{run_dir} holds a run with other settings (differing: {', '.join(changed)}); resume it "
                            f"with `spandex train --resume {run_dir}` or choose another run folder")
