@@ -272,7 +272,8 @@ import json, os, pathlib, shutil
 run = pathlib.Path(os.environ["RUN"])
 card = json.loads((run / "spandex-frugal-distilled-280.json").read_text())
 card.update(name="spandex-frugal", parent="spandex-prune75 (before its last stage, git 826ef80)",
-            earlier_narrows=[json.loads(pathlib.Path(os.environ["NARROW"]).read_text())["narrow"]])
+            earlier_narrows=[{**json.loads(pathlib.Path(os.environ["NARROW"]).read_text())["narrow"],
+                              "model": "spandex-prune75 (before its last stage, git 826ef80)"}])
 card.pop("stages", None)
 shutil.copyfile(run / "spandex-frugal-distilled-280.net", "assets/models/spandex-frugal.net")
 pathlib.Path("assets/models/spandex-frugal.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
