@@ -216,7 +216,7 @@ data = json.loads((runs / "spandex-prune75-distilled/spandex-prune75-distilled.j
 averaged = {key: before[key] for key in ("name", "parent", "recipe", "metrics", "training")}
 averaged["name"] = "spandex-prune75-averaged"
 data.update(name="spandex-prune75", parent=before["parent"], stages=[*before["stages"], averaged],
-            notes=before["notes"] + " Its last stage learned spandex-dense's output alone.")
+            notes=before["notes"])  # (its last stage line says whom it learnt from)
 shutil.copyfile(runs / "spandex-prune75-distilled/spandex-prune75-distilled.net", "assets/models/spandex-prune75.net")
 card.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 PY
