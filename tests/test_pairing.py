@@ -116,3 +116,15 @@ def test_an_mp3_recording_pairs_and_is_scored_as_denoise_reads_it(tmp_path: Path
     scored = evaluate(load_model(reference_path("ndns_baseline.net")), pairs, backend="dense")
     # both decoded and aligned: the input scores about the SNR it was made at (noise 0.05 rms under a 0.17 rms tone)
     assert len(scored.files) == 1 and 8 < scored.files[0].si_snr_noisy < 14 and np.isfinite(scored.files[0].si_snr)
+
+
+def test_the_same_name_in_another_format_pairs_where_it_is_one_file(tmp_path: Path) -> None:
+    """A noisy talk.mp3 with a clean talk.wav pairs (it was left out); a name two clean files share does not."""
+    make(tmp_path / "noisy", "talk.wav", "song.wav", "both.wav")
+    make(tmp_path / "clean", "talk.flac", "both.wav", "song.flac", "song.wav")
+    for name in ("talk", "song"):  # the noisy files in another format than their references
+        (tmp_path / "noisy" / f"{name}.wav").rename(tmp_path / "noisy" / f"{name}.ogg")
+    (tmp_path / "clean" / "song.wav").rename(tmp_path / "clean" / "song.oga")
+    with pytest.warns(UnpairedFilesWarning, match="song"):
+        pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
+    assert sorted((p.noisy.name, p.clean.name) for p in pairs) == [("both.wav", "both.wav"), ("talk.ogg", "talk.flac")]

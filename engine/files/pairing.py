@@ -3,6 +3,7 @@
 Two conventions are understood, tried in this order:
 
 * the same file name in both folders (``noisy/talk.wav`` with ``clean/talk.wav``);
+* the same name in another format (``noisy/talk.mp3`` with ``clean/talk.wav``), where that name is in each folder once;
 * the N-DNS synthesizer's names: ``<clean>_<noise>_snr5_tl-25_fileid_12.wav`` in the noisy
   folder with ``clean_fileid_12.wav`` in the clean one (the key is the id, ``"12"``).
 
@@ -39,7 +40,7 @@ def pair_files(noisy_dir: str | Path, clean_dir: str | Path) -> list[Pair]:
     """Pair the audio files (:data:`~engine.files.audio.AUDIO_SUFFIXES`) of ``noisy_dir`` with those of ``clean_dir``.
 
     Returns the pairs sorted by key (N-DNS ids numerically). Raises ``SpandexError`` when a
-    folder is missing or holds no WAV/FLAC file, when an N-DNS id occurs twice in a folder,
+    folder is missing or holds no audio file, when an N-DNS id occurs twice in a folder,
     or when no file pairs; warns ``UnpairedFilesWarning`` listing any files left unpaired.
     """
     noisy = _audio_files(Path(noisy_dir), "noisy")
@@ -52,6 +53,12 @@ def pair_files(noisy_dir: str | Path, clean_dir: str | Path) -> list[Pair]:
     pairs = [Pair(p, clean_by_name[p.name], p.stem) for p in noisy if p.name in clean_by_name]
     used_noisy = {pair.noisy for pair in pairs}
     used_clean = {pair.clean for pair in pairs}
+    noisy_stems = _by_stem([p for p in noisy if p not in used_noisy])
+    clean_stems = _by_stem([p for p in clean if p not in used_clean])
+    for stem in sorted(noisy_stems.keys() & clean_stems.keys()):
+        pairs.append(Pair(noisy_stems[stem], clean_stems[stem], stem))
+        used_noisy.add(noisy_stems[stem])
+        used_clean.add(clean_stems[stem])
 
     noisy_ids = _by_fileid([p for p in noisy if p not in used_noisy], noisy_dir)
     clean_ids = _by_fileid([p for p in clean if p not in used_clean], clean_dir)
@@ -87,6 +94,14 @@ def _audio_files(folder: Path, role: str) -> list[Path]:
     if not files:
         raise SpandexError(f"the {role} folder {folder} holds no audio files (WAV, FLAC, OGG, MP3)")
     return files
+
+
+def _by_stem(files: list[Path]) -> dict[str, Path]:
+    """The files by name without suffix, leaving out a name that two files share (``talk.wav``, ``talk.flac``)."""
+    stems: dict[str, list[Path]] = {}
+    for path in files:
+        stems.setdefault(path.stem, []).append(path)
+    return {stem: found[0] for stem, found in stems.items() if len(found) == 1}
 
 
 def _by_fileid(files: list[Path], folder: str | Path) -> dict[str, Path]:
