@@ -22,7 +22,6 @@ written are kept; a group the last run made and this one does not is deleted (DE
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import re
 import shutil
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.constants import SAMPLE_RATE
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.audio import resample, write_wav  # noqa: E402
+from engine.files.digest import file_sha256  # noqa: E402
 from engine.training.sources import MIN_BACKGROUND_DB, AudioGroup, background_db  # noqa: E402
 
 MIN_SECONDS = 0.5
@@ -255,14 +255,11 @@ def drop_copies_of_training(dest: Path, counts: Counter) -> None:
     recordings (MegaGlest's rain is SuperTuxKart's, its cow Tux Paint's, LinCity's Mill1 SuperTux's saw), and neither
     split may hold one that training hears. (Until 2026-12-07 the test split kept its one, as its published scores had
     used it; it was built again then without the Galician reader, see :data:`MIN_BACKGROUND_DB`.)"""
-    def digest(path: Path) -> str:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
-
-    training = {digest(path) for kind in KINDS for path in (dest / kind / "train").rglob("*.wav")}
+    training = {file_sha256(path) for kind in KINDS for path in (dest / kind / "train").rglob("*.wav")}
     for kind in KINDS:
         for split in ("validation", "test"):
             for path in sorted((dest / kind / split).rglob("*.wav")):
-                if digest(path) not in training:
+                if file_sha256(path) not in training:
                     continue
                 path.unlink()
                 counts[(kind, split, path.parent.name)] -= 1

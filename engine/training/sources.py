@@ -10,7 +10,6 @@ says so, finished or not) is never read as recordings: one inside a group is ski
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ import numpy as np
 
 from engine.errors import SpandexError
 from engine.files.audio import AUDIO_SUFFIXES
+from engine.files.digest import file_sha256
 from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
 
 
@@ -125,12 +125,11 @@ def _copies(train: list[AudioGroup], held: list[AudioGroup]) -> list[tuple[Path,
     by_size: dict[int, list[Path]] = {}
     for path in (p for g in train for p in g.files):
         by_size.setdefault(path.stat().st_size, []).append(path)
-    digests: dict[Path, bytes] = {}
+    digests: dict[Path, str] = {}
 
-    def digest(path: Path) -> bytes:
+    def digest(path: Path) -> str:
         if path not in digests:
-            with open(path, "rb") as handle:
-                digests[path] = hashlib.file_digest(handle, "sha256").digest()
+            digests[path] = file_sha256(path)
         return digests[path]
 
     copies = []

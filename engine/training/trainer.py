@@ -18,7 +18,6 @@ It runs in the calling process; :mod:`engine.training.job` runs it in a process 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -37,6 +36,7 @@ from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
 from engine.evaluation.report import card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
+from engine.files.digest import file_sha256  # a resumed run checks its init and teacher are still those files
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_run_folder
 from engine.library.card import card_model_name, read_card
@@ -134,12 +134,6 @@ def load_teacher(spec: str) -> tuple[SDNNModel, str]:
     except SpandexError as exc:
         raise SpandexError(f"teacher: {exc}") from None
     return model, file_sha256(path)
-
-
-def file_sha256(path: Path) -> str:
-    """A model file's SHA-256: a resumed run checks that its init and teacher are still the files it started with
-    (a library name, or a file overwritten, can come to mean another model)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None, str | None]:
