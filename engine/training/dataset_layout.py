@@ -34,11 +34,10 @@ def split_folder(dataset: str | os.PathLike, split: str) -> Path:
         check_split_folder(root)
         return root
     candidate = root / SPLIT_NAMES[split]
+    _check_built(root, split)  # (first: a build stopped before it made the split, a first one say, says how to finish)
     if not candidate.is_dir():
-        _check_built(root, split)  # a build stopped before it made the split (a first one, say) says how to finish it
         raise SpandexError(
             f"{root} has no {SPLIT_NAMES[split]}/ folder and is not itself a split (noisy/ and clean/)")
-    _check_built(root, split)
     return candidate
 
 
