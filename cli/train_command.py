@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         check_run_inputs(config)
     except SpandexError as exc:
         relative = [f"{key} {value}" for key, value in (("dataset", config.dataset), ("init", config.init),
-                                                          ("teacher", config.teacher))
+                                                          *(("teacher", t) for t in config.teachers))
                     if args.resume and value and _relative_path(value, model=key != "dataset")]
         if not relative:
             raise

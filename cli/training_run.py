@@ -58,8 +58,10 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: Mapping[str,
                             "synapses into them: the same output from a smaller network, fewer NeuronOps and "
                             "SynOps (its weight sparsity is then that of the smaller network)")
     distil = parser.add_argument_group("knowledge distillation")
-    distil.add_argument("--teacher", metavar="MODEL", help="library name or netx/.pt file to distil from: the "
-                                                          "run also learns to match its denoised output")
+    distil.add_argument("--teacher", metavar="MODEL", action="append",
+                        help="library name or netx/.pt file to distil from: the run also learns to match its denoised "
+                             "output; given more than once, the output of them all, their masks averaged (an "
+                             "ensemble)")
     distil.add_argument("--teacher-weight", type=float, metavar="W",
                         help="share of the loss from matching the teacher (above 0, at most 1; default 0.5)")
     reg = parser.add_argument_group("activity regularisation (Narduzzi et al. 2022)")
@@ -82,9 +84,11 @@ def fine_tune_help_defaults() -> dict[str, object]:
 def overrides(args: argparse.Namespace) -> dict:
     """The common options the user gave, as config settings."""
     keys = ("init", "dataset", "steps", "batch_size", "segment_seconds", "learning_rate", "eval_every", "eval_clips",
-            "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher",
-            "teacher_weight")
+            "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    teachers = getattr(args, "teacher", None)  # --teacher A [--teacher B ...]: A, with B... averaged in
+    if teachers:
+        values["teacher"], values["teacher_ensemble"] = teachers[0], teachers[1:]
     weight, kind, p = getattr(args, "reg_weight", None), getattr(args, "reg", None), getattr(args, "p", None)
     if not weight and (kind is not None or p is not None):  # absent or 0: off
         given = " and ".join(option for option, value in (("--reg", kind), ("--p", p)) if value is not None)
@@ -129,7 +133,7 @@ def describe(event: ev.Event) -> str | None:
         where = f"resuming at step {event.start_step} of {event.total_steps}" if event.start_step else \
             f"starting a run of {event.total_steps} steps"
         return (f"{where}: {event.data_phrase()}; run folder {event.run_dir}"
-                + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight)}"
+                + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight, event.teacher_ensemble)}"
                    if event.teacher else "")
                 + ("\nnote: the recipe's mixing settings are not used: this dataset has fixed training clips "
                    "(they apply to one built with `spandex data build --fresh`)" if event.mixing_unused else "")
@@ -272,7 +276,8 @@ def check_run_inputs(config: TrainConfig) -> None:
     if config.teacher is not None:
         from engine.training.trainer import load_teacher
 
-        load_teacher(config.teacher)  # a bad teacher is refused before the run folder exists
+        for teacher in config.teachers:
+            load_teacher(teacher)  # a bad teacher is refused before the run folder exists
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
     dataset_summary(config.dataset)  # no audio read: folders and pairs only

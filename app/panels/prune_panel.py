@@ -212,7 +212,7 @@ class PrunePanel(QtWidgets.QWidget):
             self.progress.setValue(event.start_step)
             self.progress.setFormat("step %v / %m")
             where = f"resumed at step {event.start_step}" if event.start_step else "started"
-            taught = f" Distilling from {teacher_phrase(event.teacher, event.teacher_weight)}." if event.teacher else ""
+            taught = f" Distilling from {teacher_phrase(event.teacher, event.teacher_weight, event.teacher_ensemble)}." if event.teacher else ""
             if event.slower_loops:  # e.g. no C compiler: the run is slower, not different
                 taught += f" Its loops over frames run on torch's kernels (the compiled ones are {event.slower_loops})."
             self.status.setText(f"Run {where}: {event.data_phrase()}." + taught)

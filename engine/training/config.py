@@ -62,10 +62,12 @@ def model_name_problem(name: str) -> str | None:
     return None
 
 
-def teacher_phrase(teacher: str, weight: float) -> str:
+def teacher_phrase(teacher: str, weight: float, ensemble: int = 0) -> str:
     """How a run's teacher is named wherever it is shown (CLI, Prune panel, card): "spandex-dense (50% of the
-    loss)"; a file by its stem, as cards name models."""
-    return f"{Path(teacher).stem} ({weight:.0%} of the loss)"
+    loss)", or with ``ensemble`` more models "spandex-dense and 2 more, masks averaged (100% of the loss)"; a file
+    by its stem, as cards name models."""
+    more = f" and {ensemble} more, masks averaged" if ensemble else ""
+    return f"{Path(teacher).stem}{more} ({weight:.0%} of the loss)"
 
 
 MACHINE_SETTINGS = ("device", "threads")
@@ -255,6 +257,9 @@ class TrainConfig:
     teacher: Annotated[str, Field(min_length=1)] | None = None
     """A model (library name or netx/.pt path) to distil from: the run also learns to match the teacher's
     denoised output on every training batch (knowledge distillation; see ``teacher_weight``)."""
+    teacher_ensemble: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    """More models to distil from with the ``teacher``: the run learns their output ensemble, the teacher's and
+    their masks averaged, which can be better than any one of them (``--teacher`` given more than once)."""
     teacher_weight: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     """With a ``teacher``, the loss is ``(1 − w) · loss(clean) + w · loss(teacher's output)``, both the N-DNS
     objective (:func:`engine.training.loss.ndns_loss`); 1 learns from the teacher alone. None: 0.5
@@ -304,10 +309,18 @@ class TrainConfig:
     def _teacher_that_teaches(self) -> TrainConfig:
         if self.teacher_weight is not None and self.teacher is None:
             raise ValueError(f"teacher_weight = {self.teacher_weight} needs a teacher (--teacher MODEL)")
+        if self.teacher_ensemble and self.teacher is None:
+            raise ValueError(f"teacher_ensemble = {list(self.teacher_ensemble)} is averaged with a teacher: name one "
+                             f"(teacher: MODEL)")
+        for index, spec in enumerate(self.teachers):
+            twin = next((other for other in self.teachers[:index] if _same_model(spec, other)), None)
+            if twin is not None:
+                raise ValueError(f"teacher {spec!r} is given twice (also as {twin!r}): an ensemble averages "
+                                 f"different models; give each once")
         changes_model = (self.pruning is not None or self.regularizer is not None or self.train_thresholds
                          or self.widen is not None)
-        if self.teacher is not None and not changes_model and self.distillation_weight == 1.0 and \
-                _same_model(self.teacher, self.init):  # under 1 it anchors a fine-tune to where it started
+        if self.teacher is not None and not self.teacher_ensemble and not changes_model and \
+                self.distillation_weight == 1.0 and _same_model(self.teacher, self.init):  # under 1 it anchors a fine-tune to where it started
             raise ValueError(f"teacher {self.teacher!r} is the starting model, at teacher weight 1 (all of the loss), "
                              f"and nothing prunes or regularises it: it would learn nothing from itself (a weight "
                              f"under 1 keeps a fine-tune near where it started; or choose another teacher, or prune or "
@@ -319,6 +332,11 @@ class TrainConfig:
         if self.widen is not None and self.init == "scratch":
             raise ValueError("widen grows a trained model: give it one (init: MODEL); from scratch, set hidden_sizes")
         return self
+
+    @property
+    def teachers(self) -> tuple[str, ...]:
+        """Every model the run distils from: the teacher, then its ensemble; () without a teacher."""
+        return () if self.teacher is None else (self.teacher, *self.teacher_ensemble)
 
     @property
     def distillation_weight(self) -> float:
@@ -339,6 +357,7 @@ class TrainConfig:
         data["hidden_sizes"] = list(self.hidden_sizes)
         if self.widen is not None:
             data["widen"] = list(self.widen)
+        data["teacher_ensemble"] = list(self.teacher_ensemble)
         return data
 
     @classmethod

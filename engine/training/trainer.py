@@ -136,16 +136,31 @@ def load_teacher(spec: str) -> tuple[SDNNModel, str]:
     return model, file_sha256(path)
 
 
-def build_teacher(config: TrainConfig) -> tuple[SDNNGraph | None, str | None, str | None]:
-    """The frozen graph a run distils from (``config.teacher``), its file's SHA-256 and its network's
-    (:meth:`SDNNModel.content_digest`), or (None, None, None)."""
+class Teacher(torch.nn.Module):
+    """The frozen networks a run distils from, as one: the mean of their masks (one network: its own mask)."""
+
+    def __init__(self, graphs: list[SDNNGraph]) -> None:
+        super().__init__()
+        self.graphs = torch.nn.ModuleList(graphs)
+        self.requires_grad_(False)
+
+    def mask(self, noisy_magnitude: torch.Tensor) -> torch.Tensor:
+        masks = [graph(noisy_magnitude).mask for graph in self.graphs]
+        return masks[0] if len(masks) == 1 else torch.stack(masks).mean(dim=0)
+
+
+def build_teacher(config: TrainConfig) -> tuple[Teacher | None, str | None, str | None]:
+    """What a run distils from (``config.teachers``), its file's SHA-256 and its network's
+    (:meth:`SDNNModel.content_digest`), an ensemble's each joined by "+", or (None, None, None)."""
     if config.teacher is None:
         return None, None, None
-    model, file_digest = load_teacher(config.teacher)
-    teacher = SDNNGraph.from_model(model, max_delay=0)  # 0: no longer than the model's own delays need
-    teacher.requires_grad_(False)
-    return teacher, file_digest, model.content_digest()
-
+    graphs, file_digests, networks = [], [], []
+    for spec in config.teachers:
+        model, file_digest = load_teacher(spec)
+        graphs.append(SDNNGraph.from_model(model, max_delay=0))  # 0: no longer than the model's own delays need
+        file_digests.append(file_digest)
+        networks.append(model.content_digest())
+    return Teacher(graphs), "+".join(file_digests), "+".join(networks)
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,7 @@ class _Run:
         torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
         if not _same_network(state, "teacher", self.teacher_network, self.teacher_sha256):  # a name: another file
-            raise SpandexError(f"the teacher {self.config.teacher!r} is no longer the network this run started with "
+            raise SpandexError(f"the teacher {' + '.join(self.config.teachers)!r} is no longer the network this run started with "
                                f"(its layout, weights, thresholds, delays or input encoding changed); resume with "
                                f"that model, or start a new run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
@@ -324,7 +339,7 @@ class _Run:
         if self.teacher is None:
             return _Batch(spectra, None)
         with torch.no_grad():  # (grad mode is per thread: this does not touch the step's)
-            taught = denoise_batch(self.teacher(spectra.noisy_magnitude).mask, spectra.noisy_spectrum,
+            taught = denoise_batch(self.teacher.mask(spectra.noisy_magnitude), spectra.noisy_spectrum,
                                    spectra.noisy.shape[-1], spectra.noisy_magnitude)
         return _Batch(spectra, taught)
 
@@ -404,8 +419,11 @@ class _Run:
         model_path = save_netx(model, self.run_dir / f"{config.name}.net")
         card = model_card(config, model, evaluation, self.parent, train, validation, self.elapsed_s,
                           trained_layout=self.graph.sizes)
-        if self.teacher_sha256 is not None:  # which file the teacher's name meant
-            card["training"]["teacher_sha256"] = self.teacher_sha256
+        if self.teacher_sha256 is not None:  # which files the teachers' names meant
+            teacher_sha256, *ensemble_sha256 = self.teacher_sha256.split("+")
+            card["training"]["teacher_sha256"] = teacher_sha256
+            if ensemble_sha256:
+                card["training"]["teacher_ensemble_sha256"] = ensemble_sha256
         started = self.evaluation_at(0) if config.init != "scratch" else None
         if started is not None:  # where it started, measured on the same clips (before any step)
             card["metrics"]["start_si_snri"] = started.si_snri
@@ -549,7 +567,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
-                    config.teacher, config.distillation_weight,
+                    config.teacher, config.distillation_weight, len(config.teacher_ensemble),
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
                     mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
