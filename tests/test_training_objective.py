@@ -226,9 +226,10 @@ def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_da
     make_teacher, threads = trainer.build_teacher, []
 
     def teacher_that_says_where(config):  # the thread each of the teacher's forward passes runs on
-        graph, file_digest, network_digest = make_teacher(config)
-        graph.register_forward_pre_hook(lambda module, inputs: threads.append(threading.current_thread().name))
-        return graph, file_digest, network_digest
+        made, file_digest, network_digest = make_teacher(config)
+        for graph in made.graphs:
+            graph.register_forward_pre_hook(lambda module, inputs: threads.append(threading.current_thread().name))
+        return made, file_digest, network_digest
 
     events: list = []
     with pytest.MonkeyPatch.context() as patch:
@@ -249,6 +250,76 @@ def test_a_distilled_step_mixes_the_two_objectives_by_the_teacher_weight(tiny_da
     reported = next(e for e in events if isinstance(e, ev.StepReport)).loss
     assert abs(on_clean - on_teacher) > 1.0  # the two objectives differ: the mix is visible
     assert reported == pytest.approx(0.75 * on_clean + 0.25 * on_teacher, abs=1e-4)
+
+
+def test_an_ensemble_teacher_teaches_the_mean_of_its_masks(tiny_dataset, tmp_path):
+    """With more teachers (``teacher_ensemble``, ``--teacher`` given twice), the first step's loss at teacher weight
+    1 is the N-DNS loss against the batch denoised by the mean of the teachers' masks, computed here from the
+    teachers' own graphs; not against either teacher alone. The card names both files and says so."""
+    paths = [save_netx(SDNNGraph((257, 32, 32, 257), seed=seed).to_model(f"teacher{seed}"),
+                       tmp_path / f"teacher{seed}.net") for seed in (11, 12)]
+    config = tiny_config(tiny_dataset, steps=1, log_every=1, eval_every=1, eval_clips=1, teacher=str(paths[0]),
+                         teacher_ensemble=(str(paths[1]),), teacher_weight=1.0)
+    student, _ = build_graph(config)
+    teachers = [SDNNGraph.from_model(load_model(path)) for path in paths]
+    drawn: list = []
+    original = PairedClips.batch
+
+    def remember(self, rng, rows, samples):
+        drawn.append(original(self, rng, rows, samples))
+        return drawn[-1]
+
+    events: list = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PairedClips, "batch", remember)
+        run_training(config, tmp_path / "run", emit=events.append)
+    noisy, _ = drawn[0]
+    with torch.no_grad():
+        spectrum = stft(noisy)
+        denoised, magnitude = denoise_batch(student(spectrum.abs()).mask, spectrum, noisy.shape[-1])
+        masks = [teacher(spectrum.abs()).mask for teacher in teachers]
+
+        def loss_against(mask):
+            taught, taught_magnitude = denoise_batch(mask, spectrum, noisy.shape[-1])
+            return float(ndns_loss(taught, denoised, taught_magnitude, magnitude, 0.001)[0])
+
+        ensemble, alone = loss_against((masks[0] + masks[1]) / 2), [loss_against(mask) for mask in masks]
+    reported = next(e for e in events if isinstance(e, ev.StepReport)).loss
+    assert min(abs(ensemble - value) for value in alone) > 0.5  # the teachers differ: which target is visible
+    assert reported == pytest.approx(ensemble, abs=1e-4)
+    card = json.loads(Path(events[-1].card_path).read_text())
+    assert card["training"]["teacher_sha256"] == hashlib.sha256(paths[0].read_bytes()).hexdigest()
+    assert card["training"]["teacher_ensemble_sha256"] == [hashlib.sha256(paths[1].read_bytes()).hexdigest()]
+    assert card["recipe"]["teacher_ensemble"] == [str(paths[1])]
+    started = next(e for e in events if isinstance(e, ev.Started))
+    assert "; distilling from teacher11 and 1 more, masks averaged (100% of the loss)" in describe(started)
+    assert "distilled from teacher11 and 1 more, masks averaged (100% of the loss)" in " ".join(card_lines(card))
+
+
+def test_a_resumed_run_refuses_an_ensemble_teacher_that_changed(tiny_dataset, tmp_path):
+    paths = [save_netx(SDNNGraph((257, 32, 32, 257), seed=seed).to_model("teacher"), tmp_path / f"t{seed}.net")
+             for seed in (11, 12)]
+    config = tiny_config(tiny_dataset, steps=6, eval_every=6, eval_clips=1, teacher=str(paths[0]),
+                         teacher_ensemble=(str(paths[1]),))
+    run_training(config, tmp_path / "run", should_stop=stop_after(2))
+    save_netx(SDNNGraph((257, 32, 32, 257), seed=13).to_model("teacher"), paths[1])  # the second one changed
+    with pytest.raises(SpandexError, match=r"the teacher '.*t11.net \+ .*t12.net' is no longer the network"):
+        run_training(config, tmp_path / "run")
+
+
+def test_an_ensemble_needs_a_teacher_and_different_models():
+    assert TrainConfig(name="a", dataset="d", teacher="t", teacher_ensemble=("u", "v")).teachers == ("t", "u", "v")
+    assert TrainConfig(name="a", dataset="d").teachers == ()
+    with pytest.raises(ConfigError, match=r"teacher_ensemble = \['u'\] is averaged with a teacher: name one"):
+        TrainConfig(name="a", dataset="d", teacher_ensemble=("u",))
+    with pytest.raises(ConfigError, match="teacher 'spandex-dense' is given twice"):
+        TrainConfig(name="a", dataset="d", teacher=str(find_model("spandex-dense").path),
+                    teacher_ensemble=("spandex-frugal", "spandex-dense"))
+    # the starting model as one of several teachers at weight 1: the ensemble teaches it something
+    TrainConfig(name="a", dataset="d", init="spandex-dense", teacher="spandex-dense",
+                teacher_ensemble=("spandex-prune50",), teacher_weight=1.0)
+    config = TrainConfig(name="a", dataset="d", teacher="t", teacher_ensemble=("u",))
+    assert TrainConfig.from_dict(config.to_dict()) == config
 
 
 def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):

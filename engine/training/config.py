@@ -315,8 +315,9 @@ class TrainConfig:
         for index, spec in enumerate(self.teachers):
             twin = next((other for other in self.teachers[:index] if _same_model(spec, other)), None)
             if twin is not None:
-                raise ValueError(f"teacher {spec!r} is given twice (also as {twin!r}): an ensemble averages "
-                                 f"different models; give each once")
+                also = "" if twin == spec else f" (also as {twin!r})"
+                raise ValueError(f"teacher {spec!r} is given twice{also}: an ensemble averages different models; "
+                                 f"give each once")
         changes_model = (self.pruning is not None or self.regularizer is not None or self.train_thresholds
                          or self.widen is not None)
         if self.teacher is not None and not self.teacher_ensemble and not changes_model and \
