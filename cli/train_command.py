@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         if not (run_dir / "config.yaml").is_file():
             raise SpandexError(f"{run_dir} holds no training run (no config.yaml)")
         given = overrides(args)
-        ignored = [option_name(k) for k in given if k not in MACHINE_SETTINGS] + (["--out"] if args.out else [])
+        ignored = list(dict.fromkeys(option_name(k) for k in given if k not in MACHINE_SETTINGS)) + \
+            (["--out"] if args.out else [])
         if ignored:
             raise SpandexError(f"--resume continues {run_dir} with its own settings; {', '.join(ignored)} would be "
                                f"ignored: leave {'it' if len(ignored) == 1 else 'them'} out, or start a new run")
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     except SpandexError as exc:
         relative = [f"{key} {value}" for key, value in (("dataset", config.dataset), ("init", config.init),
                                                           *(("teacher", t) for t in config.teachers))
-                    if args.resume and value and _relative_path(value, model=key != "dataset")]
+                    if args.resume and value and _relative_path(value, model=key != "dataset")
+                    and not Path(value).exists()]  # (one found from here is not what failed)
         if not relative:
             raise
         raise SpandexError(f"{exc} ({run_dir / 'config.yaml'} names {', '.join(relative)} relative to the folder "

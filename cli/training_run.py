@@ -87,6 +87,8 @@ def overrides(args: argparse.Namespace) -> dict:
             "threads", "device", "seed", "name", "train_thresholds", "drop_idle_neurons", "teacher_weight")
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     teachers = getattr(args, "teacher", None)  # --teacher A [--teacher B ...]: A, with B... averaged in
+    if teachers and not all(teacher.strip() for teacher in teachers):
+        raise SpandexError("--teacher needs a model: a library name or a netx file (it was given empty)")
     if teachers:
         values["teacher"], values["teacher_ensemble"] = teachers[0], teachers[1:]
     weight, kind, p = getattr(args, "reg_weight", None), getattr(args, "reg", None), getattr(args, "p", None)
@@ -103,7 +105,8 @@ def overrides(args: argparse.Namespace) -> dict:
 
 def option_name(key: str) -> str:
     """The command-line option that sets config ``key`` (as :func:`overrides` maps them)."""
-    return {"learning_rate": "--lr", "regularizer": "--reg-weight"}.get(key, "--" + key.replace("_", "-"))
+    return {"learning_rate": "--lr", "regularizer": "--reg-weight", "teacher_ensemble": "--teacher"}.get(
+        key, "--" + key.replace("_", "-"))
 
 
 def run_dir_for(args: argparse.Namespace, config: TrainConfig) -> Path:
@@ -274,10 +277,9 @@ def check_run_inputs(config: TrainConfig) -> None:
         except SpandexError as exc:
             raise SpandexError(f"init: {exc}") from None
     if config.teacher is not None:
-        from engine.training.trainer import load_teacher
+        from engine.training.trainer import load_teachers
 
-        for teacher in config.teachers:
-            load_teacher(teacher)  # a bad teacher is refused before the run folder exists
+        load_teachers(config.teachers)  # a bad teacher is refused before the run folder exists
     if not config.dataset:
         raise SpandexError("no dataset given: pass --dataset DIR (build one with `spandex data build`)")
     dataset_summary(config.dataset)  # no audio read: folders and pairs only

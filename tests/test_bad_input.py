@@ -150,6 +150,8 @@ CASES = [
          "teacher: notes.net: not a readable netx HDF5 file", {"notes.net": "just text\n"}),
     Case("finetune-second-teacher-unknown", ["finetune", NET, "--teacher", NET, "--teacher", "no-such-teacher",
                                              "--dataset", "data"], "teacher: no model named 'no-such-teacher'"),
+    Case("finetune-teacher-empty", ["finetune", NET, "--teacher", NET, "--teacher", "", "--dataset", "data"],
+         "--teacher needs a model: a library name or a netx file (it was given empty)"),
     Case("finetune-teacher-twice", ["finetune", NET, "--teacher", NET, "--teacher", NET, "--dataset", "data"],
          "is given twice: an ensemble averages different models; give each once"),
     Case("finetune-teacher-a-folder", ["finetune", NET, "--teacher", "teachers/", "--dataset", "data"],

@@ -292,8 +292,8 @@ def test_an_ensemble_teacher_teaches_the_mean_of_its_masks(tiny_dataset, tmp_pat
     assert card["training"]["teacher_ensemble_sha256"] == [hashlib.sha256(paths[1].read_bytes()).hexdigest()]
     assert card["recipe"]["teacher_ensemble"] == [str(paths[1])]
     started = next(e for e in events if isinstance(e, ev.Started))
-    assert "; distilling from teacher11 and 1 more, masks averaged (100% of the loss)" in describe(started)
-    assert "distilled from teacher11 and 1 more, masks averaged (100% of the loss)" in " ".join(card_lines(card))
+    assert "; distilling from teacher11 + teacher12, masks averaged (100% of the loss)" in describe(started)
+    assert "distilled from teacher11 + teacher12, masks averaged (100% of the loss)" in " ".join(card_lines(card))
 
 
 def test_a_resumed_run_refuses_an_ensemble_teacher_that_changed(tiny_dataset, tmp_path):
@@ -303,8 +303,20 @@ def test_a_resumed_run_refuses_an_ensemble_teacher_that_changed(tiny_dataset, tm
                          teacher_ensemble=(str(paths[1]),))
     run_training(config, tmp_path / "run", should_stop=stop_after(2))
     save_netx(SDNNGraph((257, 32, 32, 257), seed=13).to_model("teacher"), paths[1])  # the second one changed
-    with pytest.raises(SpandexError, match=r"the teacher '.*t11.net \+ .*t12.net' is no longer the network"):
+    with pytest.raises(SpandexError, match=r"^the teacher '[^']*t12.net' is no longer the network this run started "
+                                           r"with .*; resume with that model, or start a new run$"):
         run_training(config, tmp_path / "run")
+
+
+def test_an_ensemble_refuses_one_network_under_two_names(tmp_path):
+    """A byte copy of a teacher under another name passes the config's check by path; the networks tell."""
+    original = save_netx(SDNNGraph((257, 32, 32, 257), seed=11).to_model("teacher"), tmp_path / "a.net")
+    copy = tmp_path / "b.net"
+    copy.write_bytes(original.read_bytes())
+    other = save_netx(SDNNGraph((257, 32, 32, 257), seed=12).to_model("teacher"), tmp_path / "c.net")
+    with pytest.raises(SpandexError, match=r"teachers '.*a.net' and '.*b.net' are the same network"):
+        trainer.load_teachers((str(original), str(other), str(copy)))
+    assert len(trainer.load_teachers((str(original), str(other)))) == 2
 
 
 def test_an_ensemble_needs_a_teacher_and_different_models():
@@ -320,6 +332,11 @@ def test_an_ensemble_needs_a_teacher_and_different_models():
                 teacher_ensemble=("spandex-prune50",), teacher_weight=1.0)
     config = TrainConfig(name="a", dataset="d", teacher="t", teacher_ensemble=("u",))
     assert TrainConfig.from_dict(config.to_dict()) == config
+    # in a recipe: null is none, as for the other settings; a list as teacher says where the others go
+    assert TrainConfig.from_dict({"name": "a", "dataset": "d", "teacher_ensemble": None}).teachers == ()
+    with pytest.raises(ConfigError, match=r"teacher: one model, not \['t', 'u'\]: give the others as "
+                                          r"teacher_ensemble: \[MODEL, ...\]"):
+        TrainConfig.from_dict({"name": "a", "dataset": "d", "teacher": ["t", "u"]})
 
 
 def test_a_resumed_run_refuses_a_teacher_that_changed(tiny_dataset, tmp_path):

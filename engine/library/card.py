@@ -437,5 +437,5 @@ def _recipe_summary(recipe: dict, brief: bool = False) -> str:
         parts.append(f"weights averaged (decay {recipe['weight_average']:g})")
     if recipe.get("teacher"):
         weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
-        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, len(recipe.get('teacher_ensemble') or ()))}")
+        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, recipe.get('teacher_ensemble') or ())}")
     return "; ".join(parts)

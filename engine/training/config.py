@@ -14,6 +14,7 @@ import functools
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -62,12 +63,12 @@ def model_name_problem(name: str) -> str | None:
     return None
 
 
-def teacher_phrase(teacher: str, weight: float, ensemble: int = 0) -> str:
+def teacher_phrase(teacher: str, weight: float, ensemble: Sequence[str] = ()) -> str:
     """How a run's teacher is named wherever it is shown (CLI, Prune panel, card): "spandex-dense (50% of the
-    loss)", or with ``ensemble`` more models "spandex-dense and 2 more, masks averaged (100% of the loss)"; a file
+    loss)", or with an ``ensemble`` "spandex-dense + spandex-prune50, masks averaged (100% of the loss)"; a file
     by its stem, as cards name models."""
-    more = f" and {ensemble} more, masks averaged" if ensemble else ""
-    return f"{Path(teacher).stem}{more} ({weight:.0%} of the loss)"
+    names = " + ".join(Path(spec).stem for spec in (teacher, *ensemble))
+    return f"{names}{', masks averaged' if ensemble else ''} ({weight:.0%} of the loss)"
 
 
 MACHINE_SETTINGS = ("device", "threads")
@@ -304,6 +305,18 @@ class TrainConfig:
             return MixingRecipe(**(self.mixing or {}))
         except ConfigError as exc:
             raise ValueError(f"mixing: {exc}") from None
+
+    @field_validator("teacher", mode="before")
+    @classmethod
+    def _one_teacher(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            raise ValueError(f"one model, not {list(value)}: give the others as teacher_ensemble: [MODEL, ...]")
+        return value
+
+    @field_validator("teacher_ensemble", mode="before")
+    @classmethod
+    def _no_ensemble(cls, value: object) -> object:
+        return () if value is None else value  # null, as for the other settings: none
 
     @model_validator(mode="after")
     def _teacher_that_teaches(self) -> TrainConfig:

@@ -43,8 +43,8 @@ class Started:
     teacher: str | None = None
     """The model the run distils from, if any, and its share of the loss."""
     teacher_weight: float = 0.0
-    teacher_ensemble: int = 0
-    """How many more models' masks are averaged with the teacher's (``TrainConfig.teacher_ensemble``)."""
+    teacher_ensemble: tuple[str, ...] = ()
+    """The models whose masks are averaged with the teacher's (``TrainConfig.teacher_ensemble``)."""
     slower_loops: str | None = None
     """Why a CPU run computes its loops over frames with torch's kernels instead of the compiled ones
     (:mod:`engine.training.fused`), e.g. no C compiler; None when they are compiled (or on a GPU)."""

@@ -149,18 +149,28 @@ class Teacher(torch.nn.Module):
         return masks[0] if len(masks) == 1 else torch.stack(masks).mean(dim=0)
 
 
+def load_teachers(specs: tuple[str, ...]) -> list[tuple[SDNNModel, str]]:
+    """:func:`load_teacher` of each model of an ensemble, refused where two are one network (a copy of a file under
+    another name: the ensemble would weigh it twice and pay for it twice)."""
+    loaded = [load_teacher(spec) for spec in specs]
+    seen: dict[str, str] = {}
+    for spec, (model, _) in zip(specs, loaded, strict=True):
+        twin = seen.setdefault(model.content_digest(), spec)
+        if twin != spec:
+            raise SpandexError(f"teachers {twin!r} and {spec!r} are the same network: an ensemble averages different "
+                               f"models; give each once")
+    return loaded
+
+
 def build_teacher(config: TrainConfig) -> tuple[Teacher | None, str | None, str | None]:
     """What a run distils from (``config.teachers``), its file's SHA-256 and its network's
     (:meth:`SDNNModel.content_digest`), an ensemble's each joined by "+", or (None, None, None)."""
     if config.teacher is None:
         return None, None, None
-    graphs, file_digests, networks = [], [], []
-    for spec in config.teachers:
-        model, file_digest = load_teacher(spec)
-        graphs.append(SDNNGraph.from_model(model, max_delay=0))  # 0: no longer than the model's own delays need
-        file_digests.append(file_digest)
-        networks.append(model.content_digest())
-    return Teacher(graphs), "+".join(file_digests), "+".join(networks)
+    loaded = load_teachers(config.teachers)
+    graphs = [SDNNGraph.from_model(model, max_delay=0) for model, _ in loaded]  # 0: only the delays it has
+    return (Teacher(graphs), "+".join(file_digest for _, file_digest in loaded),
+            "+".join(model.content_digest() for model, _ in loaded))
 
 
 @dataclass(frozen=True)
@@ -263,11 +273,22 @@ class _Run:
         torch.set_rng_state(state["torch_rng"])
         self.parent = state.get("parent", self.parent)
         if not _same_network(state, "teacher", self.teacher_network, self.teacher_sha256):  # a name: another file
-            raise SpandexError(f"the teacher {' + '.join(self.config.teachers)!r} is no longer the network this run started with "
-                               f"(its layout, weights, thresholds, delays or input encoding changed); resume with "
-                               f"that model, or start a new run")
+            changed = self._changed_teachers(state)
+            one = len(changed) == 1
+            raise SpandexError(f"the teacher{'' if one else 's'} {', '.join(map(repr, changed))} "
+                               f"{'is' if one else 'are'} no longer the network{'' if one else 's'} this run started "
+                               f"with (layout, weights, thresholds, delays or input encoding changed); resume with "
+                               f"{'that model' if one else 'those models'}, or start a new run")
         if self.config.pruning is not None and state["schedule_initial"] is not None:
             self.schedule = self.config.pruning.schedule(state["schedule_initial"])
+
+    def _changed_teachers(self, state: dict) -> list[str]:
+        """Which of the run's teachers differ from the checkpoint's: by each network where the checkpoint keeps
+        them one by one, else all of them."""
+        before, now = str(state.get("teacher_network")).split("+"), str(self.teacher_network).split("+")
+        if "teacher_network" not in state or len(before) != len(now):
+            return list(self.config.teachers)
+        return [spec for spec, old, new in zip(self.config.teachers, before, now, strict=True) if old != new]
 
     def save(self) -> None:
         """Checkpoint (collective; rank 0 writes), after checking that all processes hold the same network."""
@@ -567,7 +588,7 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                                   progress=_loading_reporter("validation", emit))
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
-                    config.teacher, config.distillation_weight, len(config.teacher_ensemble),
+                    config.teacher, config.distillation_weight, config.teacher_ensemble,
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
                     mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
