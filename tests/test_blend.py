@@ -182,6 +182,12 @@ def test_a_card_shows_a_soup_after_its_last_stage():
                if line.startswith(("soup", "blend"))]
     assert blended == ["soup:", "blend"]
     assert "soup: ?" in card_lines({"name": "m", "soup": {"members": "junk"}})  # hand-edited: no crash
+    # a soup trained on: it names the stage it followed and is shown there, before the last stage
+    trained_on = {**card, "recipe": {"name": "after", "steps": 50},
+                  "stages": [*card["stages"], {"name": "voices", "recipe": {"steps": 40}}],
+                  "soup": {**soup, "after_stage": "voices"}}
+    order = [line[:line.index(":")] for line in card_lines(trained_on) if line.startswith(("stage", "last", "soup"))]
+    assert order == ["stage long", "stage voices", "soup", "last stage after"]
 
 
 def test_a_card_shows_no_minus_on_a_number_that_rounds_to_zero():

@@ -157,6 +157,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     earlier_blends = card.get("earlier_blends")
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
+    soup = card.get("soup")
     placed: set[int] = set()  # a blend that names the stage it followed ("after_stage") is shown in its place
     for stage in stages:  # earlier runs of the same model, not shipped on their own
         lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}), brief_stages)}")
@@ -166,6 +167,9 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
             if isinstance(earlier, dict) and earlier.get("after_stage") in names and id(earlier) not in placed:
                 lines.append(f"blend: {_blend_summary(earlier)}")  # in its place, between the stages
                 placed.add(id(earlier))
+        if isinstance(soup, dict) and soup.get("after_stage") in names and id(soup) not in placed:
+            lines.append(f"soup: {_soup_summary(soup, brief_stages)}")  # a later stage trained the soup on
+            placed.add(id(soup))
     recipe = card.get("recipe", {})
     if recipe:  # after its stages, the run that made the model is the last stage, named as the others are
         run_name = recipe.get("name") if stages and isinstance(recipe.get("name"), str) else None
@@ -174,8 +178,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     for earlier in earlier_blends:
         if id(earlier) not in placed:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
-    soup = card.get("soup")
-    if isinstance(soup, dict):  # a soup of the stages above; a blend of it comes after
+    if isinstance(soup, dict) and id(soup) not in placed:  # a soup of the stages above; a blend of it comes after
         lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
