@@ -12,8 +12,12 @@ With ``--baseline REV`` an earlier SDNNGraph is timed too, on the same batch: RE
 configuration), its backward products as this CPU's 'auto' picks them where REV has that choice (float32 before
 it did); e.g. ``--baseline 0887902``, the graph as it was when issue 11 asked for a 2× faster step.
 ``--profile`` prints instead where one 16 × 4 s step spends its time (torch.profiler, one thread).
+With ``--device cuda`` the same step of SDNNGraph is timed on the GPU too, on the same batch after the CPU's, its
+backward products as 'auto' picks them there (the run's ``--device cuda``): the column "× cpu" is the GPU's speed-up
+over the fastest full CPU step of that row, which issue 11 asks to measure when a GPU is at hand.
 
     .venv/bin/python bench/training_step.py [--repeats 3] [--quick] [--threads 1 2] [--baseline REV] [--profile]
+                                            [--device cuda[:N]]
 
 The machine is shared and noisy: read the ratios, measured back to back, more than absolute times.
 """
@@ -173,6 +177,35 @@ def profile_step(model, noisy_all: np.ndarray, clean_all: np.ndarray) -> None:
                                                                  max_name_column_width=28))
 
 
+def gpu_seconds(model, noisy: torch.Tensor, clean: torch.Tensor, device: torch.device, repeats: int) -> float:
+    """Best seconds of one full SDNNGraph step on ``device`` (a CUDA GPU) for this batch, moved there first, its
+    backward products as a run's 'auto' picks them on that device; each step waited for (kernels run async)."""
+    graph = SDNNGraph.from_model(model).to(device)
+    graph.backward_dtype = backward_dtype("auto", device)
+    step = training_step(graph, lambda m: graph(m).y, noisy.to(device), clean.to(device))
+
+    def waited() -> None:
+        step()
+        torch.cuda.synchronize(device)
+    return best_seconds({"gpu": waited}, repeats)["gpu"]
+
+
+def cuda_device(spec: str) -> torch.device | str:
+    """The torch device ``--device`` names, or why it cannot be used here."""
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        return f"--device {spec!r}: give cuda or cuda:N"
+    if device.type != "cuda":
+        return f"--device {spec!r}: the CPU is always timed; give cuda or cuda:N for a GPU beside it"
+    if not torch.cuda.is_available():
+        return (f"--device {spec}: torch {torch.__version__} sees no CUDA GPU here "
+                f"({'no GPU or driver found' if torch.version.cuda else 'a build without CUDA'})")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0"
+    return device
+
+
 def best_seconds(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
     """Best wall time of each step, the steps taking turns (load changes hit all alike); one warm-up each."""
     best = dict.fromkeys(steps, np.inf)
@@ -196,15 +229,21 @@ def main() -> None:
                                                           "its backward products as 'auto' picks them where it can")
     parser.add_argument("--profile", action="store_true", help="instead: where one 16 x 4 s step of the graph "
                                                                "spends its time (torch.profiler, one thread)")
+    parser.add_argument("--device", metavar="cuda[:N]", help="also time the graph's step on this CUDA GPU, on the "
+                                                              "same batches (the CPU's are timed as without it)")
     args = parser.parse_args()
+    gpu = None if args.device is None else cuda_device(args.device)
+    if isinstance(gpu, str):
+        parser.error(gpu)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if any(n < 1 for n in args.threads):
         parser.error("--threads: each thread count must be at least 1")
     if args.baseline is not None and (not args.baseline.strip() or args.baseline.startswith("-")):
         parser.error(f"--baseline {args.baseline!r}: give a git revision (a commit, tag or branch)")
-    if args.profile and args.baseline:
-        parser.error("--profile profiles today's graph only: leave out --baseline")
+    if args.profile and (args.baseline or gpu):
+        parser.error(f"--profile profiles today's graph on the CPU only: leave out "
+                     f"{'--baseline' if args.baseline else '--device'}")
     scratch = tempfile.TemporaryDirectory(prefix="spandex-bench-")
     tree = unpack_revision(args.baseline, Path(scratch.name)) if args.baseline else None
     model = load_model(BASELINE)
@@ -224,7 +263,8 @@ def main() -> None:
     bf16 = backward_dtype("bfloat16", torch.device("cpu"))
     rev = args.baseline[:9] if tree else ""
     header = ["threads", "batch", "frames", "slayer s", *([f"{rev} s"] if tree else []), "graph f32 s",
-              "graph bf16 s", "auto ahead s", "auto ms/frame", "× slayer", *([f"× {rev}", f"× {rev} ahead"] if tree else [])]
+              "graph bf16 s", "auto ahead s", "auto ms/frame", "× slayer", *([f"× {rev}", f"× {rev} ahead"] if tree else []),
+              *(["gpu s", "× cpu"] if gpu else [])]
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -250,6 +290,9 @@ def main() -> None:
                     f"{t['slayer'] / fastest:.2f}x"]
             if tree:
                 row += [f"{before / fastest:.2f}x", f"{before / t['ahead']:.2f}x"]
+            if gpu:
+                on_gpu = gpu_seconds(model, noisy, clean, gpu, args.repeats)
+                row += [f"{on_gpu:.3f}", f"{fastest / on_gpu:.1f}x"]
             rows.append(row)
             print(f"(measured {row[1]} at {threads} thread{'s' if threads > 1 else ''})", file=sys.stderr)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
@@ -272,6 +315,12 @@ def main() -> None:
         "auto ms/frame and × slayer are of the full 'auto' step"
         + (f"; × {rev} compares it with {args.baseline}'s step, and × {rev} ahead the 'ahead' step." if tree else "."),
     ]
+    if gpu:
+        name = torch.cuda.get_device_name(gpu)
+        legend.append(f"gpu: the full step of the graph on {gpu} ({name}, torch {torch.__version__}, CUDA "
+                      f"{torch.version.cuda}; backward products in "
+                      f"{'bfloat16' if backward_dtype('auto', gpu) else 'float32'}), the batch already there, each "
+                      f"step waited for; × cpu: the full 'auto' CPU step of the row over it.")
     print()
     for paragraph in legend:
         print(textwrap.fill(paragraph, width=110))

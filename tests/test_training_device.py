@@ -142,3 +142,28 @@ def test_a_training_process_keeps_freed_memory_instead_of_faulting_it_in_again()
     pages_a_round = 4 * (12 << 20) // 4096
     assert by_default >= 4 * pages_a_round, by_default  # measured: 61,280 (the heap's top pad stays)
     assert with_keeping <= pages_a_round // 100, with_keeping  # measured: 0
+
+
+def test_the_training_step_bench_times_a_step_on_the_device_it_is_given(monkeypatch):
+    """bench/training_step.py --device cuda: the GPU's step is the CPU's step with the graph moved to that device,
+    every timed step waited for. Run here on the CPU (no GPU in CI) with the GPU's wait stubbed; a GPU session runs
+    it for real."""
+    from bench import training_step
+
+    waits: list = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waits.append(device))
+    model = SDNNGraph((257, 16, 16, 257), seed=2).to_model("m")
+    noisy = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, (2, 4096)).astype(np.float32))
+    moved: list = []
+    original = SDNNGraph.to
+
+    def to(self, *args, **kwargs):
+        moved.append(args[0] if args else kwargs.get("device"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SDNNGraph, "to", to)
+    seconds = training_step.gpu_seconds(model, noisy, noisy * 0.5, torch.device("cpu"), repeats=2)
+    assert seconds > 0 and moved == [torch.device("cpu")] and waits == [torch.device("cpu")] * 3  # warm-up + 2
+    if not torch.cuda.is_available():
+        assert "sees no CUDA GPU here" in training_step.cuda_device("cuda")
+    assert "give cuda or cuda:N for a GPU" in training_step.cuda_device("cpu")
