@@ -4,7 +4,8 @@
 #      (configs/spandex-dense-stage1.yaml), then trained 2,400 steps more (configs/spandex-dense.yaml), then
 #      blended 80/20 with the official baseline, weight by weight (`spandex blend`), then trained 14,000 steps
 #      more (configs/spandex-dense-long.yaml), then 10,000 more with more speakers (configs/spandex-dense-voices.yaml);
-#      the default is the soup of the last two and spandex-prune50 (their weights averaged; made after prune50);
+#      the soup of the last two and spandex-prune50 (their weights averaged; made after prune50) then learns two
+#      output ensembles (the members' masks averaged, teacher_ensemble; made last);
 #   2. spandex-prune50 / -prune90: global GMP from spandex-dense before its blend (DENSE below), 600 steps
 #      (Adam 3e-3 -> 3e-4, configs/lineup-finetune.yaml; prune90 distilled from DENSE; prune50 then blended 70/30
 #      with the official baseline, its zeros kept); spandex-prune75: global GMP from the shipped prune50, distilled
@@ -12,10 +13,11 @@
 #      2,000 at 40 and 2,000 more at 40 with its weights averaged), to cut SynOps as well as weights, exported
 #      without its idle hidden neurons (--drop-idle-neurons: fewer NeuronOps, the same output);
 #   3. spandex-frugal: spandex-prune75 narrowed to 280-160 hidden neurons (`spandex narrow`: those whose spikes
-#      carry the most signal forward), then 2,000 steps learning spandex-dense's output alone.
+#      carry the most signal forward), then 2,000 steps learning spandex-dense's output alone, then the two
+#      output ensembles' as the default did.
 # Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished training steps
 # are skipped (the blends, the soup and frugal's narrowing, minutes each, are made again). Needs the dataset of
-# scripts/build_training_data.sh. About 5.5 h on 2 cores.
+# scripts/build_training_data.sh. About 8.5 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -281,6 +283,57 @@ PY
 notes spandex-frugal "spandex-prune75 narrowed to 280-160 hidden neurons, then 2,000 steps learning spandex-dense's" \
     " output alone (configs/spandex-frugal-distilled-280.yaml); replaced the narrowed 300-170 frugal in session 22" \
     " by the rule in that file."
+# Since session 24 (2026-12-07): the soup (spandex-dense) and frugal learn output ensembles (teacher_ensemble: the
+# members' masks averaged), twice each, by the rules in configs/spandex-{dense,frugal}-ensemble{,6}.yaml (committed
+# before the runs): first the five models of the soup's layout (the soup; the long, voices and averaged stages;
+# prune50: 5.371 dB on validation), then the six a greedy ensemble chose on validation (the first dense student,
+# prune50, voices, the official baseline, long, prune75: 5.463). The second stages shipped: dense 5.275 -> 5.345 dB,
+# frugal 4.889 -> 4.969. The averaged stage (configs/spandex-dense-averaged.yaml) is made here for the first ensemble.
+stage spandex-dense-averaged "${SPANDEX[@]}" train configs/spandex-dense-averaged.yaml --dataset "$DATASET" \
+    --init "$RUNS/spandex-dense-voices/spandex-dense-voices.net" --out "$RUNS/spandex-dense-averaged"
+cp assets/models/spandex-dense.net "$RUNS/spandex-dense-soup.net"  # (the soup, as the first stages were taught)
+FIVE=(--teacher "$RUNS/spandex-dense-soup.net" --teacher "$RUNS/spandex-dense-long/spandex-dense-long.net"
+      --teacher "$RUNS/spandex-dense-voices/spandex-dense-voices.net"
+      --teacher "$RUNS/spandex-dense-averaged/spandex-dense-averaged.net" --teacher assets/models/spandex-prune50.net)
+SIX=(--teacher "$RUNS/spandex-dense-ensemble/spandex-dense-ensemble.net" --teacher assets/models/spandex-prune50.net
+     --teacher "$RUNS/spandex-dense-voices/spandex-dense-voices.net" --teacher "$OFFICIAL"
+     --teacher "$RUNS/spandex-dense-long/spandex-dense-long.net" --teacher assets/models/spandex-prune75.net)
+stage spandex-dense-ensemble "${SPANDEX[@]}" train configs/spandex-dense-ensemble.yaml --dataset "$DATASET" \
+    --init "$RUNS/spandex-dense-soup.net" "${FIVE[@]}" --out "$RUNS/spandex-dense-ensemble"
+stage spandex-frugal-ensemble "${SPANDEX[@]}" train configs/spandex-frugal-ensemble.yaml --dataset "$DATASET" \
+    --init assets/models/spandex-frugal.net "${FIVE[@]}" --out "$RUNS/spandex-frugal-ensemble"
+stage spandex-dense-ensemble6 "${SPANDEX[@]}" train configs/spandex-dense-ensemble6.yaml --dataset "$DATASET" \
+    --init "$RUNS/spandex-dense-ensemble/spandex-dense-ensemble.net" "${SIX[@]}" --out "$RUNS/spandex-dense-ensemble6"
+stage spandex-frugal-ensemble6 "${SPANDEX[@]}" train configs/spandex-frugal-ensemble6.yaml --dataset "$DATASET" \
+    --init "$RUNS/spandex-frugal-ensemble/spandex-frugal-ensemble.net" "${SIX[@]}" --out "$RUNS/spandex-frugal-ensemble6"
+# shipped as spandex-dense and spandex-frugal: each card keeps its stages before, the ensembles' members named
+RUNS="$RUNS" .venv/bin/python - <<'PY'
+import json, os, pathlib, shutil
+runs = pathlib.Path(os.environ["RUNS"])
+def run_card(name, soup):
+    card = json.loads((runs / name / f"{name}.json").read_text())
+    if card["recipe"]["teacher"] == str(runs / "spandex-dense-soup.net"):  # named as what it was
+        card["recipe"]["teacher"] = soup
+    return card
+keys = ("name", "parent", "recipe", "metrics", "training")
+for model in ("dense", "frugal"):
+    old = json.loads(pathlib.Path(f"assets/models/spandex-{model}.json").read_text())
+    soup = "spandex-dense (the soup above)" if model == "dense" else "spandex-dense (the soup, git 9d8d761)"
+    first, data = (run_card(f"spandex-{model}-{stage}", soup) for stage in ("ensemble", "ensemble6"))
+    previous = {key: old[key] for key in keys if key != "metrics" or model == "frugal"}  # dense's: the soup's numbers
+    previous["name"] = old["recipe"]["name"]
+    data.update(name=f"spandex-{model}", parent=old["parent"],
+                stages=[*old.get("stages", []), previous, {key: first[key] for key in keys}],
+                **{key: old[key] for key in ("default", "ab_with", "earlier_blends", "earlier_narrows") if key in old},
+                notes="The official N-DNS baseline (Intel, MIT) fine-tuned here: configs/spandex-dense*.yaml, "
+                      "scripts/train_lineup.sh." if model == "dense" else
+                "spandex-prune75 narrowed to 280-160 hidden neurons, then learning spandex-dense's output alone, then "
+                "two output ensembles' (configs/spandex-frugal-*.yaml).")
+    if "soup" in old:
+        data["soup"] = {**old["soup"], "after_stage": previous["name"]}
+    shutil.copyfile(runs / f"spandex-{model}-ensemble6/spandex-{model}-ensemble6.net", f"assets/models/spandex-{model}.net")
+    pathlib.Path(f"assets/models/spandex-{model}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+PY
 # each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
 PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
 echo "lineup installed in assets/models"

@@ -143,3 +143,5 @@ def test_the_card_says_the_input_is_levelled():
     line = next(line for line in card_lines(card) if line.startswith("input: "))
     assert "quiet and loud microphones are denoised alike" in line
     assert "-1 dB mean |STFT|² per bin" in line and "attack 0.1 s, release 2 s, gain -18 … +30 dB" in line
+    brief = next(line for line in card_lines(card, brief_stages=True) if line.startswith("input: "))  # the app's
+    assert brief == "input: levelled — quiet and loud microphones are denoised alike (gain -18 … +30 dB)"

@@ -133,6 +133,8 @@ def test_card_data_line_names_corpora_not_every_group():
     data = next(line for line in card_lines(default.card) if line.startswith("data: "))
     assert "synthetic voices" in data and len(data) < 200, data
     assert " — 5.6 h of training speech (" in data  # fresh mixtures: the clean speech they were drawn from
+    brief = next(line for line in card_lines(default.card, brief_stages=True) if line.startswith("data: "))
+    assert brief == data.split(" (")[0]  # the app's card, where room is short: how much, not whose
 
 
 def test_card_data_line_says_fixed_clips_are_clips_and_a_few_minutes_are_minutes():

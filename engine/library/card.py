@@ -149,7 +149,10 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
                              f"{metrics['nonzero_params']:,} of its {weights:,} weights left "
                              f"({1 - metrics['nonzero_params'] / weights:.1%} zero)")
     level = card.get("input_level")
-    if level:
+    if level and brief_stages:  # the app's card: what it does; `spandex models` gives the settings
+        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (gain {level['min_gain_db']:+g} "
+                     f"… {level['max_gain_db']:+g} dB)")
+    elif level:
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike (frames heard at "
                      f"{level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack {level['attack_frames'] * HOP_S:.2g} s, release "
                      f"{level['release_frames'] * HOP_S:.2g} s, gain {level['min_gain_db']:+g} … "
@@ -174,7 +177,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     if recipe:  # after its stages, the run that made the model is the last stage, named as the others are
         run_name = recipe.get("name") if stages and isinstance(recipe.get("name"), str) else None
         label = f"last stage {run_name}" if run_name else "last stage" if stages else "recipe"
-        lines.append(f"{label}{of_first}: {_recipe_summary(recipe)}")
+        lines.append(f"{label}{of_first}: {_recipe_summary(recipe, ensemble_counted=brief_stages)}")
     for earlier in earlier_blends:
         if id(earlier) not in placed:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
@@ -196,13 +199,18 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         seconds = sum(run["wall_time_s"] for run in runs) if whole else training.get("wall_time_s", 0)
         took = f"{seconds:.0f} s" if seconds < 59.5 else f"{seconds / 60:.0f} min"  # a short run is not "0 min"
         span = (f"{len(runs)} stages, " if whole else "last stage, " if stages else "")
-        lines.append(f"training{of_first}: {span}{steps} steps, {took} on "
-                     f"{training.get('machine', 'an unknown machine')}, {training.get('threads', '?')} thread(s)")
+        machine = str(training.get("machine", "an unknown machine"))
+        if brief_stages:  # the app's card: the machine without its torch version, nor the threads
+            machine = machine.split(", torch ")[0]
+        else:
+            machine += f", {training.get('threads', '?')} thread(s)"
+        lines.append(f"training{of_first}: {span}{steps} steps, {took} on {machine}")
     data = card.get("data", {})
     if data:
         sources = data.get("sources", {})
         speech = speech_summary(sources.get("train", {}).get("speech_groups", {}))
-        lines.append(f"data: {data.get('dataset', '?')} — {_training_amount(data)} ({speech})")
+        shown = "" if brief_stages else f" ({speech})"  # the app's card: how much; `spandex models`: whose
+        lines.append(f"data: {data.get('dataset', '?')} — {_training_amount(data)}{shown}")
         mixing = data.get("train_mixing")
         if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):  # `spandex models`
             lines.append(f"mixing{' (last stage)' if stages else ''}: fresh every step — "
@@ -413,7 +421,9 @@ def _full_layout(neurons: list, card: dict) -> list[int] | None:
     return full if full != list(neurons) else None
 
 
-def _recipe_summary(recipe: dict, brief: bool = False) -> str:
+def _recipe_summary(recipe: dict, brief: bool = False, ensemble_counted: bool = False) -> str:
+    """What a run did: in ``brief``, its steps and pruning; else its settings, an ensemble of teachers named whole or
+    (``ensemble_counted``, the app's card) by its first member and how many more."""
     if brief:  # steps and pruning: what a stage did, not how
         pruning = recipe.get("pruning")
         return f"{recipe.get('steps', '?')} steps" + (
@@ -440,5 +450,6 @@ def _recipe_summary(recipe: dict, brief: bool = False) -> str:
         parts.append(f"weights averaged (decay {recipe['weight_average']:g})")
     if recipe.get("teacher"):
         weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
-        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, recipe.get('teacher_ensemble') or ())}")
+        ensemble = recipe.get("teacher_ensemble") or ()
+        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, ensemble, counted=ensemble_counted)}")
     return "; ".join(parts)
