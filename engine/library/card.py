@@ -209,8 +209,8 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     if data:
         sources = data.get("sources", {})
         speech = speech_summary(sources.get("train", {}).get("speech_groups", {}))
-        shown = "" if brief_stages else f" ({speech})"  # the app's card: how much; `spandex models`: whose
-        lines.append(f"data: {data.get('dataset', '?')} — {_training_amount(data)}{shown}")
+        whose = "" if brief_stages else f" ({speech})"  # the app's card: how much; `spandex models`: whose
+        lines.append(f"data: {data.get('dataset', '?')} — {_training_amount(data)}{whose}")
         mixing = data.get("train_mixing")
         if not brief_stages and isinstance(mixing, dict) and isinstance(mixing.get("recipe"), dict):  # `spandex models`
             lines.append(f"mixing{' (last stage)' if stages else ''}: fresh every step — "
