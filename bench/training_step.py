@@ -196,8 +196,10 @@ def cuda_device(spec: str) -> torch.device | str:
         device = torch.device(spec)
     except RuntimeError:
         return f"--device {spec!r}: give cuda or cuda:N"
-    if device.type != "cuda":
+    if device.type == "cpu":
         return f"--device {spec!r}: the CPU is always timed; give cuda or cuda:N for a GPU beside it"
+    if device.type != "cuda":
+        return f"--device {spec!r}: only a CUDA GPU is timed here; give cuda or cuda:N"
     if not torch.cuda.is_available():
         return (f"--device {spec}: torch {torch.__version__} sees no CUDA GPU here "
                 f"({'no GPU or driver found' if torch.version.cuda else 'a build without CUDA'})")
@@ -228,10 +230,14 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", help="also time this git revision's SDNNGraph (e.g. 0887902), "
                                                           "its backward products as 'auto' picks them where it can")
     parser.add_argument("--profile", action="store_true", help="instead: where one 16 x 4 s step of the graph "
-                                                               "spends its time (torch.profiler, one thread)")
+                                                               "spends its time (torch.profiler, one thread, on the "
+                                                               "CPU; not with --baseline or --device)")
     parser.add_argument("--device", metavar="cuda[:N]", help="also time the graph's step on this CUDA GPU, on the "
                                                               "same batches (the CPU's are timed as without it)")
     args = parser.parse_args()
+    if args.profile and (args.baseline or args.device):
+        parser.error(f"--profile profiles today's graph on the CPU only: leave out "
+                     f"{'--baseline' if args.baseline else '--device'}")
     gpu = None if args.device is None else cuda_device(args.device)
     if isinstance(gpu, str):
         parser.error(gpu)
@@ -241,9 +247,6 @@ def main() -> None:
         parser.error("--threads: each thread count must be at least 1")
     if args.baseline is not None and (not args.baseline.strip() or args.baseline.startswith("-")):
         parser.error(f"--baseline {args.baseline!r}: give a git revision (a commit, tag or branch)")
-    if args.profile and (args.baseline or gpu):
-        parser.error(f"--profile profiles today's graph on the CPU only: leave out "
-                     f"{'--baseline' if args.baseline else '--device'}")
     scratch = tempfile.TemporaryDirectory(prefix="spandex-bench-")
     tree = unpack_revision(args.baseline, Path(scratch.name)) if args.baseline else None
     model = load_model(BASELINE)

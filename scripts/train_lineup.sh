@@ -306,29 +306,39 @@ stage spandex-dense-ensemble6 "${SPANDEX[@]}" train configs/spandex-dense-ensemb
     --init "$RUNS/spandex-dense-ensemble/spandex-dense-ensemble.net" "${SIX[@]}" --out "$RUNS/spandex-dense-ensemble6"
 stage spandex-frugal-ensemble6 "${SPANDEX[@]}" train configs/spandex-frugal-ensemble6.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-frugal-ensemble/spandex-frugal-ensemble.net" "${SIX[@]}" --out "$RUNS/spandex-frugal-ensemble6"
-# shipped as spandex-dense and spandex-frugal: each card keeps its stages before, the ensembles' members named
+# shipped as spandex-dense and spandex-frugal: each card keeps its stages before, the ensembles' members named as
+# what they are (a run's file by its stem would say "spandex-dense-soup" or "spandex-dense-long")
 RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib, shutil
 runs = pathlib.Path(os.environ["RUNS"])
-def run_card(name, soup):
-    card = json.loads((runs / name / f"{name}.json").read_text())
-    if card["recipe"]["teacher"] == str(runs / "spandex-dense-soup.net"):  # named as what it was
-        card["recipe"]["teacher"] = soup
-    return card
 keys = ("name", "parent", "recipe", "metrics", "training")
-for model in ("dense", "frugal"):
+for model, where in (("dense", "the stage above"), ("frugal", "a stage of spandex-dense")):
+    names = {"spandex-dense-soup": "spandex-dense (the soup above)" if model == "dense" else
+             "spandex-dense (the soup, git 9d8d761)", "spandex-dense-long": f"spandex-dense-long ({where})",
+             "spandex-dense-voices": f"spandex-dense-voices ({where})",
+             "spandex-dense-averaged": "spandex-dense-averaged (voices trained 8,000 steps more, git f035f67)",
+             "spandex-dense-ensemble": f"spandex-dense-ensemble ({where})"}
+    def run_card(name):
+        card = json.loads((runs / name / f"{name}.json").read_text())
+        recipe = card["recipe"]
+        recipe["teacher"], *recipe["teacher_ensemble"] = (
+            names.get(pathlib.Path(spec).stem, pathlib.Path(spec).stem)
+            for spec in (recipe["teacher"], *recipe["teacher_ensemble"]))
+        return card
     old = json.loads(pathlib.Path(f"assets/models/spandex-{model}.json").read_text())
-    soup = "spandex-dense (the soup above)" if model == "dense" else "spandex-dense (the soup, git 9d8d761)"
-    first, data = (run_card(f"spandex-{model}-{stage}", soup) for stage in ("ensemble", "ensemble6"))
+    first, data = run_card(f"spandex-{model}-ensemble"), run_card(f"spandex-{model}-ensemble6")
     previous = {key: old[key] for key in keys if key != "metrics" or model == "frugal"}  # dense's: the soup's numbers
     previous["name"] = old["recipe"]["name"]
+    if model == "dense":  # the voices stage trained on from the long one (the soup card's parent is the lineage's)
+        previous["parent"] = old["stages"][-1]["name"]
     data.update(name=f"spandex-{model}", parent=old["parent"],
                 stages=[*old.get("stages", []), previous, {key: first[key] for key in keys}],
                 **{key: old[key] for key in ("default", "ab_with", "earlier_blends", "earlier_narrows") if key in old},
                 notes="The official N-DNS baseline (Intel, MIT) fine-tuned here: configs/spandex-dense*.yaml, "
                       "scripts/train_lineup.sh." if model == "dense" else
-                "spandex-prune75 narrowed to 280-160 hidden neurons, then learning spandex-dense's output alone, then "
-                "two output ensembles' (configs/spandex-frugal-*.yaml).")
+                "spandex-prune75 (before its last stage) narrowed to 280-160 hidden neurons, then trained on the "
+                "output of the soup that was spandex-dense until session 24, then on two output ensembles "
+                "(configs/spandex-frugal-*.yaml).")
     if "soup" in old:
         data["soup"] = {**old["soup"], "after_stage": previous["name"]}
     shutil.copyfile(runs / f"spandex-{model}-ensemble6/spandex-{model}-ensemble6.net", f"assets/models/spandex-{model}.net")

@@ -221,3 +221,12 @@ def test_the_signal_follows_each_neuron_whatever_order_the_graph_works_in():
     signal, moved = neuron_signal(model, magnitudes), neuron_signal(permuted, magnitudes)
     assert len(set(signal[0].tolist())) == 6  # six different values: a wrong order cannot pass by chance
     assert np.array_equal(moved[0], signal[0][perm])
+
+
+def test_a_model_trained_after_its_parent_was_narrowed_shows_the_narrowing_before_its_stages():
+    """spandex-frugal: prune75 narrowed, then three training stages; the card tells them in that order."""
+    card = {"name": "m", "recipe": {"name": "last", "steps": 5}, "stages": [{"name": "one", "recipe": {"steps": 3}}],
+            "earlier_narrows": [{"model": "p", "from": [257, 8, 8, 257], "asked": [4, 4], "to": [257, 4, 4, 257]}]}
+    for lines in (card_lines(card), card_lines(card, brief_stages=True)):
+        order = [line.split(":")[0] for line in lines if line.startswith(("earlier narrowing", "stage", "last"))]
+        assert order == ["earlier narrowing", "stage one", "last stage last"]

@@ -167,3 +167,4 @@ def test_the_training_step_bench_times_a_step_on_the_device_it_is_given(monkeypa
     if not torch.cuda.is_available():
         assert "sees no CUDA GPU here" in training_step.cuda_device("cuda")
     assert "give cuda or cuda:N for a GPU" in training_step.cuda_device("cpu")
+    assert "only a CUDA GPU is timed here" in training_step.cuda_device("meta")

@@ -296,7 +296,7 @@ def test_an_ensemble_teacher_teaches_the_mean_of_its_masks(tiny_dataset, tmp_pat
     assert "distilled from teacher11 + teacher12, masks averaged (100% of the loss)" in " ".join(card_lines(card))
     # the app's card, where room is short: the ensemble counted, the machine without torch's version or threads
     brief = card_lines(card, brief_stages=True)
-    assert "distilled from an ensemble of 2, masks averaged (100% of the loss)" in " ".join(brief)
+    assert "distilled from an ensemble of 2 models, masks averaged (100% of the loss)" in " ".join(brief)
     full_training, brief_training = (next(line for line in lines if line.startswith("training: "))
                                      for lines in (card_lines(card), brief))
     assert ", torch " in full_training and full_training.endswith("1 thread(s)")

@@ -160,6 +160,11 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     earlier_blends = card.get("earlier_blends")
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
+    earlier_narrows = card.get("earlier_narrows")
+    narrows = [f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}"
+               for earlier in (earlier_narrows if isinstance(earlier_narrows, list) else [])]
+    if narrowed is None:  # a model trained after its parent was narrowed: the narrowing came first
+        lines += narrows
     soup = card.get("soup")
     placed: set[int] = set()  # a blend that names the stage it followed ("after_stage") is shown in its place
     for stage in stages:  # earlier runs of the same model, not shipped on their own
@@ -185,10 +190,8 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     if blend:
         lines.append(f"blend: {_blend_summary(blend)}")
-    earlier_narrows = card.get("earlier_narrows")
-    for earlier in earlier_narrows if isinstance(earlier_narrows, list) else []:  # its parent was narrowed too
-        lines.append(f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}")
-    if narrowed is not None:
+    if narrowed is not None:  # narrowed after its history above (and before that, perhaps, its parent too)
+        lines += narrows
         lines.append(f"narrowed: {_narrow_summary(narrowed)}")
     training = card.get("training", {})
     if training:
@@ -423,7 +426,7 @@ def _full_layout(neurons: list, card: dict) -> list[int] | None:
 
 def _recipe_summary(recipe: dict, brief: bool = False, ensemble_counted: bool = False) -> str:
     """What a run did: in ``brief``, its steps and pruning; else its settings, an ensemble of teachers named whole or
-    (``ensemble_counted``, the app's card) by its first member and how many more."""
+    (``ensemble_counted``, the app's card) counted."""
     if brief:  # steps and pruning: what a stage did, not how
         pruning = recipe.get("pruning")
         return f"{recipe.get('steps', '?')} steps" + (

@@ -66,10 +66,10 @@ def model_name_problem(name: str) -> str | None:
 def teacher_phrase(teacher: str, weight: float, ensemble: Sequence[str] = (), counted: bool = False) -> str:
     """How a run's teacher is named wherever it is shown (CLI, Prune panel, card): "spandex-dense (50% of the
     loss)", or with an ``ensemble`` "spandex-dense + spandex-prune50, masks averaged (100% of the loss)" (``counted``,
-    where room is short: "an ensemble of 2, masks averaged ..."); a file by its stem, as cards name models."""
+    where room is short: "an ensemble of 2 models, masks averaged ..."); a file by its stem, as cards name models."""
     names = " + ".join(Path(spec).stem for spec in (teacher, *ensemble))
     if counted and ensemble:
-        names = f"an ensemble of {len(ensemble) + 1}"
+        names = f"an ensemble of {len(ensemble) + 1} models"
     return f"{names}{', masks averaged' if ensemble else ''} ({weight:.0%} of the loss)"
 
 
