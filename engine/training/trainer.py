@@ -149,13 +149,14 @@ class Teacher(torch.nn.Module):
         return masks[0] if len(masks) == 1 else torch.stack(masks).mean(dim=0)
 
 
-def load_teachers(specs: tuple[str, ...]) -> list[tuple[SDNNModel, str]]:
-    """:func:`load_teacher` of each model of an ensemble, refused where two are one network (a copy of a file under
-    another name: the ensemble would weigh it twice and pay for it twice)."""
-    loaded = [load_teacher(spec) for spec in specs]
+def load_teachers(specs: tuple[str, ...]) -> list[tuple[SDNNModel, str, str]]:
+    """:func:`load_teacher` of each model of an ensemble, with its network's digest
+    (:meth:`SDNNModel.content_digest`), refused where two are one network (a copy of a file under another name: the
+    ensemble would weigh it twice and pay for it twice)."""
+    loaded = [(model, file_digest, model.content_digest()) for model, file_digest in map(load_teacher, specs)]
     seen: dict[str, str] = {}
-    for spec, (model, _) in zip(specs, loaded, strict=True):
-        twin = seen.setdefault(model.content_digest(), spec)
+    for spec, (_, _, network) in zip(specs, loaded, strict=True):
+        twin = seen.setdefault(network, spec)
         if twin != spec:
             raise SpandexError(f"teachers {twin!r} and {spec!r} are the same network: an ensemble averages different "
                                f"models; give each once")
@@ -163,14 +164,13 @@ def load_teachers(specs: tuple[str, ...]) -> list[tuple[SDNNModel, str]]:
 
 
 def build_teacher(config: TrainConfig) -> tuple[Teacher | None, str | None, str | None]:
-    """What a run distils from (``config.teachers``), its file's SHA-256 and its network's
-    (:meth:`SDNNModel.content_digest`), an ensemble's each joined by "+", or (None, None, None)."""
+    """What a run distils from (``config.teachers``), its file's SHA-256 and its network's digest, an ensemble's each
+    joined by "+", or (None, None, None)."""
     if config.teacher is None:
         return None, None, None
-    loaded = load_teachers(config.teachers)
-    graphs = [SDNNGraph.from_model(model, max_delay=0) for model, _ in loaded]  # 0: only the delays it has
-    return (Teacher(graphs), "+".join(file_digest for _, file_digest in loaded),
-            "+".join(model.content_digest() for model, _ in loaded))
+    models, file_digests, networks = zip(*load_teachers(config.teachers), strict=True)
+    graphs = [SDNNGraph.from_model(model, max_delay=0) for model in models]  # 0: only the delays it has
+    return Teacher(graphs), "+".join(file_digests), "+".join(networks)
 
 
 @dataclass(frozen=True)
