@@ -149,14 +149,12 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
                              f"{metrics['nonzero_params']:,} of its {weights:,} weights left "
                              f"({1 - metrics['nonzero_params'] / weights:.1%} zero)")
     level = card.get("input_level")
-    if level and brief_stages:  # the app's card: what it does; `spandex models` gives the settings
-        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (gain {level['min_gain_db']:+g} "
-                     f"… {level['max_gain_db']:+g} dB)")
-    elif level:
-        lines.append(f"input: levelled — quiet and loud microphones are denoised alike (frames heard at "
-                     f"{level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack {level['attack_frames'] * HOP_S:.2g} s, release "
-                     f"{level['release_frames'] * HOP_S:.2g} s, gain {level['min_gain_db']:+g} … "
-                     f"{level['max_gain_db']:+g} dB)")
+    if level:  # the app's card (brief) says what it does; `spandex models` gives the settings too
+        gain = f"gain {level['min_gain_db']:+g} … {level['max_gain_db']:+g} dB"
+        settings = gain if brief_stages else (
+            f"frames heard at {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack "
+            f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, {gain}")
+        lines.append(f"input: levelled — quiet and loud microphones are denoised alike ({settings})")
     earlier_blends = card.get("earlier_blends")
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
