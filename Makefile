@@ -21,12 +21,12 @@ help:
 	@echo "make lint   ruff and mypy over the code (make test runs them first)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run every benchmark in bench/"
-	@echo "make clean  remove caches and build leftovers (keeps $(VENV); rm -rf $(VENV) to rebuild it)"
+	@echo "make clean  remove caches and test artifacts (keeps $(VENV) and build/: datasets, training runs)"
 
 setup:
 	@VENV='$(VENV)' bash scripts/setup.sh
 
-# Arguments for the app, e.g. make run ARGS='--model ../shared/reference_models/ndns_baseline.net --demo'
+# Arguments for the app, e.g. make run ARGS='--model spandex-prune90 --demo'
 ARGS ?=
 
 run: setup
@@ -58,6 +58,8 @@ bench: setup
 	done; \
 	[ $${#failed[@]} -eq 0 ] || { echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; }
 
+# build/ is kept: it holds what took hours to make (build/data: datasets; build/runs: training runs and their
+# checkpoints; build/training-audio: the sources). Remove it by hand, knowing that.
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info
 	find . -path './$(VENV)' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
