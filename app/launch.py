@@ -14,7 +14,8 @@ from assets import asset_path
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.files.audio import open_audio
-from engine.library.catalog import default_lineup
+from engine.files.netx import load_model
+from engine.library.catalog import default_lineup, model_file
 from engine.live.host import EngineHost
 from engine.live.protocol import BUFFER_HOPS, EngineConfig
 from engine.stop_signals import STOP_SIGNALS, silence_hung_up_terminal
@@ -127,6 +128,11 @@ def run_app(options: AppOptions) -> int:
             open_audio(options.file)
         except SpandexError as exc:
             raise SpandexError(f"--file {exc}") from None
+    for spec in options.models:  # the same for a model: a typo or a broken file, not a window without it
+        try:
+            load_model(model_file(spec))
+        except SpandexError as exc:
+            raise SpandexError(f"--model: {exc}") from None
     if not has_display():
         raise SpandexError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run "
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")

@@ -62,7 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
                     finetune_command, blend_command, narrow_command, export_command, loihi_report_command):
         command.add_parser(subparsers)
+    _name_command_parsers(parser)
     return parser
+
+
+def _name_command_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each command's parser in its own defaults (``command_parser``; the innermost, for `data build`), so that
+    an unknown option is refused with that command's usage rather than the app's."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_parser=command)
+                _name_command_parsers(command)
 
 
 def _buffer_hops(text: str) -> int:
@@ -86,7 +97,10 @@ def start_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's parser: its usage, not the app's options
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed (`spandex data build` records it)
     with stop_signals_as_interrupts():
         return _run(args)

@@ -141,8 +141,10 @@ def model_file(spec: str | os.PathLike) -> Path:
     """The file a model spec names: a path as given (a model file name, or an existing file), else the library
     entry of that name (:class:`ModelFileError` naming the known ones if there is none)."""
     text = str(spec)
+    if not text.strip():  # an unset variable in a script: say so, not "no model named ''"
+        raise ModelFileError("a model is needed: a library name or a netx file (it was given empty)")
     path = Path(text).expanduser()
-    if names_a_file(text) or path.is_file():
+    if names_a_file(text) or path.is_file() or path.is_dir():  # a folder: load_model says it is one
         return path
     return find_model(text, hint=" and no such file").path
 
