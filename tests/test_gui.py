@@ -140,8 +140,12 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
     window, host = open_window(qtbot, tmp_path, [str(shipped), str(reference_path("ndns_baseline.net"))],
                                output="none")
     try:
+        # until the engine first speaks (its process takes seconds to start), the window says what it waits for
+        assert window.banner.isVisible(), "an empty window while the engine starts"
+        assert window.banner.text().startswith("<b>Starting the audio engine and loading 2 models…</b>")
         panel = window.models_panel
         qtbot.waitUntil(lambda: len(window.controller.models) == 2, timeout=60_000)
+        assert not window.banner.isVisible()  # the models came: nothing to say
         lines = card_lines(read_card(shipped)[0], brief_stages=True)  # room is short in the app
         expected = "\n".join(line.lstrip(" ") for line in lines)  # its indents are the paragraphs' margins
         assert "SI-SNR dB" in expected and panel.card.toPlainText() == expected
@@ -271,7 +275,7 @@ def test_no_model_says_so_then_opens_one(qtbot, tmp_path, shots, monkeypatch):
     monkeypatch.setattr("app.launch.default_lineup", lambda: [])  # as on a checkout without assets/models
     window, host = open_window(qtbot, tmp_path, [], output="none")
     try:
-        qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+        qtbot.waitUntil(lambda: window.banner.isVisible() and "Starting" not in window.banner.text(), timeout=60_000)
         assert "No model loaded" in window.banner.text()
         qtbot.waitUntil(lambda: window.frames_received > 50, timeout=30_000)
         window.grab().save(str(shots / "no_model.png"))
@@ -404,7 +408,8 @@ def test_a_bad_file_or_model_says_so_once_and_the_engine_runs_on(qtbot, tmp_path
     bad_file.write_text("not audio")
     window, host = open_window(qtbot, tmp_path, ["no-such-model"], output="none", file=str(bad_file))
     try:
-        qtbot.waitUntil(lambda: window.banner.isVisible() and window.notice.isVisible(), timeout=60_000)
+        qtbot.waitUntil(lambda: window.banner.isVisible() and window.notice.isVisible()
+                        and "Starting" not in window.banner.text(), timeout=60_000)
         assert "Cannot load the model no-such-model" in window.banner.text()
         assert "No default model is shipped" not in window.banner.text()
         qtbot.waitUntil(lambda: window.controller.stream_info is not None and window.frames_received > 50, timeout=30_000)

@@ -15,6 +15,12 @@ def test_record_folder_label_shortens_home_and_cuts_a_long_path_at_the_front():
     assert len(label) == len("to ") + status_text.FOLDER_CHARS
 
 
+def test_the_starting_banner_says_what_the_window_waits_for():
+    assert status_text.starting_text(3).startswith("<b>Starting the audio engine and loading 3 models…</b>")
+    assert "loading 1 model…" in status_text.starting_text(1)
+    assert "loading" not in status_text.starting_text(0)
+
+
 def test_no_model_banner_says_why_the_last_model_did_not_load():
     assert status_text.no_model_text("") == status_text.NO_MODEL_TEXT
     assert status_text.no_model_text("Cannot load the model x").endswith("<br>Cannot load the model x")

@@ -72,6 +72,8 @@ class WindowController:
         self._last_model = 0
         self._demo_noise = ("", 5.0)  # the noise when demo mode began: what Reset brings back there
         self._load_error = ""  # why the last model did not load (shown while none is loaded)
+        self._starting = True  # until the engine's first event: the banner says it is starting
+        window.show_banner(status_text.starting_text(self.loading))
         self._connect()
 
     def _connect(self) -> None:
@@ -261,6 +263,9 @@ class WindowController:
     def on_event(self, event: protocol.Event) -> None:
         """React to one event from the engine (see :mod:`engine.live.protocol`)."""
         w = self._window
+        if self._starting:  # the engine runs: what the banner says from now on is about the models
+            self._starting = False
+            w.show_banner("")
         match event:
             case protocol.ModelsChanged():
                 self.models = list(event.models)

@@ -123,6 +123,13 @@ NO_MODEL_TEXT = ("<b>No model loaded.</b> Open a model file (Open model… in th
                  "with <code>spandex --model NAME|PATH</code>. Until then you hear the input unprocessed.")
 
 
+def starting_text(n_models: int) -> str:
+    """The banner until the engine first speaks (rich text): a window that waits says what it waits for."""
+    models = f" and loading {n_models} model{'s' if n_models != 1 else ''}" if n_models else ""
+    return (f"<b>Starting the audio engine{models}…</b> On a busy machine this takes up to tens of seconds; "
+            "the plots start as soon as it runs.")
+
+
 def no_model_text(load_error: str) -> str:
     """The no-model banner (rich text), with why the last model did not load when one did not."""
     why = f"<br>{load_error}" if load_error else ""
