@@ -176,7 +176,7 @@ def test_a_card_shows_a_soup_after_its_last_stage():
                      "soup: the weights of long and voices averaged (rounded once); the rest from long (delays), where "
                      "the others differ: layer 2's axonal delays (12 of 512 neurons differ in voices); chosen by a "
                      "greedy soup of 9"]
-    assert "soup: the weights of long and voices averaged" in card_lines(card, brief_stages=True)  # the app's
+    assert "soup: long and voices averaged" in card_lines(card, brief_stages=True)  # the app's, where room is short
     # a blend of the soup: the soup first, then the blend
     blended = [line[:5] for line in card_lines({**card, "blend": {"model": "m", "other": "o", "share": 0.8}})
                if line.startswith(("soup", "blend"))]

@@ -157,7 +157,7 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
         assert wrapped, "no card line wraps at this width: nothing to check"
         for layout in wrapped:  # a wrapped line hangs under its own first line, clear of the next label
             assert all(layout.lineAt(k).x() > layout.lineAt(0).x() for k in range(1, layout.lineCount()))
-        assert "stage spandex-dense-stage1: 3200 steps\n" in expected  # the stages before the last in brief
+        assert "stages: spandex-dense-stage1 (3200 steps) → spandex-dense (2400 steps) → blend: " in expected  # in brief
         assert "stage spandex-dense-stage1: 3200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
         panel.table.selectRow(1)  # the official file has no card: said so
         assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"

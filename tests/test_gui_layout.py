@@ -307,20 +307,22 @@ def test_every_tab_fits_from_1024x768_to_1920x1080(qtbot, private_home, shots):
 @pytest.mark.slow
 def test_every_shipped_models_card_fits_with_all_five_loaded(qtbot, private_home):
     """All five shipped models in the A/B table (the table at its tallest for them): each one's card, selected,
-    fits the laptop window without scrolling (stages before the last in brief; `spandex models` shows them all)."""
+    fits the laptop window and the 1024×768 projector without scrolling (the stages before the last in one brief
+    paragraph; `spandex models` shows them all)."""
     shipped = ("spandex-dense", "spandex-prune50", "spandex-prune75", "spandex-prune90", "spandex-frugal")
     window, host = open_window(qtbot, private_home, list(shipped), output="none")
     try:
         qtbot.waitUntil(lambda: len(window.controller.models) == 5 and window.frames_received > 100, timeout=120_000)
-        window.resize(*SIZES[0])
         window.tabs.setCurrentWidget(window.models_panel)
         problems = []
-        for row in range(window.models_panel.table.rowCount()):
-            window.models_panel.table.selectRow(row)
-            settle(qtbot, window)
-            assert window.models_panel.card.toPlainText().startswith("model: "), row  # a real card is shown
-            name = window.models_panel.table.item(row, 1).text()
-            problems += [f"{name}'s card: {p}" for p in scroll_problems(window, set())]
+        for width, height in SIZES[:2]:
+            window.resize(width, height)
+            for row in range(window.models_panel.table.rowCount()):
+                window.models_panel.table.selectRow(row)
+                settle(qtbot, window)
+                assert window.models_panel.card.toPlainText().startswith("model: "), row  # a real card is shown
+                name = window.models_panel.table.item(row, 1).text()
+                problems += [f"{width}×{height}, {name}'s card: {p}" for p in scroll_problems(window, set())]
         assert not problems, "\n".join(problems)
     finally:
         close_window(window, host)

@@ -137,7 +137,8 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         check = metrics.get("card_check")
         if isinstance(check, dict) and all(isinstance(check.get(k), (int, float)) for k in ("si_snri", "power_proxy_mops")):
             clips = len(check["si_snr_in"]) if isinstance(check.get("si_snr_in"), list) else "?"
-            lines.append(f"  card check ({clips} short clips that the test suite measures again): SI-SNRi "
+            which = f"{clips} short clips" + ("" if brief_stages else " that the test suite measures again")
+            lines.append(f"  card check ({which}): SI-SNRi "
                          f"{check['si_snri']:.2f} dB at {check['power_proxy_mops']:.2f} M-Ops/s")
         if metrics.get("neurons"):
             lines.append(f"  neurons per layer: {layout_text(metrics['neurons'])}"
@@ -159,28 +160,35 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
     earlier_narrows = card.get("earlier_narrows")
-    narrows = [f"earlier narrowing: {_narrow_summary(earlier) if isinstance(earlier, dict) else '?'}"
+    narrows = [f"earlier narrowing: {_narrow_summary(earlier, brief_stages) if isinstance(earlier, dict) else '?'}"
                for earlier in (earlier_narrows if isinstance(earlier_narrows, list) else [])]
     if narrowed is None:  # a model trained after its parent was narrowed: the narrowing came first
         lines += narrows
     soup = card.get("soup")
     placed: set[int] = set()  # a blend that names the stage it followed ("after_stage") is shown in its place
+    history = []  # the stages before the last, with the blends and soups between them, in order
     for stage in stages:  # earlier runs of the same model, not shipped on their own
-        lines.append(f"stage {stage.get('name', '?')}: {_recipe_summary(stage.get('recipe', {}), brief_stages)}")
+        summary = _recipe_summary(stage.get("recipe", {}), brief_stages)
+        history.append(f"{stage.get('name', '?')} ({summary})" if brief_stages else
+                       f"stage {stage.get('name', '?')}: {summary}")
         recipe_name = stage["recipe"].get("name") if isinstance(stage.get("recipe"), dict) else None
         names = [name for name in (stage.get("name"), recipe_name) if isinstance(name, str)]
         for earlier in earlier_blends:
             if isinstance(earlier, dict) and earlier.get("after_stage") in names and id(earlier) not in placed:
-                lines.append(f"blend: {_blend_summary(earlier)}")  # in its place, between the stages
+                history.append(f"blend: {_blend_summary(earlier, brief_stages)}")  # in its place, between the stages
                 placed.add(id(earlier))
         if isinstance(soup, dict) and soup.get("after_stage") in names and id(soup) not in placed:
-            lines.append(f"soup: {_soup_summary(soup, brief_stages)}")  # a later stage trained the soup on
+            history.append(f"soup: {_soup_summary(soup, brief_stages)}")  # a later stage trained the soup on
             placed.add(id(soup))
+    if brief_stages and history:  # the app's card: one paragraph, where room is short (`spandex models`: a line each)
+        lines.append("stages: " + " → ".join(history))
+    else:
+        lines += history
     recipe = card.get("recipe", {})
     if recipe:  # after its stages, the run that made the model is the last stage, named as the others are
         run_name = recipe.get("name") if stages and isinstance(recipe.get("name"), str) else None
         label = f"last stage {run_name}" if run_name else "last stage" if stages else "recipe"
-        lines.append(f"{label}{of_first}: {_recipe_summary(recipe, ensemble_counted=brief_stages)}")
+        lines.append(f"{label}{of_first}: {_recipe_summary(recipe, for_app=brief_stages)}")
     for earlier in earlier_blends:
         if id(earlier) not in placed:
             lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
@@ -190,7 +198,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         lines.append(f"blend: {_blend_summary(blend)}")
     if narrowed is not None:  # narrowed after its history above (and before that, perhaps, its parent too)
         lines += narrows
-        lines.append(f"narrowed: {_narrow_summary(narrowed)}")
+        lines.append(f"narrowed: {_narrow_summary(narrowed, brief_stages)}")
     training = card.get("training", {})
     if training:
         runs = [training, *(stage.get("training") for stage in stages)]
@@ -271,11 +279,13 @@ def _mixing_summary(recipe: dict) -> str:
     return "; ".join(parts) or "?"
 
 
-def _narrow_summary(narrowed: dict) -> str:
+def _narrow_summary(narrowed: dict, brief: bool = False) -> str:
+    """From which model to which layout; unless ``brief`` (the app's card), how much signal each layer kept."""
     before, after = narrowed.get("from"), narrowed.get("to")
     if not (isinstance(before, list) and isinstance(after, list)):
         return "?"
-    return f"{_shown(str(narrowed.get('model', '?')))}, {layout_text(before)} → {layout_text(after)}{narrow_detail(narrowed)}"
+    return (f"{_shown(str(narrowed.get('model', '?')))}, {layout_text(before)} → {layout_text(after)}"
+            + ("" if brief else narrow_detail(narrowed)))
 
 
 def narrow_detail(narrowed: dict) -> str:
@@ -355,22 +365,25 @@ def finite_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _blend_summary(blend: dict) -> str:
+def _blend_summary(blend: dict, brief: bool = False) -> str:
     share = blend.get("share")
     if not isinstance(share, (int, float)):
         return "?"
-    return (f"{share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} {_shown(str(blend.get('other', '?')))}"
-            f", weight by weight, rounded to 8 bits" + ("; the first model's zero weights kept" if blend.get("keep_zeros")
-                                                        else ""))
+    shares = f"{share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} {_shown(str(blend.get('other', '?')))}"
+    if brief:  # the app's card: what was mixed, not how
+        return shares
+    return (shares + ", weight by weight, rounded to 8 bits"
+            + ("; the first model's zero weights kept" if blend.get("keep_zeros") else ""))
 
 
 def _soup_summary(soup: dict, brief: bool = False) -> str:
     members = soup.get("members")
     if not (isinstance(members, list) and members):
         return "?"
-    text = f"the weights of {' and '.join(_shown(str(m)) for m in members)} averaged"
+    names = [_shown(str(m)) for m in members]
     if brief:  # the app's card, where room is short
-        return text
+        return f"{', '.join(names[:-1])} and {names[-1]} averaged" if len(names) > 1 else f"{names[0]} averaged"
+    text = f"the weights of {' and '.join(names)} averaged"
     if isinstance(soup.get("weights"), str):
         text += f" ({soup['weights']})"
     if isinstance(soup.get("kept_from"), str):
@@ -422,9 +435,9 @@ def _full_layout(neurons: list, card: dict) -> list[int] | None:
     return full if full != list(neurons) else None
 
 
-def _recipe_summary(recipe: dict, brief: bool = False, ensemble_counted: bool = False) -> str:
+def _recipe_summary(recipe: dict, brief: bool = False, for_app: bool = False) -> str:
     """What a run did: in ``brief``, its steps and pruning; else its settings, an ensemble of teachers named whole or
-    (``ensemble_counted``, the app's card) counted."""
+    (``for_app``, the app's card, where room is short: also the averaging's decay left out) counted."""
     if brief:  # steps and pruning: what a stage did, not how
         pruning = recipe.get("pruning")
         return f"{recipe.get('steps', '?')} steps" + (
@@ -448,9 +461,9 @@ def _recipe_summary(recipe: dict, brief: bool = False, ensemble_counted: bool = 
     if recipe.get("drop_idle_neurons"):
         parts.append("idle neurons dropped")
     if recipe.get("weight_average"):
-        parts.append(f"weights averaged (decay {recipe['weight_average']:g})")
+        parts.append("weights averaged" + ("" if for_app else f" (decay {recipe['weight_average']:g})"))
     if recipe.get("teacher"):
         weight = recipe.get("teacher_weight") or DEFAULT_TEACHER_WEIGHT  # a recipe without one ran at the default
         ensemble = recipe.get("teacher_ensemble") or ()
-        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, ensemble, counted=ensemble_counted)}")
+        parts.append(f"distilled from {teacher_phrase(recipe['teacher'], weight, ensemble, counted=for_app)}")
     return "; ".join(parts)
