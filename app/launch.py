@@ -14,7 +14,7 @@ from assets import asset_path
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.files.audio import open_audio
-from engine.files.netx import load_model
+from engine.files.netx import TORCH_SUFFIXES, load_model
 from engine.library.catalog import default_lineup, model_file
 from engine.live.host import EngineHost
 from engine.live.protocol import BUFFER_HOPS, EngineConfig
@@ -121,6 +121,19 @@ def has_display() -> bool:
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform != "linux"
 
 
+def checked_model(spec: str) -> Path:
+    """The model file ``spec`` names, absolute (the settings remember it, wherever the app starts next), read once:
+    a netx file here; a torch state dict only found, since reading one needs torch, which takes the GUI process
+    tens of seconds to import (the engine reads it, and says so in the window if it cannot)."""
+    try:
+        path = model_file(spec)
+        if path.suffix.lower() not in TORCH_SUFFIXES or path.is_dir() or not path.is_file():
+            load_model(path)  # (which names a folder or a missing file as such)
+    except SpandexError as exc:
+        raise SpandexError(f"--model: {exc}") from None
+    return path.resolve()
+
+
 def run_app(options: AppOptions) -> int:
     """Run the window until it is closed; returns the exit status."""
     if options.file is not None:  # asked for by name: said at once if it cannot be played (not the demo instead)
@@ -128,11 +141,8 @@ def run_app(options: AppOptions) -> int:
             open_audio(options.file)
         except SpandexError as exc:
             raise SpandexError(f"--file {exc}") from None
-    for spec in options.models:  # the same for a model: a typo or a broken file, not a window without it
-        try:
-            load_model(model_file(spec))
-        except SpandexError as exc:
-            raise SpandexError(f"--model: {exc}") from None
+    if options.models:  # a model too: a typo or a broken file is said at once, not shown in a window without it
+        options = replace(options, models=[str(checked_model(spec)) for spec in options.models])
     if not has_display():
         raise SpandexError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run "
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")

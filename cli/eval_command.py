@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    default = None if args.model else required_default()
+    default = None if args.model is not None else required_default()  # (--model "" is refused, not the default)
     model_path = model_file(args.model) if default is None else default.path
     inputs = model_and_card(args.model if default is None else default.name, model_path)
     outputs = {option: check_report_output(path, f"--{option}", f"results.{option}", inputs)

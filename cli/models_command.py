@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.install is not None or args.install_name is not None:
         return install(args)
     entries = list_models()
-    if args.name:
+    if args.name is not None:  # (an empty NAME, an unset variable in a script, is refused, not the list)
         return show_card(args.name, entries)
     width = max([24, *(len(entry.name) + 2 for entry in entries)])  # a long name does not push its row out of line
     reports = [(entry, _report(entry)) for entry in entries]  # all first: the hidden column fits the widest
@@ -122,7 +122,7 @@ def install(args: argparse.Namespace) -> int:
     """``--install FILE [--name NAME]``: the model file and its card (if it has one) join the user's library."""
     if args.install is None:
         raise SpandexError("--name goes with --install FILE (the model file to add under that name)")
-    if args.name:
+    if args.name is not None:
         raise SpandexError("give either NAME (to show a card) or --install FILE, not both")
     if not args.install.strip():
         raise SpandexError("--install is empty: give the model file to add")

@@ -312,7 +312,7 @@ RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib, shutil
 runs = pathlib.Path(os.environ["RUNS"])
 keys = ("name", "parent", "recipe", "metrics", "training")
-for model, where in (("dense", "the stage above"), ("frugal", "a stage of spandex-dense")):
+for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spandex-dense")):
     names = {"spandex-dense-soup": "spandex-dense (the soup above)" if model == "dense" else
              "spandex-dense (the soup, git 9d8d761)", "spandex-dense-long": f"spandex-dense-long ({where})",
              "spandex-dense-voices": f"spandex-dense-voices ({where})",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -19,9 +20,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from app.launch import DEMO_CLIP, AppOptions, engine_config  # noqa: E402
+from app.launch import DEMO_CLIP, AppOptions, checked_model, engine_config  # noqa: E402
 from app.panels.models_panel import COLUMNS  # noqa: E402
 from app.window.main_window import MainWindow  # noqa: E402
+from engine.errors import SpandexError  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_model  # noqa: E402
 from engine.live.host import EngineHost  # noqa: E402
@@ -36,6 +38,21 @@ def shots(artifacts_dir):
     folder = artifacts_dir / "gui"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def test_a_model_named_for_the_app_is_remembered_by_its_absolute_path(tmp_path, monkeypatch):
+    """`spandex --model ../x.net` was saved as typed: started from another folder, the app lost it (or found
+    another file). A library name is its file's path; a state dict is found but left to the engine to read
+    (importing torch costs the window tens of seconds)."""
+    shutil.copy(reference_path("spandex_prune50.net"), tmp_path / "mine.net")
+    (tmp_path / "later.pt").write_bytes(b"not read here")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert checked_model("../mine.net") == tmp_path / "mine.net"
+    assert checked_model("../later.pt") == tmp_path / "later.pt"
+    assert checked_model("spandex-prune90") == default_model().path.with_name("spandex-prune90.net").resolve()
+    with pytest.raises(SpandexError, match="--model: model file not found"):
+        checked_model("../gone.pt")
 
 
 @pytest.mark.parametrize("saved", ["-3", "0", "101", "lots"])
@@ -157,8 +174,8 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
         assert wrapped, "no card line wraps at this width: nothing to check"
         for layout in wrapped:  # a wrapped line hangs under its own first line, clear of the next label
             assert all(layout.lineAt(k).x() > layout.lineAt(0).x() for k in range(1, layout.lineCount()))
-        assert "stages: spandex-dense-stage1 (3200 steps) → spandex-dense (2400 steps) → blend: " in expected  # in brief
-        assert "stage spandex-dense-stage1: 3200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
+        assert "stages: spandex-dense-stage1 (3,200 steps) → spandex-dense (2,400 steps) → blend: 80% spandex-dense + 20% ndns_baseline → " in expected  # in brief
+        assert "stage spandex-dense-stage1: 3,200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
         panel.table.selectRow(1)  # the official file has no card: said so
         assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"
     finally:

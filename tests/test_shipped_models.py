@@ -117,12 +117,12 @@ def test_a_card_with_stages_names_its_recipe_the_last_stage_and_times_them_all()
     assert [line.split(":")[0] for line in lines] == ["stage first", "last stage", "training"]
     named = card_lines({**card, "recipe": {"name": "second", "steps": 2000}})  # its run named, as the stages are
     assert [line.split(":")[0] for line in named] == ["stage first", "last stage second", "training"]
-    assert lines[-1] == "training: 2 stages, 2600 steps, 30 min on x86_64 2 cores, 1 thread(s)"
+    assert lines[-1] == "training: 2 stages, 2,600 steps, 30 min on x86_64 2 cores, 1 thread(s)"
     del card["stages"][0]["training"]  # an older card: its stages not timed, so only the last is
-    assert card_lines(card)[-1] == "training: last stage, 2000 steps, 20 min on x86_64 2 cores, 1 thread(s)"
+    assert card_lines(card)[-1] == "training: last stage, 2,000 steps, 20 min on x86_64 2 cores, 1 thread(s)"
     del card["stages"]
-    assert card_lines(card) == ["recipe: 2000 steps, batch ? × ? s, lr ?",
-                                "training: 2000 steps, 20 min on x86_64 2 cores, 1 thread(s)"]
+    assert card_lines(card) == ["recipe: 2,000 steps, batch ? × ? s, lr ?",
+                                "training: 2,000 steps, 20 min on x86_64 2 cores, 1 thread(s)"]
 
 
 def test_card_data_line_names_corpora_not_every_group():

@@ -50,6 +50,9 @@ class ModelsPanel(QtWidgets.QWidget):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        rows = self.table.verticalHeader()  # rows a line of text tall (Qt's default is roomier): five models and the
+        rows.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)  # card fit a 1024×768 projector
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as tall as its rows
         self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         header = self.table.horizontalHeader()

@@ -213,7 +213,7 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
             machine = machine.split(", torch ")[0]
         else:
             machine += f", {training.get('threads', '?')} thread(s)"
-        lines.append(f"training{of_first}: {span}{steps} steps, {took} on {machine}")
+        lines.append(f"training{of_first}: {span}{_count(steps)} steps, {took} on {machine}")
     data = card.get("data", {})
     if data:
         sources = data.get("sources", {})
@@ -369,9 +369,10 @@ def _blend_summary(blend: dict, brief: bool = False) -> str:
     share = blend.get("share")
     if not isinstance(share, (int, float)):
         return "?"
-    shares = f"{share:.0%} {_shown(str(blend.get('model', '?')))} + {1 - share:.0%} {_shown(str(blend.get('other', '?')))}"
-    if brief:  # the app's card: what was mixed, not how
-        return shares
+    model, other = (_shown(str(blend.get(key, "?"))) for key in ("model", "other"))
+    if brief:  # the app's card: what was mixed, not how (nor the notes after each name: which git revision, licence)
+        return f"{share:.0%} {re.sub(r' [(].*[)]$', '', model)} + {1 - share:.0%} {re.sub(r' [(].*[)]$', '', other)}"
+    shares = f"{share:.0%} {model} + {1 - share:.0%} {other}"
     return (shares + ", weight by weight, rounded to 8 bits"
             + ("; the first model's zero weights kept" if blend.get("keep_zeros") else ""))
 
@@ -392,6 +393,11 @@ def _soup_summary(soup: dict, brief: bool = False) -> str:
     if isinstance(kept, list) and kept:
         text += f", where the others differ: {'; '.join(str(k) for k in kept)}"
     return text + (f"; chosen by a {soup['chosen_by']}" if isinstance(soup.get("chosen_by"), str) else "")
+
+
+def _count(value) -> str:
+    """A whole number as the card writes its other counts (``33,100``); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def _shown(model: str) -> str:
@@ -440,10 +446,10 @@ def _recipe_summary(recipe: dict, brief: bool = False, for_app: bool = False) ->
     (``for_app``, the app's card, where room is short: also the averaging's decay left out) counted."""
     if brief:  # steps and pruning: what a stage did, not how
         pruning = recipe.get("pruning")
-        return f"{recipe.get('steps', '?')} steps" + (
+        return f"{_count(recipe.get('steps', '?'))} steps" + (
             f"; GMP to {pruning['final_sparsity']:.0%}" if isinstance(pruning, dict) and
             isinstance(pruning.get("final_sparsity"), (int, float)) else "")
-    parts = [f"{recipe.get('steps', '?')} steps, batch {recipe.get('batch_size', '?')} × "
+    parts = [f"{_count(recipe.get('steps', '?'))} steps, batch {recipe.get('batch_size', '?')} × "
              f"{recipe.get('segment_seconds', '?')} s, lr {recipe.get('learning_rate', '?')}"]
     widened = recipe.get("widen")
     if widened:
