@@ -122,16 +122,17 @@ def has_display() -> bool:
 
 
 def checked_model(spec: str) -> Path:
-    """The model file ``spec`` names, absolute (the settings remember it, wherever the app starts next), read once:
-    a netx file here; a torch state dict only found, since reading one needs torch, which takes the GUI process
-    tens of seconds to import (the engine reads it, and says so in the window if it cannot)."""
+    """The model file ``spec`` names, absolute (the settings remember it, wherever the app starts next), read once
+    before the window opens (the engine reads it again; a netx file takes milliseconds): a torch state dict is only
+    found, since reading one needs torch, which takes the GUI process tens of seconds to import (the engine reads
+    it, and says so in the window if it cannot)."""
     try:
         path = model_file(spec)
-        if path.suffix.lower() not in TORCH_SUFFIXES or path.is_dir() or not path.is_file():
+        if path.suffix.lower() not in TORCH_SUFFIXES or not path.is_file():
             load_model(path)  # (which names a folder or a missing file as such)
     except SpandexError as exc:
         raise SpandexError(f"--model: {exc}") from None
-    return path.resolve()
+    return Path(os.path.abspath(path))  # a link stays a link: its card is beside it, under its name
 
 
 def run_app(options: AppOptions) -> int:

@@ -164,6 +164,20 @@ def test_a_card_shows_an_earlier_blend_after_the_stage_it_followed():
     assert card_lines({**card, "earlier_blends": [blended("x", ["two"]), "junk"]})  # hand-edited: no crash
 
 
+def test_the_apps_card_shows_a_blend_by_what_it_mixed():
+    """The app's card (brief): a blend's shares and names, without the card's notes after a name or how it was
+    rounded; a model file keeps its whole name, brackets and all."""
+    blend = {"model": "m (before its blend, git abc)", "other": "ndns_baseline (MIT License, see LICENSE-ndns.md)",
+             "share": 0.8, "keep_zeros": True}
+    for card in ({"name": "m", "blend": blend}, {"name": "m", "earlier_blends": [blend]},
+                 {"name": "m", "blend": {**blend, "model": "runs/m (copy).net", "other": "n (v2) tuned (git abc)"}}):
+        full, brief = ([line for line in lines if "blend: " in line] for lines in (card_lines(card),
+                                                                                 card_lines(card, brief_stages=True)))
+        assert len(brief) == 1 and "weight by weight" in full[0] and "weight by weight" not in brief[0]
+    assert brief[0] == "blend: 80% m (copy) + 20% n (v2) tuned"
+    assert card_lines({"name": "m", "blend": blend}, brief_stages=True)[-1] == "blend: 80% m + 20% ndns_baseline"
+
+
 def test_a_card_shows_a_soup_after_its_last_stage():
     soup = {"members": ["long", "voices.net"], "weights": "rounded once", "kept_from": "long (delays)",
             "kept_from_model": ["layer 2's axonal delays (12 of 512 neurons differ in voices)"],
@@ -232,10 +246,10 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
             "rounded to 8 bits") in lines
     # what the card keeps of the first model is said to be the first model's: the blend itself trains nothing
     assert "parent (before the blend): ndns_baseline (MIT License, see LICENSE-ndns.md)" in lines
-    assert f"last stage {shipped['recipe']['name']} (before the blend): {shipped['recipe']['steps']} steps" in "\n".join(lines)
+    assert f"last stage {shipped['recipe']['name']} (before the blend): {shipped['recipe']['steps']:,} steps" in "\n".join(lines)
     runs = [shipped, *shipped["stages"]]
     assert any(line.startswith(f"training (before the blend): {len(runs)} stages, "
-                               f"{sum(run['training']['steps'] for run in runs)} steps") for line in lines)
+                               f"{sum(run['training']['steps'] for run in runs):,} steps") for line in lines)
 
 
 def test_a_blend_of_a_blend_keeps_the_earlier_blend_and_can_join_the_library(tiny_dataset, tmp_path, capsys,

@@ -50,7 +50,10 @@ def test_a_model_named_for_the_app_is_remembered_by_its_absolute_path(tmp_path, 
     monkeypatch.chdir(tmp_path / "sub")
     assert checked_model("../mine.net") == tmp_path / "mine.net"
     assert checked_model("../later.pt") == tmp_path / "later.pt"
-    assert checked_model("spandex-prune90") == default_model().path.with_name("spandex-prune90.net").resolve()
+    (tmp_path / "latest.net").symlink_to(tmp_path / "mine.net")  # a link stays a link: its card is beside it
+    assert checked_model("../latest.net") == tmp_path / "latest.net"
+    (tmp_path / "sub" / "spandex-prune90").mkdir()  # a run folder named as a library model: the model is meant
+    assert checked_model("spandex-prune90") == Path(os.path.abspath(default_model().path.with_name("spandex-prune90.net")))
     with pytest.raises(SpandexError, match="--model: model file not found"):
         checked_model("../gone.pt")
 

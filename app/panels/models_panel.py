@@ -49,10 +49,11 @@ class ModelsPanel(QtWidgets.QWidget):
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        rows = self.table.verticalHeader()  # rows a line of text tall (Qt's default is roomier): five models and the
-        rows.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)  # card fit a 1024×768 projector
-        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        row_header = self.table.verticalHeader()
+        row_header.setVisible(False)
+        # rows one line of text tall (Qt's default is roomier): five models and a card fit a 1024×768 projector
+        row_header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        row_header.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as tall as its rows
         self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         header = self.table.horizontalHeader()

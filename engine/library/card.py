@@ -18,6 +18,7 @@ from typing import TypeGuard
 
 from engine.constants import HOP_S
 from engine.errors import SpandexError
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.files.output import check_output
 from engine.snn.model import SDNNModel, layout_text
 from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
@@ -191,11 +192,11 @@ def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
         lines.append(f"{label}{of_first}: {_recipe_summary(recipe, for_app=brief_stages)}")
     for earlier in earlier_blends:
         if id(earlier) not in placed:
-            lines.append(f"earlier blend: {_blend_summary(earlier) if isinstance(earlier, dict) else '?'}")
+            lines.append(f"earlier blend: {_blend_summary(earlier, brief_stages) if isinstance(earlier, dict) else '?'}")
     if isinstance(soup, dict) and id(soup) not in placed:  # a soup of the stages above; a blend of it comes after
         lines.append(f"soup: {_soup_summary(soup, brief_stages)}")
     if blend:
-        lines.append(f"blend: {_blend_summary(blend)}")
+        lines.append(f"blend: {_blend_summary(blend, brief_stages)}")
     if narrowed is not None:  # narrowed after its history above (and before that, perhaps, its parent too)
         lines += narrows
         lines.append(f"narrowed: {_narrow_summary(narrowed, brief_stages)}")
@@ -369,10 +370,10 @@ def _blend_summary(blend: dict, brief: bool = False) -> str:
     share = blend.get("share")
     if not isinstance(share, (int, float)):
         return "?"
-    model, other = (_shown(str(blend.get(key, "?"))) for key in ("model", "other"))
-    if brief:  # the app's card: what was mixed, not how (nor the notes after each name: which git revision, licence)
-        return f"{share:.0%} {re.sub(r' [(].*[)]$', '', model)} + {1 - share:.0%} {re.sub(r' [(].*[)]$', '', other)}"
-    shares = f"{share:.0%} {model} + {1 - share:.0%} {other}"
+    model, other = (str(blend.get(key, "?")) for key in ("model", "other"))
+    if brief:  # the app's card: what was mixed, not how (nor the note after a name: which git revision, licence)
+        return f"{share:.0%} {_without_note(model)} + {1 - share:.0%} {_without_note(other)}"
+    shares = f"{share:.0%} {_shown(model)} + {1 - share:.0%} {_shown(other)}"
     return (shares + ", weight by weight, rounded to 8 bits"
             + ("; the first model's zero weights kept" if blend.get("keep_zeros") else ""))
 
@@ -396,13 +397,20 @@ def _soup_summary(soup: dict, brief: bool = False) -> str:
 
 
 def _count(value) -> str:
-    """A whole number as the card writes its other counts (``33,100``); anything else as it is."""
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    """A whole number as the card writes its other counts (``33,100``; ``3200.0`` too); anything else as it is."""
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return f"{int(value):,}" if whole and not isinstance(value, bool) else str(value)
+
+
+def _without_note(model: str) -> str:
+    """A model as a card names it, without the note a card writes after a name ("x (MIT License, …)"); a model
+    file by its name, whatever its name holds."""
+    return _shown(model) if model.lower().endswith(NETX_SUFFIXES + TORCH_SUFFIXES) else re.sub(r" \([^()]*\)$", "", model)
 
 
 def _shown(model: str) -> str:
     """A model as a card names it: a model file by its name, anything else as written."""
-    return Path(model).stem if model.endswith((".net", ".pt", ".h5", ".hdf5")) else model
+    return Path(model).stem if model.lower().endswith(NETX_SUFFIXES + TORCH_SUFFIXES) else model
 
 
 def _trained_layout(card: dict) -> list | None:

@@ -144,9 +144,14 @@ def model_file(spec: str | os.PathLike) -> Path:
     if not text.strip():  # an unset variable in a script: say so, not "no model named ''"
         raise ModelFileError("a model is needed: a library name or a netx file (it was given empty)")
     path = Path(text).expanduser()
-    if names_a_file(text) or path.is_file() or path.is_dir():  # a folder: load_model says it is one
+    if names_a_file(text) or path.is_file():
         return path
-    return find_model(text, hint=" and no such file").path
+    try:
+        return find_model(text, hint=" and no such file").path
+    except ModelFileError:
+        if path.is_dir():  # no model of that name (a run folder named as its model is one): load_model says so
+            return path
+        raise
 
 
 def names_a_file(spec: str) -> bool:
