@@ -405,12 +405,17 @@ def _count(value) -> str:
 def _without_note(model: str) -> str:
     """A model as a card names it, without the note a card writes after a name ("x (MIT License, …)"); a model
     file by its name, whatever its name holds."""
-    return _shown(model) if model.lower().endswith(NETX_SUFFIXES + TORCH_SUFFIXES) else re.sub(r" \([^()]*\)$", "", model)
+    return _shown(model) if _a_model_file(model) else re.sub(r" \([^()]*\)$", "", model)
 
 
 def _shown(model: str) -> str:
     """A model as a card names it: a model file by its name, anything else as written."""
-    return Path(model).stem if model.lower().endswith(NETX_SUFFIXES + TORCH_SUFFIXES) else model
+    return Path(model).stem if _a_model_file(model) else model
+
+
+def _a_model_file(model: str) -> bool:
+    """Whether a card names ``model`` by its file (a model file's suffix) rather than in words."""
+    return model.lower().endswith(NETX_SUFFIXES + TORCH_SUFFIXES)
 
 
 def _trained_layout(card: dict) -> list | None:
