@@ -135,6 +135,19 @@ def checked_model(spec: str) -> Path:
     return Path(os.path.abspath(path))  # a link stays a link: its card is beside it, under its name
 
 
+def checked_models(specs: list[str]) -> list[str]:
+    """Each ``--model`` as :func:`checked_model` gives it; every one that cannot be used is named, in one message."""
+    paths, problems = [], []
+    for spec in specs:
+        try:
+            paths.append(str(checked_model(spec)))
+        except SpandexError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SpandexError("; ".join(problems))
+    return paths
+
+
 def run_app(options: AppOptions) -> int:
     """Run the window until it is closed; returns the exit status."""
     if options.file is not None:  # asked for by name: said at once if it cannot be played (not the demo instead)
@@ -143,7 +156,7 @@ def run_app(options: AppOptions) -> int:
         except SpandexError as exc:
             raise SpandexError(f"--file {exc}") from None
     if options.models:  # a model too: a typo or a broken file is said at once, not shown in a window without it
-        options = replace(options, models=[str(checked_model(spec)) for spec in options.models])
+        options = replace(options, models=checked_models(options.models))
     if not has_display():
         raise SpandexError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run "
                            "it on a desktop, under xvfb-run, or with QT_QPA_PLATFORM=offscreen")

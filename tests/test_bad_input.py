@@ -230,6 +230,8 @@ CASES = [
     Case("app-model-unknown", ["--model", "nosuch"], "--model: no model named 'nosuch' in the library"),
     Case("app-model-not-a-model", ["--model", "spandex-dense", "--model", "notes.net"],
          "--model: notes.net: not a readable netx HDF5 file", {"notes.net": "just text\n"}),
+    Case("app-model-two-bad", ["--model", "nosuch", "--model", "spandex-dense", "--model", "notes.net"],
+         "and no such file; --model: notes.net: not a readable netx HDF5 file", {"notes.net": "just text\n"}),
     Case("app-model-a-folder", ["--model", "models"], "--model: models is a folder, not a model file",
          {"models/keep.txt": "x"}),
     Case("app-model-empty", ["--model", ""], "--model: a model is needed: a library name or a netx file (it was given "
