@@ -53,6 +53,8 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
     if card["recipe"].get("drop_idle_neurons"):
         assert not any(idle.any() for idle in idle_hidden_neurons(model))
         assert all(n <= 512 for n in model.neuron_counts[1:-1])
+    elif card["recipe"].get("widen"):  # widened by its last run (spandex-frugal, after its narrowing): that layout
+        assert list(model.neuron_counts[1:-1]) == card["recipe"]["widen"]
     elif narrowings:  # the last narrowing's layout, or smaller
         assert all(n <= to for n, to in zip(model.neuron_counts, narrowings[-1]["to"]))
     else:
