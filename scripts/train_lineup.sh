@@ -217,7 +217,7 @@ runs = pathlib.Path(os.environ["RUNS"])
 before = json.loads(card.read_text())  # the averaged stage's, as installed above
 data = json.loads((runs / "spandex-prune75-distilled/spandex-prune75-distilled.json").read_text())
 averaged = {key: before[key] for key in ("name", "parent", "recipe", "metrics", "training")}
-averaged["name"] = "spandex-prune75-averaged"
+averaged["name"], averaged["parent"] = "spandex-prune75-averaged", before["stages"][-1]["name"]  # (it went on from s3)
 data.update(name="spandex-prune75", parent=before["parent"], stages=[*before["stages"], averaged],
             notes=before["notes"])  # (its last stage line says whom it learnt from)
 shutil.copyfile(runs / "spandex-prune75-distilled/spandex-prune75-distilled.net", "assets/models/spandex-prune75.net")
@@ -332,8 +332,9 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
     previous["name"] = old["recipe"]["name"]
     if model == "dense":  # the voices stage trained on from the long one (the soup card's parent is the lineage's)
         previous["parent"] = old["stages"][-1]["name"]
+    first = {**{key: first[key] for key in keys}, "parent": previous["name"]}  # each stage names the one it went on from
     data.update(name=f"spandex-{model}", parent=old["parent"],
-                stages=[*old.get("stages", []), previous, {key: first[key] for key in keys}],
+                stages=[*old.get("stages", []), previous, first],
                 **{key: old[key] for key in ("default", "ab_with", "earlier_blends", "earlier_narrows") if key in old},
                 notes="The official N-DNS baseline (Intel, MIT) fine-tuned here: configs/spandex-dense*.yaml, "
                       "scripts/train_lineup.sh." if model == "dense" else
@@ -346,8 +347,8 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
     pathlib.Path(f"assets/models/spandex-{model}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 PY
 # Session 26 (2026-12-07): frugal learns the six again from spandex-dense as shipped in session 24 (the six with it in
-# place of its first student), at 3x the rate (configs/spandex-frugal-lr1e3.yaml: 4.969 -> 5.011 dB, under its rule),
-# then widened to 300-170 hidden neurons and trained a second cycle (configs/spandex-frugal-wide300.yaml, its rule
+# place of its first student), at 3x the rate (session 25's run, configs/spandex-frugal-lr1e3.yaml: 4.969 -> 5.011 dB,
+# under its rule, so not shipped then), then widened to 300-170 hidden neurons and trained a second cycle (configs/spandex-frugal-wide300.yaml, its rule
 # committed before the run): 5.011 -> 5.030 dB at 2.26 -> 2.60 M-Ops/s. Shipped as spandex-frugal; its card keeps the stages before.
 SIX3=(--teacher assets/models/spandex-dense.net --teacher assets/models/spandex-prune50.net
       --teacher "$RUNS/spandex-dense-voices/spandex-dense-voices.net" --teacher "$OFFICIAL"
@@ -371,11 +372,11 @@ def run_card(name):
         for spec in (recipe["teacher"], *recipe["teacher_ensemble"]))
     return card
 old = json.loads(pathlib.Path("assets/models/spandex-frugal.json").read_text())
-previous = {key: old[key] for key in keys}
-previous["name"] = old["recipe"]["name"]
+previous = {**{key: old[key] for key in keys}, "name": old["recipe"]["name"], "parent": old["stages"][-1]["name"]}
 first, data = run_card("spandex-frugal-lr1e3"), run_card("spandex-frugal-wide300")
+first = {**{key: first[key] for key in keys}, "parent": previous["name"]}  # each stage names the one it went on from
 data.update(name="spandex-frugal", parent=old["parent"],
-            stages=[*old["stages"], previous, {key: first[key] for key in keys}],
+            stages=[*old["stages"], previous, first],
             earlier_narrows=old["earlier_narrows"],
             notes="spandex-prune75 (before its last stage) narrowed to 280-160, then trained on spandex-dense's "
                   "output and on output ensembles; widened to 300-170 for the last (configs/spandex-frugal-*.yaml).")

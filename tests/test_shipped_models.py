@@ -61,6 +61,16 @@ def test_shipped_model_loads_and_its_card_matches_the_file(entry):
         assert model.neuron_counts == (257, 512, 512, 257)
 
 
+@pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
+def test_each_stage_of_a_card_goes_on_from_the_stage_before(entry):
+    # a stage's parent is the stage before it, or the model itself where a blend or a soup made between two stages
+    # was installed under the model's name (the card lists those beside its stages)
+    stages = entry.card.get("stages", [])
+    for before, stage in zip(stages, stages[1:]):
+        parent = stage["parent"].split(" (")[0]
+        assert parent in (before["name"], entry.name), (stage["name"], stage["parent"], before["name"])
+
+
 def test_a_card_with_dropped_idle_neurons_says_what_is_left_of_the_full_size_network():
     entry = next(e for e in SHIPPED if e.name == "spandex-prune75")
     model = load_model(entry.path)

@@ -94,7 +94,7 @@ def test_a_run_that_widens_starts_from_its_parent_widened(tmp_path):
     assert graph.sizes == (257, 32, 40, 257) and source == "parent"
     assert config.to_dict()["widen"] == [32, 40]
     recipe_line = next(line for line in card_lines({"recipe": config.to_dict()}) if line.startswith("recipe:"))
-    assert "widened to 32 × 40 hidden neurons" in recipe_line
+    assert "widened to 32-40 hidden neurons" in recipe_line
     # with its idle neurons dropped, the card counts the weights of the widened layout, not hidden_sizes'
     card = {"recipe": {**config.to_dict(), "drop_idle_neurons": True},
             "metrics": {"neurons": [257, 30, 39, 257], "nonzero_params": 1000}}

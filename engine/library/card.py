@@ -466,7 +466,7 @@ def _recipe_summary(recipe: dict, brief: bool = False, for_app: bool = False) ->
              f"{recipe.get('segment_seconds', '?')} s, lr {recipe.get('learning_rate', '?')}"]
     widened = recipe.get("widen")
     if widened:
-        parts.append(f"widened to {' × '.join(map(str, widened))} hidden neurons")
+        parts.append(f"widened to {'-'.join(map(str, widened))} hidden neurons")
     pruning = recipe.get("pruning")
     if pruning:
         parts.append(f"GMP to {pruning['final_sparsity']:.0%} ({pruning.get('scope', 'global')}, "
