@@ -311,23 +311,17 @@ stage spandex-frugal-ensemble6 "${SPANDEX[@]}" train configs/spandex-frugal-ense
 # what they are (a run's file by its stem would say "spandex-dense-soup" or "spandex-dense-long")
 RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib, shutil
+from scripts.lineup_cards import STAGE_KEYS as keys, run_card
 runs = pathlib.Path(os.environ["RUNS"])
-keys = ("name", "parent", "recipe", "metrics", "training")
 for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spandex-dense")):
     names = {"spandex-dense-soup": "spandex-dense (the soup above)" if model == "dense" else
              "spandex-dense (the soup, git 9d8d761)", "spandex-dense-long": f"spandex-dense-long ({where})",
              "spandex-dense-voices": f"spandex-dense-voices ({where})",
              "spandex-dense-averaged": "spandex-dense-averaged (voices trained 8,000 steps more, git f035f67)",
              "spandex-dense-ensemble": f"spandex-dense-ensemble ({where})"}
-    def run_card(name):
-        card = json.loads((runs / name / f"{name}.json").read_text())
-        recipe = card["recipe"]
-        recipe["teacher"], *recipe["teacher_ensemble"] = (
-            names.get(pathlib.Path(spec).stem, pathlib.Path(spec).stem)
-            for spec in (recipe["teacher"], *recipe["teacher_ensemble"]))
-        return card
     old = json.loads(pathlib.Path(f"assets/models/spandex-{model}.json").read_text())
-    first, data = run_card(f"spandex-{model}-ensemble"), run_card(f"spandex-{model}-ensemble6")
+    first = run_card(runs, f"spandex-{model}-ensemble", names)
+    data = run_card(runs, f"spandex-{model}-ensemble6", names)
     previous = {key: old[key] for key in keys if key != "metrics" or model == "frugal"}  # dense's: the soup's numbers
     previous["name"] = old["recipe"]["name"]
     if model == "dense":  # the voices stage trained on from the long one (the soup card's parent is the lineage's)
@@ -359,21 +353,14 @@ stage spandex-frugal-wide300 "${SPANDEX[@]}" train configs/spandex-frugal-wide30
     --init "$RUNS/spandex-frugal-lr1e3/spandex-frugal-lr1e3.net" "${SIX3[@]}" --out "$RUNS/spandex-frugal-wide300"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib, shutil
+from scripts.lineup_cards import STAGE_KEYS as keys, run_card
 runs = pathlib.Path(os.environ["RUNS"])
-keys = ("name", "parent", "recipe", "metrics", "training")
 voices, long = "spandex-dense-voices (a stage of spandex-dense)", "spandex-dense-long (a stage of spandex-dense)"
 names = {"spandex-dense-voices": voices, "spandex-dense-long": long,  # (and as session 26's runs named the files)
          "spandex-dense-ensemble6": "spandex-dense", "dense-25fdf93": voices, "dense-c2fe8d1": long}
-def run_card(name):
-    card = json.loads((runs / name / f"{name}.json").read_text())
-    recipe = card["recipe"]
-    recipe["teacher"], *recipe["teacher_ensemble"] = (
-        names.get(pathlib.Path(spec).stem, pathlib.Path(spec).stem)
-        for spec in (recipe["teacher"], *recipe["teacher_ensemble"]))
-    return card
 old = json.loads(pathlib.Path("assets/models/spandex-frugal.json").read_text())
 previous = {**{key: old[key] for key in keys}, "name": old["recipe"]["name"], "parent": old["stages"][-1]["name"]}
-first, data = run_card("spandex-frugal-lr1e3"), run_card("spandex-frugal-wide300")
+first, data = run_card(runs, "spandex-frugal-lr1e3", names), run_card(runs, "spandex-frugal-wide300", names)
 first = {**{key: first[key] for key in keys}, "parent": previous["name"]}  # each stage names the one it went on from
 data.update(name="spandex-frugal", parent=old["parent"],
             stages=[*old["stages"], previous, first],
