@@ -14,9 +14,16 @@ STAGE_KEYS = ("name", "parent", "recipe", "metrics", "training")
 
 
 def run_card(runs: Path, name: str, names: dict[str, str]) -> dict:
-    """The card of the finished run ``runs/name``, each teacher as ``names`` calls its file's stem (or the stem)."""
+    """The card of the finished run ``runs/name``, each teacher as ``names`` calls its file's stem (or the stem);
+    a run without a teacher, or with one alone, as its card has it."""
     card = json.loads((Path(runs) / name / f"{name}.json").read_text())
     recipe = card["recipe"]
-    recipe["teacher"], *recipe["teacher_ensemble"] = (
-        names.get(Path(spec).stem, Path(spec).stem) for spec in (recipe["teacher"], *recipe["teacher_ensemble"]))
+
+    def named(spec: str) -> str:
+        return names.get(Path(spec).stem, Path(spec).stem)
+
+    if recipe.get("teacher"):
+        recipe["teacher"] = named(recipe["teacher"])
+    if recipe.get("teacher_ensemble"):
+        recipe["teacher_ensemble"] = [named(spec) for spec in recipe["teacher_ensemble"]]
     return card

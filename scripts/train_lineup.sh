@@ -18,7 +18,7 @@
 #      (`widen`), once more.
 # Each step resumes where it stopped when run again (its run folder keeps a checkpoint); finished training steps
 # are skipped (the blends, the soup and frugal's narrowing, minutes each, are made again). Needs the dataset of
-# scripts/build_training_data.sh. About 8.5 h on 2 cores.
+# scripts/build_training_data.sh. About 9.5 h on 2 cores.
 #   Usage: scripts/train_lineup.sh            env: DATASET (default build/data/debian), RUNS (build/runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -326,7 +326,9 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
     previous["name"] = old["recipe"]["name"]
     if model == "dense":  # the voices stage trained on from the long one (the soup card's parent is the lineage's)
         previous["parent"] = old["stages"][-1]["name"]
-    first = {**{key: first[key] for key in keys}, "parent": previous["name"]}  # each stage names the one it went on from
+    first = {key: first[key] for key in keys}  # (dense's went on from the soup, installed as spandex-dense: its parent)
+    if model == "frugal":  # it went on from the stage before (its card named the file, spandex-frugal)
+        first["parent"] = previous["name"]
     data.update(name=f"spandex-{model}", parent=old["parent"],
                 stages=[*old.get("stages", []), previous, first],
                 **{key: old[key] for key in ("default", "ab_with", "earlier_blends", "earlier_narrows") if key in old},
@@ -340,13 +342,14 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
     shutil.copyfile(runs / f"spandex-{model}-ensemble6/spandex-{model}-ensemble6.net", f"assets/models/spandex-{model}.net")
     pathlib.Path(f"assets/models/spandex-{model}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 PY
-# Session 26 (2026-12-07): frugal learns the six again from spandex-dense as shipped in session 24 (the six with it in
-# place of its first student), at 3x the rate (session 25's run, configs/spandex-frugal-lr1e3.yaml: 4.969 -> 5.011 dB,
-# under its rule, so not shipped then), then widened to 300-170 hidden neurons and trained a second cycle (configs/spandex-frugal-wide300.yaml, its rule
-# committed before the run): 5.011 -> 5.030 dB at 2.26 -> 2.60 M-Ops/s. Shipped as spandex-frugal; its card keeps the stages before.
-SIX3=(--teacher assets/models/spandex-dense.net --teacher assets/models/spandex-prune50.net
-      --teacher "$RUNS/spandex-dense-voices/spandex-dense-voices.net" --teacher "$OFFICIAL"
-      --teacher "$RUNS/spandex-dense-long/spandex-dense-long.net" --teacher assets/models/spandex-prune75.net)
+# Session 26 (2026-12-07): frugal learns a six again: the six above with spandex-dense as just installed in place of
+# its first student, at 3x the rate (session 25's run, configs/spandex-frugal-lr1e3.yaml: 4.969 -> 5.011 dB, below
+# its bar, so not shipped then); then, widened to 300-170 hidden neurons, once more (configs/spandex-frugal-wide300.yaml,
+# its rule committed before the run): 5.011 -> 5.030 dB at 2.26 -> 2.60 M-Ops/s. Shipped as spandex-frugal; its card
+# keeps the stages before. (The teachers in the runs' order.)
+SIX3=(--teacher assets/models/spandex-dense.net --teacher "$RUNS/spandex-dense-voices/spandex-dense-voices.net"
+      --teacher assets/models/spandex-prune50.net --teacher "$RUNS/spandex-dense-long/spandex-dense-long.net"
+      --teacher "$OFFICIAL" --teacher assets/models/spandex-prune75.net)
 stage spandex-frugal-lr1e3 "${SPANDEX[@]}" train configs/spandex-frugal-lr1e3.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-frugal-ensemble6/spandex-frugal-ensemble6.net" "${SIX3[@]}" --out "$RUNS/spandex-frugal-lr1e3"
 stage spandex-frugal-wide300 "${SPANDEX[@]}" train configs/spandex-frugal-wide300.yaml --dataset "$DATASET" \

@@ -224,7 +224,7 @@ def test_the_signal_follows_each_neuron_whatever_order_the_graph_works_in():
 
 
 def test_a_model_trained_after_its_parent_was_narrowed_shows_the_narrowing_before_its_stages():
-    """spandex-frugal: prune75 narrowed, then three training stages; the card tells them in that order."""
+    """spandex-frugal: prune75 narrowed, then its training stages; the card tells them in that order."""
     card = {"name": "m", "recipe": {"name": "last", "steps": 5}, "stages": [{"name": "one", "recipe": {"steps": 3}}],
             "earlier_narrows": [{"model": "p", "from": [257, 8, 8, 257], "asked": [4, 4], "to": [257, 4, 4, 257]}]}
     for lines, stages in ((card_lines(card), "stage one"), (card_lines(card, brief_stages=True), "stages")):
