@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+from typing import NoReturn
 
 from cli import (
     blend_command,
@@ -27,8 +28,40 @@ from engine.live.protocol import BUFFER_HOPS
 from engine.stop_signals import Terminated, silence_closed_output, stop_signals_as_interrupts, terminal_hung_up
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but an unknown option is named before missing required arguments: ``spandex eval --bogus``
+    said that --noisy and --clean were required, not that eval has no --bogus. Each command's parser is one too
+    (argparse makes a command's parser of its parent's class)."""
+
+    _given: list[str] | None = None
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required") and self._given is not None:
+            unknown = self._unknown_options(self._given)
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}"
+        super().error(message)
+
+    def _unknown_options(self, given: list[str]) -> list[str]:
+        """What parsing ``given`` leaves unrecognised, the required arguments set aside."""
+        required = [action for action in self._actions if action.required]
+        for action in required:
+            action.required = False
+        try:
+            return super().parse_known_args(given, argparse.Namespace())[1]
+        except SystemExit:  # (a bad value: not this parser's first complaint, so not said here)
+            return []
+        finally:
+            for action in required:
+                action.required = True
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spandex", description="Spiking Audio Neural DEnoising eXperiment. Without a command: the app "
         "(microphone -> spiking denoiser -> speaker, with live plots; no microphone: the demo clip).")
     parser.add_argument("--version", action="version", version=f"spandex {__version__}")

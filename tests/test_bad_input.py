@@ -238,6 +238,8 @@ CASES = [
                                             "empty)"),
     Case("denoise-unknown-option", ["denoise", "--bogus", "in.wav", "out.wav"],
          "spandex denoise: error: unrecognized arguments: --bogus", {"in.wav": "<audio>"}),
+    Case("eval-unknown-option-and-required-missing", ["eval", "--bogus"],
+         "spandex eval: error: unrecognized arguments: --bogus"),
     Case("models-empty", ["models", ""], "a model is needed: a library name or a netx file (it was given empty)"),
     Case("eval-model-empty", ["eval", "--model", "", "--noisy", "a", "--clean", "b"],
          "a model is needed: a library name or a netx file (it was given empty)",
