@@ -26,9 +26,14 @@ DATASET=${DATASET:-build/data/debian}
 RUNS=${RUNS:-build/runs}
 SPANDEX=(.venv/bin/python -m cli.main)
 
-install() {  # run folder, model name: copy the finished model and its card into assets/models
-    cp "$1/$2.net" "assets/models/$2.net.tmp" && mv "assets/models/$2.net.tmp" "assets/models/$2.net"
-    cp "$1/$2.json" "assets/models/$2.json.tmp" && mv "assets/models/$2.json.tmp" "assets/models/$2.json"
+# (each step that ships a model does it through scripts/lineup_cards.py: the file, then its card, each atomically)
+install() {  # run folder, model name: ship the finished model and its card (assets/models)
+    RUN="$1" NAME="$2" .venv/bin/python - <<'PY'
+import json, os, pathlib
+from scripts.lineup_cards import install
+run, name = pathlib.Path(os.environ["RUN"]), os.environ["NAME"]
+install(name, run / f"{name}.net", json.loads((run / f"{name}.json").read_text()))
+PY
 }
 
 stage() {  # name, command...: run a training step unless its model is already finished
@@ -43,11 +48,11 @@ step() {  # name, command...: a stage whose model is shipped
 
 notes() {  # model name, text (in parts, joined as they are): the notes on a shipped model's card
     NAME="$1" TEXT="$(printf %s "${@:2}")" .venv/bin/python - <<'PY'
-import json, os, pathlib
-card = pathlib.Path("assets/models") / f"{os.environ['NAME']}.json"
-data = json.loads(card.read_text())
-data["notes"] = os.environ["TEXT"]
-card.write_text(json.dumps(data, indent=2))
+import os
+from scripts.lineup_cards import shipped_card, write_card
+card = shipped_card(os.environ["NAME"])
+card["notes"] = os.environ["TEXT"]
+write_card(os.environ["NAME"], card)
 PY
 }
 
@@ -110,6 +115,7 @@ from engine.files.netx import load_model, save_netx
 from engine.snn.blend import average, kept_from_model
 from engine.training.dataset import PairedClips
 from engine.training.validation import validate
+from scripts.lineup_cards import stage_of, write_card
 runs, dataset = pathlib.Path(os.environ["RUNS"]), os.environ["DATASET"]
 stage1, stage2, blended, long, voices = (json.loads(path.read_text()) for path in (
     runs / "spandex-dense-stage1/spandex-dense-stage1.json", runs / "spandex-dense/spandex-dense.json",
@@ -122,10 +128,9 @@ soup = average(members, name="spandex-dense")
 save_netx(soup, "assets/models/spandex-dense.net")
 clips = PairedClips.load(pathlib.Path(dataset) / "validation_set")
 measured_on = validation_measured_on(dataset, clips)
-keys = ("name", "parent", "recipe", "metrics", "training")
 data = dict(voices)  # the last stage's data, recipe and training; its metrics are the soup's own, below
 data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with=["spandex-prune75", "spandex-frugal"],
-            stages=[{key: stage[key] for key in keys if key in stage} for stage in (stage1, stage2, long)],
+            stages=[stage_of(stage) for stage in (stage1, stage2, long)],
             earlier_blends=[{**blended["blend"], "model": "spandex-dense (before its blend, git b5e44e4)",
                              "after_stage": "spandex-dense"}],
             soup={"members": ["spandex-dense-long", "spandex-dense-voices", "spandex-prune50"],
@@ -136,7 +141,7 @@ data.update(name="spandex-dense", parent=stage1["parent"], default=True, ab_with
             metrics={**card_metrics(validate(soup, clips), soup, measured_on), "clips": len(clips)},
             notes="The official N-DNS baseline (Intel, MIT) fine-tuned here; its stages: configs/spandex-dense*.yaml, "
                   "scripts/train_lineup.sh.")  # (what the stage lines above it say is not repeated)
-pathlib.Path("assets/models/spandex-dense.json").write_text(json.dumps(data, indent=2))
+write_card("spandex-dense", data)
 PY
 # Since session 23 (2026-12-07): prune90's GMP stage then learns the shipped spandex-dense's output alone, 3,000 steps
 # (configs/spandex-prune90-distilled.yaml; validation 2.70 -> 3.00 dB SI-SNRi, 2.67 -> 2.24 M-Ops/s), shipped by the
@@ -144,17 +149,17 @@ PY
 stage spandex-prune90-distilled "${SPANDEX[@]}" train configs/spandex-prune90-distilled.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-prune90/spandex-prune90.net" --out "$RUNS/spandex-prune90-distilled"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
-import json, os, pathlib, shutil
+import json, os, pathlib
+from scripts.lineup_cards import install, stage_of
 runs = pathlib.Path(os.environ["RUNS"])
 gmp = json.loads((runs / "spandex-prune90/spandex-prune90.json").read_text())
 data = json.loads((runs / "spandex-prune90-distilled/spandex-prune90-distilled.json").read_text())
 data.update(name="spandex-prune90", parent=gmp["parent"],
-            stages=[{key: gmp[key] for key in ("name", "parent", "recipe", "metrics", "training") if key in gmp}],
+            stages=[stage_of(gmp)],
             notes="Global GMP of spandex-dense before its blend to 90 % in 600 steps, distilled from it; then 3,000 "
                   "steps learning the shipped spandex-dense's output alone (configs/spandex-prune90-distilled.yaml), "
                   "its zeros kept. scripts/train_lineup.sh.")
-shutil.copyfile(runs / "spandex-prune90-distilled/spandex-prune90-distilled.net", "assets/models/spandex-prune90.net")
-pathlib.Path("assets/models/spandex-prune90.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+install("spandex-prune90", runs / "spandex-prune90-distilled/spandex-prune90-distilled.net", data)
 PY
 # prune75 in two stages: GMP to 75 % with L1 activity regularisation (λ = 50) and learned thresholds, then 2,000
 # steps at λ = 70, exported without idle neurons. Chosen on the validation split by the issue's target (SI-SNRi
@@ -189,21 +194,19 @@ stage spandex-prune75-from50-s3 "${SPANDEX[@]}" finetune "$RUNS/spandex-prune75-
 # written in that file before the run
 stage spandex-prune75-averaged "${SPANDEX[@]}" train configs/spandex-prune75-averaged.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-prune75-from50-s3/spandex-prune75-from50-s3.net" --out "$RUNS/spandex-prune75-averaged"
-cp "$RUNS/spandex-prune75-averaged/spandex-prune75-averaged.net" assets/models/spandex-prune75.net.tmp
-mv assets/models/spandex-prune75.net.tmp assets/models/spandex-prune75.net
 # its card names the shipped parent and keeps the GMP, second and third stages, which are not shipped, under "stages"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
 import json, os, pathlib
-card = pathlib.Path("assets/models/spandex-prune75.json")
+from scripts.lineup_cards import install, stage_of
 runs = pathlib.Path(os.environ["RUNS"])
 data = json.loads((runs / "spandex-prune75-averaged/spandex-prune75-averaged.json").read_text())
 stages = [json.loads((runs / f"{name}/{name}.json").read_text())
           for name in ("spandex-prune75-from50", "spandex-prune75-from50-s2", "spandex-prune75-from50-s3")]
-data["stages"] = [{key: stage[key] for key in ("name", "parent", "recipe", "metrics", "training")} for stage in stages]
+data["stages"] = [stage_of(stage) for stage in stages]
 data["name"], data["parent"] = "spandex-prune75", stages[0]["parent"]
 data["notes"] = ("Its parent is blended with the official baseline. Recipes: configs/spandex-prune75-*.yaml, "
                  "scripts/train_lineup.sh.")  # the stages say the rest
-card.write_text(json.dumps(data, indent=2))
+install("spandex-prune75", runs / "spandex-prune75-averaged/spandex-prune75-averaged.net", data)
 PY
 # Since session 23 (2026-12-07): then 2,000 steps learning the shipped spandex-dense's output alone, exported without
 # the neurons that fell idle (configs/spandex-prune75-distilled.yaml; validation 4.85 -> 4.93 dB SI-SNRi, 3.17 -> 3.22
@@ -211,17 +214,16 @@ PY
 stage spandex-prune75-distilled "${SPANDEX[@]}" train configs/spandex-prune75-distilled.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-prune75-averaged/spandex-prune75-averaged.net" --out "$RUNS/spandex-prune75-distilled"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
-import json, os, pathlib, shutil
-card = pathlib.Path("assets/models/spandex-prune75.json")
+import json, os, pathlib
+from scripts.lineup_cards import install, shipped_card, stage_of
 runs = pathlib.Path(os.environ["RUNS"])
-before = json.loads(card.read_text())  # the averaged stage's, as installed above
+before = shipped_card("spandex-prune75")  # the averaged stage's, as installed above
 data = json.loads((runs / "spandex-prune75-distilled/spandex-prune75-distilled.json").read_text())
-averaged = {key: before[key] for key in ("name", "parent", "recipe", "metrics", "training")}
+averaged = stage_of(before)
 averaged["name"], averaged["parent"] = "spandex-prune75-averaged", before["stages"][-1]["name"]  # (it went on from s3)
 data.update(name="spandex-prune75", parent=before["parent"], stages=[*before["stages"], averaged],
             notes=before["notes"])  # (its last stage line says whom it learnt from)
-shutil.copyfile(runs / "spandex-prune75-distilled/spandex-prune75-distilled.net", "assets/models/spandex-prune75.net")
-card.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+install("spandex-prune75", runs / "spandex-prune75-distilled/spandex-prune75-distilled.net", data)
 PY
 # frugal: the best SI-SNRi on the validation split at <= ~2.8 M-Ops/s (3 on unseen data, which costs ~7 % more)
 # among the fine-tunes of the shipped prune75 tried, that is also cheaper than prune90 there and on the card check
@@ -271,15 +273,15 @@ stage spandex-frugal-distilled-280 "${SPANDEX[@]}" train configs/spandex-frugal-
 # shipped as spandex-frugal: its parent is spandex-prune75 as it was then (that card keeps the stages), the narrowing beside it
 RUN="$RUNS/spandex-frugal-distilled-280" NARROW="$RUNS/spandex-frugal-narrow/spandex-frugal-narrow.json" \
     .venv/bin/python - <<'PY'
-import json, os, pathlib, shutil
+import json, os, pathlib
+from scripts.lineup_cards import install
 run = pathlib.Path(os.environ["RUN"])
 card = json.loads((run / "spandex-frugal-distilled-280.json").read_text())
 card.update(name="spandex-frugal", parent="spandex-prune75 (before its last stage, git 826ef80)",
             earlier_narrows=[{**json.loads(pathlib.Path(os.environ["NARROW"]).read_text())["narrow"],
                               "model": "spandex-prune75 (before its last stage, git 826ef80)"}])
 card.pop("stages", None)
-shutil.copyfile(run / "spandex-frugal-distilled-280.net", "assets/models/spandex-frugal.net")
-pathlib.Path("assets/models/spandex-frugal.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+install("spandex-frugal", run / "spandex-frugal-distilled-280.net", card)
 PY
 notes spandex-frugal "spandex-prune75 narrowed to 280-160 hidden neurons, then 2,000 steps learning spandex-dense's" \
     " output alone (configs/spandex-frugal-distilled-280.yaml); replaced the narrowed 300-170 frugal in session 22" \
@@ -310,8 +312,8 @@ stage spandex-frugal-ensemble6 "${SPANDEX[@]}" train configs/spandex-frugal-ense
 # shipped as spandex-dense and spandex-frugal: each card keeps its stages before, the ensembles' members named as
 # what they are (a run's file by its stem would say "spandex-dense-soup" or "spandex-dense-long")
 RUNS="$RUNS" .venv/bin/python - <<'PY'
-import json, os, pathlib, shutil
-from scripts.lineup_cards import STAGE_KEYS as keys, run_card
+import os, pathlib
+from scripts.lineup_cards import STAGE_KEYS as keys, install, run_card, shipped_card, stage_of
 runs = pathlib.Path(os.environ["RUNS"])
 for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spandex-dense")):
     names = {"spandex-dense-soup": "spandex-dense (the soup above)" if model == "dense" else
@@ -319,14 +321,14 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
              "spandex-dense-voices": f"spandex-dense-voices ({where})",
              "spandex-dense-averaged": "spandex-dense-averaged (voices trained 8,000 steps more, git f035f67)",
              "spandex-dense-ensemble": f"spandex-dense-ensemble ({where})"}
-    old = json.loads(pathlib.Path(f"assets/models/spandex-{model}.json").read_text())
+    old = shipped_card(f"spandex-{model}")
     first = run_card(runs, f"spandex-{model}-ensemble", names)
     data = run_card(runs, f"spandex-{model}-ensemble6", names)
     previous = {key: old[key] for key in keys if key != "metrics" or model == "frugal"}  # dense's: the soup's numbers
     previous["name"] = old["recipe"]["name"]
     if model == "dense":  # the voices stage trained on from the long one (the soup card's parent is the lineage's)
         previous["parent"] = old["stages"][-1]["name"]
-    first = {key: first[key] for key in keys}  # (dense's went on from the soup, installed as spandex-dense: its parent)
+    first = stage_of(first)  # (dense's went on from the soup, installed as spandex-dense: its parent)
     if model == "frugal":  # it went on from the stage before (its card named the file, spandex-frugal)
         first["parent"] = previous["name"]
     data.update(name=f"spandex-{model}", parent=old["parent"],
@@ -339,8 +341,7 @@ for model, where in (("dense", "an earlier stage"), ("frugal", "a stage of spand
                 "(configs/spandex-frugal-*.yaml).")
     if "soup" in old:
         data["soup"] = {**old["soup"], "after_stage": previous["name"]}
-    shutil.copyfile(runs / f"spandex-{model}-ensemble6/spandex-{model}-ensemble6.net", f"assets/models/spandex-{model}.net")
-    pathlib.Path(f"assets/models/spandex-{model}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    install(f"spandex-{model}", runs / f"spandex-{model}-ensemble6/spandex-{model}-ensemble6.net", data)
 PY
 # Session 26 (2026-12-07): frugal learns a six again: the six above with spandex-dense as just installed in place of
 # its first student, at 3x the rate (session 25's run, configs/spandex-frugal-lr1e3.yaml: 4.969 -> 5.011 dB, below
@@ -355,23 +356,22 @@ stage spandex-frugal-lr1e3 "${SPANDEX[@]}" train configs/spandex-frugal-lr1e3.ya
 stage spandex-frugal-wide300 "${SPANDEX[@]}" train configs/spandex-frugal-wide300.yaml --dataset "$DATASET" \
     --init "$RUNS/spandex-frugal-lr1e3/spandex-frugal-lr1e3.net" "${SIX3[@]}" --out "$RUNS/spandex-frugal-wide300"
 RUNS="$RUNS" .venv/bin/python - <<'PY'
-import json, os, pathlib, shutil
-from scripts.lineup_cards import STAGE_KEYS as keys, run_card
+import os, pathlib
+from scripts.lineup_cards import install, run_card, shipped_card, stage_of
 runs = pathlib.Path(os.environ["RUNS"])
 voices, long = "spandex-dense-voices (a stage of spandex-dense)", "spandex-dense-long (a stage of spandex-dense)"
 names = {"spandex-dense-voices": voices, "spandex-dense-long": long,  # (and as session 26's runs named the files)
          "spandex-dense-ensemble6": "spandex-dense", "dense-25fdf93": voices, "dense-c2fe8d1": long}
-old = json.loads(pathlib.Path("assets/models/spandex-frugal.json").read_text())
-previous = {**{key: old[key] for key in keys}, "name": old["recipe"]["name"], "parent": old["stages"][-1]["name"]}
+old = shipped_card("spandex-frugal")
+previous = {**stage_of(old), "name": old["recipe"]["name"], "parent": old["stages"][-1]["name"]}
 first, data = run_card(runs, "spandex-frugal-lr1e3", names), run_card(runs, "spandex-frugal-wide300", names)
-first = {**{key: first[key] for key in keys}, "parent": previous["name"]}  # each stage names the one it went on from
+first = {**stage_of(first), "parent": previous["name"]}  # each stage names the one it went on from
 data.update(name="spandex-frugal", parent=old["parent"],
             stages=[*old["stages"], previous, first],
             earlier_narrows=old["earlier_narrows"],
             notes="spandex-prune75 (before its last stage) narrowed to 280-160, then trained on spandex-dense's "
                   "output and on output ensembles; widened to 300-170 for the last (configs/spandex-frugal-*.yaml).")
-shutil.copyfile(runs / "spandex-frugal-wide300/spandex-frugal-wide300.net", "assets/models/spandex-frugal.net")
-pathlib.Path("assets/models/spandex-frugal.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+install("spandex-frugal", runs / "spandex-frugal-wide300/spandex-frugal-wide300.net", data)
 PY
 # each card's numbers on the card-check set, which tests/test_card_numbers.py re-measures
 PYTHONPATH=. .venv/bin/python scripts/measure_card_check.py
