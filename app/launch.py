@@ -186,6 +186,7 @@ def run_app(options: AppOptions) -> int:
         if options.quit_after_s is not None:
             def finish() -> None:
                 if options.screenshot:
+                    _say_if_not_the_size_asked(window, options.window_size)
                     window.grab().save(options.screenshot)
                 app.quit()
             QtCore.QTimer.singleShot(int(options.quit_after_s * 1000), finish)
@@ -204,6 +205,19 @@ def run_app(options: AppOptions) -> int:
         signal.set_wakeup_fd(-1)
         for sig, handler in _SIGNAL_HANDLERS.items():
             signal.signal(sig, handler)
+
+
+def _say_if_not_the_size_asked(window, size: tuple[int, int] | None) -> None:
+    """Say why a screenshot is not of the size asked for, rather than save one of another size silently: the demo
+    page is full screen, and a window larger than its screen is shrunk to fit it."""
+    if not size or (window.width(), window.height()) == tuple(size):
+        return
+    screen = window.screen().size()
+    why = ("the window is full screen (the demo page; leave out --demo)" if window.isFullScreen() else
+           f"the screen is {screen.width()}x{screen.height()} (Qt's offscreen screen is 800x800 unless "
+           "QT_QPA_PLATFORM=offscreen:configfile=FILE gives it another size; `make screenshot` does)")
+    print(f"spandex: the screenshot is {window.width()}x{window.height()}, not the {size[0]}x{size[1]} asked for: "
+          f"{why}", file=sys.stderr)
 
 
 _SIGNAL_HANDLERS: dict[int, Any] = {}

@@ -496,3 +496,26 @@ def test_screenshots_under_xvfb(tmp_path, shots, size):
 
     image = QtGui.QImage(str(shot))
     assert (image.width(), image.height()) == (width, height), image.size()
+
+
+def test_a_screenshot_not_of_the_size_asked_says_why(qtbot, capsys):
+    """`--window-size` larger than the screen (Qt's offscreen one is 800x800 unless its configfile names another
+    size), or the full-screen demo page: the screenshot is of another size, and the app says why."""
+    from PySide6 import QtWidgets
+
+    from app.launch import _say_if_not_the_size_asked
+
+    widget = QtWidgets.QWidget()
+    qtbot.addWidget(widget)
+    widget.resize(300, 200)
+    _say_if_not_the_size_asked(widget, (300, 200))
+    assert capsys.readouterr().err == ""
+    _say_if_not_the_size_asked(widget, (1300, 900))
+    screen = widget.screen().size()
+    assert capsys.readouterr().err.startswith(
+        f"spandex: the screenshot is 300x200, not the 1300x900 asked for: the screen is "
+        f"{screen.width()}x{screen.height()}")
+    widget.showFullScreen()
+    qtbot.waitUntil(lambda: widget.isFullScreen() and widget.width() != 300)
+    _say_if_not_the_size_asked(widget, (300, 200))
+    assert capsys.readouterr().err.endswith("asked for: the window is full screen (the demo page; leave out --demo)\n")
