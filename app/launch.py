@@ -196,9 +196,11 @@ def run_app(options: AppOptions) -> int:
         return status
     finally:
         if window is not None:
-            window.shutdown()  # a recording in progress is written first
+            # a recording in progress is written first; a training run is asked to stop, the engine closes (the
+            # device first), then the run is waited for while it checkpoints
+            window.shutdown(before_waiting=host.stop if host is not None else lambda: None)
             window.deleteLater()
-        if host is not None:
+        if host is not None and not host.stopping:
             host.stop()        # the engine, its Lava processes and the virtual microphone
         app.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
         app.processEvents()

@@ -23,6 +23,7 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 from app.launch import DEMO_CLIP, AppOptions, checked_model, engine_config  # noqa: E402
 from app.panels.models_panel import COLUMNS  # noqa: E402
 from app.window.main_window import MainWindow  # noqa: E402
+from engine.constants import BYPASS  # noqa: E402
 from engine.errors import SpandexError  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_model  # noqa: E402
@@ -272,6 +273,7 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     assert session is not None and {session.a, session.b} == {0, 2}
     assert window.models_panel.table.isHidden() and window.raster.isHidden()
     assert window.models_panel.card.isHidden()
+    qtbot.waitUntil(lambda: window.latency_label.text() == "latency hidden during the blind test", timeout=5000)
     playing_becomes(qtbot, window, session.x)
     press(qtbot, window, "A")
     playing_becomes(qtbot, window, session.a)
@@ -288,6 +290,8 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     window.grab().save(str(shots / "abx.png"))
     qtbot.mouseClick(window.abx_panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     assert window.abx_panel.session is None and not window.models_panel.table.isHidden()
+    qtbot.waitUntil(lambda: window.latency_label.text().startswith("latency ") and "hidden" not in
+                    window.latency_label.text(), timeout=5000)
 
 
 @pytest.mark.slow
@@ -519,3 +523,31 @@ def test_a_screenshot_not_of_the_size_asked_says_why(qtbot, capsys):
     qtbot.waitUntil(lambda: widget.isFullScreen() and widget.width() != 300)
     _say_if_not_the_size_asked(widget, (300, 200))
     assert capsys.readouterr().err.endswith("asked for: the window is full screen (the demo page; leave out --demo)\n")
+
+
+@pytest.mark.slow
+def test_bypass_off_after_the_last_heard_model_is_removed_hears_a_model_and_closing_frees_the_device_first(
+        qtbot, tmp_path):
+    """Bypass off comes back to a model even when the one heard last was removed meanwhile; closing the window
+    asks a training run to stop, closes the engine (the device), and only then waits for the run."""
+    window, host = open_window(qtbot, tmp_path, [str(reference_path(f"{n}.net")) for n in NETS[:2]], output="none")
+    try:
+        qtbot.waitUntil(lambda: len(window.controller.models) == 2, timeout=60_000)
+        press(qtbot, window, "2")
+        playing_becomes(qtbot, window, 1)
+        press(qtbot, window, "0")  # bypass
+        playing_becomes(qtbot, window, BYPASS)
+        host.remove_model(1)  # the one heard last
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1, timeout=30_000)
+        press(qtbot, window, "0")  # bypass off
+        playing_becomes(qtbot, window, 0)
+        assert "no model in slot" not in window.notice.text()
+        order: list[str] = []
+        panel = window.prune_panel
+        stop_run, wait = panel.stop_run, panel.shutdown
+        panel.stop_run = lambda: (order.append("run asked to stop"), stop_run())
+        panel.shutdown = lambda: (order.append("run waited for"), wait())  # (it closes its plots too)
+        window.shutdown(before_waiting=lambda: order.append("engine closed"))
+        assert order[:3] == ["run asked to stop", "engine closed", "run waited for"]  # (then its own stop_run)
+    finally:
+        close_window(window, host)

@@ -44,3 +44,17 @@ def test_stream_line_says_a_missing_device_is_being_looked_for():
     line = status_text.stream_line(event)
     assert line.startswith("sound device missing, looking for it: file demo.wav → no output at 16 kHz.")
     assert line.endswith("no microphone found: playing the demo clip")
+
+
+def test_the_xrun_line_names_the_rarer_glitches_once_they_happen_and_its_tooltip_all():
+    from engine.live.record import COUNTERS
+
+    counters = dict.fromkeys(COUNTERS, 0)
+    counters.update(callbacks=500, hops=900, output_underflow=2, ring_late=1)
+    assert status_text.xrun_line(counters, [120.0], True) == "xruns 2 · worker late 1 · callback p99 120 µs"
+    counters.update(latency_trims=3, clock_late=4)
+    assert status_text.xrun_line(counters, [], False) == \
+        "xruns 2 · worker late 1 · latency trimmed 3 · clock late 4 · clock tick p99 0 µs"
+    details = status_text.xrun_details(counters).splitlines()
+    assert "output underflow: 2" in details and "device losses: 0" in details and "clock late: 4" in details
+    assert not any(line.startswith(("callbacks", "hops")) for line in details)

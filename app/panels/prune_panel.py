@@ -291,13 +291,19 @@ class PrunePanel(QtWidgets.QWidget):
 
     # --- teardown --------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Stop polling; a run still going checkpoints and stops (killed if it takes too long); close the
-        pyqtgraph views (they crash at exit if left to the garbage collector)."""
+    def stop_run(self) -> None:
+        """Stop polling; ask a run still going to checkpoint and stop (without waiting for it)."""
         self.timer.stop()
         job = self._live_job()
         if job is not None:
             job.cancel()
+
+    def shutdown(self) -> None:
+        """:meth:`stop_run`, then wait for the run (killed if it takes too long); close the pyqtgraph views (they
+        crash at exit if left to the garbage collector)."""
+        self.stop_run()
+        job = self._live_job()
+        if job is not None:
             job.wait(timeout=CLOSE_WAIT_S)
             job.kill()
         self.curves.close()

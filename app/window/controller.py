@@ -136,7 +136,8 @@ class WindowController:
         self.select(b if self._window.history.playing == a else a)
 
     def _bypass_toggled(self, on: bool) -> None:
-        self._host.select(BYPASS if on else self._last_model if self.models else BYPASS)
+        back = self._last_model if self._last_model < len(self.models) else 0  # (it may have been removed)
+        self._host.select(BYPASS if on or not self.models else back)
 
     def reset(self) -> None:
         """One key: every network's state, the counters, model A playing, the demo's starting noise."""
@@ -221,18 +222,21 @@ class WindowController:
         self._host.record_stop(str(self._record_prefix()))
 
     def _record_prefix(self) -> Path:
-        folder = self.record_folder
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / time.strftime("%Y%m%d-%H%M%S")
+        """Where the recording's two files go (the engine makes the folder, or says why it cannot)."""
+        return self.record_folder / time.strftime("%Y%m%d-%H%M%S")
 
     def finish_recording(self) -> None:
         """At shutdown: stop a recording in progress and wait (up to :data:`RECORD_FINISH_S`) for its files."""
         if self._window.record_action.isChecked() and self._host.alive:
             self._host.record_stop(str(self._record_prefix()))
             try:
-                self.recorded = self._host.wait_event(protocol.Recorded, RECORD_FINISH_S)
+                self.recorded = self._host.wait_event(protocol.Recorded, RECORD_FINISH_S,
+                                                      failed=protocol.RECORD_FAILED)
             except (TimeoutError, SpandexError) as exc:
                 print(f"spandex: the recording could not be finished: {exc}", file=sys.stderr)
+                return
+            if self.recorded.note:
+                print(f"spandex: {self.recorded.note}", file=sys.stderr)
 
     def _virtual_mic_toggled(self, on: bool) -> None:
         self._settings.setValue("virtual_mic", on)
@@ -306,6 +310,8 @@ class WindowController:
             case protocol.Recorded():
                 self.recorded = event
                 w.state_label.setText(status_text.recorded_line(event.seconds, event.paths))
+                if event.note:  # not in the folder asked for
+                    w.show_notice(event.note)
             case protocol.VirtualMicChanged():
                 w.virtual_mic_action.blockSignals(True)
                 w.virtual_mic_action.setChecked(event.on)
@@ -320,3 +326,4 @@ class WindowController:
         loaded_or_coming = bool(self.models or self.loading)
         self._window.show_banner("" if loaded_or_coming else status_text.no_model_text(self._load_error))
         return not loaded_or_coming
+

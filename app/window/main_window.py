@@ -34,7 +34,7 @@ from app.plots.spectrogram import SpectrogramView
 from app.plots.traces import ModelLegend, ModelTraces
 from app.window.controller import WindowController
 from app.window.elided_label import ElidedLabel
-from app.window.status_text import STARTING, fps_line, latency_line, pace_notice, xrun_line
+from app.window.status_text import BLIND_LATENCY, STARTING, fps_line, latency_line, pace_notice, xrun_details, xrun_line
 from engine.backends import BACKEND_NAMES
 from engine.library.catalog import user_data_dir
 from engine.live.host import EngineHost
@@ -398,9 +398,10 @@ class MainWindow(QtWidgets.QMainWindow):
         stream, status = self.controller.stream_info, self.controller.status_info
         running = stream is not None and stream.state == "running"
         self.xrun_label.setText(xrun_line(self.counters, self.callback_us, running))
+        self.xrun_label.setToolTip(xrun_details(self.counters))
         self.fps_label.setText(fps_line(self.fps))
-        if status is not None:
-            self.latency_label.setText(latency_line(status))
+        if status is not None:  # (in a blind test a Lava model's longer latency would tell which model X is)
+            self.latency_label.setText(BLIND_LATENCY if self.blind else latency_line(status))
         pace = "" if self.blind else pace_notice(self.controller.models, self.history)  # names would tell in ABX
         self.pace_label.setText(pace)
         self.pace_label.setVisible(bool(pace))
@@ -413,9 +414,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- teardown --------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Finish a recording (its files written), remember the window, stop the timers, close every
-        pyqtgraph view (they crash at exit if left to the GC)."""
+    def shutdown(self, before_waiting: Callable[[], None] = lambda: None) -> None:
+        """Finish a recording (its files written), remember the window, stop the timers, ask a training run to
+        stop, run ``before_waiting`` (the app closes the engine there: the device is not held while a run
+        checkpoints), wait for the run, close every pyqtgraph view (they crash at exit if left to the GC)."""
         if self.closed:
             return
         self.closed = True
@@ -425,6 +427,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         if self.split_done:
             self.settings.setValue("side_width", self.splitter.sizes()[1])
+        self.prune_panel.stop_run()
+        before_waiting()
         self.prune_panel.shutdown()
         self.loihi_panel.shutdown()
         for view in (self.spectrogram_in, self.spectrogram_out, self.demo_view.input_view,

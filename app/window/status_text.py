@@ -66,6 +66,10 @@ def stream_line(event: protocol.StreamChanged) -> str:
     return f"{text}: {where} → {event.output or 'no output'}{rate}{resampled}. {event.message}"
 
 
+BLIND_LATENCY = "latency hidden during the blind test"
+"""The latency line in an ABX test: each model's own latency would tell which one X is."""
+
+
 def latency_line(status: protocol.Status) -> str:
     """The latency as measured: algorithmic (STFT, late runners) + output buffer (+ device, when known)."""
     device = status.device_latency_s
@@ -78,8 +82,20 @@ def xrun_line(counters: dict[str, int], callback_us: Sequence[float], on_device:
     """Xruns, late worker hops, and the 99th percentile of the audio callback's (or clock tick's) time."""
     p99 = np.percentile(callback_us, 99) if len(callback_us) else 0.0
     driver = "callback" if on_device else "clock tick"
+    rarer = "".join(f" · {name} {counters[key]}" for key, name in _RARER_GLITCHES if counters.get(key))
     return (f"xruns {xruns(np.array([counters[k] for k in counters]))} · worker late {counters['ring_late']}"
-            f" · {driver} p99 {p99:.0f} µs")
+            f"{rarer} · {driver} p99 {p99:.0f} µs")
+
+
+_RARER_GLITCHES = (("latency_trims", "latency trimmed"), ("input_dropped", "input dropped"),
+                   ("clock_late", "clock late"), ("device_losses", "device lost"))
+"""Counters the xrun line shows once they are not zero (what each counts: :data:`engine.live.record.COUNTERS`)."""
+
+
+def xrun_details(counters: dict[str, int]) -> str:
+    """Every glitch counter by name (the xrun line's tooltip); Reset (R) zeroes them."""
+    return "\n".join(f"{key.replace('_', ' ')}: {value}" for key, value in counters.items()
+                     if key not in ("callbacks", "hops")) + "\n(Reset, R, zeroes them)"
 
 
 def fps_line(fps: float) -> str:

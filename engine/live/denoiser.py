@@ -101,6 +101,8 @@ class LiveDenoiser:
         return len(self.slots) - 1
 
     def remove_model(self, index: int) -> None:
+        if not 0 <= index < len(self.slots):  # (a GUI that has not yet heard of an earlier removal)
+            raise SpandexError(f"no model in slot {index + 1}")
         self.slots[index].runner.close()  # the Lava backend stops its processes
         del self.slots[index]
         if self.playing == index:

@@ -60,13 +60,15 @@ def list_devices() -> list[DeviceInfo]:
 
 def rescan() -> None:
     """Re-initialise PortAudio so that it lists the devices present now. No stream may be open."""
-    sd._terminate()
+    terminate()
     sd._initialize()
 
 
 def terminate() -> None:
-    """Release PortAudio (before a JACK/PipeWire server it talks to goes away)."""
-    sd._terminate()
+    """Release PortAudio (before a JACK/PipeWire server it talks to goes away); a no-op once released (an engine
+    that ran before in this process, as engines in threads do, released it)."""
+    if sd._initialized:
+        sd._terminate()
 
 
 def find_device(key: str | None, kind: str) -> DeviceInfo | None:

@@ -17,6 +17,7 @@ import mmap
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import tempfile
 import threading
@@ -77,8 +78,17 @@ def _process_main(config: EngineConfig, path: str, commands, events) -> None:
     with open(path, "r+b") as f:
         buffer = mmap.mmap(f.fileno(), SharedBlock.nbytes(config))
     parent = mp.parent_process()
-    run_engine(config, buffer, commands, events,
-               parent_alive=(lambda: parent.is_alive()) if parent is not None else None, priority=priority)
+    if not run_engine(config, buffer, commands, events,
+                      parent_alive=(lambda: parent.is_alive()) if parent is not None else None, priority=priority):
+        sys.exit(1)  # it said why (Fatal)
+
+
+def models_to_reload(models: list[protocol.ModelInfo], backend: str) -> tuple[list[str], list[protocol.LoadModel]]:
+    """The models a fresh engine loads again, each on its own backend: those on the engine's ``backend`` before
+    its stream starts (as at start-up), then the others by command."""
+    loaded = [(source, m["backend"]) for m in models if (source := m["source"])]
+    return ([s for s, b in loaded if b == backend],
+            [protocol.LoadModel(s, b) for s, b in loaded if b != backend])
 
 
 class EngineHost:
@@ -104,6 +114,9 @@ class EngineHost:
         self.runner: mp.process.BaseProcess | threading.Thread | None = None
         self.restarts = 0
         self.models: list[protocol.ModelInfo] = []  # as the engine last reported them
+        self.models_reported = False  # (whether it has: an empty list then means none is loaded)
+        self.ended = False  # the engine said it stopped (Stopped, Fatal), or its end has been reported
+        self.stopping = False  # stop() was called: the engine's end is expected
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
@@ -229,12 +242,26 @@ class EngineHost:
             try:
                 event = self.events.get_nowait()
             except (queue.Empty, OSError, ValueError):
-                return out
+                break
             out.extend(self._handle(event))
+        if not (self.ended or self.stopping or self.alive) and self.runner is not None:
+            out.append(self._died())
+        return out
+
+    def _died(self) -> protocol.Fatal:
+        """The engine ended without a word (killed: out of memory, a crash in a native library)."""
+        self.ended = True
+        code = getattr(self.runner, "exitcode", None)
+        how = (f" (killed by {signal.Signals(-code).name})" if isinstance(code, int) and code < 0 else
+               f" (exit status {code})" if code else "")
+        return protocol.Fatal(f"The audio engine stopped unexpectedly{how}: restart SPANDEX")
 
     def _handle(self, event: protocol.Event) -> list[protocol.Event]:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
+            self.models_reported = True
+        elif isinstance(event, protocol.Fatal | protocol.Stopped):
+            self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
             self._restart()
             return [event, protocol.EngineRestarted(self.restarts)]
@@ -251,15 +278,21 @@ class EngineHost:
             q.close()
             q.cancel_join_thread()
         self._new_queues()
-        sources = [source for m in self.models if (source := m["source"])]
-        self.config = replace(self.config, models=sources or self.config.models)
+        self.ended = False
+        later: list[protocol.LoadModel] = []
+        if self.models_reported:  # the models loaded now (none, if all were removed)
+            first, later = models_to_reload(self.models, self.config.backend)
+            self.config = replace(self.config, models=first)
         self.start()
-        for command in self.replay.values():
+        for command in [*later, *self.replay.values()]:
             self.commands.put(command)
 
-    def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None) -> E:
+    def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
+                   failed: str | None = None) -> E:
         """Block until an event of type ``kind`` (that satisfies ``predicate``) arrives; others are kept
-        for :meth:`events_now`."""
+        for :meth:`events_now`. A :class:`~engine.live.protocol.Fatal` raises :class:`SpandexError`, and so does an
+        :class:`~engine.live.protocol.EngineError` whose message starts with ``failed`` (the command waited on
+        failed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for index, event in enumerate(self.pending_events):
@@ -268,6 +301,9 @@ class EngineHost:
                     return event
                 if isinstance(event, protocol.Fatal):
                     raise SpandexError(f"the audio engine failed: {event.message}")
+                if failed and isinstance(event, protocol.EngineError) and event.message.startswith(failed):
+                    del self.pending_events[index]
+                    raise SpandexError(event.message)
             try:
                 event = self.events.get(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
             except queue.Empty:
@@ -290,6 +326,7 @@ class EngineHost:
     def stop(self, timeout: float = 20.0) -> None:
         """Shut the engine down (stream closed, PortAudio terminated, Lava stopped, the virtual
         microphone removed) and release the shared memory."""
+        self.stopping = True
         if self.runner is not None and self.runner.is_alive():
             self.send(protocol.Shutdown())
             self.runner.join(timeout)

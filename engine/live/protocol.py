@@ -247,10 +247,15 @@ class VirtualMicChanged:
 class Recorded:
     paths: tuple[str, ...]
     seconds: float
+    note: str = ""
+    """Why the files are not where they were asked to be (the folder could not be written), else empty."""
 
 
 LOAD_FAILED = "Cannot load the model"
 """How the :class:`EngineError` message of every failed model load starts."""
+
+RECORD_FAILED = "The recording could not be saved"
+"""How the :class:`EngineError` message of a recording not saved where it was asked to be starts."""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class DeviceSupervisor:
         self.portaudio_stuck = False  # a lost stream could not be closed: PortAudio is off limits
         self.heard_at: float | None = None  # when the microphone last sent a nonzero sample
         self.silent_input: str | None = None  # a present microphone that sends only zeros
+        self.clock_late_counted = 0  # of the internal clock now running, its late ticks already counted
+        self.file_audio: tuple[str, np.ndarray] | None = None  # the file playing as the microphone, read once
 
     # --- what the worker asks for ----------------------------------------------------------------
 
@@ -103,7 +105,9 @@ class DeviceSupervisor:
         self.open()
 
     def set_file(self, path: str) -> None:
+        """Read ``path`` (at 16 kHz, kept: a reopen at another rate resamples it again, not re-reads it)."""
         rate = self.stream.rate if self.stream is not None else SAMPLE_RATE
+        self.file_audio = (path, load_audio(path))
         self.file_source = LoopingSource(self._file_audio(path, rate), path)
         self.callback.source = self.file_source
 
@@ -168,13 +172,13 @@ class DeviceSupervisor:
         self.stream = stream
         self.callback.last_call = time.monotonic()
         if isinstance(stream.stream, InternalClock):
+            self.clock_late_counted = 0
             if problems:
-                self.state = "no-device"
-                self.message = "; ".join(problems) + ": running silently on the internal clock, retrying"
-                self.retry_delay = min(2 * self.retry_delay, self.MAX_RETRY_S) if self.lost_since else self.RETRY_S
-                self.lost_since = self.lost_since or time.monotonic()
+                self._missing(problems, "running silently on the internal clock, retrying")
             else:
                 self.state, self.message = "internal-clock", "no output device chosen: running silently"
+        elif problems:  # the microphone runs, the output device is missing: keep looking for it
+            self._missing(problems, "the denoised sound is not played, retrying")
         else:
             self.state, self.message, self.lost_since = "running", "", None
             self.retry_delay = self.RETRY_S
@@ -183,6 +187,13 @@ class DeviceSupervisor:
         self.message = "; ".join(self.notes + ([self.message] if self.message else []))
         self.next_retry = time.monotonic() + self.retry_delay
         self.on_change()
+
+    def _missing(self, problems: list[str], what_now: str) -> None:
+        """A wanted device is missing: say so, and retry after a delay that grows while it stays missing."""
+        self.state = "no-device"
+        self.message = "; ".join(problems) + ": " + what_now
+        self.retry_delay = min(2 * self.retry_delay, self.MAX_RETRY_S) if self.lost_since else self.RETRY_S
+        self.lost_since = self.lost_since or time.monotonic()
 
     def _prime_callback(self, rate: int) -> None:
         """Empty both rings and put the prefill (the worker's deadline) of silence in the output ring."""
@@ -203,7 +214,7 @@ class DeviceSupervisor:
         self.on_open(rate)
 
     def _file_audio(self, path: str, rate: int) -> np.ndarray:
-        audio = load_audio(path)
+        audio = self.file_audio[1] if self.file_audio and self.file_audio[0] == path else load_audio(path)
         return audio if rate == SAMPLE_RATE else resample(audio, SAMPLE_RATE, rate)
 
     def close(self) -> None:
@@ -219,7 +230,9 @@ class DeviceSupervisor:
         if stream is None:
             return
         if isinstance(stream.stream, InternalClock):
-            self.counters[CLOCK_LATE] = stream.stream.late
+            late = stream.stream.late  # (added, not copied: Reset zeroes the counter, a new clock its own count)
+            self.counters[CLOCK_LATE] += late - self.clock_late_counted
+            self.clock_late_counted = late
             if self.state == "no-device" and now >= self.next_retry and not self.portaudio_stuck:
                 self.open()  # is the device back?
             return

@@ -21,9 +21,11 @@ import contextlib
 import os
 import queue
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +47,9 @@ from engine.live.record import COUNTERS, HOPS, SharedBlock
 from engine.live.ring import Doorbell
 from engine.live.supervisor import DeviceSupervisor
 from engine.live.virtual_mic import DESCRIPTION, SOURCE_NAME, VirtualMicrophone
+
+FALLBACK_RECORD_FOLDER = Path(tempfile.gettempdir()) / "spandex-recordings"
+"""Where a recording goes when its folder cannot be written (gone, full, read-only)."""
 
 LOADER_NICE = 10
 """The model loader thread's nice value: reading and preparing a model yields the CPU to the audio path.
@@ -97,6 +102,8 @@ class AudioEngine:
         self.to16: StreamingResampler | None = None
         self.from16: StreamingResampler | None = None
         self.stopping = False
+        self.fatal: str | None = None
+        """Why the worker loop ended on an error (sent as :class:`~engine.live.protocol.Fatal`), else None."""
         self.parent_alive = lambda: True
         self.priority = "normal"  # how the worker thread is scheduled (see engine.live.host)
 
@@ -134,15 +141,15 @@ class AudioEngine:
                     last_status = now
                     if not self.parent_alive():
                         break
-        except Exception as exc:  # noqa: BLE001 — report, then stop cleanly
-            self._send(protocol.Fatal(f"{type(exc).__name__}: {exc}"))
-            raise
+        except Exception as exc:  # noqa: BLE001 — report, then stop cleanly (said once: no traceback)
+            self.fatal = f"The audio engine stopped: {type(exc).__name__}: {exc} (please report it)"
+            self._send(protocol.Fatal(self.fatal))
         finally:
             self.devices.close()
-            self._close_virtual_mic()
+            self._close_virtual_mic(wait=True)
             self.live.close()  # the Lava backend's processes stop with the engine
             self.loader.shutdown(wait=False, cancel_futures=True)
-            self.opener.shutdown(wait=False, cancel_futures=True)
+            self.opener.shutdown(wait=True)  # (only removals are left there: the last opening was cancelled or closed)
             if not self.devices.portaudio_stuck:
                 audio_device.terminate()
             self.doorbell.close()
@@ -183,7 +190,7 @@ class AudioEngine:
         """A stream opened at ``rate``: resample to and from 16 kHz if it differs."""
         if rate == SAMPLE_RATE:
             self.to16 = self.from16 = None
-        elif self.to16 is None or self.to16.down != StreamingResampler(rate, SAMPLE_RATE).down:
+        else:  # new ones, without the old stream's samples in their filters (and 24 and 48 kHz share a `down`)
             self.to16 = StreamingResampler(rate, SAMPLE_RATE)
             self.from16 = StreamingResampler(SAMPLE_RATE, rate)
         self.fifo = np.zeros(0)
@@ -200,6 +207,9 @@ class AudioEngine:
                 self._apply(command)
             except SpandexError as exc:
                 self._send(protocol.EngineError(str(exc)))
+            except Exception as exc:  # noqa: BLE001 — a defect in one command must not stop the audio
+                self._send(protocol.EngineError(f"{type(command).__name__} failed: {type(exc).__name__}: {exc} "
+                                                "(please report it); the engine runs on"))
 
     def _apply(self, command: protocol.Command) -> None:
         """Apply one command (see :mod:`engine.live.protocol` for what each means)."""
@@ -260,12 +270,22 @@ class AudioEngine:
                                             "file or a microphone; until then the current source plays."))
 
     def _record_stop(self, prefix: str) -> None:
+        """Write the recording as ``prefix``-input.wav and -output.wav; where that fails (a folder gone or full),
+        into :data:`FALLBACK_RECORD_FOLDER` instead, and say so: a recording is not lost to a bad folder."""
         noisy, denoised = self.live.record_stop()
         if noisy.size == 0:
-            raise SpandexError("nothing was recorded")
-        paths = [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
-                 for part, audio in (("input", noisy), ("output", denoised))]
-        self._send(protocol.Recorded(tuple(str(path) for path in paths), noisy.size / SAMPLE_RATE))
+            raise SpandexError(f"{protocol.RECORD_FAILED}: nothing was recorded")
+        note = ""
+        try:
+            paths = _write_recording(prefix, noisy, denoised)
+        except SpandexError as exc:
+            try:
+                paths = _write_recording(str(FALLBACK_RECORD_FOLDER / Path(prefix).name), noisy, denoised)
+            except SpandexError as again:
+                raise SpandexError(f"{protocol.RECORD_FAILED} ({noisy.size / SAMPLE_RATE:.0f} s): {exc}; nor in "
+                                   f"{FALLBACK_RECORD_FOLDER}: {again}") from None
+            note = f"{protocol.RECORD_FAILED} in {Path(prefix).parent} ({exc}): it is in {FALLBACK_RECORD_FOLDER}"
+        self._send(protocol.Recorded(tuple(str(path) for path in paths), noisy.size / SAMPLE_RATE, note))
 
     # --- models ----------------------------------------------------------------------------------
 
@@ -298,14 +318,23 @@ class AudioEngine:
             self._send(protocol.EngineError(str(exc)))
         self._emit_virtual_mic()
 
-    def _close_virtual_mic(self) -> None:
+    def _close_virtual_mic(self, wait: bool = False) -> None:
+        """Stop publishing the virtual microphone. Its removal (the sound server, seconds at worst) runs on the
+        opener's thread, after any opening still under way there, unless ``wait`` (the engine's end)."""
         opening, self.virtual_mic_opening = self.virtual_mic_opening, None
-        if opening is not None and not opening.cancel():
-            with contextlib.suppress(Exception):  # it failed: nothing to close
-                opening.result().close()
-        if self.virtual_mic is not None:
-            self.virtual_mic.close()
-            self.virtual_mic = None
+        mic, self.virtual_mic = self.virtual_mic, None
+
+        def close() -> None:
+            if opening is not None:
+                with contextlib.suppress(Exception):  # it failed: nothing to close
+                    opening.result().close()
+            if mic is not None:
+                mic.close()
+
+        if opening is not None and opening.cancel():
+            opening = None
+        if opening is not None or mic is not None:
+            close() if wait else self.opener.submit(close)
         self._emit_virtual_mic()
 
     def _emit_virtual_mic(self) -> None:
@@ -318,14 +347,17 @@ class AudioEngine:
             return
         for future in done:
             self.pending.remove(future)
+            runner = None
             try:
-                self.live.add_model(future.result())
-            except SpandexError as exc:
-                message = str(exc)
+                runner = future.result()
+                self.live.add_model(runner)
+            except Exception as exc:  # noqa: BLE001 — a bad file must not stop the engine
+                message = str(exc) if isinstance(exc, SpandexError) else f"{type(exc).__name__}: {exc}"
                 self._send(protocol.EngineError(message if message.startswith(LOAD_FAILED)
                                                 else f"{LOAD_FAILED} — {message}"))
-            except Exception as exc:  # noqa: BLE001 — a bad file must not stop the engine
-                self._send(protocol.EngineError(f"{LOAD_FAILED} — {type(exc).__name__}: {exc}"))
+                if runner is not None:  # loaded but refused (a tenth model, another layout): Lava's processes stop
+                    with contextlib.suppress(Exception):
+                        runner.close()
         self._emit_models()
 
     # --- events ----------------------------------------------------------------------------------
@@ -367,12 +399,18 @@ class AudioEngine:
 
 
 def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None,
-               priority: str = "normal") -> None:
+               priority: str = "normal") -> bool:
     """Entry point of the engine (process or thread): run until a :class:`~engine.live.protocol.Shutdown`.
-    ``priority`` says how the caller scheduled this thread (reported in the stream events)."""
+    ``priority`` says how the caller scheduled this thread (reported in the stream events). False: it ended on
+    an error, which it has sent as :class:`~engine.live.protocol.Fatal`."""
     engine = AudioEngine(config, SharedBlock(buffer, config), commands, events)
     engine.priority = priority
     if parent_alive is not None:
         engine.parent_alive = parent_alive
     engine.run()
+    return engine.fatal is None
 
+
+def _write_recording(prefix: str, noisy: np.ndarray, denoised: np.ndarray) -> list[Path]:
+    return [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
+            for part, audio in (("input", noisy), ("output", denoised))]

@@ -1,0 +1,264 @@
+"""What the live engine does when something goes wrong: a command for a model already gone, a defect in one
+command, a recording folder that cannot be written, an engine that dies, devices that change under it.
+
+The engine runs without a sound card (its internal clock), in a thread or a process; the device cases drive the
+:class:`~engine.live.supervisor.DeviceSupervisor` with PortAudio's lookups replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from engine.constants import HOP, SAMPLE_RATE
+from engine.errors import SpandexError
+from engine.files.audio import write_wav
+from engine.live import protocol, supervisor, worker
+from engine.live.denoiser import LiveDenoiser
+from engine.live.devices import InternalClock, OpenStream
+from engine.live.host import EngineHost, models_to_reload
+from engine.live.protocol import NO_OUTPUT, EngineConfig
+from engine.live.record import CLOCK_LATE, SharedBlock
+from engine.live.worker import AudioEngine
+from tests.reference_models import reference_path
+
+
+def bare_engine(config: EngineConfig | None = None) -> AudioEngine:
+    """An engine object whose loop is not running: its parts, called one at a time."""
+    config = config or EngineConfig(output=NO_OUTPUT)
+    return AudioEngine(config, SharedBlock(bytearray(SharedBlock.nbytes(config)), config), queue.Queue(),
+                       queue.Queue())
+
+
+def running(host: EngineHost) -> EngineHost:
+    """Started, with its first stream event and hops coming."""
+    host.start()
+    host.wait_event(protocol.StreamChanged, 60)
+    hops = host.counters()["hops"]
+    deadline = time.monotonic() + 30
+    while host.counters()["hops"] < hops + 10:
+        assert time.monotonic() < deadline, "no hops"
+        host.wait_event(protocol.Status, 30)
+    return host
+
+
+def test_a_command_for_a_slot_already_gone_or_a_defect_in_one_is_said_and_the_engine_runs_on(monkeypatch):
+    host = running(EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread"))
+    try:
+        host.remove_model(0)  # no model loaded: a GUI that has not yet heard of a removal
+        error = host.wait_event(protocol.EngineError, 30)
+        assert error.message == "no model in slot 1"
+        monkeypatch.setattr(LiveDenoiser, "reset", lambda self: 1 / 0)
+        host.reset()
+        error = host.wait_event(protocol.EngineError, 30)
+        assert error.message.startswith("Reset failed: ZeroDivisionError") and "runs on" in error.message
+        hops = host.counters()["hops"]
+        host.wait_event(protocol.Status, 30)
+        host.wait_event(protocol.Status, 30)
+        assert host.alive and host.counters()["hops"] > hops
+    finally:
+        host.stop()
+
+
+def test_a_recording_whose_folder_cannot_be_written_goes_to_the_fallback_folder_and_says_so(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(worker, "FALLBACK_RECORD_FOLDER", tmp_path / "fallback")
+    host = running(EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread"))
+    try:
+        host.record_start(30.0)
+        host.wait_event(protocol.RecordingStarted, 30)
+        host.wait_event(protocol.Status, 30)
+        host.record_stop(str(blocker / "rec"))
+        recorded = host.wait_event(protocol.Recorded, 30, failed=protocol.RECORD_FAILED)
+        assert recorded.note.startswith(f"{protocol.RECORD_FAILED} in {blocker}")
+        assert [os.path.basename(p) for p in recorded.paths] == ["rec-input.wav", "rec-output.wav"]
+        assert all(p.startswith(str(tmp_path / "fallback")) and os.path.getsize(p) > 1000 for p in recorded.paths)
+        # the fallback cannot be written either: said, with how much was lost
+        monkeypatch.setattr(worker, "FALLBACK_RECORD_FOLDER", blocker / "fallback")
+        host.record_start(30.0)
+        host.wait_event(protocol.RecordingStarted, 30)
+        host.wait_event(protocol.Status, 30)
+        host.record_stop(str(blocker / "again"))
+        with pytest.raises(SpandexError, match=f"^{protocol.RECORD_FAILED} \\(\\d+ s\\): .* nor in "):
+            host.wait_event(protocol.Recorded, 30, failed=protocol.RECORD_FAILED)
+    finally:
+        host.stop()
+
+
+def test_an_error_in_the_worker_loop_is_said_once_without_a_traceback(monkeypatch):
+    escaped: list = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(AudioEngine, "_process_available", broken)
+    host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread").start()
+    try:
+        deadline = time.monotonic() + 60
+        events: list = []
+        while not any(isinstance(e, protocol.Stopped) for e in events):
+            assert time.monotonic() < deadline, events
+            events += host.events_now()
+            time.sleep(0.05)
+        fatal = [e for e in events if isinstance(e, protocol.Fatal)]
+        assert [f.message for f in fatal] == ["The audio engine stopped: RuntimeError: boom (please report it)"]
+        assert host.runner is not None
+        host.runner.join(10)
+        assert not host.alive and escaped == []
+        assert host.events_now() == []  # its end was said (Fatal, Stopped): not said again
+    finally:
+        host.stop()
+
+
+def test_an_engine_process_that_dies_without_a_word_is_reported():
+    host = running(EngineHost(EngineConfig(output=NO_OUTPUT), mode="process"))
+    try:
+        assert host.pid is not None
+        os.kill(host.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        fatal: list = []
+        while not fatal:
+            assert time.monotonic() < deadline, "the dead engine was not reported"
+            fatal = [e for e in host.events_now() if isinstance(e, protocol.Fatal)]
+            time.sleep(0.05)
+        assert [f.message for f in fatal] == ["The audio engine stopped unexpectedly (killed by SIGKILL): "
+                                              "restart SPANDEX"]
+        assert not any(isinstance(e, protocol.Fatal) for e in host.events_now())  # said once
+    finally:
+        host.stop()
+
+
+def test_a_restarted_engine_loads_each_model_on_its_own_backend_and_none_if_none_was_left():
+    models = [{"source": "a.net", "backend": "sparse"}, {"source": "b.net", "backend": "lava"},
+              {"source": None, "backend": "sparse"}, {"source": "c.net", "backend": "sparse"}]
+    first, later = models_to_reload(models, "sparse")  # type: ignore[arg-type]
+    assert first == ["a.net", "c.net"] and later == [protocol.LoadModel("b.net", "lava")]
+    assert models_to_reload([], "sparse") == ([], [])
+
+
+def test_each_device_rate_gets_resamplers_of_its_own():
+    engine = bare_engine()
+    engine._configure_rate(48000)
+    assert (engine.to16.up, engine.to16.down) == (1, 3)
+    engine._configure_rate(24000)  # the same `down` as 48 kHz
+    assert (engine.to16.up, engine.to16.down) == (2, 3) and (engine.from16.up, engine.from16.down) == (3, 2)
+    engine._configure_rate(SAMPLE_RATE)
+    assert engine.to16 is None and engine.from16 is None
+
+
+def test_late_clock_ticks_are_added_to_the_counter_so_that_reset_zeroes_it():
+    engine = bare_engine()
+    devices = engine.devices
+    clock = InternalClock(engine.callback)  # not started: its count set by hand
+    devices.stream = OpenStream(clock, SAMPLE_RATE, HOP, None, None, 0.0)
+    devices.state = "internal-clock"
+    clock.late = 3
+    devices.supervise(time.monotonic())
+    assert engine.shared.counters[CLOCK_LATE] == 3
+    engine.shared.counters[CLOCK_LATE] = 0  # Reset
+    clock.late = 5
+    devices.supervise(time.monotonic())
+    assert engine.shared.counters[CLOCK_LATE] == 2
+
+
+class _Stream:
+    active = True
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _devices_without_the_output(monkeypatch, opened: list) -> None:
+    microphone = SimpleNamespace(key="mic (JACK)")
+
+    def open_stream(input, output, callback, *args, **kwargs):
+        opened.append((input, output))
+        return OpenStream(_Stream(), SAMPLE_RATE, HOP, input, output, 0.0)
+
+    monkeypatch.setattr(supervisor.audio_device, "rescan", lambda: None)
+    monkeypatch.setattr(supervisor.audio_device, "find_device",
+                        lambda key, kind: microphone if kind == "input" else None)
+    monkeypatch.setattr(supervisor.audio_device, "open_stream", open_stream)
+
+
+def test_a_missing_output_device_is_said_and_looked_for_while_the_microphone_runs(monkeypatch):
+    opened: list = []
+    _devices_without_the_output(monkeypatch, opened)
+    engine = bare_engine(EngineConfig(output="speakers"))
+    devices = engine.devices
+    devices.open()
+    assert opened == [(SimpleNamespace(key="mic (JACK)"), None)]
+    assert devices.state == "no-device"
+    assert devices.message == "no output device 'speakers': the denoised sound is not played, retrying"
+    assert not devices.plays_output
+    devices.supervise(devices.next_retry + 0.01)  # time to look again
+    assert len(opened) == 2 and devices.state == "no-device"
+
+
+def test_a_file_playing_as_the_microphone_is_read_once(monkeypatch, tmp_path):
+    opened: list = []
+    _devices_without_the_output(monkeypatch, opened)
+    clip = tmp_path / "clip.wav"
+    write_wav(clip, np.full(SAMPLE_RATE, 0.1, np.float32))
+    engine = bare_engine()
+    engine.devices.use_file(str(clip))
+    clip.unlink()  # gone from the disk: a reopen at another rate resamples what was read
+    engine.devices._configure_rate(48000)
+    assert engine.devices.file_source is not None and engine.devices.file_source.audio.size == 3 * SAMPLE_RATE
+
+
+def test_the_virtual_microphone_is_removed_off_the_worker_thread():
+    engine = bare_engine()
+    closed: list[str] = []
+    done = threading.Event()
+
+    class Microphone:
+        dropped = 0
+
+        def close(self) -> None:
+            closed.append(threading.current_thread().name)
+            done.set()
+
+    engine.virtual_mic = Microphone()  # type: ignore[assignment]
+    engine._close_virtual_mic()
+    assert engine.virtual_mic is None
+    assert done.wait(10)
+    assert closed[0].startswith("spandex-virtual-mic") and closed[0] != threading.current_thread().name
+    event = engine.events.get_nowait()
+    assert isinstance(event, protocol.VirtualMicChanged) and not event.on
+    engine.opener.shutdown(wait=True)
+    engine.loader.shutdown(wait=True)
+
+
+def test_a_model_loaded_but_refused_is_closed(monkeypatch):
+    engine = bare_engine()
+    from concurrent.futures import Future
+
+    from engine.backends import prepare
+    from engine.files.netx import load_model
+
+    runner = prepare(load_model(reference_path("spandex_prune75.net")))
+    closed: list[bool] = []
+    monkeypatch.setattr(runner, "close", lambda: closed.append(True))
+    monkeypatch.setattr(LiveDenoiser, "add_model", lambda self, r: (_ for _ in ()).throw(SpandexError("full")))
+    future: Future = Future()
+    future.set_result(runner)
+    engine.pending.append(future)
+    engine._collect_models()
+    assert closed == [True]
+    error = engine.events.get_nowait()
+    assert isinstance(error, protocol.EngineError) and error.message == f"{protocol.LOAD_FAILED} — full"
+    engine.opener.shutdown(wait=True)
+    engine.loader.shutdown(wait=True)
