@@ -96,7 +96,11 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
     options = resolved_options(options, settings)
     models = list(options.models)
     if not models:
-        models = [m for m in _remembered(settings, "models", list, []) if Path(m).is_file()]
+        remembered = [str(m) for m in _remembered(settings, "models", list, [])]
+        models = [m for m in remembered if Path(m).is_file()]
+        if len(models) < len(remembered):  # moved or deleted since: said, not dropped without a word
+            print(f"spandex: left out, no longer there: {', '.join(m for m in remembered if m not in models)} "
+                  f"(loaded when the app was last closed)", file=sys.stderr)
     if not models:
         models = [str(entry.path) for entry in default_lineup()]
     remembered_input = settings.value("input") if settings is not None else None

@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     notes = []
     for problem in source.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    if source.channels_cancel:  # (not silence: --allow-silence would not help)
+        raise AudioInputError(f"{args.input}: its {source.channels} channels cancel out when mixed to mono (one is "
+                              "the other inverted: a miswired microphone or lead?), so nothing is left to denoise. "
+                              "Save one channel of it as its own file and denoise that")
     if source.silent:
         if not args.allow_silence:
             raise AudioInputError(f"{args.input} is silent (below -60 dBFS): nothing to denoise. Wrong "
@@ -69,14 +73,17 @@ def run(args: argparse.Namespace) -> int:
         notes.extend(getattr(runner, "notes", ()))
         stream = AlignedDenoiser(runner)
         with audio_writer(target, SAMPLE_RATE, announce=announce) as out:
-            done = 0
+            done = clipped = 0
             for block in source.blocks():
-                write_block(out, stream.push(block))
+                clipped += write_block(out, stream.push(block))
                 done += block.size
                 bar.update(done, source.samples)
-            write_block(out, stream.finish())
+            clipped += write_block(out, stream.finish())
         latency_frames = runner.latency_frames
     bar.close()
+    if clipped:  # (a float input may go past full scale; the output's format holds no more)
+        notes.append(f"{clipped:,} output samples ({100 * clipped / max(1, source.samples):.2g} %) went past full "
+                     "scale and were clipped: the input is louder than 0 dBFS; lower its level and denoise again")
     report = {
         "input": str(args.input), "output": str(args.output), "input_rate": source.rate,
         "input_channels": source.channels, "duration_s": source.seconds, "model": model.name,

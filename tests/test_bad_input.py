@@ -69,6 +69,12 @@ def _evil_run(folder: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def _shipped_dense_here(folder: Path) -> None:
+    """assets/models/spandex-dense.net here, a link to the shipped file (the library name's file by another path)."""
+    (folder / "assets" / "models").mkdir(parents=True)
+    (folder / "assets" / "models" / "spandex-dense.net").symlink_to(REPO / "assets" / "models" / "spandex-dense.net")
+
+
 def _dataset(folder: Path) -> None:
     for split in ("training_set", "validation_set"):
         for kind in ("noisy", "clean"):
@@ -133,6 +139,8 @@ CASES = [
          "already has 59.0% zero weights"),  # (not first the schedule's length, then this)
     Case("prune-schedule-too-long", ["prune", NET, "--sparsity", "0.5", "--steps", "5", "--dataset", "data"],
          "the schedule's last prune comes at step 100, after the run's 5 steps"),
+    Case("prune-library-a-file", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
+         "/library (SPANDEX_MODELS_DIR): ", {"library": "a file where the model library should be"}, _dataset),
     Case("prune-missing-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "nowhere", "--out", "run"],
          "dataset folder nowhere does not exist (read from the working folder, "),
     Case("prune-empty-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
@@ -195,6 +203,10 @@ CASES = [
     Case("in-nan", [*DENOISE, "out.wav", *MODEL], "in.wav: the audio contains NaN or infinite samples",
          {"in.wav": "<nan>"}),
     Case("in-silent", [*DENOISE, "out.wav", *MODEL], "in.wav is silent (below -60 dBFS)", {"in.wav": "<silence>"}),
+    Case("out-only-an-extension", [*DENOISE, ".wav", *MODEL], "OUT .wav: the file has no name before its extension; "
+         "give one, e.g. out.wav", {"in.wav": "<audio>"}),
+    Case("in-channels-cancel", [*DENOISE, "out.wav", *MODEL, "--allow-silence"],
+         "in.wav: its 2 channels cancel out when mixed to mono (one is the other inverted", {"in.wav": "<anti-phase>"}),
     Case("in-too-short", [*DENOISE, "out.wav", *MODEL], "in.wav: too short: 100 samples", {"in.wav": "<short>"}),
     Case("in-a-folder", ["denoise", "folder", "out.wav", *MODEL], "folder: a folder, not an audio file", {"folder/x.txt": "x"}),
     Case("model-unknown", [*DENOISE, "out.wav", "--model", "no_such_model"], "no model named 'no_such_model'",
@@ -254,6 +266,9 @@ CASES = [
          "--json /dev/null is a device", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-json-is-yaml", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "r", "--yaml", "r"],
          "--json and --yaml name the same file", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
+    Case("eval-clean-silent", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "r.json"],
+         "b/y.wav: the clean reference is digital silence: no SI-SNR can be measured against it; leave the pair "
+         "(y.wav) out", {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "a/y.wav": "<audio>", "b/y.wav": "<silence>"}),
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-json-over-a-recording", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "a/x.wav"],
@@ -287,6 +302,9 @@ CASES = [
     Case("loihi-same-model-twice", ["loihi-report", "m.net", "./m.net"],
          "./m.net, m.net: given more than once (the same model file)", {}, _model_here),
     # --- blend -----------------------------------------------------------------------------------------------
+    Case("blend-with-itself", ["blend", "spandex-dense", "assets/models/spandex-dense.net", *BLEND],
+         "spandex-dense and assets/models/spandex-dense.net are the same model file: a blend with itself is that model "
+         "again", VALIDATION, _shipped_dense_here),
     Case("blend-layouts", ["blend", "spandex-dense", "spandex-prune75", *BLEND], "spandex-dense and spandex-prune75 "
          "cannot be blended: their layouts differ (257-512-512-257 against 257-479-245-257)", VALIDATION),
     Case("blend-share-percent", ["blend", NET, P50, "--share", "80", "--dataset", "data", "--out", "b.net"],
@@ -317,7 +335,8 @@ CASES = [
 
 
 def _write(folder: Path, files: dict[str, str | bytes], noisy: np.ndarray) -> None:
-    audio = {"<audio>": noisy, "<silence>": np.zeros(16000, np.float32), "<short>": noisy[:100]}
+    audio = {"<audio>": noisy, "<silence>": np.zeros(16000, np.float32), "<short>": noisy[:100],
+             "<anti-phase>": np.stack([noisy, -noisy], axis=1)}  # a channel wired inverted
     for name, content in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -320,13 +320,13 @@ def test_spandex_blend_refuses_bad_input_in_one_line_and_writes_nothing(args, me
 
 
 def test_spandex_blend_refuses_a_bad_output_or_dataset_before_any_work(tmp_path, capsys):
-    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", "README.md",
+    assert main(["blend", "spandex-dense", "spandex-prune50", "--share", "0.5", "--dataset", "README.md",
                  "--out", str(tmp_path / "soup.net")]) == 1
     assert "dataset README.md is a file, not a folder" in capsys.readouterr().err
-    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", str(tmp_path),
+    assert main(["blend", "spandex-dense", "spandex-prune50", "--share", "0.5", "--dataset", str(tmp_path),
                  "--out", str(tmp_path / "soup.wav")]) == 1
     assert "name it .net" in capsys.readouterr().err
-    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", str(tmp_path),
+    assert main(["blend", "spandex-dense", "spandex-prune50", "--share", "0.5", "--dataset", str(tmp_path),
                  "--out", str(tmp_path / "soup.net")]) == 1
     assert "has no validation_set/ folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -345,7 +345,7 @@ def test_spandex_blend_refuses_an_output_or_card_it_must_not_write_before_any_wo
     out = tmp_path / "soup.net"
     make(out)
     before = sorted(tmp_path.iterdir())
-    assert main(["blend", "spandex-dense", "spandex-dense", "--share", "0.5", "--dataset", str(tmp_path / "none"),
+    assert main(["blend", "spandex-dense", "spandex-prune50", "--share", "0.5", "--dataset", str(tmp_path / "none"),
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert message.format(card=out.with_suffix(".json"), out=out, target=tmp_path / "elsewhere.net") in err

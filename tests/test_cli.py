@@ -1,6 +1,7 @@
 """The ``spandex`` command run as a user runs it: a real process on real files."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,24 @@ def test_denoise_any_rate_gives_aligned_16k_mono_and_json(tmp_path, noisy_file):
     assert 20_000 < report["synops_per_frame"] < report["synops_dense_per_frame"]
     assert report["neuronops_per_frame"] == 257 + 512 + 512
     assert 32 < report["latency_ms"] < 40
+
+
+def test_denoise_says_how_much_of_a_louder_than_full_scale_output_was_clipped(tmp_path, noisy_file):
+    noisy, _ = sf.read(noisy_file)
+    loud = 8.0 * noisy / np.max(np.abs(noisy))  # a float WAV may peak past 1.0
+    sf.write(tmp_path / "loud.wav", loud.astype(np.float32), 16000, subtype="FLOAT")
+    result = spandex("denoise", tmp_path / "loud.wav", tmp_path / "out.wav", "--model", BASELINE, "--json")
+    out, _ = sf.read(tmp_path / "out.wav")
+    at_full_scale = int(np.count_nonzero(np.abs(out) >= 32767 / 32768))  # (and the few just below it)
+    note = [n for n in json.loads(result.stdout)["notes"] if "were clipped" in n]
+    said = re.fullmatch(r"([\d,]+) output samples \(([\d.]+) %\) went past full scale and were clipped: the input is "
+                        r"louder than 0 dBFS; lower its level and denoise again", note[0])
+    assert said, note
+    count = int(said[1].replace(",", ""))
+    assert at_full_scale - 10 <= count <= at_full_scale and float(said[2]) == float(f"{100 * count / loud.size:.2g}")
+    assert f"note: {note[0]}" in result.stderr
+    quiet = spandex("denoise", noisy_file, tmp_path / "quiet.wav", "--model", BASELINE, "--json")
+    assert not any("clipped" in n for n in json.loads(quiet.stdout)["notes"])
 
 
 def test_pruned_nets_cost_what_spandex_published(tmp_path, noisy_file):

@@ -59,6 +59,15 @@ def test_a_model_named_for_the_app_is_remembered_by_its_absolute_path(tmp_path, 
         checked_model("../gone.pt")
 
 
+def test_models_remembered_from_the_last_exit_that_are_gone_are_said_to_be_left_out(tmp_path, capsys):
+    shutil.copy(reference_path("spandex_prune50.net"), tmp_path / "kept.net")
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("models", [str(tmp_path / "kept.net"), str(tmp_path / "gone.net")])
+    assert engine_config(AppOptions(), settings).models == [str(tmp_path / "kept.net")]
+    assert capsys.readouterr().err == (f"spandex: left out, no longer there: {tmp_path / 'gone.net'} (loaded when "
+                                       "the app was last closed)\n")
+
+
 @pytest.mark.parametrize("saved", ["-3", "0", "101", "lots"])
 def test_a_saved_buffer_the_engine_does_not_take_gives_way_to_the_default(tmp_path, saved):
     """`spandex --buffer -3` was saved, and every later start crashed the engine ("negative dimensions") until

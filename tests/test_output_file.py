@@ -48,7 +48,7 @@ def test_the_check_creates_nothing_and_the_writer_removes_what_it_created_on_fai
     assert announced == [tmp_path / "a", tmp_path / "a" / "b"]
     assert list(tmp_path.iterdir()) == []
     with audio_writer(target, 16000) as out:
-        write_block(out, np.full(1600, 2.0))  # clipped, as PCM holds no more
+        assert write_block(out, np.full(1600, 2.0)) == 1600  # clipped, as PCM holds no more: counted
     data, rate = sf.read(target.path)
     assert rate == 16000 and sf.info(target.path).format == "FLAC" and data.max() == pytest.approx(1.0, abs=1e-4)
     assert [p.name for p in target.path.parent.iterdir()] == ["out.flac"]

@@ -125,6 +125,10 @@ def test_the_same_name_in_another_format_pairs_where_it_is_one_file(tmp_path: Pa
     for name in ("talk", "song"):  # the noisy files in another format than their references
         (tmp_path / "noisy" / f"{name}.wav").rename(tmp_path / "noisy" / f"{name}.ogg")
     (tmp_path / "clean" / "song.wav").rename(tmp_path / "clean" / "song.oga")
-    with pytest.warns(UnpairedFilesWarning, match="song"):
+    with pytest.warns(UnpairedFilesWarning, match="song") as said:
         pairs = pair_files(tmp_path / "noisy", tmp_path / "clean")
     assert sorted((p.noisy.name, p.clean.name) for p in pairs) == [("both.wav", "both.wav"), ("talk.ogg", "talk.flac")]
+    names = sorted(str(tmp_path / f) for f in ("noisy/song.ogg", "clean/song.flac", "clean/song.oga"))
+    assert str(said[0].message).endswith(  # (not just "no partner": it has two)
+        f"(which file pairs with which is not clear where one folder holds the same name in two formats: "
+        f"{', '.join(sorted(names, key=lambda n: ('/clean/' in n, n)))}; keep one of each)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -12,6 +13,7 @@ import numpy as np
 from engine.backends import prepare
 from engine.constants import SAMPLE_RATE
 from engine.denoiser import AlignedDenoiser
+from engine.errors import AudioInputError
 from engine.evaluation.metrics import SISNRSums, pesq_wb, si_snr, stoi
 from engine.evaluation.report import run_report
 from engine.files.audio import AudioFileWarning, AudioSource, open_audio
@@ -73,6 +75,10 @@ def evaluate(
     totals = RunTotals(layer_sizes=model.neuron_counts[:-1])
     scores = []
     sources = [(open_audio(pair.noisy), open_audio(pair.clean)) for pair in pairs]  # bad files: before any work
+    for pair, (_, clean) in zip(pairs, sources):
+        if clean.level_dbfs == -math.inf:
+            raise AudioInputError(f"{pair.clean}: the clean reference is digital silence: no SI-SNR can be measured "
+                                  f"against it; leave the pair ({pair.noisy.name}) out")
     for problem in (p for both in sources for source in both for p in source.problems):
         warnings.warn(problem, AudioFileWarning, stacklevel=2)
     converted = [(role, source) for both in sources for role, source in zip(("noisy", "clean"), both)

@@ -87,6 +87,8 @@ class AudioSource:
     samples: int
     level_dbfs: float
     problems: list[str]
+    loudest_channel_dbfs: float = -math.inf
+    """RMS level of its loudest channel (``level_dbfs`` is the mono mix's, what is denoised)."""
 
     @property
     def seconds(self) -> float:
@@ -94,8 +96,13 @@ class AudioSource:
 
     @property
     def silent(self) -> bool:
-        """RMS level below ``SILENCE_DBFS``."""
+        """RMS level (of the mono mix) below ``SILENCE_DBFS``."""
         return self.level_dbfs < SILENCE_DBFS
+
+    @property
+    def channels_cancel(self) -> bool:
+        """Silent mixed to mono, though a channel is not: one channel is the other inverted (a miswired lead)."""
+        return self.silent and self.loudest_channel_dbfs >= SILENCE_DBFS
 
     def blocks(self, frames: int = BLOCK_FRAMES, limit: int | None = None) -> Iterator[np.ndarray]:
         """The audio in consecutive float32 blocks at 16 kHz (``limit``: stop after that many samples)."""
@@ -132,9 +139,9 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
         raise AudioInputError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not an audio file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
-    rate, channels, declared, frames, energy, damage = _scan(path, BLOCK_FRAMES)
+    rate, channels, declared, frames, energy, loudest, damage = _scan(path, BLOCK_FRAMES)
     if damage is not None:  # read again in small steps to find how much of it is good
-        rate, channels, declared, frames, energy, damage = _scan(path, 1024)
+        rate, channels, declared, frames, energy, loudest, damage = _scan(path, 1024)
     if frames == 0:
         raise AudioInputError(f"{path}: the file holds no audio samples"
                               + (f" (the data is damaged from the start: {damage})" if damage else ""))
@@ -154,29 +161,37 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
             f"({1000 * samples / SAMPLE_RATE:.1f} ms); at least {MIN_SAMPLES} samples "
             f"({1000 * MIN_SAMPLES / SAMPLE_RATE:.0f} ms, one STFT frame) are needed"
         )
+    return AudioSource(path, rate, channels, frames, samples, _dbfs(energy, frames), problems,
+                       loudest_channel_dbfs=_dbfs(loudest, frames))
+
+
+def _dbfs(energy: float, frames: int) -> float:
     rms = math.sqrt(energy / frames)
-    level = 20.0 * math.log10(rms) if rms > 0 else -math.inf
-    return AudioSource(path, rate, channels, frames, samples, level, problems)
+    return 20.0 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, str | None]:
-    """Read a file through: its rate, channels, declared and readable frames, the energy of its mono mix, and
-    the decoder's complaint if it stopped on damaged data (None when it read to the end)."""
+def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, str | None]:
+    """Read a file through: its rate, channels, declared and readable frames, the energy of its mono mix and of
+    its loudest channel, and the decoder's complaint if it stopped on damaged data (None when it read to the
+    end)."""
     frames, energy = 0, 0.0
     with _open(path) as handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
         declared = max(int(handle.frames), _wav_declared_frames(path, handle) or 0)
+        by_channel = np.zeros(channels)
         while True:
             try:
                 data = handle.read(block, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                return rate, channels, declared, frames, energy, str(exc).strip() or type(exc).__name__
+                return (rate, channels, declared, frames, energy, float(by_channel.max()),
+                        str(exc).strip() or type(exc).__name__)
             if data.shape[0] == 0:
-                return rate, channels, declared, frames, energy, None
+                return rate, channels, declared, frames, energy, float(by_channel.max()), None
             if not np.all(np.isfinite(data)):
                 raise AudioInputError(f"{path}: the audio contains NaN or infinite samples")
             mono = data.mean(axis=1, dtype=np.float64)
             energy += float(np.dot(mono, mono))
+            by_channel += np.einsum("ij,ij->j", data, data, dtype=np.float64)
             frames += data.shape[0]
 
 

@@ -80,6 +80,9 @@ def check_output(path: str | os.PathLike, what: str = "OUT", audio: bool = False
         if not stat.S_ISREG(mode):
             raise OutputError(f"{what} {text} is {_kind(mode)}, not a regular file: refusing to write to it")
         _check_replaceable(path, what, text)
+    if audio and path.name.lower() in AUDIO_FORMATS:  # ".wav": what "$name.wav" gives with $name unset
+        raise OutputError(f"{what} {text}: the file has no name before its extension; give one, e.g. "
+                          f"out{path.name}")
     if audio and path.suffix.lower() not in AUDIO_FORMATS:
         kind = f"'{path.suffix}'" if path.suffix else "no extension"
         raise OutputError(f"{what} {text}: unknown audio format ({kind}); name it .wav, .flac or .ogg")
@@ -212,6 +215,8 @@ def audio_writer(target: OutputTarget, rate: int, channels: int = 1,
         raise
 
 
-def write_block(handle: sf.SoundFile, block: np.ndarray) -> None:
-    """Write float samples, clipped to [-1, 1] (PCM and Vorbis hold no more)."""
-    handle.write(np.clip(np.asarray(block, dtype=np.float32), -1.0, 1.0))
+def write_block(handle: sf.SoundFile, block: np.ndarray) -> int:
+    """Write float samples, clipped to [-1, 1] (PCM and Vorbis hold no more); returns how many were clipped."""
+    block = np.asarray(block, dtype=np.float32)
+    handle.write(np.clip(block, -1.0, 1.0))
+    return int(np.count_nonzero(np.abs(block) > 1.0))

@@ -78,7 +78,8 @@ def pair_files(noisy_dir: str | Path, clean_dir: str | Path) -> list[Pair]:
         shown = ", ".join(str(p) for p in unpaired[:10])
         more = f" and {len(unpaired) - 10} more" if len(unpaired) > 10 else ""
         warnings.warn(
-            f"{len(unpaired)} file(s) have no partner and are left out: {shown}{more}",
+            f"{len(unpaired)} file(s) have no partner and are left out: {shown}{more}"
+            + _ambiguous([p for p in noisy if p not in used_noisy], [p for p in clean if p not in used_clean]),
             UnpairedFilesWarning,
             stacklevel=2,
         )
@@ -94,6 +95,21 @@ def _audio_files(folder: Path, role: str) -> list[Path]:
     if not files:
         raise SpandexError(f"the {role} folder {folder} holds no audio files (WAV, FLAC, OGG, MP3)")
     return files
+
+
+def _ambiguous(noisy: list[Path], clean: list[Path]) -> str:
+    """Why some of those files did not pair though a file of their name is in the other folder: two files of one
+    folder share that name in two formats (``talk.wav``, ``talk.ogg``), and which one is meant is not known."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in noisy + clean:
+        by_stem.setdefault(path.stem, []).append(path)
+    names = {p.stem for p in noisy} & {p.stem for p in clean}
+    shared = sorted(stem for stem in names if len(by_stem[stem]) > 2)
+    if not shared:
+        return ""
+    return (f" (which file pairs with which is not clear where one folder holds the same name in two formats: "
+            f"{'; '.join(', '.join(str(p) for p in by_stem[stem]) for stem in shared[:3])}"
+            f"{' …' if len(shared) > 3 else ''}; keep one of each)")
 
 
 def _by_stem(files: list[Path]) -> dict[str, Path]:

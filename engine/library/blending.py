@@ -83,6 +83,9 @@ def make_blend(model_spec: str, other_spec: str, share: float, keep_zeros: bool,
     called as each of the three is scored."""
     check_share(share)
     first_file, other_file = model_file(model_spec), model_file(other_spec)  # the library is listed once for each
+    if first_file.resolve() == other_file.resolve():
+        raise SpandexError(f"{model_spec} and {other_spec} are the same model file: a blend with itself is that "
+                           "model again; give two models of one layout")
     target = check_blend_output(out, install, sources=(first_file, other_file))
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
     from engine.training.dataset_layout import split_folder

@@ -7,8 +7,10 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,23 @@ def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str 
     if orphan is not None:  # a model's card left behind: it would describe the new model
         raise SpandexError(f"the library holds a card named '{name}' with no model beside it ({orphan}); "
                            f"{rename_advice} or remove the card first")
+
+
+def check_library_writable(advice: str, user_dir: Path | None = None) -> None:
+    """Refuse now, not after a training run, a model library that cannot be written: a file in its place, or a
+    folder where it cannot be made or written (tried with a folder made and removed again: nothing is left)."""
+    folder = user_dir or user_models_dir()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
+        os.rmdir(tempfile.mkdtemp(prefix=".spandex-probe-", dir=folder if folder.is_dir() else existing))
+    except OSError as exc:
+        source = " (SPANDEX_MODELS_DIR)" if os.environ.get("SPANDEX_MODELS_DIR") else ""
+        raise SpandexError(f"cannot write to the model library {folder}{source}: {exc.strerror or exc}; "
+                           f"{advice}") from None
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,
