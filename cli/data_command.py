@@ -98,7 +98,19 @@ def _without(groups: list, patterns: list[str]) -> list:
     return kept
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    """Clip counts and shares a build can make, said before any work (a negative count was reported as made)."""
+    for option, count in (("--train-clips", args.train_clips), ("--val-clips", args.val_clips),
+                          ("--test-clips", args.test_clips)):
+        if count < 1 and not (option == "--train-clips" and args.fresh):
+            raise SpandexError(f"{option} {count}: give at least 1 clip")
+    if not 0.0 < args.val_fraction < 1.0:
+        raise SpandexError(f"--val-fraction {args.val_fraction:g}: give the share of groups held out for validation, "
+                           "between 0 and 1 (e.g. 0.15)")
+
+
 def run_build(args: argparse.Namespace) -> int:
+    _check_counts(args)
     check_dataset_folder(args.output)  # before minutes of scanning sources
     check_outside_sources(args.output, {role: getattr(args, option) for option, role in SOURCE_OPTIONS.items()
                                         if getattr(args, option)})

@@ -252,7 +252,8 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with kept_only_once_started(run_dir):
-            result = run_training(config, run_dir, emit=emit, should_stop=lambda: bool(stopped_by))
+            result = run_training(config, run_dir, emit=emit, should_stop=lambda: bool(stopped_by),
+                                  stop_while_loading=True)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -75,6 +75,13 @@ def _shipped_dense_here(folder: Path) -> None:
     (folder / "assets" / "models" / "spandex-dense.net").symlink_to(REPO / "assets" / "models" / "spandex-dense.net")
 
 
+def _init_in_the_run_folder(folder: Path) -> None:
+    """ud/m.net: a copy of the official baseline, in the folder the run is asked to write to under that name."""
+    _dataset(folder)
+    (folder / "ud").mkdir()
+    shutil.copy(reference_path("ndns_baseline.net"), folder / "ud" / "m.net")
+
+
 def _dataset(folder: Path) -> None:
     for split in ("training_set", "validation_set"):
         for kind in ("noisy", "clean"):
@@ -141,6 +148,14 @@ CASES = [
          "the schedule's last prune comes at step 100, after the run's 5 steps"),
     Case("prune-library-a-file", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
          "/library (SPANDEX_MODELS_DIR): ", {"library": "a file where the model library should be"}, _dataset),
+    Case("prune-out-holds-other-files", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "mine",
+                                         "--name", "foo"],
+         "mine holds files of no training run (no config.yaml; foo.json, foo.net, history.json): the run would write its "
+         "model, card and history among them; give a new or empty folder",
+         {"mine/foo.net": "my own", "mine/foo.json": "{}", "mine/history.json": "{}"}, _dataset),
+    Case("finetune-over-its-own-init", ["finetune", "ud/m.net", "--out", "ud", "--name", "m", "--dataset", "data"],
+         "the run would write its model ud/m.net over the model it starts from, ud/m.net: give another --name or --out",
+         {}, _init_in_the_run_folder),
     Case("prune-missing-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "nowhere", "--out", "run"],
          "dataset folder nowhere does not exist (read from the working folder, "),
     Case("prune-empty-dataset", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "run"],
@@ -259,6 +274,17 @@ CASES = [
     Case("models-a-folder", ["models", "models"], "models is a folder, not a model file", {"models/keep.txt": "x"}),
     Case("model-empty", [*DENOISE, "out.wav", "--model", ""],
          "a model is needed: a library name or a netx file (it was given empty)", {"in.wav": "<audio>"}),
+    # --- data build: counts and lengths, before any source is read ------------------------------------------
+    Case("data-build-negative-clips", ["data", "build", "out", "--speech", "s", "--noise", "n", "--train-clips", "-5"],
+         "--train-clips -5: give at least 1 clip"),
+    Case("data-build-no-validation-clips", ["data", "build", "out", "--speech", "s", "--noise", "n", "--val-clips", "0"],
+         "--val-clips 0: give at least 1 clip"),
+    Case("data-build-clip-seconds-nan", ["data", "build", "out", "--speech", "s", "--noise", "n", "--clip-seconds",
+                                         "nan"], "clips must be 1 to 120 s long, got nan (--clip-seconds)"),
+    Case("data-build-clip-seconds-huge", ["data", "build", "out", "--speech", "s", "--noise", "n", "--clip-seconds",
+                                          "1e9"], "clips must be 1 to 120 s long, got 1e+09 (--clip-seconds)"),
+    Case("data-build-val-fraction", ["data", "build", "out", "--speech", "s", "--noise", "n", "--val-fraction", "1.5"],
+         "--val-fraction 1.5: give the share of groups held out for validation, between 0 and 1"),
     # --- eval ------------------------------------------------------------------------------------------------
     Case("eval-nothing-to-pair", ["eval", *MODEL, "--noisy", "a", "--clean", "b"], "the noisy folder a holds no audio files (WAV, FLAC, OGG, MP3)",
          {"a/x.txt": "x", "b/y.txt": "y"}),

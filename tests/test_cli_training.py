@@ -98,7 +98,7 @@ def test_a_second_signal_stops_a_run_at_once_and_the_status_still_names_the_sign
     130. In process, the run a stand-in that signals itself twice (two real signals in a row may arrive as one)."""
     from engine.training import trainer
 
-    def signalled_twice(config, run_dir, emit, should_stop):
+    def signalled_twice(config, run_dir, emit, should_stop, stop_while_loading=False):
         os.kill(os.getpid(), signal.SIGTERM)
         assert should_stop()  # the first one asked for a stop after this step
         os.kill(os.getpid(), signal.SIGTERM)

@@ -105,6 +105,16 @@ def test_a_build_over_a_dataset_it_did_not_make_is_refused_and_leaves_it_as_it_w
     with pytest.raises(SpandexError, match=r"holds validation_set.partial/ that `spandex data build` did not make"):
         build_dataset(theirs, {"train": SplitSources(speech, noise, 2)}, MixSpec(clip_seconds=2.0), seed=1)
     assert (theirs / "validation_set.partial" / "noisy" / "book_fileid_1.wav").is_file()
+    # another tool's manifest.json beside their splits (it made the builder take the folder for its own, delete the
+    # user's training_set/ and write over that manifest), or one that is not a mapping (an internal error)
+    (theirs / "validation_set.partial").rename(theirs / "training_set")
+    for other in ('{"name": "my web app"}', "[1, 2]", "not json"):
+        (theirs / "manifest.json").write_text(other)
+        with pytest.raises(SpandexError, match=r"manifest.json (is not one `spandex data build` wrote|cannot be read as a "
+                                               r"dataset's manifest): building in .* would replace it and the splits"):
+            build_dataset(theirs, {"train": SplitSources(speech, noise, 2)}, MixSpec(clip_seconds=2.0), seed=1)
+        assert (theirs / "manifest.json").read_text() == other
+        assert (theirs / "training_set" / "noisy" / "book_fileid_1.wav").is_file()
 
 
 def test_an_interrupted_build_leaves_a_manifest_that_tells_the_truth(tmp_path, fresh_dataset):

@@ -279,3 +279,47 @@ def test_pareto_chart_groups_models_by_the_split_their_numbers_come_from(qtbot, 
 def test_pareto_front_keeps_the_points_nothing_beats():
     points = [(8.0, 11.0), (5.0, 10.0), (9.0, 9.0), (5.0, 9.5), (12.0, 12.0)]
     assert pareto_front(points) == [(5.0, 10.0), (8.0, 11.0), (12.0, 12.0)]
+
+
+def test_a_run_folder_of_the_same_run_with_other_threads_or_notes_is_not_taken_for_another_run(panel, tmp_path,
+                                                                                               tiny_dataset):
+    """A run resumed from the CLI with --threads 2 no longer equalled the panel's settings: an automatic name
+    stepped aside to NAME-2 and started again from step 0; a typed one was refused as "other settings"."""
+    from engine.training.config import dump_config
+
+    panel.form.add_model_file(str(reference_path("spandex_prune50.net")), select=True)
+    fill_tiny_run(panel, tiny_dataset)
+    config = panel.form.draft()[0]
+    folder = panel.runs_dir / config.name
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(dump_config(config.replace(threads=config.threads + 1, notes="from the CLI")))
+    assert panel.name_problem(config) is None and panel.form.draft()[0].name == config.name  # not NAME-2
+    (folder / "config.yaml").write_text(dump_config(config.replace(steps=config.steps + 1)))
+    assert panel.name_problem(config) == (f"{folder} holds a run named '{config.name}' with other settings "
+                                          "(differing: steps): choose another name (or delete that folder)")
+
+
+def test_a_run_that_finishes_as_the_app_closes_joins_the_library(qtbot, data_home, tmp_path):
+    """The events the closing panel waited for were dropped: a model finished then never joined the library."""
+    shutil.copy(reference_path("spandex_prune50.net"), tmp_path / "late.net")
+    (tmp_path / "late.json").write_text(json.dumps({"name": "late"}))
+    finished = ev.Finished(40, str(tmp_path / "late.net"), str(tmp_path / "late.json"),
+                           {"si_snr": 10.0, "si_snri": 4.0, "power_proxy_mops": 6.0, "weight_sparsity": 0.5})
+
+    class FinishingJob:
+        finished = False
+
+        def cancel(self) -> None:
+            pass
+
+        def wait(self, timeout=None):
+            self.finished = True
+            return [finished]
+
+        def kill(self) -> None:
+            pass
+
+    panel = PrunePanel(data_home / "runs")
+    panel.job = FinishingJob()  # type: ignore[assignment]
+    tear_down(panel)  # (the panel's shutdown, as the app's close)
+    assert (user_models_dir() / "late.net").read_bytes() == (tmp_path / "late.net").read_bytes()

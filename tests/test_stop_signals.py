@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine.stop_signals import TERMINAL_SIGNALS, start_deaf_to_terminal_signals
-from engine.training.checkpoint import CHECKPOINT_NAME
+from engine.training.run_folder import CHECKPOINT_NAME
 from tests.reference_models import reference_path
 
 REPO = Path(__file__).resolve().parents[1]

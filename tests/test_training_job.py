@@ -82,3 +82,26 @@ def test_ctrl_c_at_the_terminal_leaves_the_run_to_the_app_which_cancels_it_with_
     seen += job.wait(timeout=120)
     assert isinstance(seen[-1], ev.Cancelled), seen[-1]
     assert Path(seen[-1].checkpoint).is_file()
+
+
+def test_sigterm_to_the_training_process_checkpoints_and_stops(tiny_dataset, tmp_path):
+    """A logout or shutdown sends SIGTERM to every process: the run checkpointed nothing and lost its steps."""
+    job = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
+    job.start()
+    seen: list = []
+    while not any(isinstance(e, ev.StepReport) for e in seen):
+        seen += job.poll(timeout=60)
+        assert not job.finished, seen
+    os.kill(job.pid, signal.SIGTERM)
+    seen += job.wait(timeout=120)
+    assert isinstance(seen[-1], ev.Cancelled) and seen[-1].step >= 3, seen[-1]
+    assert Path(seen[-1].checkpoint).is_file()
+
+
+def test_a_training_process_killed_before_any_checkpoint_says_there_is_none_to_resume(tiny_dataset, tmp_path):
+    job = TrainingJob(config(tiny_dataset, 100_000), tmp_path / "run")
+    job.start()
+    job.kill()
+    events = job.wait(timeout=30)
+    assert isinstance(events[-1], ev.Failed)
+    assert events[-1].message.endswith("it had saved no checkpoint yet: start it again"), events[-1].message

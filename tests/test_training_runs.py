@@ -336,3 +336,65 @@ def test_bad_configs_are_refused_with_their_names(tmp_path):
         load_config(path)
     with pytest.raises(SpandexError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_run_folder_another_process_trains_in_is_refused_and_left_to_it(tiny_dataset, tmp_path):
+    """Two processes in one run folder each overwrote the other's checkpoints and model (both ran to the end)."""
+    from engine.training.run_folder import RunInUse, held_alone, kept_only_once_started
+
+    run_dir = tmp_path / "run"
+    run_training(tiny_config(tiny_dataset, steps=2, eval_every=2), run_dir)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               f"fd = os.open({str(run_dir)!r}, os.O_RDONLY)\n"
+                               "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInUse, match=f"^{run_dir} is being trained in by another process now"):
+            with kept_only_once_started(run_dir):
+                run_training(tiny_config(tiny_dataset, steps=4, eval_every=2), run_dir)
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # nothing of the other run touched
+    finally:
+        holder.kill()
+        holder.wait()
+    with held_alone(run_dir):  # released with its process: free again
+        pass
+
+
+def test_a_stop_while_the_data_loads_stops_there_with_a_checkpoint_to_resume(tiny_dataset, tmp_path):
+    """The stop was seen only after the whole split had loaded (minutes for a large one) and a first validation."""
+    asked: list[int] = []
+
+    def stop_at_the_second_clip() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    events: list = []
+    result = run_training(tiny_config(tiny_dataset, steps=4, eval_every=2), tmp_path / "run", emit=events.append,
+                          should_stop=stop_at_the_second_clip, stop_while_loading=True)
+    assert isinstance(result, ev.Cancelled) and result.step == 0 and len(asked) == 2
+    assert not any(isinstance(e, ev.Started) for e in events)  # before the clips had all loaded
+    assert Path(result.checkpoint).is_file()
+    finished = run_training(tiny_config(tiny_dataset, steps=4, eval_every=2), tmp_path / "run")
+    assert isinstance(finished, ev.Finished) and finished.step == 4
+
+
+def test_a_resume_on_a_validation_split_built_again_is_refused(tiny_dataset, tmp_path):
+    """Resumed silently, its numbers after the rebuild were printed (and stored on its card) beside those before."""
+    import shutil
+
+    import soundfile as sf
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    config = tiny_config(data, steps=6, eval_every=3)
+    assert isinstance(run_training(config, tmp_path / "run", should_stop=stop_after(4)), ev.Cancelled)
+    clean = sorted((data / "validation_set" / "clean").iterdir())[0]
+    audio, rate = sf.read(clean, dtype="float32")
+    sf.write(clean, 0.5 * audio, rate)  # a clip of the split made again
+    with pytest.raises(SpandexError, match=r"^the validation split of .* is no longer the one this run was validated "
+                                           r"on \(6 clips, audio [0-9a-f]{7}; now 6 clips, audio [0-9a-f]{7}\)"):
+        run_training(config, tmp_path / "run")
+    sf.write(clean, audio, rate)  # put back: it resumes
+    assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)

@@ -25,7 +25,7 @@ from engine.errors import SpandexError
 from engine.library.catalog import check_name_free, install_model, list_models
 from engine.snn.model import SDNNModel
 from engine.training import events as ev
-from engine.training.config import TrainConfig, load_config, teacher_phrase
+from engine.training.config import TrainConfig, differing_settings, load_config, teacher_phrase
 from engine.training.job import TrainingJob
 from engine.training.recipes import planned_schedule
 
@@ -131,9 +131,10 @@ class PrunePanel(QtWidgets.QWidget):
             return str(exc)
         saved = self.runs_dir / config.name / "config.yaml"
         try:
-            if saved.is_file() and load_config(saved) != config:
-                return (f"{saved.parent} holds a run named '{config.name}' with other settings: choose another name "
-                        f"(or delete that folder)")
+            changed = differing_settings(load_config(saved), config) if saved.is_file() else []
+            if changed:  # (threads, device and notes may differ: that run goes on with these, as from the CLI)
+                return (f"{saved.parent} holds a run named '{config.name}' with other settings (differing: "
+                        f"{', '.join(changed)}): choose another name (or delete that folder)")
         except SpandexError as exc:
             return f"{saved.parent} holds an unreadable run ({exc}): choose another name"
         return None
@@ -304,7 +305,9 @@ class PrunePanel(QtWidgets.QWidget):
         self.stop_run()
         job = self._live_job()
         if job is not None:
-            job.wait(timeout=CLOSE_WAIT_S)
+            for event in job.wait(timeout=CLOSE_WAIT_S):
+                if isinstance(event, ev.Finished):  # it finished as the app closed: its model joins the library
+                    self._install(event)
             job.kill()
         self.curves.close()
         self.pareto.shutdown()

@@ -19,7 +19,6 @@ import torch
 from engine.errors import SpandexError
 from engine.files.atomic import atomic_output
 
-CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "spandex-checkpoint-1"
 
 

@@ -540,11 +540,35 @@ def differing_settings(previous: TrainConfig, config: TrainConfig) -> list[str]:
     return sorted(k for k, v in config.to_dict().items() if before.get(k) != v and k not in EDITABLE_ON_RESUME)
 
 
+def _check_not_over_its_inputs(config: TrainConfig, run_dir: Path) -> None:
+    """Refuse a run whose model or card would be written over the model it starts from or a teacher."""
+    from engine.library.catalog import model_file  # (the library imports the training settings' module)
+
+    written = {(run_dir / f"{config.name}{suffix}").resolve() for suffix in (".net", ".json")}
+    inputs = [("the model it starts from", config.init), *(("its teacher", spec) for spec in config.teachers)]
+    for role, spec in inputs:
+        if spec == "scratch":
+            continue
+        try:
+            path = model_file(spec).resolve()
+        except SpandexError:
+            continue  # (a model that is not there is said where it is loaded)
+        if path in written or path.with_suffix(".json") in written:
+            raise SpandexError(f"the run would write its model {run_dir / config.name}.net over {role}, {spec}: give "
+                               f"another --name or --out")
+
+
 def check_same_run(config: TrainConfig, run_dir: str | os.PathLike, finished: bool = False) -> TrainConfig | None:
     """The settings of the run in ``run_dir`` (None: it holds none), refused, naming the settings that differ, if
     that is another run than ``config``'s; ``finished``: that run has finished (nothing of it to resume)."""
     saved = Path(run_dir) / "config.yaml"
+    _check_not_over_its_inputs(config, Path(run_dir))
     if not saved.is_file():
+        others = sorted(p.name for p in Path(run_dir).iterdir()) if Path(run_dir).is_dir() else []
+        if others:  # a run writes its model, card, history and checkpoint here, over files of those names
+            raise SpandexError(f"{run_dir} holds files of no training run (no config.yaml; {', '.join(others[:3])}"
+                               f"{' …' if len(others) > 3 else ''}): the run would write its model, card and history "
+                               f"among them; give a new or empty folder (--out)")
         return None
     before = load_config(saved)
     changed = differing_settings(before, config)

@@ -41,9 +41,12 @@ from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import write_text_atomic
 from engine.files.audio import load_audio, write_wav
 from engine.files.output import check_folder_to_make
-from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES
+from engine.training.dataset_layout import BUILDER_FORMAT, FRESH_SOURCES, MANIFEST, SPLIT_NAMES, builder_manifest
 from engine.training.sources import AudioGroup
 from engine.training.synthetic_noise import GENERATORS
+
+MAX_CLIP_SECONDS = 120.0
+"""The longest clip a build mixes (N-DNS's are 30 s); a longer one would be held in memory whole for nothing."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,9 @@ class MixSpec:
     pause_seconds: tuple[float, float] = (0.1, 0.6)
 
     def __post_init__(self) -> None:
-        if self.clip_seconds < 1.0:
-            raise SpandexError(f"clips must be at least 1 s long, got {self.clip_seconds}")
+        if not 1.0 <= self.clip_seconds <= MAX_CLIP_SECONDS:  # (NaN too)
+            raise SpandexError(f"clips must be 1 to {MAX_CLIP_SECONDS:.0f} s long, got {self.clip_seconds:g} "
+                               "(--clip-seconds)")
         for name in ("snr_db", "level_dbfs", "pause_seconds"):
             low, high = getattr(self, name)
             if low > high:
@@ -126,7 +130,14 @@ def build_dataset(out: str | os.PathLike, splits: dict[str, SplitSources], spec:
     settings = json.loads(json.dumps({"spec": asdict(spec), "seed": seed,  # as the manifest stores them
                                       "splits": {name: s.describe() for name, s in splits.items()}}))
     manifest_path = out / MANIFEST
-    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    try:
+        previous = builder_manifest(out) if out.is_dir() else None
+    except SpandexError:  # (whose it is cannot be told: nothing there is replaced)
+        raise SpandexError(f"{manifest_path} cannot be read as a dataset's manifest: building in {out} would replace "
+                           "it and the splits beside it; remove them to build there anew, or give another folder") from None
+    if previous is None and (manifest_path.exists() or manifest_path.is_symlink()):
+        raise SpandexError(f"{manifest_path} is not one `spandex data build` wrote: building in {out} would replace "
+                           "it and the splits beside it; give another folder")
     theirs = [name for folder in (*SPLIT_NAMES.values(), FRESH_SOURCES) for name in (folder, f"{folder}.partial")
               if (out / name).exists()]  # (a build of its own writes its manifest first: a .partial is not its)
     if previous is None and theirs:  # the builder replaces only what it made (its manifest says so)

@@ -66,7 +66,7 @@ def _fresh_sources_folder(root: Path) -> Path | None:
     return folder if (folder / "speech").is_dir() and (folder / "noise").is_dir() else None
 
 
-def _builder_manifest(root: Path) -> dict | None:
+def builder_manifest(root: Path) -> dict | None:
     """The manifest ``spandex data build`` wrote in ``root`` (its ``splits``: those it finished, name -> how each
     was made); None for a dataset it did not make (no manifest: an N-DNS download is its own)."""
     manifest = root / MANIFEST
@@ -74,8 +74,8 @@ def _builder_manifest(root: Path) -> dict | None:
         return None
     try:
         described = json.loads(manifest.read_text())
-        if described.get("format") != BUILDER_FORMAT:
-            return None
+        if not isinstance(described, dict) or described.get("format") != BUILDER_FORMAT:
+            return None  # (another tool's manifest.json)
         if not isinstance(described["splits"], dict):
             raise TypeError(f"'splits' is a {type(described['splits']).__name__}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -105,7 +105,7 @@ def _check_built(root: Path, split: str) -> None:
     is on disk: a build stopped while replacing it leaves the old split (a run would train or validate on it without a
     word), one that made no such split leaves another build's, and one stopped while it switched the training split
     between fresh sources and fixed clips leaves the other way's folder."""
-    described = _builder_manifest(root)
+    described = builder_manifest(root)
     if described is None:
         return
     built = described["splits"]
@@ -142,7 +142,7 @@ def dataset_summary(dataset: str | os.PathLike) -> dict:
     Raises :class:`SpandexError` (with the reason) for a folder that is not a usable dataset.
     """
     summary: dict = {}
-    described = _builder_manifest(Path(dataset)) if Path(dataset).is_dir() else None
+    described = builder_manifest(Path(dataset)) if Path(dataset).is_dir() else None
     built = None if described is None else described["splits"]
     for split in SPLIT_NAMES:
         if split == "test" and (not (Path(dataset) / SPLIT_NAMES["test"]).is_dir()

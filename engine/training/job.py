@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 import traceback
 from pathlib import Path
@@ -29,11 +30,14 @@ from engine.errors import SpandexError
 from engine.stop_signals import ignore_terminal_signals, start_deaf_to_terminal_signals, start_resource_tracker_deaf
 from engine.training import events as ev
 from engine.training.config import TrainConfig
+from engine.training.run_folder import CHECKPOINT_NAME
 
 
 def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
     ignore_terminal_signals()  # the app cancels its run in order (engine/stop_signals.py)
     parent = os.getppid()
+    terminated: list[int] = []  # SIGTERM (a logout, a shutdown): checkpoint and stop, as on a cancel
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     try:
         if nice:
             os.nice(nice)
@@ -43,7 +47,8 @@ def _child(config: TrainConfig, run_dir: str, events, stop, nice: int) -> None:
         with kept_only_once_started(run_dir):  # a run that fails before its first checkpoint leaves no folder
             # cancelled, or its app gone without cancelling it (killed): it checkpoints and stops either way
             run_training(config, run_dir, emit=events.put,
-                         should_stop=lambda: stop.is_set() or os.getppid() != parent)
+                         should_stop=lambda: bool(terminated) or stop.is_set() or os.getppid() != parent,
+                         stop_while_loading=True)
     except SpandexError as exc:
         events.put(ev.Failed(str(exc)))
     except BaseException as exc:  # report anything, then let the process end
@@ -107,9 +112,11 @@ class TrainingJob:
             except queue.Empty:
                 pass
             if self.result is None:
+                saved = (self.run_dir / CHECKPOINT_NAME).is_file()
                 self.result = ev.Failed(
-                    f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
-                    f"resume from the last checkpoint in {self.run_dir}")
+                    f"the training process ended unexpectedly (exit code {self._process.exitcode}); " +
+                    (f"resume from the last checkpoint in {self.run_dir}" if saved else
+                     "it had saved no checkpoint yet: start it again"))
                 out.append(self.result)
         return out  # no join here: a child tearing torch down takes a second or two, the caller's GUI would wait
 

@@ -8,11 +8,16 @@ with "holds a run with other settings". :func:`kept_only_once_started` removes w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.training.checkpoint import CHECKPOINT_NAME
+from engine.errors import SpandexError
+
+CHECKPOINT_NAME = "checkpoint.pt"
+"""The run's checkpoint in its folder (:mod:`engine.training.checkpoint` writes it); named here, where no torch is
+imported: the app's Prune panel reads run folders."""
 
 
 @contextlib.contextmanager
@@ -24,6 +29,8 @@ def kept_only_once_started(run_dir: str | os.PathLike) -> Iterator[Path]:
     before = set(run_dir.iterdir()) if existed else set()
     try:
         yield run_dir
+    except RunInUse:  # what is there now is the other process's
+        raise
     except BaseException:
         if run_dir.is_dir() and not (run_dir / CHECKPOINT_NAME).exists():
             for path in set(run_dir.iterdir()) - before:
@@ -33,3 +40,25 @@ def kept_only_once_started(run_dir: str | os.PathLike) -> Iterator[Path]:
                 with contextlib.suppress(OSError):  # not empty: something else put files there
                     run_dir.rmdir()
         raise
+
+
+class RunInUse(SpandexError):
+    """Another process trains in the run folder now."""
+
+
+@contextlib.contextmanager
+def held_alone(run_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold ``run_dir`` for this process's run: a second process training there at once (a second command, the
+    app's Prune tab) would overwrite its checkpoints and model. A lock on the folder itself (nothing is written);
+    the system releases it when the process ends, however it ends."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInUse(f"{run_dir} is being trained in by another process now (another `spandex train`, "
+                           "`prune` or `finetune`, or the app's Prune tab): wait for it to end, or stop it first") from None
+        yield
+    finally:
+        os.close(fd)
+

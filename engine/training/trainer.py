@@ -17,6 +17,7 @@ It runs in the calling process; :mod:`engine.training.job` runs it in a process 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -47,7 +48,7 @@ from engine.snn.model import SDNNModel
 from engine.training import events as ev
 from engine.training import fused
 from engine.training.averaging import WeightAverage
-from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from engine.training.checkpoint import load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, check_same_run, differing_settings, dump_config
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import fresh_sources, split_folder, training_split_identity
@@ -69,6 +70,7 @@ from engine.training.graph import SDNNGraph
 from engine.training.loss import BatchSpectra, batch_spectra, denoise_batch, masked_denoise, ndns_loss
 from engine.training.prefetch import BatchPrefetcher
 from engine.training.pruning import mask_sparsity, prune_masks
+from engine.training.run_folder import CHECKPOINT_NAME, held_alone
 from engine.training.schedule import GMPSchedule
 from engine.training.validation import validate
 from engine.training.widening import widen
@@ -94,16 +96,21 @@ def make_optimizer(config: TrainConfig, parameters: list[torch.nn.Parameter]) ->
     return kind(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
 
 
-def load_training_data(config: TrainConfig, emit: Emit) -> PairedClips | FreshMixtures:
+def load_training_data(config: TrainConfig, emit: Emit,
+                       stop: Callable[[], bool] | None = None) -> PairedClips | FreshMixtures:
     """The training split: sources mixed afresh at every step (``spandex data build --fresh``), else the
-    dataset's fixed clips."""
+    dataset's fixed clips. ``stop()`` true while they load: :class:`StoppedWhileLoading`."""
     sources = fresh_sources(config.dataset)
     if sources is not None:
         recipe = config.mixing_recipe()
         return FreshMixtures.load(sources, recipe, seed=config.seed,
-                                  progress=_loading_reporter("train", emit, what="source folders"))
+                                  progress=_loading_reporter("train", emit, what="source folders", stop=stop))
     return PairedClips.load(split_folder(config.dataset, "train"), compact=True,
-                            progress=_loading_reporter("train", emit))
+                            progress=_loading_reporter("train", emit, stop=stop))
+
+
+class StoppedWhileLoading(Exception):
+    """A stop was asked for while the data loaded (minutes, for a large split): the run stops there."""
 
 
 def build_graph(config: TrainConfig, init: SDNNModel | None = None) -> tuple[SDNNGraph, str]:
@@ -198,6 +205,7 @@ class _Run:
         self.init_sha256 = None if init is None else file_sha256(model_file(config.init))  # the card's: which file
         self.init_network = None if init is None else init.content_digest()  # a resume's check: which network
         self.training_data = training_split_identity(config.dataset)
+        self.validation_data: str | None = None  # the clips its validations were on (a checkpoint's, or the first)
         self.graph.to(device)
         self.graph.backward_dtype = backward_dtype(config.backward_precision, device)
         self.teacher, self.teacher_sha256, self.teacher_network = build_teacher(config)
@@ -241,6 +249,7 @@ class _Run:
             "schedule_initial": None if self.schedule is None else self.schedule.initial_sparsity,
             "config": self.config.to_dict(), "parent": self.parent, "teacher_sha256": self.teacher_sha256,
             "init_sha256": self.init_sha256, "training_data": self.training_data,
+            "validation_data": self.validation_data,
             "init_network": self.init_network, "teacher_network": self.teacher_network,
             "weight_average": None if self.average is None else self.average.state_dict(),
         }
@@ -264,6 +273,7 @@ class _Run:
         if self.average is not None:  # (the config matches the checkpoint's: it has one too)
             self.average.load_state_dict(state["weight_average"])
         self.step, self.elapsed_s, self.history = state["step"], state["elapsed_s"], state["history"]
+        self.validation_data = state.get("validation_data")  # (none in older checkpoints)
         self.window = [tuple(values) for values in state.get("report_window", [])]  # (none in older checkpoints)
         rng_states = state["numpy_rng"] if isinstance(state["numpy_rng"], list) else [state["numpy_rng"]]
         if len(rng_states) == self.workers.world_size:
@@ -427,6 +437,15 @@ class _Run:
                 return ev.Evaluated(**{key: value for key, value in entry.items() if key != "event"})
         return None
 
+    def check_validation_split(self, validation: PairedClips) -> None:
+        """Validate on the clips the run was validated on so far (a resumed run), or note them (a new one)."""
+        now = f"{len(validation)} clips, audio {validation.fingerprint}"
+        if self.validation_data is not None and self.validation_data != now and self.step > 0:
+            raise SpandexError(f"the validation split of {self.config.dataset} is no longer the one this run was "
+                               f"validated on ({self.validation_data}; now {now}): its numbers before and after would "
+                               f"not compare; resume with that split, or start a new run")
+        self.validation_data = now
+
     def cancel(self) -> ev.Cancelled:
         """Checkpoint (collective) and say the run stopped there."""
         self.save()
@@ -518,17 +537,26 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | os.PathLike) -> Path:
     return run_dir
 
 
-def _loading_reporter(split: str, emit: Emit, what: str = "clips") -> Callable[[int, int], None]:
-    """Emit :class:`Loading` about every 2 % of the clips or folders (and at the end)."""
+def _loading_reporter(split: str, emit: Emit, what: str = "clips",
+                      stop: Callable[[], bool] | None = None) -> Callable[[int, int], None]:
+    """Emit :class:`Loading` about every 2 % of the clips or folders (and at the end); raise
+    :class:`StoppedWhileLoading` once ``stop()`` is true."""
     def report(done: int, total: int) -> None:
+        if stop is not None and stop():
+            raise StoppedWhileLoading
         if done == total or done % max(1, total // 50) == 0:
             emit(ev.Loading(split, done, total, what))
     return report
 
 
 def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = lambda e: None,
-                 should_stop: Callable[[], bool] = lambda: False) -> ev.Finished | ev.Cancelled:
+                 should_stop: Callable[[], bool] = lambda: False,
+                 stop_while_loading: bool = False) -> ev.Finished | ev.Cancelled:
     """Train, reporting through ``emit``; returns (and emits) the final Finished or Cancelled event.
+
+    ``should_stop()`` is asked before each step and between the batches of a validation; with
+    ``stop_while_loading`` also as each clip of the data loads (a user's stop, not a count of calls: minutes of
+    loading a large split are not waited out).
 
     Raises :class:`SpandexError` for bad settings or data (nothing written but ``run_dir``'s config).
     Started by ``torchrun`` with several processes, it trains data-parallel (:mod:`engine.training.distributed`);
@@ -538,7 +566,8 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
     keep_freed_memory()
     workers, device = join(training_device(config.device))
     try:
-        result = _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers)
+        result = _train(config, run_dir, emit if workers.is_main else lambda e: None, should_stop, device, workers,
+                        stop_while_loading)
         finish_together(workers)
         return result
     finally:
@@ -546,17 +575,30 @@ def run_training(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit = l
 
 
 def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_stop: Callable[[], bool],
-           device: torch.device, workers: Workers) -> ev.Finished | ev.Cancelled:
-    run_dir = prepare_run_dir(config, run_dir)
-    # the network, its teacher and the checkpoint first: what makes a run impossible (a model that cannot be
-    # widened so, a teacher that changed) is said before the data's minutes of loading
-    run = _Run(config, run_dir, emit, device, workers)
-    if run.checkpoint_path.is_file():
-        run.restore(load_checkpoint(run.checkpoint_path))
-    try:
-        return _steps(run, config, emit, should_stop, workers)
-    finally:
-        run.stop_prefetching()
+           device: torch.device, workers: Workers, stop_while_loading: bool) -> ev.Finished | ev.Cancelled:
+    run_dir = Path(run_dir)
+    check_run_folder(run_dir, f"the run folder {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:
+        refused: SpandexError | None = None
+        if workers.is_main:  # rank 0 alone holds the folder and writes there; the others hear whether it may
+            try:
+                held.enter_context(held_alone(run_dir))
+                prepare_run_dir(config, run_dir)
+            except SpandexError as exc:
+                refused = exc
+        refused = from_main(refused, workers)
+        if refused is not None:
+            raise refused
+        # the network, its teacher and the checkpoint first: what makes a run impossible (a model that cannot be
+        # widened so, a teacher that changed) is said before the data's minutes of loading
+        run = _Run(config, run_dir, emit, device, workers)
+        if run.checkpoint_path.is_file():
+            run.restore(load_checkpoint(run.checkpoint_path))
+        try:
+            return _steps(run, config, emit, should_stop, workers, stop_while_loading)
+        finally:
+            run.stop_prefetching()
 
 
 def _owed_validation(run: _Run, validation: PairedClips,
@@ -581,11 +623,17 @@ def _owed_validation(run: _Run, validation: PairedClips,
 
 
 def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[], bool],
-           workers: Workers) -> ev.Finished | ev.Cancelled:
+           workers: Workers, stop_while_loading: bool) -> ev.Finished | ev.Cancelled:
     """Load the data, then train, validate and checkpoint ``run`` to its last step."""
-    train = load_training_data(config, emit)
-    validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
-                                  progress=_loading_reporter("validation", emit))
+    # (several processes agree on a stop at a step, below)
+    stop = should_stop if stop_while_loading and not workers.distributed else None
+    try:
+        train = load_training_data(config, emit, stop)
+        validation = PairedClips.load(split_folder(config.dataset, "validation"), limit=config.eval_clips,
+                                      progress=_loading_reporter("validation", emit, stop=stop))
+    except StoppedWhileLoading:  # checkpointed where it is (a resumed run: as it was), not after minutes of loading
+        return run.cancel()
+    run.check_validation_split(validation)
     samples = int(round(config.segment_seconds * 16000)) // HOP * HOP
     emit(ev.Started(str(run.run_dir), config.steps, run.step, len(train), train.seconds, len(validation),
                     config.teacher, config.distillation_weight, config.teacher_ensemble,
