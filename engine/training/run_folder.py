@@ -1,8 +1,9 @@
-"""A run folder that is only kept once the run has something in it worth resuming.
+"""A training run's folder: where its checkpoint is, who trains in it, and whether it is kept.
 
 A run that fails before its first checkpoint — a missing dataset, a model that does not load, Ctrl-C while the
 clips load — has nothing to resume; the ``config.yaml`` it wrote would only make the corrected command fail
 with "holds a run with other settings". :func:`kept_only_once_started` removes what such a run created.
+:func:`held_alone` keeps a second process from training in a folder at the same time.
 """
 
 from __future__ import annotations
