@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
               f"{layout_text(after)}")
     elif args.drop_idle_neurons:
         print(f"note: {model.name} has no idle hidden neurons ({layout_text(model.neuron_counts)})")
-    for note in outcome.plan.notes:
+    for note in (*outcome.plan.notes, *outcome.host_notes):
         print(f"note: {note}")
     if not outcome.had_card:
         print(f"note: {args.model} has no card: {outcome.card_path.name} says only where it was exported from")

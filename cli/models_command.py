@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 import textwrap
 from pathlib import Path
 
 from engine.errors import ModelFileError, SpandexError
 from engine.evaluation.report import model_report
-from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model, save_netx
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
 from engine.library.licences import lineage_notices
@@ -129,15 +130,14 @@ def install(args: argparse.Namespace) -> int:
     path = Path(args.install).expanduser()
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a model file")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"{path} is not a regular file, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".json":
         raise ModelFileError(f"{path} is a model card: install the model file beside it (a .net file)")
-    if suffix in TORCH_SUFFIXES:
-        raise ModelFileError(f"{path}: the library holds netx files ({', '.join(NETX_SUFFIXES)}); "
-                             f"export it first: spandex export {path} MODEL.net")
-    if suffix not in NETX_SUFFIXES:
+    if suffix not in (*NETX_SUFFIXES, *TORCH_SUFFIXES):
         raise ModelFileError(f"{path} is not a netx model file ({', '.join(NETX_SUFFIXES)})")
     name = path.stem if args.install_name is None else args.install_name
     problem = model_name_problem(name)
@@ -151,6 +151,12 @@ def install(args: argparse.Namespace) -> int:
         _, problem = read_card(carded)
         if problem:
             raise ModelFileError(f"{path}: {problem}")
-    target = install_model(path, card_path, name=name)
-    print(f"joined the model library as {name} ({target})" + ("" if card_path else "; it has no card beside it"))
+    if suffix in TORCH_SUFFIXES:  # the library holds netx files: the same network written as one (delays whole)
+        with tempfile.TemporaryDirectory() as folder:
+            target = install_model(save_netx(load_model(path), Path(folder) / f"{name}.net"), card_path, name=name)
+        converted = f"; written as a netx file from {path.name}"
+    else:
+        target, converted = install_model(path, card_path, name=name), ""
+    print(f"joined the model library as {name} ({target})" + converted +
+          ("" if card_path else "; it has no card beside it"))
     return 0

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -275,6 +276,24 @@ def test_sparse_backend_writes_the_dense_backends_file(tmp_path, noisy_file, noi
     assert report["mean"]["si_snri"] > 1  # it denoised real speech (2.6 dB measured)
 
 
+def test_models_install_writes_a_pytorch_file_as_the_same_network_in_netx(tmp_path, monkeypatch, capsys):
+    """It said "export it first", and the export (fitted to Loihi's delays) was then refused by the library."""
+    from cli.main import main
+    from engine.files.netx import load_model
+
+    monkeypatch.setenv("SPANDEX_MODELS_DIR", str(tmp_path / "library"))
+    shutil.copy(reference_path("ndns_baseline.pt"), tmp_path / "trial.pt")
+    assert main(["models", "--install", str(tmp_path / "trial.pt")]) == 0
+    assert "written as a netx file from trial.pt" in capsys.readouterr().out
+    installed, original = load_model(tmp_path / "library" / "trial.net"), load_model(tmp_path / "trial.pt")
+    assert installed.neuron_counts == original.neuron_counts
+    for mine, theirs in zip(installed.layers, original.layers):
+        assert np.array_equal(mine.weight_mant, theirs.weight_mant) and mine.threshold_mant == theirs.threshold_mant
+        assert (mine.delays is None) == (theirs.delays is None)
+        assert mine.delays is None or np.array_equal(mine.delays, theirs.delays)
+    assert max(int(np.max(layer.delays)) for layer in installed.layers if layer.delays is not None) > 62  # whole
+
+
 def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypatch, capsys):
     from cli.main import main
     from engine.files.netx import load_model, save_netx
@@ -322,7 +341,7 @@ def test_models_install_adds_a_run_folders_model_under_a_name(tmp_path, monkeypa
     (run / "notes.txt").write_text("not a model")
     refused(["models", "--install", str(run / "notes.txt")], "notes.txt is not a netx model file")
     (run / "trial.pt").write_text("x")
-    refused(["models", "--install", str(run / "trial.pt")], "export it first: spandex export")
+    refused(["models", "--install", str(run / "trial.pt")], "trial.pt: not a readable torch state dict")
     (run / "broken.net").write_bytes(b"not hdf5")
     refused(["models", "--install", str(run / "broken.net"), "--name", "broken"], "broken.net")
     assert sorted(p.name for p in user.iterdir()) == before  # nothing refused was written

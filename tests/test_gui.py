@@ -284,6 +284,11 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     assert window.models_panel.card.isHidden()
     qtbot.waitUntil(lambda: window.latency_label.text() == "latency hidden during the blind test", timeout=5000)
     playing_becomes(qtbot, window, session.x)
+    assert not window.models_panel.remove_button.isEnabled() and not window.models_panel.open_button.isEnabled()
+    for key in ("0", "0", "R"):  # bypass (twice: it came back to the last model heard, not X) and reset (to A)
+        press(qtbot, window, key)
+    qtbot.wait(300)
+    assert window.history.playing == session.x
     press(qtbot, window, "A")
     playing_becomes(qtbot, window, session.a)
     press(qtbot, window, "3")  # slots would tell: ignored while blind
@@ -560,3 +565,27 @@ def test_bypass_off_after_the_last_heard_model_is_removed_hears_a_model_and_clos
         assert order[:3] == ["run asked to stop", "engine closed", "run waited for"]  # (then its own stop_run)
     finally:
         close_window(window, host)
+
+
+def test_the_source_picker_after_a_cancelled_or_chosen_file_shows_what_plays(qtbot, tmp_path, monkeypatch):
+    """Cancelling "Open a file…" left the picker on "Open a file…" while the old source played on; choosing a file
+    showed the output as "None (silent)" though it was not changed."""
+    from app.panels.devices import DevicePicker
+
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    picker = DevicePicker(DEMO_CLIP, settings)
+    qtbot.addWidget(picker)
+    device = {"index": 0, "name": "spk", "hostapi": "ALSA", "max_input_channels": 0, "max_output_channels": 2,
+              "default_samplerate": 48000.0, "key": "spk (ALSA)"}
+    picker.set_devices([device], "file:" + str(DEMO_CLIP), "spk (ALSA)")
+    chosen: list[str] = []
+    picker.input_chosen.connect(chosen.append)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
+    picker.source.setCurrentIndex(picker.source.findData("open"))
+    picker.source.activated.emit(picker.source.currentIndex())
+    assert picker.source.currentData() == "file:" + str(DEMO_CLIP) and chosen == []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "talk.wav"), ""))
+    picker.source.setCurrentIndex(picker.source.findData("open"))
+    picker.source.activated.emit(picker.source.currentIndex())
+    assert chosen == ["file:" + str(tmp_path / "talk.wav")] and picker.source.currentText() == "File: talk.wav"
+    assert picker.output.currentData() == "spk (ALSA)"

@@ -132,3 +132,17 @@ def test_export_writes_a_checked_file_and_shows_refusals(panel, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not panel.exporting, timeout=60_000)
     assert "Export refused" in panel.export_label.text() and "would replace own.net (or its card), which it is exported from" in panel.export_label.text()
     assert panel.export_button.isEnabled()
+
+
+def test_a_pytorch_file_gets_a_reason_not_a_torch_import_on_the_gui_thread(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "trial.pt").write_bytes(b"not read")
+    code = ("import sys\nfrom pathlib import Path\nfrom app.panels.loihi_panel import model_row\n"
+            f"row = model_row('trial', 'file', Path({str(tmp_path / 'trial.pt')!r}))\n"
+            "print(row.report is None, row.problem)\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).stdout.splitlines()
+    assert out == ["True a PyTorch file: the estimate reads netx files; export it first (spandex export trial.pt "
+                   "OUT.net)", "False"]

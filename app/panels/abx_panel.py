@@ -86,7 +86,7 @@ class AbxPanel(QtWidgets.QWidget):
         if self.session is None:
             return None
         correct = self.session.guess(x_is_a)
-        self._show_score(("Right." if correct else "Wrong.") + f" Trial {self.session.trials + 1}: X changed.")
+        self._show_score(("Right." if correct else "Wrong.") + f" Trial {self.session.trials + 1}: a new X is drawn.")
         self.play("x")
         return correct
 

@@ -24,6 +24,7 @@ class DevicePicker(QtWidgets.QWidget):
         super().__init__(parent)
         self.demo_clip = demo_clip
         self.settings = settings
+        self.shown_source: str | None = None  # the source the picker shows (what plays, or what was just chosen)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.source = QtWidgets.QComboBox()
@@ -63,27 +64,35 @@ class DevicePicker(QtWidgets.QWidget):
             combo.blockSignals(False)
 
     def show_current(self, input_spec: str | None, output: str | None) -> None:
-        for combo, value in ((self.source, input_spec), (self.output, output or NO_OUTPUT)):
-            if value is None:
-                continue
-            index = combo.findData(value)
-            if index < 0 and value.startswith(FILE_PREFIX):
-                combo.insertItem(2, f"File: {Path(value[len(FILE_PREFIX):]).name}", value)
-                index = 2
-            if index >= 0:
-                combo.blockSignals(True)
-                combo.setCurrentIndex(index)
-                combo.blockSignals(False)
+        """Show the source and the output the engine uses now (``output`` None: none, silent)."""
+        self._show(self.source, input_spec)
+        self._show(self.output, output or NO_OUTPUT)
+
+    def _show(self, combo: QtWidgets.QComboBox, value: str | None) -> None:
+        if value is None:
+            return
+        index = combo.findData(value)
+        if index < 0 and value.startswith(FILE_PREFIX):
+            combo.insertItem(2, f"File: {Path(value[len(FILE_PREFIX):]).name}", value)
+            index = 2
+        if index >= 0:
+            combo.blockSignals(True)
+            combo.setCurrentIndex(index)
+            combo.blockSignals(False)
+        if combo is self.source:
+            self.shown_source = value
 
     def _source_activated(self, index: int) -> None:
         spec = self.source.itemData(index)
         if spec == "open":
             path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Play a file as the microphone", "",
                                                             "Audio (*.wav *.flac *.ogg);;All files (*)")
-            if not path:
+            if not path:  # cancelled: the picker shows again what plays (the output is left as it is)
+                self._show(self.source, self.shown_source)
                 return
             spec = FILE_PREFIX + path
-            self.show_current(spec, None)
+            self._show(self.source, spec)
+        self.shown_source = spec
         self.settings.setValue("input", spec)
         self.input_chosen.emit(spec)
 

@@ -63,7 +63,11 @@ class ModelRow:
 
 
 def model_row(name: str, origin: str, path: Path) -> ModelRow:
-    """Load ``path`` and estimate it; a model that cannot load or cannot fit Loihi gets its reason."""
+    """Load ``path`` and estimate it; a model that cannot load or cannot fit Loihi gets its reason. A PyTorch file
+    is not loaded here: reading one imports torch, seconds during which the window would not answer."""
+    if path.suffix.lower() in TORCH_SUFFIXES:
+        return ModelRow(name, origin, path, None, problem=f"a PyTorch file: the estimate reads netx files; export it "
+                                                          f"first (spandex export {path.name} OUT.net)")
     try:
         model = load_model(path)
         return ModelRow(model.name, origin, path, loihi_resource_report(model), plan_export(model).notes)
@@ -363,7 +367,8 @@ class LoihiPanel(QtWidgets.QWidget):
         except Exception as exc:  # noqa: BLE001 — shown, not raised into Qt
             self.export_done.emit(False, f"Export failed: {type(exc).__name__}: {exc}")
         else:
-            notes = "".join(f"<br>Changed to fit Loihi: {note}" for note in outcome.plan.notes)
+            notes = "".join(f"<br>Changed to fit Loihi: {note}" for note in outcome.plan.notes) + "".join(
+                f"<br>Note: {note}" for note in outcome.host_notes)
             beside = ", ".join([outcome.card_path.name, *(notice.name for notice in outcome.licences)])
             self.export_done.emit(True, f"Exported {outcome.plan.model.name} to {target} (netx HDF5, checked by "
                                         f"loading it back through lava-dl netx), with {beside} beside it.{notes}")

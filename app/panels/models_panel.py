@@ -181,6 +181,8 @@ class ModelsPanel(QtWidgets.QWidget):
         self.hidden = hidden
         self.table.setVisible(not hidden)
         self.card.setVisible(not hidden)
+        for button in (self.open_button, self.remove_button):  # a removal would move the test's models to other slots
+            button.setEnabled(not hidden)
 
     def refresh(self, history: FrameHistory) -> list[dict]:
         """Update the live columns (at most every NUMBERS_PERIOD_S, and when the model heard changes);

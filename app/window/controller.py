@@ -143,7 +143,7 @@ class WindowController:
         """One key: every network's state, the counters, model A playing, the demo's starting noise."""
         self._host.reset()
         self._window.callback_us.clear()
-        if self.models:
+        if self.models and self._window.abx_panel.session is None:  # (in a blind test X plays on)
             self.select(self._window.models_panel.a)
         if self._window.in_demo_mode:
             noise = self._window.noise_panel
@@ -277,7 +277,7 @@ class WindowController:
                 w.models_panel.set_models(self.models)
                 self._apply_pending_ab()
                 w.prune_panel.offer_models([m.get("source") or "" for m in self.models])
-                w.loihi_panel.set_models(self.models, event.playing)
+                w.loihi_panel.set_models(self.models, -1 if w.blind else event.playing)  # (its name would tell X)
                 if not event.loading:  # what the next start loads
                     self._settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
                 self._show_banner()

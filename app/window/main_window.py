@@ -301,7 +301,7 @@ class MainWindow(QtWidgets.QMainWindow):
         control = self.controller
         keys: dict[str, Callable[[], object]] = {
             "A": lambda: control.ab_key("a"), "B": lambda: control.ab_key("b"), "X": lambda: control.ab_key("x"),
-            "Space": control.swap_ab, "0": lambda: self.bypass_action.toggle(), "R": control.reset,
+            "Space": control.swap_ab, "0": self.bypass_action.trigger, "R": control.reset,
             "D": lambda: control.set_demo_mode(not self.in_demo_mode),
             "Escape": lambda: control.set_demo_mode(False),
             "F11": self._toggle_fullscreen, "N": self.noise_panel.next_kind,

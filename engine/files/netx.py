@@ -38,6 +38,8 @@ def load_model(path: str | os.PathLike) -> SDNNModel:
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a model file")
+    if path.exists() and not path.is_file():  # a device, a pipe
+        raise ModelFileError(f"{path} is not a regular file, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     if path.suffix.lower() in TORCH_SUFFIXES:

@@ -26,6 +26,7 @@ from engine.library.catalog import (
 from engine.library.licences import check_notices, copy_notices, named_with_licences, notices_of_models
 from engine.snn.blend import blend, check_share, kept_from_model
 from engine.snn.model import SDNNModel
+from engine.training.config import model_name_problem
 
 CARD_FIELDS_KEPT = ("parent", "data", "stages", "recipe", "training", "soup", "narrow", "earlier_narrows")
 """What a blend's card keeps of its first model's card: where that model came from and how it was trained (a soup
@@ -60,9 +61,12 @@ def check_blend_output(out: str, install: bool = False, sources: tuple[Path, ...
     if is_shipped_folder(target.parent):
         raise SpandexError(f"--out {out} is among the shipped models ({SHIPPED_DIR}): write it elsewhere"
                            + (" (your models join the library with --install)" if offers_install else ""))
-    card = check_card_beside(target, "--out", "OUT")
-    refuse_replacing_a_source(out, target, card, sources, "--out", "made")
+    refuse_replacing_a_source(out, target, target.with_suffix(".json"), sources, "--out", "made")  # (said first)
+    check_card_beside(target, "--out", "OUT")
     if install or is_user_library(target.parent):  # written into the library, by --install or straight there: a free name
+        problem = model_name_problem(target.stem)
+        if problem:
+            raise SpandexError(f"--out {out}: as a library model, its {problem}")
         check_name_free(target.stem, rename_advice="name --out otherwise")
     return target
 

@@ -72,7 +72,22 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
         return {}, f"unreadable model card {path.name}: {exc}"
     if not isinstance(card, dict):
         return {}, f"model card {path.name} is not a JSON object"
+    for key, kind in _CARD_FIELDS.items():
+        if key in card and card[key] is not None and not isinstance(card[key], kind):
+            wanted = {dict: "an object", list: "a list", str: "a text"}[kind]
+            return {}, f"model card {path.name}: '{key}' is {_json_kind(card[key])}, not {wanted}"
     return card, None
+
+
+_CARD_FIELDS = {"name": str, "parent": str, "notes": str, "metrics": dict, "recipe": dict, "training": dict,
+                "data": dict, "input_level": dict, "blend": dict, "narrow": dict, "soup": dict, "export": dict,
+                "stages": list, "earlier_blends": list, "earlier_narrows": list}
+"""The card's sections and the JSON type each has: a card with another is said to be broken, not half shown."""
+
+
+def _json_kind(value: object) -> str:
+    return ("a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else
+            "a text" if isinstance(value, str) else "a number" if isinstance(value, (int, float)) else "null")
 
 
 def model_and_card(spec: str, path: Path) -> list[tuple[Path, str]]:
@@ -86,6 +101,11 @@ def check_card_beside(target: Path, what: str, placeholder: str) -> Path:
     work: refused if it is a link, a folder or anything but a regular file (``what`` names the option, e.g.
     ``--out``, ``placeholder`` its value in the help, e.g. ``OUT``)."""
     card = target.with_suffix(".json")
+    other = next((target.with_suffix(suffix) for suffix in (*NETX_SUFFIXES, *TORCH_SUFFIXES)
+                  if target.with_suffix(suffix) != target and target.with_suffix(suffix).exists()), None)
+    if other is not None:  # its card is this one's too: it would describe the new model
+        raise SpandexError(f"{what} {target} would share its card {card.name} with {other.name} beside it (a model "
+                           f"file of the same name): name {what} otherwise")
     if card.is_symlink() or (card.exists() and not card.is_file()):
         kind = "a symbolic link" if card.is_symlink() else "a folder" if card.is_dir() else "not a regular file"
         raise SpandexError(f"{what}'s card {card} (written beside {placeholder}) is {kind}: remove it, or name "
@@ -111,7 +131,15 @@ def _unsigned_zero(text: str) -> str:
 
 def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
     """The card as short ``label: value`` lines, most telling first. ``brief_stages``: the stages before the last
-    in a few words each (steps, pruning), for the app's card, where room is short; ``spandex models`` shows all."""
+    in a few words each (steps, pruning), for the app's card, where room is short; ``spandex models`` shows all.
+    A field of an unexpected form (a hand-edited card) gives a line that says so, not an error."""
+    try:
+        return _card_lines(card, brief_stages)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        return [f"the card cannot be shown whole: a field has an unexpected form ({type(exc).__name__}: {exc})"]
+
+
+def _card_lines(card: dict, brief_stages: bool) -> list[str]:
     lines = []
     blend = card.get("blend") if isinstance(card.get("blend"), dict) else None
     # a blend or a narrowing trains nothing: its parent, recipe and training are those of the model it was made from

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.dsp.level import LevelParams
 from engine.errors import SpandexError
 from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
@@ -37,6 +38,8 @@ class ExportOutcome:
     dropped: tuple[list[int], list[int]] | None
     licences: tuple[Path, ...]
     had_card: bool
+    host_notes: tuple[str, ...] = ()
+    """What a Lava pipeline other than SPANDEX's must do on the host around the network (input levelling)."""
 
 
 def check_export_output(out: str | Path, source: Path | None = None) -> Path:
@@ -50,8 +53,9 @@ def check_export_output(out: str | Path, source: Path | None = None) -> Path:
         raise SpandexError(f"OUT {out} is in the model library ({target.parent.resolve()}): an export is a file for Lava, which the "
                            f"library would list beside its models; write it elsewhere (a model joins the library "
                            f"with spandex models --install)")
-    card = check_card_beside(target, "OUT", "OUT")
-    refuse_replacing_a_source(out, target, card, [] if source is None else [source], "OUT", "exported")
+    refuse_replacing_a_source(out, target, target.with_suffix(".json"), [] if source is None else [source], "OUT",
+                              "exported")  # (first: said as what it is, not as a card shared with the source)
+    check_card_beside(target, "OUT", "OUT")
     return target
 
 
@@ -84,12 +88,22 @@ def export_model(spec: str | Path, out: str | Path, drop_idle: bool = False) -> 
             exported.setdefault("trained_layout", dropped[0])
         model = compact
     plan = export_netx(model, target)
-    record.update({"notes": list(plan.notes), "licences": [notice.name for notice in licences],
+    host = (level_note(model.encoder.level),) if model.encoder.level is not None else ()
+    record.update({"notes": [*plan.notes, *host], "licences": [notice.name for notice in licences],
                    "dropped_idle_neurons": None if dropped is None else {"from": dropped[0], "to": dropped[1]}})
     exported.update({"name": target.stem, "export": record})
     card_path = write_text_atomic(target.with_suffix(".json"), json.dumps(exported, indent=2) + "\n")
     copied = copy_notices(licences, target.parent)
-    return ExportOutcome(target, Path(card_path), plan, dropped, copied, bool(card))
+    return ExportOutcome(target, Path(card_path), plan, dropped, copied, bool(card), host)
+
+
+def level_note(level: LevelParams) -> str:
+    """What levelling a model's input takes, said for whoever runs its export outside SPANDEX: netx does not level."""
+    return (f"the model levels its input before the network, on the host (engine/dsp/level.py: |STFT| scaled toward "
+            f"{level.target_db:g} dB, by {level.min_gain_db:+g} to {level.max_gain_db:+g} dB, attack "
+            f"{level.attack_frames:g} and release {level.release_frames:g} frames); netx does not, so a Lava pipeline "
+            f"other than SPANDEX's must level the same way first (the settings are in the file: the input layer's "
+            f"'spandex_level' attribute)")
 
 
 def _now() -> str:
