@@ -335,3 +335,24 @@ def test_a_stopped_lava_process_is_restarted_then_reset_and_a_stuck_one_is_kille
     while _alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _alive(pids) == [], "Lava's processes outlived close()"
+
+
+@pytest.mark.slow
+def test_a_lava_process_runner_refuses_a_bad_frame_and_runs_on(model, frames):
+    """The frame went to the Lava process, whose runner closed itself on it; the parent's runner still said open
+    (its reset "worked"), and its next step failed. Now refused before it is sent, as every backend does."""
+    from engine.backends.lava_process import LavaProcessRunner
+    from engine.errors import AudioInputError
+
+    slow = LavaProcessRunner(model)
+    try:
+        slow.step(frames[0])
+        bad = np.array(frames[1], dtype=np.float64)
+        bad[3] = np.nan
+        with pytest.raises(AudioInputError, match="NaN"):
+            slow.step(bad)
+        mask, telemetry = slow.step(frames[1])
+        assert mask is not None and telemetry is not None
+        slow.reset()
+    finally:
+        slow.close()

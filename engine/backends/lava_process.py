@@ -31,6 +31,7 @@ import numpy as np
 from engine.backends.lava import LavaRuntimeError
 from engine.errors import SpandexError
 from engine.snn.model import SDNNModel
+from engine.snn.network import check_frame
 from engine.snn.telemetry import FrameTelemetry
 
 START_TIMEOUT_S = 180.0
@@ -143,16 +144,22 @@ class LavaProcessRunner:
         try:
             answer = self._conn.recv()
         except (EOFError, OSError):
+            self._closed = True
             code = self._process.exitcode
             raise LavaRuntimeError(f"the Lava process ended (exit code {code})") from None
-        if answer[0] == "error":  # (error, the Lava runner's own SpandexError?, message)
-            raise (SpandexError if answer[1] else LavaRuntimeError)(answer[2])
+        if answer[0] in ("error", "closed"):  # the child has stopped its runner and ends: this runner is closed
+            self._closed = True
+            if answer[0] == "closed":
+                raise LavaRuntimeError("the Lava process ended after an error")
+            raise (SpandexError if answer[1] else LavaRuntimeError)(  # (error, the runner's own SpandexError?, …)
+                f"{answer[2]} (the Lava runner is closed: open the model again)")
         return answer
 
     def step(self, magnitude: np.ndarray) -> tuple[np.ndarray | None, FrameTelemetry | None]:
         """Feed one |STFT| frame; the mask and telemetry of the frame before it (as the Lava runner)."""
         if self._closed:
             raise LavaRuntimeError("this Lava runner is closed (its processes were stopped)")
+        magnitude = check_frame(magnitude, self.model.n_bins)  # (a bad frame is refused here: the runner lives on)
         try:
             self._conn.send(("step", np.asarray(magnitude, dtype=np.float64)))
         except (OSError, ValueError) as exc:

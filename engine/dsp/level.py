@@ -30,8 +30,10 @@ class LevelParams:
     """How a model's input is levelled.
 
     Attributes:
-        target_db: the running level the gain aims for: mean |STFT|² per bin of a frame, in dB (N-DNS
-            speech at −25 dBFS with noise sits near −1 dB).
+        target_db: the running level the gain aims for: mean |STFT|² per bin of a frame, in dB. (Any signal
+            at −25 dBFS has a mean of about +2 dB in this framing; the running level of noisy speech there sits
+            higher, near +5.7 dB on the demo clip, so such input is lowered by ~7 dB. Training and inference
+            level alike: the target is a choice, not N-DNS's level.)
         attack_frames: time constant, in frames (8 ms each), while the level rises.
         release_frames: time constant, in frames, while it falls.
         max_gain_db: the most a quiet input is raised (silence is not raised without end).

@@ -2,9 +2,11 @@
 
 N-DNS computes ``torch.stft(x, 512)`` : hop 128, rectangular window, centred frames (frame ``t`` covers
 samples ``[128t − 256, 128t + 256)``), and inverts with ``torch.istft``, which overlap-adds and divides
-by the window envelope. A live stream has no edges to reflect, so the edges here are silence: whole-file
-streaming equals ``torch.stft(..., center=True, pad_mode='constant')`` → ``torch.istft`` exactly, and
-differs from N-DNS's reflect padding only in the first and last two frames.
+by the window envelope. A live stream has no edges to reflect, so the edges here are silence: for a length
+that is a whole number of hops, whole-file streaming equals ``torch.stft(..., center=True,
+pad_mode='constant')`` → ``torch.istft`` to floating-point rounding (tested to 1e-6), and differs from N-DNS's
+reflect padding only in the first and last two frames. A length with a partial last hop gets one frame more
+than ``torch.stft`` makes (the partial hop is framed, not dropped).
 
 Timing: after input hop ``k`` the analysis window is complete for frame ``k − 1``; once that frame is
 added, output samples ``[128(k − 3), 128(k − 2))`` are final. The output therefore lags the input by
