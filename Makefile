@@ -33,12 +33,16 @@ ARGS ?=
 run: setup
 	$(VENV)/bin/spandex $(ARGS)
 
-# The README's screenshot: the app, 12 s on the demo clip as its microphone, on a 1920x1080 offscreen screen
-# (Qt's is 800x800 otherwise), the window 1280x800
+# The README's screenshot: the app with its first-start settings (an empty config folder: not yours), 12 s on the demo
+# clip as its microphone, on a 1920x1080 offscreen screen (Qt's is 800x800 otherwise), the window 1280x800
+SCREENSHOT ?= docs/screenshot.png
+
 screenshot: setup
-	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(VENV)/bin/spandex --output none \
+	config=$$(mktemp -d) && trap 'rm -rf "$$config"' EXIT && \
+	XDG_CONFIG_HOME="$$config" QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json \
+	    $(VENV)/bin/spandex --output none \
 	    --file assets/demo/noisy_speech.flac \
-	    --window-size 1280x800 --quit-after 12 --screenshot docs/screenshot.png
+	    --window-size 1280x800 --quit-after 12 --screenshot $(SCREENSHOT)
 
 # Static checks first (seconds): ruff (style, imports, likely bugs) and mypy (types), both over the package.
 lint: setup

@@ -181,7 +181,8 @@ def run_app(options: AppOptions) -> int:
     try:
         host = EngineHost(config, mode=options.engine, env=env or None).start()
         window = MainWindow(host, DEMO_CLIP, settings, backend=config.backend)
-        if options.window_size:
+        if options.window_size:  # (over a remembered full screen too)
+            window.setWindowState(window.windowState() & ~QtCore.Qt.WindowState.WindowFullScreen)
             window.resize(*options.window_size)
         window.show()
         if options.demo:
@@ -191,7 +192,11 @@ def run_app(options: AppOptions) -> int:
             def finish() -> None:
                 if options.screenshot:
                     _say_if_not_the_size_asked(window, options.window_size)
-                    window.grab().save(options.screenshot)
+                    if not window.grab().save(options.screenshot):
+                        print(f"spandex: error: --screenshot {options.screenshot} could not be written (a folder "
+                              "that is not there, or a name without .png or .jpg)", file=sys.stderr)
+                        app.exit(1)
+                        return
                 app.quit()
             QtCore.QTimer.singleShot(int(options.quit_after_s * 1000), finish)
         status = app.exec() if not stops else 0  # a signal while the window was built: stop now

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     if clipped:  # (a float input may go past full scale; the output's format holds no more)
         notes.append(f"{clipped:,} output samples ({100 * clipped / max(1, source.samples):.2g} %) went past full "
-                     "scale and were clipped: the input is louder than 0 dBFS; lower its level and denoise again")
+                     "scale and were clipped (the output's format holds no more): lower the input's level and denoise "
+                     "again")
     report = {
         "input": str(args.input), "output": str(args.output), "input_rate": source.rate,
         "input_channels": source.channels, "duration_s": source.seconds, "model": model.name,

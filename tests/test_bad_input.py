@@ -295,6 +295,9 @@ CASES = [
     Case("eval-clean-silent", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "r.json"],
          "b/y.wav: the clean reference is digital silence: no SI-SNR can be measured against it; leave the pair "
          "(y.wav) out", {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "a/y.wav": "<audio>", "b/y.wav": "<silence>"}),
+    Case("eval-clean-dc", ["eval", *MODEL, "--noisy", "a", "--clean", "b"],
+         "b/y.wav: the clean reference is a constant offset (DC) with no sound: no SI-SNR can be measured against it",
+         {"a/x.wav": "<audio>", "b/x.wav": "<audio>", "a/y.wav": "<audio>", "b/y.wav": "<dc>"}),
     Case("eval-limit", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--limit", "0"],
          "--limit 0: give at least 1 pair to score", {"a/x.wav": "<audio>", "b/x.wav": "<audio>"}),
     Case("eval-json-over-a-recording", ["eval", *MODEL, "--noisy", "a", "--clean", "b", "--json", "a/x.wav"],
@@ -363,7 +366,8 @@ CASES = [
 
 def _write(folder: Path, files: dict[str, str | bytes], noisy: np.ndarray) -> None:
     audio = {"<audio>": noisy, "<silence>": np.zeros(16000, np.float32), "<short>": noisy[:100],
-             "<anti-phase>": np.stack([noisy, -noisy], axis=1)}  # a channel wired inverted
+             "<anti-phase>": np.stack([noisy, -noisy], axis=1),  # a channel wired inverted
+             "<dc>": np.full(16000, 0.01, np.float32)}  # a constant offset, nothing else
     for name, content in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -84,8 +84,8 @@ def test_denoise_says_how_much_of_a_louder_than_full_scale_output_was_clipped(tm
     out, _ = sf.read(tmp_path / "out.wav")
     at_full_scale = int(np.count_nonzero(np.abs(out) >= 32767 / 32768))  # (and the few just below it)
     note = [n for n in json.loads(result.stdout)["notes"] if "were clipped" in n]
-    said = re.fullmatch(r"([\d,]+) output samples \(([\d.]+) %\) went past full scale and were clipped: the input is "
-                        r"louder than 0 dBFS; lower its level and denoise again", note[0])
+    said = re.fullmatch(r"([\d,]+) output samples \(([\d.]+) %\) went past full scale and were clipped \(the output's "
+                        r"format holds no more\): lower the input's level and denoise again", note[0])
     assert said, note
     count = int(said[1].replace(",", ""))
     assert at_full_scale - 10 <= count <= at_full_scale and float(said[2]) == float(f"{100 * count / loud.size:.2g}")

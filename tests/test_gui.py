@@ -589,3 +589,37 @@ def test_the_source_picker_after_a_cancelled_or_chosen_file_shows_what_plays(qtb
     picker.source.activated.emit(picker.source.currentIndex())
     assert chosen == ["file:" + str(tmp_path / "talk.wav")] and picker.source.currentText() == "File: talk.wav"
     assert picker.output.currentData() == "spk (ALSA)"
+
+
+@pytest.mark.slow
+def test_closing_in_demo_mode_does_not_remember_the_full_screen_as_the_windows_size(qtbot, tmp_path):
+    """Every later start opened full screen on the normal page (and a --window-size screenshot was the screen's)."""
+    window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))], output="none")
+    try:
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1, timeout=60_000)
+        press(qtbot, window, "D")
+        qtbot.waitUntil(lambda: window.in_demo_mode and window.isFullScreen(), timeout=5000)
+    finally:
+        close_window(window, host)  # (its shutdown saves what is to be remembered)
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    assert settings.value("geometry") is None
+    window, host = open_window(qtbot, tmp_path / "again", [str(reference_path("spandex_prune75.net"))], output="none")
+    close_window(window, host)
+    again = QtCore.QSettings(str(tmp_path / "again" / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    assert again.value("geometry") is not None  # a normal window's is
+
+
+
+@pytest.mark.slow
+def test_a_screenshot_that_cannot_be_written_is_said_with_a_non_zero_exit(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "main.py", "--model", str(reference_path("spandex_prune75.net")),
+                          "--output", "none", "--quit-after", "3", "--screenshot", str(tmp_path / "nowhere" / "x.png")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"spandex: error: --screenshot {tmp_path / 'nowhere' / 'x.png'} could not be written" in run.stderr

@@ -146,3 +146,7 @@ def test_a_pytorch_file_gets_a_reason_not_a_torch_import_on_the_gui_thread(tmp_p
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).stdout.splitlines()
     assert out == ["True a PyTorch file: the estimate reads netx files; export it first (spandex export trial.pt "
                    "OUT.net)", "False"]
+    from app.panels.loihi_panel import model_row
+
+    row = model_row("trial", "slot 2", tmp_path / "trial.pt")
+    assert LoihiPanel._cells(1, row)[:4] == ("2", "trial", "slot 2", "not read")  # (not "refused": Loihi did not)

@@ -275,7 +275,8 @@ class LoihiPanel(QtWidgets.QWidget):
     def _cells(index: int, row: ModelRow) -> tuple[str, ...]:
         r = row.report
         if r is None:
-            return (str(index + 1), row.name, row.origin, "refused", "", "", "")
+            unread = row.path.suffix.lower() in TORCH_SUFFIXES  # (not read in the window: see model_row)
+            return (str(index + 1), row.name, row.origin, "not read" if unread else "refused", "", "", "")
         return (str(index + 1), row.name, row.origin, f"{1 - r.nonzero_synapses / r.synapses:.1%}",
                 _kib(r.dense_bytes), _kib(r.sparse_bytes), f"{r.cores_dense} → {r.cores_sparse}")
 

@@ -240,7 +240,7 @@ class PrunePanel(QtWidgets.QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat("failed")
-            self.status.setText("The run failed; its folder keeps whatever it checkpointed.")
+            self.status.setText("The run failed (why: below).")
             self.show_message(f"Training failed: {event.message}", event.traceback)
 
     def _install(self, finished: ev.Finished) -> None:

@@ -424,7 +424,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer.stop()
         self.text_timer.stop()
         self.controller.finish_recording()
-        self.settings.setValue("geometry", self.saveGeometry())
+        if not (self.isFullScreen() or self.in_demo_mode):  # (the demo page's full screen is not the window's size)
+            self.settings.setValue("geometry", self.saveGeometry())
         if self.split_done:
             self.settings.setValue("side_width", self.splitter.sizes()[1])
         self.prune_panel.stop_run()

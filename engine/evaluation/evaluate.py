@@ -76,8 +76,9 @@ def evaluate(
     scores = []
     sources = [(open_audio(pair.noisy), open_audio(pair.clean)) for pair in pairs]  # bad files: before any work
     for pair, (_, clean) in zip(pairs, sources):
-        if clean.level_dbfs == -math.inf:
-            raise AudioInputError(f"{pair.clean}: the clean reference is digital silence: no SI-SNR can be measured "
+        if clean.varying_dbfs == -math.inf:  # (SI-SNR removes the mean: nothing would be left to measure against)
+            what = "digital silence" if clean.level_dbfs == -math.inf else "a constant offset (DC) with no sound"
+            raise AudioInputError(f"{pair.clean}: the clean reference is {what}: no SI-SNR can be measured "
                                   f"against it; leave the pair ({pair.noisy.name}) out")
     for problem in (p for both in sources for source in both for p in source.problems):
         warnings.warn(problem, AudioFileWarning, stacklevel=2)

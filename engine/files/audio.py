@@ -89,6 +89,8 @@ class AudioSource:
     problems: list[str]
     loudest_channel_dbfs: float = -math.inf
     """RMS level of its loudest channel (``level_dbfs`` is the mono mix's, what is denoised)."""
+    varying_dbfs: float = -math.inf
+    """RMS level of the mono mix less its mean: a constant offset (DC) alone is -inf here, as silence is."""
 
     @property
     def seconds(self) -> float:
@@ -139,9 +141,9 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
         raise AudioInputError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not an audio file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
-    rate, channels, declared, frames, energy, loudest, damage = _scan(path, BLOCK_FRAMES)
+    rate, channels, declared, frames, energy, loudest, total, damage = _scan(path, BLOCK_FRAMES)
     if damage is not None:  # read again in small steps to find how much of it is good
-        rate, channels, declared, frames, energy, loudest, damage = _scan(path, 1024)
+        rate, channels, declared, frames, energy, loudest, total, damage = _scan(path, 1024)
     if frames == 0:
         raise AudioInputError(f"{path}: the file holds no audio samples"
                               + (f" (the data is damaged from the start: {damage})" if damage else ""))
@@ -161,8 +163,10 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
             f"({1000 * samples / SAMPLE_RATE:.1f} ms); at least {MIN_SAMPLES} samples "
             f"({1000 * MIN_SAMPLES / SAMPLE_RATE:.0f} ms, one STFT frame) are needed"
         )
+    varying = max(0.0, energy - total * total / frames)  # (the energy about the mean)
     return AudioSource(path, rate, channels, frames, samples, _dbfs(energy, frames), problems,
-                       loudest_channel_dbfs=_dbfs(loudest, frames))
+                       loudest_channel_dbfs=_dbfs(loudest, frames),
+                       varying_dbfs=_dbfs(varying, frames) if varying > 1e-10 * energy else -math.inf)  # (100 dB under)
 
 
 def _dbfs(energy: float, frames: int) -> float:
@@ -170,11 +174,11 @@ def _dbfs(energy: float, frames: int) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, str | None]:
+def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, float, str | None]:
     """Read a file through: its rate, channels, declared and readable frames, the energy of its mono mix and of
-    its loudest channel, and the decoder's complaint if it stopped on damaged data (None when it read to the
-    end)."""
-    frames, energy = 0, 0.0
+    its loudest channel, the sum of its mono mix, and the decoder's complaint if it stopped on damaged data (None
+    when it read to the end)."""
+    frames, energy, total = 0, 0.0, 0.0
     with _open(path) as handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
         declared = max(int(handle.frames), _wav_declared_frames(path, handle) or 0)
@@ -183,14 +187,15 @@ def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, str
             try:
                 data = handle.read(block, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                return (rate, channels, declared, frames, energy, float(by_channel.max()),
+                return (rate, channels, declared, frames, energy, float(by_channel.max()), total,
                         str(exc).strip() or type(exc).__name__)
             if data.shape[0] == 0:
-                return rate, channels, declared, frames, energy, float(by_channel.max()), None
+                return rate, channels, declared, frames, energy, float(by_channel.max()), total, None
             if not np.all(np.isfinite(data)):
                 raise AudioInputError(f"{path}: the audio contains NaN or infinite samples")
             mono = data.mean(axis=1, dtype=np.float64)
             energy += float(np.dot(mono, mono))
+            total += float(mono.sum())
             by_channel += np.einsum("ij,ij->j", data, data, dtype=np.float64)
             frames += data.shape[0]
 
