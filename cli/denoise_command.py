@@ -52,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
     notes = []
     for problem in source.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    if source.channels_cancel:  # (not silence: --allow-silence would not help)
-        raise AudioInputError(f"{args.input}: its {source.channels} channels cancel out when mixed to mono (one is "
-                              "the other inverted: a miswired microphone or lead?), so nothing is left to denoise. "
-                              "Save one channel of it as its own file and denoise that")
     if source.silent:
+        if not args.allow_silence and source.channels_cancel:
+            raise AudioInputError(f"{args.input}: its {source.channels} channels cancel out when mixed to mono (one "
+                                  "is the other inverted: a miswired microphone or lead?), so nothing is left to "
+                                  "denoise. Save one channel of it as its own file and denoise that "
+                                  "(--allow-silence denoises the mix anyway)")
         if not args.allow_silence:
             raise AudioInputError(f"{args.input} is silent (below -60 dBFS): nothing to denoise. Wrong "
                                   "file or recording device? (--allow-silence denoises it anyway)")

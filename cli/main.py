@@ -143,11 +143,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_of_several_processes() -> bool:
-    """True in a process of a data-parallel run that torchrun started (docs/training.md)."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
-    except ValueError:
-        return False
+    """True in a process that has been one of a data-parallel run's (torchrun's; docs/training.md), not merely one
+    started where WORLD_SIZE is set (the app, an eval: their exit handlers stop Lava's processes)."""
+    distributed = sys.modules.get("engine.training.distributed")
+    return bool(getattr(distributed, "group_joined", False))
 
 
 def _leave_at_once(code: int) -> NoReturn:

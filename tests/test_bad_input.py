@@ -150,9 +150,10 @@ CASES = [
          "/library (SPANDEX_MODELS_DIR): ", {"library": "a file where the model library should be"}, _dataset),
     Case("prune-out-holds-other-files", ["prune", NET, "--sparsity", "0.6", "--dataset", "data", "--out", "mine",
                                          "--name", "foo"],
-         "mine holds files of no training run (no config.yaml; foo.json, foo.net, history.json): the run would write its "
-         "model, card and history among them; give a new or empty folder",
-         {"mine/foo.net": "my own", "mine/foo.json": "{}", "mine/history.json": "{}"}, _dataset),
+         "mine holds files of no training run (foo.json, foo.net, history.json; no config.yaml): the run would write its "
+         "model, card and history over them; give another folder",
+         {"mine/foo.net": "my own", "mine/foo.json": "{}", "mine/history.json": "{}", "mine/train.log": "a log"},
+         _dataset),
     Case("finetune-over-its-own-init", ["finetune", "ud/m.net", "--out", "ud", "--name", "m", "--dataset", "data"],
          "the run would write its model ud/m.net over the model it starts from, ud/m.net: give another --name or --out",
          {}, _init_in_the_run_folder),
@@ -220,7 +221,7 @@ CASES = [
     Case("in-silent", [*DENOISE, "out.wav", *MODEL], "in.wav is silent (below -60 dBFS)", {"in.wav": "<silence>"}),
     Case("out-only-an-extension", [*DENOISE, ".wav", *MODEL], "OUT .wav: the file has no name before its extension; "
          "give one, e.g. out.wav", {"in.wav": "<audio>"}),
-    Case("in-channels-cancel", [*DENOISE, "out.wav", *MODEL, "--allow-silence"],
+    Case("in-channels-cancel", [*DENOISE, "out.wav", *MODEL],
          "in.wav: its 2 channels cancel out when mixed to mono (one is the other inverted", {"in.wav": "<anti-phase>"}),
     Case("in-too-short", [*DENOISE, "out.wav", *MODEL], "in.wav: too short: 100 samples", {"in.wav": "<short>"}),
     Case("in-a-folder", ["denoise", "folder", "out.wav", *MODEL], "folder: a folder, not an audio file", {"folder/x.txt": "x"}),

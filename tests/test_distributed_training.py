@@ -135,3 +135,16 @@ def test_a_stop_in_rank_0s_validation_stops_both_processes_and_a_resume_makes_it
     assert resumed[0][:3] == ("Finished", 6, [3, 6]) and resumed[1][:2] == ("Finished", 6)
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     assert [h["step"] for h in state["history"] if h["event"] == "evaluated"] == [3, 6]
+
+
+def test_only_a_process_that_joined_a_run_leaves_without_the_interpreters_teardown(monkeypatch):
+    """A torchrun worker skips the teardown (a gloo thread aborted one at exit); an app or an eval started where
+    WORLD_SIZE happens to be set must not (their exit handlers stop Lava's processes)."""
+    from cli import main as cli_main
+    from engine.training import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setattr(distributed, "group_joined", False)
+    assert not cli_main._one_of_several_processes()
+    monkeypatch.setattr(distributed, "group_joined", True)
+    assert cli_main._one_of_several_processes()

@@ -398,3 +398,13 @@ def test_a_resume_on_a_validation_split_built_again_is_refused(tiny_dataset, tmp
         run_training(config, tmp_path / "run")
     sf.write(clean, audio, rate)  # put back: it resumes
     assert isinstance(run_training(config, tmp_path / "run"), ev.Finished)
+
+
+def test_a_run_folder_holding_only_other_files_is_used_and_they_are_left_alone(tiny_dataset, tmp_path):
+    """`mkdir R; spandex train … --out R | tee R/train.log`: the log (or lost+found, .nfs files) is not the run's."""
+    run_dir = tmp_path / "R"
+    (run_dir / "lost+found").mkdir(parents=True)
+    (run_dir / "train.log").write_text("the run's output so far\n")
+    finished = run_training(tiny_config(tiny_dataset, steps=2, eval_every=2), run_dir)
+    assert isinstance(finished, ev.Finished)
+    assert (run_dir / "train.log").read_text() == "the run's output so far\n" and (run_dir / "lost+found").is_dir()

@@ -87,8 +87,8 @@ class AudioSource:
     samples: int
     level_dbfs: float
     problems: list[str]
-    loudest_channel_dbfs: float = -math.inf
-    """RMS level of its loudest channel (``level_dbfs`` is the mono mix's, what is denoised)."""
+    channels_dbfs: float = -math.inf
+    """RMS level of its channels together, each as recorded (``level_dbfs`` is the mono mix's, what is denoised)."""
     varying_dbfs: float = -math.inf
     """RMS level of the mono mix less its mean: a constant offset (DC) alone is -inf here, as silence is."""
 
@@ -103,8 +103,9 @@ class AudioSource:
 
     @property
     def channels_cancel(self) -> bool:
-        """Silent mixed to mono, though a channel is not: one channel is the other inverted (a miswired lead)."""
-        return self.silent and self.loudest_channel_dbfs >= SILENCE_DBFS
+        """Silent mixed to mono, though its channels are not, and 30 dB or more under them: one channel is the other
+        inverted (a miswired lead). (A quiet channel beside a silent one loses only 6 dB in the mix.)"""
+        return self.silent and self.channels_dbfs >= SILENCE_DBFS and self.channels_dbfs - self.level_dbfs >= 30.0
 
     def blocks(self, frames: int = BLOCK_FRAMES, limit: int | None = None) -> Iterator[np.ndarray]:
         """The audio in consecutive float32 blocks at 16 kHz (``limit``: stop after that many samples)."""
@@ -141,9 +142,9 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
         raise AudioInputError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not an audio file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
-    rate, channels, declared, frames, energy, loudest, total, damage = _scan(path, BLOCK_FRAMES)
+    rate, channels, declared, frames, energy, by_channels, total, damage = _scan(path, BLOCK_FRAMES)
     if damage is not None:  # read again in small steps to find how much of it is good
-        rate, channels, declared, frames, energy, loudest, total, damage = _scan(path, 1024)
+        rate, channels, declared, frames, energy, by_channels, total, damage = _scan(path, 1024)
     if frames == 0:
         raise AudioInputError(f"{path}: the file holds no audio samples"
                               + (f" (the data is damaged from the start: {damage})" if damage else ""))
@@ -165,7 +166,7 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
         )
     varying = max(0.0, energy - total * total / frames)  # (the energy about the mean)
     return AudioSource(path, rate, channels, frames, samples, _dbfs(energy, frames), problems,
-                       loudest_channel_dbfs=_dbfs(loudest, frames),
+                       channels_dbfs=_dbfs(by_channels / channels, frames),
                        varying_dbfs=_dbfs(varying, frames) if varying > 1e-10 * energy else -math.inf)  # (100 dB under)
 
 
@@ -176,7 +177,7 @@ def _dbfs(energy: float, frames: int) -> float:
 
 def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, float, str | None]:
     """Read a file through: its rate, channels, declared and readable frames, the energy of its mono mix and of
-    its loudest channel, the sum of its mono mix, and the decoder's complaint if it stopped on damaged data (None
+    all its channels, the sum of its mono mix, and the decoder's complaint if it stopped on damaged data (None
     when it read to the end)."""
     frames, energy, total = 0, 0.0, 0.0
     with _open(path) as handle:
@@ -187,10 +188,10 @@ def _scan(path: Path, block: int) -> tuple[int, int, int, int, float, float, flo
             try:
                 data = handle.read(block, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                return (rate, channels, declared, frames, energy, float(by_channel.max()), total,
+                return (rate, channels, declared, frames, energy, float(by_channel.sum()), total,
                         str(exc).strip() or type(exc).__name__)
             if data.shape[0] == 0:
-                return rate, channels, declared, frames, energy, float(by_channel.max()), total, None
+                return rate, channels, declared, frames, energy, float(by_channel.sum()), total, None
             if not np.all(np.isfinite(data)):
                 raise AudioInputError(f"{path}: the audio contains NaN or infinite samples")
             mono = data.mean(axis=1, dtype=np.float64)

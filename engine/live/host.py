@@ -84,11 +84,12 @@ def _process_main(config: EngineConfig, path: str, commands, events) -> None:
 
 
 def models_to_reload(models: list[protocol.ModelInfo], backend: str) -> tuple[list[str], list[protocol.LoadModel]]:
-    """The models a fresh engine loads again, each on its own backend: those on the engine's ``backend`` before
-    its stream starts (as at start-up), then the others by command."""
+    """The models a fresh engine loads again, in their slots' order, each on its own backend: all before its stream
+    starts (as at start-up) where all are on the engine's ``backend``, else all by command, in order."""
     loaded = [(source, m["backend"]) for m in models if (source := m["source"])]
-    return ([s for s, b in loaded if b == backend],
-            [protocol.LoadModel(s, b) for s, b in loaded if b != backend])
+    if all(b == backend for _, b in loaded):
+        return [s for s, _ in loaded], []
+    return [], [protocol.LoadModel(s, b) for s, b in loaded]
 
 
 class EngineHost:
@@ -117,6 +118,7 @@ class EngineHost:
         self.models_reported = False  # (whether it has: an empty list then means none is loaded)
         self.ended = False  # the engine said it stopped (Stopped, Fatal), or its end has been reported
         self.stopping = False  # stop() was called: the engine's end is expected
+        self.select_once_loaded: tuple[int, protocol.Select] | None = None  # (a restart's, until its models are back)
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
@@ -260,6 +262,9 @@ class EngineHost:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
             self.models_reported = True
+            if self.select_once_loaded is not None and len(self.models) >= self.select_once_loaded[0]:
+                self.commands.put(self.select_once_loaded[1])  # the slot heard before the restart, there again
+                self.select_once_loaded = None
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
@@ -284,8 +289,11 @@ class EngineHost:
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
         self.start()
-        for command in [*later, *self.replay.values()]:
+        select = self.replay.get(protocol.Select) if later else None  # (loads by command come later than it would)
+        for command in [*later, *(c for c in self.replay.values() if c is not select)]:
             self.commands.put(command)
+        if isinstance(select, protocol.Select):
+            self.select_once_loaded = (len(later), select)
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:

@@ -177,8 +177,12 @@ class DeviceSupervisor:
                 self._missing(problems, "running silently on the internal clock, retrying")
             else:
                 self.state, self.message = "internal-clock", "no output device chosen: running silently"
-        elif problems:  # the microphone runs, the output device is missing: keep looking for it
-            self._missing(problems, "the denoised sound is not played, retrying")
+        elif problems:  # the microphone runs, the output device is missing: said once, the microphone left running
+            # (looking again means reopening the stream: a gap in the sound every retry, for good on a machine with
+            # no output device; the ⟳ button, or a device list the app asks for, looks again)
+            self.state, self.lost_since = "running", None
+            self.message = "; ".join(problems) + ": the denoised sound is not played (⟳ looks for devices again)"
+            self.retry_delay = self.RETRY_S
         else:
             self.state, self.message, self.lost_since = "running", "", None
             self.retry_delay = self.RETRY_S

@@ -21,7 +21,6 @@ import contextlib
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +34,7 @@ from engine.dsp.resampler import StreamingResampler
 from engine.errors import SpandexError
 from engine.files.audio import write_wav
 from engine.library.card import card_lines, read_card
-from engine.library.catalog import resolve_model
+from engine.library.catalog import resolve_model, user_data_dir
 from engine.live import devices as audio_device
 from engine.live import protocol
 from engine.live.callback import AudioCallback
@@ -48,8 +47,14 @@ from engine.live.ring import Doorbell
 from engine.live.supervisor import DeviceSupervisor
 from engine.live.virtual_mic import DESCRIPTION, SOURCE_NAME, VirtualMicrophone
 
-FALLBACK_RECORD_FOLDER = Path(tempfile.gettempdir()) / "spandex-recordings"
-"""Where a recording goes when its folder cannot be written (gone, full, read-only)."""
+
+def fallback_record_folder() -> Path:
+    """Where a recording goes when its folder cannot be written (gone, full, read-only): the user's own, kept across
+    restarts and private to them (made 0700; a recording is their microphone's sound)."""
+    folder = user_data_dir() / "recordings"
+    with contextlib.suppress(OSError):  # (one that cannot be made is said by the write)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
 
 LOADER_NICE = 10
 """The model loader thread's nice value: reading and preparing a model yields the CPU to the audio path.
@@ -271,7 +276,7 @@ class AudioEngine:
 
     def _record_stop(self, prefix: str) -> None:
         """Write the recording as ``prefix``-input.wav and -output.wav; where that fails (a folder gone or full),
-        into :data:`FALLBACK_RECORD_FOLDER` instead, and say so: a recording is not lost to a bad folder."""
+        into :func:`fallback_record_folder` instead, and say so: a recording is not lost to a bad folder."""
         noisy, denoised = self.live.record_stop()
         if noisy.size == 0:
             raise SpandexError(f"{protocol.RECORD_FAILED}: nothing was recorded")
@@ -279,12 +284,13 @@ class AudioEngine:
         try:
             paths = _write_recording(prefix, noisy, denoised)
         except SpandexError as exc:
+            fallback = fallback_record_folder()
             try:
-                paths = _write_recording(str(FALLBACK_RECORD_FOLDER / Path(prefix).name), noisy, denoised)
+                paths = _write_recording(str(fallback / Path(prefix).name), noisy, denoised)
             except SpandexError as again:
                 raise SpandexError(f"{protocol.RECORD_FAILED} ({noisy.size / SAMPLE_RATE:.0f} s): {exc}; nor in "
-                                   f"{FALLBACK_RECORD_FOLDER}: {again}") from None
-            note = f"{protocol.RECORD_FAILED} in {Path(prefix).parent} ({exc}): it is in {FALLBACK_RECORD_FOLDER}"
+                                   f"{fallback}: {again}") from None
+            note = f"{protocol.RECORD_FAILED} in {Path(prefix).parent} ({exc}): it is in {fallback}"
         self._send(protocol.Recorded(tuple(str(path) for path in paths), noisy.size / SAMPLE_RATE, note))
 
     # --- models ----------------------------------------------------------------------------------

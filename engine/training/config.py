@@ -564,11 +564,11 @@ def check_same_run(config: TrainConfig, run_dir: str | os.PathLike, finished: bo
     saved = Path(run_dir) / "config.yaml"
     _check_not_over_its_inputs(config, Path(run_dir))
     if not saved.is_file():
-        others = sorted(p.name for p in Path(run_dir).iterdir()) if Path(run_dir).is_dir() else []
-        if others:  # a run writes its model, card, history and checkpoint here, over files of those names
-            raise SpandexError(f"{run_dir} holds files of no training run (no config.yaml; {', '.join(others[:3])}"
-                               f"{' …' if len(others) > 3 else ''}): the run would write its model, card and history "
-                               f"among them; give a new or empty folder (--out)")
+        written = ("checkpoint.pt", "history.json", f"{config.name}.net", f"{config.name}.json")
+        others = sorted(name for name in written if (Path(run_dir) / name).exists())
+        if others:  # files a run writes, not a run's (no config.yaml): a user's, which the run would replace
+            raise SpandexError(f"{run_dir} holds files of no training run ({', '.join(others)}; no config.yaml): the "
+                               f"run would write its model, card and history over them; give another folder (--out)")
         return None
     before = load_config(saved)
     changed = differing_settings(before, config)

@@ -20,6 +20,10 @@ import torch.distributed as dist
 
 from engine.errors import SpandexError
 
+group_joined = False
+"""Whether this process has been one of a run's several processes (:func:`join` made it so); the CLI then leaves
+at once at its end (cli/main.py says why)."""
+
 
 @dataclass(frozen=True)
 class Workers:
@@ -60,6 +64,8 @@ def join(device: torch.device) -> tuple[Workers, torch.device]:
                                f"{torch.cuda.device_count()}: start at most that many processes per node")
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
+    global group_joined
+    group_joined = True
     if owns:
         # rank 0 validates while the others wait at the next step: give that wait an hour, not nccl's 10 min
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=datetime.timedelta(hours=1))

@@ -9,6 +9,7 @@ with "holds a run with other settings". :func:`kept_only_once_started` removes w
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -52,13 +53,19 @@ def held_alone(run_dir: str | os.PathLike) -> Iterator[None]:
     """Hold ``run_dir`` for this process's run: a second process training there at once (a second command, the
     app's Prune tab) would overwrite its checkpoints and model. A lock on the folder itself (nothing is written);
     the system releases it when the process ends, however it ends."""
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise SpandexError(f"the run folder {run_dir} cannot be opened: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunInUse(f"{run_dir} is being trained in by another process now (another `spandex train`, "
                            "`prune` or `finetune`, or the app's Prune tab): wait for it to end, or stop it first") from None
+        except OSError as exc:  # a file system without locks (some network ones): the run goes on unguarded
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise SpandexError(f"the run folder {run_dir} cannot be locked: {exc.strerror or exc}") from None
         yield
     finally:
         os.close(fd)

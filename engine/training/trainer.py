@@ -587,6 +587,8 @@ def _train(config: TrainConfig, run_dir: str | os.PathLike, emit: Emit, should_s
                 prepare_run_dir(config, run_dir)
             except SpandexError as exc:
                 refused = exc
+            except OSError as exc:  # (a full disk, a read-only folder: the others must hear it too, not hang)
+                refused = SpandexError(f"the run folder {run_dir}: {exc.strerror or exc}")
         refused = from_main(refused, workers)
         if refused is not None:
             raise refused
