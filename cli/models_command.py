@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.errors import ModelFileError, SpandexError
 from engine.evaluation.report import model_report
-from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model, save_netx
+from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, existing_model_file, load_model, save_netx
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
 from engine.library.licences import lineage_notices
@@ -127,13 +127,7 @@ def install(args: argparse.Namespace) -> int:
         raise SpandexError("give either NAME (to show a card) or --install FILE, not both")
     if not args.install.strip():
         raise SpandexError("--install is empty: give the model file to add")
-    path = Path(args.install).expanduser()
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder, not a model file")
-    if path.exists() and not path.is_file():
-        raise ModelFileError(f"{path} is not a regular file, not a model file")
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
+    path = existing_model_file(Path(args.install).expanduser())
     suffix = path.suffix.lower()
     if suffix == ".json":
         raise ModelFileError(f"{path} is a model card: install the model file beside it (a .net file)")

@@ -229,9 +229,9 @@ def run_foreground(config: TrainConfig, run_dir: Path, install: bool, resuming: 
         raise SpandexError(f"the run in {run_dir} has finished, and its model is in the library as '{config.name}' "
                            f"({installed}): nothing to do (for a new run, give another --name or --out)")
     if install:  # a library that cannot be written, or a name it holds, is refused now, not after the training
-        check_library_writable("nothing was trained: point SPANDEX_MODELS_DIR at a folder you can write, or run it "
-                               "without installing (the model stays in the run folder; `spandex models --install` "
-                               "adds it later)")
+        check_library_writable(config.name, "nothing was trained: point SPANDEX_MODELS_DIR at a folder you can "
+                               "write, or run it without installing (the model stays in the run folder; `spandex "
+                               "models --install` adds it later)")
         check_name_free(config.name, rename_advice=(
             f"nothing was trained: finish the run without --install ({resume_command(run_dir, False)}), then add "
             f"its model under another name ({install_later})" if resuming

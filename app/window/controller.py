@@ -326,4 +326,3 @@ class WindowController:
         loaded_or_coming = bool(self.models or self.loading)
         self._window.show_banner("" if loaded_or_coming else status_text.no_model_text(self._load_error))
         return not loaded_or_coming
-

@@ -35,16 +35,23 @@ TORCH_SUFFIXES = (".pt", ".pth")
 
 def load_model(path: str | os.PathLike) -> SDNNModel:
     """Load a model from a netx HDF5 file (``.net``/``.h5``) or an N-DNS state dict (``.pt``)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder, not a model file")
-    if path.exists() and not path.is_file():  # a device, a pipe
-        raise ModelFileError(f"{path} is not a regular file, not a model file")
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
+    path = existing_model_file(path)
     if path.suffix.lower() in TORCH_SUFFIXES:
         return load_state_dict(path)
     return load_netx(path)
+
+
+def existing_model_file(path: str | os.PathLike) -> Path:
+    """``path``, refused (:class:`ModelFileError`) where it is a folder, not a regular file (a device, a pipe) or
+    not there."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"{path} is not a regular file, not a model file")
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    return path
 
 
 def load_netx(path: str | os.PathLike) -> SDNNModel:

@@ -7,16 +7,15 @@ metrics). The shipped default is the card whose ``"default"`` is true. User mode
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assets import asset_path
 from engine.errors import ModelFileError, SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, load_model
+from engine.files.output import OutputError, check_output
 from engine.library.card import MeasuredSplit, finite_number, read_card
 from engine.snn.model import SDNNModel
 
@@ -202,21 +201,16 @@ def check_name_free(name: str, user_dir: Path | None = None, rename_advice: str 
                            f"{rename_advice} or remove the card first")
 
 
-def check_library_writable(advice: str, user_dir: Path | None = None) -> None:
-    """Refuse now, not after a training run, a model library that cannot be written: a file in its place, or a
-    folder where it cannot be made or written (tried with a folder made and removed again: nothing is left)."""
+def check_library_writable(name: str, advice: str, user_dir: Path | None = None) -> None:
+    """Refuse now, not after a training run, a model library where the model ``name`` could not be written: a file in
+    its place, or a folder that cannot be made or written there (:func:`engine.files.output.check_output`'s checks;
+    nothing is left behind)."""
     folder = user_dir or user_models_dir()
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
     try:
-        if not existing.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
-        os.rmdir(tempfile.mkdtemp(prefix=".spandex-probe-", dir=folder if folder.is_dir() else existing))
-    except OSError as exc:
+        check_output(folder / f"{name}.net", "the model", follow_link_option=None)
+    except OutputError as exc:
         source = " (SPANDEX_MODELS_DIR)" if os.environ.get("SPANDEX_MODELS_DIR") else ""
-        raise SpandexError(f"cannot write to the model library {folder}{source}: {exc.strerror or exc}; "
-                           f"{advice}") from None
+        raise SpandexError(f"cannot write to the model library {folder}{source}: {exc}; {advice}") from None
 
 
 def install_model(model_path: Path, card_path: Path | None = None, user_dir: Path | None = None,

@@ -174,7 +174,10 @@ class DeviceSupervisor:
         if isinstance(stream.stream, InternalClock):
             self.clock_late_counted = 0
             if problems:
-                self._missing(problems, "running silently on the internal clock, retrying")
+                self.state = "no-device"
+                self.message = "; ".join(problems) + ": running silently on the internal clock, retrying"
+                self.retry_delay = min(2 * self.retry_delay, self.MAX_RETRY_S) if self.lost_since else self.RETRY_S
+                self.lost_since = self.lost_since or time.monotonic()
             else:
                 self.state, self.message = "internal-clock", "no output device chosen: running silently"
         elif problems:  # the microphone runs, the output device is missing: said once, the microphone left running
@@ -191,13 +194,6 @@ class DeviceSupervisor:
         self.message = "; ".join(self.notes + ([self.message] if self.message else []))
         self.next_retry = time.monotonic() + self.retry_delay
         self.on_change()
-
-    def _missing(self, problems: list[str], what_now: str) -> None:
-        """A wanted device is missing: say so, and retry after a delay that grows while it stays missing."""
-        self.state = "no-device"
-        self.message = "; ".join(problems) + ": " + what_now
-        self.retry_delay = min(2 * self.retry_delay, self.MAX_RETRY_S) if self.lost_since else self.RETRY_S
-        self.lost_since = self.lost_since or time.monotonic()
 
     def _prime_callback(self, rate: int) -> None:
         """Empty both rings and put the prefill (the worker's deadline) of silence in the output ring."""

@@ -56,6 +56,7 @@ def fallback_record_folder() -> Path:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
+
 LOADER_NICE = 10
 """The model loader thread's nice value: reading and preparing a model yields the CPU to the audio path.
 (A Lava model's own process sets its nice value, :data:`engine.live.paced.LAVA_NICE`.)"""

@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails
 
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
+from engine.training.run_folder import CHECKPOINT_NAME
 from engine.training.schedule import GMPSchedule, Scope
 
 if TYPE_CHECKING:
@@ -564,7 +565,7 @@ def check_same_run(config: TrainConfig, run_dir: str | os.PathLike, finished: bo
     saved = Path(run_dir) / "config.yaml"
     _check_not_over_its_inputs(config, Path(run_dir))
     if not saved.is_file():
-        written = ("checkpoint.pt", "history.json", f"{config.name}.net", f"{config.name}.json")
+        written = (CHECKPOINT_NAME, "history.json", f"{config.name}.net", f"{config.name}.json")
         others = sorted(name for name in written if (Path(run_dir) / name).exists())
         if others:  # files a run writes, not a run's (no config.yaml): a user's, which the run would replace
             raise SpandexError(f"{run_dir} holds files of no training run ({', '.join(others)}; no config.yaml): the "
