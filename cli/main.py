@@ -19,6 +19,7 @@ from cli import (
     models_command,
     narrow_command,
     prune_command,
+    sharpen_command,
     train_command,
 )
 from engine import __version__
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
-                    finetune_command, blend_command, narrow_command, export_command, loihi_report_command):
+                    finetune_command, blend_command, narrow_command, sharpen_command, export_command,
+                    loihi_report_command):
         command.add_parser(subparsers)
     _name_command_parsers(parser)
     return parser

@@ -10,8 +10,9 @@ import time
 
 import numpy as np
 
+from engine.snn.mask import mask_from_output
 from engine.snn.model import SDNNModel
-from engine.snn.network import NetworkParams, NetworkState, mask_from_output, network_step
+from engine.snn.network import NetworkParams, NetworkState, network_step
 from engine.snn.telemetry import FrameTelemetry, TelemetryMeter
 
 
@@ -42,6 +43,6 @@ class DenseRunner:
         """One |STFT| frame in (``n_bins`` values), its denoising mask and telemetry out."""
         start = time.perf_counter_ns()
         y, self.state, activity = network_step(magnitude, self.state, self.params, self._synapse)
-        mask = mask_from_output(y)
+        mask = mask_from_output(y, self.model.decoder)
         elapsed = time.perf_counter_ns() - start
         return mask, self.meter.measure(activity.emitted, activity.delivered, elapsed)

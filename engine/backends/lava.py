@@ -57,8 +57,9 @@ from engine.loihi.export import (
     write_export,
 )
 from engine.loihi.hardware import loihi2_hardware
+from engine.snn.mask import mask_from_output
 from engine.snn.model import SPIKE_STEP, WEIGHT_SCALE, SDNNModel
-from engine.snn.network import check_frame, mask_from_output
+from engine.snn.network import check_frame
 from engine.snn.neurons import DelayParams, DelayState, delay_step
 from engine.snn.telemetry import FrameTelemetry, TelemetryMeter
 
@@ -184,7 +185,7 @@ class LavaRunner:
         previous, self._previous_spikes = self._previous_spikes, self._delivered(spikes)
         if previous is None:
             return None, None
-        mask = mask_from_output(output / OUTPUT_SCALE)
+        mask = mask_from_output(output / OUTPUT_SCALE, self.model.decoder)
         elapsed = time.perf_counter_ns() - start
         return mask, self.meter.measure(previous, previous, elapsed)
 

@@ -8,8 +8,9 @@ The netx layout (what lava-dl's ``export_hdf5`` writes and ``lava.lib.dl.netx.hd
     layer/i/neuron/{type=b'SDNN', activation=b'relu', vThMant}        last layer: neuron/sigma_output = True
 
 A model with input levelling (:mod:`engine.dsp.level`) keeps its settings as a JSON attribute of the input
-layer, ``layer/0.attrs["spandex_level"]``, which netx readers do not look at (the levelling runs on the CPU
-front end, before any network sees a frame).
+layer, ``layer/0.attrs["spandex_level"]``, and one with a sharpened mask (:mod:`engine.snn.mask`) its decoder's
+on the output layer, ``layer/L.attrs["spandex_decoder"]``. netx readers look at neither: both run on the CPU,
+before the network sees a frame and after it answers.
 
 Everything that can go wrong with a file (missing, not HDF5, truncated, wrong layout, shapes that do not
 chain, values a netx runtime would mangle) is reported as :class:`ModelFileError` with the file's name.
@@ -27,7 +28,15 @@ import numpy as np
 from engine.dsp.level import LevelParams
 from engine.errors import ModelFileError
 from engine.files.atomic import atomic_output
-from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+from engine.snn.model import (
+    MANTISSA_MAX,
+    MANTISSA_MIN,
+    WEIGHT_SCALE,
+    DenseLayer,
+    InputEncoder,
+    OutputDecoder,
+    SDNNModel,
+)
 
 NETX_SUFFIXES = (".net", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -130,7 +139,8 @@ def _model_from_netx(handle, path: Path) -> SDNNModel:
                 sigma_output=sigma_output,
             )
         )
-    return SDNNModel(encoder=encoder, layers=tuple(layers), name=path.stem, source=str(path))
+    decoder = _decoder(group[keys[-1]], path)
+    return SDNNModel(encoder=encoder, layers=tuple(layers), name=path.stem, source=str(path), decoder=decoder)
 
 
 def save_netx(model: SDNNModel, path: str | os.PathLike,
@@ -170,6 +180,8 @@ def save_netx(model: SDNNModel, path: str | os.PathLike,
             _write_neuron(g, layer.threshold_mant, text)
             if layer.sigma_output:
                 g.create_dataset("neuron/sigma_output", data=True)
+                if model.decoder != OutputDecoder():
+                    g.attrs[DECODER_ATTRIBUTE] = json.dumps(model.decoder.to_dict())
     return path
 
 
@@ -184,6 +196,20 @@ def _level(group, path: Path) -> LevelParams | None:
         return LevelParams(**json.loads(_text(group.attrs[LEVEL_ATTRIBUTE])))
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: unreadable input levelling settings: {_short(exc)}") from None
+
+
+DECODER_ATTRIBUTE = "spandex_decoder"
+
+
+def _decoder(group, path: Path) -> OutputDecoder:
+    """The output decoder a SPANDEX file records on its output layer; the N-DNS mask where none is."""
+    if DECODER_ATTRIBUTE not in group.attrs:
+        return OutputDecoder()
+    try:
+        settings = json.loads(_text(group.attrs[DECODER_ATTRIBUTE]))
+        return OutputDecoder(sharpening=float(settings["sharpening"]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: unreadable output decoder settings: {_short(exc)}") from None
 
 
 def _write_neuron(group, threshold_mant: int, text) -> None:

@@ -14,7 +14,13 @@ from engine.evaluation.report import ValidationScores, card_metrics, validation_
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_output
-from engine.library.card import card_model_name, check_card_beside, read_card, refuse_replacing_a_source
+from engine.library.card import (
+    card_model_name,
+    check_card_beside,
+    host_processing,
+    read_card,
+    refuse_replacing_a_source,
+)
 from engine.library.catalog import (
     SHIPPED_DIR,
     check_name_free,
@@ -143,6 +149,6 @@ def blend_card(blended: SDNNModel, first_card: dict, scores: ValidationScores, b
         **{key: first_card[key] for key in CARD_FIELDS_KEPT if key in first_card},
         **({"earlier_blends": earlier} if earlier else {}),
         "blend": blend,
-        "input_level": None if blended.encoder.level is None else blended.encoder.level.to_dict(),
+        **host_processing(blended),
         "metrics": {**card_metrics(scores, blended, measured_on), "dataset": dataset, "clips": clips},
     }

@@ -80,9 +80,16 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
 
 
 _CARD_FIELDS = {"name": str, "parent": str, "notes": str, "metrics": dict, "recipe": dict, "training": dict,
-                "data": dict, "input_level": dict, "blend": dict, "narrow": dict, "soup": dict, "export": dict,
-                "stages": list, "earlier_blends": list, "earlier_narrows": list}
+                "data": dict, "input_level": dict, "decoder": dict, "sharpened": dict, "blend": dict, "narrow": dict,
+                "soup": dict, "export": dict, "stages": list, "earlier_blends": list, "earlier_narrows": list}
 """The card's sections and the JSON type each has: a card with another is said to be broken, not half shown."""
+
+
+def host_processing(model: SDNNModel) -> dict:
+    """A card's account of what runs on the host around ``model``'s network: its input levelling (null: none) and,
+    where its mask is sharpened, its output decoder (:mod:`engine.snn.mask`)."""
+    level = None if model.encoder.level is None else model.encoder.level.to_dict()
+    return {"input_level": level, **({"decoder": model.decoder.to_dict()} if model.decoder.sharpening else {})}
 
 
 def _json_kind(value: object) -> str:
@@ -185,6 +192,12 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
             f"frames heard at {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack "
             f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, {gain}")
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike ({settings})")
+    decoder = card.get("decoder")
+    if decoder and isinstance(decoder.get("sharpening"), (int, float)) and decoder["sharpening"]:
+        made = card.get("sharpened")
+        network = f" on {_shown(str(made['model']))}'s network" if isinstance(made, dict) and made.get("model") else ""
+        lines.append(f"mask: sharpened by {decoder['sharpening']:g}{network} — frames mostly noise are suppressed "
+                     "harder, clean speech a little (mask ** (1 + s · (1 − its mean)))")
     earlier_blends = card.get("earlier_blends")
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
@@ -378,8 +391,9 @@ METRICS = (
     ("si_snri", "SI-SNRi dB", ".2f"),
     ("synops_per_frame", "SynOps/frame", ",.0f"),
     ("power_proxy_mops", "power proxy M-Ops/s", ".2f"),
+    ("clean_in_si_snr", "clean speech in → out dB", ".2f"),
 )
-"""(card key, label, format) of the metrics shown, two a line, in order."""
+"""(card key, label, format) of the metrics shown, two a line, in order (a card shows those it has)."""
 
 SIZE_METRICS = (
     ("weight_sparsity", "", ".1%"),

@@ -21,6 +21,7 @@ from engine.library.catalog import is_shipped_folder, is_user_library, model_fil
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.loihi.export import NetxExport, export_netx
 from engine.snn.compaction import drop_idle_neurons
+from engine.snn.model import SDNNModel
 
 LIBRARY_SETTINGS = ("default", "ab_with")
 """Card fields that place a model in the shipped lineup: an exported copy is not the lineup's."""
@@ -39,7 +40,8 @@ class ExportOutcome:
     licences: tuple[Path, ...]
     had_card: bool
     host_notes: tuple[str, ...] = ()
-    """What a Lava pipeline other than SPANDEX's must do on the host around the network (input levelling)."""
+    """What a Lava pipeline other than SPANDEX's must do on the host around the network (input levelling, mask
+    sharpening)."""
 
 
 def check_export_output(out: str | Path, source: Path | None = None) -> Path:
@@ -88,13 +90,24 @@ def export_model(spec: str | Path, out: str | Path, drop_idle: bool = False) -> 
             exported.setdefault("trained_layout", dropped[0])
         model = compact
     plan = export_netx(model, target)
-    host = (level_note(model.encoder.level),) if model.encoder.level is not None else ()
+    host = host_notes(model)
     record.update({"notes": [*plan.notes, *host], "licences": [notice.name for notice in licences],
                    "dropped_idle_neurons": None if dropped is None else {"from": dropped[0], "to": dropped[1]}})
     exported.update({"name": target.stem, "export": record})
     card_path = write_text_atomic(target.with_suffix(".json"), json.dumps(exported, indent=2) + "\n")
     copied = copy_notices(licences, target.parent)
     return ExportOutcome(target, Path(card_path), plan, dropped, copied, bool(card), host)
+
+
+def host_notes(model: SDNNModel) -> tuple[str, ...]:
+    """What a Lava pipeline other than SPANDEX's must do on the host around ``model``'s network (none: nothing)."""
+    notes = [level_note(model.encoder.level)] if model.encoder.level is not None else []
+    if model.decoder.sharpening:
+        notes.append(f"the model sharpens its mask on the host (engine/snn/mask.py: each frame's relu(y + 1) raised to "
+                     f"1 + {model.decoder.sharpening:g} · (1 − its mean, bins capped at 1)); netx does not, so a Lava "
+                     f"pipeline other than SPANDEX's must sharpen the same way after the network (the setting is in the "
+                     f"file: the output layer's 'spandex_decoder' attribute)")
+    return tuple(notes)
 
 
 def level_note(level: LevelParams) -> str:

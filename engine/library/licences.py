@@ -61,7 +61,7 @@ def named_with_licences(name: str, spec: str | Path) -> str:
     missing = [notice.name for notice in lineage_notices(path, card) if notice.name not in name]
     if not missing:
         return name
-    made = next((str(record["model"]) for record in (card.get("narrow"), card.get("blend"))
+    made = next((str(record["model"]) for record in (card.get("sharpened"), card.get("narrow"), card.get("blend"))
                  if isinstance(record, dict) and record.get("model")), str(card.get("parent") or ""))
     made = made.split(" (")[0]  # its own parenthesis would nest, generation after generation
     origin = f"a file made from {made}; " if made and made != "scratch" else ""
@@ -82,9 +82,9 @@ def _notices_of(path: Path, card: dict) -> list[Path]:
 
 
 def _named_models(card: dict) -> set[str]:
-    """The models a card names as its parent, or as blended or narrowed."""
+    """The models a card names as its parent, or as blended, narrowed or sharpened."""
     names = {str(card.get("parent", ""))}
-    for key in ("blend", "narrow", "earlier_blends", "earlier_narrows"):
+    for key in ("blend", "narrow", "sharpened", "earlier_blends", "earlier_narrows"):
         for record in (card[key] if isinstance(card.get(key), list) else [card.get(key)]):
             if isinstance(record, dict):
                 names |= {str(record.get("model", "")), str(record.get("other", ""))}

@@ -14,7 +14,7 @@ from engine.evaluation.report import ValidationScores, card_metrics, validation_
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.library.blending import CARD_FIELDS_KEPT, check_blend_output, join_library
-from engine.library.card import card_model_name, read_card
+from engine.library.card import card_model_name, host_processing, read_card
 from engine.library.catalog import model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
 
@@ -79,7 +79,7 @@ def make_narrow(model_spec: str, hidden_sizes: tuple[int, ...], dataset: str, ou
            if isinstance(card.get("narrow"), dict) else {}),
         "narrow": record,
         "trained_layout": record["to"],  # (not a layout with idle neurons dropped: the narrow line says what it is)
-        "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
+        **host_processing(model),
         "metrics": {**card_metrics(scores[0][1], narrowed.model, measured_on), "dataset": dataset,
                     "clips": len(validation)},
     }

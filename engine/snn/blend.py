@@ -8,7 +8,7 @@ one; the shipped default is one (docs/training.md).
 The blend is an SDNN like any other: weight mantissas are rounded to the 8-bit grid (even mantissas, half to
 even, as slayer's ``quantize_8bit``), so every backend runs it bit-exactly and netx exports it. Only weights are
 blended, so the two models must have the same layout; everything else is ``model``'s: its axonal delays, its
-thresholds and its input encoder (levelling included). :func:`kept_from_model` says where ``other`` differs
+thresholds, its input encoder (levelling included) and its output decoder. :func:`kept_from_model` says where ``other`` differs
 there (fine-tuning moves a few delays by a frame: spandex-prune50's GMP run moved 53 of 512 in its second layer).
 """
 
@@ -114,6 +114,8 @@ def kept_from_model(model: SDNNModel, other: SDNNModel) -> list[str]:
             notes.append(f"{what} {ours} ({other.name}: {other_value})")
     if mine.level is not None and theirs.level is not None and mine.level != theirs.level:
         notes.append(f"input levelling settings ({other.name} levels its input otherwise)")
+    if model.decoder != other.decoder:
+        notes.append(f"mask sharpening {model.decoder.sharpening:g} ({other.name}: {other.decoder.sharpening:g})")
     for index, (a, b) in enumerate(zip(model.layers, other.layers), start=1):
         if a.threshold_mant != b.threshold_mant:
             notes.append(f"layer {index}'s threshold {a.threshold_mant}/64 ({other.name}: {b.threshold_mant}/64)")

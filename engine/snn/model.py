@@ -11,7 +11,8 @@ from a netx file and written back is the same file:
 
 The N-DNS front-end constants that netx files do not store (input offset −0.2, input quantisation 1/64)
 live in :class:`InputEncoder`, with the optional input levelling (:mod:`engine.dsp.level`) a SPANDEX netx file
-records beside its input layer.
+records beside its input layer. What the host makes of the output (the mask ``relu(y + 1)``, optionally
+sharpened: :mod:`engine.snn.mask`) lives in :class:`OutputDecoder`, recorded beside the output layer.
 """
 
 from __future__ import annotations
@@ -60,6 +61,26 @@ class InputEncoder:
     level: LevelParams | None = None
 
 
+MAX_SHARPENING = 4.0
+"""The strongest mask sharpening a model may ask for (:mod:`engine.snn.mask`): exponents up to 5."""
+
+
+@dataclass(frozen=True)
+class OutputDecoder:
+    """What the host makes of the output layer's sigma values ``y``: the mask on the noisy magnitude.
+
+    Attributes:
+        sharpening: 0 for the N-DNS mask ``relu(y + 1)``; above 0, each frame's mask is raised to the power
+            ``1 + sharpening · (1 − its mean, each bin capped at 1)``: frames the network finds mostly noise are
+            suppressed harder, frames it passes nearly whole are left as they are (:func:`engine.snn.mask.sharpen`).
+    """
+
+    sharpening: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"sharpening": self.sharpening}
+
+
 @dataclass(frozen=True, eq=False)
 class DenseLayer:
     """A fully connected sigma-delta layer.
@@ -105,6 +126,7 @@ class SDNNModel:
     layers: tuple[DenseLayer, ...]
     name: str = "model"
     source: str | None = field(default=None, compare=False)
+    decoder: OutputDecoder = OutputDecoder()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -138,6 +160,8 @@ class SDNNModel:
         """SHA-256 of what the network computes (encoder, weights, thresholds, delays), not of a file holding it: the
         same network saved again (other file metadata, another name) has the same digest, any other network another."""
         digest = hashlib.sha256(repr(self.encoder).encode())
+        if self.decoder != OutputDecoder():  # (the N-DNS mask adds nothing: digests from before decoders hold)
+            digest.update(repr(self.decoder).encode())
         for layer in self.layers:
             digest.update(repr((layer.weight_mant.shape, layer.threshold_mant, layer.sigma_output)).encode())
             digest.update(np.ascontiguousarray(layer.weight_mant, dtype=np.int64).tobytes())
@@ -150,6 +174,9 @@ def validate(model: SDNNModel) -> None:
     """Raise :class:`ModelFileError` naming the problem if ``model`` is not a runnable SDNN."""
     if not model.layers:
         raise ModelFileError(f"{model.name}: the model has no dense layers")
+    sharpening = model.decoder.sharpening
+    if not isinstance(sharpening, (int, float)) or not 0.0 <= sharpening <= MAX_SHARPENING:
+        raise ModelFileError(f"{model.name}: mask sharpening {sharpening!r} is outside 0 … {MAX_SHARPENING:g}")
     if model.encoder.size <= 0:
         raise ModelFileError(f"{model.name}: the input layer has no neurons")
     expected_in = model.encoder.size

@@ -119,7 +119,7 @@ def network_step(
 ) -> tuple[np.ndarray, NetworkState, FrameActivity]:
     """Advance the network by one frame of |STFT|; return the output layer's value ``y``.
 
-    The denoising mask is ``relu(y + 1)`` (see :func:`mask_from_output`). Raises as
+    The denoising mask is ``relu(y + 1)`` (see :func:`engine.snn.mask.mask_from_output`). Raises as
     :func:`check_frame` for a frame of the wrong length or with non-finite values.
     """
     x = quantize_input(check_frame(magnitude, params.sizes[0]) + params.offset, params.input_step)
@@ -140,8 +140,3 @@ def network_step(
     sigmas.append(sigma)
     new_state = NetworkState(encoder, tuple(sigmas), tuple(deltas), tuple(delays))
     return y, new_state, FrameActivity(tuple(emitted), tuple(delivered))
-
-
-def mask_from_output(y: np.ndarray) -> np.ndarray:
-    """The N-DNS baseline's mask: ``relu(y + 1)``, applied to the noisy magnitude."""
-    return np.maximum(y + 1.0, 0.0)

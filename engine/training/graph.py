@@ -39,7 +39,16 @@ import torch
 import torch.nn.functional as F
 
 from engine.dsp.level import LevelParams, frame_gains, frame_power
-from engine.snn.model import MANTISSA_MAX, MANTISSA_MIN, SPIKE_STEP, WEIGHT_SCALE, DenseLayer, InputEncoder, SDNNModel
+from engine.snn.model import (
+    MANTISSA_MAX,
+    MANTISSA_MIN,
+    SPIKE_STEP,
+    WEIGHT_SCALE,
+    DenseLayer,
+    InputEncoder,
+    OutputDecoder,
+    SDNNModel,
+)
 from engine.training import fused
 
 WEIGHT_STEP = 2.0 / WEIGHT_SCALE
@@ -348,7 +357,8 @@ class GraphOutput:
     """One forward pass.
 
     Attributes:
-        y: the output layer's sigma value ``(B, bins, T)``; the mask is ``relu(y + 1)``.
+        y: the output layer's sigma value ``(B, bins, T)``; the mask is ``relu(y + 1)``, sharpened by ``sharpening``
+            (:func:`sharpen`) where that is above 0.
         spikes: per encoding layer (input encoder, hidden layers) the graded spikes it emitted, ``(T, B, C)``.
         delivered: per dense layer, the spikes it received (after shift and delays), ``(T, B, C_in)``.
         neuron_order: per entry of ``spikes`` (and of ``delivered``), which neuron each channel is: the graph
@@ -359,10 +369,21 @@ class GraphOutput:
     spikes: list[torch.Tensor]
     delivered: list[torch.Tensor]
     neuron_order: list[torch.Tensor | None]
+    sharpening: float = 0.0
 
     @property
     def mask(self) -> torch.Tensor:
-        return torch.relu(self.y + 1.0)
+        mask = torch.relu(self.y + 1.0)
+        return sharpen(mask, self.sharpening) if self.sharpening else mask
+
+
+def sharpen(mask: torch.Tensor, sharpening: float) -> torch.Tensor:
+    """Masks ``(B, bins, T)`` sharpened frame by frame as :func:`engine.snn.mask.sharpen` does one frame:
+    ``mask ** (1 + sharpening · (1 − mean over bins of min(mask, 1)))``, differentiably (0 ** p is 0)."""
+    exponent = 1.0 + sharpening * (1.0 - mask.clamp(max=1.0).mean(dim=1, keepdim=True))
+    # 0 ** p is 0, but its gradient toward p is 0 · log 0: the power is taken of values kept above 0, then put back
+    positive = mask > 0
+    return torch.where(positive, mask.clamp(min=torch.finfo(mask.dtype).tiny).pow(exponent), 0.0)
 
 
 class SDNNGraph(torch.nn.Module):
@@ -408,6 +429,8 @@ class SDNNGraph(torch.nn.Module):
         self.output_threshold_mant = int(threshold_mant)
         self.input_level: LevelParams | None = None
         """The model's input levelling (:mod:`engine.dsp.level`): each frame scaled before the encoder."""
+        self.decoder = OutputDecoder()
+        """What the host makes of the output (:mod:`engine.snn.mask`): its mask sharpening, if any."""
         self.backward_dtype: torch.dtype | None = None
         """None: backward products in the parameters' dtype; ``torch.bfloat16``: see :class:`_Synapse`."""
 
@@ -467,7 +490,8 @@ class SDNNGraph(torch.nn.Module):
             y = _SigmaFrameMajor.apply(current).transpose(1, 2)
         else:
             y = _Sigma.apply(current).transpose(0, 1).contiguous().transpose(1, 2)
-        return GraphOutput(y=y, spikes=emitted, delivered=delivered, neuron_order=neuron_order)
+        return GraphOutput(y=y, spikes=emitted, delivered=delivered, neuron_order=neuron_order,
+                           sharpening=self.decoder.sharpening)
 
     def level_gains(self, frames: torch.Tensor) -> torch.Tensor:
         """The input levelling's gain for each frame of ``frames`` (T, B, bins), as ``(T, B, 1)``: the same
@@ -493,6 +517,7 @@ class SDNNGraph(torch.nn.Module):
                     max_delay=max_delay, train_thresholds=train_thresholds)
         graph.output_threshold_mant = model.layers[-1].threshold_mant
         graph.input_level = model.encoder.level
+        graph.decoder = model.decoder
         # Values sit in the middle of their grid cell (+0.5 frame, +0.5/64), so that small training updates
         # do not move them across a boundary: the forward pass floors both to what the model holds.
         with torch.no_grad():
@@ -522,4 +547,4 @@ class SDNNGraph(torch.nn.Module):
             for i in range(self.n_layers))
         encoder = InputEncoder(size=self.sizes[0], threshold_mant=th[0], offset=self.input_offset,
                                step=self.input_step, level=self.input_level)
-        return SDNNModel(encoder=encoder, layers=layers, name=name, source=source)
+        return SDNNModel(encoder=encoder, layers=layers, name=name, source=source, decoder=self.decoder)

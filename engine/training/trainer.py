@@ -40,7 +40,7 @@ from engine.files.atomic import write_text_atomic
 from engine.files.digest import file_sha256  # a resumed run checks its init and teacher are still those files
 from engine.files.netx import load_model, save_netx
 from engine.files.output import check_run_folder
-from engine.library.card import card_model_name, read_card
+from engine.library.card import card_model_name, host_processing, read_card
 from engine.library.catalog import model_file, resolve_model
 from engine.library.licences import copy_notices, lineage_notices, named_with_licences
 from engine.snn.compaction import drop_idle_neurons
@@ -319,8 +319,12 @@ class _Run:
             group["lr"] = learning_rate(config, self.step + 1)
         batch = self.next_batch(clips, samples)
         out = self.model(batch.spectra.noisy_magnitude)
-        denoised, magnitude = masked_denoise(out.y, batch.spectra.noisy_spectrum, samples,
-                                             batch.spectra.noisy_magnitude)
+        if out.sharpening:  # a sharpened mask (engine/snn/mask.py) is not the fused kernels' relu(y + 1)
+            denoised, magnitude = denoise_batch(out.mask, batch.spectra.noisy_spectrum, samples,
+                                                batch.spectra.noisy_magnitude)
+        else:
+            denoised, magnitude = masked_denoise(out.y, batch.spectra.noisy_spectrum, samples,
+                                                 batch.spectra.noisy_magnitude)
         loss, score = ndns_loss(batch.spectra.clean, denoised, batch.spectra.clean_magnitude, magnitude,
                                 config.mse_weight)
         if batch.taught is not None:  # distillation: also match what the teacher makes of the same batch
@@ -508,7 +512,7 @@ def model_card(config: TrainConfig, model, evaluation: ev.Evaluated, parent: str
         "data": data,
         "recipe": config.to_dict(),
         "trained_layout": list(trained_layout),
-        "input_level": None if model.encoder.level is None else model.encoder.level.to_dict(),
+        **host_processing(model),
         "training": {"steps": config.steps, "wall_time_s": round(elapsed_s, 1), "threads": config.threads,
                      "compiled_loops": config.device == "cpu" and fused.available(),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"},
