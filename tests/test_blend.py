@@ -224,7 +224,7 @@ def test_spandex_blend_writes_the_blend_its_card_and_the_scores(tiny_dataset, tm
     score = validate(expected, clips)
     card = json.loads(out.with_suffix(".json").read_text())
     official_named = "ndns_baseline (MIT License, see LICENSE-ndns.md)"  # the licence beside the file, named
-    kept = ["input levelling on (ndns_baseline: off)", "layer 1's axonal delays (2 of 512 neurons differ in ndns_baseline)",
+    kept = ["input levelling on (ndns_baseline: off)", "mask sharpening 0.75 (ndns_baseline: 0)", "layer 1's axonal delays (2 of 512 neurons differ in ndns_baseline)",
             "layer 2's axonal delays (32 of 512 neurons differ in ndns_baseline)"]  # its training moved some delays
     assert card["name"] == "soup" and card["blend"] == {
         "model": SHIPPED_DENSE, "other": official_named, "share": 0.8, "keep_zeros": False, "kept_from_model": kept,

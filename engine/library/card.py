@@ -195,7 +195,8 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
     decoder = card.get("decoder")
     if decoder and isinstance(decoder.get("sharpening"), (int, float)) and decoder["sharpening"]:
         made = card.get("sharpened")
-        network = f" on {_shown(str(made['model']))}'s network" if isinstance(made, dict) and made.get("model") else ""
+        source = str(made.get("model", "")) if isinstance(made, dict) else ""
+        network = f" on {_shown(source)}'s network" if source and source != card.get("name") else ""
         lines.append(f"mask: sharpened by {decoder['sharpening']:g}{network} — frames mostly noise are suppressed "
                      "harder, clean speech a little (mask ** (1 + s · (1 − its mean)))")
     earlier_blends = card.get("earlier_blends")
