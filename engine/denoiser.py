@@ -1,4 +1,5 @@
-"""The denoiser: STFT → SDNN mask on the noisy magnitude (noisy phase kept) → inverse STFT.
+"""The denoiser: STFT → SDNN mask (sharpened where the model asks) on the noisy magnitude (noisy phase kept) →
+inverse STFT.
 
 :class:`StreamingDenoiser` takes one 128-sample hop at 16 kHz and returns one hop, 384 samples late
 (:data:`engine.dsp.stft.LATENCY_SAMPLES`; one hop more on the Lava backend). :func:`denoise` runs a whole
@@ -19,6 +20,7 @@ from engine.backends import Runner
 from engine.constants import HOP
 from engine.dsp.level import LevelNormaliser
 from engine.dsp.stft import LATENCY_SAMPLES, StreamingISTFT, StreamingSTFT
+from engine.snn.mask import sharpened
 from engine.snn.telemetry import FrameTelemetry, RunTotals
 
 
@@ -36,6 +38,7 @@ class StreamingDenoiser:
         self.synthesis = StreamingISTFT()
         self.runner_latency = int(getattr(runner, "latency_frames", 0))
         self.level = front_end(runner)
+        self.sharpening = 0.0 if runner is None else runner.model.decoder.sharpening  # (engine/snn/mask.py)
         self.waiting: deque[np.ndarray] = deque()  # spectra whose masks the runner has not given yet
 
     @property
@@ -65,6 +68,8 @@ class StreamingDenoiser:
             return self.synthesis.push(spectrum), None
         magnitude = np.abs(spectrum)
         mask, telemetry = self.runner.step(magnitude if self.level is None else self.level.scale(magnitude))
+        if mask is not None:  # (a late runner's first answers are None)
+            mask = sharpened(mask, self.sharpening)
         if self.runner_latency:
             self.waiting.append(spectrum)
             if len(self.waiting) <= self.runner_latency:

@@ -191,6 +191,18 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
         assert "stage spandex-dense-stage1: 3,200 steps, batch 16" in "\n".join(card_lines(read_card(shipped)[0]))
         panel.table.selectRow(1)  # the official file has no card: said so
         assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"
+        # each model's mask sharpening: its own as it loads; set in the panel, the engine sharpens it from then on
+        assert panel.sharpening_spin.value() == 0.0 and panel.sharpening_label.text() == "Mask sharpening of 2:"
+        panel.table.selectRow(0)
+        own = read_card(shipped)[0]["decoder"]["sharpening"]
+        assert own > 0 and panel.sharpening_spin.value() == own and panel.sharpening_own.text() == f"Its own ({own:g})"
+        assert not panel.sharpening_own.isEnabled()  # it is its own already
+        panel.sharpening_spin.setValue(1.5)
+        qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == 1.5, timeout=10_000)
+        assert window.controller.models[1]["sharpening"] == 0.0 and panel.sharpening_own.isEnabled()
+        panel.sharpening_own.click()
+        qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == own, timeout=10_000)
+        assert panel.sharpening_spin.value() == own and not panel.sharpening_own.isEnabled()
     finally:
         close_window(window, host)
 
@@ -281,7 +293,7 @@ def test_blind_abx_hides_models_and_keeps_score(qtbot, window, shots):
     session = window.abx_panel.session
     assert session is not None and {session.a, session.b} == {0, 2}
     assert window.models_panel.table.isHidden() and window.raster.isHidden()
-    assert window.models_panel.card.isHidden()
+    assert window.models_panel.card.isHidden() and window.models_panel.sharpening_row.isHidden()  # a setting per model
     qtbot.waitUntil(lambda: window.latency_label.text() == "latency hidden during the blind test", timeout=5000)
     playing_becomes(qtbot, window, session.x)
     assert not window.models_panel.remove_button.isEnabled() and not window.models_panel.open_button.isEnabled()

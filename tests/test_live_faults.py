@@ -23,7 +23,7 @@ from engine.files.audio import write_wav
 from engine.live import protocol, supervisor
 from engine.live.denoiser import LiveDenoiser
 from engine.live.devices import InternalClock, OpenStream
-from engine.live.host import EngineHost, models_to_reload
+from engine.live.host import EngineHost, models_to_reload, sharpening_to_restore
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, SharedBlock
 from engine.live.worker import AudioEngine
@@ -149,11 +149,22 @@ def test_a_restarted_engine_loads_each_model_in_its_slot_on_its_own_backend_and_
     assert models_to_reload([], "sparse") == ([], [])
     # the model heard is selected again once the reloads are in (a Select before them: "no model in slot N")
     host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
-    host.select_once_loaded = (2, protocol.Select(1))
+    host.once_loaded = (2, [protocol.Select(1), protocol.SetSharpening(0, 1.5)])
     host._handle(protocol.ModelsChanged(tuple(mixed[:1]), playing=0, loading=1))  # type: ignore[arg-type]
     assert host.commands.empty()
     host._handle(protocol.ModelsChanged(tuple(mixed), playing=0, loading=0))  # type: ignore[arg-type]
-    assert host.commands.get_nowait() == protocol.Select(1) and host.select_once_loaded is None
+    assert host.commands.get_nowait() == protocol.Select(1) and host.once_loaded is None
+    assert host.commands.get_nowait() == protocol.SetSharpening(0, 1.5)
+
+
+def test_a_restarted_engine_sharpens_each_model_as_its_user_had_set_it():
+    models = [{"source": "a.net", "sharpening": 0.75, "own_sharpening": 0.75},
+              {"source": None, "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloaded: the next moves up)
+              {"source": "c.net", "sharpening": 1.0, "own_sharpening": 0.5},
+              {"source": "d.net", "sharpening": 0.0, "own_sharpening": 0.5}]
+    assert sharpening_to_restore(models) == [protocol.SetSharpening(1, 1.0),  # type: ignore[arg-type]
+                                             protocol.SetSharpening(2, 0.0)]
+    assert sharpening_to_restore([]) == []
 
 
 def test_each_device_rate_gets_resamplers_of_its_own():

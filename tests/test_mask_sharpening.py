@@ -2,8 +2,8 @@
 1 + s·(1 − its mean, bins capped at 1), on the host after the network.
 
 - the arithmetic against values worked out here; a frame the network passes whole keeps its mask;
-- every path agrees: dense, sparse and Lava backends, the live denoiser, the training graph (its torch
-  version, gradients finite where masks are 0); netx files keep the setting and lava-dl still reads them;
+- every path agrees: dense, sparse and Lava backends, the live denoiser (whose user can set each slot's strength),
+  the training graph (its torch version, gradients finite where masks are 0); netx files keep the setting and lava-dl still reads them;
 - the command writes the same network with the setting, a card that says so and the scores it printed, and
   refuses bad input in one line; a sweep writes nothing; a blend, an export and a training run keep it.
 """
@@ -24,15 +24,15 @@ from engine.backends import prepare
 from engine.constants import HOP
 from engine.denoiser import denoise
 from engine.dsp.stft import LATENCY_SAMPLES
-from engine.errors import ModelFileError
+from engine.errors import ModelFileError, SpandexError
 from engine.files.netx import DECODER_ATTRIBUTE, load_model, save_netx
 from engine.lava_compat import import_netx
 from engine.library.card import card_lines
 from engine.library.exporting import host_notes
-from engine.library.sharpening import sharpened
+from engine.library.sharpening import sharpened as sharpened_model
 from engine.live.denoiser import LiveDenoiser
 from engine.snn.blend import blend, kept_from_model
-from engine.snn.mask import mask_from_output
+from engine.snn.mask import mask_from_output, sharpened
 from engine.snn.model import OutputDecoder
 from engine.training.dataset import PairedClips
 from engine.training.dataset_layout import split_folder
@@ -51,18 +51,20 @@ def plain():
 
 @pytest.fixture(scope="module")
 def sharp(plain):
-    return sharpened(plain, STRENGTH)
+    return sharpened_model(plain, STRENGTH)
 
 
 def test_the_mask_is_raised_to_one_plus_strength_times_one_minus_its_capped_mean():
     y = np.array([-1.5, -0.75, -0.5, 0.0, 0.25])  # relu(y + 1) = 0, 0.25, 0.5, 1, 1.25; capped mean 2.75 / 5
     exponent = 1 + 0.8 * (1 - 2.75 / 5)
     expected = [0.0, 0.25 ** exponent, 0.5 ** exponent, 1.0, 1.25 ** exponent]
-    got = mask_from_output(y, OutputDecoder(sharpening=0.8))
-    assert got.tolist() == pytest.approx(expected, rel=1e-15)
-    assert mask_from_output(y).tolist() == [0.0, 0.25, 0.5, 1.0, 1.25]  # the N-DNS mask: no sharpening
-    passed = np.array([0.0, 0.5, 0.25])  # every bin at or above 1: a frame passed whole keeps its mask
-    assert mask_from_output(passed, OutputDecoder(sharpening=3.0)).tolist() == [1.0, 1.5, 1.25]
+    mask = mask_from_output(y)
+    assert mask.tolist() == [0.0, 0.25, 0.5, 1.0, 1.25]  # the network's (N-DNS) mask
+    assert sharpened(mask, 0.8).tolist() == pytest.approx(expected, rel=1e-15)
+    assert mask.tolist() == [0.0, 0.25, 0.5, 1.0, 1.25]  # left as it was: the runner's array is not written
+    assert sharpened(mask, 0.0) is mask
+    passed = mask_from_output(np.array([0.0, 0.5, 0.25]))  # every bin at or above 1: a frame passed whole
+    assert sharpened(passed, 3.0).tolist() == [1.0, 1.5, 1.25]
 
 
 def test_the_training_graphs_sharpening_is_the_hosts_frame_by_frame_with_finite_gradients():
@@ -73,7 +75,7 @@ def test_the_training_graphs_sharpening_is_the_hosts_frame_by_frame_with_finite_
     got = sharpen_torch(masks, 1.2)
     for b in range(2):
         for t in range(7):
-            host = mask_from_output(y[b, :, t].numpy(), OutputDecoder(sharpening=1.2))
+            host = sharpened(mask_from_output(y[b, :, t].numpy()), 1.2)
             np.testing.assert_allclose(got[b, :, t].numpy(), host, rtol=1e-14, atol=0)
     y.requires_grad_(True)
     sharpen_torch(torch.relu(y + 1.0), 1.2).sum().backward()
@@ -99,17 +101,43 @@ def test_dense_sparse_lava_and_live_paths_agree_on_a_sharpened_model(plain, shar
 
 
 @pytest.mark.filterwarnings("ignore:Found max delay")
-def test_the_lava_backend_gives_the_sparse_backends_sharpened_masks(sharp, noisy_speech):
-    frames = np.abs(np.fft.rfft(noisy_speech[0][: 30 * 512].reshape(30, 512) * np.hanning(512), axis=1))
-    sparse = prepare(sharp, "sparse")
-    expected = [sparse.step(frame)[0] for frame in frames]
+def test_the_lava_backend_denoises_a_sharpened_model_as_the_sparse_backend_does(plain, sharp, noisy_speech):
+    audio = noisy_speech[0][: 16000 // 2]
     lava = prepare(sharp, "lava")
     try:
-        got = [lava.step(frame)[0] for frame in frames] + [lava.step(np.zeros(257))[0]]
+        on_lava = denoise(audio, lava).audio
     finally:
         lava.close()
-    for k, mask in enumerate(expected):  # the Lava runner answers one frame late
-        np.testing.assert_array_equal(got[k + 1], mask)
+    np.testing.assert_array_equal(on_lava, denoise(audio, prepare(sharp, "sparse")).audio)
+    assert not np.array_equal(on_lava, denoise(audio, prepare(plain, "sparse")).audio)
+
+
+def test_the_live_denoiser_sharpens_each_slot_as_its_user_sets_it(plain, sharp, noisy_speech):
+    audio = noisy_speech[0][: 16000]
+    live = LiveDenoiser()
+    live.add_model(prepare(plain, "sparse"))
+    live.add_model(prepare(sharp, "sparse"))
+    assert [slot.sharpening for slot in live.slots] == [0.0, STRENGTH]  # each model's own to begin with
+    live.set_sharpening(0, STRENGTH)
+    live.set_sharpening(1, 0.0)
+    live.reset()
+    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
+    outputs = {0: [], 1: []}
+    for slot in (0, 1):
+        live.reset()
+        live.select(slot)
+        live.fading_from = None
+        outputs[slot] = np.concatenate([live.process(hop) for hop in hops])
+    # plain sharpened live is the sharpened model; the sharpened model set to 0 is plain
+    np.testing.assert_array_equal(outputs[0][LATENCY_SAMPLES:],
+                                  denoise(audio, prepare(sharp, "sparse")).audio[: hops.size - LATENCY_SAMPLES])
+    np.testing.assert_array_equal(outputs[1][LATENCY_SAMPLES:],
+                                  denoise(audio, prepare(plain, "sparse")).audio[: hops.size - LATENCY_SAMPLES])
+    for bad in (-0.1, 4.5, float("nan")):
+        with pytest.raises(SpandexError, match="mask sharpening .* is outside 0 … 4"):
+            live.set_sharpening(0, bad)
+    with pytest.raises(SpandexError, match="no model in slot 3"):
+        live.set_sharpening(2, 1.0)
 
 
 def test_the_validation_graph_scores_a_sharpened_model_as_the_streaming_engine_denoises(sharp, tiny_dataset):
@@ -133,7 +161,7 @@ def test_netx_files_keep_the_sharpening_and_lava_dl_still_reads_them(plain, shar
     with h5py.File(tmp_path / "plain.net") as handle:  # nothing written for the N-DNS mask
         assert DECODER_ATTRIBUTE not in handle["layer/3"].attrs
     assert sharp.content_digest() != plain.content_digest()
-    assert sharpened(plain, 0.0).content_digest() == plain.content_digest()
+    assert sharpened_model(plain, 0.0).content_digest() == plain.content_digest()
     for bad, message in (('{"sharp": 1}', "unreadable output decoder settings"),
                          ('{"sharpening": 9}', "mask sharpening 9.0 is outside 0 … 4"),
                          ('{"sharpening": NaN}', "mask sharpening nan is outside")):
@@ -191,7 +219,7 @@ def test_a_sweep_scores_every_strength_and_writes_nothing(tiny_dataset, tmp_path
     rows = re.findall(r"^(0 \(as it is\)|[\d.]+) +(-?[\d.]+) ", printed, re.M)
     assert [label for label, _ in rows] == ["0 (as it is)", "0.25", "0.5", "0.75", "1", "1.25", "1.5"]
     clips = PairedClips.load(split_folder(tiny_dataset, "validation"))
-    half = validate(sharpened(load_model(source), 0.5), clips).si_snri
+    half = validate(sharpened_model(load_model(source), 0.5), clips).si_snri
     assert float(rows[2][1]) == pytest.approx(half, abs=0.006)
     assert list(tmp_path.iterdir()) == []
 

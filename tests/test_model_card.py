@@ -35,7 +35,7 @@ def test_a_field_of_an_unexpected_form_is_said_in_the_card_and_the_engine_lists_
     from engine.backends import prepare
     from engine.files.netx import load_model
 
-    info = model_info(prepare(load_model(tmp_path / "m.net")), 0)
+    info = model_info(prepare(load_model(tmp_path / "m.net")), 0, 0.0)
     assert info["card"] == lines
 
 

@@ -15,6 +15,7 @@ from app.panels.cells import cell_item, header_item
 from app.plots.frame_history import FrameHistory
 from app.plots.traces import MODEL_COLOURS
 from engine.live.protocol import ModelInfo
+from engine.snn.model import MAX_SHARPENING
 
 COLUMNS = ("#", "model", "SynOps", "M-Ops/s", "vs A", "silent", "µs/hop")
 HEADER_TIPS = (
@@ -32,13 +33,15 @@ SHOWN_ROWS = 9
 
 
 class ModelsPanel(QtWidgets.QWidget):
-    """Emits ``select_requested(slot)``, ``open_requested()``, ``remove_requested(slot)``."""
+    """Emits ``select_requested(slot)``, ``open_requested()``, ``remove_requested(slot)``,
+    ``sharpening_requested(slot, strength)``."""
 
     NUMBERS_PERIOD_S = 0.25  # live numbers are rewritten 4 times a second (and when the model heard changes)
 
     select_requested = QtCore.Signal(int)
     open_requested = QtCore.Signal()
     remove_requested = QtCore.Signal(int)
+    sharpening_requested = QtCore.Signal(int, float)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -63,6 +66,29 @@ class ModelsPanel(QtWidgets.QWidget):
             header_item(self.table, col).setToolTip(tip)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.select_requested.emit(row))
         layout.addWidget(self.table)
+        self.sharpening_row = QtWidgets.QWidget()
+        sharpening = QtWidgets.QHBoxLayout(self.sharpening_row)
+        sharpening.setContentsMargins(0, 0, 0, 0)
+        self.sharpening_label = QtWidgets.QLabel("Mask sharpening:")
+        self.sharpening_spin = QtWidgets.QDoubleSpinBox()
+        self.sharpening_spin.setRange(0.0, MAX_SHARPENING)
+        self.sharpening_spin.setSingleStep(0.25)
+        self.sharpening_spin.setDecimals(2)
+        self.sharpening_spin.setKeyboardTracking(False)  # typed "1.5" is one change, not "1" then "1.5"
+        self.sharpening_own = QtWidgets.QPushButton("Its own")
+        tip = ("The selected model's mask, each frame raised to 1 + S·(1 − its mean): frames the network finds mostly "
+               "noise are suppressed harder, clean speech is changed a little more. 0: the network's own mask. Each "
+               "model loads with its own S (its card); `spandex sharpen MODEL --sweep` measures the trade.")
+        for widget in (self.sharpening_label, self.sharpening_spin, self.sharpening_own):
+            widget.setToolTip(tip)
+        self.sharpening_spin.valueChanged.connect(self._sharpening_changed)
+        self.sharpening_own.clicked.connect(self._own_sharpening)
+        sharpening.addWidget(self.sharpening_label)
+        sharpening.addWidget(self.sharpening_spin)
+        sharpening.addWidget(self.sharpening_own)
+        sharpening.addStretch(1)
+        self.sharpening_row.setEnabled(False)
+        layout.addWidget(self.sharpening_row)
         self.card = QtWidgets.QTextEdit()  # not QPlainTextEdit, whose layout ignores a block's indents
         self.card.setReadOnly(True)
         self.card.setMinimumHeight(90)
@@ -180,6 +206,7 @@ class ModelsPanel(QtWidgets.QWidget):
         """ABX: hide everything that tells the models apart."""
         self.hidden = hidden
         self.table.setVisible(not hidden)
+        self.sharpening_row.setVisible(not hidden)
         self.card.setVisible(not hidden)
         for button in (self.open_button, self.remove_button):  # a removal would move the test's models to other slots
             button.setEnabled(not hidden)
@@ -216,16 +243,42 @@ class ModelsPanel(QtWidgets.QWidget):
             cell_item(self.table, row, 0).setText(f"▶ {row + 1}" if playing else str(row + 1))
         return summaries
 
-    def _show_card(self) -> None:
-        """The selected model's card (the first model's when none is selected)."""
+    def _shown_row(self) -> int:
+        """The row the card and the sharpening show: the selected one, else the first."""
         rows = self.table.selectionModel().selectedRows()
-        row = rows[0].row() if rows else 0
+        return rows[0].row() if rows else 0
+
+    def _show_card(self) -> None:
+        """The selected model's card and sharpening (the first model's when none is selected)."""
+        row = self._shown_row()
+        self._show_sharpening(row)
         if row >= len(self.models):
             self.card.clear()
             return
         info = self.models[row]
         lines = info.get("card") or [f"{info['name']}: no model card (a file opened from disk?)"]
         show_card_lines(self.card, lines)
+
+    def _show_sharpening(self, row: int) -> None:
+        info = self.models[row] if row < len(self.models) else None
+        self.sharpening_row.setEnabled(info is not None)
+        self.sharpening_spin.blockSignals(True)  # shown, not asked for
+        self.sharpening_spin.setValue(info.get("sharpening", 0.0) if info else 0.0)
+        self.sharpening_spin.blockSignals(False)
+        own = info.get("own_sharpening", 0.0) if info else 0.0
+        self.sharpening_label.setText(f"Mask sharpening of {row + 1}:" if info else "Mask sharpening:")
+        self.sharpening_own.setText(f"Its own ({own:g})")
+        self.sharpening_own.setEnabled(info is not None and info.get("sharpening", 0.0) != own)
+
+    def _sharpening_changed(self, value: float) -> None:
+        row = self._shown_row()
+        if row < len(self.models) and value != self.models[row].get("sharpening"):
+            self.sharpening_requested.emit(row, float(value))
+
+    def _own_sharpening(self) -> None:
+        row = self._shown_row()
+        if row < len(self.models):
+            self.sharpening_requested.emit(row, float(self.models[row].get("own_sharpening", 0.0)))
 
     def _remove_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -82,6 +82,7 @@ class WindowController:
         w.models_panel.select_requested.connect(self.select)
         w.models_panel.open_requested.connect(self.open_model_dialog)
         w.models_panel.remove_requested.connect(lambda slot: self._host.remove_model(slot))
+        w.models_panel.sharpening_requested.connect(lambda slot, strength: self._host.set_sharpening(slot, strength))
         w.abx_panel.start_button.toggled.connect(self._abx_toggled)
         w.abx_panel.play_requested.connect(lambda slot: self._host.select(slot))
         w.noise_panel.noise_changed.connect(lambda kind, snr: self._host.set_noise(kind or None, snr))

@@ -43,6 +43,6 @@ class DenseRunner:
         """One |STFT| frame in (``n_bins`` values), its denoising mask and telemetry out."""
         start = time.perf_counter_ns()
         y, self.state, activity = network_step(magnitude, self.state, self.params, self._synapse)
-        mask = mask_from_output(y, self.model.decoder)
+        mask = mask_from_output(y)
         elapsed = time.perf_counter_ns() - start
         return mask, self.meter.measure(activity.emitted, activity.delivered, elapsed)

@@ -185,7 +185,7 @@ class LavaRunner:
         previous, self._previous_spikes = self._previous_spikes, self._delivered(spikes)
         if previous is None:
             return None, None
-        mask = mask_from_output(output / OUTPUT_SCALE, self.model.decoder)
+        mask = mask_from_output(output / OUTPUT_SCALE)
         elapsed = time.perf_counter_ns() - start
         return mask, self.meter.measure(previous, previous, elapsed)
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from engine.backends.sparse_kernel import MAX_FAN_IN, OK, VALUE_BITS, frame_step
 from engine.errors import AudioInputError, ModelFileError
-from engine.snn.mask import sharpen
 from engine.snn.model import WEIGHT_SCALE, SDNNModel
 from engine.snn.network import check_frame
 from engine.snn.telemetry import FrameTelemetry, neuronops_per_frame
@@ -132,8 +131,8 @@ class EventState:
 class SparseRunner:
     """Runs one model frame by frame, event-driven; owns its state, so runners can run side by side.
 
-    ``step`` allocates only its outputs (mask, telemetry) and small temporaries (the input check's, a sharpened
-    mask's), and releases the GIL while the kernel runs. One runner is for one thread at a time.
+    ``step`` allocates only its outputs (mask, telemetry) and the input check's small temporaries, and
+    releases the GIL while the kernel runs. One runner is for one thread at a time.
     """
 
     name = "sparse"
@@ -184,8 +183,6 @@ class SparseRunner:
                 f"{self.model.name}: a value left the sparse backend's exact range (±2^28): the input "
                 f"is far louder than audio in [-1, 1] can be (frame max {frame.max():.3g}). The runner's "
                 "state is now invalid; reset() it")
-        if self.model.decoder.sharpening:  # the kernel gives relu(y + 1); the host sharpens it (engine/snn/mask.py)
-            sharpen(mask, self.model.decoder.sharpening)
         counts = self._counts.tolist()
         n = self._n_encoding
         telemetry = FrameTelemetry(

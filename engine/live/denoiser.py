@@ -36,6 +36,8 @@ from engine.errors import SpandexError
 from engine.live.noise import NoiseInjector
 from engine.live.paced import PacedRunner
 from engine.live.record import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
+from engine.snn.mask import sharpened
+from engine.snn.model import MAX_SHARPENING
 from engine.snn.telemetry import FrameTelemetry
 
 CROSSFADE_SAMPLES = 320
@@ -47,6 +49,7 @@ class ModelSlot:
     runner: Runner
     synthesis: StreamingISTFT
     level: LevelNormaliser | None = None  # the model's input levelling, if it has one
+    sharpening: float = 0.0  # its mask's (engine/snn/mask.py): the model's own until its user sets another
     last: FrameTelemetry | None = None
     spectrum: np.ndarray | None = None  # this hop's masked spectrum
     cpu_ns: int = 0
@@ -95,7 +98,8 @@ class LiveDenoiser:
                                f"gives {N_BINS} bins (n_fft {N_FFT})")
         if len(runner.model.neuron_counts) - 1 > MAX_LAYERS:
             raise SpandexError(f"{runner.model.name} has more than {MAX_LAYERS} encoding layers")
-        self.slots.append(ModelSlot(runner, StreamingISTFT(), level=front_end(runner)))
+        self.slots.append(ModelSlot(runner, StreamingISTFT(), level=front_end(runner),
+                                    sharpening=runner.model.decoder.sharpening))
         if self.playing == BYPASS and len(self.slots) == 1:
             self.playing = 0
         return len(self.slots) - 1
@@ -110,6 +114,16 @@ class LiveDenoiser:
         elif self.playing > index:
             self.playing -= 1
         self.fading_from = None
+
+    def set_sharpening(self, index: int, sharpening: float) -> None:
+        """Sharpen slot ``index``'s mask by ``sharpening`` from its next hop on (0: the network's own mask; the model
+        loaded with its own, engine/snn/mask.py). Raises :class:`SpandexError` for a slot not there or a strength
+        outside 0 … MAX_SHARPENING."""
+        if not 0 <= index < len(self.slots):
+            raise SpandexError(f"no model in slot {index + 1}")
+        if not 0.0 <= sharpening <= MAX_SHARPENING:
+            raise SpandexError(f"mask sharpening {sharpening:g} is outside 0 … {MAX_SHARPENING:g}")
+        self.slots[index].sharpening = float(sharpening)
 
     def close(self) -> None:
         """Close every runner (Lava's stop their processes); the slots are gone afterwards."""
@@ -180,6 +194,8 @@ class LiveDenoiser:
             cpu = time.thread_time_ns()
             heard = magnitude if slot.level is None else slot.level.scale(magnitude)
             mask, telemetry = slot.runner.step(heard)
+            if mask is not None:  # (a late runner's first answers are None)
+                mask = sharpened(mask, slot.sharpening)
             slot.cpu_ns = time.thread_time_ns() - cpu
             slot.last = telemetry
             masked = spectrum

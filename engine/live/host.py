@@ -42,8 +42,9 @@ E = TypeVar("E", bound=protocol.Event)
 REPLAYED = (protocol.Select, protocol.SetNoise, protocol.SetInput, protocol.SetFile, protocol.SetOutput,
             protocol.SetVirtualMic)
 """The commands that set a state a restarted engine must get back (the models come back by themselves)."""
-ONCE = (protocol.LoadModel, protocol.RemoveModel, protocol.Reset, protocol.ListDevices, protocol.RecordStart,
-        protocol.RecordStop, protocol.Shutdown)
+ONCE = (protocol.LoadModel, protocol.RemoveModel, protocol.SetSharpening, protocol.Reset, protocol.ListDevices,
+        protocol.RecordStart, protocol.RecordStop, protocol.Shutdown)
+"""The rest (a restarted engine gets each slot's sharpening back with its model: :meth:`EngineHost._restart`)."""
 
 SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """One BLAS thread in the engine: its products are small (512 × 512), and on two shared cores
@@ -92,6 +93,14 @@ def models_to_reload(models: list[protocol.ModelInfo], backend: str) -> tuple[li
     return [], [protocol.LoadModel(s, b) for s, b in loaded]
 
 
+def sharpening_to_restore(models: list[protocol.ModelInfo]) -> list[protocol.SetSharpening]:
+    """What a fresh engine must be told, once :func:`models_to_reload` has brought ``models`` back, for each to sharpen
+    its mask as its user had set it (a model loads with its own; the reloaded ones are numbered in order)."""
+    reloaded = [m for m in models if m["source"]]
+    return [protocol.SetSharpening(slot, m["sharpening"]) for slot, m in enumerate(reloaded)
+            if m["sharpening"] != m["own_sharpening"]]
+
+
 class EngineHost:
     """Start with :meth:`start`; always :meth:`stop` (also on errors) so the engine releases the device."""
 
@@ -118,7 +127,8 @@ class EngineHost:
         self.models_reported = False  # (whether it has: an empty list then means none is loaded)
         self.ended = False  # the engine said it stopped (Stopped, Fatal), or its end has been reported
         self.stopping = False  # stop() was called: the engine's end is expected
-        self.select_once_loaded: tuple[int, protocol.Select] | None = None  # (a restart's, until its models are back)
+        # a restart's commands for its models (the slot heard, each one's sharpening), sent once N models are back
+        self.once_loaded: tuple[int, list[protocol.Command]] | None = None
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
@@ -184,6 +194,10 @@ class EngineHost:
     def select(self, slot: int) -> None:
         """Hear model ``slot`` (:data:`engine.constants.BYPASS`: the unprocessed input)."""
         self.send(protocol.Select(slot))
+
+    def set_sharpening(self, slot: int, strength: float) -> None:
+        """Sharpen model ``slot``'s mask by ``strength`` (0: the network's own mask; its model's own until this)."""
+        self.send(protocol.SetSharpening(slot, strength))
 
     def reset(self) -> None:
         """Reset every network's state and the event counters."""
@@ -262,9 +276,10 @@ class EngineHost:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
             self.models_reported = True
-            if self.select_once_loaded is not None and len(self.models) >= self.select_once_loaded[0]:
-                self.commands.put(self.select_once_loaded[1])  # the slot heard before the restart, there again
-                self.select_once_loaded = None
+            if self.once_loaded is not None and len(self.models) >= self.once_loaded[0]:
+                for command in self.once_loaded[1]:  # the slot heard before the restart, there again, and so on
+                    self.commands.put(command)
+                self.once_loaded = None
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
@@ -285,6 +300,7 @@ class EngineHost:
         self._new_queues()
         self.ended = False
         later: list[protocol.LoadModel] = []
+        reloaded = [m for m in self.models if m["source"]] if self.models_reported else []  # (in their order)
         if self.models_reported:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
@@ -292,8 +308,11 @@ class EngineHost:
         select = self.replay.get(protocol.Select) if later else None  # (loads by command come later than it would)
         for command in [*later, *(c for c in self.replay.values() if c is not select)]:
             self.commands.put(command)
+        once: list[protocol.Command] = list(sharpening_to_restore(self.models if self.models_reported else []))
         if isinstance(select, protocol.Select):
-            self.select_once_loaded = (len(later), select)
+            once.insert(0, select)
+        if once:
+            self.once_loaded = (len(reloaded), once)
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:

@@ -71,6 +71,15 @@ class Select:
 
 
 @dataclass(frozen=True)
+class SetSharpening:
+    """Sharpen model ``slot``'s mask by ``strength`` (0: the network's own mask; engine/snn/mask.py) from its next hop;
+    the model's own strength until this is sent. A :class:`ModelsChanged` follows."""
+
+    slot: int
+    strength: float
+
+
+@dataclass(frozen=True)
 class Reset:
     """Reset every network's state and the event counters (not ``hops`` and ``callbacks``)."""
 
@@ -141,8 +150,8 @@ class Shutdown:
     pass
 
 
-Command = (LoadModel | RemoveModel | Select | Reset | SetNoise | SetInput | SetFile | SetOutput | ListDevices
-           | RecordStart | RecordStop | SetVirtualMic | Shutdown)
+Command = (LoadModel | RemoveModel | Select | SetSharpening | Reset | SetNoise | SetInput | SetFile | SetOutput
+           | ListDevices | RecordStart | RecordStop | SetVirtualMic | Shutdown)
 """Every command the engine's worker applies."""
 
 
@@ -163,6 +172,8 @@ class ModelInfo(TypedDict):
     synapses: int
     nonzero_synapses: int
     card: list[str]                  # the model card's lines (engine.library.card)
+    sharpening: float                # its mask's sharpening now (engine/snn/mask.py)
+    own_sharpening: float            # the model's own (its file's), which it loaded with
 
 
 class DeviceEntry(TypedDict):

@@ -68,8 +68,9 @@ def _yield_the_cpu() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOADER_NICE)
 
 
-def model_info(runner: Runner, slot: int) -> protocol.ModelInfo:
-    """What the GUI shows about a loaded model (plain data: it crosses a process boundary)."""
+def model_info(runner: Runner, slot: int, sharpening: float) -> protocol.ModelInfo:
+    """What the GUI shows about a loaded model (plain data: it crosses a process boundary); ``sharpening``: its
+    mask's now."""
     model = runner.model
     return {
         "slot": slot, "name": model.name, "source": model.source, "backend": runner.name,
@@ -79,6 +80,7 @@ def model_info(runner: Runner, slot: int) -> protocol.ModelInfo:
         "weight_sparsity": float(model.weight_sparsity),
         "synapses": int(model.n_synapses), "nonzero_synapses": int(model.n_nonzero_synapses),
         "card": card_lines(read_card(model.source)[0], brief_stages=True) if model.source else [],
+        "sharpening": float(sharpening), "own_sharpening": float(model.decoder.sharpening),
     }
 
 
@@ -228,6 +230,9 @@ class AudioEngine:
                 self._emit_models()
             case protocol.Select():
                 self.live.select(command.slot)
+            case protocol.SetSharpening():
+                self.live.set_sharpening(command.slot, command.strength)
+                self._emit_models()
             case protocol.Reset():
                 self.live.reset()
                 for index in range(len(COUNTERS)):
@@ -373,7 +378,8 @@ class AudioEngine:
         self.events.put(event)
 
     def _emit_models(self) -> None:
-        self._send(protocol.ModelsChanged(tuple(model_info(s.runner, i) for i, s in enumerate(self.live.slots)),
+        self._send(protocol.ModelsChanged(tuple(model_info(s.runner, i, s.sharpening)
+                                                for i, s in enumerate(self.live.slots)),
                                    self.live.playing, len(self.pending)))
 
     def _device_lost(self, devices: str, restart: bool) -> None:

@@ -72,7 +72,7 @@ class OutputDecoder:
     Attributes:
         sharpening: 0 for the N-DNS mask ``relu(y + 1)``; above 0, each frame's mask is raised to the power
             ``1 + sharpening · (1 − its mean, each bin capped at 1)``: frames the network finds mostly noise are
-            suppressed harder, frames it passes nearly whole are left as they are (:func:`engine.snn.mask.sharpen`).
+            suppressed harder, frames it passes nearly whole are left as they are (:func:`engine.snn.mask.sharpened`).
     """
 
     sharpening: float = 0.0

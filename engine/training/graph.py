@@ -378,7 +378,7 @@ class GraphOutput:
 
 
 def sharpen(mask: torch.Tensor, sharpening: float) -> torch.Tensor:
-    """Masks ``(B, bins, T)`` sharpened frame by frame as :func:`engine.snn.mask.sharpen` does one frame:
+    """Masks ``(B, bins, T)`` sharpened frame by frame as :func:`engine.snn.mask.sharpened` does one frame:
     ``mask ** (1 + sharpening · (1 − mean over bins of min(mask, 1)))``, differentiably (0 ** p is 0)."""
     exponent = 1.0 + sharpening * (1.0 - mask.clamp(max=1.0).mean(dim=1, keepdim=True))
     # 0 ** p is 0, but its gradient toward p is 0 · log 0: the power is taken of values kept above 0, then put back
