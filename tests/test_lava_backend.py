@@ -279,11 +279,13 @@ def test_live_lava_slots_never_hold_the_audio_up(real_speech, tmp_path: Path) ->
         out = result[name]
         np.testing.assert_array_equal(out[lag:], reference[: out.size - lag])  # uninterrupted, exact
         assert np.abs(out[:lag]).max() < 1e-12  # before the input began: FFT round-off only
-        assert np.median(result[f"{name}_worker_ns"]) < 8e6  # a stock Lava step alone takes ~0.3 s
         synops = result[f"{name}_synops"]
         np.testing.assert_array_equal(synops[late + 1:, 1], synops[1:-late, 0])  # the dense slot's, later
         assert result[f"{name}_checked"][1] == 0  # every Lava answer so far equalled the twin's mask
         assert result[f"{name}_children_after_close"].size == 0
+    # the worker does not wait for Lava: were it to, a hop would take a stock Lava step, ~0.3 s. (A bound a third of
+    # that: what the worker's time per hop is, on a quiet machine, bench/live.py --backend lava measures.)
+    assert np.median(result["stock_worker_ns"]) < 0.1e9
     stock_fallback, stock_speed = result["stock_fallback"][late + 1:, 1], result["stock_realtime"][-1, 1]
     assert np.mean(stock_fallback == Fallback.LATE) > 0.9 and stock_speed < 0.2  # the lag is reported
     fast_fallback = result["fast_fallback"][late + 1:, 1]

@@ -196,7 +196,9 @@ def test_a_runner_slower_than_real_time_leaves_the_audio_to_the_twin(model, fram
     assert np.mean(fallbacks[2:] == Fallback.LATE) > 0.9
     assert 0.05 < speed < 0.6  # 8 ms hops / ~20 ms steps (more on a loaded machine: slower, never faster)
     assert backlog > 50
-    assert np.median(call_ns) < 3e6  # the caller never waits for it: the twin's step and a queue put
+    # the caller never waits for it (a wait would be a 20 ms step): a twin's step and a queue put, far under half a step
+    # even on a busy machine; their speed is bench/live.py's to measure
+    assert np.median(call_ns) < 10e6
     assert paced.mismatched == 0 and paced.matched > 20  # its late answers are checked too
 
 
