@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 
 from cli.beside import beside_it
-from engine.errors import SpandexError
 from engine.library.sharpening import BANDS, SWEEP, SharpenedScores, make_sharpened
 
 
@@ -40,10 +39,6 @@ def _band(low: float | None, high: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.sweep and (args.out or args.install):
-        raise SpandexError("sharpen --sweep writes nothing: give --strength S with --out OUT.net to write a model")
-    if args.strength is not None and not args.out:
-        raise SpandexError("sharpen --strength writes a model: give --out OUT.net (or --sweep for the table alone)")
     rows = 0
 
     def scored(label: str, scores: SharpenedScores) -> None:

@@ -1,6 +1,6 @@
 """A greedy model soup (Wortsman et al., ICML 2022): models of one layout, sorted by their validation SI-SNRi, the best
 first; each next one joins the soup (the uniform average of its members' weights, engine.snn.blend.average) only if
-the soup's validation SI-SNRi rises. Axonal delays, thresholds and the input encoder are the best model's.
+the soup's validation SI-SNRi rises. Axonal delays, thresholds, the input encoder and the mask's sharpening are the best model's.
 
 Prints each model's score and every try, and writes the final soup as a netx file with the licence notices of its
 members' lineage beside it (no card: a soup that ships gets its card from scripts/train_lineup.sh). Where no other

@@ -50,7 +50,7 @@ def measure(specs: list[str], split: str, by_group: bool) -> int:
     models = {spec: load_model(path) for spec, path in zip(specs, files)}
     clips = PairedClips.load(split)
     groups = clip_groups(Path(split), clips.names) if by_group else {}
-    clean_in = PairedClips(clips.names, [c.copy() for c in clips.clean], clips.clean)
+    clean_in = clips.clean_as_input()
     print(f"{split}: {len(clips)} clips")
     print("| model | SI-SNRi dB | M-Ops/s | clean in -> out dB (mean) | median | worst clip |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

@@ -203,6 +203,14 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
         panel.sharpening_own.click()
         qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == own, timeout=10_000)
         assert panel.sharpening_spin.value() == own and not panel.sharpening_own.isEnabled()
+        # the arrow keys step the focused box, not the noise's SNR (the window's Up / Down)
+        snr = window.noise_panel.snr.value()
+        window.tabs.setCurrentWidget(panel)
+        panel.sharpening_spin.setFocus()
+        qtbot.waitUntil(panel.sharpening_spin.hasFocus, timeout=5000)
+        qtbot.keyClick(panel.sharpening_spin, QtCore.Qt.Key.Key_Up)
+        assert panel.sharpening_spin.value() == own + 0.25 and window.noise_panel.snr.value() == snr
+        qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == own + 0.25, timeout=10_000)
     finally:
         close_window(window, host)
 

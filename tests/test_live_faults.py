@@ -23,7 +23,7 @@ from engine.files.audio import write_wav
 from engine.live import protocol, supervisor
 from engine.live.denoiser import LiveDenoiser
 from engine.live.devices import InternalClock, OpenStream
-from engine.live.host import EngineHost, models_to_reload, sharpening_to_restore
+from engine.live.host import EngineHost, models_to_reload, restore_after_reload
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, SharedBlock
 from engine.live.worker import AudioEngine
@@ -147,24 +147,37 @@ def test_a_restarted_engine_loads_each_model_in_its_slot_on_its_own_backend_and_
     assert models_to_reload(mixed, "sparse") == ([], [protocol.LoadModel("a.net", "lava"),  # type: ignore[arg-type]
                                                       protocol.LoadModel("b.net", "sparse")])
     assert models_to_reload([], "sparse") == ([], [])
-    # the model heard is selected again once the reloads are in (a Select before them: "no model in slot N")
+    # the model heard is selected again once the reloads are in (a Select before them: "no model in slot N"), and
+    # each one's sharpening set again as its user had it
+    before = [{"source": "a.net", "backend": "lava", "sharpening": 1.5, "own_sharpening": 0.75},
+              {"source": "b.net", "backend": "sparse", "sharpening": 0.5, "own_sharpening": 0.5}]
     host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
-    host.once_loaded = (2, [protocol.Select(1), protocol.SetSharpening(0, 1.5)])
-    host._handle(protocol.ModelsChanged(tuple(mixed[:1]), playing=0, loading=1))  # type: ignore[arg-type]
+    host.restore = (before, 1, 2)  # type: ignore[assignment]
+    back = [{**m, "sharpening": m["own_sharpening"]} for m in before]
+    host._handle(protocol.ModelsChanged(tuple(back[:1]), playing=0, loading=1))  # type: ignore[arg-type]
     assert host.commands.empty()
-    host._handle(protocol.ModelsChanged(tuple(mixed), playing=0, loading=0))  # type: ignore[arg-type]
-    assert host.commands.get_nowait() == protocol.Select(1) and host.once_loaded is None
-    assert host.commands.get_nowait() == protocol.SetSharpening(0, 1.5)
+    host._handle(protocol.ModelsChanged(tuple(back), playing=0, loading=0))  # type: ignore[arg-type]
+    assert host.restore is None
+    assert [host.commands.get_nowait() for _ in range(2)] == [protocol.Select(1), protocol.SetSharpening(0, 1.5)]
+    assert host.commands.empty()
 
 
-def test_a_restarted_engine_sharpens_each_model_as_its_user_had_set_it():
-    models = [{"source": "a.net", "sharpening": 0.75, "own_sharpening": 0.75},
-              {"source": None, "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloaded: the next moves up)
-              {"source": "c.net", "sharpening": 1.0, "own_sharpening": 0.5},
-              {"source": "d.net", "sharpening": 0.0, "own_sharpening": 0.5}]
-    assert sharpening_to_restore(models) == [protocol.SetSharpening(1, 1.0),  # type: ignore[arg-type]
-                                             protocol.SetSharpening(2, 0.0)]
-    assert sharpening_to_restore([]) == []
+def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():
+    before = [{"source": "a.net", "backend": "sparse", "sharpening": 1.5, "own_sharpening": 0.75},
+              {"source": None, "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloadable)
+              {"source": "b.net", "backend": "sparse", "sharpening": 0.0, "own_sharpening": 0.5},  # (failed to load)
+              {"source": "c.net", "backend": "sparse", "sharpening": 1.0, "own_sharpening": 0.5},
+              {"source": "a.net", "backend": "sparse", "sharpening": 0.25, "own_sharpening": 0.75}]  # a twice
+    now = [{**before[k], "sharpening": before[k]["own_sharpening"]} for k in (0, 3, 4)]
+    assert restore_after_reload(before, 3, now) == [  # type: ignore[arg-type]
+        protocol.Select(1), protocol.SetSharpening(0, 1.5), protocol.SetSharpening(1, 1.0),
+        protocol.SetSharpening(2, 0.25)]
+    assert restore_after_reload(before, 2, now)[0] == protocol.SetSharpening(0, 1.5)  # b heard, gone: no Select
+    # the loading over with a model missing: what came back is restored, once
+    host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")
+    host.restore = (before, 3, 4)  # type: ignore[assignment]
+    host._handle(protocol.ModelsChanged(tuple(now), playing=0, loading=0))  # type: ignore[arg-type]
+    assert host.restore is None and host.commands.get_nowait() == protocol.Select(1)
 
 
 def test_each_device_rate_gets_resamplers_of_its_own():

@@ -29,7 +29,7 @@ from engine.files.netx import DECODER_ATTRIBUTE, load_model, save_netx
 from engine.lava_compat import import_netx
 from engine.library.card import card_lines
 from engine.library.exporting import host_notes
-from engine.library.sharpening import sharpened as sharpened_model
+from engine.library.sharpening import with_sharpening
 from engine.live.denoiser import LiveDenoiser
 from engine.snn.blend import blend, kept_from_model
 from engine.snn.mask import mask_from_output, sharpened
@@ -51,7 +51,7 @@ def plain():
 
 @pytest.fixture(scope="module")
 def sharp(plain):
-    return sharpened_model(plain, STRENGTH)
+    return with_sharpening(plain, STRENGTH)
 
 
 def test_the_mask_is_raised_to_one_plus_strength_times_one_minus_its_capped_mean():
@@ -82,7 +82,7 @@ def test_the_training_graphs_sharpening_is_the_hosts_frame_by_frame_with_finite_
     assert y.grad is not None and bool(torch.isfinite(y.grad).all()) and float(y.grad.abs().sum()) > 0
 
 
-def test_dense_sparse_lava_and_live_paths_agree_on_a_sharpened_model(plain, sharp, noisy_speech):
+def test_dense_sparse_lava_and_live_paths_agree_on_a_with_sharpening(plain, sharp, noisy_speech):
     noisy, _ = noisy_speech
     audio = noisy[: 2 * 16000]
     dense = denoise(audio, prepare(sharp, "dense")).audio
@@ -161,7 +161,7 @@ def test_netx_files_keep_the_sharpening_and_lava_dl_still_reads_them(plain, shar
     with h5py.File(tmp_path / "plain.net") as handle:  # nothing written for the N-DNS mask
         assert DECODER_ATTRIBUTE not in handle["layer/3"].attrs
     assert sharp.content_digest() != plain.content_digest()
-    assert sharpened_model(plain, 0.0).content_digest() == plain.content_digest()
+    assert with_sharpening(plain, 0.0).content_digest() == plain.content_digest()
     for bad, message in (('{"sharp": 1}', "unreadable output decoder settings"),
                          ('{"sharpening": 9}', "mask sharpening 9.0 is outside 0 … 4"),
                          ('{"sharpening": NaN}', "mask sharpening nan is outside")):
@@ -198,7 +198,7 @@ def test_spandex_sharpen_writes_the_same_network_sharpened_with_its_card_and_sco
     assert card["sharpened"]["strength"] == 0.75 and card["sharpened"]["was"] == 0.0
     clips = PairedClips.load(split_folder(tiny_dataset, "validation"))
     noisy = validate(written, clips)
-    clean_in = validate(written, PairedClips(clips.names, list(clips.clean), clips.clean))
+    clean_in = validate(written, clips.clean_as_input())
     assert card["metrics"]["si_snri"] == pytest.approx(noisy.si_snri, abs=1e-9)
     assert card["metrics"]["clean_in_si_snr"] == pytest.approx(clean_in.si_snr, abs=1e-9)
     row = re.search(r"^sharp \(sharpened 0\.75\) +(-?[\d.]+) .* (-?[\d.]+) +([\d.]+)$", printed, re.M)
@@ -219,7 +219,7 @@ def test_a_sweep_scores_every_strength_and_writes_nothing(tiny_dataset, tmp_path
     rows = re.findall(r"^(0 \(as it is\)|[\d.]+) +(-?[\d.]+) ", printed, re.M)
     assert [label for label, _ in rows] == ["0 (as it is)", "0.25", "0.5", "0.75", "1", "1.25", "1.5"]
     clips = PairedClips.load(split_folder(tiny_dataset, "validation"))
-    half = validate(sharpened_model(load_model(source), 0.5), clips).si_snri
+    half = validate(with_sharpening(load_model(source), 0.5), clips).si_snri
     assert float(rows[2][1]) == pytest.approx(half, abs=0.006)
     assert list(tmp_path.iterdir()) == []
 
@@ -261,3 +261,22 @@ def test_a_model_trained_from_a_sharpened_one_learns_through_its_mask_and_keeps_
         assert losses and all(math.isfinite(loss) for loss in losses)
         first_losses.append(losses[0])
     assert first_losses[0] != pytest.approx(first_losses[1], rel=1e-6)  # the loss was the sharpened mask's
+
+
+def test_a_cards_clean_speech_number_is_measured_again_with_its_headline(sharp, tiny_dataset):
+    from scripts.measure_card_check import headline_again
+
+    split = split_folder(tiny_dataset, "validation")
+    clips = PairedClips.load(split)
+    old = {"measured_on": "validation split of elsewhere (192 clips)", "si_snri": 5.0, "clean_in_si_snr": 28.3}
+    again = headline_again(old, sharp, clips, split)
+    assert again["clean_in_si_snr"] == pytest.approx(validate(sharp, clips.clean_as_input()).si_snr, abs=1e-9)
+    assert again["earlier"][-1]["clean_in_si_snr"] == 28.3  # the number replaced, kept with where it was measured
+    assert "clean_in_si_snr" not in headline_again({"si_snri": 5.0}, sharp, clips, split)  # none asked: none added
+
+
+def test_a_widened_model_keeps_its_sharpening(sharp):
+    from engine.training.widening import widen
+
+    wide = widen(SDNNGraph.from_model(sharp), (520, 520), seed=1)
+    assert wide.decoder == sharp.decoder and wide.to_model().decoder == sharp.decoder

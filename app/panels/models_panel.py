@@ -78,7 +78,8 @@ class ModelsPanel(QtWidgets.QWidget):
         self.sharpening_own = QtWidgets.QPushButton("Its own")
         tip = ("The selected model's mask, each frame raised to 1 + S·(1 − its mean): frames the network finds mostly "
                "noise are suppressed harder, clean speech is changed a little more. 0: the network's own mask. Each "
-               "model loads with its own S (its card); `spandex sharpen MODEL --sweep` measures the trade.")
+               "model loads with its own S (kept in its file; its card's 'mask:' line says which); `spandex sharpen MODEL "
+               "--sweep` measures the trade.")
         for widget in (self.sharpening_label, self.sharpening_spin, self.sharpening_own):
             widget.setToolTip(tip)
         self.sharpening_spin.valueChanged.connect(self._sharpening_changed)

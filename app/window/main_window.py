@@ -56,6 +56,20 @@ then the width the user left it at, remembered as ``side_width``. A wider window
 times as fast as the side panel."""
 
 
+class _SpinBoxKeys(QtCore.QObject):
+    """The arrow and page keys step a focused spin box (a mask sharpening, a fine-tune's settings), not what the window's
+    shortcuts give them (Up / Down: the noise's SNR), which Qt would otherwise let take them first."""
+
+    KEYS = (QtCore.Qt.Key.Key_Up, QtCore.Qt.Key.Key_Down, QtCore.Qt.Key.Key_PageUp, QtCore.Qt.Key.Key_PageDown)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if event.type() == QtCore.QEvent.Type.ShortcutOverride and isinstance(event, QtGui.QKeyEvent) \
+                and event.key() in self.KEYS:
+            event.accept()  # the spin box wants the key: it comes as a key press, no shortcut fires
+            return True
+        return False
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """The window's widgets, keys and timers; what its controls do is :attr:`controller`'s."""
 
@@ -88,6 +102,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_status()
         self.controller = WindowController(self, host, settings, backend)
         self._build_shortcuts()
+        self.spin_box_keys = _SpinBoxKeys(self)
+        for spin_box in self.findChildren(QtWidgets.QAbstractSpinBox):
+            spin_box.installEventFilter(self.spin_box_keys)
         self.timer = QtCore.QTimer(self)  # plots
         # precise: once measured at 8-16 ticks a second with Qt's default coarse timer (offscreen, busy machine);
         # both kinds tick 30 times a second now that a frame costs ~4 ms (docs/using.md, bench/gui.py)

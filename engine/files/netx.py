@@ -206,8 +206,10 @@ def _decoder(group, path: Path) -> OutputDecoder:
     if DECODER_ATTRIBUTE not in group.attrs:
         return OutputDecoder()
     try:
-        settings = json.loads(_text(group.attrs[DECODER_ATTRIBUTE]))
-        return OutputDecoder(sharpening=float(settings["sharpening"]))
+        sharpening = json.loads(_text(group.attrs[DECODER_ATTRIBUTE]))["sharpening"]
+        if isinstance(sharpening, bool) or not isinstance(sharpening, (int, float)):
+            raise ValueError(f"sharpening {sharpening!r} is not a number")
+        return OutputDecoder(sharpening=float(sharpening))
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelFileError(f"{path}: unreadable output decoder settings: {_short(exc)}") from None
 

@@ -79,6 +79,10 @@ def read_card(model_path: str | Path) -> tuple[dict, str | None]:
     return card, None
 
 
+LIBRARY_SETTINGS = ("default", "ab_with")
+"""Card fields that place a model in the shipped lineup: a copy made of it (an export, a sharpened model) is not the
+lineup's."""
+
 _CARD_FIELDS = {"name": str, "parent": str, "notes": str, "metrics": dict, "recipe": dict, "training": dict,
                 "data": dict, "input_level": dict, "decoder": dict, "sharpened": dict, "blend": dict, "narrow": dict,
                 "soup": dict, "export": dict, "stages": list, "earlier_blends": list, "earlier_narrows": list}

@@ -16,15 +16,18 @@ from engine.evaluation.report import model_report
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import NETX_SUFFIXES, load_model
 from engine.files.output import check_output
-from engine.library.card import card_model_name, check_card_beside, read_card, refuse_replacing_a_source
+from engine.library.card import (
+    LIBRARY_SETTINGS,
+    card_model_name,
+    check_card_beside,
+    read_card,
+    refuse_replacing_a_source,
+)
 from engine.library.catalog import is_shipped_folder, is_user_library, model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.loihi.export import NetxExport, export_netx
 from engine.snn.compaction import drop_idle_neurons
 from engine.snn.model import SDNNModel
-
-LIBRARY_SETTINGS = ("default", "ab_with")
-"""Card fields that place a model in the shipped lineup: an exported copy is not the lineup's."""
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from engine.evaluation.report import card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
 from engine.library.blending import check_blend_output, join_library
-from engine.library.card import card_model_name, host_processing, read_card
+from engine.library.card import LIBRARY_SETTINGS, card_model_name, host_processing, read_card
 from engine.library.catalog import model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
-from engine.snn.model import MAX_SHARPENING, OutputDecoder, SDNNModel
+from engine.snn.model import MAX_SHARPENING, OutputDecoder, SDNNModel, sharpening_problem
 
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 """The strengths ``spandex sharpen --sweep`` scores."""
@@ -28,9 +28,11 @@ SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 BANDS = ((None, 0.0), (0.0, 6.0), (6.0, 12.0), (12.0, None))
 """Input-SNR bands (dB) the scores are split into, as bench/quality.py splits the held-out set."""
 
-CARD_FIELDS_REPLACED = ("name", "created", "metrics", "input_level", "decoder", "export", "sharpened")
+CARD_FIELDS_REPLACED = ("name", "created", "metrics", "input_level", "decoder", "export", "sharpened",
+                        *LIBRARY_SETTINGS)
 """What a sharpened model's card does not take from its model's card: everything else (parent, data, stages,
-recipe, training, blends, narrowings, notes) is that model's history, which sharpening adds to."""
+recipe, training, blends, narrowings, notes) is that model's history, which sharpening adds to. (Not the library's
+settings either: a copy of the default is not the default.)"""
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,22 @@ class SharpenOutcome:
     licences: tuple[Path, ...] = ()
 
 
-def check_strength(strength: float) -> None:
-    """Refuse a sharpening outside 0 … :data:`MAX_SHARPENING` (NaN included)."""
-    if not 0.0 <= strength <= MAX_SHARPENING:
+def check_request(strength: float | None, out: str | None, install: bool) -> None:
+    """Refuse (:class:`SpandexError`) what ``spandex sharpen`` cannot do: a strength outside 0 … MAX_SHARPENING
+    (NaN included), a strength without a file to write, a sweep asked to write."""
+    if strength is None:
+        if out is not None or install:
+            raise SpandexError("sharpen --sweep writes nothing: give --strength S with --out OUT.net to write a model")
+        return
+    if sharpening_problem(strength):
         raise SpandexError(f"--strength {strength:g}: give a sharpening from 0 (the N-DNS mask, relu(y + 1)) to "
                            f"{MAX_SHARPENING:g}; 0.5 to 1 suppresses noise more at a cost of about 1 dB of clean "
                            "speech (spandex sharpen MODEL --sweep shows the trade)")
+    if out is None:
+        raise SpandexError("sharpen --strength writes a model: give --out OUT.net (or --sweep for the table alone)")
 
 
-def sharpened(model: SDNNModel, strength: float, name: str | None = None) -> SDNNModel:
+def with_sharpening(model: SDNNModel, strength: float, name: str | None = None) -> SDNNModel:
     """``model`` with its mask sharpened by ``strength`` (0: the N-DNS mask): the same network."""
     return dataclasses.replace(model, decoder=OutputDecoder(sharpening=float(strength)), name=name or model.name,
                                source=None)
@@ -105,10 +114,7 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
     their clean speech), and write the sharpened model to ``out`` with its card (``out`` with ``.json``; with
     ``install``, also into the user's model library). With ``strength`` None, a sweep: every strength of
     :data:`SWEEP` scored, nothing written. ``scored(label, scores)`` is called as each is scored."""
-    if (strength is None) != (out is None):
-        raise SpandexError("give --strength S with --out OUT.net (a model written), or --sweep alone (a table)")
-    if strength is not None:
-        check_strength(strength)
+    check_request(strength, out, install)
     source = model_file(model_spec)
     target = None if out is None else check_blend_output(out, install, sources=(source,), example="sharpened.net")
     from engine.training.dataset import PairedClips  # torch: only once the arguments are good
@@ -121,14 +127,14 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
     notices = [] if target is None else check_notices(lineage_notices(source, card), target.parent)
     validation = split_folder(dataset, "validation")
     clips = PairedClips.load(validation)
-    clean_in = PairedClips(clips.names, [c.copy() for c in clips.clean], clips.clean)
+    clean_in = clips.clean_as_input()
     own = model.decoder.sharpening
     if target is None:
-        candidates = [(f"{s:g}" + (" (as it is)" if s == own else ""), sharpened(model, s))
+        candidates = [(f"{s:g}" + (" (as it is)" if s == own else ""), with_sharpening(model, s))
                       for s in sorted({*SWEEP, own})]
     else:
         assert strength is not None
-        candidates = [(f"{target.stem} (sharpened {strength:g})", sharpened(model, strength, target.stem)),
+        candidates = [(f"{target.stem} (sharpened {strength:g})", with_sharpening(model, strength, target.stem)),
                       (f"{model.name} (as it is{f', {own:g}' if own else ''})", model)]
     scores = []
     for label, candidate in candidates:

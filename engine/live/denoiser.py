@@ -37,7 +37,7 @@ from engine.live.noise import NoiseInjector
 from engine.live.paced import PacedRunner
 from engine.live.record import MAX_LAYERS, MAX_MODELS, RASTER_NEURONS, to_db
 from engine.snn.mask import sharpened
-from engine.snn.model import MAX_SHARPENING
+from engine.snn.model import sharpening_problem
 from engine.snn.telemetry import FrameTelemetry
 
 CROSSFADE_SAMPLES = 320
@@ -121,8 +121,9 @@ class LiveDenoiser:
         outside 0 … MAX_SHARPENING."""
         if not 0 <= index < len(self.slots):
             raise SpandexError(f"no model in slot {index + 1}")
-        if not 0.0 <= sharpening <= MAX_SHARPENING:
-            raise SpandexError(f"mask sharpening {sharpening:g} is outside 0 … {MAX_SHARPENING:g}")
+        problem = sharpening_problem(sharpening)
+        if problem:
+            raise SpandexError(problem)
         self.slots[index].sharpening = float(sharpening)
 
     def close(self) -> None:

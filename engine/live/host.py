@@ -93,12 +93,21 @@ def models_to_reload(models: list[protocol.ModelInfo], backend: str) -> tuple[li
     return [], [protocol.LoadModel(s, b) for s, b in loaded]
 
 
-def sharpening_to_restore(models: list[protocol.ModelInfo]) -> list[protocol.SetSharpening]:
-    """What a fresh engine must be told, once :func:`models_to_reload` has brought ``models`` back, for each to sharpen
-    its mask as its user had set it (a model loads with its own; the reloaded ones are numbered in order)."""
-    reloaded = [m for m in models if m["source"]]
-    return [protocol.SetSharpening(slot, m["sharpening"]) for slot, m in enumerate(reloaded)
-            if m["sharpening"] != m["own_sharpening"]]
+def restore_after_reload(before: list[protocol.ModelInfo], heard: int | None,
+                         now: list[protocol.ModelInfo]) -> list[protocol.Command]:
+    """What a fresh engine must be told once the models :func:`models_to_reload` asked for are back (``now``): hear
+    the model that was heard (slot ``heard`` of ``before``; None: none to restore) and sharpen each mask as its user
+    had set it (a model loads with its own). Each model of ``before`` is found again by its file and backend, in
+    order: one that did not come back (moved, deleted) is left out and moves no other's setting."""
+    found: dict[int, int] = {}  # slot before -> slot now
+    for old, model in enumerate(before):
+        slot = next((new for new, back in enumerate(now) if new not in found.values() and model["source"]
+                     and (back["source"], back["backend"]) == (model["source"], model["backend"])), None)
+        if slot is not None:
+            found[old] = slot
+    commands: list[protocol.Command] = [protocol.Select(found[heard])] if heard in found else []
+    return commands + [protocol.SetSharpening(slot, before[old]["sharpening"]) for old, slot in found.items()
+                       if before[old]["sharpening"] != now[slot]["sharpening"]]
 
 
 class EngineHost:
@@ -127,8 +136,8 @@ class EngineHost:
         self.models_reported = False  # (whether it has: an empty list then means none is loaded)
         self.ended = False  # the engine said it stopped (Stopped, Fatal), or its end has been reported
         self.stopping = False  # stop() was called: the engine's end is expected
-        # a restart's commands for its models (the slot heard, each one's sharpening), sent once N models are back
-        self.once_loaded: tuple[int, list[protocol.Command]] | None = None
+        # a restart's models as they were, the slot heard and how many are reloaded: their settings come back with them
+        self.restore: tuple[list[protocol.ModelInfo], int | None, int] | None = None
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
@@ -276,10 +285,13 @@ class EngineHost:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
             self.models_reported = True
-            if self.once_loaded is not None and len(self.models) >= self.once_loaded[0]:
-                for command in self.once_loaded[1]:  # the slot heard before the restart, there again, and so on
+            # once every model is back, or the loading is over with some back (one may have failed to load)
+            if self.restore is not None and (len(self.models) >= self.restore[2] or
+                                             (event.loading == 0 and self.models)):
+                before, heard, _ = self.restore
+                for command in restore_after_reload(before, heard, self.models):
                     self.commands.put(command)
-                self.once_loaded = None
+                self.restore = None
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
@@ -300,19 +312,19 @@ class EngineHost:
         self._new_queues()
         self.ended = False
         later: list[protocol.LoadModel] = []
-        reloaded = [m for m in self.models if m["source"]] if self.models_reported else []  # (in their order)
+        reloaded: list[protocol.ModelInfo] = []
         if self.models_reported:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
+            reloaded = [m for m in self.models if m["source"]]
         self.start()
-        select = self.replay.get(protocol.Select) if later else None  # (loads by command come later than it would)
-        for command in [*later, *(c for c in self.replay.values() if c is not select)]:
+        select = self.replay.get(protocol.Select)
+        heard = select.slot if reloaded and isinstance(select, protocol.Select) and \
+            0 <= select.slot < len(self.models) else None
+        # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
+        for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select)]:
             self.commands.put(command)
-        once: list[protocol.Command] = list(sharpening_to_restore(self.models if self.models_reported else []))
-        if isinstance(select, protocol.Select):
-            once.insert(0, select)
-        if once:
-            self.once_loaded = (len(reloaded), once)
+        self.restore = (list(self.models), heard, len(reloaded)) if reloaded else None
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:

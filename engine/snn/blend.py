@@ -54,7 +54,8 @@ def blend(model: SDNNModel, other: SDNNModel, share: float, keep_zeros: bool = F
 
 def average(models: Sequence[SDNNModel], name: str | None = None) -> SDNNModel:
     """The uniform average of ``models``' weights (a uniform "model soup"), rounded once to the 8-bit grid; the
-    rest is the first model's, as in :func:`blend`. All must share one layout."""
+    rest (delays, thresholds, input encoder, output decoder) is the first model's, as in :func:`blend`. All must
+    share one layout."""
     check_one_layout(models)
     first = models[0]
     layers = []

@@ -9,7 +9,9 @@ backend (:func:`sharpened`; the live denoiser lets its user change the strength 
     p = 1 + sharpening · (1 − mean over bins of min(m, 1))
 
 so that a frame the network finds mostly noise (a low mean mask) is suppressed harder, while a frame it passes
-nearly whole (clean speech: a mean near 1) keeps its mask. It is per frame and causal (no latency), leaves the
+nearly whole (clean speech: a mean near 1) keeps its mask. A bin the network raises above 1 (it boosts some) is
+raised further in such a frame: the power works both ways from 1 (spandex-dense at 0.75 on validation: 16 % of bins,
+the largest gain 2.26 → 3.40). It is per frame and causal (no latency), leaves the
 network's bits and SynOps as they are, and costs one mean and one power per bin a frame. The training graph
 computes the same in torch (:func:`engine.training.graph.sharpen`).
 """

@@ -65,6 +65,14 @@ MAX_SHARPENING = 4.0
 """The strongest mask sharpening a model may ask for (:mod:`engine.snn.mask`): exponents up to 5."""
 
 
+def sharpening_problem(sharpening: object) -> str | None:
+    """What is wrong with ``sharpening`` as a mask sharpening (a number from 0 to :data:`MAX_SHARPENING`), or None."""
+    if isinstance(sharpening, bool) or not isinstance(sharpening, (int, float)) or \
+            not 0.0 <= sharpening <= MAX_SHARPENING:
+        return f"mask sharpening {sharpening!r} is outside 0 … {MAX_SHARPENING:g}"
+    return None
+
+
 @dataclass(frozen=True)
 class OutputDecoder:
     """What the host makes of the output layer's sigma values ``y``: the mask on the noisy magnitude.
@@ -174,9 +182,9 @@ def validate(model: SDNNModel) -> None:
     """Raise :class:`ModelFileError` naming the problem if ``model`` is not a runnable SDNN."""
     if not model.layers:
         raise ModelFileError(f"{model.name}: the model has no dense layers")
-    sharpening = model.decoder.sharpening
-    if not isinstance(sharpening, (int, float)) or not 0.0 <= sharpening <= MAX_SHARPENING:
-        raise ModelFileError(f"{model.name}: mask sharpening {sharpening!r} is outside 0 … {MAX_SHARPENING:g}")
+    problem = sharpening_problem(model.decoder.sharpening)
+    if problem:
+        raise ModelFileError(f"{model.name}: {problem}")
     if model.encoder.size <= 0:
         raise ModelFileError(f"{model.name}: the input layer has no neurons")
     expected_in = model.encoder.size

@@ -67,6 +67,11 @@ class PairedClips:
     def __len__(self) -> int:
         return len(self.names)
 
+    def clean_as_input(self) -> PairedClips:
+        """The same clips with their clean speech as the input as well: scored on them, a model's output says how much
+        it harms speech with no noise ("clean speech in -> out")."""
+        return PairedClips(self.names, [c.copy() for c in self.clean], self.clean, self.scales)
+
     @property
     def seconds(self) -> float:
         return sum(x.size for x in self.noisy) / 16000

@@ -39,6 +39,7 @@ def widen(graph: SDNNGraph, hidden_sizes: tuple[int, ...], seed: int = 0) -> SDN
                      max_delay=graph.max_delay, surrogate=graph.surrogate, seed=seed)
     wide.output_threshold_mant = graph.output_threshold_mant
     wide.input_level = graph.input_level
+    wide.decoder = graph.decoder
     wide.backward_dtype = graph.backward_dtype
     with torch.no_grad():
         for index, old in enumerate(graph.weights):
