@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from engine.backends import prepare
-from engine.constants import HOP
 from engine.denoiser import denoise
 from engine.dsp.level import LevelNormaliser, LevelParams, frame_gains, frame_power, initial_state, step
 from engine.dsp.stft import LATENCY_SAMPLES
@@ -28,6 +27,7 @@ from engine.lava_compat import import_netx
 from engine.library.card import card_lines
 from engine.live.denoiser import LiveDenoiser
 from engine.training.graph import SDNNGraph
+from tests.live_paths import heard
 from tests.reference_models import reference_path
 
 PARAMS = LevelParams()
@@ -105,11 +105,7 @@ def test_dense_sparse_and_live_paths_agree_on_a_levelled_model(levelled, real_sp
     np.testing.assert_array_equal(dense, sparse)
     live = LiveDenoiser()
     live.add_model(prepare(levelled, "sparse"))
-    live.reset()
-    live.select(0)
-    live.fading_from = None
-    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
-    out = np.concatenate([live.process(hop) for hop in hops])
+    out = heard(live, 0, audio)
     assert np.array_equal(out[LATENCY_SAMPLES:], sparse[: out.size - LATENCY_SAMPLES])
 
 

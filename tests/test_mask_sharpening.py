@@ -21,7 +21,6 @@ import torch
 
 from cli.main import main
 from engine.backends import prepare
-from engine.constants import HOP
 from engine.denoiser import denoise
 from engine.dsp.stft import LATENCY_SAMPLES
 from engine.errors import ModelFileError, SpandexError
@@ -39,6 +38,7 @@ from engine.training.dataset_layout import split_folder
 from engine.training.graph import SDNNGraph
 from engine.training.graph import sharpen as sharpen_torch
 from engine.training.validation import validate
+from tests.live_paths import heard
 from tests.reference_models import reference_path
 
 STRENGTH = 0.75
@@ -92,11 +92,7 @@ def test_dense_sparse_lava_and_live_paths_agree_on_a_with_sharpening(plain, shar
     assert np.max(np.abs(unsharpened - sparse)) > 1e-3  # the control: sharpening changes what is heard
     live = LiveDenoiser()
     live.add_model(prepare(sharp, "sparse"))
-    live.reset()
-    live.select(0)
-    live.fading_from = None
-    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
-    out = np.concatenate([live.process(hop) for hop in hops])
+    out = heard(live, 0, audio)
     assert np.array_equal(out[LATENCY_SAMPLES:], sparse[: out.size - LATENCY_SAMPLES])
 
 
@@ -120,19 +116,11 @@ def test_the_live_denoiser_sharpens_each_slot_as_its_user_sets_it(plain, sharp, 
     assert [slot.sharpening for slot in live.slots] == [0.0, STRENGTH]  # each model's own to begin with
     live.set_sharpening(0, STRENGTH)
     live.set_sharpening(1, 0.0)
-    live.reset()
-    hops = audio[: audio.size // HOP * HOP].reshape(-1, HOP)
-    outputs = {0: [], 1: []}
-    for slot in (0, 1):
-        live.reset()
-        live.select(slot)
-        live.fading_from = None
-        outputs[slot] = np.concatenate([live.process(hop) for hop in hops])
     # plain sharpened live is the sharpened model; the sharpened model set to 0 is plain
-    np.testing.assert_array_equal(outputs[0][LATENCY_SAMPLES:],
-                                  denoise(audio, prepare(sharp, "sparse")).audio[: hops.size - LATENCY_SAMPLES])
-    np.testing.assert_array_equal(outputs[1][LATENCY_SAMPLES:],
-                                  denoise(audio, prepare(plain, "sparse")).audio[: hops.size - LATENCY_SAMPLES])
+    for slot, model in ((0, sharp), (1, plain)):
+        out = heard(live, slot, audio)
+        np.testing.assert_array_equal(out[LATENCY_SAMPLES:],
+                                      denoise(audio, prepare(model, "sparse")).audio[: out.size - LATENCY_SAMPLES])
     for bad in (-0.1, 4.5, float("nan")):
         with pytest.raises(SpandexError, match="mask sharpening .* is outside 0 … 4"):
             live.set_sharpening(0, bad)
