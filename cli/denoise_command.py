@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from cli.progress import ProgressBar
+from cli.sharpening_option import add_option, sharpened_as_asked
 from engine.backends import BACKEND_NAMES, prepare
 from engine.constants import SAMPLE_RATE
 from engine.denoiser import AlignedDenoiser
@@ -35,6 +36,7 @@ def add_parser(subparsers) -> None:
                         help="how the network is computed (default: dense); every backend gives the same result "
                              "(sparse: event-driven, fastest on CPU; lava: Loihi 2's fixed-point "
                              "simulation through Lava, 8 ms more latency)")
+    add_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
     parser.add_argument("--allow-silence", action="store_true",
                         help="denoise a silent input anyway instead of stopping with an error")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     target = check_output(args.output, audio=True, follow_link=args.follow_link)
     if Path(args.input).exists() and target.path.resolve() == Path(args.input).resolve():
         raise SpandexError("OUT is the same file as IN: choose another name so the original is kept")
-    model = resolve_model(args.model)
+    model = sharpened_as_asked(resolve_model(args.model), args.sharpening)
     source = open_audio(args.input)
     notes = []
     for problem in source.problems:
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "input": str(args.input), "output": str(args.output), "input_rate": source.rate,
         "input_channels": source.channels, "duration_s": source.seconds, "model": model.name,
-        "model_source": model.source, "backend": args.backend,
+        "model_source": model.source, "backend": args.backend, "sharpening": model.decoder.sharpening,
         **run_report(model, stream.run_totals(), latency_frames), "notes": notes, "warnings": source.problems,
     }
     for note in notes:
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} ({args.backend}); "
+        sharpened = f", mask sharpened by {model.decoder.sharpening:g}" if model.decoder.sharpening else ""
+        print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} ({args.backend}{sharpened}); "
               f"{report['synops_per_frame']:.0f} SynOps/frame, {report['power_proxy_mops']:.2f} M-Ops/s, "
               f"{report['compute_us_per_frame']:.0f} µs/frame")
     return 0

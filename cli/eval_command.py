@@ -11,6 +11,7 @@ import warnings
 import yaml
 
 from cli.progress import ProgressBar
+from cli.sharpening_option import add_option, sharpened_as_asked
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
 from engine.evaluation.evaluate import Evaluation, evaluate
@@ -39,6 +40,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="score only the first N pairs, in the order they pair (N-DNS file ids by number, "
                              "other names alphabetically): a quick look at a large set")
+    add_option(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--yaml", metavar="FILE", help="also write an N-DNS metricsboard-style YAML entry")
     parser.set_defaults(run=run)
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise SpandexError(f"--limit {args.limit}: give at least 1 pair to score")
     check_pair_folders(args.noisy, args.clean)  # a split its dataset's last build did not finish: refused
-    model = load_model(model_path)
+    model = sharpened_as_asked(load_model(model_path), args.sharpening)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpairedFilesWarning)
         warnings.simplefilter("always", AudioFileWarning)
@@ -89,7 +91,10 @@ def _file_cell(name: str, width: int = 28) -> str:
 def format_table(evaluation: Evaluation) -> str:
     header = f"{'file':<28} {'SI-SNR':>7} {'SI-SNRi':>8} {'PESQ':>5} {'STOI':>5} {'SynOps/fr':>10} {'M-Ops/s':>8}"
     r = evaluation.report
-    lines = [f"model {evaluation.model.name} ({evaluation.backend} backend)", header, "-" * len(header)]
+    sharpening = evaluation.model.decoder.sharpening
+    lines = [f"model {evaluation.model.name} ({evaluation.backend} backend"
+             + (f", mask sharpened by {sharpening:g})" if sharpening else ", the network's own mask)"),
+             header, "-" * len(header)]
     for f in evaluation.files:
         lines.append(f"{_file_cell(f.noisy or f.key):<28} {f.si_snr:7.2f} {f.si_snri:8.2f} {_fmt(f.pesq):>5} {_fmt(f.stoi):>5} "
                      f"{f.synops_per_frame:10.0f} {f.power_proxy_mops:8.2f}" + (f"  ({f.note})" if f.note else ""))
@@ -107,7 +112,7 @@ def format_table(evaluation: Evaluation) -> str:
 def as_json(evaluation: Evaluation) -> dict:
     return {
         "model": evaluation.model.name, "model_source": evaluation.model.source, "backend": evaluation.backend,
-        "files": [{**vars(f), "si_snri": f.si_snri} for f in evaluation.files],
+        "sharpening": evaluation.model.decoder.sharpening, "files": [{**vars(f), "si_snri": f.si_snri} for f in evaluation.files],
         "mean": {k: evaluation.mean(k) for k in ("si_snr", "si_snri", "si_snr_noisy", "pesq", "stoi")},
         **evaluation.report,
     }

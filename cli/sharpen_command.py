@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     def scored(label: str, scores: SharpenedScores) -> None:
         nonlocal rows
         if rows == 0:
-            print(f"scored on the validation split of {args.dataset} (SI-SNRi dB by input SNR, dB)")
+            print(f"scored on the validation split of {args.dataset}: SI-SNRi in dB, over all clips and by input SNR "
+                  "(dB); clean speech in -> out in dB")
             bands = "".join(f" {_band(low, high):>8}" for low, high in BANDS)
             print(f"{'strength' if args.sweep else 'model':<32} {'SI-SNRi':>8}{bands} {'clean in→out':>12} "
                   f"{'M-Ops/s':>8}")

@@ -192,7 +192,7 @@ def test_model_card_of_the_selected_model(qtbot, tmp_path):
         panel.table.selectRow(1)  # the official file has no card: said so
         assert panel.card.toPlainText() == "ndns_baseline: no model card (a file opened from disk?)"
         # each model's mask sharpening: its own as it loads; set in the panel, the engine sharpens it from then on
-        assert panel.sharpening_spin.value() == 0.0 and panel.sharpening_label.text() == "Mask sharpening of 2:"
+        assert panel.sharpening_spin.value() == 0.0 and panel.sharpening_label.text() == "Slot 2 mask sharpening:"
         panel.table.selectRow(0)
         own = read_card(shipped)[0]["decoder"]["sharpening"]
         assert own > 0 and panel.sharpening_spin.value() == own and panel.sharpening_own.text() == f"Its own ({own:g})"

@@ -28,7 +28,6 @@ from engine.files.netx import DECODER_ATTRIBUTE, load_model, save_netx
 from engine.lava_compat import import_netx
 from engine.library.card import card_lines
 from engine.library.exporting import host_notes
-from engine.library.sharpening import with_sharpening
 from engine.live.denoiser import LiveDenoiser
 from engine.snn.blend import blend, kept_from_model
 from engine.snn.mask import mask_from_output, sharpened
@@ -51,7 +50,7 @@ def plain():
 
 @pytest.fixture(scope="module")
 def sharp(plain):
-    return with_sharpening(plain, STRENGTH)
+    return plain.sharpened_by(STRENGTH)
 
 
 def test_the_mask_is_raised_to_one_plus_strength_times_one_minus_its_capped_mean():
@@ -82,7 +81,7 @@ def test_the_training_graphs_sharpening_is_the_hosts_frame_by_frame_with_finite_
     assert y.grad is not None and bool(torch.isfinite(y.grad).all()) and float(y.grad.abs().sum()) > 0
 
 
-def test_dense_sparse_lava_and_live_paths_agree_on_a_with_sharpening(plain, sharp, noisy_speech):
+def test_dense_sparse_lava_and_live_paths_agree_on_a_sharpened_model(plain, sharp, noisy_speech):
     noisy, _ = noisy_speech
     audio = noisy[: 2 * 16000]
     dense = denoise(audio, prepare(sharp, "dense")).audio
@@ -149,10 +148,12 @@ def test_netx_files_keep_the_sharpening_and_lava_dl_still_reads_them(plain, shar
     with h5py.File(tmp_path / "plain.net") as handle:  # nothing written for the N-DNS mask
         assert DECODER_ATTRIBUTE not in handle["layer/3"].attrs
     assert sharp.content_digest() != plain.content_digest()
-    assert with_sharpening(plain, 0.0).content_digest() == plain.content_digest()
-    for bad, message in (('{"sharp": 1}', "unreadable output decoder settings"),
-                         ('{"sharpening": 9}', "mask sharpening 9.0 is outside 0 … 4"),
-                         ('{"sharpening": NaN}', "mask sharpening nan is outside")):
+    assert plain.sharpened_by(0.0).content_digest() == plain.content_digest()
+    for bad, message in (('{"sharp": 1}', "sharp.net: unreadable output decoder settings: no 'sharpening' in"),
+                         ('{"sharpening": 9}', "sharp.net: mask sharpening 9 is outside 0 … 4"),
+                         ('{"sharpening": true}', "sharp.net: mask sharpening True is outside 0 … 4"),
+                         ('[1', "sharp.net: unreadable output decoder settings"),
+                         ('{"sharpening": NaN}', "sharp.net: mask sharpening nan is outside")):
         with h5py.File(path, "a") as handle:
             handle["layer/3"].attrs[DECODER_ATTRIBUTE] = bad
         with pytest.raises(ModelFileError, match=message):
@@ -207,7 +208,7 @@ def test_a_sweep_scores_every_strength_and_writes_nothing(tiny_dataset, tmp_path
     rows = re.findall(r"^(0 \(as it is\)|[\d.]+) +(-?[\d.]+) ", printed, re.M)
     assert [label for label, _ in rows] == ["0 (as it is)", "0.25", "0.5", "0.75", "1", "1.25", "1.5"]
     clips = PairedClips.load(split_folder(tiny_dataset, "validation"))
-    half = validate(with_sharpening(load_model(source), 0.5), clips).si_snri
+    half = validate(load_model(source).sharpened_by(0.5), clips).si_snri
     assert float(rows[2][1]) == pytest.approx(half, abs=0.006)
     assert list(tmp_path.iterdir()) == []
 
@@ -268,3 +269,52 @@ def test_a_widened_model_keeps_its_sharpening(sharp):
 
     wide = widen(SDNNGraph.from_model(sharp), (520, 520), seed=1)
     assert wide.decoder == sharp.decoder and wide.to_model().decoder == sharp.decoder
+
+
+def test_denoise_and_eval_take_a_sharpening_for_one_run(plain, sharp, noisy_speech, tiny_dataset, tmp_path, capsys):
+    import soundfile
+
+    noisy = tmp_path / "noisy.wav"
+    soundfile.write(noisy, noisy_speech[0][: 16000], 16000, subtype="FLOAT")
+    model = save_netx(sharp, tmp_path / "sharp.net")
+    for value, expected in (("0", plain), ("-0", plain), (None, sharp)):
+        out = tmp_path / f"out{value}.wav"
+        assert main(["denoise", str(noisy), str(out), "--model", str(model), "--backend", "sparse", "--json",
+                     *(["--sharpening", value] if value else [])]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["sharpening"] == expected.decoder.sharpening and str(report["sharpening"]) != "-0.0"
+        offline = denoise(soundfile.read(noisy)[0], prepare(expected, "sparse")).audio
+        np.testing.assert_allclose(soundfile.read(out)[0], offline, atol=1 / 32768)  # (16-bit PCM)
+    assert main(["denoise", str(noisy), str(tmp_path / "x.wav"), "--model", str(model), "--sharpening", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--sharpening 5: give a mask sharpening from 0" in err
+    assert not (tmp_path / "x.wav").exists()
+    split = split_folder(tiny_dataset, "validation")
+    report_path = tmp_path / "eval.json"
+    assert main(["eval", "--model", str(model), "--noisy", str(split / "noisy"), "--clean", str(split / "clean"),
+                 "--limit", "2", "--sharpening", "1.5", "--json", str(report_path)]) == 0
+    assert "mask sharpened by 1.5)" in capsys.readouterr().out.splitlines()[0]
+    assert json.loads(report_path.read_text())["sharpening"] == 1.5
+
+
+def test_a_sharpened_copys_card_names_the_model_it_copied_and_a_card_unlike_its_file_says_so(sharp, tmp_path, capsys):
+    copy = {"name": "p75s", "parent": "spandex-prune50", "notes": "Its parent is blended.",
+            "sharpened": {"model": "spandex-prune75", "strength": 1.5, "was": 0.75, "name": "p75s"},
+            "decoder": {"sharpening": 1.5}}
+    lines = card_lines(copy)
+    assert "parent: spandex-prune75, sharpened" in lines and "notes (spandex-prune75): Its parent is blended." in lines
+    assert any(line.startswith("mask: sharpened by 1.5 on spandex-prune75's network") for line in lines)
+    in_place = {**copy, "name": "spandex-prune75", "parent": "spandex-prune50",
+                "sharpened": {**copy["sharpened"], "name": "spandex-prune75"}}
+    assert "parent: spandex-prune50" in card_lines(in_place)  # the lineup's own model: its own history
+    off = {**copy, "sharpened": {**copy["sharpened"], "strength": 0.0}}
+    del off["decoder"]
+    assert "mask: the network's own, not sharpened (spandex-prune75's 0.75 taken off)" in card_lines(off)
+    assert ("mask: the card's sharpening 99 is not one a model can have (the model file's is what runs)"
+            in card_lines({**copy, "decoder": {"sharpening": 99}}))
+    # `spandex models` reads the file too: a card that says otherwise is told
+    path = save_netx(sharp, tmp_path / "p75s.net")
+    path.with_suffix(".json").write_text(json.dumps({**copy, "decoder": {"sharpening": 0.2}}))
+    assert main(["models", str(path)]) == 0
+    assert ("mask: the model file sharpens by 0.75, its card says 0.2: what runs is the file's (the card is out of "
+            "date or was edited)") in capsys.readouterr().out

@@ -267,7 +267,7 @@ class ModelsPanel(QtWidgets.QWidget):
         self.sharpening_spin.setValue(info.get("sharpening", 0.0) if info else 0.0)
         self.sharpening_spin.blockSignals(False)
         own = info.get("own_sharpening", 0.0) if info else 0.0
-        self.sharpening_label.setText(f"Mask sharpening of {row + 1}:" if info else "Mask sharpening:")
+        self.sharpening_label.setText(f"Slot {row + 1} mask sharpening:" if info else "Mask sharpening:")
         self.sharpening_own.setText(f"Its own ({own:g})")
         self.sharpening_own.setEnabled(info is not None and info.get("sharpening", 0.0) != own)
 

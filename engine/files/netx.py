@@ -36,6 +36,7 @@ from engine.snn.model import (
     InputEncoder,
     OutputDecoder,
     SDNNModel,
+    sharpening_problem,
 )
 
 NETX_SUFFIXES = (".net", ".h5", ".hdf5")
@@ -205,13 +206,17 @@ def _decoder(group, path: Path) -> OutputDecoder:
     """The output decoder a SPANDEX file records on its output layer; the N-DNS mask where none is."""
     if DECODER_ATTRIBUTE not in group.attrs:
         return OutputDecoder()
+    text = _text(group.attrs[DECODER_ATTRIBUTE])
     try:
-        sharpening = json.loads(_text(group.attrs[DECODER_ATTRIBUTE]))["sharpening"]
-        if isinstance(sharpening, bool) or not isinstance(sharpening, (int, float)):
-            raise ValueError(f"sharpening {sharpening!r} is not a number")
-        return OutputDecoder(sharpening=float(sharpening))
-    except (ValueError, TypeError, KeyError) as exc:
+        settings = json.loads(text)
+    except ValueError as exc:
         raise ModelFileError(f"{path}: unreadable output decoder settings: {_short(exc)}") from None
+    if not isinstance(settings, dict) or "sharpening" not in settings:
+        raise ModelFileError(f"{path}: unreadable output decoder settings: no 'sharpening' in {text[:80]!r}")
+    problem = sharpening_problem(settings["sharpening"])
+    if problem:
+        raise ModelFileError(f"{path}: {problem}")
+    return OutputDecoder(sharpening=float(settings["sharpening"]))
 
 
 def _write_neuron(group, threshold_mant: int, text) -> None:

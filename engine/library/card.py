@@ -20,7 +20,7 @@ from engine.constants import HOP_S
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.files.output import check_output
-from engine.snn.model import SDNNModel, layout_text
+from engine.snn.model import SDNNModel, layout_text, sharpening_problem
 from engine.training.config import DEFAULT_TEACHER_WEIGHT, teacher_phrase
 
 
@@ -158,7 +158,10 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
     if "name" in card:
         lines.append(f"model: {card['name']}" + ("  (default)" if card.get("default") else ""))
     narrowed = card.get("narrow") if isinstance(card.get("narrow"), dict) else None
-    if narrowed is not None:  # its parent is the model it was narrowed from; the card's history is that one's
+    copied = sharpened_copy_of(card)
+    if copied:  # a sharpened copy: the card's history (parent, stages, notes) is the copied model's
+        lines.append(f"parent: {_shown(copied)}, sharpened")
+    elif narrowed is not None:  # its parent is the model it was narrowed from; the card's history is that one's
         lines.append(f"parent: {_shown(str(narrowed.get('model', '?')))}, narrowed")
     elif "parent" in card:
         parent = str(card["parent"])
@@ -196,13 +199,9 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
             f"frames heard at {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack "
             f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, {gain}")
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike ({settings})")
-    decoder = card.get("decoder")
-    if decoder and isinstance(decoder.get("sharpening"), (int, float)) and decoder["sharpening"]:
-        made = card.get("sharpened")
-        source = str(made.get("model", "")) if isinstance(made, dict) else ""
-        network = f" on {_shown(source)}'s network" if source and source != card.get("name") else ""
-        lines.append(f"mask: sharpened by {decoder['sharpening']:g}{network} — frames mostly noise are suppressed "
-                     "harder, clean speech a little (mask ** (1 + s · (1 − its mean)))")
+    mask = _mask_line(card)
+    if mask:
+        lines.append(mask)
     earlier_blends = card.get("earlier_blends")
     earlier_blends = earlier_blends if isinstance(earlier_blends, list) else []  # the first model was a blend too
     stages = [stage for stage in card.get("stages", []) if isinstance(stage, dict)]
@@ -275,8 +274,48 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
     if isinstance(export, dict):
         lines.append(f"exported: {_export_summary(export)}")
     if card.get("notes"):
-        lines.append(f"notes: {card['notes']}")
+        lines.append(f"notes{f' ({_shown(copied)})' if copied else ''}: {card['notes']}")
     return lines
+
+
+def sharpened_copy_of(card: dict) -> str:
+    """The model a card's model is a sharpened copy of (``spandex sharpen`` wrote it under another name), or ""; a
+    model sharpened in its own name (the shipped lineup) is no copy: its history is its own."""
+    made = card.get("sharpened")
+    if not isinstance(made, dict) or not made.get("model"):
+        return ""
+    source = str(made["model"])
+    return "" if source == str(made.get("name", card.get("name", ""))) else source
+
+
+def _mask_line(card: dict) -> str:
+    """The card's "mask:" line: how its mask is sharpened, taken off, or a card's setting no model can have."""
+    decoder = card.get("decoder")
+    sharpening = decoder.get("sharpening", 0.0) if isinstance(decoder, dict) else 0.0
+    made = card.get("sharpened")
+    made = made if isinstance(made, dict) else {}
+    source = str(made.get("model", ""))
+    if sharpening_problem(sharpening):
+        return f"mask: the card's sharpening {sharpening!r} is not one a model can have (the model file's is what runs)"
+    if sharpening:
+        on = f" on {_shown(source)}'s network" if sharpened_copy_of(card) else ""
+        return (f"mask: sharpened by {sharpening:g}{on} — frames mostly noise are suppressed harder, clean speech a "
+                "little (each frame's mask to the power 1 + s · (1 − its mean))")
+    was = made.get("was")
+    if isinstance(was, (int, float)) and was:
+        return f"mask: the network's own, not sharpened ({_shown(source)}'s {was:g} taken off)"
+    return ""
+
+
+def mask_differs(card: dict, model: SDNNModel) -> str:
+    """A line saying the card's mask sharpening is not its model file's (a hand-edited or stale card; what runs is
+    the file's), or ""."""
+    decoder = card.get("decoder")
+    said = decoder.get("sharpening", 0.0) if isinstance(decoder, dict) else 0.0
+    if said == model.decoder.sharpening:
+        return ""
+    return (f"mask: the model file sharpens by {model.decoder.sharpening:g}, its card says {said!r}: what runs is the "
+            "file's (the card is out of date or was edited)")
 
 
 _MIXING_SHARES = (("reverb_share", "rooms"), ("equaliser_share", "EQ"), ("band_limit_share", "band limit"),

@@ -20,7 +20,7 @@ from engine.library.blending import check_blend_output, join_library
 from engine.library.card import LIBRARY_SETTINGS, card_model_name, host_processing, read_card
 from engine.library.catalog import model_file
 from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
-from engine.snn.model import MAX_SHARPENING, OutputDecoder, SDNNModel, sharpening_problem
+from engine.snn.model import MAX_SHARPENING, SDNNModel, sharpening_problem
 
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 """The strengths ``spandex sharpen --sweep`` scores."""
@@ -80,12 +80,6 @@ def check_request(strength: float | None, out: str | None, install: bool) -> Non
         raise SpandexError("sharpen --strength writes a model: give --out OUT.net (or --sweep for the table alone)")
 
 
-def with_sharpening(model: SDNNModel, strength: float, name: str | None = None) -> SDNNModel:
-    """``model`` with its mask sharpened by ``strength`` (0: the N-DNS mask): the same network."""
-    return dataclasses.replace(model, decoder=OutputDecoder(sharpening=float(strength)), name=name or model.name,
-                               source=None)
-
-
 def score(model: SDNNModel, clips, clean_in) -> SharpenedScores:
     """``model`` on the noisy ``clips`` and on their clean speech alone (``clean_in``), through the validation graph."""
     import numpy as np
@@ -130,11 +124,12 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
     clean_in = clips.clean_as_input()
     own = model.decoder.sharpening
     if target is None:
-        candidates = [(f"{s:g}" + (" (as it is)" if s == own else ""), with_sharpening(model, s))
+        candidates = [(f"{s:g}" + (" (as it is)" if s == own else ""), model.sharpened_by(s))
                       for s in sorted({*SWEEP, own})]
     else:
         assert strength is not None
-        candidates = [(f"{target.stem} (sharpened {strength:g})", with_sharpening(model, strength, target.stem)),
+        made = dataclasses.replace(model.sharpened_by(strength), name=target.stem, source=None)
+        candidates = [(f"{target.stem} (sharpened {made.decoder.sharpening:g})", made),
                       (f"{model.name} (as it is{f', {own:g}' if own else ''})", model)]
     scores = []
     for label, candidate in candidates:
@@ -143,14 +138,13 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
             scored(*scores[-1])
     if target is None:
         return SharpenOutcome(None, {}, scores, len(clips), clips.seconds)
-    made = candidates[0][1]
-    mine = scores[0][1]
+    made, mine = candidates[0][1], scores[0][1]
     new_card = {
         "name": target.stem,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **{key: value for key, value in card.items() if key not in CARD_FIELDS_REPLACED},
         "sharpened": {"model": named_with_licences(card_model_name(model, model_spec), model_spec),
-                      "strength": strength, "was": own},
+                      "strength": made.decoder.sharpening, "was": own, "name": target.stem},
         **host_processing(made),
         "metrics": {**card_metrics(mine, made, validation_measured_on(dataset, clips)), "dataset": dataset,
                     "clips": len(clips), "clean_in_si_snr": mine.clean_in_si_snr},

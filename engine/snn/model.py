@@ -17,6 +17,7 @@ sharpened: :mod:`engine.snn.mask`) lives in :class:`OutputDecoder`, recorded bes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -163,6 +164,11 @@ class SDNNModel:
 
     def layer_weight_sparsity(self) -> tuple[float, ...]:
         return tuple(1.0 - np.count_nonzero(l.weight_mant) / l.weight_mant.size for l in self.layers)
+
+    def sharpened_by(self, strength: float) -> SDNNModel:
+        """This network with its mask sharpened by ``strength`` (0: the network's own mask; :mod:`engine.snn.mask`)
+        instead of its own; the rest as it is. Raises :class:`ModelFileError` outside 0 … MAX_SHARPENING."""
+        return dataclasses.replace(self, decoder=OutputDecoder(sharpening=float(strength) + 0.0))  # (-0 is 0)
 
     def content_digest(self) -> str:
         """SHA-256 of what the network computes (encoder, weights, thresholds, delays), not of a file holding it: the
