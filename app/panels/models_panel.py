@@ -112,9 +112,9 @@ class ModelsPanel(QtWidgets.QWidget):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.remove_button)
         layout.addLayout(buttons)
-        hint = QtWidgets.QLabel("Keys: A / B play model A / B, Space swaps A↔B, 1–9 play a slot, 0 bypass. "
-                                "Double-click a row to play it. All models run on every hop, so a switch "
-                                "is instant (20 ms crossfade).")
+        hint = QtWidgets.QLabel("Keys: A / B play A / B, Space swaps, 1–9 a slot, 0 bypass")  # (one line: room is short)
+        hint.setToolTip("A / B play model A / B, Space swaps A↔B, 1–9 play a slot, 0 bypass; double-click a row to "
+                        "play it. All models run on every hop, so a switch is instant (20 ms crossfade).")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addStretch(0)  # the room the card leaves in a blind test (ABX hides it) goes below, not between

@@ -199,7 +199,7 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
             f"frames heard at {level['target_db']:g} dB mean |STFT|² per bin ≈ speech at −25 dBFS; attack "
             f"{level['attack_frames'] * HOP_S:.2g} s, release {level['release_frames'] * HOP_S:.2g} s, {gain}")
         lines.append(f"input: levelled — quiet and loud microphones are denoised alike ({settings})")
-    mask = _mask_line(card)
+    mask = "" if brief_stages else _mask_line(card)  # (the app shows a slot's sharpening, and the model's, above it)
     if mask:
         lines.append(mask)
     earlier_blends = card.get("earlier_blends")
