@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from engine.errors import SpandexError
 from engine.snn.model import MAX_SHARPENING, SDNNModel, sharpening_problem
@@ -20,6 +21,9 @@ def sharpened_as_asked(model: SDNNModel, sharpening: float | None) -> SDNNModel:
     if sharpening is None:
         return model
     if sharpening_problem(sharpening):
-        raise SpandexError(f"--sharpening {sharpening:g}: give a mask sharpening from 0 (the network's own mask) to "
+        raise SpandexError(f"--sharpening {sharpening!r}: give a mask sharpening from 0 (the network's own mask) to "
                            f"{MAX_SHARPENING:g}")
-    return model.sharpened_by(sharpening)
+    if float(sharpening) == model.decoder.sharpening:
+        return model
+    # named for what it is in every report (a board entry, a JSON, the table): not the model as its file has it
+    return dataclasses.replace(model.sharpened_by(sharpening), name=f"{model.name} (sharpening {sharpening + 0.0:g})")

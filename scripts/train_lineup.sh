@@ -379,7 +379,8 @@ PY
 # s = 0, 0.25 … 1.5, the best validation SI-SNRi whose clean speech in -> out is within 1 dB of s = 0's and >= 25 dB,
 # and whose SI-SNRi at input >= 12 dB is within 0.25 dB of s = 0's; 0 unless it gains >= 0.05 dB. Made again each
 # time (a minute each); sharpening sets s, so a model sharpened before is sharpened the same. (A sharpened copy's card
-# is not the lineup's: the default and its A/B partners are put back from the card it replaces.)
+# is not the lineup's: the default and its A/B partners are put back from the card it replaces, and it is marked as
+# the model itself sharpened in its place.)
 for pair in dense:0.75 prune50:0.75 prune75:0.75 prune90:1.25 frugal:0.5; do
     model=spandex-${pair%%:*}
     rm -f "$RUNS/sharpened/$model.net" "$RUNS/sharpened/$model.json"
@@ -392,6 +393,7 @@ from scripts.lineup_cards import install, shipped_card
 run, name = pathlib.Path(os.environ["RUN"]), os.environ["NAME"]
 card = json.loads((run / f"{name}.json").read_text())
 card.update({key: value for key, value in shipped_card(name).items() if key in LIBRARY_SETTINGS})
+card["sharpened"]["in_place"] = True  # the lineup's model itself, sharpened: its history is its own, not a copy's
 install(name, run / f"{name}.net", card)
 PY
 done

@@ -47,6 +47,14 @@ def _model_here(folder: Path) -> None:
     shutil.copyfile(reference_path("ndns_baseline.net"), folder / "m.net")
 
 
+def _model_bad_sharpening(folder: Path) -> None:
+    import h5py
+
+    _model_here(folder)
+    with h5py.File(folder / "m.net", "a") as handle:
+        handle["layer/3"].attrs["spandex_decoder"] = '{"sharpening": 5}'
+
+
 def _fifo(folder: Path) -> None:
     os.mkfifo(folder / "pipe.wav")
 
@@ -347,7 +355,7 @@ CASES = [
          {**VALIDATION, "b.json/keep.txt": "x"}),
     # --- sharpen, --sharpening --------------------------------------------------------------------------------
     Case("sharpen-strength", ["sharpen", NET, "--strength", "5", "--dataset", "data", "--out", "s.net"],
-         "--strength 5: give a sharpening from 0 (the N-DNS mask, relu(y + 1)) to 4", VALIDATION),
+         "--strength 5.0: give a sharpening from 0 (the N-DNS mask, relu(y + 1)) to 4", VALIDATION),
     Case("sharpen-without-out", ["sharpen", NET, "--strength", "0.5", "--dataset", "data"],
          "sharpen --strength writes a model: give --out OUT.net", VALIDATION),
     Case("sharpen-sweep-with-out", ["sharpen", NET, "--sweep", "--dataset", "data", "--out", "s.net"],
@@ -355,7 +363,10 @@ CASES = [
     Case("sharpen-out-not-netx", ["sharpen", NET, "--strength", "0.5", "--dataset", "data", "--out", "s.wav"],
          "--out s.wav: a model is written as a netx file; name it .net", VALIDATION),
     Case("denoise-sharpening", ["denoise", "in.wav", "out.wav", "--sharpening", "-1"],
-         "--sharpening -1: give a mask sharpening from 0 (the network's own mask) to 4", {"in.wav": "<audio>"}),
+         "--sharpening -1.0: give a mask sharpening from 0 (the network's own mask) to 4", {"in.wav": "<audio>"}),
+    Case("model-bad-sharpening", ["denoise", "in.wav", "out.wav", "--model", "m.net"],
+         "m.net: mask sharpening 5 is outside 0 … 4 (the output layer's 'spandex_decoder' attribute",
+         {"in.wav": "<audio>"}, _model_bad_sharpening),
     Case("models-not-a-model", ["models", "notes.txt"], "notes.txt: not a readable netx HDF5 file",
          {"notes.txt": "hello"}),
     Case("models-missing-file", ["models", "runs/gone.net"], "model file not found: runs/gone.net"),

@@ -151,7 +151,8 @@ def test_netx_files_keep_the_sharpening_and_lava_dl_still_reads_them(plain, shar
     assert plain.sharpened_by(0.0).content_digest() == plain.content_digest()
     for bad, message in (('{"sharp": 1}', "sharp.net: unreadable output decoder settings: no 'sharpening' in"),
                          ('{"sharpening": 9}', "sharp.net: mask sharpening 9 is outside 0 … 4"),
-                         ('{"sharpening": true}', "sharp.net: mask sharpening True is outside 0 … 4"),
+                         ('{"sharpening": true}', "sharp.net: mask sharpening True is not a number"),
+                         ('{"sharpening": "1"}', "sharp.net: mask sharpening '1' is not a number"),
                          ('[1', "sharp.net: unreadable output decoder settings"),
                          ('{"sharpening": NaN}', "sharp.net: mask sharpening nan is outside")):
         with h5py.File(path, "a") as handle:
@@ -214,7 +215,8 @@ def test_a_sweep_scores_every_strength_and_writes_nothing(tiny_dataset, tmp_path
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strength", "9", "--out", "x.net"], "--strength 9: give a sharpening from 0"),
+    (["--strength", "9", "--out", "x.net"], "--strength 9.0: give a sharpening from 0"),
+    (["--strength", "4.0000001", "--out", "x.net"], "--strength 4.0000001: give a sharpening from 0"),
     (["--strength", "nan", "--out", "x.net"], "--strength nan: give a sharpening from 0"),
     (["--strength", "0.5"], "sharpen --strength writes a model: give --out OUT.net"),
     (["--sweep", "--out", "x.net"], "sharpen --sweep writes nothing"),
@@ -283,32 +285,38 @@ def test_denoise_and_eval_take_a_sharpening_for_one_run(plain, sharp, noisy_spee
                      *(["--sharpening", value] if value else [])]) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["sharpening"] == expected.decoder.sharpening and str(report["sharpening"]) != "-0.0"
+        assert report["model"] == ("sharp" if value is None else "sharp (sharpening 0)")  # named for what ran
         offline = denoise(soundfile.read(noisy)[0], prepare(expected, "sparse")).audio
         np.testing.assert_allclose(soundfile.read(out)[0], offline, atol=1 / 32768)  # (16-bit PCM)
     assert main(["denoise", str(noisy), str(tmp_path / "x.wav"), "--model", str(model), "--sharpening", "5"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--sharpening 5: give a mask sharpening from 0" in err
+    assert err.count("\n") == 1 and "--sharpening 5.0: give a mask sharpening from 0" in err
     assert not (tmp_path / "x.wav").exists()
     split = split_folder(tiny_dataset, "validation")
     report_path = tmp_path / "eval.json"
+    board = tmp_path / "board.yml"
     assert main(["eval", "--model", str(model), "--noisy", str(split / "noisy"), "--clean", str(split / "clean"),
-                 "--limit", "2", "--sharpening", "1.5", "--json", str(report_path)]) == 0
+                 "--limit", "2", "--sharpening", "1.5", "--json", str(report_path), "--yaml", str(board)]) == 0
     assert "mask sharpened by 1.5)" in capsys.readouterr().out.splitlines()[0]
     assert json.loads(report_path.read_text())["sharpening"] == 1.5
+    assert "model: sharp (sharpening 1.5)" in board.read_text()  # a board entry is not the model as its file has it
 
 
 def test_a_sharpened_copys_card_names_the_model_it_copied_and_a_card_unlike_its_file_says_so(sharp, tmp_path, capsys):
     copy = {"name": "p75s", "parent": "spandex-prune50", "notes": "Its parent is blended.",
-            "sharpened": {"model": "spandex-prune75", "strength": 1.5, "was": 0.75, "name": "p75s"},
+            "sharpened": {"model": "spandex-prune75", "strength": 1.5, "was": 0.75},
             "decoder": {"sharpening": 1.5}}
     lines = card_lines(copy)
     assert "parent: spandex-prune75, sharpened" in lines and "notes (spandex-prune75): Its parent is blended." in lines
     assert any(line.startswith("mask: sharpened by 1.5 on spandex-prune75's network") for line in lines)
-    in_place = {**copy, "name": "spandex-prune75", "parent": "spandex-prune50",
-                "sharpened": {**copy["sharpened"], "name": "spandex-prune75"}}
+    in_place = {**copy, "name": "spandex-prune75", "sharpened": {**copy["sharpened"], "in_place": True}}
     assert "parent: spandex-prune50" in card_lines(in_place)  # the lineup's own model: its own history
+    same_name = {**copy, "name": "spandex-prune75"}  # a copy named as its source (in another folder) is a copy
+    assert "parent: spandex-prune75, sharpened" in card_lines(same_name)
     off = {**copy, "sharpened": {**copy["sharpened"], "strength": 0.0}}
     del off["decoder"]
+    no_decoder = {k: v for k, v in copy.items() if k != "decoder"}  # (a hand-edited card: its record still says 1.5)
+    assert any(line.startswith("mask: sharpened by 1.5") for line in card_lines(no_decoder))
     assert "mask: the network's own, not sharpened (spandex-prune75's 0.75 taken off)" in card_lines(off)
     assert ("mask: the card's sharpening 99 is not one a model can have (the model file's is what runs)"
             in card_lines({**copy, "decoder": {"sharpening": 99}}))

@@ -215,7 +215,8 @@ def _decoder(group, path: Path) -> OutputDecoder:
         raise ModelFileError(f"{path}: unreadable output decoder settings: no 'sharpening' in {text[:80]!r}")
     problem = sharpening_problem(settings["sharpening"])
     if problem:
-        raise ModelFileError(f"{path}: {problem}")
+        raise ModelFileError(f"{path}: {problem} (the output layer's '{DECODER_ATTRIBUTE}' attribute: "
+                             "spandex sharpen writes it)")
     return OutputDecoder(sharpening=float(settings["sharpening"]))
 
 

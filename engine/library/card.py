@@ -279,19 +279,25 @@ def _card_lines(card: dict, brief_stages: bool) -> list[str]:
 
 
 def sharpened_copy_of(card: dict) -> str:
-    """The model a card's model is a sharpened copy of (``spandex sharpen`` wrote it under another name), or ""; a
-    model sharpened in its own name (the shipped lineup) is no copy: its history is its own."""
+    """The model a card's model is a sharpened copy of (what ``spandex sharpen`` writes), or ""; a model sharpened in
+    its own place (the shipped lineup's: ``in_place``) is no copy: its history is its own."""
     made = card.get("sharpened")
-    if not isinstance(made, dict) or not made.get("model"):
+    if not isinstance(made, dict) or not made.get("model") or made.get("in_place"):
         return ""
-    source = str(made["model"])
-    return "" if source == str(made.get("name", card.get("name", ""))) else source
+    return str(made["model"])
+
+
+def card_sharpening(card: dict) -> object:
+    """The mask sharpening a card says its model has: its decoder's, else what it was sharpened to, else 0."""
+    decoder, made = card.get("decoder"), card.get("sharpened")
+    if isinstance(decoder, dict) and "sharpening" in decoder:
+        return decoder["sharpening"]
+    return made.get("strength", 0.0) if isinstance(made, dict) else 0.0
 
 
 def _mask_line(card: dict) -> str:
     """The card's "mask:" line: how its mask is sharpened, taken off, or a card's setting no model can have."""
-    decoder = card.get("decoder")
-    sharpening = decoder.get("sharpening", 0.0) if isinstance(decoder, dict) else 0.0
+    sharpening = card_sharpening(card)
     made = card.get("sharpened")
     made = made if isinstance(made, dict) else {}
     source = str(made.get("model", ""))
@@ -310,11 +316,11 @@ def _mask_line(card: dict) -> str:
 def mask_differs(card: dict, model: SDNNModel) -> str:
     """A line saying the card's mask sharpening is not its model file's (a hand-edited or stale card; what runs is
     the file's), or ""."""
-    decoder = card.get("decoder")
-    said = decoder.get("sharpening", 0.0) if isinstance(decoder, dict) else 0.0
+    said = card_sharpening(card)
     if said == model.decoder.sharpening:
         return ""
-    return (f"mask: the model file sharpens by {model.decoder.sharpening:g}, its card says {said!r}: what runs is the "
+    shown = f"{said:g}" if isinstance(said, (int, float)) and not isinstance(said, bool) else json.dumps(said)
+    return (f"mask: the model file sharpens by {model.decoder.sharpening:g}, its card says {shown}: what runs is the "
             "file's (the card is out of date or was edited)")
 
 

@@ -19,7 +19,7 @@ from engine.files.netx import load_model, save_netx
 from engine.library.blending import check_blend_output, join_library
 from engine.library.card import LIBRARY_SETTINGS, card_model_name, host_processing, read_card
 from engine.library.catalog import model_file
-from engine.library.licences import check_notices, copy_notices, lineage_notices, named_with_licences
+from engine.library.licences import check_notices, copy_notices, lineage_notices
 from engine.snn.model import MAX_SHARPENING, SDNNModel, sharpening_problem
 
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -73,7 +73,7 @@ def check_request(strength: float | None, out: str | None, install: bool) -> Non
             raise SpandexError("sharpen --sweep writes nothing: give --strength S with --out OUT.net to write a model")
         return
     if sharpening_problem(strength):
-        raise SpandexError(f"--strength {strength:g}: give a sharpening from 0 (the N-DNS mask, relu(y + 1)) to "
+        raise SpandexError(f"--strength {strength!r}: give a sharpening from 0 (the N-DNS mask, relu(y + 1)) to "
                            f"{MAX_SHARPENING:g}; 0.5 to 1 suppresses noise more at a cost of about 1 dB of clean "
                            "speech (spandex sharpen MODEL --sweep shows the trade)")
     if out is None:
@@ -143,8 +143,7 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
         "name": target.stem,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **{key: value for key, value in card.items() if key not in CARD_FIELDS_REPLACED},
-        "sharpened": {"model": named_with_licences(card_model_name(model, model_spec), model_spec),
-                      "strength": made.decoder.sharpening, "was": own, "name": target.stem},
+        "sharpened": {"model": card_model_name(model, model_spec), "strength": made.decoder.sharpening, "was": own},
         **host_processing(made),
         "metrics": {**card_metrics(mine, made, validation_measured_on(dataset, clips)), "dataset": dataset,
                     "clips": len(clips), "clean_in_si_snr": mine.clean_in_si_snr},

@@ -68,8 +68,9 @@ MAX_SHARPENING = 4.0
 
 def sharpening_problem(sharpening: object) -> str | None:
     """What is wrong with ``sharpening`` as a mask sharpening (a number from 0 to :data:`MAX_SHARPENING`), or None."""
-    if isinstance(sharpening, bool) or not isinstance(sharpening, (int, float)) or \
-            not 0.0 <= sharpening <= MAX_SHARPENING:
+    if isinstance(sharpening, bool) or not isinstance(sharpening, (int, float)):
+        return f"mask sharpening {sharpening!r} is not a number"
+    if not 0.0 <= sharpening <= MAX_SHARPENING:
         return f"mask sharpening {sharpening!r} is outside 0 … {MAX_SHARPENING:g}"
     return None
 
