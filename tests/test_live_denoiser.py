@@ -142,3 +142,28 @@ def test_slots_are_limited_and_checked(models):
     live.select(4)
     live.remove_model(2)
     assert live.playing == 3
+
+
+def test_a_slots_numbers_after_a_removal_are_its_new_models_alone(models, noisy_speech):
+    """Removing slot 0 moves slot 1's model up: the last second of slot 0's numbers held the removed model's hops
+    (the A/B table showed them for 1-2 s); each record says which models it was made with."""
+    from app.plots.frame_history import FrameHistory
+
+    live = LiveDenoiser()
+    live.add_model(prepare(models[0]))  # the dense official net: many SynOps
+    live.add_model(prepare(models[2]))  # a pruned one: fewer
+    history = FrameHistory()
+    hops = noisy_speech[0][: 200 * HOP].reshape(-1, HOP)
+    before = np.zeros(100, FRAME_DTYPE)
+    for k in range(100):
+        live.process(hops[k], before[k])
+    history.extend(before)
+    live.remove_model(0)
+    after = np.zeros(20, FRAME_DTYPE)
+    for k in range(20):
+        live.process(hops[100 + k], after[k])
+    history.extend(after)
+    assert after["models_version"][-1] == before["models_version"][-1] + 1
+    summary = history.model_summary(0, [257, 512, 512])
+    assert summary["synops"] == pytest.approx(after["synops"][:, 0].mean())
+    assert before["synops"][-50:, 0].mean() > 1.5 * summary["synops"]  # (the removed model's would have counted)

@@ -47,6 +47,7 @@ ROLLING = {
     "realtime": ("realtime", np.float32, (MAX_MODELS,), np.nan, 1),
     "fallback": ("fallback", np.int8, (MAX_MODELS,), 0, 1),
     "worker_us": ("worker_ns", np.float64, (), 0.0, 1000),
+    "models_version": ("models_version", np.uint32, (), 0, 1),
 }
 """The rolling arrays of :class:`FrameHistory` and where each comes from in a record."""
 
@@ -69,6 +70,7 @@ class FrameHistory:
     realtime = _Rolling()
     fallback = _Rolling()
     worker_us = _Rolling()
+    models_version = _Rolling()
 
     def __init__(self, length: int = HISTORY_HOPS) -> None:
         self.length = length
@@ -111,12 +113,21 @@ class FrameHistory:
         """Which of the first ``neurons`` neurons spiked, for the newest ``hops`` hops: (hops, neurons) 0/1."""
         return np.unpackbits(self.fired_packed[self.length - hops:], axis=1, count=neurons)
 
+    def since_models_changed(self, window: slice) -> slice:
+        """``window`` without its hops from before the last load or removal of a model."""
+        versions = self.models_version[window]
+        if versions.size == 0:
+            return window
+        first = int(np.searchsorted(versions, versions[-1]))  # (the version only grows)
+        return slice(window.start + first, window.stop)
+
     def recent(self, hops: int) -> slice:
         return slice(self.length - min(hops, self.frames_seen, self.length), self.length)
 
     def model_summary(self, slot: int, layer_sizes: list[int], hops: int = 125) -> dict:
-        """Means over the last ``hops`` (1 s) for one model: SynOps, M-Ops/s, activity sparsity, µs."""
-        window = self.recent(hops)
+        """Means over the last ``hops`` (1 s) for one model: SynOps, M-Ops/s, activity sparsity, µs; of the hops since
+        the models last changed only (after a removal, a slot's earlier hops were another model's)."""
+        window = self.since_models_changed(self.recent(hops))
         if window.start == window.stop:
             return {"synops": 0.0, "synops_dense": 0.0, "mops": 0.0, "compute_us": 0.0, "cpu_us": 0.0,
                     "activity_sparsity": [1.0] * len(layer_sizes)}
@@ -135,7 +146,7 @@ class FrameHistory:
     def pace_summary(self, slot: int, hops: int = 125) -> tuple[float, float, Fallback]:
         """A paced slot (Lava) over the last ``hops`` (1 s): its latest speed (× real time, NaN before it
         answered), the share of hops whose mask came from its CPU twin, and the latest :class:`Fallback`."""
-        window = self.recent(hops)
+        window = self.since_models_changed(self.recent(hops))
         fallback = self.fallback[window, slot]
         share = float(np.mean(fallback != Fallback.NONE)) if fallback.size else 0.0
         return float(self.realtime[-1, slot]), share, Fallback(int(self.fallback[-1, slot]))

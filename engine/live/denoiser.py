@@ -80,6 +80,7 @@ class LiveDenoiser:
         self.slots: list[ModelSlot] = []
         self.noise = NoiseInjector()
         self.playing = BYPASS
+        self.models_version = 0  # counts loads and removals (each record carries it: engine/live/record.py)
         self.fading_from: int | None = None
         self.fade_position = 0
         self.recorder: TapRecorder | None = None
@@ -100,6 +101,7 @@ class LiveDenoiser:
             raise SpandexError(f"{runner.model.name} has more than {MAX_LAYERS} encoding layers")
         self.slots.append(ModelSlot(runner, StreamingISTFT(), level=front_end(runner),
                                     sharpening=runner.model.decoder.sharpening))
+        self.models_version += 1
         if self.playing == BYPASS and len(self.slots) == 1:
             self.playing = 0
         return len(self.slots) - 1
@@ -109,6 +111,7 @@ class LiveDenoiser:
             raise SpandexError(f"no model in slot {index + 1}")
         self.slots[index].runner.close()  # the Lava backend stops its processes
         del self.slots[index]
+        self.models_version += 1  # the slots after it are other models now
         if self.playing == index:
             self.playing = 0 if self.slots else BYPASS
         elif self.playing > index:
@@ -237,6 +240,7 @@ class LiveDenoiser:
         record["playing"] = self.playing
         shown = self.shown
         record["shown"] = shown
+        record["models_version"] = self.models_version
         record["in_peak"] = float(np.max(np.abs(hop)))
         record["out_peak"] = float(np.max(np.abs(out)))
         noise_db = self.noise.level_dbfs

@@ -31,6 +31,7 @@ FRAME_DTYPE = np.dtype([
     ("t", np.float64),               # engine time (time.monotonic) when the hop was processed
     ("playing", np.int16),           # model slot heard now (-1: bypass)
     ("shown", np.int16),             # model slot whose spikes are in `fired` (-1: none)
+    ("models_version", np.uint32),   # counts loads and removals: the slots' numbers meant other models before
     ("in_db", np.float32, (N_BINS,)),   # |input spectrum| in dB (after noise injection)
     ("out_db", np.float32, (N_BINS,)),  # |output spectrum| in dB (what the listener hears)
     ("in_peak", np.float32),         # peak |sample| of the input hop
