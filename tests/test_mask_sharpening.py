@@ -326,3 +326,16 @@ def test_a_sharpened_copys_card_names_the_model_it_copied_and_a_card_unlike_its_
     assert main(["models", str(path)]) == 0
     assert ("mask: the model file sharpens by 0.75, its card says 0.2: what runs is the file's (the card is out of "
             "date or was edited)") in capsys.readouterr().out
+
+
+def test_a_strength_the_model_has_already_is_scored_once(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from engine.library import sharpening
+
+    calls = []
+    real = sharpening.score
+    monkeypatch.setattr(sharpening, "score", lambda model, *rest: calls.append(model) or real(model, *rest))
+    source = save_netx(load_model(reference_path("spandex_prune75.net")).sharpened_by(0.5), tmp_path / "half.net")
+    assert main(["sharpen", str(source), "--strength", "0.5", "--dataset", str(tiny_dataset),
+                 "--out", str(tmp_path / "again.net")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "(sharpened 0.5)" in line or "(as it is" in line]
+    assert len(calls) == 1 and len(rows) == 2 and rows[0].split()[3:] == rows[1].split()[5:]  # the same numbers

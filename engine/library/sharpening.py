@@ -131,9 +131,12 @@ def make_sharpened(model_spec: str, strength: float | None, dataset: str, out: s
         made = dataclasses.replace(model.sharpened_by(strength), name=target.stem, source=None)
         candidates = [(f"{target.stem} (sharpened {made.decoder.sharpening:g})", made),
                       (f"{model.name} (as it is{f', {own:g}' if own else ''})", model)]
-    scores = []
+    scores: list[tuple[str, SharpenedScores]] = []
     for label, candidate in candidates:
-        scores.append((label, score(candidate, clips, clean_in)))
+        # one network: a strength scored already (the model's own, asked for again) scores the same
+        again = next((done for (_, other), (_, done) in zip(candidates, scores) if other.decoder == candidate.decoder),
+                     None)
+        scores.append((label, again if again is not None else score(candidate, clips, clean_in)))
         if scored is not None:
             scored(*scores[-1])
     if target is None:
