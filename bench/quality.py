@@ -28,7 +28,6 @@ models + reference networks).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from engine.backends import prepare  # noqa: E402
 from engine.constants import SAMPLE_RATE  # noqa: E402
 from engine.denoiser import denoise  # noqa: E402
 from engine.errors import SpandexError  # noqa: E402
-from engine.evaluation.metrics import pesq_wb, si_snr, stoi  # noqa: E402
+from engine.evaluation.metrics import SNR_BANDS, pesq_wb, si_snr, snr_band, stoi  # noqa: E402
 from engine.files.atomic import write_text_atomic  # noqa: E402
 from engine.files.audio import load_audio  # noqa: E402
 from engine.files.pairing import Pair, pair_files  # noqa: E402
@@ -58,8 +57,6 @@ REFERENCE_DIR = REPO.parent / "shared" / "reference_models"
 HELD_OUT = REPO / "build" / "data" / "debian" / "test_set"
 REFERENCE_NETS = ("ndns_baseline", "spandex_prune50", "spandex_prune75")
 OFFICIAL = "ndns_baseline"
-BANDS: tuple[tuple[str, float, float], ...] = (
-    ("<0", -math.inf, 0.0), ("0–6", 0.0, 6.0), ("6–12", 6.0, 12.0), ("≥12", 12.0, math.inf))
 
 Run = Callable[[np.ndarray], tuple[np.ndarray, RunTotals | None]]
 
@@ -68,10 +65,6 @@ def input_snr(clean: np.ndarray, noisy: np.ndarray) -> float:
     """SNR of a noisy clip in dB, measured from its pair: clean energy over (noisy − clean) energy."""
     noise = np.sum((noisy.astype(np.float64) - clean) ** 2)
     return float(10 * np.log10(np.sum(clean.astype(np.float64) ** 2) / max(noise, 1e-20)))
-
-
-def band_of(snr_db: float) -> str:
-    return next(name for name, low, high in BANDS if low <= snr_db < high)
 
 
 @dataclass
@@ -160,10 +153,10 @@ def pick(pairs: list[Pair], limit: int | None) -> list[Pair]:
     run sees every band; all pairs without a limit."""
     if limit is None or limit >= len(pairs):
         return pairs
-    by_band: dict[str, list[Pair]] = {name: [] for name, _, _ in BANDS}
+    by_band: dict[str, list[Pair]] = {name: [] for name, _, _ in SNR_BANDS}
     for pair in pairs:
         noisy, clean = load_pair(pair)
-        by_band[band_of(input_snr(clean, noisy))].append(pair)
+        by_band[snr_band(input_snr(clean, noisy))].append(pair)
     quota = dict.fromkeys(by_band, 0)
     while sum(quota.values()) < limit:
         for name, members in by_band.items():
@@ -179,14 +172,14 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def results_table(rows: list[Row]) -> list[str]:
-    band_heads = " | ".join(f"{name} dB" for name, _, _ in BANDS)
+    band_heads = " | ".join(f"{name} dB" for name, _, _ in SNR_BANDS)
     lines = [
         f"| system | SI-SNRi dB | {band_heads} | quiet mic | PESQ | STOI | SIG | BAK | OVRL | M-Ops/s | "
         "clean in → out dB |",
-        "| --- |" + " ---: |" * (len(BANDS) + 9),
+        "| --- |" + " ---: |" * (len(SNR_BANDS) + 9),
     ]
     for row in rows:
-        bands = " | ".join(_fmt(row.mean_si_snri(name)) for name, _, _ in BANDS)
+        bands = " | ".join(_fmt(row.mean_si_snri(name)) for name, _, _ in SNR_BANDS)
         mos = " | ".join(_fmt(row.mean([m[i] for m in row.mos])) for i in range(3))
         quiet = _fmt(row.mean(row.quiet)) if row.run is not None else _fmt(0.0)
         lines.append(f"| {row.name} | {_fmt(row.mean_si_snri())} | {bands} | {quiet} | {_fmt(row.mean(row.pesq))} | "
@@ -300,13 +293,13 @@ def main() -> None:
             rows.append(Row(name, lambda audio, b=baseline: (b(audio), None)))
     mos = DNSMOS()
 
-    band_counts = dict.fromkeys((name for name, _, _ in BANDS), 0)
+    band_counts = dict.fromkeys((name for name, _, _ in SNR_BANDS), 0)
     audio_seconds = 0.0
     started = time.perf_counter()
     for index, pair in enumerate(pairs):
         noisy, clean = load_pair(pair)
         n = len(noisy)
-        band = band_of(input_snr(clean, noisy))
+        band = snr_band(input_snr(clean, noisy))
         band_counts[band] += 1
         audio_seconds += n / SAMPLE_RATE
         for row in rows:

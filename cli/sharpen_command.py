@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 
 from cli.beside import beside_it
-from engine.library.sharpening import BANDS, SWEEP, SharpenedScores, make_sharpened
+from engine.evaluation.metrics import SNR_BANDS
+from engine.library.sharpening import SWEEP, SharpenedScores, make_sharpened
 
 
 def add_parser(subparsers) -> None:
@@ -34,10 +35,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _band(low: float | None, high: float | None) -> str:
-    return f"<{high:g}" if low is None else f"≥{low:g}" if high is None else f"{low:g}–{high:g}"
-
-
 def run(args: argparse.Namespace) -> int:
     rows = 0
 
@@ -46,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         if rows == 0:
             print(f"scored on the validation split of {args.dataset}: SI-SNRi in dB, over all clips and by input SNR "
                   "(dB); clean speech in -> out in dB")
-            bands = "".join(f" {_band(low, high):>8}" for low, high in BANDS)
+            bands = "".join(f" {name:>8}" for name, _, _ in SNR_BANDS)
             print(f"{'strength' if args.sweep else 'model':<32} {'SI-SNRi':>8}{bands} {'clean in→out':>12} "
                   f"{'M-Ops/s':>8}")
         rows += 1

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.quality import OFFICIAL, Row, band_of, goals, input_snr, versus
+from bench.quality import OFFICIAL, Row, goals, input_snr, versus
+from engine.evaluation.metrics import snr_band
 from engine.snn.telemetry import RunTotals
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,7 +20,7 @@ def test_input_snr_is_measured_from_the_pair():
     noise = rng.standard_normal(16000)
     noise *= np.sqrt(np.sum(clean**2) / np.sum(noise**2)) / 10 ** (7.5 / 20)  # 7.5 dB below the speech
     assert input_snr(clean, clean + noise) == pytest.approx(7.5)
-    bands = [band_of(v) for v in (-3.0, 0.0, 5.99, 6.0, 12.0, 30.0)]
+    bands = [snr_band(v) for v in (-3.0, 0.0, 5.99, 6.0, 12.0, 30.0)]
     assert bands == ["<0", "0–6", "0–6", "6–12", "≥12", "≥12"]
 
 

@@ -65,6 +65,16 @@ EPS = 1e-8
 NEURON_OP_WEIGHT = 10
 """Energy of one NeuronOp in SynOps (N-DNS power proxy: SynOPS + 10 x NeuronOPS)."""
 
+SNR_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("<0", -math.inf, 0.0), ("0–6", 0.0, 6.0), ("6–12", 6.0, 12.0), ("≥12", 12.0, math.inf))
+"""The input-SNR bands (name, from, below; dB) SPANDEX's quality tables split clips into (bench/quality.py's held-out
+table, ``spandex sharpen``'s)."""
+
+
+def snr_band(snr_db: float) -> str:
+    """The name of the :data:`SNR_BANDS` band an input SNR (dB) falls in."""
+    return next(name for name, low, high in SNR_BANDS if low <= snr_db < high)
+
 
 def si_snr(target: np.ndarray, estimate: np.ndarray) -> float | np.ndarray:
     """Scale-invariant SNR in dB over the last axis, exactly as N-DNS ``snr.py`` (float64).

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SpandexError
+from engine.evaluation.metrics import SNR_BANDS
 from engine.evaluation.report import card_metrics, validation_measured_on
 from engine.files.atomic import write_text_atomic
 from engine.files.netx import load_model, save_netx
@@ -25,9 +26,6 @@ from engine.snn.model import MAX_SHARPENING, SDNNModel, sharpening_problem
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 """The strengths ``spandex sharpen --sweep`` scores."""
 
-BANDS = ((None, 0.0), (0.0, 6.0), (6.0, 12.0), (12.0, None))
-"""Input-SNR bands (dB) the scores are split into, as bench/quality.py splits the held-out set."""
-
 CARD_FIELDS_REPLACED = ("name", "created", "metrics", "input_level", "decoder", "export", "sharpened",
                         *LIBRARY_SETTINGS)
 """What a sharpened model's card does not take from its model's card: everything else (parent, data, stages,
@@ -37,7 +35,7 @@ settings either: a copy of the default is not the default.)"""
 
 @dataclass(frozen=True)
 class SharpenedScores:
-    """One strength's validation scores: SI-SNRi (dB) over the noisy clips and by input-SNR band (:data:`BANDS`;
+    """One strength's validation scores: SI-SNRi (dB) over the noisy clips and by input-SNR band (``SNR_BANDS``;
     None where no clip falls in a band), M-Ops/s, and the SI-SNR (dB) of the output when the clean speech alone goes
     in (how much the model harms it)."""
 
@@ -90,12 +88,8 @@ def score(model: SDNNModel, clips, clean_in) -> SharpenedScores:
     improvement = np.array(noisy.per_clip_si_snr) - np.array(noisy.per_clip_si_snr_noisy)
     input_snr = np.array(noisy.per_clip_si_snr_noisy)
     bands = []
-    for low, high in BANDS:
-        inside = np.ones(len(input_snr), bool)
-        if low is not None:
-            inside &= input_snr >= low
-        if high is not None:
-            inside &= input_snr < high
+    for _, low, high in SNR_BANDS:
+        inside = (input_snr >= low) & (input_snr < high)
         bands.append(float(improvement[inside].mean()) if inside.any() else None)
     clean = validate(model, clean_in)
     return SharpenedScores(float(model.decoder.sharpening), noisy.si_snr, noisy.si_snri, tuple(bands), clean.si_snr,
