@@ -152,7 +152,7 @@ def test_a_restarted_engine_loads_each_model_in_its_slot_on_its_own_backend_and_
     before = [{"source": "a.net", "backend": "lava", "sharpening": 1.5, "own_sharpening": 0.75},
               {"source": "b.net", "backend": "sparse", "sharpening": 0.5, "own_sharpening": 0.5}]
     host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
-    host.restore = (before, 1, 2)  # type: ignore[assignment]
+    host.restore = (before, 1)  # type: ignore[assignment]
     back = [{**m, "sharpening": m["own_sharpening"]} for m in before]
     host._handle(protocol.ModelsChanged(tuple(back[:1]), playing=0, loading=1))  # type: ignore[arg-type]
     assert host.commands.empty()
@@ -175,7 +175,7 @@ def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one
     assert restore_after_reload(before, 2, now)[0] == protocol.SetSharpening(0, 1.5)  # b heard, gone: no Select
     # the loading over with a model missing: what came back is restored, once
     host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")
-    host.restore = (before, 3, 4)  # type: ignore[assignment]
+    host.restore = (before, 3)  # type: ignore[assignment]
     host._handle(protocol.ModelsChanged(tuple(now), playing=0, loading=0))  # type: ignore[arg-type]
     assert host.restore is None and host.commands.get_nowait() == protocol.Select(1)
 

@@ -136,8 +136,8 @@ class EngineHost:
         self.models_reported = False  # (whether it has: an empty list then means none is loaded)
         self.ended = False  # the engine said it stopped (Stopped, Fatal), or its end has been reported
         self.stopping = False  # stop() was called: the engine's end is expected
-        # a restart's models as they were, the slot heard and how many are reloaded: their settings come back with them
-        self.restore: tuple[list[protocol.ModelInfo], int | None, int] | None = None
+        # a restart's models as they were and the slot heard: their settings come back with them
+        self.restore: tuple[list[protocol.ModelInfo], int | None] | None = None
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
@@ -286,10 +286,9 @@ class EngineHost:
             self.models = list(event.models)
             self.models_reported = True
             # once every model is back, or the loading is over with some back (one may have failed to load)
-            if self.restore is not None and (len(self.models) >= self.restore[2] or
-                                             (event.loading == 0 and self.models)):
-                before, heard, _ = self.restore
-                for command in restore_after_reload(before, heard, self.models):
+            if self.restore is not None and (len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
+                                             or (event.loading == 0 and self.models)):
+                for command in restore_after_reload(*self.restore, self.models):
                     self.commands.put(command)
                 self.restore = None
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
@@ -312,11 +311,10 @@ class EngineHost:
         self._new_queues()
         self.ended = False
         later: list[protocol.LoadModel] = []
-        reloaded: list[protocol.ModelInfo] = []
         if self.models_reported:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
-            reloaded = [m for m in self.models if m["source"]]
+        reloaded = self.models_reported and any(m["source"] for m in self.models)
         self.start()
         select = self.replay.get(protocol.Select)
         heard = select.slot if reloaded and isinstance(select, protocol.Select) and \
@@ -324,7 +322,7 @@ class EngineHost:
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
         for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select)]:
             self.commands.put(command)
-        self.restore = (list(self.models), heard, len(reloaded)) if reloaded else None
+        self.restore = (list(self.models), heard) if reloaded else None
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:
