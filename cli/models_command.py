@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.errors import ModelFileError, SpandexError
 from engine.evaluation.report import model_report
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES, existing_model_file, load_model, save_netx
-from engine.library.card import card_lines, mask_differs, read_card
+from engine.library.card import card_lines, read_card
 from engine.library.catalog import ModelEntry, install_model, list_models, model_file, user_models_dir
 from engine.library.licences import lineage_notices
 from engine.training.config import model_name_problem
@@ -111,10 +111,7 @@ def show_card(name: str, entries: list[ModelEntry]) -> int:
     model = load_model(path)  # a file that is not a model says so, rather than showing an empty card
     if problem:
         raise ModelFileError(f"{path}: {problem}")
-    lines = card_lines(card) or [f"{name} has no model card ({path.with_suffix('.json')})"]
-    differs = mask_differs(card, model) if card else ""
-    if differs:
-        lines.append(differs)
+    lines = card_lines(card, model=model) or [f"{name} has no model card ({path.with_suffix('.json')})"]
     notices = lineage_notices(path, card)  # its own and its lineage's: what must go with it where it is shared
     if notices:
         lines.append(f"licence notices (its lineage's; share them with it): {', '.join(str(n) for n in notices)}")

@@ -140,14 +140,17 @@ def _unsigned_zero(text: str) -> str:
     return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
-def card_lines(card: dict, brief_stages: bool = False) -> list[str]:
+def card_lines(card: dict, brief_stages: bool = False, model: SDNNModel | None = None) -> list[str]:
     """The card as short ``label: value`` lines, most telling first. ``brief_stages``: the stages before the last
     in a few words each (steps, pruning), for the app's card, where room is short; ``spandex models`` shows all.
-    A field of an unexpected form (a hand-edited card) gives a line that says so, not an error."""
+    A field of an unexpected form (a hand-edited card) gives a line that says so, not an error. With the ``model``
+    its file holds, a card whose mask sharpening is not the file's gets a line more, last (an empty card none)."""
     try:
-        return _card_lines(card, brief_stages)
+        lines = _card_lines(card, brief_stages)
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-        return [f"the card cannot be shown whole: a field has an unexpected form ({type(exc).__name__}: {exc})"]
+        lines = [f"the card cannot be shown whole: a field has an unexpected form ({type(exc).__name__}: {exc})"]
+    differs = _mask_differs(card, model) if model is not None and card else ""
+    return lines + ([differs] if differs else [])
 
 
 def _card_lines(card: dict, brief_stages: bool) -> list[str]:
@@ -313,7 +316,7 @@ def _mask_line(card: dict) -> str:
     return ""
 
 
-def mask_differs(card: dict, model: SDNNModel) -> str:
+def _mask_differs(card: dict, model: SDNNModel) -> str:
     """A line saying the card's mask sharpening is not its model file's (a hand-edited or stale card; what runs is
     the file's), or ""."""
     said = card_sharpening(card)

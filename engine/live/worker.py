@@ -33,7 +33,7 @@ from engine.constants import HOP, SAMPLE_RATE
 from engine.dsp.resampler import StreamingResampler
 from engine.errors import SpandexError
 from engine.files.audio import write_wav
-from engine.library.card import card_lines, mask_differs, read_card
+from engine.library.card import card_lines, read_card
 from engine.library.catalog import resolve_model, user_data_dir
 from engine.live import devices as audio_device
 from engine.live import protocol
@@ -79,18 +79,10 @@ def model_info(runner: Runner, slot: int, sharpening: float) -> protocol.ModelIn
         "layer_weight_sparsity": [float(s) for s in model.layer_weight_sparsity()],
         "weight_sparsity": float(model.weight_sparsity),
         "synapses": int(model.n_synapses), "nonzero_synapses": int(model.n_nonzero_synapses),
-        "card": model_card_lines(model),
+        # (a line more where its file's mask sharpening is not its card's)
+        "card": card_lines(read_card(model.source)[0], brief_stages=True, model=model) if model.source else [],
         "sharpening": float(sharpening), "own_sharpening": float(model.decoder.sharpening),
     }
-
-
-def model_card_lines(model) -> list[str]:
-    """The app's lines of ``model``'s card (brief), with one more where its file's mask sharpening is not the card's."""
-    card = read_card(model.source)[0] if model.source else {}
-    if not card:
-        return []
-    differs = mask_differs(card, model)
-    return card_lines(card, brief_stages=True) + ([differs] if differs else [])
 
 
 class AudioEngine:
