@@ -241,6 +241,9 @@ class TrainConfig:
     weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-5
     grad_clip: Annotated[float, Field(gt=0.0)] = 10.0
     mse_weight: Annotated[float, Field(ge=0.0)] = 0.001
+    intelligibility_weight: Annotated[float, Field(ge=0.0, le=1000.0)] = 0.0
+    """Adds ``w · (1 − envelope correlation)`` to the loss, a differentiable stand-in for STOI
+    (:mod:`engine.training.intelligibility`): at w = 50, 0.01 of it weighs as 0.5 dB of SI-SNR."""
     train_thresholds: bool = False
     level_input: bool | None = None
     """Level the network's input (:mod:`engine.dsp.level`): true adds the default levelling to the model,

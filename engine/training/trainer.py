@@ -67,6 +67,7 @@ from engine.training.distributed import (
 )
 from engine.training.fresh_mixtures import FreshMixtures
 from engine.training.graph import SDNNGraph
+from engine.training.intelligibility import intelligibility_loss
 from engine.training.loss import BatchSpectra, batch_spectra, denoise_batch, masked_denoise, ndns_loss
 from engine.training.prefetch import BatchPrefetcher
 from engine.training.pruning import mask_sparsity, prune_masks
@@ -327,6 +328,9 @@ class _Run:
                                                  batch.spectra.noisy_magnitude)
         loss, score = ndns_loss(batch.spectra.clean, denoised, batch.spectra.clean_magnitude, magnitude,
                                 config.mse_weight)
+        if config.intelligibility_weight:
+            loss = loss + config.intelligibility_weight * intelligibility_loss(batch.spectra.clean_magnitude,
+                                                                               magnitude)
         if batch.taught is not None:  # distillation: also match what the teacher makes of the same batch
             taught, taught_magnitude = batch.taught
             imitation, _ = ndns_loss(taught, denoised, taught_magnitude, magnitude, config.mse_weight)

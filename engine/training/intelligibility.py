@@ -1,0 +1,82 @@
+"""A differentiable stand-in for STOI, for the training loss: band-envelope correlation on the engine's spectra.
+
+STOI (Taal et al. 2011; :func:`engine.evaluation.metrics.stoi` scores with ``pystoi``) compares the clean and
+the denoised speech's envelopes in 15 third-octave bands from 150 Hz, over 384 ms segments: each denoised
+segment is scaled to the clean one's energy, clipped at 15 dB above it, and the two correlated; the score is the
+mean correlation. Here the same is done on the magnitudes the training step already has (n_fft 512, hop 128 at
+16 kHz, so a segment is 48 frames rather than STOI's 30 frames at 10 kHz), segments every
+:data:`SEGMENT_STRIDE` frames. STOI drops the clean reference's silent frames (40 dB below its loudest) before
+segmenting; here a segment counts only if most of its frames are active by that rule, and a clip without
+such a segment has no score (NaN), as a silent target has no SI-SNR.
+
+It is an objective to train with, not a measurement: it tracks STOI (tests/test_intelligibility_objective.py)
+but is not STOI, and scores are reported with pystoi.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from engine.constants import HOP, N_FFT, SAMPLE_RATE
+from engine.evaluation.metrics import EPS
+
+BANDS = 15
+LOWEST_CENTRE_HZ = 150.0
+SEGMENT_FRAMES = round(0.384 * SAMPLE_RATE / HOP)  # STOI's 384 ms
+SEGMENT_STRIDE = 4
+CLIP_DB = 15.0  # STOI's β = −15 dB: the denoised envelope is clipped at (1 + 10^(15/20)) × the clean one
+SILENCE_DB = 40.0
+ACTIVE_SHARE = 0.5  # a segment counts when at least this share of its frames is active
+
+
+@functools.cache
+def _band_matrix(bins: int) -> torch.Tensor:
+    """(bins, BANDS) 0/1: which STFT bin belongs to which third-octave band (bins 31.25 Hz apart)."""
+    hz = torch.arange(bins, dtype=torch.float64) * SAMPLE_RATE / N_FFT
+    centres = LOWEST_CENTRE_HZ * 2.0 ** (torch.arange(BANDS, dtype=torch.float64) / 3.0)
+    low, high = centres * 2.0 ** (-1 / 6), centres * 2.0 ** (1 / 6)
+    return ((hz[:, None] >= low[None, :]) & (hz[:, None] < high[None, :])).double()
+
+
+def _frames_last_bins(magnitude: torch.Tensor) -> torch.Tensor:
+    """(B, T, bins) view of a (B, bins, T) magnitude, however it is laid out."""
+    return magnitude.transpose(1, 2)
+
+
+def envelope_correlation(clean_magnitude: torch.Tensor, denoised_magnitude: torch.Tensor) -> torch.Tensor:
+    """Per row (B,): mean correlation of the clean and denoised band envelopes over the active segments, as
+    STOI scores (1 = the same envelopes up to scale); NaN for a row with no active segment."""
+    clean = _frames_last_bins(clean_magnitude)
+    denoised = _frames_last_bins(denoised_magnitude)
+    bands = _band_matrix(clean.shape[-1]).to(clean.dtype).to(clean.device)
+    clean_env = torch.sqrt(clean.square() @ bands + EPS)  # (B, T, BANDS)
+    denoised_env = torch.sqrt(denoised.square() @ bands + EPS)
+    frame_energy = clean.square().sum(-1)  # (B, T)
+    frame_db = 10 * torch.log10(frame_energy + EPS)
+    active = (frame_db > frame_db.amax(-1, keepdim=True) - SILENCE_DB).to(clean.dtype)
+    if clean_env.shape[1] < SEGMENT_FRAMES:
+        return clean_env.new_full((clean_env.shape[0],), torch.nan)
+    # segments: (B, S, BANDS, N)
+    x = clean_env.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE)
+    y = denoised_env.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE)
+    counted = (active.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE).mean(-1) >= ACTIVE_SHARE).to(clean.dtype)  # (B, S)
+    scale = x.norm(dim=-1, keepdim=True) / (y.norm(dim=-1, keepdim=True) + EPS)
+    y = torch.minimum(y * scale, x * (1.0 + 10.0 ** (CLIP_DB / 20.0)))
+    x = x - x.mean(-1, keepdim=True)
+    y = y - y.mean(-1, keepdim=True)
+    correlation = (x * y).sum(-1) / (x.norm(dim=-1) * y.norm(dim=-1) + EPS)  # (B, S, BANDS)
+    per_segment = correlation.mean(-1)
+    segments = counted.sum(-1)
+    score = (per_segment * counted).sum(-1) / segments.clamp(min=1.0)
+    return torch.where(segments > 0, score, torch.nan)
+
+
+def intelligibility_loss(clean_magnitude: torch.Tensor, denoised_magnitude: torch.Tensor) -> torch.Tensor:
+    """``1 − mean envelope correlation`` over the rows that have a score (0 when none has)."""
+    score = envelope_correlation(clean_magnitude, denoised_magnitude)
+    scored = ~torch.isnan(score)
+    if not bool(scored.any()):
+        return score.new_zeros(())
+    return 1.0 - score[scored].mean()
