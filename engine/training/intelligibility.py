@@ -70,7 +70,8 @@ def envelope_correlation(clean_magnitude: torch.Tensor, denoised_magnitude: torc
     per_segment = correlation.mean(-1)
     segments = counted.sum(-1)
     score = (per_segment * counted).sum(-1) / segments.clamp(min=1.0)
-    return torch.where(segments > 0, score, torch.nan)
+    silent = frame_energy.amax(-1) == 0  # every frame "within 40 dB" of a silent loudest one: none counts
+    return torch.where((segments > 0) & ~silent, score, torch.nan)
 
 
 def intelligibility_loss(clean_magnitude: torch.Tensor, denoised_magnitude: torch.Tensor) -> torch.Tensor:
