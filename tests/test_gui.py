@@ -612,6 +612,34 @@ def test_the_source_picker_after_a_cancelled_or_chosen_file_shows_what_plays(qtb
 
 
 @pytest.mark.slow
+def test_a_mask_sharpening_set_by_hand_is_set_again_at_the_next_start(qtbot, tmp_path):
+    """The models loaded at closing came back at the next start, but each with its own sharpening: the one set in
+    the Models panel was lost. Set back to its own, nothing is kept for it."""
+    model = str(reference_path("spandex_prune75.net"))
+    window, host = open_window(qtbot, tmp_path, [model], output="none")
+    try:
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1, timeout=60_000)
+        window.models_panel.table.selectRow(0)
+        window.models_panel.sharpening_spin.setValue(1.5)
+        qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == 1.5, timeout=10_000)
+    finally:
+        close_window(window, host)
+    window, host = open_window(qtbot, tmp_path, [model], output="none")
+    try:
+        qtbot.waitUntil(lambda: bool(window.controller.models) and window.controller.models[0]["sharpening"] == 1.5,
+                        timeout=60_000)
+        assert window.controller.models[0]["own_sharpening"] == 0.0
+        window.models_panel.table.selectRow(0)
+        assert window.models_panel.sharpening_spin.value() == 1.5
+        window.models_panel.sharpening_own.click()
+        qtbot.waitUntil(lambda: window.controller.models[0]["sharpening"] == 0.0, timeout=10_000)
+    finally:
+        close_window(window, host)
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    assert settings.value("sharpening") in (None, [], "")
+
+
+@pytest.mark.slow
 def test_closing_in_demo_mode_does_not_remember_the_full_screen_as_the_windows_size(qtbot, tmp_path):
     """Every later start opened full screen on the normal page (and a --window-size screenshot was the screen's)."""
     window, host = open_window(qtbot, tmp_path, [str(reference_path("spandex_prune75.net"))], output="none")

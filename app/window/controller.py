@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from app.panels.devices import FILE_PREFIX
 from app.window import status_text
@@ -24,6 +24,7 @@ from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.live import protocol
 from engine.live.host import EngineHost
+from engine.snn.model import sharpening_problem
 
 if TYPE_CHECKING:
     from PySide6 import QtCore
@@ -41,6 +42,30 @@ RECORD_MAX_S = 600.0
 def _same_file(path: str) -> Path:
     """A model's file in a form that compares equal however it was named."""
     return Path(path).expanduser().resolve()
+
+
+def _sharpening_overrides(models: list[protocol.ModelInfo]) -> list[str]:
+    """What the settings keep of the mask sharpenings set by hand: ``"<strength> <model file>"`` for each loaded model
+    whose strength is not its own."""
+    return [f"{m['sharpening']!r} {m['source']}" for m in models
+            if m.get("source") and m["sharpening"] != m["own_sharpening"]]
+
+
+def _remembered_sharpening(settings: QtCore.QSettings) -> dict[str, float]:
+    """The sharpenings :func:`_sharpening_overrides` saved, by model file; entries that are not one (a settings
+    file edited by hand, an older version's) are left out, as the other remembered settings' bad values are."""
+    value = settings.value("sharpening")
+    entries = value if isinstance(value, list) else [value] if isinstance(value, str) and value else []
+    found: dict[str, float] = {}
+    for entry in entries:
+        strength, _, source = str(entry).partition(" ")
+        try:
+            number = float(strength)
+        except ValueError:
+            continue
+        if source and sharpening_problem(number) is None:
+            found[source] = number
+    return found
 
 
 def _source_spec(info: protocol.StreamChanged | None) -> str | None:
@@ -73,6 +98,8 @@ class WindowController:
         self._demo_noise = ("", 5.0)  # the noise when demo mode began: what Reset brings back there
         self._load_error = ""  # why the last model did not load (shown while none is loaded)
         self._starting = True  # until the engine's first event: the banner says it is starting
+        # the sharpenings set by hand when the app was last closed: set again once the models have loaded
+        self._sharpening_to_restore: dict[str, float] | None = _remembered_sharpening(settings)
         window.show_banner(status_text.starting_text(self.loading))
         self._connect()
 
@@ -175,6 +202,18 @@ class WindowController:
             self.load_model(parent)
         self.load_model(path)
         self.pending_ab = (parent, path)
+
+    def _remember_sharpening(self) -> None:
+        """Save the sharpenings set by hand; the first time the models have all loaded, set again those that were
+        set when the app was last closed (each a :class:`protocol.SetSharpening`, whose ModelsChanged saves)."""
+        restore, self._sharpening_to_restore = self._sharpening_to_restore, None
+        if restore is None:
+            self._settings.setValue("sharpening", _sharpening_overrides(self.models))
+            return
+        for model in self.models:
+            strength = restore.get(model.get("source") or "")
+            if strength is not None and model["sharpening"] == model["own_sharpening"] != strength:
+                self._host.set_sharpening(model["slot"], strength)
 
     def _apply_pending_ab(self) -> None:
         if self.pending_ab is None:
@@ -279,8 +318,9 @@ class WindowController:
                 self._apply_pending_ab()
                 w.prune_panel.offer_models([m.get("source") or "" for m in self.models])
                 w.loihi_panel.set_models(self.models, -1 if w.blind else event.playing)  # (its name would tell X)
-                if not event.loading:  # what the next start loads
+                if not event.loading:  # what the next start loads, and the sharpenings set by hand
                     self._settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
+                    self._remember_sharpening()
                 self._show_banner()
             case protocol.StreamChanged():
                 self.stream_info = event
