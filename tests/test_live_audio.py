@@ -311,6 +311,29 @@ def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_pa
 
 
 @pytest.mark.slow
+def test_an_output_device_plugged_in_later_is_found_while_the_microphone_runs(virtual_audio):
+    """Started with its output device missing, the engine ran the microphone and said so, but only the ⟳ button
+    found the device once it was plugged in: now a look in a child process finds it, and the stream plays on it."""
+    config = EngineConfig(models=[], input="mic_feed", output="late_out", prefill_hops=PREFILL_HOPS)
+    host = EngineHost(config, mode="process", env=virtual_audio.jack_env()).start()
+    try:
+        stream = host.wait_event(protocol.StreamChanged, 120)
+        assert stream.state == "running" and stream.input.startswith("mic_feed") and not stream.output
+        assert stream.message == "no output device 'late_out': the denoised sound is not played until it is back"
+        wait_for_hops(host, 250)  # the looks so far found nothing; the microphone ran on (no reopening)
+        assert host.counters()["device_gaps"] == 0
+        virtual_audio.add_sink("late_out")  # plugged in
+        back = host.wait_event(protocol.StreamChanged, 60, lambda e: bool(e.output))
+        assert back.state == "running" and back.output.startswith("late_out") and back.message == ""
+        assert back.input.startswith("mic_feed")
+        wait_for_hops(host, 125)
+    finally:
+        host.stop()
+        if "late_out" in virtual_audio.sink_modules:
+            virtual_audio.remove_sink("late_out")
+
+
+@pytest.mark.slow
 def test_device_at_48k_is_resampled(noisy_speech, tmp_path):
     audio = VirtualAudio(rate=48000, quantum=384).start()
     try:

@@ -238,10 +238,38 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
     devices.open()
     assert opened == [(SimpleNamespace(key="mic (JACK)"), None)]
     assert devices.state == "running" and not devices.plays_output
-    assert devices.message == "no output device 'speakers': the denoised sound is not played (⟳ looks for devices again)"
+    assert devices.message == "no output device 'speakers': the denoised sound is not played until it is back"
+    looks: list = []
+    answers = iter([None, False, None, True])
+
+    class FakeWatch:  # a look in a child process (engine/live/device_watch.py), answering as told
+        def __init__(self, kind, key):
+            looks.append((kind, key))
+
+        def found(self):
+            return next(answers)
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(supervisor, "DeviceWatch", FakeWatch)
     engine.callback.last_call, devices.next_retry = time.monotonic(), 0.0  # callbacks coming, any retry long due
     devices.supervise(time.monotonic())
-    assert len(opened) == 1  # the running microphone is left alone
+    assert len(opened) == 1 and looks == []  # the running microphone is left alone; the first look comes later
+    later = time.monotonic() + devices.OUTPUT_LOOK_S
+    engine.callback.last_call = later
+    for _ in range(3):  # a look starts; it is under way; it says the device is not there
+        devices.supervise(later)
+    assert len(opened) == 1 and looks == [("output", "speakers")]
+    assert devices.next_output_look == later + 2 * devices.OUTPUT_LOOK_S  # the next look after a longer delay
+    engine.callback.last_call = later + 1.0
+    devices.supervise(later + 1.0)
+    assert looks == [("output", "speakers")] and len(opened) == 1  # not yet
+    later += 2 * devices.OUTPUT_LOOK_S
+    engine.callback.last_call = later
+    for _ in range(3):  # a second look: under way, then there: the stream is reopened to play on it
+        devices.supervise(later)
+    assert len(looks) == 2 and len(opened) == 2
 
 
 def test_a_file_playing_as_the_microphone_is_read_once(monkeypatch, tmp_path):

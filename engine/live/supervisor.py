@@ -24,6 +24,7 @@ from engine.errors import SpandexError
 from engine.files.audio import load_audio, resample
 from engine.live import devices as audio_device
 from engine.live.callback import AudioCallback, LoopingSource
+from engine.live.device_watch import DeviceWatch
 from engine.live.devices import InternalClock, OpenStream
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, DEVICE_LOSSES
@@ -37,6 +38,8 @@ class DeviceSupervisor:
     RETRY_S = 1.0        # first retry after a device is missing; doubles up to MAX_RETRY_S
     MAX_RETRY_S = 8.0
     CLOSE_TIMEOUT_S = 1.0
+    OUTPUT_LOOK_S = 3.0  # a missing output device (the microphone running) is looked for after this; doubles
+    MAX_OUTPUT_LOOK_S = 30.0
     MAX_EXTRA_HOPS = 3   # output that piles up beyond the prefill after late hops, before it is trimmed
 
     def __init__(self, config: EngineConfig, callback: AudioCallback, counters: np.ndarray,
@@ -67,6 +70,10 @@ class DeviceSupervisor:
         self.silent_input: str | None = None  # a present microphone that sends only zeros
         self.clock_late_counted = 0  # of the internal clock now running, its late ticks already counted
         self.file_audio: tuple[str, np.ndarray] | None = None  # the file playing as the microphone, read once
+        self.output_missing = False  # the microphone runs without the wanted output device
+        self.output_look: DeviceWatch | None = None  # a look for it under way (engine/live/device_watch.py)
+        self.output_look_delay = self.OUTPUT_LOOK_S
+        self.next_output_look = 0.0
 
     # --- what the worker asks for ----------------------------------------------------------------
 
@@ -116,6 +123,7 @@ class DeviceSupervisor:
     def open(self) -> None:
         """Open the wanted devices; without an output device (or any device), the internal clock."""
         self.close()
+        was_missing, self.output_missing = self.output_missing, False
         in_dev = out_dev = None
         problems = []
         self.notes = []
@@ -181,11 +189,14 @@ class DeviceSupervisor:
             else:
                 self.state, self.message = "internal-clock", "no output device chosen: running silently"
         elif problems:  # the microphone runs, the output device is missing: said once, the microphone left running
-            # (looking again means reopening the stream: a gap in the sound every retry, for good on a machine with
-            # no output device; the ⟳ button, or a device list the app asks for, looks again)
+            # (reopening the stream to look would be a gap in the sound every retry, for good on a machine with no
+            # output device: a child process looks instead, and the stream is reopened only once it is there)
             self.state, self.lost_since = "running", None
-            self.message = "; ".join(problems) + ": the denoised sound is not played (⟳ looks for devices again)"
+            self.message = "; ".join(problems) + ": the denoised sound is not played until it is back"
             self.retry_delay = self.RETRY_S
+            self.output_missing = True
+            self.output_look_delay = self.OUTPUT_LOOK_S if not was_missing else self.output_look_delay
+            self.next_output_look = time.monotonic() + self.output_look_delay
         else:
             self.state, self.message, self.lost_since = "running", "", None
             self.retry_delay = self.RETRY_S
@@ -218,6 +229,9 @@ class DeviceSupervisor:
         return audio if rate == SAMPLE_RATE else resample(audio, SAMPLE_RATE, rate)
 
     def close(self) -> None:
+        if self.output_look is not None:
+            self.output_look.stop()
+            self.output_look = None
         if self.stream is not None:
             self.stream.close()
             self.stream = None
@@ -241,6 +255,8 @@ class DeviceSupervisor:
                 self.open()  # a chosen microphone is missing (a file plays instead): is it back?
             elif self.heard_at is not None and now - self.heard_at > self.SILENT_S:
                 self._input_went_silent(stream)
+            elif self.output_missing and now >= self.next_output_look:
+                self._look_for_output(now)
             return
         self.counters[DEVICE_LOSSES] += 1
         names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
@@ -259,6 +275,21 @@ class DeviceSupervisor:
         else:
             self.on_lost(names, False)
         self.open()
+
+    def _look_for_output(self, now: float) -> None:
+        """Start a look for the missing output device, or take its answer: there, the stream is reopened with it;
+        not, the next look comes after a longer delay (up to MAX_OUTPUT_LOOK_S)."""
+        if self.output_look is None:
+            self.output_look = DeviceWatch("output", self.wanted_output)
+            return
+        found = self.output_look.found()
+        if found is None:
+            return
+        self.output_look = None
+        self.output_look_delay = min(2 * self.output_look_delay, self.MAX_OUTPUT_LOOK_S)
+        self.next_output_look = now + self.output_look_delay
+        if found:  # (should this process's PortAudio still not list it, the next look comes later still)
+            self.open()
 
     def _input_went_silent(self, stream: OpenStream) -> None:
         """The microphone sent sound, then only exact zeros for SILENT_S. JACK and PipeWire keep a stream
