@@ -12,6 +12,7 @@ import torch
 
 from engine.evaluation.metrics import stoi
 from engine.files.netx import load_model
+from engine.library.card import card_lines, read_card
 from engine.training import events as ev
 from engine.training.config import ConfigError, TrainConfig
 from engine.training.dataset import PairedClips
@@ -106,6 +107,8 @@ def test_a_run_weighting_it_optimises_it_and_learns_more_of_it_than_the_same_run
         reports = [e for e in events if isinstance(e, ev.StepReport)]
         excess[weight] = [r.loss - (100.0 - r.si_snr) for r in reports]  # what the loss has beyond the SI-SNR
         scores[weight] = fixed_batch_correlation(events[-1].model_path, noisy, clean)
+        said = "intelligibility term (STOI stand-in) × 1000" in " ".join(card_lines(read_card(events[-1].model_path)[0]))
+        assert said == bool(weight)  # the card's recipe line says so
     print("fixed-batch envelope correlation by weight", scores)
     assert max(excess[0.0]) < 0.5  # the MSE term alone (weight 0.001)
     # 1000 × (1 − correlation) on 3 clips of 0.5 s: 0.01 to 0.3 measured, mean 0.12

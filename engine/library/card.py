@@ -570,6 +570,8 @@ def _recipe_summary(recipe: dict, brief: bool = False, for_app: bool = False) ->
     if regularizer:
         kind = "Hoyer" if regularizer.get("kind") == "hoyer" else f"L{regularizer.get('p', 1):g}"
         parts.append(f"activity regularisation {kind}, λ = {regularizer.get('weight', '?'):g}")
+    if recipe.get("intelligibility_weight"):
+        parts.append(f"intelligibility term (STOI stand-in) × {recipe['intelligibility_weight']:g}")
     if recipe.get("train_thresholds"):
         parts.append("learned thresholds")
     if recipe.get("drop_idle_neurons"):
