@@ -394,6 +394,9 @@ run, name = pathlib.Path(os.environ["RUN"]), os.environ["NAME"]
 card = json.loads((run / f"{name}.json").read_text())
 card.update({key: value for key, value in shipped_card(name).items() if key in LIBRARY_SETTINGS})
 card["sharpened"]["in_place"] = True  # the lineup's model itself, sharpened: its history is its own, not a copy's
+before = shipped_card(name).get("sharpened")
+if isinstance(before, dict) and before.get("in_place"):  # sharpened in place before: its network's own was that one's
+    card["sharpened"]["was"] = before.get("was", card["sharpened"]["was"])
 install(name, run / f"{name}.net", card)
 PY
 done

@@ -60,3 +60,13 @@ def test_install_of_a_missing_network_changes_nothing(tmp_path):
     assert (shipped / "m.net").read_bytes() == b"old"
     assert (shipped / "m.json").read_text() == '{"name": "m"}'
     assert sorted(p.name for p in shipped.iterdir()) == ["m.json", "m.net"]
+
+
+@pytest.mark.parametrize("name", ["spandex-dense", "spandex-prune50", "spandex-prune75", "spandex-prune90",
+                                  "spandex-frugal"])
+def test_a_shipped_card_says_which_sharpening_its_network_was_trained_with(name):
+    """Session 28's sharpening step, run twice, wrote the strength it set as the one the network had before
+    ("was" 0.75 for a network trained with the plain mask): a card sharpened in place keeps its network's own."""
+    sharpened = shipped_card(name)["sharpened"]
+    assert sharpened["in_place"] and sharpened["strength"] > 0
+    assert sharpened["was"] == 0.0  # every lineup network was trained with the plain mask (recipes: no sharpening)
