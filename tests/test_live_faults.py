@@ -162,6 +162,34 @@ def test_a_restarted_engine_loads_each_model_in_its_slot_on_its_own_backend_and_
     assert host.commands.empty()
 
 
+def test_a_restarted_engine_loads_what_was_still_loading_and_nothing_twice():
+    """A restart (PortAudio stuck on a dead sound server) brought back the models the engine had reported, but a
+    model still loading (or loaded, not yet reported) was lost without a word."""
+    first, second, third = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50",
+                                                                      "ndns_baseline"))
+    host = EngineHost(EngineConfig(models=[first], output=NO_OUTPUT), mode="process").start()
+
+    def sources_when(count: int) -> list[str]:
+        event = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == count and e.loading == 0)
+        return [m["source"] for m in event.models]
+
+    try:
+        assert sources_when(1) == [first]
+        host.load_model(second)
+        host._handle(protocol.DeviceLost("speakers", True))  # at once: the engine has not said it loaded it
+        assert sources_when(2) == [first, second]
+        host.load_model(third)
+        assert sources_when(3) == [first, second, third]  # (said: not loaded again after the next restart)
+        host._handle(protocol.DeviceLost("speakers", True))
+        assert sources_when(3) == [first, second, third]
+        time.sleep(1.0)
+        host.events_now()
+        assert [m["source"] for m in host.models] == [first, second, third]  # what it last said: none loaded twice
+        assert host.restarts == 2
+    finally:
+        host.stop()
+
+
 def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():
     before = [{"source": "a.net", "backend": "sparse", "sharpening": 1.5, "own_sharpening": 0.75},
               {"source": None, "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloadable)

@@ -139,6 +139,10 @@ class EngineHost:
         # a restart's models as they were and the slot heard: their settings come back with them
         self.restore: tuple[list[protocol.ModelInfo], int | None] | None = None
         self.replay: dict[type, protocol.Command] = {}  # the latest state-setting commands, by kind
+        # the LoadModel commands sent to this engine process, in order, and how many of them it has finished (loaded
+        # or failed): a restart sends the rest again
+        self.loads_sent: list[protocol.LoadModel] = []
+        self.loads_finished = 0
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
         self._new_queues()
@@ -251,6 +255,8 @@ class EngineHost:
         if isinstance(command, REPLAYED):
             key = protocol.SetInput if isinstance(command, protocol.SetFile) else type(command)
             self.replay[key] = command
+        if isinstance(command, protocol.LoadModel):
+            self.loads_sent.append(command)
         self.commands.put(command)
 
     # --- events ------------------------------------------------------------------------------------
@@ -285,6 +291,7 @@ class EngineHost:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
             self.models_reported = True
+            self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
             # once every model is back, or the loading is over with some back (one may have failed to load)
             if self.restore is not None and (len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
                                              or (event.loading == 0 and self.models)):
@@ -310,6 +317,8 @@ class EngineHost:
             q.cancel_join_thread()
         self._new_queues()
         self.ended = False
+        unfinished = self.loads_sent[self.loads_finished:]  # sent, not loaded yet: loaded by the fresh engine too
+        self.loads_sent, self.loads_finished = [], 0
         later: list[protocol.LoadModel] = []
         if self.models_reported:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
@@ -320,8 +329,8 @@ class EngineHost:
         heard = select.slot if reloaded and isinstance(select, protocol.Select) and \
             0 <= select.slot < len(self.models) else None
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
-        for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select)]:
-            self.commands.put(command)
+        for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select), *unfinished]:
+            self.send(command)
         self.restore = (list(self.models), heard) if reloaded else None
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,

@@ -193,6 +193,7 @@ class ModelsChanged:
     models: tuple[ModelInfo, ...]
     playing: int                     # the slot heard (BYPASS: none)
     loading: int                     # loads still in progress
+    loads_taken: int = 0             # LoadModel commands this engine has taken (its config's models not counted)
 
 
 @dataclass(frozen=True)

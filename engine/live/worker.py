@@ -104,6 +104,7 @@ class AudioEngine:
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-model-loader",
                                          initializer=_yield_the_cpu)
         self.pending: list[Future] = []
+        self.loads_taken = 0  # LoadModel commands taken (loaded one by one, in order: the last len(pending) unfinished)
         self.opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-virtual-mic")
         self.virtual_mic: VirtualMicrophone | None = None
         self.virtual_mic_opening: Future | None = None  # created off the worker: pactl takes tens of ms
@@ -224,6 +225,7 @@ class AudioEngine:
         """Apply one command (see :mod:`engine.live.protocol` for what each means)."""
         match command:
             case protocol.LoadModel():
+                self.loads_taken += 1
                 self.pending.append(self.loader.submit(self._load, command.spec,
                                                        command.backend or self.config.backend))
             case protocol.RemoveModel():
@@ -381,7 +383,7 @@ class AudioEngine:
     def _emit_models(self) -> None:
         self._send(protocol.ModelsChanged(tuple(model_info(s.runner, i, s.sharpening)
                                                 for i, s in enumerate(self.live.slots)),
-                                   self.live.playing, len(self.pending)))
+                                   self.live.playing, len(self.pending), self.loads_taken))
 
     def _device_lost(self, devices: str, restart: bool) -> None:
         self._send(protocol.DeviceLost(devices, restart))
