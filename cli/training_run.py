@@ -144,6 +144,8 @@ def describe(event: ev.Event) -> str | None:
         return (f"{where}: {event.data_phrase()}; run folder {event.run_dir}"
                 + (f"; distilling from {teacher_phrase(event.teacher, event.teacher_weight, event.teacher_ensemble)}"
                    if event.teacher else "")
+                + (f"; loss with the intelligibility term × {event.intelligibility_weight:g}"
+                   if event.intelligibility_weight else "")
                 + ("\nnote: the recipe's mixing settings are not used: this dataset has fixed training clips "
                    "(they apply to one built with `spandex data build --fresh`)" if event.mixing_unused else "")
                 + (f"\nnote: the loops over frames run on torch's kernels, about 1.3 times slower a step than the "

@@ -18,6 +18,12 @@ N_BINS = N_FFT // 2 + 1
 HOP_S = HOP / SAMPLE_RATE
 """One hop (one network time step) in seconds: 8 ms."""
 
+STOI_SEGMENT_FRAMES = round(0.384 / HOP_S)
+"""STOI's 384 ms analysis segment in hops (48): what the training loss's intelligibility term correlates over."""
+
+MIN_INTELLIGIBILITY_SECONDS = (STOI_SEGMENT_FRAMES - 1) * HOP_S
+"""The shortest training segment that holds one such segment (centred frames: 1 + samples // HOP of them)."""
+
 DB_FLOOR = -120.0
 """Spectra and levels shown in dB are floored here (silence is -120 dB, not -inf)."""
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from cli.training_run import describe
+from engine.constants import MIN_INTELLIGIBILITY_SECONDS
 from engine.evaluation.metrics import stoi
 from engine.files.netx import load_model
 from engine.library.card import card_lines, read_card
@@ -56,13 +58,34 @@ def test_it_tracks_stoi_over_real_degradations(noisy_speech):
 def test_it_ignores_the_level_and_a_silent_reference_has_no_score(noisy_speech):
     noisy, clean = noisy_speech
     clean, noisy = clean[:48000], noisy[:48000]
-    assert correlation(clean, 0.01 * noisy) == pytest.approx(correlation(clean, noisy), abs=1e-6)
+    assert correlation(clean, 0.01 * noisy) == pytest.approx(correlation(clean, noisy), abs=1e-3)
     scores = envelope_correlation(magnitudes(clean, np.zeros_like(clean)), magnitudes(noisy, noisy))
     assert not np.isnan(float(scores[0])) and np.isnan(float(scores[1]))
     both = intelligibility_loss(magnitudes(clean, np.zeros_like(clean)), magnitudes(noisy, noisy))
     alone = intelligibility_loss(magnitudes(clean), magnitudes(noisy))
     assert float(both) == pytest.approx(float(alone))
     assert float(intelligibility_loss(magnitudes(np.zeros(48000)), magnitudes(noisy))) == 0.0
+
+
+def test_a_band_cut_to_silence_lowers_it_as_it_lowers_stoi(noisy_speech):
+    """With the envelopes taken as sqrt(energy + EPS), a band cut to exact zero became a constant that the scaling and
+    clipping turned into a copy of the clean envelope: cutting a band raised the score. As in STOI it lowers it now,
+    and an output cut to silence everywhere scores 0, with a finite gradient."""
+    noisy, clean = noisy_speech
+    noisy, clean = noisy[:64000], clean[:64000]
+    spectrum = stft(torch.tensor(noisy[None], dtype=torch.float64))
+    mask = torch.ones(spectrum.shape, dtype=torch.float64)
+    mask[:, 35:44] = 0.0  # the bins of the band around 1.2 kHz (1.07-1.35 kHz), as a ReLU mask cuts them
+    cut, cut_magnitude = denoise_batch(mask, spectrum, noisy.size)
+    assert stoi(clean, cut[0].numpy()) < stoi(clean, noisy)
+    cut_score = float(envelope_correlation(magnitudes(clean), cut_magnitude)[0])
+    assert cut_score < correlation(clean, noisy) - 0.01
+    silent = torch.zeros_like(magnitudes(noisy), requires_grad=True)
+    score = envelope_correlation(magnitudes(clean), silent)
+    score.sum().backward()
+    assert float(score[0].detach()) == pytest.approx(0.0, abs=1e-6) and bool(torch.isfinite(silent.grad).all())
+    with pytest.raises(ValueError, match="bins"):  # frames first is not what it takes
+        envelope_correlation(magnitudes(clean).transpose(1, 2), magnitudes(noisy).transpose(1, 2))
 
 
 def test_descending_its_gradient_raises_stoi(noisy_speech):
@@ -108,7 +131,9 @@ def test_a_run_weighting_it_optimises_it_and_learns_more_of_it_than_the_same_run
         excess[weight] = [r.loss - (100.0 - r.si_snr) for r in reports]  # what the loss has beyond the SI-SNR
         scores[weight] = fixed_batch_correlation(events[-1].model_path, noisy, clean)
         said = "intelligibility term (STOI stand-in) × 1000" in " ".join(card_lines(read_card(events[-1].model_path)[0]))
-        assert said == bool(weight)  # the card's recipe line says so
+        assert said == bool(weight)  # the card's recipe line says so, and the run's start line
+        start = describe(next(e for e in events if isinstance(e, ev.Started)))
+        assert ("; loss with the intelligibility term × 1000" in start) == bool(weight), start
     print("fixed-batch envelope correlation by weight", scores)
     assert max(excess[0.0]) < 0.5  # the MSE term alone (weight 0.001)
     # 1000 × (1 − correlation) on 3 clips of 0.5 s: 0.01 to 0.3 measured, mean 0.12
@@ -120,3 +145,15 @@ def test_its_weight_is_checked():
     assert TrainConfig(name="a", dataset="d").intelligibility_weight == 0.0
     with pytest.raises(ConfigError, match="intelligibility_weight"):
         TrainConfig(name="a", dataset="d", intelligibility_weight=-1.0)
+    # segments too short to hold STOI's 384 ms: the term would score nothing (and the card say it was used)
+    with pytest.raises(ConfigError, match=r"intelligibility_weight = 25 needs segment_seconds of at least 0\.376 "
+                                          r"\(STOI's 384 ms segments\); it is 0\.2, where the term would score nothing"):
+        TrainConfig(name="a", dataset="d", intelligibility_weight=25.0, segment_seconds=0.2)
+    assert TrainConfig(name="a", dataset="d", segment_seconds=0.2).intelligibility_weight == 0.0
+
+
+def test_the_shortest_segment_allowed_is_scored():
+    samples = round(MIN_INTELLIGIBILITY_SECONDS * 16000)
+    audio = np.random.default_rng(0).standard_normal((1, samples))
+    assert not np.isnan(float(envelope_correlation(magnitudes(audio[0]), magnitudes(audio[0]))[0]))
+    assert np.isnan(float(envelope_correlation(magnitudes(audio[0, :-128]), magnitudes(audio[0, :-128]))[0]))

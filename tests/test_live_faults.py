@@ -300,6 +300,62 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
     assert len(looks) == 2 and len(opened) == 2
 
 
+def test_an_output_device_found_that_does_not_open_leaves_the_microphone_running(monkeypatch):
+    """A look found the output device, but it did not open yet (a headset still connecting): the stream fell back to
+    the internal clock, the microphone stopped. Now the microphone runs on alone and the device is looked for again;
+    and another output chosen is looked for from the first delay, not the grown one."""
+    opened: list = []
+    _devices_without_the_output(monkeypatch, opened)
+    engine = bare_engine(EngineConfig(output="headset"))
+    devices = engine.devices
+    devices.open()
+    headset = SimpleNamespace(key="headset (JACK)")
+    microphone = opened[0][0]
+
+    def open_stream(input, output, callback, *args, **kwargs):
+        opened.append((input, output))
+        if output is not None:
+            raise SpandexError("device unavailable")
+        return OpenStream(_Stream(), SAMPLE_RATE, HOP, input, output, 0.0)
+
+    monkeypatch.setattr(supervisor.audio_device, "find_device",
+                        lambda key, kind: microphone if kind == "input" else headset if key == "headset" else None)
+    monkeypatch.setattr(supervisor.audio_device, "open_stream", open_stream)
+    devices.open()  # as when a look has found it
+    assert opened[1:] == [(microphone, headset), (microphone, None)]
+    assert devices.state == "running" and devices.stream is not None and devices.stream.input is microphone
+    assert devices.output_missing and "the output device headset (JACK) does not open (device unavailable)" in \
+        devices.message
+    devices.output_look_delay = devices.MAX_OUTPUT_LOOK_S
+    devices.use_output("speakers")
+    assert devices.output_look_delay == devices.OUTPUT_LOOK_S
+
+
+def test_a_look_for_a_device_that_hangs_or_cannot_start_counts_as_not_found(monkeypatch):
+    import subprocess
+
+    from engine.live import device_watch
+
+    watch = device_watch.DeviceWatch("output", "nosuchdevice")  # a real look: the child's own PortAudio
+    deadline = time.monotonic() + 60
+    while (found := watch.found()) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert found is False
+    hung = device_watch.DeviceWatch("output", None)
+    hung.stop()
+    hung._child = subprocess.Popen(["sleep", "60"])  # as a PortAudio that hangs
+    assert hung.found() is None
+    hung._started -= device_watch.LOOK_TIMEOUT_S
+    assert hung.found() is False and hung._child.poll() is not None  # ended, not left behind
+
+    def no_process(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(device_watch.subprocess, "Popen", no_process)
+    assert device_watch.DeviceWatch("output", None).found() is False
+
+
 def test_a_file_playing_as_the_microphone_is_read_once(monkeypatch, tmp_path):
     opened: list = []
     _devices_without_the_output(monkeypatch, opened)

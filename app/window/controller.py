@@ -44,27 +44,34 @@ def _same_file(path: str) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def _sharpening_overrides(models: list[protocol.ModelInfo]) -> list[str]:
-    """What the settings keep of the mask sharpenings set by hand: ``"<strength> <model file>"`` for each loaded model
-    whose strength is not its own."""
-    return [f"{m['sharpening']!r} {m['source']}" for m in models
-            if m.get("source") and m["sharpening"] != m["own_sharpening"]]
+OWN_SHARPENING = "own"
+"""A remembered model's entry where its sharpening is its own."""
 
 
-def _remembered_sharpening(settings: QtCore.QSettings) -> dict[str, float]:
-    """The sharpenings :func:`_sharpening_overrides` saved, by model file; entries that are not one (a settings
-    file edited by hand, an older version's) are left out, as the other remembered settings' bad values are."""
+def _sharpening_entries(models: list[protocol.ModelInfo]) -> list[str]:
+    """What the settings keep of the mask sharpenings, one entry per loaded model in slot order: ``"<strength> <model
+    file>"`` where it was set by hand, ``"own <model file>"`` where it is its own (so that a file loaded twice, at two
+    strengths, gets each back in its order)."""
+    return [f"{m['sharpening']!r} {m['source']}" if m["sharpening"] != m["own_sharpening"]
+            else f"{OWN_SHARPENING} {m['source']}" for m in models if m.get("source")]
+
+
+def _remembered_sharpening(settings: QtCore.QSettings) -> dict[str, list[float | None]]:
+    """The entries :func:`_sharpening_entries` saved: by model file, each loaded copy's strength in slot order (None:
+    its own). Entries that are not one (a settings file edited by hand) are its own, as the other remembered
+    settings' bad values are left out."""
     value = settings.value("sharpening")
     entries = value if isinstance(value, list) else [value] if isinstance(value, str) and value else []
-    found: dict[str, float] = {}
+    found: dict[str, list[float | None]] = {}
     for entry in entries:
         strength, _, source = str(entry).partition(" ")
-        try:
-            number = float(strength)
-        except ValueError:
+        if not source:
             continue
-        if source and sharpening_problem(number) is None:
-            found[source] = number
+        try:
+            number: float | None = float(strength)
+        except ValueError:
+            number = None
+        found.setdefault(source, []).append(number if sharpening_problem(number) is None else None)
     return found
 
 
@@ -99,7 +106,7 @@ class WindowController:
         self._load_error = ""  # why the last model did not load (shown while none is loaded)
         self._starting = True  # until the engine's first event: the banner says it is starting
         # the sharpenings set by hand when the app was last closed: set again once the models have loaded
-        self._sharpening_to_restore: dict[str, float] | None = _remembered_sharpening(settings)
+        self._sharpening_to_restore: dict[str, list[float | None]] | None = _remembered_sharpening(settings)
         window.show_banner(status_text.starting_text(self.loading))
         self._connect()
 
@@ -204,14 +211,18 @@ class WindowController:
         self.pending_ab = (parent, path)
 
     def _remember_sharpening(self) -> None:
-        """Save the sharpenings set by hand; the first time the models have all loaded, set again those that were
-        set when the app was last closed (each a :class:`protocol.SetSharpening`, whose ModelsChanged saves)."""
+        """Save the models' sharpenings; the first time the models have all loaded, set again those that were set by
+        hand when the app was last closed (each a :class:`protocol.SetSharpening`, whose ModelsChanged saves). Not
+        while a restarted engine's models are getting theirs back (the host sets them): they are not the user's."""
+        if self._host.restore is not None:
+            return
         restore, self._sharpening_to_restore = self._sharpening_to_restore, None
         if restore is None:
-            self._settings.setValue("sharpening", _sharpening_overrides(self.models))
+            self._settings.setValue("sharpening", _sharpening_entries(self.models))
             return
         for model in self.models:
-            strength = restore.get(model.get("source") or "")
+            remembered = restore.get(model.get("source") or "")
+            strength = remembered.pop(0) if remembered else None  # the file's copies, in their order
             if strength is not None and model["sharpening"] == model["own_sharpening"] != strength:
                 self._host.set_sharpening(model["slot"], strength)
 

@@ -15,6 +15,7 @@ The data's way, one module per job::
 - :mod:`~engine.live.noise` — noise injected into the input at a chosen SNR, for demos;
 - :mod:`~engine.live.devices` — PortAudio devices: listing, opening, and an internal clock;
 - :mod:`~engine.live.supervisor` — which devices the engine runs on, and what happens when they fail;
+- :mod:`~engine.live.device_watch` — a look for a missing device in a child process with its own PortAudio;
 - :mod:`~engine.live.protocol` — everything that crosses the process boundary, as typed records;
 - :mod:`~engine.live.host` — runs the engine in its own process (or a thread) for the GUI.
 

@@ -3,18 +3,22 @@
 PortAudio lists devices only when it is initialised, and re-initialising it (:func:`engine.live.devices.rescan`)
 needs every stream closed: a gap in the sound. So while the microphone runs and only the output device is missing,
 the engine does not look again itself; a short child process, with a PortAudio of its own, looks for the device
-and says whether it is there (``python -m engine.live.device_watch output KEY``). Only when it is does the engine
-reopen its stream (one gap, as when a device is chosen). :class:`DeviceWatch` starts one such look and is polled
-between hops: it never blocks.
+and says by its exit status whether it is there (``python -m engine.live.device_watch output KEY``: 0 there, 3 not).
+Only when it is does the engine reopen its stream (one gap, as when a device is chosen). :class:`DeviceWatch` starts
+one such look and is polled between hops: it never blocks. A look that hangs (PortAudio can, on a dying sound server)
+is ended after :data:`LOOK_TIMEOUT_S` and counts as not found; the child also ends itself then.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
-FOUND, MISSING = "found", "missing"
+FOUND, MISSING = 0, 3  # the child's exit status
+LOOK_TIMEOUT_S = 10.0
 
 
 class DeviceWatch:
@@ -22,26 +26,34 @@ class DeviceWatch:
 
     def __init__(self, kind: str, key: str | None) -> None:
         self.kind, self.key = kind, key
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "engine.live.device_watch", kind, key or ""],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
-            cwd=_repository_root(), start_new_session=True)  # (a Ctrl+C at the terminal is the engine's to handle)
+        self._started = time.monotonic()
+        try:
+            self._child: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "engine.live.device_watch", kind, key or ""],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=_repository_root(), start_new_session=True)  # (a Ctrl+C at the terminal is the engine's to handle)
+        except OSError:  # no process to be had (out of memory, too many): not found this time, looked for later
+            self._child = None
 
     def found(self) -> bool | None:
-        """None while it looks; then whether the device is there (a look that failed: not found)."""
-        if self._child.poll() is None:
-            return None
-        out = self._child.stdout.read() if self._child.stdout else ""
-        self.stop()
-        return self._child.returncode == 0 and out.strip() == FOUND
+        """None while it looks; then whether the device is there (a look that failed or hung: not found)."""
+        child = self._child
+        if child is None:
+            return False
+        code = child.poll()
+        if code is None:
+            if time.monotonic() - self._started < LOOK_TIMEOUT_S:
+                return None
+            self.stop()
+            return False
+        return code == FOUND
 
     def stop(self) -> None:
-        """End the look (if it still runs) and release its pipe."""
-        if self._child.poll() is None:
-            self._child.kill()
-            self._child.wait()
-        if self._child.stdout:
-            self._child.stdout.close()
+        """End the look if it still runs."""
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def _repository_root() -> str:
@@ -49,13 +61,13 @@ def _repository_root() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Print :data:`FOUND` or :data:`MISSING`: whether a fresh PortAudio lists the device."""
+    """Exit :data:`FOUND` or :data:`MISSING`: whether a fresh PortAudio lists the device."""
     os.nice(10)  # a look in the background: the engine's hops come first
+    signal.alarm(int(LOOK_TIMEOUT_S) + 5)  # a PortAudio that hangs ends here too, should the engine be gone
     kind, key = argv[0], argv[1] or None
     from engine.live.devices import find_device  # (imports sounddevice: PortAudio initialised here, in this process)
 
-    print(FOUND if find_device(key, kind) is not None else MISSING)
-    return 0
+    return FOUND if find_device(key, kind) is not None else MISSING
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class DeviceSupervisor:
 
     def use_output(self, device: str | None) -> None:
         self.wanted_output = device
+        self.output_missing = False  # another device: looked for from the first delay again, should it be missing
         self.open()
 
     def set_file(self, path: str) -> None:
@@ -155,7 +156,13 @@ class DeviceSupervisor:
             try:
                 stream = audio_device.open_stream(in_dev, out_dev, self.callback)
             except SpandexError as exc:
-                if in_dev is not None and self.config.fallback_file and self.wanted_input is None:
+                alone = self._microphone_alone(in_dev) if was_missing and out_dev is not None else None
+                if alone is not None and out_dev is not None:
+                    # the output device looked for is listed now but does not open (still connecting, busy): the
+                    # microphone runs on alone, and the device is looked for again
+                    stream = alone
+                    problems.append(f"the output device {out_dev.key} does not open ({exc})")
+                elif in_dev is not None and self.config.fallback_file and self.wanted_input is None:
                     # the default microphone is listed but does not open: the demo clip instead
                     self.notes.append(f"the microphone {in_dev.key} does not open ({exc}): playing "
                                       f"{Path(self.config.fallback_file).name} as the microphone")
@@ -275,6 +282,15 @@ class DeviceSupervisor:
         else:
             self.on_lost(names, False)
         self.open()
+
+    def _microphone_alone(self, in_dev) -> OpenStream | None:
+        """A stream on the microphone ``in_dev`` only, or None (none given, or it does not open either)."""
+        if in_dev is None:
+            return None
+        try:
+            return audio_device.open_stream(in_dev, None, self.callback)
+        except SpandexError:
+            return None
 
     def _look_for_output(self, now: float) -> None:
         """Start a look for the missing output device, or take its answer: there, the stream is reopened with it;

@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
+from engine.constants import MIN_INTELLIGIBILITY_SECONDS
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.training.run_folder import CHECKPOINT_NAME
@@ -323,6 +324,14 @@ class TrainConfig:
     @classmethod
     def _no_ensemble(cls, value: object) -> object:
         return () if value is None else value  # null, as for the other settings: none
+
+    @model_validator(mode="after")
+    def _segments_the_intelligibility_term_can_score(self) -> TrainConfig:
+        if self.intelligibility_weight and self.segment_seconds < MIN_INTELLIGIBILITY_SECONDS:
+            raise ValueError(f"intelligibility_weight = {self.intelligibility_weight:g} needs segment_seconds of at "
+                             f"least {MIN_INTELLIGIBILITY_SECONDS:g} (STOI's 384 ms segments); it is "
+                             f"{self.segment_seconds:g}, where the term would score nothing")
+        return self
 
     @model_validator(mode="after")
     def _teacher_that_teaches(self) -> TrainConfig:

@@ -52,6 +52,8 @@ class Started:
     """Each batch is mixed anew from speech and noise recordings (no fixed training clips)."""
     mixing_unused: bool = False
     """The recipe sets ``mixing``, which only fresh mixtures use, and the dataset has fixed training clips."""
+    intelligibility_weight: float = 0.0
+    """The weight of the loss's intelligibility term (``TrainConfig.intelligibility_weight``; 0: none)."""
 
     def data_phrase(self) -> str:
         """The run's data as the CLI and the Prune panel say it: "2400 training clips (2.67 h), 96 validation

@@ -19,12 +19,12 @@ import functools
 
 import torch
 
-from engine.constants import HOP, N_FFT, SAMPLE_RATE
+from engine.constants import N_FFT, SAMPLE_RATE, STOI_SEGMENT_FRAMES
 from engine.evaluation.metrics import EPS
 
 BANDS = 15
 LOWEST_CENTRE_HZ = 150.0
-SEGMENT_FRAMES = round(0.384 * SAMPLE_RATE / HOP)  # STOI's 384 ms
+SEGMENT_FRAMES = STOI_SEGMENT_FRAMES  # STOI's 384 ms
 SEGMENT_STRIDE = 4
 CLIP_DB = 15.0  # STOI's β = −15 dB: the denoised envelope is clipped at (1 + 10^(15/20)) × the clean one
 SILENCE_DB = 40.0
@@ -48,11 +48,17 @@ def _frames_last_bins(magnitude: torch.Tensor) -> torch.Tensor:
 def envelope_correlation(clean_magnitude: torch.Tensor, denoised_magnitude: torch.Tensor) -> torch.Tensor:
     """Per row (B,): mean correlation of the clean and denoised band envelopes over the active segments, as
     STOI scores (1 = the same envelopes up to scale); NaN for a row with no active segment."""
+    if clean_magnitude.shape != denoised_magnitude.shape or clean_magnitude.dim() != 3 \
+            or clean_magnitude.shape[1] != N_FFT // 2 + 1:
+        raise ValueError(f"magnitudes must both be (B, {N_FFT // 2 + 1} bins, T): {tuple(clean_magnitude.shape)}, "
+                         f"{tuple(denoised_magnitude.shape)}")
     clean = _frames_last_bins(clean_magnitude)
     denoised = _frames_last_bins(denoised_magnitude)
     bands = _band_matrix(clean.shape[-1]).to(clean.dtype).to(clean.device)
-    clean_env = torch.sqrt(clean.square() @ bands + EPS)  # (B, T, BANDS)
-    denoised_env = torch.sqrt(denoised.square() @ bands + EPS)
+    # sqrt(x + EPS) − sqrt(EPS): a band cut to exact zero is a zero envelope, which correlates with nothing (as in
+    # STOI), not a constant that scaling and clipping would turn into a copy of the clean one; the gradient is finite
+    clean_env = torch.sqrt(clean.square() @ bands + EPS) - EPS**0.5  # (B, T, BANDS)
+    denoised_env = torch.sqrt(denoised.square() @ bands + EPS) - EPS**0.5
     frame_energy = clean.square().sum(-1)  # (B, T)
     frame_db = 10 * torch.log10(frame_energy + EPS)
     active = (frame_db > frame_db.amax(-1, keepdim=True) - SILENCE_DB).to(clean.dtype)

@@ -649,7 +649,8 @@ def _steps(run: _Run, config: TrainConfig, emit: Emit, should_stop: Callable[[],
                     config.teacher, config.distillation_weight, config.teacher_ensemble,
                     slower_loops=fused.why_unavailable() if run.device.type == "cpu" else None,
                     fresh_mixtures=isinstance(train, FreshMixtures),
-                    mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures)))
+                    mixing_unused=bool(config.mixing) and not isinstance(train, FreshMixtures),
+                    intelligibility_weight=config.intelligibility_weight))
     last_eval: ev.Evaluated | None = None
     if (run.step == 0 and config.init != "scratch") or (
             run.step > 0 and (run.step % config.eval_every == 0 or run.step == config.steps)):
