@@ -669,6 +669,31 @@ def test_the_sharpenings_are_not_saved_while_a_restarted_engine_gets_its_models_
     assert saved() == ["own /m.net"]
 
 
+def test_an_output_asked_for_and_missing_is_shown_as_missing_not_as_silent(qtbot, tmp_path):
+    """Started with --output of a device not there, the picker said "None (silent)", as if the user had chosen
+    silence; the engine looks for the device meanwhile."""
+    from app.panels.devices import DevicePicker
+
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    picker = DevicePicker(DEMO_CLIP, settings)
+    qtbot.addWidget(picker)
+    speakers = {"index": 0, "name": "spk", "hostapi": "ALSA", "max_input_channels": 0, "max_output_channels": 2,
+                "default_samplerate": 48000.0, "key": "spk (ALSA)"}
+    headset = {**speakers, "index": 1, "name": "headset", "key": "headset (ALSA)"}
+    source = "file:" + str(DEMO_CLIP)
+    picker.set_devices([speakers], source, None, "headset")
+    assert picker.output.currentText() == "⚠ headset (missing: looked for)" and picker.output.currentData() == "headset"
+    picker.show_current(source, None, "headset")  # said again: one entry, not two
+    assert [picker.output.itemText(i) for i in range(picker.output.count())] == [
+        "🔊 spk (ALSA)", "None (silent)", "⚠ headset (missing: looked for)"]
+    picker.set_devices([speakers, headset], source, "headset (ALSA)")  # plugged in, found: the entry goes
+    picker.show_current(source, "headset (ALSA)", None)
+    assert picker.output.currentText() == "🔊 headset (ALSA)"
+    assert not any(picker.output.itemText(i).startswith("⚠") for i in range(picker.output.count()))
+    picker.show_current(source, None, None)  # silence chosen
+    assert picker.output.currentText() == "None (silent)"
+
+
 @pytest.mark.slow
 def test_closing_in_demo_mode_does_not_remember_the_full_screen_as_the_windows_size(qtbot, tmp_path):
     """Every later start opened full screen on the normal page (and a --window-size screenshot was the screen's)."""

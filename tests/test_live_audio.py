@@ -320,11 +320,13 @@ def test_an_output_device_plugged_in_later_is_found_while_the_microphone_runs(vi
         stream = host.wait_event(protocol.StreamChanged, 120)
         assert stream.state == "running" and stream.input.startswith("mic_feed") and not stream.output
         assert stream.message == "no output device 'late_out': the denoised sound is not played until it is back"
+        assert stream.missing_output == "late_out"  # (the app's output picker shows it as missing)
         wait_for_hops(host, 1000, timeout=60)  # 8 s: two looks (at 3 and 9 s) found nothing; the microphone ran on
         assert not [e for e in host.events_now() if isinstance(e, protocol.StreamChanged)]  # (never reopened)
         virtual_audio.add_sink("late_out")  # plugged in
         back = host.wait_event(protocol.StreamChanged, 60, lambda e: bool(e.output))
         assert back.state == "running" and back.output.startswith("late_out") and back.message == ""
+        assert back.missing_output is None
         assert back.input.startswith("mic_feed")
         wait_for_hops(host, 125)
     finally:

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.live.protocol import DeviceEntry
 
 FILE_PREFIX = "file:"
+MISSING_MARK = "⚠"  # an output device asked for and not found
 NO_OUTPUT = "none"
 
 
@@ -25,6 +26,7 @@ class DevicePicker(QtWidgets.QWidget):
         self.demo_clip = demo_clip
         self.settings = settings
         self.shown_source: str | None = None  # the source the picker shows (what plays, or what was just chosen)
+        self._missing: str | None = None  # the output device shown as missing, if one is
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.source = QtWidgets.QComboBox()
@@ -45,11 +47,12 @@ class DevicePicker(QtWidgets.QWidget):
         self.output.activated.connect(self._output_activated)
 
     def set_devices(self, devices: list[DeviceEntry], current_input: str | None = None,
-                    current_output: str | None = None) -> None:
-        """Fill both lists; keep showing what the engine uses now."""
+                    current_output: str | None = None, missing_output: str | None = None) -> None:
+        """Fill both lists; keep showing what the engine uses now (and the output it looks for)."""
         for combo in (self.source, self.output):
             combo.blockSignals(True)
             combo.clear()
+        self._missing = None
         self.source.addItem(f"Demo clip ({self.demo_clip.name})", FILE_PREFIX + str(self.demo_clip))
         self.source.addItem("Open a file…", "open")
         for d in devices:
@@ -59,14 +62,24 @@ class DevicePicker(QtWidgets.QWidget):
                 self.output.addItem(f"🔊 {d['key']}", d["key"])
         self.output.addItem("None (silent)", NO_OUTPUT)
         if current_input:
-            self.show_current(current_input, current_output)
+            self.show_current(current_input, current_output, missing_output)
         for combo in (self.source, self.output):
             combo.blockSignals(False)
 
-    def show_current(self, input_spec: str | None, output: str | None) -> None:
-        """Show the source and the output the engine uses now (``output`` None: none, silent)."""
+    def show_current(self, input_spec: str | None, output: str | None, missing_output: str | None = None) -> None:
+        """Show the source and the output the engine uses now (``output`` None: none, silent); an output asked for
+        by name and not found (``missing_output``, which the engine looks for) is shown as such, not as
+        "None (silent)", which the user did not choose."""
         self._show(self.source, input_spec)
-        self._show(self.output, output or NO_OUTPUT)
+        if self._missing is not None:  # the entry of a device missing before: found since, or another chosen
+            index = self.output.findData(self._missing)
+            if index >= 0 and self.output.itemText(index).startswith(MISSING_MARK):
+                self.output.removeItem(index)
+            self._missing = None
+        if output is None and missing_output and self.output.findData(missing_output) < 0:
+            self.output.addItem(f"{MISSING_MARK} {missing_output} (missing: looked for)", missing_output)
+            self._missing = missing_output
+        self._show(self.output, output or missing_output or NO_OUTPUT)
 
     def _show(self, combo: QtWidgets.QComboBox, value: str | None) -> None:
         if value is None:

@@ -336,7 +336,7 @@ class WindowController:
             case protocol.StreamChanged():
                 self.stream_info = event
                 w.state_label.setText(status_text.stream_line(event))
-                w.devices.show_current(_source_spec(event), event.output)
+                w.devices.show_current(_source_spec(event), event.output, event.missing_output)
                 if event.state == "running":
                     w.show_notice(None)
                 elif event.state == "no-device":
@@ -345,7 +345,8 @@ class WindowController:
                 self.status_info = event
             case protocol.DevicesListed():
                 info = self.stream_info
-                w.devices.set_devices(list(event.devices), _source_spec(info), info.output if info else None)
+                w.devices.set_devices(list(event.devices), _source_spec(info), info.output if info else None,
+                                      info.missing_output if info else None)
             case protocol.DeviceLost():
                 w.show_notice(status_text.device_lost_notice(event.devices))
             case protocol.EngineRestarted():

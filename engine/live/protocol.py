@@ -207,6 +207,7 @@ class StreamChanged:
     device_latency_s: float
     prefill_hops: int
     priority: str                    # how the engine's process is scheduled
+    missing_output: str | None = None  # the output device asked for by name and not found (looked for)
 
 
 @dataclass(frozen=True)

@@ -398,6 +398,8 @@ class AudioEngine:
             file=d.file_source.path if d.file_source else None,
             device_latency_s=s.latency_s if s else 0.0,
             prefill_hops=self.config.prefill_hops, priority=self.priority,
+            missing_output=d.wanted_output if d.wanted_output not in (None, protocol.NO_OUTPUT) and not (s and s.output)
+            else None,
         ))
 
     def _emit_status(self) -> None:
