@@ -190,6 +190,25 @@ def test_a_restarted_engine_loads_what_was_still_loading_and_nothing_twice():
         host.stop()
 
 
+def test_two_restarts_in_a_row_reload_each_model_once_on_its_own_backend():
+    """Models on two backends come back by LoadModel commands after a restart; a second restart before those were
+    reported sent them again beside its own reloads of the same models."""
+    first, second = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50"))
+    host = EngineHost(EngineConfig(models=[first], output=NO_OUTPUT), mode="process").start()
+    try:
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
+        host.load_model(second, "sparse")  # (the engine's default: dense)
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        host._handle(protocol.DeviceLost("speakers", True))
+        host._handle(protocol.DeviceLost("speakers", True))  # again, before the fresh engine has said anything
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        time.sleep(1.5)
+        host.events_now()
+        assert [(m["source"], m["backend"]) for m in host.models] == [(first, "dense"), (second, "sparse")]
+    finally:
+        host.stop()
+
+
 def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():
     before = [{"source": "a.net", "backend": "sparse", "sharpening": 1.5, "own_sharpening": 0.75},
               {"source": None, "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloadable)

@@ -143,6 +143,7 @@ class EngineHost:
         # or failed): a restart sends the rest again
         self.loads_sent: list[protocol.LoadModel] = []
         self.loads_finished = 0
+        self.reloads_sent = 0  # the first loads sent are a restart's reloads of the models reported before it
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
         self._new_queues()
@@ -317,7 +318,9 @@ class EngineHost:
             q.cancel_join_thread()
         self._new_queues()
         self.ended = False
-        unfinished = self.loads_sent[self.loads_finished:]  # sent, not loaded yet: loaded by the fresh engine too
+        # sent, not loaded yet: loaded by the fresh engine too (a restart's own reloads not: the models they reload
+        # are reloaded again, from what was reported, whether they came back or not)
+        unfinished = self.loads_sent[max(self.loads_finished, self.reloads_sent):]
         self.loads_sent, self.loads_finished = [], 0
         later: list[protocol.LoadModel] = []
         if self.models_reported:  # the models loaded now (none, if all were removed)
@@ -331,6 +334,7 @@ class EngineHost:
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
         for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select), *unfinished]:
             self.send(command)
+        self.reloads_sent = len(later)
         self.restore = (list(self.models), heard) if reloaded else None
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
