@@ -692,6 +692,14 @@ def test_an_output_asked_for_and_missing_is_shown_as_missing_not_as_silent(qtbot
     assert not any(picker.output.itemText(i).startswith("⚠") for i in range(picker.output.count()))
     picker.show_current(source, None, None)  # silence chosen
     assert picker.output.currentText() == "None (silent)"
+    picker.show_current(source, "headset (ALSA)", None)
+    picker.show_current(source, None, "headset (ALSA)")  # unplugged: the list (from before) still has it
+    assert picker.output.currentText() == "⚠ headset (ALSA) (missing: looked for)"
+    assert picker.output.count() == 3
+    picker.show_current(source, "headset (ALSA)", None)  # back: named as listed again
+    assert picker.output.currentText() == "🔊 headset (ALSA)" and picker.output.count() == 3
+    picker.set_devices([speakers], None, None, "headset")  # a list while no source is known yet keeps it too
+    assert picker.output.currentText() == "⚠ headset (missing: looked for)"
 
 
 @pytest.mark.slow

@@ -190,21 +190,32 @@ def test_a_restarted_engine_loads_what_was_still_loading_and_nothing_twice():
         host.stop()
 
 
-def test_two_restarts_in_a_row_reload_each_model_once_on_its_own_backend():
-    """Models on two backends come back by LoadModel commands after a restart; a second restart before those were
-    reported sent them again beside its own reloads of the same models."""
+@pytest.mark.parametrize("said_between", [True, False])
+def test_two_restarts_in_a_row_bring_each_model_back_once_with_its_settings(said_between):
+    """Models on two backends come back by LoadModel commands after a restart. A second restart before they were back
+    (the fresh engine had said only that it had none yet: ``said_between``; or nothing at all) lost them, or loaded
+    them twice, and lost the model heard and the sharpenings."""
     first, second = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50"))
     host = EngineHost(EngineConfig(models=[first], output=NO_OUTPUT), mode="process").start()
     try:
         host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
         host.load_model(second, "sparse")  # (the engine's default: dense)
         host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        host.set_sharpening(1, 1.5)
+        host.select(1)
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: e.models[1]["sharpening"] == 1.5)
         host._handle(protocol.DeviceLost("speakers", True))
-        host._handle(protocol.DeviceLost("speakers", True))  # again, before the fresh engine has said anything
-        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        if said_between:  # the fresh engine says it has no model yet (they come by command, after its start)
+            host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 0)
+        host._handle(protocol.DeviceLost("speakers", True))
+        back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        assert [m["sharpening"] for m in back.models] == [0.0, 1.5]  # (shown as sent at once)
         time.sleep(1.5)
         host.events_now()
         assert [(m["source"], m["backend"]) for m in host.models] == [(first, "dense"), (second, "sparse")]
+        assert [m["sharpening"] for m in host.models] == [0.0, 1.5]
+        assert host.wait_event(protocol.Status, 10).playing == 1
+        assert host.restore is None and host.restarts == 2
     finally:
         host.stop()
 
@@ -348,6 +359,11 @@ def test_an_output_device_found_that_does_not_open_leaves_the_microphone_running
     devices.output_look_delay = devices.MAX_OUTPUT_LOOK_S
     devices.use_output("speakers")
     assert devices.output_look_delay == devices.OUTPUT_LOOK_S
+    # chosen while it is listed and busy: the same (it was the microphone that was blamed, the demo clip played)
+    del opened[:]
+    devices.use_output("headset")
+    assert opened == [(microphone, headset), (microphone, None)] and devices.file_source is None
+    assert devices.output_missing and "the output device headset (JACK) does not open" in devices.message
 
 
 def test_a_look_for_a_device_that_hangs_or_cannot_start_counts_as_not_found(monkeypatch):

@@ -26,7 +26,8 @@ class DevicePicker(QtWidgets.QWidget):
         self.demo_clip = demo_clip
         self.settings = settings
         self.shown_source: str | None = None  # the source the picker shows (what plays, or what was just chosen)
-        self._missing: str | None = None  # the output device shown as missing, if one is
+        # the output device shown as missing, if one is: its key, and how the list named it (None: not listed)
+        self._missing: tuple[str, str | None] | None = None
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.source = QtWidgets.QComboBox()
@@ -61,7 +62,7 @@ class DevicePicker(QtWidgets.QWidget):
             if d["max_output_channels"] > 0:
                 self.output.addItem(f"🔊 {d['key']}", d["key"])
         self.output.addItem("None (silent)", NO_OUTPUT)
-        if current_input:
+        if current_input or current_output or missing_output:
             self.show_current(current_input, current_output, missing_output)
         for combo in (self.source, self.output):
             combo.blockSignals(False)
@@ -72,13 +73,23 @@ class DevicePicker(QtWidgets.QWidget):
         "None (silent)", which the user did not choose."""
         self._show(self.source, input_spec)
         if self._missing is not None:  # the entry of a device missing before: found since, or another chosen
-            index = self.output.findData(self._missing)
-            if index >= 0 and self.output.itemText(index).startswith(MISSING_MARK):
-                self.output.removeItem(index)
+            key, listed_as = self._missing
+            index = self.output.findData(key)
+            if index >= 0:
+                if listed_as is None:  # added for it: removed
+                    self.output.removeItem(index)
+                else:  # listed before it went missing: named as listed again
+                    self.output.setItemText(index, listed_as)
             self._missing = None
-        if output is None and missing_output and self.output.findData(missing_output) < 0:
-            self.output.addItem(f"{MISSING_MARK} {missing_output} (missing: looked for)", missing_output)
-            self._missing = missing_output
+        if output is None and missing_output:
+            text = f"{MISSING_MARK} {missing_output} (missing: looked for)"
+            index = self.output.findData(missing_output)
+            if index < 0:
+                self.output.addItem(text, missing_output)
+                self._missing = (missing_output, None)
+            else:  # listed (the list is from before it was unplugged): not shown as playing
+                self._missing = (missing_output, self.output.itemText(index))
+                self.output.setItemText(index, text)
         self._show(self.output, output or missing_output or NO_OUTPUT)
 
     def _show(self, combo: QtWidgets.QComboBox, value: str | None) -> None:

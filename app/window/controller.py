@@ -329,7 +329,8 @@ class WindowController:
                 self._apply_pending_ab()
                 w.prune_panel.offer_models([m.get("source") or "" for m in self.models])
                 w.loihi_panel.set_models(self.models, -1 if w.blind else event.playing)  # (its name would tell X)
-                if not event.loading:  # what the next start loads, and the sharpenings set by hand
+                if not event.loading and self._host.restore is None:  # what the next start loads, and the
+                    # sharpenings (not while a restarted engine's models are still coming back: not the user's)
                     self._settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
                     self._remember_sharpening()
                 self._show_banner()

@@ -143,7 +143,9 @@ class EngineHost:
         # or failed): a restart sends the rest again
         self.loads_sent: list[protocol.LoadModel] = []
         self.loads_finished = 0
-        self.reloads_sent = 0  # the first loads sent are a restart's reloads of the models reported before it
+        self.reported_since_start = False  # whether this engine process has reported its models yet
+        # the sharpenings a restore has sent and the engine has not reported yet: the models are shown with them
+        self.sharpening_in_flight: dict[int, float] = {}
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
         self.virtual_mic_wanted = config.virtual_mic  # then stop() cleans up after an engine that died
         self._new_queues()
@@ -291,20 +293,36 @@ class EngineHost:
     def _handle(self, event: protocol.Event) -> list[protocol.Event]:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
-            self.models_reported = True
+            self.models_reported = self.reported_since_start = True
             self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
             # once every model is back, or the loading is over with some back (one may have failed to load)
             if self.restore is not None and (len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
                                              or (event.loading == 0 and self.models)):
-                for command in restore_after_reload(*self.restore, self.models):
+                commands = restore_after_reload(*self.restore, self.models)
+                for command in commands:
                     self.commands.put(command)
                 self.restore = None
+                self.sharpening_in_flight = {c.slot: c.strength for c in commands
+                                             if isinstance(c, protocol.SetSharpening)}
+            if self.sharpening_in_flight:  # shown as set (they are, from the engine's next hops): what its owner
+                self.models = self._with_sharpening_in_flight(self.models)  # saves, and a restart restores
+                event = replace(event, models=tuple(self.models))
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
             self._restart()
             return [event, protocol.EngineRestarted(self.restarts)]
         return [event]
+
+    def _with_sharpening_in_flight(self, models: list[protocol.ModelInfo]) -> list[protocol.ModelInfo]:
+        """``models`` with the sharpenings sent and not yet reported; those reported are no longer in flight."""
+        shown = list(models)
+        for slot, strength in list(self.sharpening_in_flight.items()):
+            if slot >= len(shown) or shown[slot]["sharpening"] == strength:
+                del self.sharpening_in_flight[slot]
+            else:
+                shown[slot] = {**shown[slot], "sharpening": strength}
+        return shown
 
     def _restart(self) -> None:
         """Replace a stuck engine process by a fresh one with the same models and settings."""
@@ -318,24 +336,30 @@ class EngineHost:
             q.cancel_join_thread()
         self._new_queues()
         self.ended = False
-        # sent, not loaded yet: loaded by the fresh engine too (a restart's own reloads not: the models they reload
-        # are reloaded again, from what was reported, whether they came back or not)
-        unfinished = self.loads_sent[max(self.loads_finished, self.reloads_sent):]
-        self.loads_sent, self.loads_finished = [], 0
+        # The models the engine said it has come back (each on its own backend), and the loads sent and not finished
+        # (loaded or failed) are sent again. An engine that has said nothing yet (restarted again at once) is given
+        # what it was given: its start's models and every load sent to it.
+        said = self.reported_since_start
+        unfinished = self.loads_sent[self.loads_finished:] if said else list(self.loads_sent)
+        self.loads_sent, self.loads_finished, self.reported_since_start = [], 0, False
         later: list[protocol.LoadModel] = []
-        if self.models_reported:  # the models loaded now (none, if all were removed)
+        if said:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
-        reloaded = self.models_reported and any(m["source"] for m in self.models)
+        self.sharpening_in_flight = {}  # (self.models shows them: restored again with the rest)
+        restore = self.restore  # a restore still to come (restarted again before the models came back): kept
+        if restore is None and self.models_reported and any(m["source"] for m in self.models):
+            select = self.replay.get(protocol.Select)
+            heard = select.slot if isinstance(select, protocol.Select) and 0 <= select.slot < len(self.models) \
+                else None
+            restore = (list(self.models), heard)
         self.start()
-        select = self.replay.get(protocol.Select)
-        heard = select.slot if reloaded and isinstance(select, protocol.Select) and \
-            0 <= select.slot < len(self.models) else None
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
-        for command in [*later, *(c for c in self.replay.values() if heard is None or c is not select), *unfinished]:
+        select = self.replay.get(protocol.Select)
+        for command in [*later, *(c for c in self.replay.values() if restore is None or restore[1] is None
+                                  or c is not select), *unfinished]:
             self.send(command)
-        self.reloads_sent = len(later)
-        self.restore = (list(self.models), heard) if reloaded else None
+        self.restore = restore
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:

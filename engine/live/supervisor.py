@@ -156,10 +156,10 @@ class DeviceSupervisor:
             try:
                 stream = audio_device.open_stream(in_dev, out_dev, self.callback)
             except SpandexError as exc:
-                alone = self._microphone_alone(in_dev) if was_missing and out_dev is not None else None
+                alone = self._microphone_alone(in_dev) if out_dev is not None else None
                 if alone is not None and out_dev is not None:
-                    # the output device looked for is listed now but does not open (still connecting, busy): the
-                    # microphone runs on alone, and the device is looked for again
+                    # the output device is listed but does not open (busy, still connecting after a look found
+                    # it): the microphone runs alone, and the device is looked for again
                     stream = alone
                     problems.append(f"the output device {out_dev.key} does not open ({exc})")
                 elif in_dev is not None and self.config.fallback_file and self.wanted_input is None:

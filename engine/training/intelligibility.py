@@ -28,6 +28,7 @@ SEGMENT_FRAMES = STOI_SEGMENT_FRAMES  # STOI's 384 ms
 SEGMENT_STRIDE = 4
 CLIP_DB = 15.0  # STOI's β = −15 dB: the denoised envelope is clipped at (1 + 10^(15/20)) × the clean one
 SILENCE_DB = 40.0
+ENVELOPE_EPS = 1e-12  # far under a band's energy in speech at -60 dBFS: the score does not depend on the level there
 ACTIVE_SHARE = 0.5  # a segment counts when at least this share of its frames is active
 
 
@@ -57,8 +58,8 @@ def envelope_correlation(clean_magnitude: torch.Tensor, denoised_magnitude: torc
     bands = _band_matrix(clean.shape[-1]).to(clean.dtype).to(clean.device)
     # sqrt(x + EPS) − sqrt(EPS): a band cut to exact zero is a zero envelope, which correlates with nothing (as in
     # STOI), not a constant that scaling and clipping would turn into a copy of the clean one; the gradient is finite
-    clean_env = torch.sqrt(clean.square() @ bands + EPS) - EPS**0.5  # (B, T, BANDS)
-    denoised_env = torch.sqrt(denoised.square() @ bands + EPS) - EPS**0.5
+    clean_env = torch.sqrt(clean.square() @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5  # (B, T, BANDS)
+    denoised_env = torch.sqrt(denoised.square() @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5
     frame_energy = clean.square().sum(-1)  # (B, T)
     frame_db = 10 * torch.log10(frame_energy + EPS)
     active = (frame_db > frame_db.amax(-1, keepdim=True) - SILENCE_DB).to(clean.dtype)
