@@ -11,6 +11,8 @@ from engine.live.protocol import DeviceEntry
 
 FILE_PREFIX = "file:"
 MISSING_MARK = "⚠"  # an output device asked for and not found
+MISSING_TIP = ("Not found: looked for every 3 s, then less often (up to every 30 s), while the microphone runs on; "
+               "played on once it is plugged in. Choose another output to stop looking.")
 NO_OUTPUT = "none"
 
 
@@ -80,16 +82,19 @@ class DevicePicker(QtWidgets.QWidget):
                     self.output.removeItem(index)
                 else:  # listed before it went missing: named as listed again
                     self.output.setItemText(index, listed_as)
+                    self.output.setItemData(index, None, QtCore.Qt.ItemDataRole.ToolTipRole)
             self._missing = None
         if output is None and missing_output:
-            text = f"{MISSING_MARK} {missing_output} (missing: looked for)"
+            text = f"{MISSING_MARK} {missing_output} (missing)"
             index = self.output.findData(missing_output)
             if index < 0:
                 self.output.addItem(text, missing_output)
+                index = self.output.count() - 1
                 self._missing = (missing_output, None)
             else:  # listed (the list is from before it was unplugged): not shown as playing
                 self._missing = (missing_output, self.output.itemText(index))
                 self.output.setItemText(index, text)
+            self.output.setItemData(index, MISSING_TIP, QtCore.Qt.ItemDataRole.ToolTipRole)
         self._show(self.output, output or missing_output or NO_OUTPUT)
 
     def _show(self, combo: QtWidgets.QComboBox, value: str | None) -> None:
