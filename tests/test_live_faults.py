@@ -204,6 +204,7 @@ def test_two_restarts_in_a_row_bring_each_model_back_once_with_its_settings(said
         host.set_sharpening(1, 1.5)
         host.select(1)
         host.wait_event(protocol.ModelsChanged, 60, lambda e: e.models[1]["sharpening"] == 1.5)
+        host.wait_event(protocol.Status, 10, lambda e: e.playing == 1)
         host._handle(protocol.DeviceLost("speakers", True))
         if said_between:  # the fresh engine says it has no model yet (they come by command, after its start)
             host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 0)
@@ -218,6 +219,28 @@ def test_two_restarts_in_a_row_bring_each_model_back_once_with_its_settings(said
         assert host.restore is None and host.restarts == 2
     finally:
         host.stop()
+
+
+def test_a_restore_waits_for_the_loads_its_restart_sent_not_for_the_first_quiet_moment():
+    """Restarted again after the fresh engine had said it had one of two models, the next engine started with that one
+    and was sent the other by command: its first report (one model, nothing loading yet) fired the restore, and the
+    second model came back without its sharpening, the heard slot lost."""
+    a = {"slot": 0, "source": "a.net", "backend": "dense", "sharpening": 0.0, "own_sharpening": 0.0}
+    b = {"slot": 1, "source": "b.net", "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0}
+    host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
+    host.restore = ([a, b], 1)  # type: ignore[assignment]
+    host.loads_sent, host.restore_loads = [protocol.LoadModel("b.net", "sparse")], 1
+    host._handle(protocol.ModelsChanged((a,), playing=0, loading=0, loads_taken=0))  # type: ignore[arg-type]
+    assert host.restore is not None and host.commands.empty()  # b's load not taken yet: wait
+    back = {**b, "sharpening": 0.0}
+    shown = host._handle(protocol.ModelsChanged((a, back), playing=0, loading=0, loads_taken=1))  # type: ignore
+    assert host.restore is None
+    assert [host.commands.get_nowait() for _ in range(2)] == [protocol.Select(1), protocol.SetSharpening(1, 2.0)]
+    assert [m["sharpening"] for m in shown[0].models] == [0.0, 2.0]  # shown as sent at once
+    # and with b failed to load: the restore comes once its load is over, with what came back
+    host.restore, host.loads_finished = ([a, b], 1), 0  # type: ignore[assignment]
+    host._handle(protocol.ModelsChanged((a,), playing=0, loading=0, loads_taken=1))  # type: ignore[arg-type]
+    assert host.restore is None
 
 
 def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():

@@ -144,6 +144,8 @@ class EngineHost:
         self.loads_sent: list[protocol.LoadModel] = []
         self.loads_finished = 0
         self.reported_since_start = False  # whether this engine process has reported its models yet
+        self.playing: int | None = None  # the slot heard, as the engine last said (None: not said yet)
+        self.restore_loads = 0  # the loads a restore waits for: sent by the restart (reloads and unfinished)
         # the sharpenings a restore has sent and the engine has not reported yet: the models are shown with them
         self.sharpening_in_flight: dict[int, float] = {}
         self.pending_events: list[protocol.Event] = []   # received by wait_event, not yet handed out
@@ -260,6 +262,8 @@ class EngineHost:
             self.replay[key] = command
         if isinstance(command, protocol.LoadModel):
             self.loads_sent.append(command)
+        elif isinstance(command, protocol.Select):
+            self.playing = command.slot  # (until the engine says otherwise: its reports number the slots as they are)
         self.commands.put(command)
 
     # --- events ------------------------------------------------------------------------------------
@@ -294,19 +298,23 @@ class EngineHost:
         if isinstance(event, protocol.ModelsChanged):
             self.models = list(event.models)
             self.models_reported = self.reported_since_start = True
+            self.playing = event.playing
             self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
-            # once every model is back, or the loading is over with some back (one may have failed to load)
-            if self.restore is not None and (len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
-                                             or (event.loading == 0 and self.models)):
+            # once every model is back, or the restart's loads are all over with some back (one may have failed)
+            if self.restore is not None and (
+                    len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
+                    or (event.loading == 0 and self.models and self.loads_finished >= self.restore_loads)):
                 commands = restore_after_reload(*self.restore, self.models)
                 for command in commands:
-                    self.commands.put(command)
+                    self.send(command)  # (a Select kept for the next restart as the slot is numbered now)
                 self.restore = None
                 self.sharpening_in_flight = {c.slot: c.strength for c in commands
                                              if isinstance(c, protocol.SetSharpening)}
             if self.sharpening_in_flight:  # shown as set (they are, from the engine's next hops): what its owner
                 self.models = self._with_sharpening_in_flight(self.models)  # saves, and a restart restores
                 event = replace(event, models=tuple(self.models))
+        elif isinstance(event, protocol.Status):
+            self.playing = event.playing
         elif isinstance(event, protocol.Fatal | protocol.Stopped):
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
@@ -349,9 +357,8 @@ class EngineHost:
         self.sharpening_in_flight = {}  # (self.models shows them: restored again with the rest)
         restore = self.restore  # a restore still to come (restarted again before the models came back): kept
         if restore is None and self.models_reported and any(m["source"] for m in self.models):
-            select = self.replay.get(protocol.Select)
-            heard = select.slot if isinstance(select, protocol.Select) and 0 <= select.slot < len(self.models) \
-                else None
+            playing = self.playing
+            heard = playing if playing is not None and 0 <= playing < len(self.models) else None
             restore = (list(self.models), heard)
         self.start()
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
@@ -360,6 +367,7 @@ class EngineHost:
                                   or c is not select), *unfinished]:
             self.send(command)
         self.restore = restore
+        self.restore_loads = len(self.loads_sent)
 
     def wait_event(self, kind: type[E], timeout: float, predicate: Callable[[E], bool] | None = None,
                    failed: str | None = None) -> E:
