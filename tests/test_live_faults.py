@@ -243,6 +243,32 @@ def test_a_restore_waits_for_the_loads_its_restart_sent_not_for_the_first_quiet_
     assert host.restore is None
 
 
+def test_what_the_user_does_while_a_restart_restores_is_what_the_restore_does():
+    """The restore's commands, computed once the models were back, undid what the user had done meanwhile: a strength
+    set was set back, a model removed moved the others' settings, a new choice of model heard was replaced."""
+    a = {"slot": 0, "source": "a.net", "backend": "dense", "sharpening": 0.5, "own_sharpening": 0.0}
+    b = {"slot": 1, "source": "b.net", "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0}
+    c = {"slot": 2, "source": "c.net", "backend": "sparse", "sharpening": 1.0, "own_sharpening": 0.0}
+    host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
+    host.restore, host.restore_loads = ([a, b, c], 2), 0  # type: ignore[assignment]
+    own = [{**m, "sharpening": 0.0} for m in (a, b)]
+    host.models = own[:1]  # a is back (b, c to come)
+    host.set_sharpening(0, 3.0)
+    assert host.restore[0][0]["sharpening"] == 3.0  # type: ignore[index]
+    host.remove_model(0)
+    assert [m["source"] for m in host.restore[0]] == ["b.net", "c.net"] and host.restore[1] == 1  # type: ignore[index]
+    host.models = []
+    host.select(-1)  # bypass: none to hear once they are back
+    assert host.restore[1] is None  # type: ignore[index]
+    sent = [host.commands.get_nowait() for _ in range(3)]
+    assert sent == [protocol.SetSharpening(0, 3.0), protocol.RemoveModel(0), protocol.Select(-1)]
+    back = [{**own[1], "slot": 0}, {**c, "slot": 1, "sharpening": 0.0}]
+    host._handle(protocol.ModelsChanged(tuple(back), playing=-1, loading=0, loads_taken=0))  # type: ignore[arg-type]
+    assert [host.commands.get_nowait() for _ in range(2)] == [protocol.SetSharpening(0, 2.0),
+                                                             protocol.SetSharpening(1, 1.0)]
+    assert host.commands.empty()
+
+
 def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():
     before = [{"source": "a.net", "backend": "sparse", "sharpening": 1.5, "own_sharpening": 0.75},
               {"source": None, "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloadable)

@@ -93,18 +93,24 @@ def models_to_reload(models: list[protocol.ModelInfo], backend: str) -> tuple[li
     return [], [protocol.LoadModel(s, b) for s, b in loaded]
 
 
+def matched_slots(before: list[protocol.ModelInfo], now: list[protocol.ModelInfo]) -> dict[int, int]:
+    """Slot before -> slot now: each model of ``before`` found again in ``now`` by its file and backend, in order."""
+    found: dict[int, int] = {}
+    for old, model in enumerate(before):
+        slot = next((new for new, back in enumerate(now) if new not in found.values() and model["source"]
+                     and (back["source"], back["backend"]) == (model["source"], model["backend"])), None)
+        if slot is not None:
+            found[old] = slot
+    return found
+
+
 def restore_after_reload(before: list[protocol.ModelInfo], heard: int | None,
                          now: list[protocol.ModelInfo]) -> list[protocol.Command]:
     """What a fresh engine must be told once the models :func:`models_to_reload` asked for are back (``now``): hear
     the model that was heard (slot ``heard`` of ``before``; None: none to restore) and sharpen each mask as its user
     had set it (a model loads with its own). Each model of ``before`` is found again by its file and backend, in
     order: one that did not come back (moved, deleted) is left out and moves no other's setting."""
-    found: dict[int, int] = {}  # slot before -> slot now
-    for old, model in enumerate(before):
-        slot = next((new for new, back in enumerate(now) if new not in found.values() and model["source"]
-                     and (back["source"], back["backend"]) == (model["source"], model["backend"])), None)
-        if slot is not None:
-            found[old] = slot
+    found = matched_slots(before, now)
     commands: list[protocol.Command] = [protocol.Select(found[heard])] if heard in found else []
     return commands + [protocol.SetSharpening(slot, before[old]["sharpening"]) for old, slot in found.items()
                        if before[old]["sharpening"] != now[slot]["sharpening"]]
@@ -207,15 +213,38 @@ class EngineHost:
         self.send(protocol.LoadModel(spec, backend))
 
     def remove_model(self, slot: int) -> None:
+        self._keep_in_restore(protocol.RemoveModel(slot))
         self.send(protocol.RemoveModel(slot))
 
     def select(self, slot: int) -> None:
         """Hear model ``slot`` (:data:`engine.constants.BYPASS`: the unprocessed input)."""
+        self._keep_in_restore(protocol.Select(slot))
         self.send(protocol.Select(slot))
 
     def set_sharpening(self, slot: int, strength: float) -> None:
         """Sharpen model ``slot``'s mask by ``strength`` (0: the network's own mask; its model's own until this)."""
+        self._keep_in_restore(protocol.SetSharpening(slot, strength))
         self.send(protocol.SetSharpening(slot, strength))
+
+    def _keep_in_restore(self, command: protocol.RemoveModel | protocol.Select | protocol.SetSharpening) -> None:
+        """A slot command of the user's while a restarted engine's models come back (``slot`` as the engine numbers
+        them now): the restore still to come does as the user did, instead of undoing it (it would set the old
+        sharpening again, hear the old slot, or match a removed model)."""
+        if self.restore is None:
+            return
+        before, heard = self.restore
+        old = next((o for o, n in matched_slots(before, self.models).items() if n == command.slot), None)
+        before = list(before)
+        if isinstance(command, protocol.Select):
+            heard = old
+        elif old is None:
+            return
+        elif isinstance(command, protocol.SetSharpening):
+            before[old] = {**before[old], "sharpening": command.strength}
+        else:
+            del before[old]
+            heard = None if heard == old else heard - 1 if heard is not None and heard > old else heard
+        self.restore = (before, heard)
 
     def reset(self) -> None:
         """Reset every network's state and the event counters."""
