@@ -12,6 +12,7 @@ from cli import (
     blend_command,
     data_command,
     denoise_command,
+    devices_command,
     eval_command,
     export_command,
     finetune_command,
@@ -74,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how the models run: sparse (event-driven CPU, the default: same bits as dense at a "
                           "fraction of the CPU), dense (the reference), lava (Loihi 2's simulation, in a "
                           "process of its own); default: as last time")
-    app.add_argument("--input", metavar="DEVICE", help="input device (name as listed in the app)")
-    app.add_argument("--output", metavar="DEVICE", help="output device, or 'none' for no sound")
+    app.add_argument("--input", metavar="DEVICE", help="input device (name as `spandex devices` lists it)")
+    app.add_argument("--output", metavar="DEVICE", help="output device (name as `spandex devices` lists it), or 'none' for no sound")
     app.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping")
     app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
     app.add_argument("--jack", action="store_true",
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(metavar="COMMAND")
     for command in (denoise_command, eval_command, models_command, data_command, train_command, prune_command,
                     finetune_command, blend_command, narrow_command, sharpen_command, export_command,
-                    loihi_report_command):
+                    loihi_report_command, devices_command):
         command.add_parser(subparsers)
     _name_command_parsers(parser)
     return parser

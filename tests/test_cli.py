@@ -1,6 +1,7 @@
 """The ``spandex`` command run as a user runs it: a real process on real files."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -405,3 +406,18 @@ def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130(monkeypatch, c
     monkeypatch.setattr(sys, "argv", ["spandex", "models"])
     assert run() == 130
     assert capsys.readouterr().err == "spandex: interrupted\n"
+
+
+@pytest.mark.slow
+def test_devices_lists_what_input_and_output_take(virtual_audio):
+    """`--output NAME` said "name as listed in the app": nothing listed the names from the command line."""
+    run = subprocess.run([sys.executable, "-m", "cli.main", "devices"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, **virtual_audio.jack_env()})
+    print(run.stdout)
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["in", "out", "rate", "device"]
+    feed = next(line for line in lines if "mic_feed" in line)
+    speaker = next(line for line in lines if "app_out" in line)
+    assert feed.split()[3].startswith("mic_feed") and int(feed.split()[0]) > 0  # a source: --input takes it
+    assert int(speaker.split()[1]) > 0 and "16000" in speaker  # a sink at the server's rate: --output takes it
