@@ -703,6 +703,12 @@ def test_an_output_asked_for_and_missing_is_shown_as_missing_not_as_silent(qtbot
     assert not picker.output.itemData(picker.output.currentIndex(), QtCore.Qt.ItemDataRole.ToolTipRole)
     picker.set_devices([speakers], None, None, "headset")  # a list while no source is known yet keeps it too
     assert picker.output.currentText() == "⚠ headset (missing)"
+    picker.show_current(source, "headset (JACK)", None)  # plugged in, found: not in the list made before it was
+    assert picker.output.currentText() == "🔊 headset (JACK)" and picker.output.currentData() == "headset (JACK)"
+    assert [picker.output.itemText(i) for i in range(picker.output.count())] == [
+        "🔊 spk (ALSA)", "🔊 headset (JACK)", "None (silent)"]
+    picker.show_current("mic (JACK)", "headset (JACK)", None)  # a microphone plugged in: the same
+    assert picker.source.currentText() == "🎤 mic (JACK)" and picker.source.currentData() == "mic (JACK)"
 
 
 @pytest.mark.slow

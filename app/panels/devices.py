@@ -95,6 +95,8 @@ class DevicePicker(QtWidgets.QWidget):
                 self._missing = (missing_output, self.output.itemText(index))
                 self.output.setItemText(index, text)
             self.output.setItemData(index, MISSING_TIP, QtCore.Qt.ItemDataRole.ToolTipRole)
+        if output is not None and self.output.findData(output) < 0:  # found since the list was made (plugged in)
+            self.output.insertItem(self.output.findData(NO_OUTPUT), f"🔊 {output}", output)
         self._show(self.output, output or missing_output or NO_OUTPUT)
 
     def _show(self, combo: QtWidgets.QComboBox, value: str | None) -> None:
@@ -104,6 +106,9 @@ class DevicePicker(QtWidgets.QWidget):
         if index < 0 and value.startswith(FILE_PREFIX):
             combo.insertItem(2, f"File: {Path(value[len(FILE_PREFIX):]).name}", value)
             index = 2
+        elif index < 0 and combo is self.source:  # a microphone found since the list was made (plugged in)
+            combo.addItem(f"🎤 {value}", value)
+            index = combo.count() - 1
         if index >= 0:
             combo.blockSignals(True)
             combo.setCurrentIndex(index)
