@@ -19,12 +19,11 @@ import functools
 
 import torch
 
-from engine.constants import N_FFT, SAMPLE_RATE, STOI_SEGMENT_FRAMES
+from engine.constants import N_BINS, N_FFT, SAMPLE_RATE, STOI_SEGMENT_FRAMES
 from engine.evaluation.metrics import EPS
 
 BANDS = 15
 LOWEST_CENTRE_HZ = 150.0
-SEGMENT_FRAMES = STOI_SEGMENT_FRAMES  # STOI's 384 ms
 SEGMENT_STRIDE = 4
 CLIP_DB = 15.0  # STOI's β = −15 dB: the denoised envelope is clipped at (1 + 10^(15/20)) × the clean one
 SILENCE_DB = 40.0
@@ -41,34 +40,30 @@ def _band_matrix(bins: int) -> torch.Tensor:
     return ((hz[:, None] >= low[None, :]) & (hz[:, None] < high[None, :])).double()
 
 
-def _frames_last_bins(magnitude: torch.Tensor) -> torch.Tensor:
-    """(B, T, bins) view of a (B, bins, T) magnitude, however it is laid out."""
-    return magnitude.transpose(1, 2)
-
-
 def envelope_correlation(clean_magnitude: torch.Tensor, denoised_magnitude: torch.Tensor) -> torch.Tensor:
     """Per row (B,): mean correlation of the clean and denoised band envelopes over the active segments, as
     STOI scores (1 = the same envelopes up to scale); NaN for a row with no active segment."""
     if clean_magnitude.shape != denoised_magnitude.shape or clean_magnitude.dim() != 3 \
-            or clean_magnitude.shape[1] != N_FFT // 2 + 1:
-        raise ValueError(f"magnitudes must both be (B, {N_FFT // 2 + 1} bins, T): {tuple(clean_magnitude.shape)}, "
+            or clean_magnitude.shape[1] != N_BINS:
+        raise ValueError(f"magnitudes must both be (B, {N_BINS} bins, T): {tuple(clean_magnitude.shape)}, "
                          f"{tuple(denoised_magnitude.shape)}")
-    clean = _frames_last_bins(clean_magnitude)
-    denoised = _frames_last_bins(denoised_magnitude)
-    bands = _band_matrix(clean.shape[-1]).to(clean.dtype).to(clean.device)
+    clean_power = clean_magnitude.transpose(1, 2).square()  # (B, T, bins), however the magnitudes are laid out
+    denoised_power = denoised_magnitude.transpose(1, 2).square()
+    bands = _band_matrix(N_BINS).to(clean_power.dtype).to(clean_power.device)
     # sqrt(x + EPS) − sqrt(EPS): a band cut to exact zero is a zero envelope, which correlates with nothing (as in
     # STOI), not a constant that scaling and clipping would turn into a copy of the clean one; the gradient is finite
-    clean_env = torch.sqrt(clean.square() @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5  # (B, T, BANDS)
-    denoised_env = torch.sqrt(denoised.square() @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5
-    frame_energy = clean.square().sum(-1)  # (B, T)
+    clean_env = torch.sqrt(clean_power @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5  # (B, T, BANDS)
+    denoised_env = torch.sqrt(denoised_power @ bands + ENVELOPE_EPS) - ENVELOPE_EPS**0.5
+    frame_energy = clean_power.sum(-1)  # (B, T)
     frame_db = 10 * torch.log10(frame_energy + EPS)
-    active = (frame_db > frame_db.amax(-1, keepdim=True) - SILENCE_DB).to(clean.dtype)
-    if clean_env.shape[1] < SEGMENT_FRAMES:
+    active = (frame_db > frame_db.amax(-1, keepdim=True) - SILENCE_DB).to(clean_power.dtype)
+    if clean_env.shape[1] < STOI_SEGMENT_FRAMES:
         return clean_env.new_full((clean_env.shape[0],), torch.nan)
     # segments: (B, S, BANDS, N)
-    x = clean_env.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE)
-    y = denoised_env.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE)
-    counted = (active.unfold(1, SEGMENT_FRAMES, SEGMENT_STRIDE).mean(-1) >= ACTIVE_SHARE).to(clean.dtype)  # (B, S)
+    x = clean_env.unfold(1, STOI_SEGMENT_FRAMES, SEGMENT_STRIDE)
+    y = denoised_env.unfold(1, STOI_SEGMENT_FRAMES, SEGMENT_STRIDE)
+    active_share = active.unfold(1, STOI_SEGMENT_FRAMES, SEGMENT_STRIDE).mean(-1)  # (B, S)
+    counted = (active_share >= ACTIVE_SHARE).to(clean_power.dtype)
     scale = x.norm(dim=-1, keepdim=True) / (y.norm(dim=-1, keepdim=True) + EPS)
     y = torch.minimum(y * scale, x * (1.0 + 10.0 ** (CLIP_DB / 20.0)))
     x = x - x.mean(-1, keepdim=True)
