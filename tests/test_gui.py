@@ -658,14 +658,14 @@ def test_the_sharpenings_are_not_saved_while_a_restarted_engine_gets_its_models_
     back = [{"slot": 0, "source": "/m.net", "sharpening": 0.75, "own_sharpening": 0.75}]
     controller = SimpleNamespace(_host=SimpleNamespace(restore=([], None)), _sharpening_to_restore=None,
                                  _settings=settings, models=back)
-    WindowController._remember_sharpening(controller)  # type: ignore[arg-type]
+    WindowController._remember_models(controller)  # type: ignore[arg-type]
     assert saved() == ["1.5 /m.net"]
     controller._host.restore = None  # the host has set them back: from now on what the engine says is saved
     controller.models = [{**back[0], "sharpening": 1.5}]
-    WindowController._remember_sharpening(controller)  # type: ignore[arg-type]
+    WindowController._remember_models(controller)  # type: ignore[arg-type]
     assert saved() == ["1.5 /m.net"]
     controller.models = back
-    WindowController._remember_sharpening(controller)  # type: ignore[arg-type]
+    WindowController._remember_models(controller)  # type: ignore[arg-type]
     assert saved() == ["own /m.net"]
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from app.panels.devices import FILE_PREFIX
 from app.window import status_text
@@ -210,12 +210,14 @@ class WindowController:
         self.load_model(path)
         self.pending_ab = (parent, path)
 
-    def _remember_sharpening(self) -> None:
-        """Save the models' sharpenings; the first time the models have all loaded, set again those that were set by
-        hand when the app was last closed (each a :class:`protocol.SetSharpening`, whose ModelsChanged saves). Not
-        while a restarted engine's models are getting theirs back (the host sets them): they are not the user's."""
+    def _remember_models(self) -> None:
+        """Save the models loaded, what the next start loads, and their sharpenings; the first time the models have all
+        loaded, set again the sharpenings set by hand when the app was last closed (each a
+        :class:`protocol.SetSharpening`, whose ModelsChanged saves). Not while a restarted engine's models are coming
+        back and getting their settings back (the host sets them): they are not the user's yet."""
         if self._host.restore is not None:
             return
+        self._settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
         restore, self._sharpening_to_restore = self._sharpening_to_restore, None
         if restore is None:
             self._settings.setValue("sharpening", _sharpening_entries(self.models))
@@ -329,10 +331,8 @@ class WindowController:
                 self._apply_pending_ab()
                 w.prune_panel.offer_models([m.get("source") or "" for m in self.models])
                 w.loihi_panel.set_models(self.models, -1 if w.blind else event.playing)  # (its name would tell X)
-                if not event.loading and self._host.restore is None:  # what the next start loads, and the
-                    # sharpenings (not while a restarted engine's models are still coming back: not the user's)
-                    self._settings.setValue("models", [m["source"] for m in self.models if m.get("source")])
-                    self._remember_sharpening()
+                if not event.loading:
+                    self._remember_models()
                 self._show_banner()
             case protocol.StreamChanged():
                 self.stream_info = event

@@ -25,7 +25,6 @@ class DeviceWatch:
     """One look for the ``kind`` ("input"/"output") device ``key`` (None: the default one), in a child process."""
 
     def __init__(self, kind: str, key: str | None) -> None:
-        self.kind, self.key = kind, key
         self._started = time.monotonic()
         try:
             self._child: subprocess.Popen | None = subprocess.Popen(
