@@ -17,13 +17,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from engine.constants import HOP, SAMPLE_RATE
+from engine.constants import BYPASS, HOP, SAMPLE_RATE
 from engine.errors import SpandexError
 from engine.files.audio import write_wav
 from engine.live import protocol, supervisor
 from engine.live.denoiser import LiveDenoiser
 from engine.live.devices import InternalClock, OpenStream
-from engine.live.host import EngineHost, models_to_reload, restore_after_reload
+from engine.live.host import EngineHost, models_to_reload, restore_after_reload, with_slot_changes
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, SharedBlock
 from engine.live.worker import AudioEngine
@@ -285,6 +285,54 @@ def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one
     host.restore = (before, 3)  # type: ignore[assignment]
     host._handle(protocol.ModelsChanged(tuple(now), playing=0, loading=0))  # type: ignore[arg-type]
     assert host.restore is None and host.commands.get_nowait() == protocol.Select(1)
+
+
+def test_a_model_removed_or_sharpened_just_before_a_restart_stays_so():
+    """A RemoveModel or SetSharpening sent to an engine that had to be restarted before it reported the change was
+    lost: the restart brought back the models as last reported, so the removed model came back, or the strength
+    reverted."""
+    first, second, third = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50",
+                                                                      "ndns_baseline"))
+    host = EngineHost(EngineConfig(models=[first, second, third], output=NO_OUTPUT), mode="process").start()
+    try:
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 3 and e.loading == 0)
+        host.select(1)
+        host.set_sharpening(1, 1.5)
+        host.remove_model(0)
+        host.pending_events.clear()  # (handled: the host knows them; the waits below look at new ones only)
+        host._handle(protocol.DeviceLost("speakers", True))  # at once: neither change reported yet
+        back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) >= 2 and e.loading == 0)
+        assert [(m["source"], m["sharpening"]) for m in back.models] == [(second, 1.5), (third, 0.0)]
+        assert host.wait_event(protocol.Status, 10).playing == 0  # the model heard, where it is now
+        # a change the engine has reported is not done twice
+        host.remove_model(0)
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
+        host.pending_events.clear()
+        host._handle(protocol.DeviceLost("speakers", True))
+        back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) >= 1 and e.loading == 0)
+        assert [(m["source"], m["sharpening"]) for m in back.models] == [(third, 0.0)]
+        time.sleep(1.0)
+        host.events_now()
+        assert [(m["source"], m["sharpening"]) for m in host.models] == [(third, 0.0)]
+    finally:
+        host.stop()
+
+
+def test_the_slot_changes_a_report_does_not_show_are_done_as_the_engine_does_them():
+    a, b, c = ({"source": f"{n}.net", "backend": "sparse", "sharpening": 0.0} for n in "abc")
+    models = [a, b, c]
+    assert with_slot_changes(models, 2, []) == (models, 2)  # type: ignore[arg-type]
+    shown, heard = with_slot_changes(models, 2, [protocol.SetSharpening(2, 1.0),  # type: ignore[arg-type]
+                                                 protocol.RemoveModel(0), protocol.SetSharpening(0, 0.5)])
+    assert [(m["source"], m["sharpening"]) for m in shown] == [("b.net", 0.5), ("c.net", 1.0)] and heard == 1
+    assert models[1]["sharpening"] == 0.0  # (a copy: the host's list as reported is not changed)
+    assert with_slot_changes(models, 1, [protocol.RemoveModel(1)])[1] == 0  # type: ignore[arg-type]
+    assert with_slot_changes(models, 0, [protocol.RemoveModel(2)])[1] == 0  # type: ignore[arg-type]
+    assert with_slot_changes([a], 0, [protocol.RemoveModel(0)]) == ([], BYPASS)  # type: ignore[arg-type]
+    assert with_slot_changes(models, None, [protocol.RemoveModel(0)])[1] is None  # type: ignore[arg-type]
+    # refused by the engine (no such slot): nothing changes
+    assert with_slot_changes(models, 0, [protocol.RemoveModel(3), protocol.SetSharpening(-1, 2.0)]) == (
+        models, 0)  # type: ignore[arg-type]
 
 
 def test_each_device_rate_gets_resamplers_of_its_own():

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from engine.constants import BYPASS
 from engine.errors import SpandexError
 from engine.live import protocol
 from engine.live.protocol import EngineConfig
@@ -116,6 +117,27 @@ def restore_after_reload(before: list[protocol.ModelInfo], heard: int | None,
                        if before[old]["sharpening"] != now[slot]["sharpening"]]
 
 
+def with_slot_changes(models: list[protocol.ModelInfo], playing: int | None,
+                      changes: list[protocol.RemoveModel | protocol.SetSharpening]
+                      ) -> tuple[list[protocol.ModelInfo], int | None]:
+    """``models`` and the slot heard (``playing``) as an engine that reported them has them once it has taken
+    ``changes`` too, as :meth:`engine.live.denoiser.LiveDenoiser.remove_model` and ``set_sharpening`` do them (a
+    change it would refuse, for a slot not there, changes nothing)."""
+    models = list(models)
+    for change in changes:
+        if not 0 <= change.slot < len(models):
+            continue
+        if isinstance(change, protocol.SetSharpening):
+            models[change.slot] = {**models[change.slot], "sharpening": change.strength}
+            continue
+        del models[change.slot]
+        if playing == change.slot:
+            playing = 0 if models else BYPASS
+        elif playing is not None and playing > change.slot:
+            playing -= 1
+    return models, playing
+
+
 class EngineHost:
     """Start with :meth:`start`; always :meth:`stop` (also on errors) so the engine releases the device."""
 
@@ -150,6 +172,10 @@ class EngineHost:
         self.loads_sent: list[protocol.LoadModel] = []
         self.loads_finished = 0
         self.reported_since_start = False  # whether this engine process has reported its models yet
+        # the RemoveModel and SetSharpening commands sent to this engine process, and how many of them its last report
+        # of the models shows: a restart does the rest to the models it brings back
+        self.slot_changes_sent: list[protocol.RemoveModel | protocol.SetSharpening] = []
+        self.slot_changes_reported = 0
         self.playing: int | None = None  # the slot heard, as the engine last said (None: not said yet)
         self.restore_loads = 0  # the loads a restore waits for: sent by the restart (reloads and unfinished)
         # the sharpenings a restore has sent and the engine has not reported yet: the models are shown with them
@@ -291,6 +317,8 @@ class EngineHost:
             self.replay[key] = command
         if isinstance(command, protocol.LoadModel):
             self.loads_sent.append(command)
+        elif isinstance(command, protocol.RemoveModel | protocol.SetSharpening):
+            self.slot_changes_sent.append(command)
         elif isinstance(command, protocol.Select):
             self.playing = command.slot  # (until the engine says otherwise: its reports number the slots as they are)
         self.commands.put(command)
@@ -329,6 +357,7 @@ class EngineHost:
             self.models_reported = self.reported_since_start = True
             self.playing = event.playing
             self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
+            self.slot_changes_reported = max(self.slot_changes_reported, event.slot_changes_taken)
             # once every model is back, or the restart's loads are all over with some back (one may have failed)
             if self.restore is not None and (
                     len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
@@ -378,7 +407,11 @@ class EngineHost:
         # what it was given: its start's models and every load sent to it.
         said = self.reported_since_start
         unfinished = self.loads_sent[self.loads_finished:] if said else list(self.loads_sent)
+        if said:  # a model removed or a mask sharpened, not yet reported, stays so
+            self.models, self.playing = with_slot_changes(self.models, self.playing,
+                                                          self.slot_changes_sent[self.slot_changes_reported:])
         self.loads_sent, self.loads_finished, self.reported_since_start = [], 0, False
+        self.slot_changes_sent, self.slot_changes_reported = [], 0
         later: list[protocol.LoadModel] = []
         if said:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)

@@ -194,6 +194,7 @@ class ModelsChanged:
     playing: int                     # the slot heard (BYPASS: none)
     loading: int                     # loads still in progress
     loads_taken: int = 0             # LoadModel commands this engine has taken (its config's models not counted)
+    slot_changes_taken: int = 0      # RemoveModel and SetSharpening commands it has taken (``models`` shows them)
 
 
 @dataclass(frozen=True)
