@@ -241,6 +241,13 @@ def test_a_restore_waits_for_the_loads_its_restart_sent_not_for_the_first_quiet_
     host.restore, host.loads_finished = ([a, b], 1), 0  # type: ignore[assignment]
     host._handle(protocol.ModelsChanged((a,), playing=0, loading=0, loads_taken=1))  # type: ignore[arg-type]
     assert host.restore is None
+    # and with every model failed to load: the restore is over (it stayed pending, and the app saved no settings)
+    host.restore, host.loads_finished = ([a, b], 1), 0  # type: ignore[assignment]
+    host._handle(protocol.ModelsChanged((), playing=-1, loading=0, loads_taken=1))
+    assert host.restore is None and host.commands.empty()
+    host.restore, host.loads_finished, host.restore_loads = ([a, b], 0), 0, 0  # type: ignore[assignment]
+    host._handle(protocol.ModelsChanged((), playing=-1, loading=0))  # (both were its start's models)
+    assert host.restore is None and host.commands.empty()
 
 
 def test_what_the_user_does_while_a_restart_restores_is_what_the_restore_does():

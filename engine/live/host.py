@@ -358,10 +358,10 @@ class EngineHost:
             self.playing = event.playing
             self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
             self.slot_changes_reported = max(self.slot_changes_reported, event.slot_changes_taken)
-            # once every model is back, or the restart's loads are all over with some back (one may have failed)
+            # once every model is back, or the restart's loads are all over (some, or all, may have failed)
             if self.restore is not None and (
                     len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
-                    or (event.loading == 0 and self.models and self.loads_finished >= self.restore_loads)):
+                    or (event.loading == 0 and self.loads_finished >= self.restore_loads)):
                 commands = restore_after_reload(*self.restore, self.models)
                 for command in commands:
                     self.send(command)  # (a Select kept for the next restart as the slot is numbered now)
