@@ -44,6 +44,12 @@ def test_stream_line_says_a_missing_device_is_being_looked_for():
     line = status_text.stream_line(event)
     assert line.startswith("sound device missing, looking for it: file demo.wav → no output at 16 kHz.")
     assert line.endswith("no microphone found: playing the demo clip")
+    # only the microphone missing (the output plays): the line does not say a sound device is, or which
+    event = protocol.StreamChanged(state="no-device", message="microphone 'USB mic' not found: playing the demo clip",
+                                   rate=48000, input=None, output="headset", file="/x/demo.wav",
+                                   device_latency_s=0.0, prefill_hops=2, priority="normal")
+    assert status_text.stream_line(event).startswith("microphone missing, looking for it: file demo.wav → headset at "
+                                                     "48 kHz (resampled to 16 kHz).")
 
 
 def test_the_xrun_line_names_the_rarer_glitches_once_they_happen_and_its_tooltip_all():

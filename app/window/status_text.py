@@ -55,11 +55,14 @@ def pace_notice(models: Sequence[protocol.ModelInfo], history: FrameHistory) -> 
 
 
 STATE_WORDS = {"running": "running", "internal-clock": "internal clock", "no-device": "sound device missing, looking for it"}
+MICROPHONE_MISSING = "microphone missing, looking for it"
+"""The state's words where the device missing is the microphone alone (the output plays: the demo clip, or silence)."""
 
 
 def stream_line(event: protocol.StreamChanged) -> str:
     """Where the sound comes from and goes to, at what rate, and the engine's message."""
-    text = STATE_WORDS.get(event.state, event.state)
+    text = MICROPHONE_MISSING if event.state == "no-device" and event.output else STATE_WORDS.get(event.state,
+                                                                                                   event.state)
     where = event.file and f"file {Path(event.file).name}" or event.input or "—"
     rate = f" at {event.rate / 1000:g} kHz" if event.rate else ""
     resampled = " (resampled to 16 kHz)" if event.rate and event.rate != SAMPLE_RATE else ""
