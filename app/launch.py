@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.remembered import remembered
 from assets import asset_path
 from engine.backends import BACKEND_NAMES
 from engine.errors import SpandexError
@@ -47,34 +48,19 @@ DEFAULT_BACKEND = "sparse"
 DEFAULT_BUFFER_HOPS = 2
 
 
-def _remembered(settings, key: str, kind: type, default):
-    """A setting saved by an earlier run (QSettings keeps INI values as text), or ``default``."""
-    value = settings.value(key) if settings is not None else None
-    if value is None or value == "":
-        return default
-    try:
-        if kind is bool:
-            return value in (True, "true", "1", 1)
-        if kind is list:
-            return [str(v) for v in (value if isinstance(value, list) else [value])]
-        return kind(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _remembered_buffer(settings) -> int:
     """The jitter buffer saved by an earlier run, or the default where the saved value is not one the engine takes
     (an older version's, or a settings file edited by hand): a bad value must not stop every later start."""
     if settings is not None and isinstance(settings.value("buffer"), bool):  # int(True) would be one hop
         return DEFAULT_BUFFER_HOPS
-    hops = _remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS)
+    hops = remembered(settings, "buffer", int, DEFAULT_BUFFER_HOPS)
     return hops if hops in BUFFER_HOPS else DEFAULT_BUFFER_HOPS
 
 
 def resolved_options(options: AppOptions, settings) -> AppOptions:
     """``options`` with what the command line left open taken from the last run, then the defaults.
     The choices are saved again, so the next start begins where this one was."""
-    backend = options.backend or _remembered(settings, "backend", str, DEFAULT_BACKEND)
+    backend = options.backend or remembered(settings, "backend", str, DEFAULT_BACKEND)
     if backend not in BACKEND_NAMES:
         backend = DEFAULT_BACKEND
     resolved = replace(
@@ -82,7 +68,7 @@ def resolved_options(options: AppOptions, settings) -> AppOptions:
         prefill_hops=options.prefill_hops if options.prefill_hops is not None
         else _remembered_buffer(settings),
         virtual_mic=options.virtual_mic if options.virtual_mic is not None
-        else _remembered(settings, "virtual_mic", bool, False))
+        else remembered(settings, "virtual_mic", bool, False))
     if settings is not None:
         for key, value in (("backend", resolved.backend), ("buffer", resolved.prefill_hops),
                            ("virtual_mic", resolved.virtual_mic)):
@@ -96,10 +82,10 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
     options = resolved_options(options, settings)
     models = list(options.models)
     if not models:
-        remembered = [str(m) for m in _remembered(settings, "models", list, [])]
-        models = [m for m in remembered if Path(m).is_file()]
-        if len(models) < len(remembered):  # moved or deleted since: said, not dropped without a word
-            print(f"spandex: left out, no longer there: {', '.join(m for m in remembered if m not in models)} "
+        last_models = remembered(settings, "models", list, [])
+        models = [m for m in last_models if Path(m).is_file()]
+        if len(models) < len(last_models):  # moved or deleted since: said, not dropped without a word
+            print(f"spandex: left out, no longer there: {', '.join(m for m in last_models if m not in models)} "
                   f"(loaded when the app was last closed)", file=sys.stderr)
     if not models:
         models = [str(entry.path) for entry in default_lineup()]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtWidgets
 
 from app.panels.devices import FILE_PREFIX
+from app.remembered import remembered
 from app.window import status_text
 from engine.constants import BYPASS
 from engine.errors import SpandexError
@@ -60,8 +61,7 @@ def _remembered_sharpening(settings: QtCore.QSettings) -> dict[str, list[float |
     """The entries :func:`_sharpening_entries` saved: by model file, each loaded copy's strength in slot order (None:
     its own). Entries that are not one (a settings file edited by hand) are its own, as the other remembered
     settings' bad values are left out."""
-    value = settings.value("sharpening")
-    entries = value if isinstance(value, list) else [value] if isinstance(value, str) and value else []
+    entries = remembered(settings, "sharpening", list, [])
     found: dict[str, list[float | None]] = {}
     for entry in entries:
         strength, _, source = str(entry).partition(" ")
