@@ -239,6 +239,22 @@ def test_pick_model_ab_switch_and_bypass(qtbot, window, shots):
     window.grab().save(str(shots / "ab_switch.png"))
 
 
+def test_a_model_removed_just_before_the_engine_restarts_is_not_shown_again(qtbot, window):
+    """The engine restarted (its sound server gone) before it reported a removal: the window showed the models as last
+    reported until the fresh engine's report, and a row the user acted on then meant another model than the engine's."""
+    from engine.live import protocol
+
+    host = window.controller._host
+    sources = [m["source"] for m in window.controller.models]
+    window.models_panel.remove_requested.emit(0)
+    host.events.put(protocol.DeviceLost("speakers", True))  # (as the engine says it when PortAudio is stuck)
+    qtbot.waitUntil(lambda: host.restarts == 1, timeout=10_000)
+    assert [m["source"] for m in window.controller.models] == sources[1:]  # at once, not after the models load
+    assert window.models_panel.table.rowCount() == 2
+    qtbot.waitUntil(lambda: host.restore is None and window.controller.loading == 0, timeout=60_000)
+    assert [m["source"] for m in window.controller.models] == sources[1:]
+
+
 @pytest.mark.slow
 def test_demo_mode_noise_and_reset(qtbot, window, shots):
     press(qtbot, window, "D")

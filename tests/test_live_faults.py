@@ -23,7 +23,7 @@ from engine.files.audio import write_wav
 from engine.live import protocol, supervisor
 from engine.live.denoiser import LiveDenoiser
 from engine.live.devices import InternalClock, OpenStream
-from engine.live.host import EngineHost, models_to_reload, restore_after_reload, with_slot_changes
+from engine.live.host import EngineHost, models_to_reload, restore_after_reload, with_slot_commands
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, SharedBlock
 from engine.live.worker import AudioEngine
@@ -276,6 +276,20 @@ def test_what_the_user_does_while_a_restart_restores_is_what_the_restore_does():
     assert host.commands.empty()
 
 
+def test_what_the_user_does_while_a_restart_restores_numbers_the_slots_as_the_engine_will_take_it():
+    """A removal and then a strength for the model now first, both before the engine reported the removal: the strength
+    was matched against the models as last reported, where slot 0 was the removed model, and was lost."""
+    a = {"slot": 0, "source": "a.net", "backend": "dense", "sharpening": 0.0, "own_sharpening": 0.0}
+    b = {"slot": 1, "source": "b.net", "backend": "dense", "sharpening": 0.0, "own_sharpening": 0.0}
+    host = EngineHost(EngineConfig(output=NO_OUTPUT), mode="thread")  # not started: commands wait in the queue
+    host.restore, host.restore_loads = ([a, b], None), 0  # type: ignore[assignment]
+    host.models = [a, b]  # type: ignore[list-item]
+    host.remove_model(0)
+    host.set_sharpening(0, 2.0)  # b, as the engine numbers it when it takes this
+    host.select(0)
+    assert host.restore == ([{**b, "sharpening": 2.0}], 0)
+
+
 def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one_moves_no_other_setting():
     before = [{"source": "a.net", "backend": "sparse", "sharpening": 1.5, "own_sharpening": 0.75},
               {"source": None, "backend": "sparse", "sharpening": 2.0, "own_sharpening": 0.0},  # (not reloadable)
@@ -294,52 +308,94 @@ def test_a_restarted_engine_finds_each_model_again_by_its_file_and_a_missing_one
     assert host.restore is None and host.commands.get_nowait() == protocol.Select(1)
 
 
+def _sources(models) -> list[tuple[str, float]]:
+    return [(m["source"], m["sharpening"]) for m in models]
+
+
 def test_a_model_removed_or_sharpened_just_before_a_restart_stays_so():
     """A RemoveModel or SetSharpening sent to an engine that had to be restarted before it reported the change was
     lost: the restart brought back the models as last reported, so the removed model came back, or the strength
-    reverted."""
+    reverted; and the model heard was the one in its slot before the removal."""
     first, second, third = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50",
                                                                       "ndns_baseline"))
     host = EngineHost(EngineConfig(models=[first, second, third], output=NO_OUTPUT), mode="process").start()
     try:
         host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 3 and e.loading == 0)
-        host.select(1)
         host.set_sharpening(1, 1.5)
         host.remove_model(0)
+        host.select(1)  # the third model, as the slots are after the removal
         host.pending_events.clear()  # (handled: the host knows them; the waits below look at new ones only)
-        host._handle(protocol.DeviceLost("speakers", True))  # at once: neither change reported yet
+        lost, restarted = host._handle(protocol.DeviceLost("speakers", True))  # at once: none of them reported yet
+        # the window is told the models coming back, numbered as they will be: its next commands mean them
+        assert isinstance(restarted, protocol.EngineRestarted) and restarted.playing == 1
+        assert _sources(restarted.models) == [(second, 1.5), (third, 0.0)]
+        assert [m["slot"] for m in restarted.models] == [0, 1]
+        assert host.restore is not None and host.restore[1] == 1
+        host.wait_event(protocol.Status, 30, lambda e: e.playing == 1)  # once back, the restore selects it
         back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) >= 2 and e.loading == 0)
-        assert [(m["source"], m["sharpening"]) for m in back.models] == [(second, 1.5), (third, 0.0)]
-        assert host.wait_event(protocol.Status, 10).playing == 0  # the model heard, where it is now
+        assert _sources(back.models) == [(second, 1.5), (third, 0.0)]
         # a change the engine has reported is not done twice
         host.remove_model(0)
         host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 1)
         host.pending_events.clear()
         host._handle(protocol.DeviceLost("speakers", True))
         back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) >= 1 and e.loading == 0)
-        assert [(m["source"], m["sharpening"]) for m in back.models] == [(third, 0.0)]
+        assert _sources(back.models) == [(third, 0.0)]
         time.sleep(1.0)
         host.events_now()
-        assert [(m["source"], m["sharpening"]) for m in host.models] == [(third, 0.0)]
+        assert _sources(host.models) == [(third, 0.0)]
     finally:
         host.stop()
 
 
-def test_the_slot_changes_a_report_does_not_show_are_done_as_the_engine_does_them():
-    a, b, c = ({"source": f"{n}.net", "backend": "sparse", "sharpening": 0.0} for n in "abc")
+def test_a_model_removed_between_two_restarts_stays_removed_and_the_last_one_leaves_bypass():
+    """Removed while a restarted engine was still starting (it had said nothing), a model came back with the next
+    restart: that engine was given its start's models again. And with the last model removed just before a restart,
+    the Select replayed named a slot the fresh engine did not have ("no model in slot 1")."""
+    first, second = (str(reference_path(f"{n}.net")) for n in ("spandex_prune75", "spandex_prune50"))
+    host = EngineHost(EngineConfig(models=[first, second], output=NO_OUTPUT), mode="process").start()
+    try:
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 2 and e.loading == 0)
+        host._handle(protocol.DeviceLost("speakers", True))
+        host.remove_model(0)  # as the window shows the models coming back
+        assert not host.reported_since_start  # (the fresh engine takes a second to start)
+        host.pending_events.clear()
+        host._handle(protocol.DeviceLost("speakers", True))
+        assert host.config.models == [second]
+        back = host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) >= 1 and e.loading == 0)
+        assert _sources(back.models) == [(second, 0.0)]
+        host.select(0)
+        host.remove_model(0)
+        host.pending_events.clear()
+        host._handle(protocol.DeviceLost("speakers", True))
+        assert host.config.models == [] and host.replay[protocol.Select] == protocol.Select(BYPASS)
+        host.wait_event(protocol.ModelsChanged, 60, lambda e: len(e.models) == 0)
+        time.sleep(1.0)
+        errors = [e.message for e in host.events_now() if isinstance(e, protocol.EngineError)]
+        assert errors == [] and host.models == []
+    finally:
+        host.stop()
+
+
+def test_the_slot_commands_a_report_does_not_show_are_done_as_the_engine_does_them():
+    a, b, c = ({"slot": k, "source": f"{n}.net", "backend": "sparse", "sharpening": 0.0} for k, n in enumerate("abc"))
     models = [a, b, c]
-    assert with_slot_changes(models, 2, []) == (models, 2)  # type: ignore[arg-type]
-    shown, heard = with_slot_changes(models, 2, [protocol.SetSharpening(2, 1.0),  # type: ignore[arg-type]
-                                                 protocol.RemoveModel(0), protocol.SetSharpening(0, 0.5)])
-    assert [(m["source"], m["sharpening"]) for m in shown] == [("b.net", 0.5), ("c.net", 1.0)] and heard == 1
-    assert models[1]["sharpening"] == 0.0  # (a copy: the host's list as reported is not changed)
-    assert with_slot_changes(models, 1, [protocol.RemoveModel(1)])[1] == 0  # type: ignore[arg-type]
-    assert with_slot_changes(models, 0, [protocol.RemoveModel(2)])[1] == 0  # type: ignore[arg-type]
-    assert with_slot_changes([a], 0, [protocol.RemoveModel(0)]) == ([], BYPASS)  # type: ignore[arg-type]
-    assert with_slot_changes(models, None, [protocol.RemoveModel(0)])[1] is None  # type: ignore[arg-type]
-    # refused by the engine (no such slot): nothing changes
-    assert with_slot_changes(models, 0, [protocol.RemoveModel(3), protocol.SetSharpening(-1, 2.0)]) == (
-        models, 0)  # type: ignore[arg-type]
+    assert with_slot_commands(models, 2, []) == (models, 2)  # type: ignore[arg-type]
+    shown, heard = with_slot_commands(models, 2, [protocol.SetSharpening(2, 1.0),  # type: ignore[arg-type]
+                                                  protocol.RemoveModel(0), protocol.SetSharpening(0, 0.5)])
+    assert [(m["slot"], m["source"], m["sharpening"]) for m in shown] == [(0, "b.net", 0.5), (1, "c.net", 1.0)]
+    assert heard == 1 and models[1]["sharpening"] == 0.0  # (a copy: the host's list as reported is not changed)
+    assert with_slot_commands(models, 1, [protocol.RemoveModel(1)])[1] == 0  # type: ignore[arg-type]
+    assert with_slot_commands(models, 0, [protocol.RemoveModel(2)])[1] == 0  # type: ignore[arg-type]
+    assert with_slot_commands([a], 0, [protocol.RemoveModel(0)]) == ([], BYPASS)  # type: ignore[arg-type]
+    assert with_slot_commands(models, None, [protocol.RemoveModel(0)])[1] is None  # type: ignore[arg-type]
+    # a Select numbers the slots as they are when the engine takes it: after the removal before it, not before
+    assert with_slot_commands(models, 0, [protocol.RemoveModel(0), protocol.Select(1)])[1] == 1  # type: ignore
+    assert with_slot_commands(models, 0, [protocol.Select(2), protocol.RemoveModel(0)])[1] == 1  # type: ignore
+    assert with_slot_commands(models, 0, [protocol.Select(BYPASS)])[1] == BYPASS  # type: ignore[arg-type]
+    # refused by the engine (no such slot, a strength out of range): nothing changes
+    assert with_slot_commands(models, 0, [protocol.RemoveModel(3), protocol.SetSharpening(-1, 2.0),  # type: ignore
+                                          protocol.Select(3), protocol.SetSharpening(0, 99.0)]) == (models, 0)
 
 
 def test_each_device_rate_gets_resamplers_of_its_own():

@@ -228,6 +228,14 @@ class WindowController:
             if strength is not None and model["sharpening"] == model["own_sharpening"] != strength:
                 self._host.set_sharpening(model["slot"], strength)
 
+    def _show_models(self, models: list[protocol.ModelInfo], playing: int) -> None:
+        """The models loaded (or coming back after a restart), in their slots: the panels that list them."""
+        w = self._window
+        self.models = models
+        w.models_panel.set_models(models)
+        w.prune_panel.offer_models([m.get("source") or "" for m in models])
+        w.loihi_panel.set_models(models, BYPASS if w.blind else playing)  # (its name would tell X)
+
     def _apply_pending_ab(self) -> None:
         if self.pending_ab is None:
             return
@@ -325,12 +333,9 @@ class WindowController:
             w.show_banner("")
         match event:
             case protocol.ModelsChanged():
-                self.models = list(event.models)
+                self._show_models(list(event.models), event.playing)
                 self.loading = event.loading
-                w.models_panel.set_models(self.models)
                 self._apply_pending_ab()
-                w.prune_panel.offer_models([m.get("source") or "" for m in self.models])
-                w.loihi_panel.set_models(self.models, -1 if w.blind else event.playing)  # (its name would tell X)
                 if not event.loading:
                     self._remember_models()
                 self._show_banner()
@@ -352,6 +357,7 @@ class WindowController:
                 w.show_notice(status_text.device_lost_notice(event.devices))
             case protocol.EngineRestarted():
                 w.state_label.setText(status_text.RESTARTING)
+                self._show_models(list(event.models), event.playing)  # (what a row's slot means until they are back)
             case protocol.EngineError() if event.message.startswith(protocol.LOAD_FAILED):
                 self.loading = max(0, self.loading - 1)
                 self._load_error = event.message

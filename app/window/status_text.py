@@ -61,8 +61,10 @@ MICROPHONE_MISSING = "microphone missing, looking for it"
 
 def stream_line(event: protocol.StreamChanged) -> str:
     """Where the sound comes from and goes to, at what rate, and the engine's message."""
-    text = MICROPHONE_MISSING if event.state == "no-device" and event.output else STATE_WORDS.get(event.state,
-                                                                                                   event.state)
+    if event.state == "no-device" and event.output:
+        text = MICROPHONE_MISSING
+    else:
+        text = STATE_WORDS.get(event.state, event.state)
     where = event.file and f"file {Path(event.file).name}" or event.input or "—"
     rate = f" at {event.rate / 1000:g} kHz" if event.rate else ""
     resampled = " (resampled to 16 kHz)" if event.rate and event.rate != SAMPLE_RATE else ""

@@ -36,6 +36,7 @@ from engine.live.protocol import EngineConfig
 from engine.live.record import COUNTERS, SharedBlock
 from engine.live.virtual_mic import remove_stale
 from engine.live.worker import run_engine
+from engine.snn.model import sharpening_problem
 from engine.stop_signals import ignore_terminal_signals, start_deaf_to_terminal_signals, start_resource_tracker_deaf
 
 E = TypeVar("E", bound=protocol.Event)
@@ -45,7 +46,8 @@ REPLAYED = (protocol.Select, protocol.SetNoise, protocol.SetInput, protocol.SetF
 """The commands that set a state a restarted engine must get back (the models come back by themselves)."""
 ONCE = (protocol.LoadModel, protocol.RemoveModel, protocol.SetSharpening, protocol.Reset, protocol.ListDevices,
         protocol.RecordStart, protocol.RecordStop, protocol.Shutdown)
-"""The rest (a restarted engine gets each slot's sharpening back with its model: :meth:`EngineHost._restart`)."""
+"""The rest (a restarted engine gets each slot's sharpening back with its model, and the slot commands the stuck engine
+did not report are done again to the models it brings back: :meth:`EngineHost._restart`)."""
 
 SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """One BLAS thread in the engine: its products are small (512 × 512), and on two shared cores
@@ -117,25 +119,35 @@ def restore_after_reload(before: list[protocol.ModelInfo], heard: int | None,
                        if before[old]["sharpening"] != now[slot]["sharpening"]]
 
 
-def with_slot_changes(models: list[protocol.ModelInfo], playing: int | None,
-                      changes: list[protocol.RemoveModel | protocol.SetSharpening]
-                      ) -> tuple[list[protocol.ModelInfo], int | None]:
+SLOT_COMMANDS = (protocol.RemoveModel, protocol.SetSharpening, protocol.Select)
+SlotCommand = protocol.RemoveModel | protocol.SetSharpening | protocol.Select
+"""The commands that change the slots or the slot heard. The engine counts those it takes
+(``ModelsChanged.slot_commands_taken``); a restart does again, to the models it brings back, those the stuck engine's
+last report did not show (:func:`with_slot_commands`)."""
+
+
+def with_slot_commands(models: list[protocol.ModelInfo], playing: int | None,
+                       commands: list[SlotCommand]) -> tuple[list[protocol.ModelInfo], int | None]:
     """``models`` and the slot heard (``playing``) as an engine that reported them has them once it has taken
-    ``changes`` too, as :meth:`engine.live.denoiser.LiveDenoiser.remove_model` and ``set_sharpening`` do them (a
-    change it would refuse, for a slot not there, changes nothing)."""
+    ``commands`` too, as :class:`engine.live.denoiser.LiveDenoiser` does them (one it would refuse, for a slot not
+    there or a strength out of range, changes nothing)."""
     models = list(models)
-    for change in changes:
-        if not 0 <= change.slot < len(models):
+    for command in commands:
+        if isinstance(command, protocol.Select):
+            if command.slot == BYPASS or 0 <= command.slot < len(models):
+                playing = command.slot
+        elif not 0 <= command.slot < len(models):
             continue
-        if isinstance(change, protocol.SetSharpening):
-            models[change.slot] = {**models[change.slot], "sharpening": change.strength}
-            continue
-        del models[change.slot]
-        if playing == change.slot:
-            playing = 0 if models else BYPASS
-        elif playing is not None and playing > change.slot:
-            playing -= 1
-    return models, playing
+        elif isinstance(command, protocol.SetSharpening):
+            if sharpening_problem(command.strength) is None:
+                models[command.slot] = {**models[command.slot], "sharpening": float(command.strength)}
+        else:
+            del models[command.slot]
+            if playing == command.slot:
+                playing = 0 if models else BYPASS
+            elif playing is not None and playing > command.slot:
+                playing -= 1
+    return [m if m.get("slot", slot) == slot else {**m, "slot": slot} for slot, m in enumerate(models)], playing
 
 
 class EngineHost:
@@ -172,10 +184,12 @@ class EngineHost:
         self.loads_sent: list[protocol.LoadModel] = []
         self.loads_finished = 0
         self.reported_since_start = False  # whether this engine process has reported its models yet
-        # the RemoveModel and SetSharpening commands sent to this engine process, and how many of them its last report
-        # of the models shows: a restart does the rest to the models it brings back
-        self.slot_changes_sent: list[protocol.RemoveModel | protocol.SetSharpening] = []
-        self.slot_changes_reported = 0
+        # the slot commands sent to this engine process that its reports of the models do not show yet, how many they
+        # showed, and the slot heard as the last report said: a restart does those commands to the models it brings back
+        self.unreported_slot_commands: list[SlotCommand] = []
+        self.slot_commands_reported = 0
+        self.reported_playing: int | None = None
+        self.restart_reloads = 0  # the LoadModel commands the last restart sent first, to bring models back
         self.playing: int | None = None  # the slot heard, as the engine last said (None: not said yet)
         self.restore_loads = 0  # the loads a restore waits for: sent by the restart (reloads and unfinished)
         # the sharpenings a restore has sent and the engine has not reported yet: the models are shown with them
@@ -259,7 +273,8 @@ class EngineHost:
         if self.restore is None:
             return
         before, heard = self.restore
-        old = next((o for o, n in matched_slots(before, self.models).items() if n == command.slot), None)
+        now, _ = with_slot_commands(self.models, self.reported_playing, self.unreported_slot_commands)
+        old = next((o for o, n in matched_slots(before, now).items() if n == command.slot), None)
         before = list(before)
         if isinstance(command, protocol.Select):
             heard = old
@@ -317,9 +332,9 @@ class EngineHost:
             self.replay[key] = command
         if isinstance(command, protocol.LoadModel):
             self.loads_sent.append(command)
-        elif isinstance(command, protocol.RemoveModel | protocol.SetSharpening):
-            self.slot_changes_sent.append(command)
-        elif isinstance(command, protocol.Select):
+        if isinstance(command, SLOT_COMMANDS):
+            self.unreported_slot_commands.append(command)
+        if isinstance(command, protocol.Select):
             self.playing = command.slot  # (until the engine says otherwise: its reports number the slots as they are)
         self.commands.put(command)
 
@@ -357,7 +372,11 @@ class EngineHost:
             self.models_reported = self.reported_since_start = True
             self.playing = event.playing
             self.loads_finished = max(self.loads_finished, event.loads_taken - event.loading)
-            self.slot_changes_reported = max(self.slot_changes_reported, event.slot_changes_taken)
+            shown = event.slot_commands_taken - self.slot_commands_reported
+            if shown > 0:
+                del self.unreported_slot_commands[:shown]
+                self.slot_commands_reported = event.slot_commands_taken
+            self.reported_playing = event.playing
             # once every model is back, or the restart's loads are all over (some, or all, may have failed)
             if self.restore is not None and (
                     len(self.models) >= sum(1 for m in self.restore[0] if m["source"])
@@ -377,7 +396,8 @@ class EngineHost:
             self.ended = True
         elif isinstance(event, protocol.DeviceLost) and event.restart and self.mode == "process":
             self._restart()
-            return [event, protocol.EngineRestarted(self.restarts)]
+            playing = BYPASS if self.playing is None else self.playing
+            return [event, protocol.EngineRestarted(self.restarts, tuple(self.models), playing)]
         return [event]
 
     def _with_sharpening_in_flight(self, models: list[protocol.ModelInfo]) -> list[protocol.ModelInfo]:
@@ -402,20 +422,28 @@ class EngineHost:
             q.cancel_join_thread()
         self._new_queues()
         self.ended = False
-        # The models the engine said it has come back (each on its own backend), and the loads sent and not finished
-        # (loaded or failed) are sent again. An engine that has said nothing yet (restarted again at once) is given
-        # what it was given: its start's models and every load sent to it.
+        # The models the engine said it has come back (each on its own backend), with the slot commands sent to it and
+        # not yet shown in its reports done to them, and the loads sent and not finished (loaded or failed) are sent
+        # again. An engine that has said nothing yet (restarted again at once) was bringing back the models the restart
+        # before listed (self.models): they come back, with the slot commands sent to it done to them, and so does
+        # every load sent to it but those reloads. One that never said anything is given what it was given.
         said = self.reported_since_start
-        unfinished = self.loads_sent[self.loads_finished:] if said else list(self.loads_sent)
-        if said:  # a model removed or a mask sharpened, not yet reported, stays so
-            self.models, self.playing = with_slot_changes(self.models, self.playing,
-                                                          self.slot_changes_sent[self.slot_changes_reported:])
+        self.models, self.playing = with_slot_commands(self.models, self.reported_playing,
+                                                       self.unreported_slot_commands)
+        self.reported_playing = self.playing
+        if said:
+            again = self.loads_sent[self.loads_finished:]
+        else:
+            again = self.loads_sent[self.restart_reloads:] if self.models_reported else list(self.loads_sent)
         self.loads_sent, self.loads_finished, self.reported_since_start = [], 0, False
-        self.slot_changes_sent, self.slot_changes_reported = [], 0
+        self.unreported_slot_commands, self.slot_commands_reported = [], 0
         later: list[protocol.LoadModel] = []
-        if said:  # the models loaded now (none, if all were removed)
+        if self.models_reported:  # the models loaded now (none, if all were removed)
             first, later = models_to_reload(self.models, self.config.backend)
             self.config = replace(self.config, models=first)
+            if self.playing is not None:  # (the Select replayed: in the numbering of now)
+                self.replay[protocol.Select] = protocol.Select(self.playing)
+        self.restart_reloads = len(later)
         self.sharpening_in_flight = {}  # (self.models shows them: restored again with the rest)
         restore = self.restore  # a restore still to come (restarted again before the models came back): kept
         if restore is None and self.models_reported and any(m["source"] for m in self.models):
@@ -426,7 +454,7 @@ class EngineHost:
         # a model heard is selected once it is back, where it is then (a load may fail); bypass at once
         select = self.replay.get(protocol.Select)
         for command in [*later, *(c for c in self.replay.values() if restore is None or restore[1] is None
-                                  or c is not select), *unfinished]:
+                                  or c is not select), *again]:
             self.send(command)
         self.restore = restore
         self.restore_loads = len(self.loads_sent)

@@ -194,7 +194,7 @@ class ModelsChanged:
     playing: int                     # the slot heard (BYPASS: none)
     loading: int                     # loads still in progress
     loads_taken: int = 0             # LoadModel commands this engine has taken (its config's models not counted)
-    slot_changes_taken: int = 0      # RemoveModel and SetSharpening commands it has taken (``models`` shows them)
+    slot_commands_taken: int = 0     # RemoveModel, SetSharpening and Select commands taken (applied or refused)
 
 
 @dataclass(frozen=True)
@@ -234,9 +234,13 @@ class DeviceLost:
 
 @dataclass(frozen=True)
 class EngineRestarted:
-    """Sent by :class:`engine.live.host.EngineHost` (not the engine) after it replaced a stuck engine."""
+    """Sent by :class:`engine.live.host.EngineHost` (not the engine) after it replaced a stuck engine: the models it
+    brings back, in their slots, and the slot to be heard, until the fresh engine reports them (the user's changes the
+    stuck engine took and never reported are in them: slot numbers from now on are these)."""
 
     count: int
+    models: tuple[ModelInfo, ...] = ()
+    playing: int = -1                # BYPASS
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class AudioEngine:
                                          initializer=_yield_the_cpu)
         self.pending: list[Future] = []
         self.loads_taken = 0  # LoadModel commands taken (loaded one by one, in order: the last len(pending) unfinished)
-        self.slot_changes_taken = 0  # RemoveModel and SetSharpening commands taken (applied, or refused with a word)
+        self.slot_commands_taken = 0  # RemoveModel, SetSharpening and Select commands taken (applied, or refused)
         self.opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spandex-virtual-mic")
         self.virtual_mic: VirtualMicrophone | None = None
         self.virtual_mic_opening: Future | None = None  # created off the worker: pactl takes tens of ms
@@ -230,13 +230,14 @@ class AudioEngine:
                 self.pending.append(self.loader.submit(self._load, command.spec,
                                                        command.backend or self.config.backend))
             case protocol.RemoveModel():
-                self.slot_changes_taken += 1
+                self.slot_commands_taken += 1
                 self.live.remove_model(command.slot)
                 self._emit_models()
             case protocol.Select():
+                self.slot_commands_taken += 1
                 self.live.select(command.slot)
             case protocol.SetSharpening():
-                self.slot_changes_taken += 1
+                self.slot_commands_taken += 1
                 self.live.set_sharpening(command.slot, command.strength)
                 self._emit_models()
             case protocol.Reset():
@@ -387,7 +388,7 @@ class AudioEngine:
         self._send(protocol.ModelsChanged(tuple(model_info(s.runner, i, s.sharpening)
                                                 for i, s in enumerate(self.live.slots)),
                                    self.live.playing, len(self.pending), self.loads_taken,
-                                   self.slot_changes_taken))
+                                   self.slot_commands_taken))
 
     def _device_lost(self, devices: str, restart: bool) -> None:
         self._send(protocol.DeviceLost(devices, restart))
