@@ -40,7 +40,7 @@ from engine.live.host import EngineHost
 from engine.live.protocol import EngineConfig
 from engine.live.record import xruns
 from tests.reference_models import reference_path
-from tests.virtual_audio import VirtualAudio
+from tests.virtual_audio import VirtualAudio, stop_recording
 
 BIT_EXACT = 1e-6  # float32 through float32 null sinks: differences would be whole samples, not this
 PREFILL_HOPS = 3
@@ -308,6 +308,48 @@ def test_microphone_unplugged_muted_and_back(virtual_audio, noisy_speech, tmp_pa
         host.stop()
         if "mic_feed" not in virtual_audio.sink_modules:
             virtual_audio.add_sink("mic_feed")
+
+
+@pytest.mark.slow
+def test_a_device_unplugged_while_jack_runs_on_is_lost_and_played_on_again_when_back(virtual_audio, tmp_path):
+    """Under JACK (PipeWire's) an unplugged output device does not stop the stream: its ports lead nowhere. The app
+    said "running … → spk" on, and stayed silent once the device was plugged back in (not reconnected); a silent
+    microphone unplugged the same. The devices a JACK stream runs on are looked for in a child process now."""
+    config = EngineConfig(models=[], input="mic_feed", output="app_out", prefill_hops=PREFILL_HOPS)
+    host = EngineHost(config, mode="process", env=virtual_audio.jack_env()).start()
+    noise = (0.05 * np.random.default_rng(1).standard_normal(16000 * 60)).astype(np.float32)
+    player = virtual_audio.play(noise)
+    try:
+        assert host.wait_event(protocol.StreamChanged, 120).state == "running"
+        wait_until_heard(host)
+        virtual_audio.remove_sink("app_out")  # the output unplugged
+        lost = host.wait_event(protocol.DeviceLost, 30)
+        assert "app_out" in lost.devices
+        missing = host.wait_event(protocol.StreamChanged, 15, lambda e: e.missing_output is not None)
+        assert missing.state == "running" and missing.input.startswith("mic_feed") and not missing.output
+        virtual_audio.add_sink("app_out")  # plugged back in
+        back = host.wait_event(protocol.StreamChanged, 60, lambda e: bool(e.output))
+        assert back.output.startswith("app_out") and back.state == "running"
+        recording = virtual_audio.record(tmp_path / "speaker.raw")
+        time.sleep(2.0)
+        assert np.max(np.abs(stop_recording(recording, tmp_path / "speaker.raw"))) > 0.01  # heard on it again
+        # a microphone that sends silence, unplugged: no sound turned to zeros tells it; the look does
+        player.kill()
+        time.sleep(1.0)
+        virtual_audio.remove_sink("mic_feed")
+        lost = host.wait_event(protocol.DeviceLost, 30)
+        assert "mic_feed" in lost.devices
+        host.wait_event(protocol.StreamChanged, 15, lambda e: e.state == "no-device" and "mic_feed" in e.message)
+        virtual_audio.add_sink("mic_feed")
+        back = host.wait_event(protocol.StreamChanged, 60, lambda e: e.state == "running" and bool(e.input))
+        assert back.input.startswith("mic_feed") and back.output.startswith("app_out")
+        assert host.counters()["device_losses"] == 2
+    finally:
+        player.kill()
+        host.stop()
+        for sink in ("app_out", "mic_feed"):
+            if sink not in virtual_audio.sink_modules:
+                virtual_audio.add_sink(sink)
 
 
 @pytest.mark.slow

@@ -461,8 +461,8 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
     answers = iter([None, False, None, True])
 
     class FakeWatch:  # a look in a child process (engine/live/device_watch.py), answering as told
-        def __init__(self, kind, key):
-            looks.append((kind, key))
+        def __init__(self, *devices):
+            looks.extend(devices)
 
         def found(self):
             return next(answers)
@@ -531,13 +531,13 @@ def test_a_look_for_a_device_that_hangs_or_cannot_start_counts_as_not_found(monk
 
     from engine.live import device_watch
 
-    watch = device_watch.DeviceWatch("output", "nosuchdevice")  # a real look: the child's own PortAudio
+    watch = device_watch.DeviceWatch(("output", "nosuchdevice"))  # a real look: the child's own PortAudio
     deadline = time.monotonic() + 60
     while (found := watch.found()) is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert found is False
-    hung = device_watch.DeviceWatch("output", None)
+    hung = device_watch.DeviceWatch(("output", None))
     hung.stop()
     hung._child = subprocess.Popen(["sleep", "60"])  # as a PortAudio that hangs
     assert hung.found() is None
@@ -548,7 +548,7 @@ def test_a_look_for_a_device_that_hangs_or_cannot_start_counts_as_not_found(monk
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(device_watch.subprocess, "Popen", no_process)
-    assert device_watch.DeviceWatch("output", None).found() is False
+    assert device_watch.DeviceWatch(("output", None)).found() is False
 
 
 def test_a_file_playing_as_the_microphone_is_read_once(monkeypatch, tmp_path):

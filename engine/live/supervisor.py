@@ -40,6 +40,7 @@ class DeviceSupervisor:
     CLOSE_TIMEOUT_S = 1.0
     OUTPUT_LOOK_S = 3.0  # a missing output device (the microphone running) is looked for after this; doubles
     MAX_OUTPUT_LOOK_S = 30.0
+    PRESENCE_S = 5.0     # a running JACK stream's devices are looked for this often: unplugged, its stream runs on
     MAX_EXTRA_HOPS = 3   # output that piles up beyond the prefill after late hops, before it is trimmed
 
     def __init__(self, config: EngineConfig, callback: AudioCallback, counters: np.ndarray,
@@ -74,6 +75,8 @@ class DeviceSupervisor:
         self.output_look: DeviceWatch | None = None  # a look for it under way (engine/live/device_watch.py)
         self.output_look_delay = self.OUTPUT_LOOK_S
         self.next_output_look = 0.0
+        self.presence_look: DeviceWatch | None = None  # a look for the running stream's devices (JACK) under way
+        self.next_presence_look = 0.0
 
     # --- what the worker asks for ----------------------------------------------------------------
 
@@ -211,6 +214,7 @@ class DeviceSupervisor:
             self.state = "no-device"  # a chosen microphone is missing: keep looking for it
         self.message = "; ".join(self.notes + ([self.message] if self.message else []))
         self.next_retry = time.monotonic() + self.retry_delay
+        self.next_presence_look = time.monotonic() + self.PRESENCE_S
         self.on_change()
 
     def _prime_callback(self, rate: int) -> None:
@@ -236,12 +240,16 @@ class DeviceSupervisor:
         return audio if rate == SAMPLE_RATE else resample(audio, SAMPLE_RATE, rate)
 
     def close(self) -> None:
-        if self.output_look is not None:
-            self.output_look.stop()
-            self.output_look = None
+        self._stop_looks()
         if self.stream is not None:
             self.stream.close()
             self.stream = None
+
+    def _stop_looks(self) -> None:
+        for look in (self.output_look, self.presence_look):
+            if look is not None:
+                look.stop()
+        self.output_look = self.presence_look = None
 
     # --- watching --------------------------------------------------------------------------------
 
@@ -264,6 +272,8 @@ class DeviceSupervisor:
                 self._input_went_silent(stream)
             elif self.output_missing and now >= self.next_output_look:
                 self._look_for_output(now)
+            elif now >= self.next_presence_look and _on_jack(stream):
+                self._look_for_stream_devices(now, stream)
             return
         self.counters[DEVICE_LOSSES] += 1
         names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
@@ -296,7 +306,7 @@ class DeviceSupervisor:
         """Start a look for the missing output device, or take its answer: there, the stream is reopened with it;
         not, the next look comes after a longer delay (up to MAX_OUTPUT_LOOK_S)."""
         if self.output_look is None:
-            self.output_look = DeviceWatch("output", self.wanted_output)
+            self.output_look = DeviceWatch(("output", self.wanted_output))
             return
         found = self.output_look.found()
         if found is None:
@@ -305,6 +315,25 @@ class DeviceSupervisor:
         self.output_look_delay = min(2 * self.output_look_delay, self.MAX_OUTPUT_LOOK_S)
         self.next_output_look = now + self.output_look_delay
         if found:  # (should this process's PortAudio still not list it, the next look comes later still)
+            self.open()
+
+    def _look_for_stream_devices(self, now: float, stream: OpenStream) -> None:
+        """Start a look for the devices the stream runs on, or take its answer: one gone (unplugged: JACK keeps the
+        stream running on ports connected to nothing, silent) is a device lost; the stream is opened again, without
+        it, and the device is looked for until it is back."""
+        if self.presence_look is None:
+            self.presence_look = DeviceWatch(*((kind, d.key) for kind, d in (("input", stream.input),
+                                                                               ("output", stream.output)) if d))
+            return
+        found = self.presence_look.found()
+        if found is None:
+            return
+        self.presence_look = None
+        self.next_presence_look = now + self.PRESENCE_S
+        if not found:
+            self.counters[DEVICE_LOSSES] += 1
+            self.lost_since = self.lost_since or time.monotonic()
+            self.on_lost(" / ".join(d.key for d in (stream.input, stream.output) if d is not None), False)
             self.open()
 
     def _input_went_silent(self, stream: OpenStream) -> None:
@@ -323,3 +352,8 @@ class DeviceSupervisor:
             self.counters[DEVICE_LOSSES] += 1
             self.lost_since = self.lost_since or time.monotonic()
             self.on_lost(name, False)
+
+
+def _on_jack(stream: OpenStream) -> bool:
+    """Whether the stream runs on JACK (PipeWire's too), where an unplugged device does not stop it."""
+    return any(d is not None and d.hostapi.startswith("JACK") for d in (stream.input, stream.output))
