@@ -475,6 +475,33 @@ def _resource_trackers() -> set[int]:
 
 
 @pytest.mark.slow
+def test_a_model_that_fails_to_load_is_said_until_clicked_away_and_a_missing_output_is_said(qtbot, tmp_path,
+                                                                                              virtual_audio):
+    """Among models that load, one that did not was said in the red notice for a twentieth of a second: the stream's
+    next "running" cleared it. And with only the output device missing, no notice said so."""
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file")
+    good = str(reference_path("spandex_prune75.net"))
+    window, host = open_window(qtbot, tmp_path, [good, str(bad)], env=virtual_audio.jack_env(), input="mic_feed",
+                               output="app_out")
+    try:
+        qtbot.waitUntil(lambda: len(window.controller.models) == 1 and window.controller.stream_info is not None
+                        and window.controller.stream_info.state == "running", timeout=60_000)
+        qtbot.waitUntil(lambda: window.frames_received > 200, timeout=30_000)  # (more events: none clears it)
+        assert window.notice.isVisible() and f"Cannot load the model {bad}" in window.notice.text()
+        assert window.notice.toolTip() == "Click to dismiss"
+        qtbot.mouseClick(window.notice, QtCore.Qt.MouseButton.LeftButton)
+        assert not window.notice.isVisible()
+        host.set_output("nosuch_out")  # chosen and not there: the microphone runs on, and the notice says so
+        qtbot.waitUntil(lambda: "no output device 'nosuch_out'" in window.notice.text(), timeout=30_000)
+        assert window.controller.stream_info.state == "running" and window.notice.isVisible()
+        host.set_output("app_out")
+        qtbot.waitUntil(lambda: not window.notice.isVisible(), timeout=30_000)
+    finally:
+        close_window(window, host)
+
+
+@pytest.mark.slow
 def test_a_bad_file_or_model_says_so_once_and_the_engine_runs_on(qtbot, tmp_path, shots):
     """Not audio, a model that does not exist: one clear message each in the window, no stale text, the
     engine keeps running, and the user picks another file and model."""

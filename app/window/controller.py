@@ -104,6 +104,11 @@ class WindowController:
         self._last_model = 0
         self._demo_noise = ("", 5.0)  # the noise when demo mode began: what Reset brings back there
         self._load_error = ""  # why the last model did not load (shown while none is loaded)
+        # the red notice's two parts: what the stream says of a device missing or lost (until the stream changes), and
+        # the last error or note (until another comes, or the user clicks the notice away: a model that failed to
+        # load was said for a twentieth of a second, cleared by the stream's next "running")
+        self._device_notice = ""
+        self._notice = ""
         self._starting = True  # until the engine's first event: the banner says it is starting
         # the sharpenings set by hand when the app was last closed: set again once the models have loaded
         self._sharpening_to_restore: dict[str, list[float | None]] | None = _remembered_sharpening(settings)
@@ -114,6 +119,7 @@ class WindowController:
         """Connect every control of the window to its command; show the starting choices."""
         w = self._window
         w.models_panel.select_requested.connect(self.select)
+        w.notice.dismissed.connect(self.dismiss_notice)
         w.models_panel.open_requested.connect(self.open_model_dialog)
         w.models_panel.remove_requested.connect(lambda slot: self._host.remove_model(slot))
         w.models_panel.sharpening_requested.connect(lambda slot, strength: self._host.set_sharpening(slot, strength))
@@ -310,7 +316,7 @@ class WindowController:
         if on and abx.session is None:
             problem = abx.start(models.a, models.b)
             if problem:
-                self._window.show_notice(status_text.abx_notice(problem))
+                self._say(status_text.abx_notice(problem))
         elif not on:
             abx.stop()
             self.select(self._last_model if self.models else BYPASS)
@@ -343,10 +349,8 @@ class WindowController:
                 self.stream_info = event
                 w.state_label.setText(status_text.stream_line(event))
                 w.devices.show_current(_source_spec(event), event.output, event.missing_output)
-                if event.state == "running":
-                    w.show_notice(None)
-                elif event.state == "no-device":
-                    w.show_notice(event.message)
+                missing = event.state == "no-device" or (event.state == "running" and event.missing_output)
+                self._say_of_devices(event.message if missing else "")
             case protocol.Status():
                 self.status_info = event
             case protocol.DevicesListed():
@@ -354,7 +358,7 @@ class WindowController:
                 w.devices.set_devices(list(event.devices), _source_spec(info), info.output if info else None,
                                       info.missing_output if info else None)
             case protocol.DeviceLost():
-                w.show_notice(status_text.device_lost_notice(event.devices))
+                self._say_of_devices(status_text.device_lost_notice(event.devices))
             case protocol.EngineRestarted():
                 w.state_label.setText(status_text.RESTARTING)
                 self._show_models(list(event.models), event.playing)  # (what a row's slot means until they are back)
@@ -362,16 +366,16 @@ class WindowController:
                 self.loading = max(0, self.loading - 1)
                 self._load_error = event.message
                 if not self._show_banner():  # with no model loaded the banner says why: said once
-                    w.show_notice(event.message)
+                    self._say(event.message)
             case protocol.EngineError() | protocol.Fatal():
-                w.show_notice(event.message)
+                self._say(event.message)
             case protocol.RecordingStarted():
                 w.state_label.setText(status_text.recording_line(event.max_seconds, self.record_folder))
             case protocol.Recorded():
                 self.recorded = event
                 w.state_label.setText(status_text.recorded_line(event.seconds, event.paths))
                 if event.note:  # not in the folder asked for
-                    w.show_notice(event.note)
+                    self._say(event.note)
             case protocol.VirtualMicChanged():
                 w.virtual_mic_action.blockSignals(True)
                 w.virtual_mic_action.setChecked(event.on)
@@ -380,6 +384,24 @@ class WindowController:
                     w.state_label.setText(status_text.virtual_mic_line(event.name))
             case protocol.Stopped():
                 pass
+
+    def _say(self, text: str) -> None:
+        """An error or a note in the red notice, beside what it says of the devices: until another, or a click."""
+        self._notice = text
+        self._show_notice()
+
+    def _say_of_devices(self, text: str) -> None:
+        """What the notice says of a device missing or lost ("": none is)."""
+        self._device_notice = text
+        self._show_notice()
+
+    def dismiss_notice(self) -> None:
+        """The user clicked the notice: it goes (a device still missing is said again when the stream changes)."""
+        self._device_notice = self._notice = ""
+        self._show_notice()
+
+    def _show_notice(self) -> None:
+        self._window.show_notice("\n".join(text for text in (self._device_notice, self._notice) if text))
 
     def _show_banner(self) -> bool:
         """The no-model banner, with the reason the last model did not load (if one did not); whether it shows."""

@@ -34,6 +34,7 @@ from app.plots.spectrogram import SpectrogramView
 from app.plots.traces import ModelLegend, ModelTraces
 from app.window.controller import WindowController
 from app.window.elided_label import ElidedLabel
+from app.window.notice_label import NoticeLabel
 from app.window.status_text import BLIND_LATENCY, STARTING, fps_line, latency_line, pace_notice, xrun_details, xrun_line
 from engine.backends import BACKEND_NAMES
 from engine.library.catalog import user_data_dir
@@ -174,10 +175,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.banner.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
         self.banner.hide()
-        self.notice = QtWidgets.QLabel()
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("background: #6b1d1d; color: white; padding: 6px;")
-        self.notice.hide()
+        self.notice = NoticeLabel()
         self.pace_label = QtWidgets.QLabel()  # a Lava slot behind real time: whose audio is heard
         self.pace_label.setWordWrap(True)
         self.pace_label.setStyleSheet("background: #5a4300; color: white; padding: 6px;")
