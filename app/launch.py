@@ -19,6 +19,7 @@ from engine.files.netx import TORCH_SUFFIXES, load_model
 from engine.library.catalog import default_lineup, model_file
 from engine.live.host import EngineHost
 from engine.live.protocol import BUFFER_HOPS, EngineConfig
+from engine.live.record import MAX_MODELS
 from engine.stop_signals import STOP_SIGNALS, silence_hung_up_terminal
 
 DEMO_CLIP = asset_path("demo", "noisy_speech.flac")
@@ -87,10 +88,17 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
         if len(models) < len(last_models):  # moved or deleted since: said, not dropped without a word
             print(f"spandex: left out, no longer there: {', '.join(m for m in last_models if m not in models)} "
                   f"(loaded when the app was last closed)", file=sys.stderr)
+        for model in list(models):  # there, and not a model (replaced, truncated): said, and the rest load
+            try:
+                checked_model(model)
+            except SpandexError as exc:
+                models.remove(model)
+                print(f"spandex: left out, loaded when the app was last closed and not loadable now: "
+                      f"{str(exc).removeprefix('--model: ')}", file=sys.stderr)
     if not models:
         models = [str(entry.path) for entry in default_lineup()]
-    remembered_input = settings.value("input") if settings is not None else None
-    remembered_output = settings.value("output") if settings is not None else None
+    remembered_input = remembered(settings, "input", str, None)
+    remembered_output = remembered(settings, "output", str, None)
     file, device = options.file, options.input
     if file is None and device is None and remembered_input:
         if str(remembered_input).startswith("file:") and Path(str(remembered_input)[5:]).is_file():
@@ -127,6 +135,8 @@ def checked_model(spec: str) -> Path:
 
 def checked_models(specs: list[str]) -> list[str]:
     """Each ``--model`` as :func:`checked_model` gives it; every one that cannot be used is named, in one message."""
+    if len(specs) > MAX_MODELS:
+        raise SpandexError(f"--model: {len(specs)} models given; the app runs at most {MAX_MODELS} at once")
     paths, problems = [], []
     for spec in specs:
         try:

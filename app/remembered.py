@@ -17,6 +17,8 @@ def remembered(settings: Any, key: str, kind: type, default: Any) -> Any:
             return value in (True, "true", "1", 1)
         if kind is list:
             return [str(v) for v in (value if isinstance(value, list) else [value])]
+        if kind is str and not isinstance(value, str):  # a list: an unquoted comma in a hand-written value
+            return default
         return kind(value)
     except (TypeError, ValueError):
         return default

@@ -270,6 +270,8 @@ CASES = [
          "and no such file; --model: notes.net: not a readable netx HDF5 file", {"notes.net": "just text\n"}),
     Case("app-model-a-folder", ["--model", "models"], "--model: models is a folder, not a model file",
          {"models/keep.txt": "x"}),
+    Case("app-model-ten", [a for _ in range(10) for a in ("--model", "spandex-prune90")],
+         "--model: 10 models given; the app runs at most 9 at once"),
     Case("app-model-empty", ["--model", ""], "--model: a model is needed: a library name or a netx file (it was given "
                                             "empty)"),
     Case("denoise-unknown-option", ["denoise", "--bogus", "in.wav", "out.wav"],

@@ -26,7 +26,7 @@ from app.window.main_window import MainWindow  # noqa: E402
 from engine.constants import BYPASS  # noqa: E402
 from engine.errors import SpandexError  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
-from engine.library.catalog import default_model  # noqa: E402
+from engine.library.catalog import default_lineup, default_model  # noqa: E402
 from engine.live.host import EngineHost  # noqa: E402
 from engine.live.record import xruns  # noqa: E402
 from tests.reference_models import reference_path  # noqa: E402
@@ -66,6 +66,13 @@ def test_models_remembered_from_the_last_exit_that_are_gone_are_said_to_be_left_
     assert engine_config(AppOptions(), settings).models == [str(tmp_path / "kept.net")]
     assert capsys.readouterr().err == (f"spandex: left out, no longer there: {tmp_path / 'gone.net'} (loaded when "
                                        "the app was last closed)\n")
+    # there and not a model (replaced by another file): said, and the rest (here the shipped lineup) load
+    (tmp_path / "notes.md").write_text("# not a model\n")
+    settings.setValue("models", [str(tmp_path / "notes.md")])
+    assert engine_config(AppOptions(), settings).models == [str(entry.path) for entry in default_lineup()]
+    said = capsys.readouterr().err
+    assert said.startswith(f"spandex: left out, loaded when the app was last closed and not loadable now: "
+                           f"{tmp_path / 'notes.md'}: not a readable netx HDF5 file") and said.count("\n") == 1
 
 
 @pytest.mark.parametrize("saved", ["-3", "0", "101", "lots"])

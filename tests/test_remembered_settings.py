@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore
 
+from app.launch import AppOptions, engine_config
 from app.remembered import remembered
 from app.window.controller import _remembered_sharpening
 
@@ -39,3 +40,15 @@ def test_a_hand_edited_file_gives_the_defaults_for_what_it_breaks(tmp_path):
     assert _remembered_sharpening(settings) == {"/m/a.net": [1.5, None], "/m/b.net": [None], "/m/c.net": [None]}
     one = _settings(tmp_path / "c.ini", "[General]\nsharpening=0.25 /m/a.net\n")  # one entry: kept as text alone
     assert _remembered_sharpening(one) == {"/m/a.net": [0.25]}
+
+
+def test_a_hand_written_device_name_with_a_comma_is_left_out_not_handed_to_the_engine(tmp_path):
+    """QSettings reads an unquoted comma as a list: `output=c, d` stopped the audio engine ("TypeError: startswith
+    first arg must be str or a tuple of str, not list")."""
+    settings = _settings(tmp_path / "d.ini", "[General]\noutput=c, d\ninput=HDA Intel PCH: ALC3246 (hw:0,0)\n"
+                                              "record_folder=a, b\n")
+    assert remembered(settings, "output", str, None) is None
+    config = engine_config(AppOptions(models=["x.net"]), settings)
+    assert config.output is None and config.input is None and config.file is None
+    good = _settings(tmp_path / "e.ini", '[General]\noutput="c, d"\n')  # quoted, as the app writes it
+    assert engine_config(AppOptions(models=["x.net"]), good).output == "c, d"

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from PySide6 import QtCore, QtWidgets
 
+from app.remembered import remembered
 from engine.errors import SpandexError
 from engine.files.netx import NETX_SUFFIXES, TORCH_SUFFIXES
 from engine.library.catalog import ModelEntry, resolve_model
@@ -219,8 +220,8 @@ class PruneForm(QtWidgets.QWidget):
     # --- the dataset -----------------------------------------------------------------------------
 
     def _remembered_dataset(self) -> str:
-        remembered = self.settings.value(DATASET_KEY) if self.settings is not None else None
-        return str(remembered) if remembered else str(DEFAULT_DATASET) if DEFAULT_DATASET.is_dir() else ""
+        dataset = remembered(self.settings, DATASET_KEY, str, "")
+        return dataset or (str(DEFAULT_DATASET) if DEFAULT_DATASET.is_dir() else "")
 
     def browse_dataset(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Dataset folder (training_set/, validation_set/)",

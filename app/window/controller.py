@@ -267,7 +267,7 @@ class WindowController:
     @property
     def record_folder(self) -> Path:
         """Where recordings go: the folder the user chose, else :data:`RECORD_FOLDER`."""
-        return Path(str(self._settings.value("record_folder") or RECORD_FOLDER))
+        return Path(remembered(self._settings, "record_folder", str, None) or RECORD_FOLDER)
 
     def choose_record_folder(self) -> None:
         """Ask for the folder recordings go to, and remember it."""
