@@ -30,6 +30,7 @@ from engine.constants import N_FFT, SAMPLE_RATE
 from engine.dsp.block_resampler import BlockResampler
 from engine.errors import AudioInputError, SpandexError
 from engine.files.atomic import atomic_output
+from engine.files.readable import unreadable
 
 MIN_SAMPLES = N_FFT
 """The shortest usable input: one STFT frame (n_fft 512) at ``SAMPLE_RATE``."""
@@ -140,6 +141,8 @@ def open_audio(path: str | os.PathLike[str]) -> AudioSource:
         raise AudioInputError(f"{path}: no such file")
     if not path.is_file():
         raise AudioInputError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not an audio file")
+    if (why := unreadable(path)) is not None:
+        raise AudioInputError(f"{path}: {why}")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path}: the file is empty (0 bytes)")
     rate, channels, declared, frames, energy, by_channels, total, damage = _scan(path, BLOCK_FRAMES)

@@ -28,6 +28,7 @@ import numpy as np
 from engine.dsp.level import LevelParams
 from engine.errors import ModelFileError
 from engine.files.atomic import atomic_output
+from engine.files.readable import unreadable
 from engine.snn.model import (
     MANTISSA_MAX,
     MANTISSA_MIN,
@@ -61,6 +62,8 @@ def existing_model_file(path: str | os.PathLike) -> Path:
         raise ModelFileError(f"{path} is not a regular file, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    if (why := unreadable(path)) is not None:
+        raise ModelFileError(f"{path}: {why}")
     return path
 
 
