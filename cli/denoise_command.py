@@ -99,8 +99,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        sharpened = f", mask sharpened by {model.decoder.sharpening:g}" if model.decoder.sharpening else ""
-        print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} ({args.backend}{sharpened}); "
+        # (a --sharpening given is in the model's name already: "spandex-dense (sharpening 0)")
+        own = model.decoder.sharpening and args.sharpening is None
+        sharpened = f", its mask sharpened by {model.decoder.sharpening:g}" if own else ""
+        print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} on the {args.backend} backend"
+              f"{sharpened}; "
               f"{report['synops_per_frame']:.0f} SynOps/frame, {report['power_proxy_mops']:.2f} M-Ops/s, "
               f"{report['compute_us_per_frame']:.0f} µs/frame")
     return 0

@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how the models run: sparse (event-driven CPU, the default: same bits as dense at a "
                           "fraction of the CPU), dense (the reference), lava (Loihi 2's simulation, in a "
                           "process of its own); default: as last time")
-    app.add_argument("--input", metavar="DEVICE", help="input device (name as `spandex devices` lists it)")
+    source = app.add_mutually_exclusive_group()  # (both given: the file played, the device was dropped without a word)
+    source.add_argument("--input", metavar="DEVICE", help="input device (name as `spandex devices` lists it)")
     app.add_argument("--output", metavar="DEVICE", help="output device (name as `spandex devices` lists it), or 'none' for no sound")
-    app.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping")
+    source.add_argument("--file", metavar="AUDIO", help="play this file as the microphone, looping (not with --input)")
     app.add_argument("--demo", action="store_true", help="start in the full-screen conference demo mode")
     app.add_argument("--jack", action="store_true",
                      help="open devices through PipeWire's JACK server (lowest latency on PipeWire desktops)")

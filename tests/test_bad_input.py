@@ -262,6 +262,8 @@ CASES = [
     Case("app-buffer-negative", ["--buffer", "-3"], "argument --buffer: -3: give 1 to 100 hops of 8 ms"),
     Case("app-buffer-not-a-number", ["--buffer", "two"], "argument --buffer: 'two' is not a whole number of 8 ms hops"),
     Case("app-file-missing", ["--file", "missing.wav"], "--file missing.wav: no such file"),
+    Case("app-file-and-input", ["--input", "mic", "--file", "clip.wav"],
+         "argument --file: not allowed with argument --input", {"clip.wav": "<audio>"}),
     Case("app-file-not-audio", ["--file", "notes.txt"], "--file notes.txt: ", {"notes.txt": "not audio"}),
     Case("app-model-unknown", ["--model", "nosuch"], "--model: no model named 'nosuch' in the library"),
     Case("app-model-not-a-model", ["--model", "spandex-dense", "--model", "notes.net"],

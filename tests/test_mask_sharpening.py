@@ -288,6 +288,14 @@ def test_denoise_and_eval_take_a_sharpening_for_one_run(plain, sharp, noisy_spee
         assert report["model"] == ("sharp" if value is None else "sharp (sharpening 0)")  # named for what ran
         offline = denoise(soundfile.read(noisy)[0], prepare(expected, "sparse")).audio
         np.testing.assert_allclose(soundfile.read(out)[0], offline, atol=1 / 32768)  # (16-bit PCM)
+    # the line a person reads names the strength once: asked for, in the name; the model's own, after the backend
+    for value, said in (("0", " denoised with sharp (sharpening 0) on the sparse backend; "),
+                        (None, f" denoised with sharp on the sparse backend, its mask sharpened by "
+                               f"{sharp.decoder.sharpening:g}; ")):
+        out = tmp_path / f"said{value}.wav"
+        assert main(["denoise", str(noisy), str(out), "--model", str(model), "--backend", "sparse",
+                     *(["--sharpening", value] if value else [])]) == 0
+        assert said in capsys.readouterr().out
     assert main(["denoise", str(noisy), str(tmp_path / "x.wav"), "--model", str(model), "--sharpening", "5"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--sharpening 5.0: give a mask sharpening from 0" in err
