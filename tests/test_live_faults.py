@@ -78,7 +78,8 @@ def test_a_recording_whose_folder_cannot_be_written_goes_to_the_fallback_folder_
         host.wait_event(protocol.Status, 30)
         host.record_stop(str(blocker / "rec"))
         recorded = host.wait_event(protocol.Recorded, 30, failed=protocol.RECORD_FAILED)
-        assert recorded.note.startswith(f"{protocol.RECORD_FAILED} in {blocker}")
+        assert recorded.note.startswith(f"{protocol.RECORD_FAILED} in {blocker} ({blocker} is a file, not a folder): "
+                                        f"it is in ")
         assert [os.path.basename(p) for p in recorded.paths] == ["rec-input.wav", "rec-output.wav"]
         fallback = tmp_path / "data" / "spandex" / "recordings"
         assert all(p.startswith(str(fallback)) and os.path.getsize(p) > 1000 for p in recorded.paths)

@@ -435,5 +435,8 @@ def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None
 
 
 def _write_recording(prefix: str, noisy: np.ndarray, denoised: np.ndarray) -> list[Path]:
+    folder = Path(prefix).parent
+    if folder.exists() and not folder.is_dir():  # (the writer said "…/rec-input.wav: cannot write: File exists")
+        raise SpandexError(f"{folder} is a file, not a folder")
     return [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
             for part, audio in (("input", noisy), ("output", denoised))]
