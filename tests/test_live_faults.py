@@ -564,6 +564,26 @@ def test_a_file_playing_as_the_microphone_is_read_once(monkeypatch, tmp_path):
     assert engine.devices.file_source is not None and engine.devices.file_source.audio.size == 3 * SAMPLE_RATE
 
 
+def test_a_silent_file_played_as_the_microphone_is_said_to_be_silent(tmp_path):
+    """`spandex --file silent.wav` (or a silent file picked in the window) ran with empty plots and no word why."""
+    silent, sound = tmp_path / "silent.wav", tmp_path / "sound.wav"
+    write_wav(silent, np.zeros(SAMPLE_RATE, np.float32))
+    write_wav(sound, np.full(SAMPLE_RATE, 0.1, np.float32))
+    host = running(EngineHost(EngineConfig(output=NO_OUTPUT, file=str(silent)), mode="thread"))
+    try:
+        said = host.wait_event(protocol.EngineError, 30)
+        assert said.message == ("silent.wav is silent (below -60 dBFS): it plays as the microphone, with nothing in "
+                                "it to hear or denoise")
+        host.set_file(str(sound))
+        stream = host.wait_event(protocol.StreamChanged, 30, lambda e: bool(e.file) and e.file.endswith("sound.wav"))
+        time.sleep(0.5)
+        assert stream.file and not [e for e in host.events_now() if isinstance(e, protocol.EngineError)]
+        host.set_file(str(silent))
+        assert host.wait_event(protocol.EngineError, 30).message.startswith("silent.wav is silent")
+    finally:
+        host.stop()
+
+
 def test_the_virtual_microphone_is_removed_off_the_worker_thread():
     engine = bare_engine()
     closed: list[str] = []

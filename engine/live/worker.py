@@ -32,7 +32,7 @@ from engine.backends import Runner
 from engine.constants import HOP, SAMPLE_RATE
 from engine.dsp.resampler import StreamingResampler
 from engine.errors import SpandexError
-from engine.files.audio import write_wav
+from engine.files.audio import SILENCE_DBFS, is_silent, write_wav
 from engine.library.card import card_lines, read_card
 from engine.library.catalog import resolve_model, user_data_dir
 from engine.live import devices as audio_device
@@ -286,6 +286,11 @@ class AudioEngine:
             reason = str(exc).rstrip(".")
             self._send(protocol.EngineError(f"Cannot play this file as the microphone — {reason}. Pick another "
                                             "file or a microphone; until then the current source plays."))
+            return
+        audio = self.devices.file_audio
+        if audio is not None and is_silent(audio[1]):  # (it plays: empty plots, and no word why)
+            self._send(protocol.EngineError(f"{Path(path).name} is silent (below {SILENCE_DBFS:g} dBFS): it plays as "
+                                            "the microphone, with nothing in it to hear or denoise"))
 
     def _record_stop(self, prefix: str) -> None:
         """Write the recording as ``prefix``-input.wav and -output.wav; where that fails (a folder gone or full),
