@@ -95,6 +95,10 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
                 models.remove(model)
                 print(f"spandex: left out, loaded when the app was last closed and not loadable now: "
                       f"{str(exc).removeprefix('--model: ')}", file=sys.stderr)
+        if len(models) > MAX_MODELS:  # (a settings file edited by hand)
+            print(f"spandex: left out, past the {MAX_MODELS} models the app runs at once: {', '.join(models[MAX_MODELS:])}"
+                  " (loaded when the app was last closed)", file=sys.stderr)
+            models = models[:MAX_MODELS]
     if not models:
         models = [str(entry.path) for entry in default_lineup()]
     remembered_input = remembered(settings, "input", str, None)

@@ -99,9 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        # (a --sharpening given is in the model's name already: "spandex-dense (sharpening 0)")
-        own = model.decoder.sharpening and args.sharpening is None
-        sharpened = f", its mask sharpened by {model.decoder.sharpening:g}" if own else ""
+        # (a --sharpening other than the model's own is in its name already: "spandex-dense (sharpening 0)")
+        named = model.name.endswith(f"(sharpening {model.decoder.sharpening:g})")
+        sharpened = f", its mask sharpened by {model.decoder.sharpening:g}" if model.decoder.sharpening and not named \
+            else ""
         print(f"{args.output}: {report['duration_s']:.2f} s denoised with {model.name} on the {args.backend} backend"
               f"{sharpened}; "
               f"{report['synops_per_frame']:.0f} SynOps/frame, {report['power_proxy_mops']:.2f} M-Ops/s, "

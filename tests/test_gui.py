@@ -25,6 +25,7 @@ from app.panels.models_panel import COLUMNS  # noqa: E402
 from app.window.main_window import MainWindow  # noqa: E402
 from engine.constants import BYPASS  # noqa: E402
 from engine.errors import SpandexError  # noqa: E402
+from engine.files.audio import write_wav  # noqa: E402
 from engine.library.card import card_lines, read_card  # noqa: E402
 from engine.library.catalog import default_lineup, default_model  # noqa: E402
 from engine.live.host import EngineHost  # noqa: E402
@@ -73,6 +74,9 @@ def test_models_remembered_from_the_last_exit_that_are_gone_are_said_to_be_left_
     said = capsys.readouterr().err
     assert said.startswith(f"spandex: left out, loaded when the app was last closed and not loadable now: "
                            f"{tmp_path / 'notes.md'}: not a readable netx HDF5 file") and said.count("\n") == 1
+    settings.setValue("models", [str(tmp_path / "kept.net")] * 10)  # more than the app runs at once (a hand edit)
+    assert engine_config(AppOptions(), settings).models == [str(tmp_path / "kept.net")] * 9
+    assert capsys.readouterr().err.startswith("spandex: left out, past the 9 models the app runs at once: ")
 
 
 @pytest.mark.parametrize("saved", ["-3", "0", "101", "lots"])
@@ -244,6 +248,24 @@ def test_pick_model_ab_switch_and_bypass(qtbot, window, shots):
     press(qtbot, window, "0")
     playing_becomes(qtbot, window, 1)
     window.grab().save(str(shots / "ab_switch.png"))
+
+
+def test_the_notice_says_a_device_missing_the_default_output_too_and_not_a_silent_choice():
+    from app.window.controller import _device_missing
+    from engine.live import protocol
+
+    def stream(state: str, output: str | None, message: str, missing_output: str | None = None):
+        return protocol.StreamChanged(state=state, message=message, rate=16000, input="mic (JACK)", output=output,
+                                      file=None, device_latency_s=0.0, prefill_hops=2, priority="normal",
+                                      missing_output=missing_output)
+
+    lost_default = "no output device: the denoised sound is not played until it is back"  # (unplugged, none chosen)
+    assert _device_missing(stream("running", None, lost_default))
+    assert _device_missing(stream("running", None, "no output device 'x': …", missing_output="x"))
+    assert _device_missing(stream("no-device", "spk (JACK)", "no microphone 'usb': playing the demo clip"))
+    assert not _device_missing(stream("running", None, ""))  # --output none: silence chosen
+    assert not _device_missing(stream("running", "spk (JACK)", "mic (JACK) sends only silence: muted?"))
+    assert not _device_missing(stream("internal-clock", None, "no output device chosen: running silently"))
 
 
 def test_a_model_removed_just_before_the_engine_restarts_is_not_shown_again(qtbot, window):
@@ -526,9 +548,19 @@ def test_a_bad_file_or_model_says_so_once_and_the_engine_runs_on(qtbot, tmp_path
         assert "Cannot play this file" in window.notice.text()
         assert "Cannot load" not in window.notice.text()  # the model's error is said once, in the banner
         window.grab().save(str(shots / "bad_input.png"))
+        qtbot.mouseClick(window.notice, QtCore.Qt.MouseButton.LeftButton)  # clicked away
+        assert not window.notice.isVisible()
         host.set_file(str(bad_file))  # picked again from the window: said again, nothing else changes
         qtbot.waitUntil(lambda: "Cannot play this file as the microphone" in window.notice.text(), timeout=30_000)
         assert host.alive and window.controller.stream_info.file.endswith("noisy_speech.flac")
+        silent = tmp_path / "silent.wav"
+        write_wav(silent, np.zeros(16000, np.float32))
+        host.set_file(str(silent))  # another file plays: what was said of the bad one goes; this one is silent
+        qtbot.waitUntil(lambda: "A silent file plays as the microphone: silent.wav" in window.notice.text(),
+                        timeout=30_000)
+        assert "Cannot play this file" not in window.notice.text()
+        host.set_file(str(DEMO_CLIP))  # and a file with sound: the notice has nothing left to say
+        qtbot.waitUntil(lambda: not window.notice.isVisible(), timeout=30_000)
         window.controller.load_model(str(reference_path("spandex_prune50.net")))
         qtbot.waitUntil(lambda: len(window.controller.models) == 1 and not window.banner.isVisible(), timeout=60_000)
     finally:

@@ -333,9 +333,9 @@ def test_a_device_unplugged_while_jack_runs_on_is_lost_and_played_on_again_when_
         recording = virtual_audio.record(tmp_path / "speaker.raw")
         time.sleep(2.0)
         assert np.max(np.abs(stop_recording(recording, tmp_path / "speaker.raw"))) > 0.01  # heard on it again
-        # a microphone that sends silence, unplugged: no sound turned to zeros tells it; the look does
+        # a microphone that sends silence (said: "muted?"), unplugged: no sound turned to zeros tells it; the look does
         player.kill()
-        time.sleep(1.0)
+        host.wait_event(protocol.StreamChanged, 15, lambda e: "muted" in e.message)
         virtual_audio.remove_sink("mic_feed")
         lost = host.wait_event(protocol.DeviceLost, 30)
         assert "mic_feed" in lost.devices

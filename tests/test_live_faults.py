@@ -84,6 +84,12 @@ def test_a_recording_whose_folder_cannot_be_written_goes_to_the_fallback_folder_
         fallback = tmp_path / "data" / "spandex" / "recordings"
         assert all(p.startswith(str(fallback)) and os.path.getsize(p) > 1000 for p in recorded.paths)
         assert (fallback.stat().st_mode & 0o777) == 0o700  # the user's own
+        host.record_start(30.0)  # a folder under the file: the file is named
+        host.wait_event(protocol.RecordingStarted, 30)
+        host.wait_event(protocol.Status, 30)
+        host.record_stop(str(blocker / "sub" / "rec"))
+        recorded = host.wait_event(protocol.Recorded, 30, failed=protocol.RECORD_FAILED)
+        assert f"({blocker} is a file, not a folder)" in recorded.note
         # the fallback cannot be written either: said, with how much was lost
         monkeypatch.setenv("XDG_DATA_HOME", str(blocker / "data"))  # (under a file: cannot be made)
         host.record_start(30.0)
@@ -435,7 +441,7 @@ class _Stream:
 
 
 def _devices_without_the_output(monkeypatch, opened: list) -> None:
-    microphone = SimpleNamespace(key="mic (JACK)")
+    microphone = SimpleNamespace(key="mic (JACK)", hostapi="JACK Audio Connection Kit")
 
     def open_stream(input, output, callback, *args, **kwargs):
         opened.append((input, output))
@@ -455,7 +461,7 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
     engine = bare_engine(EngineConfig(output="speakers"))
     devices = engine.devices
     devices.open()
-    assert opened == [(SimpleNamespace(key="mic (JACK)"), None)]
+    assert opened == [(SimpleNamespace(key="mic (JACK)", hostapi="JACK Audio Connection Kit"), None)]
     assert devices.state == "running" and not devices.plays_output
     assert devices.message == "no output device 'speakers': the denoised sound is not played until it is back"
     looks: list = []
@@ -467,6 +473,9 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
 
         def found(self):
             return next(answers)
+
+        def answer(self):  # (the look for the running stream's devices, not due in this test)
+            raise AssertionError("not asked")
 
         def stop(self):
             pass
@@ -489,6 +498,75 @@ def test_a_missing_output_device_is_said_while_the_microphone_runs_on_unbroken(m
     for _ in range(3):  # a second look: under way, then there: the stream is reopened to play on it
         devices.supervise(later)
     assert len(looks) == 2 and len(opened) == 2
+
+
+@pytest.mark.parametrize("hostapi", ["JACK Audio Connection Kit", "ALSA"])
+def test_the_devices_a_jack_stream_runs_on_are_looked_for_and_one_gone_is_a_device_lost(monkeypatch, hostapi):
+    """Unplugged under JACK, a device does not stop the stream (its ports lead nowhere): the app said "running" and
+    played to nothing. A look every PRESENCE_S asks a fresh listing; only its "gone" is a loss (a look that failed or
+    hung is no answer: a loss then would be a gap in the sound every few seconds on a busy machine). ALSA stops the
+    stream on unplug (the stall check): no look there."""
+    from engine.live.device_watch import GONE, THERE, UNKNOWN
+    from engine.live.record import DEVICE_LOSSES
+
+    mic = SimpleNamespace(key="mic (X)", hostapi=hostapi)
+    speakers = SimpleNamespace(key="spk (X)", hostapi=hostapi)
+    listed: dict = {"input": mic, "output": speakers}
+    opened: list = []
+
+    def open_stream(input, output, callback, *args, **kwargs):
+        opened.append((input, output))
+        return OpenStream(_Stream(), SAMPLE_RATE, HOP, input, output, 0.0)
+
+    monkeypatch.setattr(supervisor.audio_device, "rescan", lambda: None)
+    monkeypatch.setattr(supervisor.audio_device, "find_device", lambda key, kind: listed[kind])
+    monkeypatch.setattr(supervisor.audio_device, "open_stream", open_stream)
+    looks: list = []
+    answers = iter([None, THERE, None, UNKNOWN, None, GONE])
+
+    class FakeWatch:  # a look in a child process (engine/live/device_watch.py), answering as told
+        def __init__(self, *devices):
+            looks.append(devices)
+
+        def answer(self):
+            return next(answers)
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(supervisor, "DeviceWatch", FakeWatch)
+    engine = bare_engine(EngineConfig(input="mic", output="spk"))
+    devices = engine.devices
+    lost: list = []
+    devices.on_lost = lambda names, restart: lost.append(names)
+    devices.open()
+    now = time.monotonic()
+
+    def at(moment: float, times: int = 1) -> None:
+        for _ in range(times):
+            engine.callback.last_call = moment  # (callbacks coming: no stall)
+            devices.supervise(moment)
+
+    at(now)
+    assert looks == []  # not due yet
+    if hostapi == "ALSA":
+        at(now + 10 * devices.PRESENCE_S, 3)
+        assert looks == [] and opened == [(mic, speakers)]
+        return
+    now += devices.PRESENCE_S
+    at(now, 3)  # a look starts, is under way, finds both
+    assert looks == [(("input", "mic (X)"), ("output", "spk (X)"))] and lost == [] and len(opened) == 1
+    at(now + 1.0)
+    assert len(looks) == 1  # the next one after PRESENCE_S
+    now += devices.PRESENCE_S
+    at(now, 3)  # one that knows nothing (it hung, or did not start): no loss, no reopen
+    assert len(looks) == 2 and lost == [] and len(opened) == 1
+    now += devices.PRESENCE_S
+    listed["output"] = None  # unplugged
+    at(now, 3)
+    assert lost == ["mic (X) / spk (X)"] and devices.counters[DEVICE_LOSSES] == 1
+    assert opened[-1] == (mic, None) and devices.output_missing and devices.state == "running"
+    assert devices.message == "no output device 'spk': the denoised sound is not played until it is back"
 
 
 def test_an_output_device_found_that_does_not_open_leaves_the_microphone_running(monkeypatch):
@@ -572,14 +650,14 @@ def test_a_silent_file_played_as_the_microphone_is_said_to_be_silent(tmp_path):
     host = running(EngineHost(EngineConfig(output=NO_OUTPUT, file=str(silent)), mode="thread"))
     try:
         said = host.wait_event(protocol.EngineError, 30)
-        assert said.message == ("silent.wav is silent (below -60 dBFS): it plays as the microphone, with nothing in "
-                                "it to hear or denoise")
+        assert said.message == ("A silent file plays as the microphone: silent.wav is below -60 dBFS, nothing in it "
+                                "to hear or denoise")
         host.set_file(str(sound))
         stream = host.wait_event(protocol.StreamChanged, 30, lambda e: bool(e.file) and e.file.endswith("sound.wav"))
         time.sleep(0.5)
         assert stream.file and not [e for e in host.events_now() if isinstance(e, protocol.EngineError)]
         host.set_file(str(silent))
-        assert host.wait_event(protocol.EngineError, 30).message.startswith("silent.wav is silent")
+        assert host.wait_event(protocol.EngineError, 30).message.startswith(protocol.FILE_SILENT)
     finally:
         host.stop()
 

@@ -289,9 +289,9 @@ def test_denoise_and_eval_take_a_sharpening_for_one_run(plain, sharp, noisy_spee
         offline = denoise(soundfile.read(noisy)[0], prepare(expected, "sparse")).audio
         np.testing.assert_allclose(soundfile.read(out)[0], offline, atol=1 / 32768)  # (16-bit PCM)
     # the line a person reads names the strength once: asked for, in the name; the model's own, after the backend
-    for value, said in (("0", " denoised with sharp (sharpening 0) on the sparse backend; "),
-                        (None, f" denoised with sharp on the sparse backend, its mask sharpened by "
-                               f"{sharp.decoder.sharpening:g}; ")):
+    own = f" denoised with sharp on the sparse backend, its mask sharpened by {sharp.decoder.sharpening:g}; "
+    for value, said in (("0", " denoised with sharp (sharpening 0) on the sparse backend; "), (None, own),
+                        (f"{sharp.decoder.sharpening:g}", own)):  # (asked for as it is: no new name)
         out = tmp_path / f"said{value}.wav"
         assert main(["denoise", str(noisy), str(out), "--model", str(model), "--backend", "sparse",
                      *(["--sharpening", value] if value else [])]) == 0

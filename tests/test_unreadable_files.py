@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -35,19 +37,27 @@ def _messages(paths: list[Path]) -> list[str]:
         for path in paths:
             path.chmod(0)
         return read()
+    # (a subprocess cannot be nobody here: the interpreter itself is in root's home; the child reads at once, and is
+    # killed should it hang on a lock some thread held at the fork)
     out, into = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover (the child)
         try:
             os.close(out)
+            os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-            os.write(into, "\n".join(read()).encode())
-        finally:
-            os._exit(0)
+            said = "\n".join(read())
+        except BaseException as exc:  # noqa: BLE001 — said to the parent, whatever it is
+            said = f"the child failed: {exc!r}"
+        os.write(into, said.encode())
+        os._exit(0)
     os.close(into)
+    ready, _, _ = select.select([out], [], [], 60.0)
+    if not ready:
+        os.kill(child, signal.SIGKILL)
     with os.fdopen(out) as pipe:
-        text = pipe.read()
+        text = pipe.read() if ready else "the child hung"
     os.waitpid(child, 0)
     return text.splitlines()
 

@@ -75,6 +75,19 @@ def _remembered_sharpening(settings: QtCore.QSettings) -> dict[str, list[float |
     return found
 
 
+DEVICES, SOURCE, RECORDING, ABX, ERROR = "devices", "source", "recording", "abx", "error"
+NOTICE_TOPICS = (DEVICES, SOURCE, RECORDING, ABX, ERROR)
+"""What the red notice's parts are about, in the order it shows them: a device missing or lost; the file playing as
+the microphone (it does not play, or is silent); where a recording went; why an ABX test did not start; any other
+error (a model that did not load, a command that failed, the engine stopped)."""
+
+
+def _device_missing(event: protocol.StreamChanged) -> bool:
+    """Whether the stream says a device is missing: the microphone (or both), or an output wanted (chosen, or the
+    default one) while the microphone runs without it."""
+    return event.state == "no-device" or (event.state == "running" and not event.output and bool(event.message))
+
+
 def _source_spec(info: protocol.StreamChanged | None) -> str | None:
     """The device picker's entry for the stream's source: its file, else its input device."""
     if info is None:
@@ -104,11 +117,11 @@ class WindowController:
         self._last_model = 0
         self._demo_noise = ("", 5.0)  # the noise when demo mode began: what Reset brings back there
         self._load_error = ""  # why the last model did not load (shown while none is loaded)
-        # the red notice's two parts: what the stream says of a device missing or lost (until the stream changes), and
-        # the last error or note (until another comes, or the user clicks the notice away: a model that failed to
-        # load was said for a twentieth of a second, cleared by the stream's next "running")
-        self._device_notice = ""
-        self._notice = ""
+        # the red notice, by what each part is about (NOTICE_TOPICS): each kept until what it says changes (a device
+        # back, another source playing, a recording saved, an ABX test started), another of its kind comes, or the user
+        # clicks the notice away (a model that failed to load was said for a twentieth of a second: the stream's next
+        # "running" cleared everything)
+        self._notices: dict[str, str] = {}
         self._starting = True  # until the engine's first event: the banner says it is starting
         # the sharpenings set by hand when the app was last closed: set again once the models have loaded
         self._sharpening_to_restore: dict[str, list[float | None]] | None = _remembered_sharpening(settings)
@@ -315,8 +328,7 @@ class WindowController:
         abx, models = self._window.abx_panel, self._window.models_panel
         if on and abx.session is None:
             problem = abx.start(models.a, models.b)
-            if problem:
-                self._say(status_text.abx_notice(problem))
+            self._say(ABX, status_text.abx_notice(problem) if problem else "")
         elif not on:
             abx.stop()
             self.select(self._last_model if self.models else BYPASS)
@@ -346,11 +358,13 @@ class WindowController:
                     self._remember_models()
                 self._show_banner()
             case protocol.StreamChanged():
+                if self.stream_info is not None and _source_spec(event) != _source_spec(self.stream_info):
+                    self._say(SOURCE, "")  # another source: what was said of the file is not about what plays now
+                    # (the first stream comes after what was said of a file asked for at the start: kept)
                 self.stream_info = event
                 w.state_label.setText(status_text.stream_line(event))
                 w.devices.show_current(_source_spec(event), event.output, event.missing_output)
-                missing = event.state == "no-device" or (event.state == "running" and event.missing_output)
-                self._say_of_devices(event.message if missing else "")
+                self._say(DEVICES, event.message if _device_missing(event) else "")
             case protocol.Status():
                 self.status_info = event
             case protocol.DevicesListed():
@@ -358,7 +372,7 @@ class WindowController:
                 w.devices.set_devices(list(event.devices), _source_spec(info), info.output if info else None,
                                       info.missing_output if info else None)
             case protocol.DeviceLost():
-                self._say_of_devices(status_text.device_lost_notice(event.devices))
+                self._say(DEVICES, status_text.device_lost_notice(event.devices))
             case protocol.EngineRestarted():
                 w.state_label.setText(status_text.RESTARTING)
                 self._show_models(list(event.models), event.playing)  # (what a row's slot means until they are back)
@@ -366,16 +380,17 @@ class WindowController:
                 self.loading = max(0, self.loading - 1)
                 self._load_error = event.message
                 if not self._show_banner():  # with no model loaded the banner says why: said once
-                    self._say(event.message)
+                    self._say(ERROR, event.message)
+            case protocol.EngineError() if event.message.startswith((protocol.FILE_FAILED, protocol.FILE_SILENT)):
+                self._say(SOURCE, event.message)
             case protocol.EngineError() | protocol.Fatal():
-                self._say(event.message)
+                self._say(ERROR, event.message)
             case protocol.RecordingStarted():
                 w.state_label.setText(status_text.recording_line(event.max_seconds, self.record_folder))
             case protocol.Recorded():
                 self.recorded = event
                 w.state_label.setText(status_text.recorded_line(event.seconds, event.paths))
-                if event.note:  # not in the folder asked for
-                    self._say(event.note)
+                self._say(RECORDING, event.note)  # (a note: not in the folder asked for)
             case protocol.VirtualMicChanged():
                 w.virtual_mic_action.blockSignals(True)
                 w.virtual_mic_action.setChecked(event.on)
@@ -385,23 +400,15 @@ class WindowController:
             case protocol.Stopped():
                 pass
 
-    def _say(self, text: str) -> None:
-        """An error or a note in the red notice, beside what it says of the devices: until another, or a click."""
-        self._notice = text
-        self._show_notice()
-
-    def _say_of_devices(self, text: str) -> None:
-        """What the notice says of a device missing or lost ("": none is)."""
-        self._device_notice = text
-        self._show_notice()
+    def _say(self, topic: str, text: str) -> None:
+        """What the red notice says about ``topic`` (one of :data:`NOTICE_TOPICS`; "": nothing now)."""
+        self._notices[topic] = text
+        self._window.show_notice("\n".join(self._notices[t] for t in NOTICE_TOPICS if self._notices.get(t)))
 
     def dismiss_notice(self) -> None:
         """The user clicked the notice: it goes (a device still missing is said again when the stream changes)."""
-        self._device_notice = self._notice = ""
-        self._show_notice()
-
-    def _show_notice(self) -> None:
-        self._window.show_notice("\n".join(text for text in (self._device_notice, self._notice) if text))
+        self._notices.clear()
+        self._window.show_notice("")
 
     def _show_banner(self) -> bool:
         """The no-model banner, with the reason the last model did not load (if one did not); whether it shows."""

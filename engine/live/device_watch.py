@@ -20,6 +20,7 @@ import sys
 import time
 
 FOUND, MISSING = 0, 3  # the child's exit status
+THERE, GONE, UNKNOWN = "there", "gone", "unknown"  # a look's answer (:meth:`DeviceWatch.answer`)
 LOOK_TIMEOUT_S = 10.0
 
 
@@ -39,16 +40,22 @@ class DeviceWatch:
 
     def found(self) -> bool | None:
         """None while it looks; then whether every device is there (a look that failed or hung: not found)."""
+        answer = self.answer()
+        return None if answer is None else answer == THERE
+
+    def answer(self) -> str | None:
+        """None while it looks; then :data:`THERE` (every device listed), :data:`GONE` (one is not) or :data:`UNKNOWN`
+        (the look could not start, failed, or hung and was ended: nothing is known of the devices)."""
         child = self._child
         if child is None:
-            return False
+            return UNKNOWN
         code = child.poll()
         if code is None:
             if time.monotonic() - self._started < LOOK_TIMEOUT_S:
                 return None
             self.stop()
-            return False
-        return code == FOUND
+            return UNKNOWN
+        return THERE if code == FOUND else GONE if code == MISSING else UNKNOWN
 
     def stop(self) -> None:
         """End the look if it still runs."""

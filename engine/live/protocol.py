@@ -275,6 +275,13 @@ LOAD_FAILED = "Cannot load the model"
 RECORD_FAILED = "The recording could not be saved"
 """How the :class:`EngineError` message of a recording not saved where it was asked to be starts."""
 
+FILE_FAILED = "Cannot play this file as the microphone"
+"""How the :class:`EngineError` message of a file that cannot play as the microphone starts."""
+
+FILE_SILENT = "A silent file plays as the microphone"
+"""How the :class:`EngineError` message of a file that plays and is silent starts (both are about the source:
+the window drops them once another source plays)."""
+
 
 @dataclass(frozen=True)
 class EngineError:

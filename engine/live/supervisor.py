@@ -3,8 +3,9 @@
 :class:`DeviceSupervisor` opens the wanted input and output devices (or a file as the microphone, or the
 internal clock when there is no output device), primes the callback's rings for the new stream, and,
 called by the worker between hops, watches the stream: when the device is lost (callbacks stop; or, as
-JACK/PipeWire do on unplug, the microphone turns to exact zeros and is no longer listed) it says so, runs
-on the internal clock, and reopens the device when it returns, retrying with a growing delay.
+JACK/PipeWire do on unplug, the stream runs on, the microphone turned to exact zeros or the output to nowhere, and a
+fresh listing no longer has it: a look in a child process every PRESENCE_S) it says so, runs on without it, and
+reopens the device when it returns, retrying with a growing delay.
 
 Runs on the engine's worker thread only (it allocates, and PortAudio's device functions are not
 thread-safe); the callback sees only the attributes it sets between blocks.
@@ -24,7 +25,7 @@ from engine.errors import SpandexError
 from engine.files.audio import load_audio, resample
 from engine.live import devices as audio_device
 from engine.live.callback import AudioCallback, LoopingSource
-from engine.live.device_watch import DeviceWatch
+from engine.live.device_watch import GONE, DeviceWatch
 from engine.live.devices import InternalClock, OpenStream
 from engine.live.protocol import NO_OUTPUT, EngineConfig
 from engine.live.record import CLOCK_LATE, DEVICE_LOSSES
@@ -325,14 +326,15 @@ class DeviceSupervisor:
             self.presence_look = DeviceWatch(*((kind, d.key) for kind, d in (("input", stream.input),
                                                                                ("output", stream.output)) if d))
             return
-        found = self.presence_look.found()
-        if found is None:
+        answer = self.presence_look.answer()
+        if answer is None:
             return
         self.presence_look = None
         self.next_presence_look = now + self.PRESENCE_S
-        if not found:
+        if answer == GONE:  # (a look that failed or hung says nothing of the devices: the next one is asked)
             self.counters[DEVICE_LOSSES] += 1
-            self.lost_since = self.lost_since or time.monotonic()
+            self.lost_since = now
+            self.retry_delay = self.RETRY_S / 2  # the first retry (doubled in open) comes after RETRY_S, as on a stall
             self.on_lost(" / ".join(d.key for d in (stream.input, stream.output) if d is not None), False)
             self.open()
 

@@ -284,13 +284,13 @@ class AudioEngine:
             self.devices.set_file(path) if at_start else self.devices.use_file(path)
         except SpandexError as exc:
             reason = str(exc).rstrip(".")
-            self._send(protocol.EngineError(f"Cannot play this file as the microphone — {reason}. Pick another "
+            self._send(protocol.EngineError(f"{protocol.FILE_FAILED} — {reason}. Pick another "
                                             "file or a microphone; until then the current source plays."))
             return
         audio = self.devices.file_audio
         if audio is not None and is_silent(audio[1]):  # (it plays: empty plots, and no word why)
-            self._send(protocol.EngineError(f"{Path(path).name} is silent (below {SILENCE_DBFS:g} dBFS): it plays as "
-                                            "the microphone, with nothing in it to hear or denoise"))
+            self._send(protocol.EngineError(f"{protocol.FILE_SILENT}: {Path(path).name} is below {SILENCE_DBFS:g} dBFS, "
+                                            "nothing in it to hear or denoise"))
 
     def _record_stop(self, prefix: str) -> None:
         """Write the recording as ``prefix``-input.wav and -output.wav; where that fails (a folder gone or full),
@@ -441,7 +441,8 @@ def run_engine(config: EngineConfig, buffer, commands, events, parent_alive=None
 
 def _write_recording(prefix: str, noisy: np.ndarray, denoised: np.ndarray) -> list[Path]:
     folder = Path(prefix).parent
-    if folder.exists() and not folder.is_dir():  # (the writer said "…/rec-input.wav: cannot write: File exists")
-        raise SpandexError(f"{folder} is a file, not a folder")
+    there = next((p for p in (folder, *folder.parents) if p.exists()), None)  # (the folder, or what it is under)
+    if there is not None and not there.is_dir():  # (the writer said "…/rec-input.wav: cannot write: File exists")
+        raise SpandexError(f"{there} is a file, not a folder")
     return [write_wav(f"{prefix}-{part}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
             for part, audio in (("input", noisy), ("output", denoised))]
