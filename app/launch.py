@@ -103,6 +103,10 @@ def engine_config(options: AppOptions, settings) -> EngineConfig:
         models = [str(entry.path) for entry in default_lineup()]
     remembered_input = remembered(settings, "input", str, None)
     remembered_output = remembered(settings, "output", str, None)
+    for key in ("input", "output"):
+        if settings is not None and isinstance(settings.value(key), list):  # (a hand edit: said, not dropped unsaid)
+            print(f"spandex: left out, the saved {key} device is not one name: {', '.join(settings.value(key))} (an "
+                  "unquoted comma in the settings file; quote the name)", file=sys.stderr)
     file, device = options.file, options.input
     if file is None and device is None and remembered_input:
         if str(remembered_input).startswith("file:") and Path(str(remembered_input)[5:]).is_file():

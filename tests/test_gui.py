@@ -517,7 +517,8 @@ def test_a_model_that_fails_to_load_is_said_until_clicked_away_and_a_missing_out
         qtbot.waitUntil(lambda: len(window.controller.models) == 1 and window.controller.stream_info is not None
                         and window.controller.stream_info.state == "running", timeout=60_000)
         qtbot.waitUntil(lambda: window.frames_received > 200, timeout=30_000)  # (more events: none clears it)
-        assert window.notice.isVisible() and f"Cannot load the model {bad}" in window.notice.text()
+        assert window.notice.isVisible() and f"Cannot load the model {bad} — not a readable torch state dict" in \
+            window.notice.text() and window.notice.text().count(str(bad)) == 1  # (its path said once)
         assert window.notice.toolTip() == "Click to dismiss"
         qtbot.mouseClick(window.notice, QtCore.Qt.MouseButton.LeftButton)
         assert not window.notice.isVisible()

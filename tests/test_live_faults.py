@@ -567,6 +567,17 @@ def test_the_devices_a_jack_stream_runs_on_are_looked_for_and_one_gone_is_a_devi
     assert lost == ["mic (X) / spk (X)"] and devices.counters[DEVICE_LOSSES] == 1
     assert opened[-1] == (mic, None) and devices.output_missing and devices.state == "running"
     assert devices.message == "no output device 'spk': the denoised sound is not played until it is back"
+    # the microphone, unplugged while it sent sound, found gone by a look before the silence check: the stream
+    # reopened without it, and the next silence check asserted it had one (the engine stopped: AssertionError)
+    listed["output"] = speakers
+    answers = iter([GONE])
+    devices.open()
+    listed["input"] = None
+    now += devices.PRESENCE_S
+    devices.heard_at = now  # sound heard just before the unplug: the silence check is not due
+    at(now, 2)  # the look starts; it says gone
+    assert devices.stream is not None and devices.stream.input is None and devices.heard_at is None
+    at(now + 3 * devices.SILENT_S, 3)  # (no error)
 
 
 def test_an_output_device_found_that_does_not_open_leaves_the_microphone_running(monkeypatch):

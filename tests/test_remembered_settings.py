@@ -42,7 +42,7 @@ def test_a_hand_edited_file_gives_the_defaults_for_what_it_breaks(tmp_path):
     assert _remembered_sharpening(one) == {"/m/a.net": [0.25]}
 
 
-def test_a_hand_written_device_name_with_a_comma_is_left_out_not_handed_to_the_engine(tmp_path):
+def test_a_hand_written_device_name_with_a_comma_is_left_out_not_handed_to_the_engine(tmp_path, capsys):
     """QSettings reads an unquoted comma as a list: `output=c, d` stopped the audio engine ("TypeError: startswith
     first arg must be str or a tuple of str, not list")."""
     settings = _settings(tmp_path / "d.ini", "[General]\noutput=c, d\ninput=HDA Intel PCH: ALC3246 (hw:0,0)\n"
@@ -50,5 +50,10 @@ def test_a_hand_written_device_name_with_a_comma_is_left_out_not_handed_to_the_e
     assert remembered(settings, "output", str, None) is None
     config = engine_config(AppOptions(models=["x.net"]), settings)
     assert config.output is None and config.input is None and config.file is None
+    said = capsys.readouterr().err.splitlines()
+    assert said == ["spandex: left out, the saved input device is not one name: HDA Intel PCH: ALC3246 (hw:0, 0) (an "
+                    "unquoted comma in the settings file; quote the name)",
+                    "spandex: left out, the saved output device is not one name: c, d (an unquoted comma in the "
+                    "settings file; quote the name)"]
     good = _settings(tmp_path / "e.ini", '[General]\noutput="c, d"\n')  # quoted, as the app writes it
     assert engine_config(AppOptions(models=["x.net"]), good).output == "c, d"

@@ -128,6 +128,7 @@ class DeviceSupervisor:
     def open(self) -> None:
         """Open the wanted devices; without an output device (or any device), the internal clock."""
         self.close()
+        self.heard_at = None  # (a new stream: its microphone, if any, has sent nothing yet)
         was_missing, self.output_missing = self.output_missing, False
         in_dev = out_dev = None
         problems = []
@@ -269,7 +270,7 @@ class DeviceSupervisor:
         if stream.active and now - self.callback.last_call < self.STALL_S:
             if self.state == "no-device" and now >= self.next_retry:
                 self.open()  # a chosen microphone is missing (a file plays instead): is it back?
-            elif self.heard_at is not None and now - self.heard_at > self.SILENT_S:
+            elif self.heard_at is not None and stream.input is not None and now - self.heard_at > self.SILENT_S:
                 self._input_went_silent(stream)
             elif self.output_missing and now >= self.next_output_look:
                 self._look_for_output(now)

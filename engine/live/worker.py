@@ -317,8 +317,8 @@ class AudioEngine:
         """A runner for the live path: Lava in a process of its own, paced, with a CPU twin for when it lags."""
         try:
             model = resolve_model(spec)
-        except SpandexError as exc:
-            raise SpandexError(f"{LOAD_FAILED} {spec} — {exc}") from None
+        except SpandexError as exc:  # (the reason without the path it starts with: said once)
+            raise SpandexError(f"{LOAD_FAILED} {spec} — {str(exc).removeprefix(f'{spec}: ')}") from None
         return for_live(model, backend)
 
     # --- the virtual microphone ------------------------------------------------------------------
