@@ -71,6 +71,14 @@ class TapRecorder:
             self.outputs.append(hop_out.copy())
 
 
+def heard_after_removal(playing: int, removed: int, left: int) -> int:
+    """The slot heard once slot ``removed`` is gone and ``left`` models remain: the same model, renumbered; the first
+    one where the one heard was removed (:data:`BYPASS` if none is left)."""
+    if playing == removed:
+        return 0 if left else BYPASS
+    return playing - 1 if playing > removed else playing
+
+
 class LiveDenoiser:
     """All loaded models on one input stream; ``process`` one 128-sample hop at a time."""
 
@@ -112,10 +120,7 @@ class LiveDenoiser:
         self.slots[index].runner.close()  # the Lava backend stops its processes
         del self.slots[index]
         self.models_version += 1  # the slots after it are other models now
-        if self.playing == index:
-            self.playing = 0 if self.slots else BYPASS
-        elif self.playing > index:
-            self.playing -= 1
+        self.playing = heard_after_removal(self.playing, index, len(self.slots))
         self.fading_from = None
 
     def set_sharpening(self, index: int, sharpening: float) -> None:

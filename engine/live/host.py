@@ -32,6 +32,7 @@ import numpy as np
 from engine.constants import BYPASS
 from engine.errors import SpandexError
 from engine.live import protocol
+from engine.live.denoiser import heard_after_removal
 from engine.live.protocol import EngineConfig
 from engine.live.record import COUNTERS, SharedBlock
 from engine.live.virtual_mic import remove_stale
@@ -143,10 +144,8 @@ def with_slot_commands(models: list[protocol.ModelInfo], playing: int | None,
                 models[command.slot] = {**models[command.slot], "sharpening": float(command.strength)}
         else:
             del models[command.slot]
-            if playing == command.slot:
-                playing = 0 if models else BYPASS
-            elif playing is not None and playing > command.slot:
-                playing -= 1
+            if playing is not None:
+                playing = heard_after_removal(playing, command.slot, len(models))
     return [m if m.get("slot", slot) == slot else {**m, "slot": slot} for slot, m in enumerate(models)], playing
 
 
