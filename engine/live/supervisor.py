@@ -277,11 +277,8 @@ class DeviceSupervisor:
             elif now >= self.next_presence_look and _on_jack(stream):
                 self._look_for_stream_devices(now, stream)
             return
-        self.counters[DEVICE_LOSSES] += 1
-        names = " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
+        names = self._stream_lost(now, stream)
         self.stream = None
-        self.lost_since = now
-        self.retry_delay = self.RETRY_S / 2  # the first retry (doubled in open) comes after RETRY_S
         closer = threading.Thread(target=stream.close, name="spandex-close-lost-stream", daemon=True)
         closer.start()
         closer.join(self.CLOSE_TIMEOUT_S)
@@ -333,11 +330,15 @@ class DeviceSupervisor:
         self.presence_look = None
         self.next_presence_look = now + self.PRESENCE_S
         if answer == GONE:  # (a look that failed or hung says nothing of the devices: the next one is asked)
-            self.counters[DEVICE_LOSSES] += 1
-            self.lost_since = now
-            self.retry_delay = self.RETRY_S / 2  # the first retry (doubled in open) comes after RETRY_S, as on a stall
-            self.on_lost(" / ".join(d.key for d in (stream.input, stream.output) if d is not None), False)
+            self.on_lost(self._stream_lost(now, stream), False)
             self.open()
+
+    def _stream_lost(self, now: float, stream: OpenStream) -> str:
+        """Count the loss of ``stream``'s device(s), lost ``now``, and time the first retry; the devices' names."""
+        self.counters[DEVICE_LOSSES] += 1
+        self.lost_since = now
+        self.retry_delay = self.RETRY_S / 2  # the first retry (doubled in open) comes after RETRY_S
+        return " / ".join(d.key for d in (stream.input, stream.output) if d is not None)
 
     def _input_went_silent(self, stream: OpenStream) -> None:
         """The microphone sent sound, then only exact zeros for SILENT_S. JACK and PipeWire keep a stream
